@@ -1,0 +1,112 @@
+"""The command line: parse options, call the library, render, map errors to exit codes.
+
+Exit codes: 0 all good; 1 some rows invalid or failed; 2 usage error or
+unreadable input (nothing sent); 3 aborted (refused key, interrupted).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from . import __version__
+from .errors import EXIT_INVALID, EXIT_OK, BulkccError
+from .plan import make_plan, write_plan_jsonl
+from .report import render_json, render_text, summary_line, write_report_workbook
+from .validate import validate_file
+
+# Piped output gets a wide table: it is read in a log or a file, not a narrow terminal.
+out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False)
+
+
+def handles_errors(command):
+    """Turn a run-stopping BulkccError into one clear line and its exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except BulkccError as exc:
+            err.print(f"error: {exc}", markup=False)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bulkcc")
+def main() -> None:
+    """Change many Dialpad call centers at once from an Excel workbook.
+
+    Typical run: `bulkcc template`, fill it, `bulkcc validate`, `bulkcc plan`,
+    then `bulkcc apply` (try it first with --simulator).
+    """
+
+
+@main.command()
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("callcenters-template.xlsx"), show_default=True, help="Where to write the template.")
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+@handles_errors
+def template(output: Path, force: bool) -> None:
+    """Write the template workbook: every column, drop-downs, ranges and help."""
+    from .template import write_template
+
+    if output.exists() and not force:
+        raise click.UsageError(f"{output} exists; pass --force to overwrite it")
+    write_template(output)
+    out.print(f"wrote {output}")
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a copy of the workbook with bad cells highlighted and an Errors sheet.")
+@handles_errors
+def validate(input_path: Path, fmt: str, report_path: Path | None) -> None:
+    """Check every cell and rule of INPUT (.xlsx or .csv), offline."""
+    validation = validate_file(input_path)
+    if fmt == "json":
+        click.echo(render_json(validation))
+    else:
+        render_text(validation, out)
+    if report_path:
+        write_report_workbook(validation, report_path)
+        if fmt == "text":
+            out.print(f"wrote {report_path}")
+    sys.exit(EXIT_OK if validation.ok else EXIT_INVALID)
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the requests as JSON Lines: one {row, id, method, path, body} per row.")
+@handles_errors
+def plan(input_path: Path, json_path: Path | None) -> None:
+    """Show the exact request each valid row of INPUT stands for; nothing is sent."""
+    the_plan = make_plan(validate_file(input_path))
+    for request in the_plan.requests:
+        out.print(f"row {request.row}: {request.method} {request.path}", markup=False)
+        out.print("  " + json.dumps(request.body, ensure_ascii=False), markup=False)
+    for request in the_plan.skipped:
+        out.print(f"row {request.row}: id {request.id} has nothing to change, not sent", markup=False)
+    if the_plan.validation.problems:
+        render_text(the_plan.validation, out)
+    counts = the_plan.summary()
+    out.print(f"{counts['requests']} requests planned, {counts['skipped']} rows with nothing to change, "
+              f"{counts['invalid']} invalid rows (never sent)", markup=False)
+    if json_path:
+        write_plan_jsonl(the_plan.requests, json_path)
+        out.print(f"wrote {json_path}")
+    sys.exit(EXIT_INVALID if the_plan.validation.problems else EXIT_OK)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

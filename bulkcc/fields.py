@@ -1,0 +1,228 @@
+"""The field table: one declarative row per workbook column.
+
+Everything else is generated from this table: the template's columns, drop-downs
+and notes, the pandera schema, the PATCH body builder, the export flattening and
+the column reference in the docs. A column's name is the dotted path of the API
+field it sets, so adding a field of the spec is adding one line below.
+
+The texts come from the PATCH reference (`callcenters-patch-reference.txt`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["id", "int", "bool", "text", "enum", "dtmf_key", "hours"]
+
+ACTIONS = (
+    "extension", "directory", "company_directory", "menu", "disabled", "message",
+    "operator", "scripted_ivr", "voicemail", "department", "person", "bridge_target",
+)
+TARGET_TYPES = (
+    "contact", "contactgroup", "room", "callrouter", "channel", "staffgroup",
+    "callcenter", "department", "office", "unknown", "user", "coachinggroup",
+)
+OPERATOR_ROUTINGS = (
+    "mostskilled", "longestidle", "roundrobin", "fixedorder", "random", "simultaneous",
+)
+DTMF_KEYS = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "#")
+MENU_KEYS = tuple(str(k) for k in range(10))  # the keys of a DTMF menu: 0-9
+ROUTING_STATES = ("open", "closed")
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+INT64_MAX = 2**63 - 1
+
+# Python's type for each kind, once parsed from a cell (for docs and the schema).
+KIND_LABEL = {
+    "id": "positive whole number",
+    "int": "whole number",
+    "bool": "TRUE/FALSE",
+    "text": "text",
+    "enum": "one of a list",
+    "dtmf_key": "phone key 0-9, * or #",
+    "hours": "time ranges, e.g. 08:00-12:00, 14:00-18:00 (or closed)",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of the workbook, named by the API path it sets."""
+
+    path: str
+    kind: Kind
+    help: str
+    group: str
+    minimum: int | None = None
+    maximum: int | None = None
+    choices: tuple[str, ...] = ()
+    max_length: int | None = None
+    single_line: bool = False
+    default: str = ""
+    required: bool = False
+
+    @property
+    def is_dtmf_menu(self) -> bool:
+        """True for the per-key columns of a DTMF menu (`routing_options.S.dtmf.K.*`)."""
+        return ".dtmf." in self.path
+
+    @property
+    def allowed(self) -> str:
+        """The allowed values in words, for messages, the template and the docs."""
+        if self.choices:
+            return ", ".join(self.choices)
+        if self.kind == "bool":
+            return "TRUE, FALSE"
+        if self.minimum is not None and self.maximum is not None:
+            return f"{self.minimum} to {self.maximum}"
+        if self.minimum is not None:
+            return f"{self.minimum} or more"
+        if self.max_length:
+            return f"up to {self.max_length} characters" + (", one line" if self.single_line else "")
+        return KIND_LABEL[self.kind]
+
+
+def _f(path: str, kind: Kind, group: str, help: str, **kw) -> Field:
+    return Field(path=path, kind=kind, group=group, help=help, **kw)
+
+
+_TARGET_ID = "The ID of the target ({what}); give it together with action_target_type."
+
+
+def _routing_fields(state: str) -> list[Field]:
+    """The columns of `routing_options.<state>`, its DTMF menu spread over keys 0-9."""
+    p = f"routing_options.{state}"
+    when = "during open hours" if state == "open" else "during off hours"
+    group = f"routing {state}"
+    rows = [
+        _f(f"{p}.action", "enum", group, f"The action taken {when} if no operators are available. "
+           "Required (with try_dial_operators, for both states) when any routing_options cell is filled.",
+           choices=ACTIONS),
+        _f(f"{p}.try_dial_operators", "bool", group, f"Whether operators are dialed on inbound calls {when}. "
+           "Required (with action, for both states) when any routing_options cell is filled."),
+        _f(f"{p}.operator_routing", "enum", group, "The routing strategy used when dialing operators.",
+           choices=OPERATOR_ROUTINGS),
+        _f(f"{p}.action_target_type", "enum", group,
+           "The type of the target inbound calls are routed to; give it together with action_target_id.",
+           choices=TARGET_TYPES),
+        _f(f"{p}.action_target_id", "int", group, _TARGET_ID.format(what="inbound calls are routed to"),
+           minimum=1, maximum=INT64_MAX),
+    ]
+    for key in MENU_KEYS:
+        k = f"{p}.dtmf.{key}"
+        menu = f"dtmf {state}"
+        rows += [
+            _f(f"{k}.action", "enum", menu, f"DTMF menu {when}: the action when the caller presses {key}. "
+               f"The menu is sent whole: fill every key you want to keep.", choices=ACTIONS),
+            _f(f"{k}.action_target_type", "enum", menu,
+               f"DTMF key {key}: the type of the target dialed; needs the key's action and action_target_id.",
+               choices=TARGET_TYPES),
+            _f(f"{k}.action_target_id", "int", menu,
+               f"DTMF key {key}: " + _TARGET_ID.format(what="dialed"), minimum=1, maximum=INT64_MAX),
+        ]
+    return rows
+
+
+_HOURS_HELP = {
+    "monday": 'The Monday hours of operation, used when hours_on is TRUE. "08:00-12:00, 14:00-18:00" '
+              "means open from 8AM to noon and from 2PM to 6PM; closed means not open that day.",
+    "saturday": "The Saturday hours of operation, e.g. 08:00-18:00, or closed.",
+    "sunday": "The Sunday hours of operation, e.g. 08:00-18:00, or closed.",
+}
+
+FIELDS: tuple[Field, ...] = tuple([
+    _f("id", "id", "call center", "The call center's id (required, unique in the sheet). "
+       "The row changes this call center.", required=True, minimum=1, maximum=INT64_MAX),
+    _f("name", "text", "call center", "The name of the call center. One line, max 100 characters.",
+       max_length=100, single_line=True),
+    _f("group_description", "text", "call center", "The description of the call center. Max 256 characters.",
+       max_length=256),
+    _f("hours_on", "bool", "call center", "Whether the call center keeps the hours below. FALSE means it "
+       "always takes calls (24/7).", default="FALSE"),
+    _f("ring_seconds", "int", "call center", "Seconds the group line rings before going to voicemail. "
+       "Choose from 10 to 45 seconds.", minimum=10, maximum=45, default="30"),
+    *(
+        _f(f"{day}_hours", "hours", "hours",
+           _HOURS_HELP.get(day, f"The {day.title()} hours of operation, e.g. 08:00-18:00, or closed."),
+           default="closed" if day in ("saturday", "sunday") else "08:00-18:00")
+        for day in DAYS
+    ),
+    _f("advanced_settings.auto_call_recording.call_recording_outbound", "bool", "advanced",
+       "Whether outbound calls from this call center are recorded automatically.", default="FALSE"),
+    _f("advanced_settings.auto_call_recording.call_recording_inbound", "bool", "advanced",
+       "Whether inbound calls to this call center are recorded automatically.", default="FALSE"),
+    _f("advanced_settings.auto_call_recording.allow_pause_recording", "bool", "advanced",
+       "Allow agents to stop/restart a recording during a call.", default="FALSE"),
+    _f("advanced_settings.max_wrap_up_seconds", "int", "advanced",
+       "Post-call wrap-up time in seconds before agents receive their next call.",
+       minimum=0, maximum=INT64_MAX, default="0"),
+    _f("voice_intelligence.auto_start", "bool", "voice intelligence",
+       "Auto start Vi for this call center.", default="TRUE"),
+    _f("voice_intelligence.allow_pause", "bool", "voice intelligence",
+       "Allow individual users to start and stop Vi during calls.", default="TRUE"),
+    _f("alerts.cc_service_level_seconds", "int", "alerts",
+       "Inbound calls should be answered within how many seconds.", minimum=1, maximum=INT64_MAX,
+       default="60"),
+    _f("alerts.cc_service_level", "int", "alerts",
+       "Alert supervisors when the service level drops below this percentage (0-100).",
+       minimum=0, maximum=100, default="95"),
+    _f("hold_queue.max_hold_count", "int", "hold queue", "The hold queue's size when all operators are "
+       "busy. Choose from 1 to 1000.", minimum=1, maximum=1000, default="50"),
+    _f("hold_queue.max_hold_seconds", "int", "hold queue", "Maximum queue wait time in seconds. Choose "
+       "from 30 to 18000 (3 hours).", minimum=30, maximum=18000, default="900"),
+    _f("hold_queue.announce_position", "bool", "hold queue", "Whether callers hear their place in the "
+       "queue. Not allowed when max_hold_seconds is under 120.", default="TRUE"),
+    _f("hold_queue.announcement_interval_seconds", "int", "hold queue",
+       "Hold announcement interval in seconds.", minimum=1, maximum=INT64_MAX, default="120"),
+    _f("hold_queue.allow_queue_callback", "bool", "hold queue",
+       "Whether callers may request a callback.", default="FALSE"),
+    _f("hold_queue.queue_callback_threshold", "int", "hold queue", "Callers may request a callback when "
+       "the queue has more than this number of calls.", minimum=1, maximum=INT64_MAX, default="5"),
+    _f("hold_queue.queue_callback_dtmf", "dtmf_key", "hold queue", "The key callers press to request a "
+       "callback: 0-9, * or #. Must differ from queue_escape_dtmf.", choices=DTMF_KEYS, default="9"),
+    _f("hold_queue.queue_escape_dtmf", "dtmf_key", "hold queue", "The key callers press to leave the "
+       "queue for voicemail: 0-9, * or #.", choices=DTMF_KEYS, default="*"),
+    _f("hold_queue.unattended_queue", "bool", "hold queue", "Whether callers are placed in the hold "
+       "queue when no agents are available.", default="FALSE"),
+    _f("hold_queue.stay_in_queue_after_closing", "bool", "hold queue", "Whether calls stay in the queue "
+       "after the call center has closed.", default="FALSE"),
+    *_routing_fields("open"),
+    *_routing_fields("closed"),
+])
+
+FIELDS_BY_PATH: dict[str, Field] = {f.path: f for f in FIELDS}
+COLUMNS: tuple[str, ...] = tuple(FIELDS_BY_PATH)
+
+
+def routing_required_columns() -> tuple[str, ...]:
+    """The four cells the API needs whenever routing_options is sent at all."""
+    return tuple(
+        f"routing_options.{s}.{leaf}" for s in ROUTING_STATES for leaf in ("action", "try_dial_operators")
+    )
+
+
+def target_pairs() -> list[tuple[str, str, str]]:
+    """(action, action_target_type, action_target_id) column triples that belong together."""
+    triples = []
+    for state in ROUTING_STATES:
+        for prefix in [f"routing_options.{state}"] + [f"routing_options.{state}.dtmf.{k}" for k in MENU_KEYS]:
+            triples.append((f"{prefix}.action", f"{prefix}.action_target_type", f"{prefix}.action_target_id"))
+    return triples
+
+
+def suggest_column(name: str) -> str | None:
+    """The valid column an unknown header most likely meant, or None."""
+    cleaned = name.strip().lower().replace(" ", "_").replace("/", ".")
+    if cleaned in FIELDS_BY_PATH:
+        return cleaned
+    leaf_matches = [c for c in COLUMNS if c.endswith("." + cleaned)]
+    if len(leaf_matches) == 1:
+        return leaf_matches[0]
+    close = difflib.get_close_matches(cleaned, COLUMNS, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def suggest_choice(value: str, choices: tuple[str, ...]) -> str | None:
+    """The allowed value a mistyped one most likely meant, or None."""
+    close = difflib.get_close_matches(value.lower(), choices, n=1, cutoff=0.6)
+    return close[0] if close else None
