@@ -1,0 +1,317 @@
+"""`bulkcc apply`: validate, plan, send, journal, and write the results workbook.
+
+The steps, each a function of its own module: validate the sheet (invalid rows
+are never sent), plan the bodies, skip what an earlier run already did
+(`--resume`), send through the paced client, journal each finished row, and
+write the results workbook, even when the run is stopped or the key refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+from .client import ApiResult
+from .compare import mismatched_fields
+from .connection import Connection, ConnectionOptions, connect
+from .diff import fetch_and_diff, rollback_rows
+from .errors import EXIT_ABORTED, EXIT_INVALID, EXIT_OK, BulkccError, UsageError
+from .journal import Journal, body_hash, journal_path
+from .payload import PlannedRequest, row_values
+from .plan import Plan, make_plan
+from .progress import QuietProgress
+from .results import RowResult, RunSummary, sha256_file, write_results
+from .runner import patch_call, run_pool
+from .target import Target
+from .validate import Validation, validate_file
+
+OK_STATUSES = {"updated", "skipped", "unchanged"}
+RESEND_STATUSES = {"failed", "invalid", "not_sent", "mismatch"}  # what --only-failed picks
+
+
+@dataclass
+class ApplyOptions:
+    results_path: Path
+    connection: ConnectionOptions
+    skip_invalid: bool = False
+    only_failed: bool = False
+    resume: bool = False
+    restart: bool = False
+    diff: bool = False
+    rollback_path: Path | None = None  # with diff: default <results name>-rollback.xlsx
+
+    @property
+    def target(self) -> Target:
+        return self.connection.target
+
+    def rollback_file(self) -> Path:
+        return self.rollback_path or self.results_path.with_name(f"{self.results_path.stem}-rollback.xlsx")
+
+
+@dataclass
+class ApplyOutcome:
+    exit_code: int
+    results: list[RowResult]
+    summary: RunSummary
+    validation: Validation
+    message: str | None = None  # why the run stopped early, if it did
+    extra_files: list[Path] = field(default_factory=list)
+
+
+class InvalidRowsError(BulkccError):
+    """Some rows are invalid and --skip-invalid was not given: nothing is sent."""
+
+    exit_code = EXIT_INVALID
+
+    def __init__(self, validation: Validation):
+        super().__init__(f"{len(validation.invalid_rows)} invalid rows: nothing was sent "
+                         "(fix them, or pass --skip-invalid to send the valid rows)")
+        self.validation = validation
+
+
+def selected_rows(validation: Validation, only_failed: bool) -> set[int]:
+    """The rows this run is about: all of them, or with --only-failed those a results sheet marks failed."""
+    rows = set(validation.sheet.rows)
+    if not only_failed:
+        return rows
+    meta = validation.sheet.meta
+    if "status" not in meta:
+        raise UsageError("--only-failed needs a results workbook (its Results sheet has a status column)")
+    return {int(r) for r, status in meta["status"].items() if str(status or "").strip() in RESEND_STATUSES}
+
+
+def carried_over(validation: Validation, row: int) -> RowResult:
+    """A row --only-failed leaves alone keeps what the earlier results said of it."""
+    meta = validation.sheet.meta.loc[row]
+
+    def get(name):
+        value = meta.get(name)
+        return None if value is None or value != value else value
+
+    return RowResult(row=row, id=_row_id(validation, row), status=str(get("status") or "not_sent"),
+                     http_status=_int_or_none(get("http_status")), attempts=_int_or_none(get("attempts")) or 0,
+                     error=get("error"), duration_ms=_int_or_none(get("duration_ms")))
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _row_id(validation: Validation, row: int) -> int | None:
+    value = validation.typed["id"].get(row) if "id" in validation.typed else None
+    return None if value is None or value is pd.NA else int(value)
+
+
+def prepare(validation: Validation, options: ApplyOptions) -> tuple[Plan, set[int]]:
+    """The plan of the selected rows; raises InvalidRowsError unless invalid rows may be skipped."""
+    rows = selected_rows(validation, options.only_failed)
+    if validation.invalid_rows & rows and not options.skip_invalid:
+        raise InvalidRowsError(validation)
+    the_plan = make_plan(validation)
+    the_plan.requests = [r for r in the_plan.requests if r.row in rows]
+    the_plan.skipped = [r for r in the_plan.skipped if r.row in rows]
+    return the_plan, rows
+
+
+def _result_of(request: PlannedRequest, api: ApiResult, changes: str | None = None) -> RowResult:
+    if api.attempts == 0:
+        status = "not_sent"
+    elif not api.ok:
+        status = "failed"
+    else:
+        status = "updated"
+    error = api.error
+    if api.ok:
+        wrong = mismatched_fields(request.body, api.data)
+        if wrong:
+            status, error = "mismatch", "the API accepted but did not take: " + ", ".join(wrong)
+    return RowResult(row=request.row, id=request.id, status=status, http_status=api.http_status,
+                     attempts=api.attempts, error=error, duration_ms=api.duration_ms, changes=changes)
+
+
+@dataclass
+class _Run:
+    """What one run collects while it goes."""
+
+    results: dict[int, RowResult] = field(default_factory=dict)
+    changes: dict[int, str] = field(default_factory=dict)
+    stopped_by: str | None = None
+    extra_files: list[Path] = field(default_factory=list)
+    start_times: list[float] = field(default_factory=list)  # clock() of every attempt's start
+
+    def achieved_rate_per_min(self) -> float | None:
+        """Starts per minute over the sending window: (n - 1) intervals between n starts."""
+        times = sorted(self.start_times)
+        if len(times) < 2 or times[-1] <= times[0]:
+            return None
+        return (len(times) - 1) / (times[-1] - times[0]) * 60
+
+
+async def _diff_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, run: _Run,
+                      stop: asyncio.Event) -> None:
+    """--diff: replace each request's body by what differs from live; write the rollback first."""
+    from .template import build_workbook
+    from .xlsx import save_atomic
+
+    diffs, failures = await fetch_and_diff(conn.client, the_plan.requests, row_values(the_plan.validation.typed),
+                                           concurrency=options.connection.pool_size, stop=stop)
+    for row, api in failures.items():
+        request = next(r for r in the_plan.requests if r.row == row)
+        run.results[row] = RowResult(row=row, id=request.id, status="failed" if api.attempts else "not_sent",
+                                     http_status=api.http_status, attempts=api.attempts,
+                                     error=f"reading the live call center: {api.error}",
+                                     duration_ms=api.duration_ms)
+    rollback = rollback_rows(list(diffs.values()))
+    if rollback:
+        run.extra_files.append(save_atomic(build_workbook(rows=rollback), options.rollback_file()))
+    to_send = []
+    for request in the_plan.requests:
+        diff = diffs.get(request.row)
+        if diff is None:
+            continue
+        if diff.unchanged:
+            run.results[request.row] = RowResult(row=request.row, id=request.id, status="unchanged",
+                                                 changes="")
+        else:
+            run.changes[request.row] = diff.changes_text()
+            to_send.append(diff.request)
+    the_plan.requests = to_send
+
+
+async def _send_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, run: _Run, journal: Journal,
+                      progress: QuietProgress, stop: asyncio.Event) -> None:
+    hashes = {r.row: body_hash(r.body) for r in the_plan.requests}
+
+    def on_result(request: PlannedRequest, api: ApiResult) -> None:
+        result = _result_of(request, api, run.changes.get(request.row))
+        run.results[request.row] = result
+        run.start_times.extend(api.started_at)
+        if result.status != "not_sent":
+            journal.record(result, hashes[request.row])
+        progress.advance(result.status)
+
+    progress.start(len(the_plan.requests), conn.target_label)
+    try:
+        not_started = await run_pool(conn.client, the_plan.requests, patch_call, on_result,
+                                     concurrency=options.connection.pool_size, stop=stop)
+    finally:
+        progress.close()
+    for request in not_started:
+        run.results.setdefault(request.row, RowResult(row=request.row, id=request.id, status="not_sent",
+                                                      error="not sent: the run stopped first"))
+
+
+def _install_stop_signals(stop: asyncio.Event) -> Callable[[], None]:
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    return lambda: [loop.remove_signal_handler(s) for s in installed]
+
+
+async def apply_async(input_path: Path, options: ApplyOptions, *, progress: QuietProgress | None = None,
+                      confirm: Callable[[Plan, Target], bool] | None = None,
+                      stop: asyncio.Event | None = None) -> ApplyOutcome:
+    """The whole of `bulkcc apply`, as a library call."""
+    progress = progress or QuietProgress()
+    stop = stop or asyncio.Event()
+    validation = validate_file(input_path)
+    the_plan, rows = prepare(validation, options)
+    if confirm is not None and not confirm(the_plan, options.target):
+        raise UsageError("not confirmed: nothing was sent")
+
+    started = datetime.now(timezone.utc)
+    input_sha = sha256_file(input_path)
+    journal = Journal.open(journal_path(options.results_path),
+                           {"target": "simulator" if options.target.simulator else options.target.base_url,
+                            "input": input_path.name, "input_sha256": input_sha, "started": started.isoformat()},
+                           resume=options.resume, restart=options.restart)
+    # Resume: what an earlier run already did for the same body is not sent again.
+    done = journal.done_rows({r.row: body_hash(r.body) for r in the_plan.requests})
+    the_plan.requests = [r for r in the_plan.requests if r.row not in done]
+
+    run = _Run()
+    remove_signals = _install_stop_signals(stop)
+    target_label = options.target.base_url
+    try:
+        ids = [int(i) for i in validation.typed["id"].dropna()] if "id" in validation.typed else []
+        async with connect(options.connection, simulator_ids=ids) as conn:
+            target_label = conn.target_label
+            try:
+                if options.diff:
+                    await _diff_phase(conn, the_plan, options, run, stop)
+                await _send_phase(conn, the_plan, options, run, journal, progress, stop)
+            except BulkccError as exc:
+                if exc.exit_code != EXIT_ABORTED:
+                    raise
+                run.stopped_by = str(exc)
+                for request in getattr(exc, "not_started", []):
+                    run.results.setdefault(request.row, RowResult(row=request.row, id=request.id,
+                                                                  status="not_sent", error="not sent: " + str(exc)))
+            throttled = conn.client.throttled
+    finally:
+        remove_signals()
+        journal.close()
+    if stop.is_set() and run.stopped_by is None:
+        run.stopped_by = "stopped by a signal (Ctrl-C or SIGTERM); requests in flight were let finish"
+
+    results = _all_results(validation, rows, the_plan, done, run.results)
+    sent = [r for r in run.results.values() if r.attempts]
+    summary = RunSummary(
+        started=started, ended=datetime.now(timezone.utc), target_url=target_label, input_name=input_path.name,
+        input_sha256=input_sha, version=__version__,
+        achieved_rate_per_min=run.achieved_rate_per_min(),
+        allowed_rate_per_min=options.connection.rate_per_min, requests_sent=sum(r.attempts for r in sent),
+        throttled=throttled, simulator=options.target.simulator, note=run.stopped_by)
+    write_results(options.results_path, results, validation.sheet.frame, summary, include_changes=options.diff)
+    statuses = {r.status for r in results}
+    if run.stopped_by:
+        code = EXIT_ABORTED
+    elif statuses <= OK_STATUSES:
+        code = EXIT_OK
+    else:
+        code = EXIT_INVALID
+    return ApplyOutcome(code, results, summary, validation, run.stopped_by, run.extra_files)
+
+
+def _all_results(validation: Validation, rows: set[int], the_plan: Plan, done: dict[int, RowResult],
+                 sent: dict[int, RowResult]) -> list[RowResult]:
+    """One result per input row, in sheet order."""
+    problems = validation.problems_by_row()
+    skipped = {r.row: r for r in the_plan.skipped}
+    file_problems = "; ".join(p.message for p in validation.file_problems)
+    out = []
+    for row in validation.sheet.rows:
+        if row not in rows:
+            out.append(carried_over(validation, row))
+        elif row in validation.invalid_rows:
+            messages = "; ".join(f"{p.column or 'row'}: {p.message}" for p in problems.get(row, []))
+            out.append(RowResult(row=row, id=_row_id(validation, row), status="invalid",
+                                 error=messages or file_problems))
+        elif row in skipped:
+            out.append(RowResult(row=row, id=skipped[row].id, status="skipped", error="nothing to change"))
+        elif row in sent:
+            out.append(sent[row])
+        elif row in done:
+            out.append(done[row])
+        else:
+            out.append(RowResult(row=row, id=_row_id(validation, row), status="not_sent"))
+    return out
+
+
+def apply(input_path: Path, options: ApplyOptions, **kwargs) -> ApplyOutcome:
+    """Synchronous wrapper of `apply_async`."""
+    return asyncio.run(apply_async(input_path, options, **kwargs))

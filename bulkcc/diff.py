@@ -1,0 +1,102 @@
+"""--diff: read the live call centers, send only what differs, keep what it was.
+
+For each planned row, the live call center is read first (paced and retried
+like every call) and compared column by column with the row. Only the changed
+fields are sent; a row with no difference is `unchanged` and not sent.
+`routing_options` is the exception: the API takes it only whole (both states,
+each with action and try_dial_operators, the DTMF menu as a whole list), so
+when any routing cell changes, the routing is sent complete, its unchanged parts
+filled from the live state. The prior value of every changed field is kept, to
+write the rollback workbook before anything is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .client import ApiClient, ApiResult
+from .fields import FIELDS_BY_PATH
+from .payload import PlannedRequest, body_from_values, cell_value, values_from_callcenter
+from .runner import run_pool
+
+ROUTING = "routing_options."
+
+
+@dataclass
+class RowDiff:
+    """What a row would change on its live call center."""
+
+    request: PlannedRequest  # the body holds only what differs (routing whole)
+    changes: list[tuple[str, Any, Any]] = field(default_factory=list)  # (column, live value, new value)
+    prior: dict[str, Any] = field(default_factory=dict)  # column -> live value, to put back on rollback
+
+    @property
+    def unchanged(self) -> bool:
+        return not self.changes
+
+    def changes_text(self) -> str:
+        return "; ".join(f"{path}: {_shown(path, old)} → {_shown(path, new)}" for path, old, new in self.changes)
+
+
+def _shown(path: str, value: Any) -> str:
+    if value is None:
+        return "(not set)"
+    rendered = cell_value(FIELDS_BY_PATH[path], value)
+    if isinstance(rendered, bool):
+        return "TRUE" if rendered else "FALSE"
+    return str(rendered)
+
+
+def diff_row(request: PlannedRequest, row: Mapping[str, Any], live: Mapping[str, Any]) -> RowDiff:
+    """Compare a row's values (parsed cells) with its live call center (as the API returns it)."""
+    live_values = values_from_callcenter(live)
+    changes = [(path, live_values.get(path), new) for path, new in row.items()
+               if path != "id" and live_values.get(path) != new]
+    changed = {path for path, _, _ in changes}
+    to_send = {path: row[path] for path in changed if not path.startswith(ROUTING)}
+    prior = {path: live_values.get(path) for path in changed if not path.startswith(ROUTING)}
+    if any(path.startswith(ROUTING) for path in changed):
+        live_routing = {p: v for p, v in live_values.items() if p.startswith(ROUTING)}
+        row_routing = {p: v for p, v in row.items() if p.startswith(ROUTING)}
+        to_send.update({**live_routing, **row_routing})
+        prior.update(live_routing)  # the rollback must restore routing whole too
+    body = body_from_values(to_send)
+    return RowDiff(PlannedRequest(request.row, request.id, body), changes, prior)
+
+
+async def _get(client: ApiClient, request: PlannedRequest, stop: asyncio.Event) -> ApiResult:
+    return await client.call("GET", request.path, stop=stop)
+
+
+async def fetch_and_diff(client: ApiClient, requests: Sequence[PlannedRequest],
+                         values_by_row: Mapping[int, Mapping[str, Any]], *, concurrency: int,
+                         stop: asyncio.Event) -> tuple[dict[int, RowDiff], dict[int, ApiResult]]:
+    """Read each request's live call center; return diffs by row, and the reads that failed by row."""
+    diffs: dict[int, RowDiff] = {}
+    failures: dict[int, ApiResult] = {}
+
+    def on_result(request: PlannedRequest, result: ApiResult) -> None:
+        if result.ok and isinstance(result.data, Mapping):
+            diffs[request.row] = diff_row(request, values_by_row[request.row], result.data)
+        else:
+            failures[request.row] = result
+
+    await run_pool(client, requests, _get, on_result, concurrency=concurrency, stop=stop)
+    return diffs, failures
+
+
+def rollback_rows(diffs: Sequence[RowDiff]) -> list[dict[str, Any]]:
+    """Rows of an input workbook that put every changed field back as it was."""
+    rows = []
+    for diff in sorted(diffs, key=lambda d: d.request.row):
+        if diff.unchanged:
+            continue
+        row: dict[str, Any] = {"id": diff.request.id}
+        for path, value in diff.prior.items():
+            if value is not None:
+                row[path] = cell_value(FIELDS_BY_PATH[path], value)
+        rows.append(row)
+    return rows
