@@ -1,0 +1,180 @@
+"""The template workbook, the committed template and the generated column docs."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from openpyxl.utils import get_column_letter
+
+from bulkcc.docs import DOCS_PATH, columns_markdown
+from bulkcc.fields import FIELDS
+from bulkcc.reader import DATA_SHEET, read_sheet
+from bulkcc.template import (
+    CONTEXT_NOTE, DOCUMENT_TIME, NO_REAL_MAXIMUM, OUTLINED_GROUPS, PROMPT_LIMIT, PROMPT_TITLE_LIMIT,
+    VALIDATED_ROWS, build_workbook, write_template,
+)
+from bulkcc.validate import validate_file
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMITTED_TEMPLATE = ROOT / "templates" / "callcenters.xlsx"
+REGENERATE = "run `bulkcc template -o templates/callcenters.xlsx --force` and commit the result"
+
+
+def _saved(workbook: Workbook, path: Path) -> Workbook:
+    """The workbook as a reader sees it once written: comparisons are between loaded files."""
+    workbook.save(path)
+    return load_workbook(path)
+
+
+def _validations(sheet) -> list[tuple[Any, ...]]:
+    return sorted(
+        (str(dv.sqref), dv.type, dv.operator, dv.formula1, dv.formula2, dv.promptTitle, dv.prompt, dv.error)
+        for dv in sheet.data_validations.dataValidation
+    )
+
+
+def _columns(sheet) -> dict[int, tuple[Any, ...]]:
+    """Per column: outline level, hidden, collapsed, width (a dimension may span several columns)."""
+    columns = {}
+    for dimension in sheet.column_dimensions.values():
+        for column in range(dimension.min, dimension.max + 1):
+            columns[column] = (dimension.outline_level, dimension.hidden, dimension.collapsed, dimension.width)
+    return columns
+
+
+def _content(sheet) -> dict[str, Any]:
+    return {
+        "cells": [list(row) for row in sheet.iter_rows(values_only=True)],
+        "data validations": _validations(sheet),
+        "comments": {c.coordinate: c.comment.text for row in sheet.iter_rows() for c in row if c.comment},
+        "freeze panes": sheet.freeze_panes,
+        "columns": _columns(sheet),
+    }
+
+
+def _validation_of(sheet, column: int):
+    letter = get_column_letter(column)
+    found = [dv for dv in sheet.data_validations.dataValidation if str(dv.sqref).startswith(f"{letter}2:")]
+    assert len(found) == 1, f"column {letter}: {len(found)} validations"
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Workbook:
+    return _saved(build_workbook(), tmp_path_factory.mktemp("template") / "template.xlsx")
+
+
+def test_committed_template_is_current(template):
+    committed = load_workbook(COMMITTED_TEMPLATE)
+    assert committed.sheetnames == template.sheetnames, f"templates/callcenters.xlsx is stale: {REGENERATE}"
+    for name in template.sheetnames:
+        expected, actual = _content(template[name]), _content(committed[name])
+        for part in expected:
+            assert actual[part] == expected[part], (
+                f"templates/callcenters.xlsx, sheet {name}: {part} differ from build_workbook(): {REGENERATE}"
+            )
+    assert committed.properties.modified == DOCUMENT_TIME
+
+
+def test_header_is_every_field_in_order(template):
+    sheet = template[DATA_SHEET]
+    assert template.sheetnames[0] == DATA_SHEET
+    assert [c.value for c in sheet[1]] == [f.path for f in FIELDS]
+    assert sheet.freeze_panes == "B2"
+    comments = [sheet.cell(row=1, column=i).comment for i in range(1, len(FIELDS) + 1)]
+    assert all(c is not None and f.help in c.text for c, f in zip(comments, FIELDS))
+    columns_sheet = template["Columns"]
+    assert [row[0] for row in columns_sheet.iter_rows(min_row=2, values_only=True)] == [f.path for f in FIELDS]
+
+
+def test_validations_match_the_fields(template):
+    sheet = template[DATA_SHEET]
+    for column, field in enumerate(FIELDS, start=1):
+        dv = _validation_of(sheet, column)
+        letter = get_column_letter(column)
+        assert str(dv.sqref) == f"{letter}2:{letter}{VALIDATED_ROWS + 1}"
+        assert dv.prompt and len(dv.prompt) <= PROMPT_LIMIT and len(dv.promptTitle) <= PROMPT_TITLE_LIMIT
+        if field.kind in ("enum", "bool", "dtmf_key"):
+            expected = ("TRUE", "FALSE") if field.kind == "bool" else field.choices
+            assert dv.type == "list" and len(dv.formula1) <= 255, field.path
+            assert tuple(dv.formula1.strip('"').split(",")) == expected, field.path
+        elif field.kind in ("id", "int") and field.minimum is not None:
+            assert dv.type == "whole" and dv.formula1 == str(field.minimum), field.path
+            if field.maximum >= NO_REAL_MAXIMUM:
+                assert (dv.operator, dv.formula2) == ("greaterThanOrEqual", None), field.path
+            else:
+                assert (dv.operator, dv.formula2) == ("between", str(field.maximum)), field.path
+        elif field.max_length:
+            assert (dv.type, dv.operator, dv.formula1) == ("textLength", "lessThanOrEqual", str(field.max_length))
+    keys = _validation_of(sheet, [f.path for f in FIELDS].index("hold_queue.queue_escape_dtmf") + 1)
+    assert keys.formula1 == '"0,1,2,3,4,5,6,7,8,9,*,#"'
+
+
+def test_outlined_groups_are_separate_and_dtmf_collapsed(template):
+    columns = _columns(template[DATA_SHEET])
+    position, outlined = 1, []
+    for group, members in itertools.groupby(FIELDS, key=lambda f: f.group):
+        count = len(list(members))
+        levels = {columns[c][:2] for c in range(position, position + count)}
+        if group in OUTLINED_GROUPS:
+            assert levels == {(1, OUTLINED_GROUPS[group])}, group
+            outlined.append((position, position + count - 1))
+        else:
+            assert levels == {(0, False)}, group
+        position += count
+    # Adjacent outlined groups would merge into one group in Excel.
+    assert all(end + 1 < start for (_, end), (start, _) in zip(outlined, outlined[1:]))
+    assert OUTLINED_GROUPS["dtmf open"] and OUTLINED_GROUPS["dtmf closed"]
+
+
+def test_reader_accepts_the_template(tmp_path):
+    path = write_template(tmp_path / "template.xlsx")
+    validation = validate_file(path)
+    assert validation.problems == []
+    assert validation.sheet.rows == []
+
+
+def test_rows_and_context_columns_round_trip(tmp_path):
+    formula_like = "=cmd|' /C calc'!A0"
+    workbook = build_workbook(
+        rows=[{"id": 1, "name": formula_like, "monday_hours": "08:00-18:00"}],
+        context_columns=["info.office_id"],
+    )
+    context = workbook[DATA_SHEET].cell(row=1, column=len(FIELDS) + 1)
+    assert context.value == "info.office_id" and context.comment.text == CONTEXT_NOTE
+    path = tmp_path / "export.xlsx"
+    workbook.save(path)
+
+    sheet = read_sheet(path)
+    assert sheet.header_problems == []
+    assert "info.office_id" not in sheet.frame.columns
+    assert sheet.rows == [2]
+    assert sheet.frame.at[2, "name"] == formula_like
+    assert sheet.frame.at[2, "monday_hours"] == "08:00-18:00"
+    assert sheet.frame.at[2, "id"] == 1
+    assert load_workbook(path)[DATA_SHEET]["B2"].data_type == "s"  # text, not a formula
+    assert validate_file(path).problems == []
+
+
+def test_unknown_row_column_is_refused():
+    with pytest.raises(ValueError, match="no column named nmae"):
+        build_workbook(rows=[{"id": 1, "nmae": "x"}])
+
+
+def test_validations_cover_every_row():
+    workbook = build_workbook(rows=[{"id": i} for i in range(1, 1501)])
+    ranges = [str(dv.sqref) for dv in workbook[DATA_SHEET].data_validations.dataValidation]
+    assert len(ranges) == len(FIELDS)
+    assert all(re.fullmatch(r"(?P<column>[A-Z]+)2:(?P=column)1501", cells) for cells in ranges), ranges[:3]
+
+
+def test_columns_doc_is_current():
+    assert DOCS_PATH.read_text(encoding="utf-8") == columns_markdown(), (
+        "docs/columns.md is stale: run `python -m bulkcc.docs` and commit the result"
+    )
+    assert sum(".dtmf.K." in line for line in columns_markdown().splitlines()) == 6
