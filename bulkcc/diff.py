@@ -100,3 +100,13 @@ def rollback_rows(diffs: Sequence[RowDiff]) -> list[dict[str, Any]]:
                 row[path] = cell_value(FIELDS_BY_PATH[path], value)
         rows.append(row)
     return rows
+
+
+async def diff_plan(requests: Sequence[PlannedRequest], values_by_row: Mapping[int, Mapping[str, Any]],
+                    options) -> tuple[dict[int, RowDiff], dict[int, ApiResult]]:
+    """`plan --diff`: read the live state of every planned row and diff it; nothing is written."""
+    from .connection import connect
+
+    async with connect(options, simulator_ids=[r.id for r in requests]) as conn:
+        return await fetch_and_diff(conn.client, requests, values_by_row, concurrency=options.pool_size,
+                                    stop=asyncio.Event())

@@ -22,13 +22,11 @@ DTMF_PARTS = ("action", "action_target_type", "action_target_id")
 
 
 def native(value: Any) -> Any:
-    """A parsed cell as a plain Python value (numpy scalars unwrapped, tuples as lists)."""
+    """A parsed cell as a plain Python value (numpy scalars unwrapped; hours stay tuples)."""
     if value is None or value is pd.NA:
         return None
     if hasattr(value, "item"):
         return value.item()
-    if isinstance(value, tuple):
-        return list(value)
     return value
 
 

@@ -21,6 +21,7 @@ class Plan:
     validation: Validation
     requests: list[PlannedRequest]  # valid rows with something to send, in sheet order
     skipped: list[PlannedRequest] = field(default_factory=list)  # valid rows with nothing to change
+    unreadable: list[int] = field(default_factory=list)  # --diff: rows whose live state could not be read
 
     @property
     def rows(self) -> int:

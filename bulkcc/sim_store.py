@@ -231,8 +231,14 @@ def make_callcenter(cc_id: int, rng: random.Random) -> dict[str, Any]:
 
 
 def seed_store(ids: Any, rng: random.Random) -> dict[int, dict[str, Any]]:
-    """A store of `make_callcenter` call centers, one per id in `ids`."""
-    return {int(cc_id): make_callcenter(int(cc_id), rng) for cc_id in ids}
+    """A store of `make_callcenter` call centers, one per id in `ids`.
+
+    Each call center depends only on its id and one draw of `rng`, so two
+    simulators seeded alike serve the same call center for an id whatever other
+    ids they hold (export, then `plan --diff`, each with --simulator, agree).
+    """
+    seed = rng.getrandbits(32)
+    return {int(cc_id): make_callcenter(int(cc_id), random.Random(f"{seed}:{int(cc_id)}")) for cc_id in ids}
 
 
 def load_seed_file(path: str | Path) -> dict[int, dict[str, Any]]:
