@@ -67,6 +67,12 @@ class Field:
         return ".dtmf." in self.path
 
     @property
+    def is_identifier(self) -> bool:
+        """An id column. Dialpad ids run to 16 digits and Excel keeps 15 significant
+        digits of a number, so these are written and formatted as text."""
+        return self.kind == "id" or self.path.endswith("action_target_id")
+
+    @property
     def allowed(self) -> str:
         """The allowed values in words, for messages, the template and the docs."""
         if self.choices:

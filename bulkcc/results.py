@@ -27,6 +27,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from .fields import FIELDS
 from .reader import RESULTS_SHEET
 from .xlsx import FILLS, save_atomic, set_cell, style_header, write_row
 
@@ -142,6 +143,18 @@ def write_results(path: str | Path, results: Sequence[RowResult], input_frame: p
     return save_atomic(workbook, path)
 
 
+# Ids are written as text: Excel keeps only 15 significant digits of a number.
+IDENTIFIER_COLUMNS = frozenset(f.path for f in FIELDS if f.is_identifier)
+
+
+def _identifier_text(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _cell_value(value)
+
+
 def _write_results_sheet(sheet: Worksheet, results: Sequence[RowResult], input_frame: pd.DataFrame,
                          include_changes: bool) -> None:
     sheet.title = RESULTS_SHEET  # first sheet: the reader takes it as the data sheet when fed back
@@ -154,7 +167,7 @@ def _write_results_sheet(sheet: Worksheet, results: Sequence[RowResult], input_f
     write_row(sheet, 1, [*outcome, *input_columns])
     for excel_row, result in enumerate(sorted(results, key=lambda r: r.row), start=2):
         # A row rejected for its id has id None; keep the cell as typed so it can be fixed in place.
-        row_id = result.id if result.id is not None else _cell_value(raw_ids.get(result.row))
+        row_id = str(result.id) if result.id is not None else _cell_value(raw_ids.get(result.row))
         values = [result.row, row_id, result.status, result.http_status, result.attempts,
                   result.error, result.duration_ms]
         if include_changes:
@@ -162,8 +175,9 @@ def _write_results_sheet(sheet: Worksheet, results: Sequence[RowResult], input_f
         write_row(sheet, excel_row, values)
         # Input sheets are sparse (a few of ~100 columns filled): touching a blank cell would
         # still write an element for it, so only filled cells are set.
-        for col, raw in enumerate(raw_by_row.get(result.row, ()), start=len(outcome) + 1):
-            value = _cell_value(raw)
+        for col, (name, raw) in enumerate(zip(input_columns, raw_by_row.get(result.row, ())),
+                                          start=len(outcome) + 1):
+            value = _identifier_text(raw) if name in IDENTIFIER_COLUMNS else _cell_value(raw)
             if value is not None:
                 set_cell(sheet.cell(row=excel_row, column=col), value)
         fill = FILLS.get(result.status)

@@ -27,7 +27,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .fields import FIELDS, KIND_LABEL, Field
+from .fields import FIELDS, FIELDS_BY_PATH, KIND_LABEL, Field
 from .reader import DATA_SHEET
 from .xlsx import FILLS, save_atomic, set_cell, style_header, write_row
 
@@ -156,6 +156,9 @@ def field_validation(field: Field) -> DataValidation:
             # Excel refuses such a literal list: it would need a range on a Lists sheet.
             raise ValueError(f"{field.path}: its choices do not fit an Excel literal list")
         validation = DataValidation(type="list", formula1=formula)
+    elif field.is_identifier:
+        # Ids are text (Excel would round a 16-digit number), so the check is on digits typed.
+        validation = DataValidation(type="textLength", operator="between", formula1="1", formula2="19")
     elif field.minimum is not None:
         if field.maximum is None or field.maximum >= NO_REAL_MAXIMUM:
             validation = DataValidation(type="whole", operator="greaterThanOrEqual", formula1=str(field.minimum))
@@ -206,6 +209,14 @@ def _outline_groups(sheet: Worksheet) -> None:
         position += count
 
 
+def _as_cell(column: str, value: Any) -> Any:
+    """Ids are written as text: Excel keeps only 15 significant digits of a number."""
+    field = FIELDS_BY_PATH.get(column)
+    if field is not None and field.is_identifier and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], context_columns: Sequence[str]) -> None:
     header = [field.path for field in FIELDS] + list(context_columns)
     write_row(sheet, 1, header)
@@ -215,7 +226,7 @@ def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], conte
         unknown = sorted(set(values) - known)
         if unknown:  # a caller's bug: the value would silently not be written
             raise ValueError(f"row {row_count}: no column named {', '.join(unknown)}")
-        write_row(sheet, row_count + 1, [values.get(name) for name in header])
+        write_row(sheet, row_count + 1, [_as_cell(name, values.get(name)) for name in header])
     last_row = max(VALIDATED_ROWS + 1, row_count + 1)
 
     for column, field in enumerate(FIELDS, start=1):
@@ -223,6 +234,8 @@ def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], conte
         sheet.cell(row=1, column=column).comment = _comment(column_help(field))
         validation = field_validation(field)
         validation.add(f"{letter}2:{letter}{last_row}")
+        if field.is_identifier:
+            sheet.column_dimensions[letter].number_format = "@"  # typed ids stay text, all 16 digits
         sheet.add_data_validation(validation)
     widths = [min(max(len(name) + 4, 12), 52) for name in header]  # +4: room for the filter button
     style_header(sheet, len(header), freeze="B2", widths=widths)

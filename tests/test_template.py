@@ -103,6 +103,10 @@ def test_validations_match_the_fields(template):
             expected = ("TRUE", "FALSE") if field.kind == "bool" else field.choices
             assert dv.type == "list" and len(dv.formula1) <= 255, field.path
             assert tuple(dv.formula1.strip('"').split(",")) == expected, field.path
+        elif field.is_identifier:
+            # 16-digit ids are text: Excel would round them as numbers.
+            assert (dv.type, dv.operator, dv.formula1, dv.formula2) == ("textLength", "between", "1", "19")
+            assert sheet.column_dimensions[letter].number_format == "@", field.path
         elif field.kind in ("id", "int") and field.minimum is not None:
             assert dv.type == "whole" and dv.formula1 == str(field.minimum), field.path
             if field.maximum >= NO_REAL_MAXIMUM:
@@ -156,7 +160,7 @@ def test_rows_and_context_columns_round_trip(tmp_path):
     assert sheet.rows == [2]
     assert sheet.frame.at[2, "name"] == formula_like
     assert sheet.frame.at[2, "monday_hours"] == "08:00-18:00"
-    assert sheet.frame.at[2, "id"] == 1
+    assert sheet.frame.at[2, "id"] == "1"  # ids are written as text, all their digits kept
     assert load_workbook(path)[DATA_SHEET]["B2"].data_type == "s"  # text, not a formula
     assert validate_file(path).problems == []
 
