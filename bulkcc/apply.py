@@ -228,6 +228,10 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
     """The whole of `bulkcc apply`, as a library call."""
     progress = progress or QuietProgress()
     stop = stop or asyncio.Event()
+    written = [options.results_path] + ([options.rollback_file()] if options.diff else [])
+    if any(path.resolve() == Path(input_path).resolve() for path in written):
+        raise UsageError(f"--results (or --rollback) is the input file {input_path}: the input is never "
+                         "overwritten; pick another path")
     validation = validate_file(input_path)
     the_plan, rows = prepare(validation, options)
     if confirm is not None and not confirm(the_plan, options.target):
