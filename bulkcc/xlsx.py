@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,31 +83,31 @@ def style_header(sheet: Worksheet, columns: int, freeze: str = "A2", widths: Ite
         sheet.column_dimensions[get_column_letter(col)].width = width
 
 
-def save_atomic(workbook: Workbook, path: str | Path) -> Path:
-    """Save to a temporary file beside `path`, then rename it into place."""
-    path = Path(path)
+@contextmanager
+def _replaced_atomically(path: Path, suffix: str) -> Iterator[Path]:
+    """A temporary path beside `path`, renamed over it if the block succeeds, removed if not."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".xlsx.tmp", dir=path.parent)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=suffix, dir=path.parent)
     os.close(handle)
     try:
-        workbook.save(temp)
+        yield Path(temp)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def save_atomic(workbook: Workbook, path: str | Path) -> Path:
+    """Save to a temporary file beside `path`, then rename it into place."""
+    path = Path(path)
+    with _replaced_atomically(path, ".xlsx.tmp") as temp:
+        workbook.save(temp)
     return path
 
 
 def write_atomic_text(path: str | Path, text: str) -> Path:
     """Write a text file (JSON, JSON Lines) atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with _replaced_atomically(path, ".tmp") as temp:
+        temp.write_text(text, encoding="utf-8")
     return path
