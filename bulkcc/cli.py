@@ -120,4 +120,8 @@ def _diff_into(the_plan, connection) -> dict[int, str]:
 from . import cli_online  # noqa: E402,F401  (registers simulate, apply, export)
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # `python -m bulkcc.cli`: this module runs as __main__, but cli_online registered
+    # simulate/apply/export on the group of the imported `bulkcc.cli`: run that one.
+    from bulkcc.cli import main as _registered_main
+
+    _registered_main()

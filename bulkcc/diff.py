@@ -5,9 +5,13 @@ like every call) and compared column by column with the row. Only the changed
 fields are sent; a row with no difference is `unchanged` and not sent.
 `routing_options` is the exception: the API takes it only whole (both states,
 each with action and try_dial_operators, the DTMF menu as a whole list), so
-when any routing cell changes, the routing is sent complete, its unchanged parts
-filled from the live state. The prior value of every changed field is kept, to
-write the rollback workbook before anything is sent.
+when any routing cell changes, the routing is sent complete, its blank parts
+filled from the live state: a blank cell leaves a setting as it is, with --diff
+as everywhere, and the admin never retypes what stays the same. (To drop a DTMF
+key, set its action to `disabled`.) Text compares without the leading and
+trailing blanks a cell cannot keep (the reader strips them). The prior value of
+every changed field is kept, to write the rollback workbook before anything is
+sent.
 """
 
 from __future__ import annotations
@@ -50,17 +54,24 @@ def _shown(path: str, value: Any) -> str:
     return str(rendered)
 
 
+def _same(live: Any, new: Any) -> bool:
+    """Equal as the sheet can tell: a cell cannot keep text's leading or trailing blanks."""
+    if isinstance(live, str) and isinstance(new, str):
+        return live.strip() == new
+    return live == new
+
+
 def diff_row(request: PlannedRequest, row: Mapping[str, Any], live: Mapping[str, Any]) -> RowDiff:
     """Compare a row's values (parsed cells) with its live call center (as the API returns it)."""
     live_values = values_from_callcenter(live)
     changes = [(path, live_values.get(path), new) for path, new in row.items()
-               if path != "id" and live_values.get(path) != new]
+               if path != "id" and not _same(live_values.get(path), new)]
+    live_routing = {p: v for p, v in live_values.items() if p.startswith(ROUTING)}
+    row_routing = {p: v for p, v in row.items() if p.startswith(ROUTING)}
     changed = {path for path, _, _ in changes}
     to_send = {path: row[path] for path in changed if not path.startswith(ROUTING)}
     prior = {path: live_values.get(path) for path in changed if not path.startswith(ROUTING)}
     if any(path.startswith(ROUTING) for path in changed):
-        live_routing = {p: v for p, v in live_values.items() if p.startswith(ROUTING)}
-        row_routing = {p: v for p, v in row.items() if p.startswith(ROUTING)}
         to_send.update({**live_routing, **row_routing})
         prior.update(live_routing)  # the rollback must restore routing whole too
     body = body_from_values(to_send)

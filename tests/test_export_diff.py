@@ -1,0 +1,492 @@
+"""export → validate → plan/apply --diff → rollback, end to end against the simulator.
+
+Every test talks to a real `Simulator` on loopback (its request log is the
+witness of what was sent). The CLI runs in a worker thread (`asyncio.to_thread`)
+so the simulator, which lives on the test's event loop, keeps answering.
+Rates are raised far above Dialpad's so 250 reads take a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import random
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from openpyxl import load_workbook
+
+from bulkcc import apispec
+from bulkcc.apply import ApplyOptions, apply_async
+from bulkcc.cli import main
+from bulkcc.connection import ConnectionOptions
+from bulkcc.diff import diff_row, rollback_rows
+from bulkcc.export import CONTEXT_FIELDS, ExportQuery, export_async
+from bulkcc.fields import OPERATOR_ROUTINGS
+from bulkcc.payload import PlannedRequest, body_from_values, row_values, values_from_callcenter
+from bulkcc.reader import CONTEXT_PREFIX, DATA_SHEET
+from bulkcc.results import read_results
+from bulkcc.simulator import Simulator, SimulatorConfig, ids_for_demo, seed_store
+from bulkcc.target import KEY_ENV, Target
+from bulkcc.validate import Validation, validate_file
+
+pytestmark = pytest.mark.timeout(30)
+
+KEY = "export-diff-test-key"
+FAST = 600_000  # requests per minute: loopback only, so 250 reads take well under a second
+IDS = list(ids_for_demo(250))
+LIST_PATH = "/api/v2/callcenters"
+CLI_TIMEOUT_S = 20
+
+
+# ---- helpers -----------------------------------------------------------------------
+
+
+def _store(ids=IDS) -> dict[int, dict[str, Any]]:
+    return seed_store(ids, random.Random(0))
+
+
+def _options(sim: Simulator) -> ConnectionOptions:
+    return ConnectionOptions(target=Target(sim.base_url), api_key=KEY, rate_per_min=FAST, concurrency=16,
+                             max_attempts=2, timeout_s=5)
+
+
+def _apply_options(sim: Simulator, results: Path, diff: bool) -> ApplyOptions:
+    return ApplyOptions(results_path=results, connection=_options(sim), diff=diff)
+
+
+def _sim(**config: Any) -> Simulator:
+    return Simulator(SimulatorConfig(api_key=KEY, page_size=100, rate_limit_per_min=FAST, **config), store=_store())
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with _sim() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def exported(sim: Simulator, tmp_path: Path) -> Path:
+    """The simulator's 250 call centers exported; the request log is cleared afterwards."""
+    path = tmp_path / "export.xlsx"
+    await export_async(path, ExportQuery(), _options(sim))
+    sim.requests.clear()
+    return path
+
+
+def _validated(path: Path) -> tuple[Validation, dict[int, dict[str, Any]]]:
+    """The workbook validated (must be clean) and its rows' values by call center id."""
+    validation = validate_file(path)
+    assert validation.problems == [], validation.problems[:5]
+    by_id: dict[int, dict[str, Any]] = {}
+    for values in row_values(validation.typed).values():
+        assert values["id"] not in by_id, f"id {values['id']} exported twice"
+        by_id[values["id"]] = values
+    return validation, by_id
+
+
+def _assert_equals_store(path: Path, store: Mapping[int, Mapping[str, Any]], ids) -> None:
+    _, by_id = _validated(path)
+    assert sorted(by_id) == sorted(ids)
+    for cc_id in ids:
+        assert by_id[cc_id] == values_from_callcenter(store[cc_id]), f"call center {cc_id} differs"
+
+
+def _sheet(path: Path) -> tuple[list[str], list[list[Any]]]:
+    workbook = load_workbook(path, read_only=True)
+    try:
+        rows = [list(r) for r in workbook[DATA_SHEET].iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+    return [str(h) for h in rows[0]], [r for r in rows[1:] if any(v is not None for v in r)]
+
+
+def _row_of(path: Path) -> dict[int, int]:
+    """Excel row of each call center id in an exported workbook."""
+    header, rows = _sheet(path)
+    pos = header.index("id")
+    return {int(row[pos]): excel_row for excel_row, row in enumerate(rows, start=2)}
+
+
+def _edit(path: Path, cells: Mapping[tuple[int, str], Any]) -> Path:
+    """Set cells {(excel row, column name): value} in the data sheet, as an admin would in Excel."""
+    workbook = load_workbook(path)
+    sheet = workbook[DATA_SHEET]
+    header = [c.value for c in sheet[1]]
+    for (row, column), value in cells.items():
+        sheet.cell(row=row, column=header.index(column) + 1).value = value
+    edited = path.with_name("edited.xlsx")
+    workbook.save(edited)
+    return edited
+
+
+def _patches(sim: Simulator) -> list:
+    return [r for r in sim.requests if r.method == "PATCH"]
+
+
+async def _cli(*args: Any) -> Result:
+    """`bulkcc ARGS` in a worker thread (the simulator answers on this loop meanwhile)."""
+    runner = CliRunner()
+    call = asyncio.to_thread(runner.invoke, main, [str(a) for a in args], env={KEY_ENV: KEY})
+    return await asyncio.wait_for(call, CLI_TIMEOUT_S)
+
+
+def _target_args(sim: Simulator) -> list[str]:
+    return ["--base-url", sim.base_url, "--rate-limit", str(FAST), "--concurrency", "16", "--max-attempts", "2",
+            "--timeout", "5"]
+
+
+def _other(value: int, low: int, high: int, step: int = 5) -> int:
+    return value + step if value + step <= high else value - step
+
+
+# ---- export ------------------------------------------------------------------------
+
+
+async def test_export_pages_through_all_and_equals_the_store(sim: Simulator, tmp_path: Path) -> None:
+    path = tmp_path / "all.xlsx"
+    callcenters = await export_async(path, ExportQuery(), _options(sim))
+
+    assert len(callcenters) == 250
+    assert [(r.method, r.path) for r in sim.requests] == [("GET", LIST_PATH)] * 3  # 100 + 100 + 50
+    assert all(r.status == 200 for r in sim.requests)
+    _assert_equals_store(path, sim.store, IDS)
+
+
+async def test_export_info_columns_are_present_and_ignored(exported: Path, sim: Simulator) -> None:
+    header, rows = _sheet(exported)
+    context = [h for h in header if h.startswith(CONTEXT_PREFIX)]
+    assert context == [CONTEXT_PREFIX + name for name in CONTEXT_FIELDS]
+    first = dict(zip(header, rows[0]))
+    assert first[CONTEXT_PREFIX + "office_id"] == str(sim.store[IDS[0]]["office_id"])
+    assert first[CONTEXT_PREFIX + "phone_numbers"] == ", ".join(sim.store[IDS[0]]["phone_numbers"])
+
+    # Even nonsense in an info. cell is no concern of validation: it is never read.
+    edited = _edit(exported, {(2, CONTEXT_PREFIX + "office_id"): "not a number",
+                              (3, CONTEXT_PREFIX + "timezone"): "=1/0"})
+    validation, _ = _validated(edited)
+    assert not any(c.startswith(CONTEXT_PREFIX) for c in validation.typed.columns)
+    _assert_equals_store(edited, sim.store, IDS)
+
+
+async def test_export_by_ids_reads_each_and_nothing_else(sim: Simulator, tmp_path: Path) -> None:
+    wanted = (IDS[7], IDS[2], IDS[200])
+    path = tmp_path / "ids.xlsx"
+    await export_async(path, ExportQuery(ids=wanted), _options(sim))
+
+    assert sorted((r.method, r.path) for r in sim.requests) == sorted(("GET", f"{LIST_PATH}/{i}") for i in wanted)
+    assert list(_row_of(path)) == sorted(wanted)  # rows in id order
+    _assert_equals_store(path, sim.store, wanted)
+
+
+async def test_export_by_ids_refuses_an_unknown_id(sim: Simulator, tmp_path: Path) -> None:
+    from bulkcc.export import ExportError
+
+    with pytest.raises(ExportError, match="1234"):
+        await export_async(tmp_path / "x.xlsx", ExportQuery(ids=(IDS[0], 1234)), _options(sim))
+    assert not (tmp_path / "x.xlsx").exists()
+
+
+@pytest.mark.parametrize("query_of", [
+    pytest.param(lambda store: ExportQuery(office_id=store[IDS[0]]["office_id"]), id="office_id"),
+    pytest.param(lambda store: ExportQuery(name_search="billing"), id="name_search"),
+    pytest.param(lambda store: ExportQuery(office_id=store[IDS[0]]["office_id"], name_search="SUPPORT"), id="both"),
+])
+async def test_export_filters(sim: Simulator, tmp_path: Path, query_of: Callable[..., ExportQuery]) -> None:
+    query = query_of(sim.store)
+    expected = [i for i, cc in sorted(sim.store.items())
+                if (query.office_id is None or cc["office_id"] == query.office_id)
+                and (query.name_search is None or query.name_search.casefold() in cc["name"].casefold())]
+    assert 0 < len(expected) < 250  # the filter does filter
+    path = tmp_path / "filtered.xlsx"
+    await export_async(path, ExportQuery(office_id=query.office_id, name_search=query.name_search), _options(sim))
+
+    assert {(r.method, r.path) for r in sim.requests} == {("GET", LIST_PATH)}
+    _assert_equals_store(path, sim.store, expected)
+    if query.office_id is not None:
+        header, rows = _sheet(path)
+        column = header.index(CONTEXT_PREFIX + "office_id")
+        assert {row[column] for row in rows} == {str(query.office_id)}
+
+
+async def test_cli_export_with_office_filter(sim: Simulator, tmp_path: Path) -> None:
+    office = sim.store[IDS[0]]["office_id"]
+    path = tmp_path / "cli.xlsx"
+    result = await _cli("export", "-o", path, "--office-id", office, *_target_args(sim))
+    assert result.exit_code == 0, result.output
+    expected = [i for i, cc in sorted(sim.store.items()) if cc["office_id"] == office]
+    assert f"exported {len(expected)} call centers" in result.output
+    _assert_equals_store(path, sim.store, expected)
+
+
+# ---- an unedited export changes nothing -------------------------------------------
+
+
+async def test_plan_diff_of_unedited_export_plans_nothing(exported: Path, sim: Simulator, tmp_path: Path) -> None:
+    before = copy.deepcopy(sim.store)
+    jsonl = tmp_path / "plan.jsonl"
+    result = await _cli("plan", exported, "--diff", "--json", jsonl, *_target_args(sim))
+
+    assert result.exit_code == 0, result.output
+    assert "0 requests planned" in result.output
+    assert "250 rows unchanged" in result.output
+    assert "PATCH" not in result.output
+    assert jsonl.read_text("utf-8").strip() == ""
+    assert len(sim.requests) == 250 and {r.method for r in sim.requests} == {"GET"}
+    assert sim.store == before
+
+
+async def test_apply_diff_of_unedited_export_sends_no_patch(exported: Path, sim: Simulator, tmp_path: Path) -> None:
+    before = copy.deepcopy(sim.store)
+    results = tmp_path / "results.xlsx"
+    outcome = await apply_async(exported, _apply_options(sim, results, diff=True))
+
+    assert outcome.exit_code == 0
+    assert {r.status for r in outcome.results} == {"unchanged"}
+    assert len(outcome.results) == 250
+    assert {r.method for r in sim.requests} == {"GET"} and len(sim.requests) == 250
+    assert sim.store == before
+    assert not (tmp_path / "results-rollback.xlsx").exists()  # nothing changed: nothing to roll back
+    assert {r.status for r in read_results(results)} == {"unchanged"}
+
+
+# ---- three edited cells, then rollback --------------------------------------------
+
+
+@pytest.mark.parametrize("rollback_with_diff", [False, True], ids=["rollback", "rollback-diff"])
+async def test_three_edits_send_three_one_field_patches_and_roll_back(
+        exported: Path, sim: Simulator, tmp_path: Path, rollback_with_diff: bool) -> None:
+    before = copy.deepcopy(sim.store)
+    rows = _row_of(exported)
+    by_row = {row: cc_id for cc_id, row in rows.items()}
+    a, b, c = by_row[2], by_row[3], by_row[5]
+    old_ring, old_name = before[a]["ring_seconds"], before[b]["name"]
+    old_count = before[c]["hold_queue"]["max_hold_count"]
+    new_ring, new_name, new_count = _other(old_ring, 10, 45), old_name + " (edited)", old_count + 1
+    edited = _edit(exported, {(2, "ring_seconds"): new_ring, (3, "name"): new_name,
+                              (5, "hold_queue.max_hold_count"): new_count})
+    _validated(edited)
+
+    results = tmp_path / "results.xlsx"
+    outcome = await apply_async(edited, _apply_options(sim, results, diff=True))
+
+    assert outcome.exit_code == 0
+    patches = _patches(sim)
+    assert len(patches) == 3
+    assert all(len(values_from_callcenter(p.body)) == 1 for p in patches)
+    assert {p.callcenter_id: p.body for p in patches} == {
+        a: {"ring_seconds": new_ring}, b: {"name": new_name}, c: {"hold_queue": {"max_hold_count": new_count}}}
+    assert sum(r.method == "GET" for r in sim.requests) == 250
+
+    read = {r.row: r for r in read_results(results)}
+    assert len(read) == 250
+    assert (read[2].status, read[2].changes) == ("updated", f"ring_seconds: {old_ring} → {new_ring}")
+    assert (read[3].status, read[3].changes) == ("updated", f"name: {old_name} → {new_name}")
+    assert (read[5].status, read[5].changes) == ("updated",
+                                                 f"hold_queue.max_hold_count: {old_count} → {new_count}")
+    assert {r.status for row, r in read.items() if row not in (2, 3, 5)} == {"unchanged"}
+    assert all(not r.changes for row, r in read.items() if row not in (2, 3, 5))
+
+    expected = copy.deepcopy(before)
+    expected[a]["ring_seconds"], expected[b]["name"] = new_ring, new_name
+    expected[c]["hold_queue"]["max_hold_count"] = new_count
+    assert sim.store == expected
+
+    # The rollback workbook names exactly the three fields, with their old values.
+    rollback = tmp_path / "results-rollback.xlsx"
+    assert rollback.is_file() and rollback in outcome.extra_files
+    _, back = _validated(rollback)
+    assert back == {a: {"id": a, "ring_seconds": old_ring}, b: {"id": b, "name": old_name},
+                    c: {"id": c, "hold_queue.max_hold_count": old_count}}
+
+    sim.requests.clear()
+    undo = await apply_async(rollback, _apply_options(sim, tmp_path / "undo.xlsx", diff=rollback_with_diff))
+    assert undo.exit_code == 0
+    assert {r.status for r in undo.results} == {"updated"}
+    assert len(_patches(sim)) == 3
+    assert sim.store == before
+
+
+# ---- routing_options: partial edits are completed from live -----------------------
+
+
+def _routing_candidate(store: Mapping[int, Mapping[str, Any]]) -> int:
+    """A call center with the richest routing: a person target when open, and a DTMF target."""
+    for cc_id, cc in sorted(store.items()):
+        routing = cc["routing_options"]
+        if routing["open"]["action"] == "person" and any(
+                "action_target_id" in item["options"] for s in ("open", "closed") for item in routing[s]["dtmf"]):
+            return cc_id
+    raise AssertionError("no call center with targets in its routing")
+
+
+async def test_partial_routing_edit_is_sent_whole(exported: Path, sim: Simulator, tmp_path: Path) -> None:
+    before = copy.deepcopy(sim.store)
+    cc_id = _routing_candidate(before)
+    old = before[cc_id]["routing_options"]["open"]["operator_routing"]
+    new = next(r for r in OPERATOR_ROUTINGS if r != old)
+    edited = _edit(exported, {(_row_of(exported)[cc_id], "routing_options.open.operator_routing"): new})
+
+    results = tmp_path / "results.xlsx"
+    outcome = await apply_async(edited, _apply_options(sim, results, diff=True))
+
+    assert outcome.exit_code == 0
+    (patch,) = _patches(sim)
+    assert patch.callcenter_id == cc_id
+    body = patch.body
+    assert set(body) == {"routing_options"}
+    assert apispec.update_body_errors(body) == []
+    routing = body["routing_options"]
+    for state in ("open", "closed"):
+        assert {"action", "try_dial_operators"} <= set(routing[state])
+        assert routing[state]["dtmf"] == before[cc_id]["routing_options"][state]["dtmf"]  # menus as live
+    expected_routing = copy.deepcopy(before[cc_id]["routing_options"])
+    expected_routing["open"]["operator_routing"] = new
+    assert routing == expected_routing  # nothing of the live routing lost, nothing else changed
+
+    expected = copy.deepcopy(before)
+    expected[cc_id]["routing_options"] = expected_routing
+    assert sim.store == expected
+    changed = [r for r in read_results(results) if r.status != "unchanged"]
+    assert [(r.id, r.status, r.changes) for r in changed] == [
+        (cc_id, "updated", f"routing_options.open.operator_routing: {old} → {new}")]
+
+    # Rolling back restores the routing whole.
+    undo = await apply_async(tmp_path / "results-rollback.xlsx", _apply_options(sim, tmp_path / "undo.xlsx", False))
+    assert undo.exit_code == 0
+    assert sim.store == before
+
+
+def test_diff_row_completes_routing_from_live() -> None:
+    store = _store(IDS[:40])
+    cc_id = _routing_candidate(store)
+    live = apispec.to_wire(store[cc_id])  # as the API answers: int64 as strings
+    old = store[cc_id]["routing_options"]["closed"]["action"]
+    new = "message" if old != "message" else "voicemail"
+    row = {"id": cc_id, "routing_options.closed.action": new}
+
+    diff = diff_row(PlannedRequest(2, cc_id, body_from_values(row)), row, live)
+
+    assert diff.changes == [("routing_options.closed.action", old, new)]
+    assert diff.changes_text() == f"routing_options.closed.action: {old} → {new}"
+    expected = copy.deepcopy(store[cc_id]["routing_options"])
+    expected["closed"]["action"] = new
+    assert diff.request.body == {"routing_options": expected}
+    assert (diff.request.row, diff.request.id) == (2, cc_id)
+    assert apispec.update_body_errors(diff.request.body) == []
+    # The rollback keeps the routing whole, as live.
+    live_routing = {p: v for p, v in values_from_callcenter(store[cc_id]).items() if p.startswith("routing_options.")}
+    assert diff.prior == live_routing
+    (rollback,) = rollback_rows([diff])
+    assert body_from_values(rollback) == {"routing_options": store[cc_id]["routing_options"]}
+
+
+def test_diff_row_same_values_in_wire_form_are_unchanged() -> None:
+    cc = _store(IDS[:1])[IDS[0]]
+    live = apispec.to_wire(cc)
+    row = {"id": IDS[0], "ring_seconds": cc["ring_seconds"], "routing_options.closed.action":
+           cc["routing_options"]["closed"]["action"], "hold_queue.max_hold_count": cc["hold_queue"]["max_hold_count"]}
+    diff = diff_row(PlannedRequest(2, IDS[0], body_from_values(row)), row, live)
+    assert diff.unchanged and diff.changes == [] and diff.request.body == {}
+    assert rollback_rows([diff]) == []
+
+
+# ---- a write the API accepts but does not take ------------------------------------
+
+
+@pytest.mark.parametrize("diff", [False, True], ids=["plain", "diff"])
+async def test_mismatch_is_reported(tmp_path: Path, write_xlsx, diff: bool) -> None:
+    async with _sim(ignored_fields=frozenset({"ring_seconds"})) as sim:
+        cc_id = IDS[3]
+        before = copy.deepcopy(sim.store)
+        old = before[cc_id]["ring_seconds"]
+        path = write_xlsx(["id", "ring_seconds"], [[str(cc_id), _other(old, 10, 45)]])
+        results = tmp_path / "results.xlsx"
+        result = await _cli("apply", path, "--results", results, "--yes", "--quiet", *(["--diff"] if diff else []),
+                            *_target_args(sim))
+
+        assert result.exit_code == 1, result.output
+        (row,) = read_results(results)
+        assert row.status == "mismatch"
+        assert "ring_seconds" in row.error
+        assert len(_patches(sim)) == 1
+        assert sim.store == before  # the simulator really ignored it
+
+
+async def test_mismatch_via_library(tmp_path: Path, write_xlsx) -> None:
+    async with _sim(ignored_fields=frozenset({"ring_seconds"})) as sim:
+        cc_id = IDS[0]
+        old = sim.store[cc_id]["ring_seconds"]
+        path = write_xlsx(["id", "ring_seconds", "name"], [[str(cc_id), _other(old, 10, 45), "Renamed"]])
+        outcome = await apply_async(path, _apply_options(sim, tmp_path / "r.xlsx", diff=True))
+
+        assert outcome.exit_code == 1
+        (row,) = outcome.results
+        assert row.status == "mismatch"
+        assert row.error.endswith(": ring_seconds")  # name was taken, only ring_seconds named
+        assert sim.store[cc_id]["name"] == "Renamed" and sim.store[cc_id]["ring_seconds"] == old
+
+
+# ---- --diff does what apply without it does ----------------------------------------
+
+
+def _sim_of(ids, edit_store: Callable[[dict], None] | None = None) -> Simulator:
+    store = _store(ids)
+    if edit_store:
+        edit_store(store)
+    return Simulator(SimulatorConfig(api_key=KEY, page_size=100, rate_limit_per_min=FAST), store=store)
+
+
+async def test_blank_routing_cells_with_diff_keep_the_live_settings(tmp_path: Path) -> None:
+    """With --diff a blank routing cell changes nothing, as a blank cell does everywhere.
+
+    The row clears DTMF key 2 of the closed menu and changes the open operator
+    routing: only the operator routing changes; key 2 is filled back from live.
+    """
+    ids = IDS[:20]
+    async with _sim_of(ids) as sim:
+        cc_id = next(i for i in ids if len(sim.store[i]["routing_options"]["closed"]["dtmf"]) == 3)
+        before = copy.deepcopy(sim.store)
+        old_routing = before[cc_id]["routing_options"]["open"]["operator_routing"]
+        new_routing = "random" if old_routing != "random" else "roundrobin"
+        path = tmp_path / "export.xlsx"
+        await export_async(path, ExportQuery(), _options(sim))
+        row = _row_of(path)[cc_id]
+        cells = {(row, f"routing_options.closed.dtmf.2.{part}"): None
+                 for part in ("action", "action_target_type", "action_target_id")}
+        cells[(row, "routing_options.open.operator_routing")] = new_routing
+        edited = _edit(path, cells)
+        _validated(edited)
+        sim.requests.clear()
+        outcome = await apply_async(edited, _apply_options(sim, tmp_path / "results.xlsx", diff=True))
+        assert outcome.exit_code == 0
+        (patch,) = _patches(sim)
+        assert apispec.update_body_errors(patch.body) == []
+        expected = copy.deepcopy(before)
+        expected[cc_id]["routing_options"]["open"]["operator_routing"] = new_routing
+        assert sim.store == expected
+
+
+def _padded_text(store: dict[int, dict[str, Any]]) -> None:
+    first, second = sorted(store)[:2]
+    store[first]["name"] = "  Sales EMEA  "
+    store[second]["group_description"] = "Inbound queue \n"
+
+
+async def test_unedited_export_of_padded_text_changes_nothing_with_diff(tmp_path: Path) -> None:
+    """A cell cannot keep leading or trailing blanks (the reader strips them), so a live name
+    with some must not count as changed: an unedited export with --diff changes nothing."""
+    async with _sim_of(IDS[:5], _padded_text) as sim:
+        before = copy.deepcopy(sim.store)
+        path = tmp_path / "export.xlsx"
+        await export_async(path, ExportQuery(), _options(sim))
+        sim.requests.clear()
+        outcome = await apply_async(path, _apply_options(sim, tmp_path / "results.xlsx", diff=True))
+
+        assert outcome.exit_code == 0
+        assert {r.status for r in outcome.results} == {"unchanged"}
+        assert _patches(sim) == []
+        assert sim.store == before
