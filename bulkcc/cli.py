@@ -16,7 +16,7 @@ from . import __version__
 from .cli_options import connection_options, handles_errors, out, target_options
 from .errors import EXIT_INVALID, EXIT_OK
 from .plan import make_plan, write_plan_jsonl
-from .report import render_json, render_text, summary_line, write_report_workbook
+from .report import render_json, render_text, write_report_workbook
 from .validate import validate_file
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

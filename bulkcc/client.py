@@ -155,7 +155,7 @@ class ApiClient:
                 status = response.status
                 headers = response.headers
         except asyncio.TimeoutError:
-            result.http_status, result.error = None, f"timed out after {self.timeout.total:.0f} s"
+            result.http_status, result.error = None, f"timed out after {self.timeout.total:g} s"
             return self.policy.delay(result.attempts, self.rng), True
         except aiohttp.ClientError as exc:
             # Connection refused, reset or dropped without an answer.

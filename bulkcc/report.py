@@ -21,7 +21,7 @@ from rich.table import Table
 from .errors import InputError, Problem
 from .reader import DATA_SHEET, XLSX_SUFFIXES, check_zip_size
 from .validate import Validation
-from .xlsx import FILLS, save_atomic, set_cell, style_header, write_row
+from .xlsx import FILLS, save_atomic, style_header, write_row
 
 TERMINAL_LIMIT = 1000  # rows of the table shown on a terminal; JSON and --report have all
 
