@@ -19,8 +19,13 @@ from .fields import INT64_MAX, Field
 
 TRUE_WORDS = {"true", "yes", "1", "y"}
 FALSE_WORDS = {"false", "no", "0", "n"}
-_INT_TEXT = re.compile(r"^[+-]?\d+(\.0*)?$")
-_DECIMAL_TEXT = re.compile(r"^[+-]?\d*\.\d+$")
+# ASCII digits only ([0-9], not \d, which takes any script's digits), and few
+# enough of them: int() refuses strings of over 4300 digits with a plain ValueError.
+_INT_TEXT = re.compile(r"^[+-]?[0-9]{1,25}(\.0*)?$")
+_DECIMAL_TEXT = re.compile(r"^[+-]?[0-9]*\.[0-9]+$")
+_LONG_DIGITS = re.compile(r"^[+-]?[0-9]{26,}(\.0*)?$")
+# Control characters an xlsx cannot hold and no call center name needs (tab and line breaks aside).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 _RANGE_SPLIT = re.compile(r"\s*[-–—]\s*")
 
@@ -30,6 +35,8 @@ class CellError(ValueError):
 
 
 def _shown(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**40:
+        return "a number of over 40 digits"  # str() of a huge int is slow, or refused past 4300 digits
     text = str(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -55,6 +62,8 @@ def parse_int(value: Any) -> int:
         number = int(value)
     elif isinstance(value, str) and _INT_TEXT.match(value.strip()):
         number = int(value.strip().split(".")[0])
+    elif isinstance(value, str) and _LONG_DIGITS.match(value.strip()):
+        raise CellError(f"{_shown(value)} is too large for the API (over 2^63)")
     elif isinstance(value, str) and _DECIMAL_TEXT.match(value.strip()):
         raise CellError(f"{value.strip()} is not a whole number; remove the decimals")
     elif isinstance(value, dt.date | dt.time | dt.timedelta):
@@ -68,6 +77,9 @@ def parse_int(value: Any) -> int:
 
 def parse_text(value: Any) -> str:
     if isinstance(value, str):
+        if _CONTROL.search(value):
+            raise CellError("contains control characters (invisible codes pasted from another program); "
+                            "retype the text")
         return value.strip()
     if isinstance(value, bool) or isinstance(value, dt.date | dt.time | dt.timedelta):
         raise CellError(f"{_shown(value)} is not text; format the cell as Text")

@@ -13,7 +13,7 @@ from .errors import BulkccError
 
 # Piped output gets a wide table: it is read in a log or a file, not a narrow terminal.
 out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error is one line, however long
 
 
 def handles_errors(command):

@@ -73,7 +73,8 @@ def _rules_for(field: Field) -> list[_Rule]:
         ))
     if field.single_line:
         rules.append(_Rule(
-            pa.Check.str_matches(r"[^\r\n]*\Z"),
+            # Every character str.splitlines() breaks on, not only \r and \n.
+            pa.Check.str_matches(r"[^\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]*\Z"),
             lambda v: "must be a single line; remove the line breaks",
         ))
     if field.kind == "hours":

@@ -114,7 +114,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, bool | int | str) or value is None:
         return value
     if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else str(value)
+        if value != value or abs(value) == float("inf"):
+            return str(value)
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value  # 2004.0 is shown as 2004
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
