@@ -1,0 +1,228 @@
+"""The offline commands through click: `validate` and `plan`, exit codes and outputs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from openpyxl import load_workbook
+
+from bulkcc.cli import main
+
+R = "routing_options"
+HEADER = ["id", "name", "ring_seconds", "monday_hours", "hold_queue.max_hold_seconds", "hold_queue.announce_position"]
+GOOD_ROWS = [
+    [1001, "Support – EMEA", 25, "08:00-12:00, 14:00-18:00", None, None],
+    [1002, None, None, "closed", 900, True],
+    [1003, None, None, None, None, None],  # nothing to change
+]
+BAD_ROWS = GOOD_ROWS + [
+    [1004, "Billing APAC", 60, None, None, None],  # row 5: ring_seconds out of range
+    [1005, None, None, "18:00-08:00", 60, True],  # row 6: hours backwards; announce with a short hold
+]
+
+
+def run(*args: Any) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ---- validate -------------------------------------------------------------------
+
+
+def test_validate_valid_exits_0(write_xlsx) -> None:
+    result = run("validate", write_xlsx(HEADER, GOOD_ROWS))
+    assert result.exit_code == 0, result.output
+    assert "input.xlsx: 3 rows, all valid" in result.stdout
+
+
+def test_validate_invalid_exits_1_and_lists_the_cells(write_xlsx) -> None:
+    result = run("validate", write_xlsx(HEADER, BAD_ROWS))
+    assert result.exit_code == 1
+    assert "input.xlsx: 3 errors in 2 of 5 rows; 3 rows valid" in result.stdout
+    for words in ("ring_seconds", "60 is out of range", "monday_hours", "announce_position"):
+        assert words in result.stdout
+
+
+def _not_a_zip(folder: Path) -> Path:
+    path = folder / "fake.xlsx"
+    path.write_text("not a zip")
+    return path
+
+
+def _no_id(folder: Path) -> Path:
+    path = folder / "x.csv"
+    path.write_text("name\nfoo\n")
+    return path
+
+
+UNREADABLE = [
+    (lambda folder: folder / "missing.xlsx", "missing.xlsx: no such file"),
+    (lambda folder: folder, "is a folder, not a workbook"),
+    (_not_a_zip, "fake.xlsx is not an .xlsx workbook"),
+    (_no_id, "x.csv: no 'id' column in row 1"),
+    ("zip_bomb", "bomb.xlsx declares 315 MB of uncompressed content, over the 210 MB limit: refusing to open it"),
+]
+
+
+@pytest.mark.parametrize("make, words", UNREADABLE)
+def test_validate_unreadable_exits_2_without_traceback(request, tmp_path: Path, make, words: str) -> None:
+    path = request.getfixturevalue(make) if isinstance(make, str) else make(tmp_path)
+    result = run("validate", path)
+    assert result.exit_code == 2
+    assert isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: ")
+    assert words in " ".join(result.stderr.split())
+
+
+def test_a_short_error_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("validate", "nope.xlsx")
+    assert result.exit_code == 2
+    assert result.stderr == "error: nope.xlsx: no such file\n"
+
+
+@pytest.mark.parametrize("make, words", [UNREADABLE[0], UNREADABLE[2]])
+def test_a_long_error_is_still_one_line(tmp_path: Path, make, words: str) -> None:
+    folder = tmp_path / ("long-folder-name-" * 12)  # > 200 characters: longer than any console
+    folder.mkdir()
+    result = run("validate", make(folder))
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_validate_json(write_xlsx) -> None:
+    result = run("validate", write_xlsx(HEADER, BAD_ROWS), "--format", "json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert {k: report[k] for k in ("file", "sheet", "valid", "rows", "valid_rows", "invalid_rows", "error_count")} == {
+        "file": "input.xlsx", "sheet": "callcenters", "valid": False, "rows": 5, "valid_rows": 3, "invalid_rows": 2,
+        "error_count": 3,
+    }
+    assert [set(e) for e in report["errors"]] == [{"row", "column", "value", "message"}] * 3
+    assert [(e["row"], e["column"]) for e in report["errors"]] == [
+        (5, "ring_seconds"), (6, "monday_hours"), (6, "hold_queue.announce_position")]
+    assert report["errors"][0]["value"] == 60
+    assert report["errors"][1]["value"] == "18:00-08:00"
+
+
+def test_validate_json_of_a_valid_file(write_csv) -> None:
+    result = run("validate", write_csv(HEADER, GOOD_ROWS), "--format", "json")
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert report["valid"] is True and report["errors"] == [] and report["sheet"] is None
+
+
+def test_validate_report_marks_the_bad_cells_and_leaves_the_input_alone(write_xlsx, tmp_path: Path) -> None:
+    source = write_xlsx(HEADER + ["max_hold_secs"], [row + [None] for row in BAD_ROWS])
+    before = sha256(source)
+    report_path = tmp_path / "out" / "report.xlsx"
+    result = run("validate", source, "--report", report_path)
+    assert result.exit_code == 1
+    assert f"wrote {report_path}" in " ".join(result.stdout.split())
+    assert sha256(source) == before
+
+    workbook = load_workbook(report_path)
+    assert workbook.sheetnames == ["callcenters", "Errors"]
+    sheet = workbook["callcenters"]
+    column = {c.value: c.column_letter for c in sheet[1]}
+    bad_cells = {f"{column['ring_seconds']}5", f"{column['monday_hours']}6",
+                 f"{column['hold_queue.announce_position']}6", f"{column['max_hold_secs']}1"}
+    for ref in bad_cells:
+        cell = sheet[ref]
+        assert cell.fill.fgColor.rgb.endswith("F8CBAD"), ref
+        assert cell.comment is not None and cell.comment.author == "bulkcc"
+    assert "60 is out of range" in sheet[f"{column['ring_seconds']}5"].comment.text
+    assert "did you mean hold_queue.max_hold_seconds?" in sheet[f"{column['max_hold_secs']}1"].comment.text
+    fine = sheet[f"{column['ring_seconds']}2"]
+    assert fine.comment is None and fine.fill.fgColor.rgb != "00F8CBAD"
+    assert sheet[f"{column['ring_seconds']}2"].value == 25  # the data is copied as it was
+
+    errors = [[c.value for c in row] for row in workbook["Errors"].iter_rows()]
+    assert errors[0] == ["row", "column", "value", "message"]
+    assert [(r[0], r[1]) for r in errors[1:]] == [
+        (1, "max_hold_secs"), (5, "ring_seconds"), (6, "monday_hours"), (6, "hold_queue.announce_position")]
+    link = workbook["Errors"].cell(row=3, column=1).hyperlink
+    assert link is not None
+    assert f"'callcenters'!{column['ring_seconds']}5" in (link.location or link.target or "")
+
+
+def test_validate_report_of_a_csv(write_csv, tmp_path: Path) -> None:
+    source = write_csv(HEADER, BAD_ROWS)
+    before = sha256(source)
+    result = run("validate", source, "--report", tmp_path / "report.xlsx", "--format", "json")
+    assert result.exit_code == 1
+    json.loads(result.stdout)  # the report path is not printed into the JSON
+    assert sha256(source) == before
+    workbook = load_workbook(tmp_path / "report.xlsx")
+    assert workbook.sheetnames == ["callcenters", "Errors"]
+    assert workbook["callcenters"]["C5"].comment is not None  # ring_seconds, row 5
+
+
+def test_validate_sample_files(samples_dir: Path) -> None:
+    assert run("validate", samples_dir / "callcenters.xlsx").exit_code == 0
+    assert run("validate", samples_dir / "callcenters.csv").exit_code == 0
+    result = run("validate", samples_dir / "callcenters-with-errors.xlsx", "--format", "json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["error_count"] == 15
+
+
+# ---- plan -----------------------------------------------------------------------
+
+
+def test_plan_prints_the_requests_and_writes_json_lines(write_xlsx, tmp_path: Path) -> None:
+    out = tmp_path / "plan.jsonl"
+    result = run("plan", write_xlsx(HEADER, GOOD_ROWS), "--json", out)
+    assert result.exit_code == 0, result.output
+    assert "row 2: PATCH /api/v2/callcenters/1001" in result.stdout
+    assert "row 4: id 1003 has nothing to change, not sent" in result.stdout
+    assert "2 requests planned, 1 rows with nothing to change, 0 invalid rows (never sent)" in result.stdout
+    lines = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert lines == [
+        {"row": 2, "id": 1001, "method": "PATCH", "path": "/api/v2/callcenters/1001",
+         "body": {"name": "Support – EMEA", "ring_seconds": 25,
+                  "monday_hours": ["08:00", "12:00", "14:00", "18:00"]}},
+        {"row": 3, "id": 1002, "method": "PATCH", "path": "/api/v2/callcenters/1002",
+         "body": {"monday_hours": [], "hold_queue": {"max_hold_seconds": 900, "announce_position": True}}},
+    ]
+
+
+def test_plan_exits_1_and_never_plans_invalid_rows(write_xlsx, tmp_path: Path) -> None:
+    out = tmp_path / "plan.jsonl"
+    result = run("plan", write_xlsx(HEADER, BAD_ROWS), "--json", out)
+    assert result.exit_code == 1
+    assert "2 requests planned, 1 rows with nothing to change, 2 invalid rows (never sent)" in result.stdout
+    assert "callcenters/1004" not in result.stdout and "callcenters/1005" not in result.stdout
+    ids = [json.loads(line)["id"] for line in out.read_text("utf-8").splitlines()]
+    assert ids == [1001, 1002]
+
+
+def test_plan_of_the_sample(samples_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "plan.jsonl"
+    result = run("plan", samples_dir / "callcenters.xlsx", "--json", out)
+    assert result.exit_code == 0
+    lines = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert [line["id"] for line in lines] == list(range(1001, 1021))
+    assert all(line["method"] == "PATCH" and line["path"] == f"/api/v2/callcenters/{line['id']}" for line in lines)
+
+
+def test_plan_of_the_error_sample_plans_nothing(samples_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "plan.jsonl"
+    result = run("plan", samples_dir / "callcenters-with-errors.xlsx", "--json", out)
+    assert result.exit_code == 1
+    assert out.read_text("utf-8") == ""  # an unknown column makes every row untrustworthy
+
+
+def test_plan_unreadable_exits_2(tmp_path: Path) -> None:
+    result = run("plan", tmp_path / "nope.csv")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.stderr.startswith("error: ")

@@ -1,0 +1,470 @@
+"""Property tests: no cell crashes validation, no invalid body is ever planned, valid rows round-trip.
+
+Frames are built in memory with `reader._build_sheet` (as `read_sheet` does after
+reading a file); the last tests go through real .xlsx files for fewer examples.
+Known bug kept out of the drawn values: digit strings / ints over 4300 digits
+(see test_cells.py::test_parse_int_a_very_long_digit_string_is_a_cell_error).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from openpyxl import Workbook
+
+from bulkcc.fields import (
+    ACTIONS,
+    COLUMNS,
+    DTMF_KEYS,
+    FIELDS_BY_PATH,
+    MENU_KEYS,
+    OPERATOR_ROUTINGS,
+    TARGET_TYPES,
+    Field,
+)
+from bulkcc.plan import make_plan
+from bulkcc.reader import _build_sheet, _is_blank
+from bulkcc.validate import Validation, validate_file, validate_sheet
+
+PATH = Path("prop.xlsx")
+R = "routing_options"
+SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def validate_rows(header: list[str], rows: list[list[Any]]) -> Validation:
+    return validate_sheet(_build_sheet(PATH, "callcenters", [header, *rows]))
+
+
+# ---- the reference's rules, written from callcenters-patch-reference.txt --------
+
+RANGES = {  # path -> (minimum, maximum); None: no upper bound in the reference
+    "ring_seconds": (10, 45),
+    "hold_queue.max_hold_seconds": (30, 18000),
+    "hold_queue.max_hold_count": (1, 1000),
+    "alerts.cc_service_level": (0, 100),
+    "advanced_settings.max_wrap_up_seconds": (0, None),
+    "alerts.cc_service_level_seconds": (1, None),
+    "hold_queue.announcement_interval_seconds": (1, None),
+    "hold_queue.queue_callback_threshold": (1, None),
+}
+ROUTING_ENUMS = {"action": ACTIONS, "action_target_type": TARGET_TYPES, "operator_routing": OPERATOR_ROUTINGS}
+HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _targets(where: str, node: dict[str, Any]) -> list[str]:
+    bad = []
+    if ("action_target_type" in node) != ("action_target_id" in node):
+        bad.append(f"{where}: action_target_type and action_target_id come together")
+    if "action_target_id" in node and not (isinstance(node["action_target_id"], int) and node["action_target_id"] >= 1):
+        bad.append(f"{where}.action_target_id: {node['action_target_id']!r}")
+    for leaf, choices in ROUTING_ENUMS.items():
+        if leaf in node and node[leaf] not in choices:
+            bad.append(f"{where}.{leaf}: {node[leaf]!r}")
+    return bad
+
+
+def reference_violations(body: dict[str, Any]) -> list[str]:
+    """Why `body` breaks the PATCH reference ([] if it does not); independent of bulkcc.fields."""
+    bad: list[str] = []
+    text = json.dumps(body)
+    if "null" in text or "{}" in text:
+        bad.append("a null or an empty object: blank cells must be left out")
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}.{key}" if prefix else key)
+        else:
+            flat[prefix] = node
+
+    walk({k: v for k, v in body.items() if k != "routing_options"}, "")
+    for path, (low, high) in RANGES.items():
+        if path in flat:
+            value = flat[path]
+            if not (isinstance(value, int) and not isinstance(value, bool)) or value < low or (high and value > high):
+                bad.append(f"{path}: {value!r} outside {low}..{high}")
+    if "name" in body:
+        name = body["name"]
+        if (not isinstance(name, str) or not name or len(name) > 100 or name != name.strip()
+                or "\n" in name or "\r" in name):
+            bad.append(f"name: {name!r}")
+    if "group_description" in body:
+        text_value = body["group_description"]
+        if not isinstance(text_value, str) or not text_value or len(text_value) > 256 \
+                or text_value != text_value.strip():
+            bad.append("group_description")
+    for day in DAYS:
+        hours = body.get(f"{day}_hours")
+        if hours is None:
+            continue
+        if (not isinstance(hours, list) or len(hours) % 2
+                or not all(isinstance(t, str) and HHMM.match(t) for t in hours)
+                or any(a >= b for a, b in zip(hours, hours[1:]))):
+            bad.append(f"{day}_hours: {hours!r}")
+    queue = body.get("hold_queue", {})
+    for key in ("queue_callback_dtmf", "queue_escape_dtmf"):
+        if key in queue and queue[key] not in DTMF_KEYS:
+            bad.append(f"hold_queue.{key}: {queue[key]!r}")
+    if "queue_callback_dtmf" in queue and queue.get("queue_callback_dtmf") == queue.get("queue_escape_dtmf"):
+        bad.append("queue_callback_dtmf equals queue_escape_dtmf")
+    if queue.get("announce_position") is True and not queue.get("max_hold_seconds", 120) >= 120:
+        bad.append("announce_position TRUE with max_hold_seconds under 120")
+    if "routing_options" in body:
+        routing = body["routing_options"]
+        for state in ("open", "closed"):
+            inner = routing.get(state)
+            if not isinstance(inner, dict) or "action" not in inner or "try_dial_operators" not in inner:
+                bad.append(f"routing_options.{state} needs action and try_dial_operators")
+                continue
+            bad += _targets(f"routing_options.{state}", inner)
+            menu = inner.get("dtmf", [])
+            inputs = [item["input"] for item in menu]
+            if inputs != sorted(set(inputs)) or not set(inputs) <= set(MENU_KEYS):
+                bad.append(f"routing_options.{state}.dtmf inputs {inputs}")
+            for item in menu:
+                options = item.get("options", {})
+                if "action" not in options:
+                    bad.append(f"routing_options.{state}.dtmf[{item['input']}] has no action")
+                bad += _targets(f"routing_options.{state}.dtmf[{item['input']}]", options)
+    return bad
+
+
+def test_reference_violations_catches_bad_bodies() -> None:
+    assert reference_violations({"ring_seconds": 30, "monday_hours": ["08:00", "18:00"]}) == []
+    for body in [{"ring_seconds": 60}, {"ring_seconds": 30.0}, {"monday_hours": ["18:00", "08:00"]},
+                 {"hold_queue": {"announce_position": True, "max_hold_seconds": 60}},
+                 {"hold_queue": {"queue_escape_dtmf": "*", "queue_callback_dtmf": "*"}},
+                 {"routing_options": {"open": {"action": "voicemail", "try_dial_operators": True}}},
+                 {"name": "a\nb"}, {"name": None}, {"alerts": {}}]:
+        assert reference_violations(body), body
+
+
+# ---- strategies -----------------------------------------------------------------
+
+FORMULAS = ("=1+1", "=SUM(A1:A3)", "+1", "-1", "@x", "#N/A", "=HYPERLINK(\"http://x\")", "=1/0")
+PLAUSIBLE = (  # text that is almost right for some column
+    "08:00-12:00, 14:00-18:00", "closed", "18:00-08:00", "08:00-", "TRUE", "false", "yes", "9", "*", "#", "10",
+    "voicemail", "VoiceMail", "voicemial", "user", "longestidle", "25", "30.5", "-1", "1e3", " ", "", "\n",
+)
+
+huge_text = st.builds(lambda chunk, times: chunk * times,
+                      st.text(st.characters(exclude_categories=("Nd", "Cs")), min_size=1, max_size=5),
+                      st.integers(200, 2000)).map(lambda s: s[:10_000])
+control_text = st.text(st.characters(categories=("Cc", "Zl", "Zp", "Cf")), min_size=1, max_size=10)
+any_value = st.one_of(
+    st.none(),
+    st.text(max_size=30),
+    huge_text,
+    control_text,
+    st.sampled_from(FORMULAS + PLAUSIBLE),
+    st.text("0123456789", min_size=1, max_size=4300),  # digit strings below the known bug's size
+    st.integers(-(10**30), 10**30),
+    st.integers(-5, 20_000),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(-100, 100).map(lambda f: round(f, 1)),
+    st.booleans(),
+    st.dates(), st.times(), st.datetimes(), st.timedeltas(),
+)
+
+
+def _int_forms(number: int) -> st.SearchStrategy[Any]:
+    forms = [st.just(number), st.just(str(number))]
+    if abs(number) <= 2**53:
+        forms.append(st.just(float(number)))
+    return st.one_of(forms)
+
+
+@st.composite
+def plausible_value(draw: st.DrawFn, field: Field) -> Any:
+    """A cell value for `field` that is often valid, often just over a limit, sometimes anything."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(any_value)
+    if field.kind in ("int", "id"):
+        low = field.minimum if field.minimum is not None else 0
+        high = field.maximum if field.maximum is not None and field.maximum < 10**6 else low + 10**6
+        number = draw(st.one_of(st.integers(low - 2, high + 2), st.sampled_from([low - 1, low, high, high + 1])))
+        return draw(st.one_of(_int_forms(number), st.just(number + 0.5)))
+    if field.kind == "bool":
+        return draw(st.sampled_from([True, False, "TRUE", "false", "yes", "No", 1, 0, 1.0, "2", "maybe"]))
+    if field.kind == "enum":
+        choice = draw(st.sampled_from(field.choices))
+        return draw(st.sampled_from([choice, choice.upper(), f" {choice} ", choice[:-1], choice + "x"]))
+    if field.kind == "dtmf_key":
+        return draw(st.sampled_from([*DTMF_KEYS, 9, 0, 9.0, 10, "10", "**", 1.5]))
+    if field.kind == "hours":
+        return draw(hours_text(allow_bad=True))
+    limit = field.max_length or 50
+    return draw(st.one_of(st.text(max_size=limit + 2), st.sampled_from(["a\nb", "x" * (limit + 1), " ok "])))
+
+
+@st.composite
+def hours_text(draw: st.DrawFn, allow_bad: bool = False) -> str:
+    if draw(st.integers(0, 5)) == 0:
+        return draw(st.sampled_from(["closed", "Closed", " CLOSED "]))
+    count = draw(st.integers(1, 4)) * 2
+    minutes = draw(st.lists(st.integers(0, 23 * 60 + 59), min_size=count, max_size=count, unique=True))
+    minutes.sort()
+    if allow_bad and draw(st.booleans()):
+        draw(st.randoms()).shuffle(minutes)
+    times = [f"{m // 60:02d}:{m % 60:02d}" for m in minutes]
+    separator = draw(st.sampled_from(["-", " - ", "–"]))
+    joiner = draw(st.sampled_from([", ", ",", "; "]))
+    return joiner.join(f"{a}{separator}{b}" for a, b in zip(times[::2], times[1::2]))
+
+
+# ---- (a) no cell value crashes validation ---------------------------------------
+
+
+@settings(max_examples=250, **SETTINGS)
+@given(column=st.sampled_from(COLUMNS), value=any_value)
+def test_any_single_cell_is_either_a_problem_or_parsed(column: str, value: Any) -> None:
+    if column == "id":
+        validation = validate_rows(["id"], [[value]])
+    else:
+        validation = validate_rows(["id", column], [[1001, value]])
+    json.dumps(validation.to_dict(), allow_nan=False)  # the JSON report can always be written
+    plan = make_plan(validation)
+    if _is_blank(value):
+        if column != "id":
+            assert validation.problems == [] and [r.row for r in plan.skipped] == [2]
+        return
+    reported = {(p.row, p.column) for p in validation.problems}
+    assert reported <= {(2, column)} | {(2, c) for c in COLUMNS if c.startswith(R)}
+    parsed = validation.typed.at[2, column]
+    if (2, column) in reported:
+        assert plan.requests == []
+    else:
+        assert parsed is not None and parsed is not pd.NA
+        if not reported and column != "id":
+            assert [r.row for r in plan.requests] == [2]
+
+
+# ---- (b) whatever the input, every planned body is valid -------------------------
+
+
+@st.composite
+def messy_sheet(draw: st.DrawFn) -> tuple[list[str], list[list[Any]]]:
+    """A few columns (often related ones) and a few rows of plausible and arbitrary values."""
+    groups = [
+        ["ring_seconds", "name", "hours_on", "monday_hours", "saturday_hours"],
+        ["hold_queue.max_hold_seconds", "hold_queue.announce_position", "hold_queue.queue_escape_dtmf",
+         "hold_queue.queue_callback_dtmf", "hold_queue.max_hold_count"],
+        [f"{R}.{s}.{leaf}" for s in ("open", "closed") for leaf in ("action", "try_dial_operators")],
+        [f"{R}.open.action_target_type", f"{R}.open.action_target_id", f"{R}.open.dtmf.1.action",
+         f"{R}.open.dtmf.1.action_target_type", f"{R}.open.dtmf.1.action_target_id", f"{R}.closed.dtmf.9.action"],
+    ]
+    columns = set(draw(st.lists(st.sampled_from(COLUMNS[1:]), max_size=4)))
+    for group in draw(st.lists(st.sampled_from(groups), min_size=1, max_size=3)):
+        columns.update(group)
+    header = ["id"] + sorted(columns, key=COLUMNS.index)
+    rows = []
+    for _ in range(draw(st.integers(1, 4))):
+        row_id = draw(st.one_of(st.integers(1000, 1003), plausible_value(FIELDS_BY_PATH["id"])))
+        rows.append([row_id] + [
+            None if draw(st.integers(0, 2)) == 0 else draw(plausible_value(FIELDS_BY_PATH[c])) for c in header[1:]
+        ])
+    return header, rows
+
+
+@settings(max_examples=120, **SETTINGS)
+@given(sheet=messy_sheet())
+def test_every_planned_body_conforms_to_the_schema_and_the_reference(sheet, update_body_validator) -> None:
+    header, rows = sheet
+    validation = validate_rows(header, rows)
+    plan = make_plan(validation)
+    problem_rows = {p.row for p in validation.problems}
+    assert all(r.body == {} for r in plan.skipped)
+    for request in plan.requests + plan.skipped:
+        assert request.row not in problem_rows
+        assert isinstance(request.id, int) and request.id >= 1
+    for request in plan.requests:
+        assert update_body_validator.errors(request.body) == [], request.body
+        assert reference_violations(request.body) == [], request.body
+    ids = [r.id for r in plan.requests + plan.skipped]
+    assert len(ids) == len(set(ids))
+    planned = {r.row for r in plan.requests + plan.skipped}
+    assert planned == set(validation.valid_rows)
+    assert planned.isdisjoint(validation.invalid_rows)
+
+
+# ---- (c) valid rows round-trip ---------------------------------------------------
+
+
+@st.composite
+def valid_cell(draw: st.DrawFn, field: Field, max_int: int, xlsx: bool = False) -> tuple[Any, Any]:
+    """(cell value as an admin may type it, the value the body must carry)."""
+    if field.kind in ("int", "id"):
+        low = field.minimum
+        high = min(field.maximum, max_int)
+        number = draw(st.one_of(st.integers(low, min(high, low + 100)), st.integers(low, high)))
+        return draw(_int_forms(number)), number
+    if field.kind == "bool":
+        value = draw(st.booleans())
+        typed = draw(st.sampled_from([value, "TRUE" if value else "FALSE", "yes" if value else "no",
+                                      int(value), float(value), str(value).lower()]))
+        return typed, value
+    if field.kind == "enum":
+        choice = draw(st.sampled_from(field.choices))
+        return draw(st.sampled_from([choice, choice.upper(), f"  {choice.title()} "])), choice
+    if field.kind == "dtmf_key":
+        key = draw(st.sampled_from(DTMF_KEYS))
+        return (int(key) if key.isdigit() and draw(st.booleans()) else key), key
+    if field.kind == "hours":
+        text = draw(hours_text())
+        if text.strip().lower() == "closed":
+            return text, []
+        return text, [t for t in re.findall(r"\d\d:\d\d", text)]
+    # text: no line breaks in a name; anything printable, unicode included
+    forbidden = ("Cs", "Cc", "Zl", "Zp") if field.single_line or xlsx else ("Cs",)
+    text = draw(st.text(st.characters(exclude_categories=forbidden), min_size=1, max_size=field.max_length))
+    assume(text.strip())
+    return text, text.strip()
+
+
+@st.composite
+def valid_row(draw: st.DrawFn, max_int: int = 2**63 - 1, xlsx: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(cells by column, expected flat values by column) of a row that breaks no rule.
+
+    With `xlsx`, values fit a workbook: no control characters (openpyxl refuses them);
+    pass max_int=2**53 so that numbers stay exact as Excel doubles.
+    """
+    chosen = draw(st.lists(st.sampled_from(COLUMNS[1:]), max_size=12, unique=True))
+    if draw(st.booleans()):
+        chosen += draw(st.lists(st.sampled_from([c for c in COLUMNS if c.startswith(R)]), max_size=8, unique=True))
+    cells: dict[str, Any] = {}
+    expected: dict[str, Any] = {}
+
+    def fill(column: str) -> None:
+        if column not in cells:
+            cells[column], expected[column] = draw(valid_cell(FIELDS_BY_PATH[column], max_int, xlsx))
+
+    def drop(column: str) -> None:
+        cells.pop(column, None)
+        expected.pop(column, None)
+
+    fill("id")
+    for column in chosen:
+        fill(column)
+    if any(c.startswith(R) for c in cells):
+        for s in ("open", "closed"):
+            fill(f"{R}.{s}.action")
+            fill(f"{R}.{s}.try_dial_operators")
+    for s in ("open", "closed"):
+        for prefix in [f"{R}.{s}"] + [f"{R}.{s}.dtmf.{k}" for k in MENU_KEYS]:
+            kind, target = f"{prefix}.action_target_type", f"{prefix}.action_target_id"
+            if (kind in cells) != (target in cells):
+                fill(kind)
+                fill(target)
+            if ".dtmf." in prefix and kind in cells:
+                fill(f"{prefix}.action")
+    if expected.get("hold_queue.announce_position") is True and expected.get("hold_queue.max_hold_seconds", 120) < 120:
+        drop("hold_queue.announce_position")
+    escape, callback = expected.get("hold_queue.queue_escape_dtmf"), expected.get("hold_queue.queue_callback_dtmf")
+    if escape is not None and escape == callback:
+        drop("hold_queue.queue_callback_dtmf")
+    return cells, expected
+
+
+def flatten_body(body: dict[str, Any]) -> dict[str, Any]:
+    """A body back to column -> value (DTMF menus spread per key)."""
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}.{key}" if prefix else key)
+        elif prefix.endswith(".dtmf"):
+            for item in node:
+                for part, value in item["options"].items():
+                    flat[f"{prefix}.{item['input']}.{part}"] = value
+        else:
+            flat[prefix] = node
+
+    walk(body, "")
+    return flat
+
+
+@settings(max_examples=100, **SETTINGS)
+@given(row=valid_row())
+def test_a_valid_row_validates_cleanly_and_its_body_is_exactly_its_cells(row, update_body_validator) -> None:
+    cells, expected = row
+    header = list(cells)
+    validation = validate_rows(header, [[cells[c] for c in header]])
+    assert validation.problems == []
+    plan = make_plan(validation)
+    [request] = plan.requests + plan.skipped
+    assert request.id == expected.pop("id")
+    assert flatten_body(request.body) == expected
+    assert update_body_validator.errors(request.body) == []
+    if request.body:
+        assert reference_violations(request.body) == []
+    assert (request in plan.skipped) == (not expected)
+
+
+# ---- (d) through a real .xlsx file -----------------------------------------------
+
+
+def _write_xlsx(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "callcenters"
+    for r, row in enumerate([header, *rows], start=1):
+        for c, value in enumerate(row, start=1):
+            cell = sheet.cell(row=r, column=c)
+            cell.value = value
+            if isinstance(value, str):
+                cell.data_type = "s"  # text stays text, even "=1+1"
+    workbook.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def xlsx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("xlsx_props")
+
+
+@settings(max_examples=25, **SETTINGS)
+@given(rows=st.lists(valid_row(max_int=2**53, xlsx=True), min_size=1, max_size=3))
+def test_valid_rows_through_a_real_workbook(rows, xlsx_dir: Path) -> None:
+    for number, (cells, expected) in enumerate(rows):  # distinct ids
+        cells["id"] = expected["id"] = 1000 + number
+    header = ["id"] + sorted({c for cells, _ in rows for c in cells} - {"id"}, key=COLUMNS.index)
+    table = [[cells.get(c) for c in header] for cells, _ in rows]
+    from_file = validate_file(_write_xlsx(xlsx_dir / "valid.xlsx", header, table))
+    assert from_file.problems == []
+    requests = {r.row: r for r in make_plan(from_file).requests}
+    for row_number, (_, expected) in enumerate(rows, start=2):
+        body = requests[row_number].body if row_number in requests else {}
+        assert flatten_body(body) == {k: v for k, v in expected.items() if k != "id"}
+
+
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+xlsx_value = any_value.filter(
+    lambda v: not (isinstance(v, str) and (_XLSX_ILLEGAL.search(v) or len(v) > 5000))
+    and not (isinstance(v, float) and not (math.isfinite(v) and float(f"{v:.16g}") == v))  # openpyxl: %.16g
+    and not (isinstance(v, int) and abs(v) > 2**53)
+    and not isinstance(v, dt.timedelta | dt.time)  # openpyxl/calamine round trip them as other types
+)
+
+
+@settings(max_examples=25, **SETTINGS)
+@given(cells=st.dictionaries(st.sampled_from(COLUMNS[1:]), xlsx_value, min_size=1, max_size=6))
+def test_a_workbook_gives_the_same_problems_as_the_same_cells_in_memory(cells, xlsx_dir: Path) -> None:
+    header = ["id", *cells]
+    row = [1001, *cells.values()]
+    from_file = validate_file(_write_xlsx(xlsx_dir / "any.xlsx", header, [row]))
+    in_memory = validate_rows(header, [row])
+    assert {(p.row, p.column) for p in from_file.problems} == {(p.row, p.column) for p in in_memory.problems}
+    assert [r.body for r in make_plan(from_file).requests] == [r.body for r in make_plan(in_memory).requests]
+

@@ -1,0 +1,504 @@
+"""Validation of whole sheets: every rule at its exact (Excel row, column), the samples, reading."""
+
+from __future__ import annotations
+
+import re
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bulkcc import reader
+from bulkcc.errors import InputError, Problem
+from bulkcc.fields import COLUMNS
+from bulkcc.reader import _build_sheet, read_sheet
+from bulkcc.validate import Validation, validate_file, validate_sheet
+
+R = "routing_options"
+ROUTING = {  # the four cells routing_options needs as soon as any of its cells is filled
+    f"{R}.open.action": "voicemail", f"{R}.open.try_dial_operators": True,
+    f"{R}.closed.action": "voicemail", f"{R}.closed.try_dial_operators": False,
+}
+
+
+def check(header: list[str], *rows: list[Any]) -> Validation:
+    return validate_sheet(_build_sheet(Path("input.xlsx"), "callcenters", [header, *rows]))
+
+
+def check_rows(*rows: dict[str, Any]) -> Validation:
+    """Validate rows given as column -> value (blank cells left out), id first."""
+    header = ["id"] + sorted({c for r in rows for c in r} - {"id"}, key=COLUMNS.index)
+    return check(header, *[[r.get(c) for c in header] for r in rows])
+
+
+def cells(validation: Validation) -> set[tuple[int | None, str | None]]:
+    return {(p.row, p.column) for p in validation.problems}
+
+
+def only(validation: Validation) -> Problem:
+    assert len(validation.problems) == 1, validation.problems
+    return validation.problems[0]
+
+
+# ---- per-cell checks ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("column, value, words", [
+    ("ring_seconds", 30.5, ["30.5", "whole number"]),
+    ("ring_seconds", "abc", ["'abc'", "whole number"]),
+    ("ring_seconds", 60, ["60 is out of range", "ring_seconds must be from 10 to 45"]),
+    ("ring_seconds", 9, ["from 10 to 45"]),
+    ("hold_queue.max_hold_seconds", 29, ["from 30 to 18000"]),
+    ("hold_queue.max_hold_seconds", 18001, ["from 30 to 18000"]),
+    ("hold_queue.max_hold_count", 0, ["from 1 to 1000"]),
+    ("hold_queue.max_hold_count", 1001, ["from 1 to 1000"]),
+    ("alerts.cc_service_level", 101, ["from 0 to 100"]),
+    ("alerts.cc_service_level", -1, ["from 0 to 100"]),
+    ("advanced_settings.max_wrap_up_seconds", -1, ["0 or more"]),
+    ("alerts.cc_service_level_seconds", 0, ["1 or more"]),
+    ("hold_queue.announcement_interval_seconds", 0, ["1 or more"]),
+    ("hold_queue.queue_callback_threshold", 0, ["1 or more"]),
+    ("hours_on", "maybe", ["not TRUE or FALSE"]),
+    ("hold_queue.queue_escape_dtmf", "10", ["not an allowed queue_escape_dtmf", "0, 1, 2, 3, 4, 5, 6, 7, 8, 9, *, #"]),
+    ("hold_queue.queue_callback_dtmf", 9.5, ["not a phone key"]),
+    ("monday_hours", "18:00-08:00", ["open before it closes"]),
+    ("tuesday_hours", "08:00-12:00, 11:00-13:00", ["without overlapping"]),
+    ("wednesday_hours", "14:00-18:00, 08:00-12:00", ["ascend"]),
+    ("thursday_hours", "24:00-25:00", ["not a time of day", "00:00 to 23:59"]),
+    ("friday_hours", "9-5", ["not a time"]),
+    ("name", "Helpdesk\nTokyo", ["single line"]),
+    ("name", "Line\r\nbreak", ["single line"]),
+    ("name", "x" * 101, ["101 characters", "limit of 100"]),
+    ("group_description", "x" * 257, ["257 characters", "limit of 256"]),
+])
+def test_a_bad_cell_is_reported_on_its_row_and_column(column: str, value: Any, words: list[str]) -> None:
+    validation = check(["id", column], [1001, None], [1002, value])
+    problem = only(validation)
+    assert (problem.row, problem.column) == (3, column)
+    for word in words:
+        assert word in problem.message
+    assert validation.invalid_rows == {3} and validation.valid_rows == [2]
+
+
+@pytest.mark.parametrize("column, value", [
+    ("ring_seconds", 10), ("ring_seconds", 45), ("ring_seconds", 30.0), ("ring_seconds", "25"),
+    ("hold_queue.max_hold_seconds", 30), ("hold_queue.max_hold_seconds", 18000),
+    ("hold_queue.max_hold_count", 1), ("hold_queue.max_hold_count", 1000),
+    ("alerts.cc_service_level", 0), ("alerts.cc_service_level", 100),
+    ("advanced_settings.max_wrap_up_seconds", 0), ("alerts.cc_service_level_seconds", 1),
+    ("hours_on", "yes"), ("hours_on", "N"), ("hours_on", 1), ("hours_on", False),
+    ("hold_queue.queue_escape_dtmf", 9), ("hold_queue.queue_escape_dtmf", "#"),
+    ("monday_hours", "closed"), ("monday_hours", "08:00-12:00, 14:00-18:00"),
+    ("name", "x" * 100), ("name", "  Ventas México  "), ("group_description", "é" * 256),
+    ("group_description", "two\nlines are fine here"),
+])
+def test_good_cells_pass(column: str, value: Any) -> None:
+    assert check(["id", column], [1001, value]).problems == []
+
+
+@pytest.mark.parametrize("name, words", [("Support\u2028EMEA", "single line"), ("Support\x85EMEA", "single line"),
+                                         ("Support\x0bEMEA", "control characters")])
+def test_a_name_with_any_line_break_is_refused(name: str, words: str) -> None:
+    problem = only(check(["id", "name"], [1, name]))
+    assert (problem.row, problem.column) == (2, "name") and words in problem.message
+
+
+@pytest.mark.parametrize("leaf, typo, hint", [
+    ("action", "voicemial", "voicemail"),
+    ("operator_routing", "longestidel", "longestidle"),
+    ("action_target_type", "usr", "user"),
+])
+def test_a_typo_in_an_enum_suggests_the_value(leaf: str, typo: str, hint: str) -> None:
+    row = {"id": 1001, **ROUTING, f"{R}.open.{leaf}": typo}
+    if leaf == "action_target_type":
+        row[f"{R}.open.action_target_id"] = 5
+    problem = only(check_rows(row))
+    assert (problem.row, problem.column) == (2, f"{R}.open.{leaf}")
+    assert f"'{typo}' is not an allowed {leaf}; did you mean {hint}?" in problem.message
+
+
+def test_enum_values_are_case_insensitive_and_trimmed() -> None:
+    validation = check_rows({"id": 1, **ROUTING, f"{R}.open.action": " VoiceMail ",
+                             f"{R}.open.operator_routing": "LongestIdle"})
+    assert validation.problems == []
+    assert validation.typed.at[2, f"{R}.open.action"] == "voicemail"
+
+
+def test_the_problem_shows_the_cell_as_typed() -> None:
+    problem = only(check(["id", "monday_hours"], [1, "18:00-08:00"]))
+    assert problem.value == "18:00-08:00"
+
+
+# ---- id -------------------------------------------------------------------------
+
+
+def test_id_blank_not_positive_not_whole_or_repeated() -> None:
+    validation = check(
+        ["id", "ring_seconds"],
+        [None, 20],  # row 2: blank id on a row with data
+        [0, 20],  # row 3
+        [-5, 20],  # row 4
+        [1.5, 20],  # row 5
+        ["abc", 20],  # row 6
+        [7, 20],  # row 7
+        ["7", 20],  # row 8: the same id, typed as text
+        [8, 20],  # row 9: fine
+    )
+    assert cells(validation) == {(2, "id"), (3, "id"), (4, "id"), (5, "id"), (6, "id"), (7, "id"), (8, "id")}
+    by_row = {p.row: p.message for p in validation.problems}
+    assert "id is required" in by_row[2]
+    assert "0 is out of range: id must be 1 or more" == by_row[3]
+    assert "-5 is out of range" in by_row[4]
+    assert "whole number" in by_row[5] and "whole number" in by_row[6]
+    assert by_row[7] == "id 7 appears more than once (also in row 8); keep one row per call center"
+    assert by_row[8] == "id 7 appears more than once (also in row 7); keep one row per call center"
+    assert validation.valid_rows == [9]
+
+
+def test_an_id_repeated_three_times_names_the_other_rows() -> None:
+    validation = check(["id"], [5], [6], [5], [5.0])
+    assert cells(validation) == {(2, "id"), (4, "id"), (5, "id")}
+    assert "also in row 4, 5" in validation.problems[0].message
+
+
+def test_a_row_with_only_an_id_is_valid() -> None:
+    validation = check(["id", "name"], [1001, None])
+    assert validation.problems == [] and validation.valid_rows == [2]
+
+
+# ---- rules between fields -------------------------------------------------------
+
+
+@pytest.mark.parametrize("filled", [
+    f"{R}.open.action", f"{R}.closed.try_dial_operators", f"{R}.open.operator_routing",
+    f"{R}.closed.dtmf.3.action",
+])
+def test_any_routing_cell_requires_the_four_cells(filled: str) -> None:
+    value = {"action": "voicemail", "try_dial_operators": True, "operator_routing": "random"}[filled.rsplit(".", 1)[-1]]
+    validation = check_rows({"id": 1001, filled: value})
+    required = set(ROUTING) - {filled}
+    assert cells(validation) == {(2, c) for c in required}
+    for problem in validation.problems:
+        assert f"{problem.column} is required when any routing_options cell is filled" in problem.message
+
+
+def test_complete_routing_options_pass() -> None:
+    assert check_rows({"id": 1001, **ROUTING}).problems == []
+
+
+@pytest.mark.parametrize("prefix", [f"{R}.open", f"{R}.closed"])
+def test_target_type_and_id_come_together(prefix: str) -> None:
+    validation = check_rows(
+        {"id": 1, **ROUTING, f"{prefix}.action_target_type": "callcenter"},
+        {"id": 2, **ROUTING, f"{prefix}.action_target_id": 123},
+        {"id": 3, **ROUTING, f"{prefix}.action_target_type": "callcenter", f"{prefix}.action_target_id": 123},
+    )
+    assert cells(validation) == {(2, f"{prefix}.action_target_id"), (3, f"{prefix}.action_target_type")}
+    for problem in validation.problems:
+        assert "action_target_type and action_target_id come together" in problem.message
+
+
+@pytest.mark.parametrize("key", ["0", "5", "9"])
+def test_dtmf_key_target_pairs_and_needs_its_action(key: str) -> None:
+    k = f"{R}.open.dtmf.{key}"
+    validation = check_rows(
+        {"id": 1, **ROUTING, f"{k}.action": "person", f"{k}.action_target_type": "user"},  # row 2: no id
+        {"id": 2, **ROUTING, f"{k}.action": "person", f"{k}.action_target_id": 42},  # row 3: no type
+        {"id": 3, **ROUTING, f"{k}.action_target_type": "user", f"{k}.action_target_id": 42},  # row 4: no action
+        {"id": 4, **ROUTING, f"{k}.action_target_id": 42},  # row 5: no action, no type
+        {"id": 5, **ROUTING, f"{k}.action": "operator"},  # row 6: an action alone is fine
+        {"id": 6, **ROUTING, f"{k}.action": "person", f"{k}.action_target_type": "user",
+         f"{k}.action_target_id": 42},  # row 7: whole
+    )
+    assert cells(validation) == {
+        (2, f"{k}.action_target_id"), (3, f"{k}.action_target_type"), (4, f"{k}.action"),
+        (5, f"{k}.action"), (5, f"{k}.action_target_type"),
+    }
+    messages = {(p.row, p.column): p.message for p in validation.problems}
+    assert "a DTMF key's target needs that key's action" in messages[(4, f"{k}.action")]
+
+
+@pytest.mark.parametrize("max_hold, announce, bad", [
+    (60, True, True), (119, "TRUE", True), (119, "yes", True), (120, True, False), (60, False, False),
+    (900, True, False), (None, True, False), (60, None, False),
+])
+def test_announce_position_needs_a_hold_of_two_minutes(max_hold: Any, announce: Any, bad: bool) -> None:
+    validation = check(["id", "hold_queue.max_hold_seconds", "hold_queue.announce_position"],
+                       [1, max_hold, announce])
+    if bad:
+        problem = only(validation)
+        assert (problem.row, problem.column) == (2, "hold_queue.announce_position")
+        assert "announce_position TRUE is not allowed with max_hold_seconds under 120" in problem.message
+    else:
+        assert validation.problems == []
+
+
+@pytest.mark.parametrize("escape, callback, bad", [
+    ("*", "*", True), (9, "9", True), ("9", 9.0, True), ("#", "#", True), ("*", "9", False), (0, "#", False),
+    ("*", None, False),
+])
+def test_escape_and_callback_keys_differ(escape: Any, callback: Any, bad: bool) -> None:
+    validation = check(["id", "hold_queue.queue_escape_dtmf", "hold_queue.queue_callback_dtmf"],
+                       [1, escape, callback])
+    if bad:
+        problem = only(validation)
+        assert (problem.row, problem.column) == (2, "hold_queue.queue_callback_dtmf")
+        assert "may not be the same key" in problem.message
+    else:
+        assert validation.problems == []
+
+
+def test_a_cell_is_reported_once_even_when_several_checks_fail() -> None:
+    # The action is unparseable (a date) and therefore also missing for routing_complete.
+    import datetime as dt
+
+    validation = check_rows({"id": 1, **ROUTING, f"{R}.open.action": dt.date(2024, 1, 1)})
+    assert [(p.row, p.column) for p in validation.problems] == [(2, f"{R}.open.action")]
+
+
+# ---- header ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("column, hint", [
+    ("max_hold_secs", "hold_queue.max_hold_seconds"),
+    ("ring_second", "ring_seconds"),
+    ("announce_position", "hold_queue.announce_position"),
+    ("Monday Hours", "monday_hours"),
+])
+def test_an_unknown_column_is_named_with_a_suggestion(column: str, hint: str) -> None:
+    validation = check(["id", column, "ring_seconds"], [1, 300, 20], [2, None, 25])
+    problem = only(validation)
+    assert (problem.row, problem.column) == (1, column)
+    assert problem.message == f"unknown column '{column}': did you mean {hint}?"
+    # The header is wrong, so no row can be trusted.
+    assert validation.invalid_rows == {2, 3} and validation.valid_rows == []
+
+
+def test_an_unknown_column_without_a_likely_meaning() -> None:
+    problem = only(check(["id", "zzz"], [1, 2]))
+    assert problem.message.startswith("unknown column 'zzz': see the Columns sheet")
+
+
+def test_a_repeated_column_and_a_value_under_a_blank_header() -> None:
+    validation = check(["id", "ring_seconds", "ring_seconds", None], [1, 20, 25, None], [2, None, None, "x"])
+    assert cells(validation) == {(1, "ring_seconds"), (3, None)}
+    messages = {(p.row, p.column): p.message for p in validation.problems}
+    assert "appears twice" in messages[(1, "ring_seconds")]
+    assert "column D, which has no name in row 1" in messages[(3, None)]
+
+
+def test_info_columns_are_ignored() -> None:
+    assert check(["id", "info.timezone"], [1, "Europe/Paris"]).problems == []
+
+
+# ---- the sample workbooks -------------------------------------------------------
+
+
+def test_the_sample_workbook_is_valid(samples_dir: Path) -> None:
+    validation = validate_file(samples_dir / "callcenters.xlsx")
+    assert validation.problems == []
+    assert validation.sheet.sheet_name == "callcenters"
+    assert validation.valid_rows == list(range(2, 22))
+    assert [int(i) for i in validation.typed["id"]] == list(range(1001, 1021))
+
+
+def test_the_sample_csv_is_valid(samples_dir: Path) -> None:
+    validation = validate_file(samples_dir / "callcenters.csv")
+    assert validation.problems == [] and len(validation.valid_rows) >= 3
+
+
+def test_the_error_sample_gives_exactly_the_expected_problems(samples_dir: Path, make_samples) -> None:
+    validation = validate_file(samples_dir / "callcenters-with-errors.xlsx")
+    _, _, expected = make_samples.errors_rows()
+    want = {cell for pairs in expected.values() for cell in pairs}
+    assert cells(validation) == want
+    # Spelt out, so that a change of the sample is a visible change of this test:
+    assert want == {
+        (1, "max_hold_secs"), (3, f"{R}.closed.action"), (4, "hold_queue.max_hold_count"), (5, "id"),
+        (5, "ring_seconds"), (6, "monday_hours"), (7, "hold_queue.announce_position"),
+        (8, "hold_queue.queue_callback_dtmf"), (9, f"{R}.open.action_target_id"), (10, f"{R}.open.dtmf.2.action"),
+        (11, f"{R}.closed.action"), (11, f"{R}.closed.try_dial_operators"), (13, "id"), (14, "id"), (15, "name"),
+    }
+    messages = {(p.row, p.column): p.message for p in validation.problems}
+    assert "did you mean hold_queue.max_hold_seconds?" in messages[(1, "max_hold_secs")]
+    assert "did you mean voicemail?" in messages[(3, f"{R}.closed.action")]
+    assert "30.5 is not a whole number" in messages[(4, "hold_queue.max_hold_count")]
+    assert "also in row 13" in messages[(5, "id")]
+
+
+def test_the_samples_are_what_make_samples_writes(tmp_path: Path, samples_dir: Path, make_samples) -> None:
+    from openpyxl import load_workbook
+
+    def content(path: Path) -> object:
+        if path.suffix == ".csv":
+            return path.read_text("utf-8-sig")
+        workbook = load_workbook(path)
+        return {name: [[c.value for c in row] for row in workbook[name].iter_rows()] for name in workbook.sheetnames}
+
+    written = make_samples.main(tmp_path)
+    assert [p.name for p in written] == ["callcenters.xlsx", "callcenters-with-errors.xlsx", "callcenters.csv"]
+    for path in written:
+        assert content(path) == content(samples_dir / path.name), f"{path.name} is stale: rerun make_samples.py"
+
+
+# ---- reading: sheets, empty rows, csv vs xlsx -----------------------------------
+
+
+def test_the_callcenters_sheet_is_used_wherever_it_is(write_xlsx) -> None:
+    path = write_xlsx(["id", "ring_seconds"], [[1, 20]], other_sheets={"Notes": [["id", "ring_seconds"], [1, 99]]},
+                      first="Notes")
+    validation = validate_file(path)
+    assert validation.sheet.sheet_name == "callcenters" and validation.problems == []
+
+
+def test_without_a_callcenters_sheet_the_first_sheet_is_used(write_xlsx) -> None:
+    path = write_xlsx(["id", "ring_seconds"], [[1, 20], [2, 99]], sheet="Sheet1",
+                      other_sheets={"Other": [["nonsense"], ["x"]]})
+    validation = validate_file(path)
+    assert validation.sheet.sheet_name == "Sheet1"
+    assert cells(validation) == {(3, "ring_seconds")}
+
+
+def test_empty_rows_are_skipped_and_row_numbers_kept(write_xlsx) -> None:
+    path = write_xlsx(["id", "ring_seconds", "name"],
+                      [[1, 20, None], [None, None, None], [None, "  ", ""], [2, 99, None], [None, None, None],
+                       [3, None, "ok"]])
+    validation = validate_file(path)
+    assert validation.sheet.rows == [2, 5, 7]
+    assert cells(validation) == {(5, "ring_seconds")}
+
+
+def _mixed_rows() -> tuple[list[str], list[list[Any]]]:
+    header = ["id", "name", "hours_on", "ring_seconds", "monday_hours", "hold_queue.queue_escape_dtmf",
+              "hold_queue.queue_callback_dtmf", f"{R}.open.action", f"{R}.open.try_dial_operators",
+              f"{R}.closed.action", f"{R}.closed.try_dial_operators", f"{R}.open.dtmf.1.action_target_id"]
+    rows = [
+        [1001, "Ventas México", True, 25, "08:00-12:00, 14:00-18:00", "*", 9, "voicemail", True, "menu", False, None],
+        [1002, None, "maybe", 30.5, "18:00-08:00", "#", "#", None, None, None, None, None],
+        [1003, "Billing APAC", False, 60, "closed", None, None, "voicemial", "yes", "voicemail", "no", 77],
+        [None, "no id", None, None, None, None, None, None, None, None, None, None],
+        [1001, None, None, 45, None, None, None, None, None, None, None, None],
+    ]
+    return header, rows
+
+
+def test_csv_and_xlsx_give_the_same_result(write_xlsx, write_csv) -> None:
+    header, rows = _mixed_rows()
+    from_xlsx = validate_file(write_xlsx(header, rows))
+    from_csv = validate_file(write_csv(header, rows))
+    assert cells(from_xlsx) == cells(from_csv) != set()
+    assert from_xlsx.valid_rows == from_csv.valid_rows
+    assert ({(p.row, p.column): p.message for p in from_xlsx.problems}
+            == {(p.row, p.column): p.message for p in from_csv.problems})
+    assert from_xlsx.typed.astype(object).equals(from_csv.typed.astype(object))
+
+
+# ---- unreadable input -----------------------------------------------------------
+
+
+def test_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        validate_file(tmp_path / "nope.xlsx")
+
+
+def test_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="is a folder"):
+        validate_file(tmp_path)
+
+
+def test_not_a_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "fake.xlsx"
+    path.write_text("id,name\n1,x\n")
+    with pytest.raises(InputError, match="fake.xlsx is not an .xlsx workbook"):
+        validate_file(path)
+
+
+def test_a_zip_that_is_not_a_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "archive.xlsx"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("hello.txt", "hello")
+    with pytest.raises(InputError, match="cannot read archive.xlsx"):
+        validate_file(path)
+
+
+@pytest.mark.parametrize("name, words", [("old.xls", "old .xls file"), ("data.json", "expected an .xlsx or .csv")])
+def test_other_file_types(tmp_path: Path, name: str, words: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"\xd0\xcf\x11\xe0")
+    with pytest.raises(InputError, match=words):
+        validate_file(path)
+
+
+def test_no_id_column(write_xlsx, write_csv) -> None:
+    for path in (write_xlsx(["name", "ring_seconds"], [["x", 20]]), write_csv(["ID?", "name"], [[1, "x"]])):
+        with pytest.raises(InputError, match="no 'id' column in row 1"):
+            validate_file(path)
+
+
+def test_an_empty_sheet(write_xlsx, tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    with pytest.raises(InputError, match="the sheet is empty"):
+        validate_file(path)
+
+
+def test_a_cell_of_5000_digits_is_a_problem_not_a_crash(write_csv) -> None:
+    validation = validate_file(write_csv(["id", "ring_seconds"], [[1001, "9" * 5000]]))
+    assert cells(validation) == {(2, "ring_seconds")}
+
+
+def test_a_csv_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("id,name\n1,Ventas México\n".encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8"):
+        validate_file(path)
+
+
+def test_too_many_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reader, "MAX_ROWS", 3)
+    with pytest.raises(InputError, match="over the 3 limit"):
+        _build_sheet(Path("big.xlsx"), "callcenters", [["id"], [1], [2], [3], [4]])
+
+
+# ---- zip bombs ------------------------------------------------------------------
+
+
+def test_the_size_limit_follows_the_module_setting(write_xlsx, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_xlsx(["id", "ring_seconds"], [[1, 20]])
+    assert validate_file(path).problems == []
+    monkeypatch.setattr(reader, "MAX_UNCOMPRESSED_BYTES", 1000)
+    with pytest.raises(InputError, match="refusing to open it"):
+        validate_file(path)
+
+
+def test_check_zip_size_refuses_over_the_limit(write_xlsx) -> None:
+    path = write_xlsx(["id", "ring_seconds"], [[1, 20]])
+    reader.check_zip_size(path)  # a real workbook is far below the default
+    with pytest.raises(InputError) as info:
+        reader.check_zip_size(path, limit=1000)
+    assert re.fullmatch(r"input\.xlsx declares 0 MB of uncompressed content, over the 0 MB limit: "
+                        r"refusing to open it \(a zip bomb or a corrupted file\)", str(info.value))
+
+
+def test_a_real_zip_bomb_is_refused_fast_before_parsing(zip_bomb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = zip_bomb
+    assert path.stat().st_size < 2 * 1024 * 1024  # small on disk, 300 MB inside
+    def no_parsing(*args: Any, **kwargs: Any) -> None:
+        pytest.fail("the workbook was opened before the size check")
+
+    monkeypatch.setattr("python_calamine.CalamineWorkbook.from_path", no_parsing)
+    started = time.perf_counter()
+    with pytest.raises(InputError) as info:
+        validate_file(path)
+    assert time.perf_counter() - started < 3
+    assert str(info.value) == ("bomb.xlsx declares 315 MB of uncompressed content, over the 210 MB limit: "
+                               "refusing to open it (a zip bomb or a corrupted file)")
+
+
+def test_read_sheet_gives_raw_values_by_excel_row(write_xlsx) -> None:
+    sheet = read_sheet(write_xlsx(["id", "name", "hours_on"], [[1, " a ", True], [None, None, None], [2, None, "no"]]))
+    assert sheet.rows == [2, 4]
+    assert sheet.frame.at[2, "name"] == " a " and sheet.frame.at[2, "hours_on"] is True
+    assert sheet.frame.at[4, "name"] is None
