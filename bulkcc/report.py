@@ -31,8 +31,9 @@ def summary_line(validation: Validation) -> str:
     if validation.ok:
         return f"{validation.sheet.path.name}: {rows} rows, all valid"
     invalid = len(validation.invalid_rows)
+    why = " (a problem in row 1, the column names, makes every row invalid)" if validation.file_problems else ""
     return (f"{validation.sheet.path.name}: {len(validation.problems)} errors in {invalid} of {rows} rows; "
-            f"{rows - invalid} rows valid")
+            f"{rows - invalid} rows valid{why}")
 
 
 def problems_table(problems: Sequence[Problem], title: str | None = None) -> Table:
