@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from . import __version__
 from .client import ApiResult
 from .compare import mismatched_fields
 from .connection import Connection, ConnectionOptions, connect
-from .diff import fetch_and_diff, rollback_rows
+from .diff import fetch_and_diff, merge_rollback, read_rollback, rollback_rows
 from .errors import EXIT_ABORTED, EXIT_INVALID, EXIT_OK, BulkccError, UsageError
 from .journal import Journal, body_hash, journal_path
 from .payload import PlannedRequest, row_values
@@ -158,7 +158,7 @@ class _Run:
         return (len(times) - 1) / (times[-1] - times[0]) * 60
 
 
-async def _diff_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, run: _Run,
+async def _diff_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, run: _Run, journal: Journal,
                       stop: asyncio.Event) -> None:
     """--diff: replace each request's body by what differs from live; write the rollback first."""
     from .template import build_workbook
@@ -173,6 +173,10 @@ async def _diff_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, r
                                      error=f"reading the live call center: {api.error}",
                                      duration_ms=api.duration_ms)
     rollback = rollback_rows(list(diffs.values()))
+    if options.resume and options.rollback_file().exists():
+        # The first run's prior values are the ones to restore: what it already changed
+        # now reads as unchanged, so its rollback rows must be kept, not rewritten.
+        rollback = merge_rollback(read_rollback(options.rollback_file()), rollback)
     if rollback:
         run.extra_files.append(save_atomic(build_workbook(rows=rollback), options.rollback_file()))
     to_send = []
@@ -181,8 +185,12 @@ async def _diff_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, r
         if diff is None:
             continue
         if diff.unchanged:
-            run.results[request.row] = RowResult(row=request.row, id=request.id, status="unchanged",
-                                                 changes="")
+            earlier = journal.last_result(request.id)
+            if earlier is not None and earlier.status in ("updated", "mismatch"):
+                run.results[request.row] = replace(earlier, row=request.row)  # done before the resume
+            else:
+                run.results[request.row] = RowResult(row=request.row, id=request.id, status="unchanged",
+                                                     changes="")
         else:
             run.changes[request.row] = diff.changes_text()
             to_send.append(diff.request)
@@ -232,6 +240,8 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
     if any(path.resolve() == Path(input_path).resolve() for path in written):
         raise UsageError(f"--results (or --rollback) is the input file {input_path}: the input is never "
                          "overwritten; pick another path")
+    if len({path.resolve() for path in written}) < len(written):
+        raise UsageError("--rollback and --results name the same file; pick two paths")
     validation = validate_file(input_path)
     the_plan, rows = prepare(validation, options)
     if confirm is not None and not confirm(the_plan, options.target):
@@ -244,7 +254,7 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
                             "input": input_path.name, "input_sha256": input_sha, "started": started.isoformat()},
                            resume=options.resume, restart=options.restart)
     # Resume: what an earlier run already did for the same body is not sent again.
-    done = journal.done_rows({r.row: body_hash(r.body) for r in the_plan.requests})
+    done = journal.done_rows(the_plan.requests)
     the_plan.requests = [r for r in the_plan.requests if r.row not in done]
 
     run = _Run()
@@ -256,7 +266,7 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
             target_label = conn.target_label
             try:
                 if options.diff:
-                    await _diff_phase(conn, the_plan, options, run, stop)
+                    await _diff_phase(conn, the_plan, options, run, journal, stop)
                 await _send_phase(conn, the_plan, options, run, journal, progress, stop)
             except BulkccError as exc:
                 if exc.exit_code != EXIT_ABORTED:
@@ -280,7 +290,7 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
         achieved_rate_per_min=run.achieved_rate_per_min(),
         allowed_rate_per_min=options.connection.rate_per_min, requests_sent=sum(r.attempts for r in sent),
         throttled=throttled, simulator=options.target.simulator, note=run.stopped_by)
-    write_results(options.results_path, results, validation.sheet.frame, summary, include_changes=options.diff)
+    write_results(options.results_path, results, validation.sheet.raw, summary, include_changes=options.diff)
     statuses = {r.status for r in results}
     if run.stopped_by:
         code = EXIT_ABORTED

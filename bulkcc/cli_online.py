@@ -156,7 +156,7 @@ def _ids(text: str | None) -> tuple[int, ...]:
     if not text:
         return ()
     try:
-        ids = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+        ids = tuple(dict.fromkeys(int(part) for part in text.replace(" ", "").split(",") if part))  # once each
     except ValueError:
         raise click.BadParameter("expected call center ids separated by commas, e.g. 1,2,3") from None
     if any(i <= 0 for i in ids):

@@ -11,6 +11,7 @@ raises AuthError at once: a refused key must not be hammered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import random
@@ -117,15 +118,26 @@ class ApiClient:
                 result.error = f"{result.error} (gave up after {result.attempts} attempts)"
                 break
             if not self.budget.take(timeout=timeout):
-                raise RetryBudgetExhausted(
+                exhausted = RetryBudgetExhausted(
                     f"stopped: most requests are failing (last: {result.error}); the retry budget "
                     "is spent, so the API looks down. Rows not yet updated can be sent later with --resume"
                 )
-            await self.sleep(retry_in)
+                result.duration_ms = int((self.clock() - started) * 1000)
+                exhausted.result = result  # this row was sent: it is failed, not "not sent"
+                raise exhausted
+            await self._sleep_unless_stopped(retry_in, stop)
         result.duration_ms = int((self.clock() - started) * 1000)
         if result.ok and result.attempts == 1:
             self.budget.give_back()
         return result
+
+    async def _sleep_unless_stopped(self, seconds: float, stop: asyncio.Event | None) -> None:
+        """Wait before a retry, but not past a stop (a Retry-After may ask for two minutes)."""
+        if stop is None:
+            await self.sleep(seconds)
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
 
     async def _turn_or_stop(self, stop: asyncio.Event | None) -> bool:
         """Wait for the pacer's go; False if the run is stopped first (nothing may start then)."""

@@ -121,3 +121,21 @@ async def diff_plan(requests: Sequence[PlannedRequest], values_by_row: Mapping[i
     async with connect(options, simulator_ids=[r.id for r in requests]) as conn:
         return await fetch_and_diff(conn.client, requests, values_by_row, concurrency=options.pool_size,
                                     stop=asyncio.Event())
+
+
+def read_rollback(path) -> list[dict[str, Any]]:
+    """The rows of an existing rollback workbook, as cells (to merge on --resume)."""
+    from .reader import read_sheet
+
+    frame = read_sheet(path).frame
+    return [{c: v for c, v in zip(frame.columns, values) if v is not None}
+            for values in frame.itertuples(index=False, name=None)]
+
+
+def merge_rollback(earlier: Sequence[Mapping[str, Any]], later: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One rollback of two runs: per call center and field, the value seen first (the true prior) wins."""
+    merged: dict[int, dict[str, Any]] = {}
+    for row in [*earlier, *later]:
+        key = int(str(row["id"]).split(".")[0])  # ids are text; an old file may hold 1001.0
+        merged[key] = {**row, **merged.get(key, {})}
+    return list(merged.values())

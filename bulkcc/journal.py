@@ -12,10 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
 from .errors import UsageError
+from .payload import PlannedRequest
 from .results import RowResult
 
 FORMAT = "bulkcc-journal/1"
@@ -37,7 +40,7 @@ class Journal:
     def __init__(self, path: Path, handle: IO[str], previous: dict[int, tuple[RowResult, str]]):
         self.path = path
         self._handle = handle
-        self.previous = previous  # row -> (result, body hash) from earlier runs
+        self.previous = previous  # call center id -> (result, body hash) from earlier runs
 
     @classmethod
     def open(cls, path: str | Path, header: dict[str, Any], *, resume: bool, restart: bool = False) -> Journal:
@@ -61,12 +64,23 @@ class Journal:
         journal._write({"journal": FORMAT, **header, "resumed": bool(previous)})
         return journal
 
-    def done_rows(self, hashes: dict[int, str]) -> dict[int, RowResult]:
-        """Earlier results that still stand: done, and for the same body as now."""
-        return {
-            row: result for row, (result, digest) in self.previous.items()
-            if result.status in DONE_STATUSES and hashes.get(row) == digest
-        }
+    def done_rows(self, requests: Iterable[PlannedRequest]) -> dict[int, RowResult]:
+        """Earlier results that still stand, by current row: the same call center, done, for the same body.
+
+        Matching on the id (not the row number) keeps a sorted or edited sheet safe:
+        a row counts as done only if its own call center got its own body.
+        """
+        done = {}
+        for request in requests:
+            earlier = self.previous.get(request.id)
+            if earlier and earlier[0].status in DONE_STATUSES and earlier[1] == body_hash(request.body):
+                done[request.row] = replace(earlier[0], row=request.row)
+        return done
+
+    def last_result(self, cc_id: int) -> RowResult | None:
+        """What an earlier run last recorded for this call center, if anything."""
+        earlier = self.previous.get(cc_id)
+        return earlier[0] if earlier else None
 
     def record(self, result: RowResult, digest: str) -> None:
         self._write({"result": result.to_dict(), "body": digest})
@@ -81,7 +95,7 @@ class Journal:
 
 
 def read_journal(path: str | Path) -> tuple[dict[str, Any], dict[int, tuple[RowResult, str]]]:
-    """The first header and, per row, the last result recorded (later runs win)."""
+    """The first header and, per call center id, the last result recorded (later runs win)."""
     header: dict[str, Any] = {}
     results: dict[int, tuple[RowResult, str]] = {}
     with Path(path).open(encoding="utf-8") as handle:
@@ -94,5 +108,6 @@ def read_journal(path: str | Path) -> tuple[dict[str, Any], dict[int, tuple[RowR
                 header = entry
             elif "result" in entry:
                 result = RowResult.from_dict(entry["result"])
-                results[result.row] = (result, entry.get("body", ""))
+                if result.id is not None:
+                    results[result.id] = (result, entry.get("body", ""))
     return header, results

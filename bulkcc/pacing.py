@@ -39,18 +39,23 @@ def default_concurrency(rate_per_min: int, max_latency_s: float = 1.0) -> int:
     return max(4, int(rate_per_min / 60 * max_latency_s * 2 + 0.999))
 
 
-def bucket(limit_per_sec: float, pace_per_sec: float) -> tuple[float, float]:
-    """AsyncLimiter arguments (capacity, period) that can never break the limit.
+def pace_and_bucket(rate_per_min: int, margin: float = SAFETY_MARGIN) -> tuple[float, float, float]:
+    """(starts per second, AsyncLimiter capacity, AsyncLimiter period) that never break the limit.
 
-    A leaky bucket of capacity c draining at r admits at most c + r*T starts in
-    any window of T seconds. With c = 1 a start that wakes a millisecond late
-    loses that millisecond for good (we measured 0.973 of the rate); a capacity
-    a little over one banks such lateness, and keeping c + r < limit + 1 still
-    allows at most `limit` starts in any one-second window (and so at most
-    60 * limit in any minute).
+    The rule: at most PER_MIN/60 starts in any one-second window (so at most
+    floor(PER_MIN/60), and at least one start must be possible), and at most
+    PER_MIN in any 60 seconds. A leaky bucket of capacity c draining at r admits
+    at most c + r*T starts in any window of T seconds. With c = 1 a start that
+    wakes a millisecond late loses that millisecond for good (we measured 0.973
+    of the rate); a capacity a little over one banks such lateness, and keeping
+    c + r < per_second + 1 and c + 60r < PER_MIN + 1 keeps both windows within
+    the rule, whatever the rate (1000/min allows 16 a second, not 17).
     """
-    capacity = 1 + 0.75 * (limit_per_sec - pace_per_sec)
-    return capacity, capacity / pace_per_sec
+    per_second = max(1, int(rate_per_min // 60))
+    pace = min(per_second, rate_per_min / 60) * margin
+    slack = min(per_second - pace, rate_per_min - 60 * pace)  # room left in a 1 s and a 60 s window
+    capacity = 1 + 0.75 * max(0.0, min(slack, 1.0))
+    return pace, capacity, capacity / pace
 
 
 class Pacer:
@@ -60,9 +65,8 @@ class Pacer:
                  slow_factor: float = 0.5, slow_seconds: float = 30.0, margin: float = SAFETY_MARGIN):
         if rate_per_min <= 0:
             raise ValueError("rate_per_min must be positive")
-        limit_per_sec = rate_per_min / 60
-        self.rate_per_sec = limit_per_sec * margin
-        self._full_pace = AsyncLimiter(*bucket(limit_per_sec, self.rate_per_sec))
+        self.rate_per_sec, capacity, period = pace_and_bucket(rate_per_min, margin)
+        self._full_pace = AsyncLimiter(capacity, period)
         self._slow_pace: AsyncLimiter | None = None
         self._slow_until = 0.0
         self._paused_until = 0.0
@@ -84,7 +88,12 @@ class Pacer:
                 # The extra, slower bucket only ever delays; the full-rate bucket below
                 # still holds the hard limit whatever happens to this one.
                 await slow.acquire()
-            await self._full_pace.acquire()
+            # A start on an empty bucket (the run's first, or after a pause) takes the whole
+            # bucket: the bank is for starts that woke late, not a head start. Otherwise the
+            # second start comes (capacity - 1) / rate early and the first one-second window
+            # keeps only a quarter of the 1% margin (~2.5 ms) for arrival jitter at the API.
+            full = self._full_pace.max_rate
+            await self._full_pace.acquire(full if self._full_pace.has_capacity(full) else 1)
             if self._clock() >= self._paused_until:
                 return  # a 429 during our wait re-pauses: go round again
 

@@ -50,6 +50,10 @@ class Sheet:
     frame: pd.DataFrame  # columns: the field columns present; index: Excel row numbers
     meta: pd.DataFrame  # result columns of a fed-back results workbook (may be empty)
     header_problems: list[Problem] = field(default_factory=list)
+    # Every named column but the result ones, in sheet order, unknown and info. ones
+    # included: the results workbook carries them all, so a misnamed column can be
+    # renamed in place and the row re-sent with nothing lost.
+    raw: pd.DataFrame | None = None
 
     @property
     def rows(self) -> list[int]:
@@ -143,12 +147,16 @@ def _build_sheet(path: Path, sheet_name: str | None, rows: list[list]) -> Sheet:
     problems: list[Problem] = []
     field_cols: dict[str, int] = {}
     meta_cols: dict[str, int] = {}
+    raw_cols: dict[str, int] = {}
     for pos, name in enumerate(header):
         if not name:
             continue  # a blank header: its cells are checked below
-        if name in field_cols or name in meta_cols:
+        if name in raw_cols or name in meta_cols:
             problems.append(Problem(1, name, name, f"column '{name}' appears twice; keep one"))
-        elif name in FIELDS_BY_PATH:
+            continue
+        if not (allow_meta and name in RESULT_COLUMNS):
+            raw_cols[name] = pos
+        if name in FIELDS_BY_PATH:
             field_cols[name] = pos
         elif allow_meta and name in RESULT_COLUMNS:
             meta_cols[name] = pos
@@ -160,25 +168,28 @@ def _build_sheet(path: Path, sheet_name: str | None, rows: list[list]) -> Sheet:
             problems.append(Problem(1, name, name, f"unknown column '{name}': {fix}"))
 
     blank_header_positions = [p for p, h in enumerate(header) if not h]
-    index, field_values, meta_values = [], [], []
+    index, field_values, meta_values, raw_values = [], [], [], []
     for excel_row, raw in enumerate(rows[1:], start=2):
         if all(_is_blank(v) for v in raw):
             continue
         cells = [None if _is_blank(v) else v for v in raw]
         cells += [None] * (len(header) - len(cells))
-        for pos in blank_header_positions:
+        # Cells under no name: a blank header, or past the last one (an unquoted comma in a CSV).
+        for pos in blank_header_positions + list(range(len(header), len(cells))):
             if cells[pos] is not None:
                 problems.append(Problem(excel_row, None, cells[pos],
                                         f"a value in column {_column_letter(pos)}, which has no name in row 1; "
-                                        "name the column or clear the cell"))
+                                        "name the column or clear the cell (in a CSV: quote a text with commas)"))
         index.append(excel_row)
         field_values.append([cells[p] for p in field_cols.values()])
         meta_values.append([cells[p] for p in meta_cols.values()])
+        raw_values.append([cells[p] for p in raw_cols.values()])
 
     idx = pd.Index(index, name="excel_row", dtype="int64")
     frame = pd.DataFrame(field_values, columns=list(field_cols), index=idx, dtype=object)
     meta = pd.DataFrame(meta_values, columns=list(meta_cols), index=idx, dtype=object)
-    return Sheet(path=path, sheet_name=sheet_name, frame=frame, meta=meta, header_problems=problems)
+    raw_frame = pd.DataFrame(raw_values, columns=list(raw_cols), index=idx, dtype=object)
+    return Sheet(path=path, sheet_name=sheet_name, frame=frame, meta=meta, header_problems=problems, raw=raw_frame)
 
 
 def _column_letter(pos: int) -> str:

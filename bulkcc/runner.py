@@ -41,7 +41,11 @@ async def run_pool(client: ApiClient, items: Sequence[Item], call: Call, on_resu
                 # The whole run must stop (refused key, dead API): let in-flight calls finish.
                 fatal.append(exc)
                 stop.set()
-                queue.put_nowait(item)  # it was not completed: it counts as not sent
+                partial = getattr(exc, "result", None)
+                if partial is not None:
+                    on_result(item, partial)  # sent and failed: recorded as such
+                else:
+                    queue.put_nowait(item)  # never completed: it counts as not sent
                 return
             on_result(item, result)
 

@@ -325,11 +325,16 @@ def valid_cell(draw: st.DrawFn, field: Field, max_int: int, xlsx: bool = False) 
         if text.strip().lower() == "closed":
             return text, []
         return text, [t for t in re.findall(r"\d\d:\d\d", text)]
-    # text: no line breaks in a name; anything printable, unicode included
+    # text: no line breaks in a name; anything printable, unicode included; of the control
+    # characters only tab and line breaks (the others are refused as pasted garbage)
     forbidden = ("Cs", "Cc", "Zl", "Zp") if field.single_line or xlsx else ("Cs",)
-    text = draw(st.text(st.characters(exclude_categories=forbidden), min_size=1, max_size=field.max_length))
+    characters = st.characters(exclude_categories=forbidden, exclude_characters=CONTROL_CHARACTERS)
+    text = draw(st.text(characters, min_size=1, max_size=field.max_length))
     assume(text.strip())
     return text, text.strip()
+
+
+CONTROL_CHARACTERS = "".join(chr(c) for c in [*range(0, 9), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 
 
 @st.composite

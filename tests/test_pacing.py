@@ -1,0 +1,186 @@
+"""The pacer, retry policy and retry budget on their own: no HTTP, real time (the whole file takes ~8 s).
+
+The rule under test is the issue's: no more than PER_MIN/60 starts in any
+one-second window and no more than PER_MIN in any 60 s, while still going at
+(nearly) the allowed rate. Windows are counted the strict way: for every start
+t, the starts in [t, t + 1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import random
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bulkcc.pacing import SAFETY_MARGIN, Pacer, RetryBudget, RetryPolicy, default_concurrency, pace_and_bucket
+
+
+def max_in_window(times: list[float], window: float = 1.0) -> int:
+    """The most starts in any half-open window [t, t + window) that begins at a start."""
+    times = sorted(times)
+    return max((bisect.bisect_left(times, t + window) - i for i, t in enumerate(times)), default=0)
+
+
+def achieved_per_sec(times: list[float]) -> float:
+    times = sorted(times)
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+async def start_times(pacer: Pacer, n: int) -> list[float]:
+    """n tasks all waiting for their turn at once, as the worker pool does; the moment each may start."""
+    times: list[float] = []
+
+    async def one() -> None:
+        await pacer.wait_turn()
+        times.append(time.monotonic())
+
+    await asyncio.gather(*(one() for _ in range(n)))
+    return times
+
+
+def test_max_in_window_counts_half_open_windows() -> None:
+    assert max_in_window([0.0, 0.5, 0.999, 1.0]) == 3
+    assert max_in_window([0.0, 1.0, 2.0]) == 1
+    assert max_in_window([]) == 0
+
+
+async def test_1200_per_minute_never_more_than_20_in_a_second_and_close_to_20_per_second() -> None:
+    times = await start_times(Pacer(1200), 60)
+    assert len(times) == 60
+    assert max_in_window(times) <= 20
+    rate = achieved_per_sec(times)
+    assert rate >= 0.95 * 20, f"achieved {rate:.2f}/s of 20/s allowed"
+    assert rate <= 20
+    # The 1% margin is kept in the very first window too (no head start on an empty bucket):
+    # 21 starts span at least 20 intervals of 1/19.8 s, so arrival jitter of a few ms cannot
+    # put 21 into one second at the API.
+    times.sort()
+    assert times[20] - times[0] >= 20 / (20 * SAFETY_MARGIN) - 0.003
+
+
+async def test_60_per_minute_spaces_starts_a_second_apart() -> None:
+    times = sorted(await start_times(Pacer(60), 4))
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert all(gap >= 1.0 - 0.001 for gap in gaps), gaps
+    assert max_in_window(times) == 1
+
+
+async def test_sequential_callers_also_keep_the_pace() -> None:
+    """One caller in a loop (a worker whose request returns at once) gets no burst either."""
+    pacer = Pacer(600)
+    times = []
+    for _ in range(11):
+        await pacer.wait_turn()
+        times.append(time.monotonic())
+    assert max_in_window(times) <= 10
+    assert achieved_per_sec(times) >= 0.95 * 10
+    assert times[10] - times[0] >= 10 / (10 * SAFETY_MARGIN) - 0.003  # the margin holds from the first start
+
+
+async def test_back_off_pauses_every_start_for_the_retry_after() -> None:
+    pacer = Pacer(6000)  # fast enough that only the pause matters
+    await pacer.wait_turn()
+    paused_at = time.monotonic()
+    pacer.back_off(0.3)
+    times = await start_times(pacer, 3)  # three callers waiting at once: none slips through
+    assert min(times) - paused_at >= 0.3
+    assert pacer.pauses == 1
+    times.sort()
+    assert times[1] - times[0] >= 0.9 / (100 * SAFETY_MARGIN * 0.5)  # after the pause: no burst, half pace
+
+
+async def test_back_off_during_a_wait_re_pauses_the_waiter() -> None:
+    """A 429 that arrives while a caller waits for the bucket still holds that caller back."""
+    pacer = Pacer(600)
+    await pacer.wait_turn()  # the next turn is ~0.1 s away
+    waiter = asyncio.ensure_future(start_times(pacer, 1))
+    await asyncio.sleep(0.05)
+    paused_at = time.monotonic()
+    pacer.back_off(0.3)
+    (started,) = await waiter
+    assert started - paused_at >= 0.3
+
+
+async def test_after_a_429_the_pace_is_slower_for_a_while() -> None:
+    pacer = Pacer(1200, slow_factor=0.5, slow_seconds=30)
+    pacer.back_off(0.0)
+    times = await start_times(pacer, 6)
+    assert achieved_per_sec(times) <= 0.5 * 20 * 1.05  # half the pace
+
+
+def test_a_non_positive_rate_is_refused() -> None:
+    with pytest.raises(ValueError):
+        Pacer(0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(per_min=st.integers(min_value=1, max_value=100_000))
+def test_the_bucket_can_never_break_the_limit(per_min: int) -> None:
+    """A leaky bucket of capacity c draining at r admits at most c + r*T starts in T seconds.
+
+    Counts are whole: at most floor(PER_MIN/60) starts in a second (at least one must fit)
+    holds when c + r < floor + 1, and at most PER_MIN in 60 s when c + 60r < PER_MIN + 1.
+    """
+    pace, capacity, period = pace_and_bucket(per_min)
+    per_second = max(1, per_min // 60)
+    assert capacity >= 1  # one start must always fit
+    assert capacity / period == pytest.approx(pace)
+    assert capacity + pace < per_second + 1
+    assert capacity + 60 * pace < per_min + 1
+    assert pace >= SAFETY_MARGIN * min(per_second, per_min / 60) * 0.999  # and no slower than the margin asks
+
+
+@pytest.mark.parametrize(("per_min", "per_second"), [(1200, 20), (1000, 16), (600, 10), (90, 1), (30, 1), (6000, 100)])
+def test_the_bucket_fits_whole_starts_in_a_second(per_min: int, per_second: int) -> None:
+    pace, capacity, _ = pace_and_bucket(per_min)
+    assert int(capacity + pace) <= per_second  # 1000/min allows 16 a second, not 17
+
+
+def test_default_concurrency_covers_the_rate_times_the_latency() -> None:
+    assert default_concurrency(1200) == 40  # 20/s x 1 s x 2
+    assert default_concurrency(60) == 4  # never fewer than 4
+    assert default_concurrency(6000, max_latency_s=0.4) == 80
+
+
+def test_retry_delays_are_bounded_and_their_caps_grow() -> None:
+    policy = RetryPolicy(base_delay=0.5, max_delay=4.0)
+    rng = random.Random(1)
+    worst = {}
+    for attempt in range(1, 9):
+        delays = [policy.delay(attempt, rng) for _ in range(400)]
+        cap = min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
+        assert all(0 <= d <= cap for d in delays)
+        assert max(delays) > 0.9 * cap  # full jitter spans its whole range
+        worst[attempt] = max(delays)
+    # Caps 0.5, 1, 2, 4, then flat at max_delay.
+    assert worst[1] < worst[2] < worst[3] < worst[4]
+    assert all(worst[a] <= policy.max_delay for a in range(4, 9))
+
+
+def test_retry_delays_never_exceed_max_delay_however_many_attempts() -> None:
+    policy = RetryPolicy(base_delay=1.0, max_delay=30.0)
+    rng = random.Random(2)
+    assert all(policy.delay(attempt, rng) <= 30.0 for attempt in range(1, 60) for _ in range(20))
+
+
+def test_retry_budget_runs_out_and_successes_refund_it() -> None:
+    budget = RetryBudget(capacity=12, retry_cost=5, timeout_cost=10, refund=1)
+    assert budget.take() and budget.take()  # 12 -> 7 -> 2
+    assert budget.tokens == 2
+    assert not budget.take()  # a retry costs 5: refused, and nothing taken
+    assert budget.tokens == 2
+    for _ in range(3):
+        budget.give_back()
+    assert budget.tokens == 5
+    assert budget.take()
+    assert not budget.take(timeout=True)
+    for _ in range(100):
+        budget.give_back()
+    assert budget.tokens == 12  # never above capacity
+    assert budget.take(timeout=True)  # a timeout costs 10
+    assert budget.tokens == 2
