@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import os
 import random
 import socket
@@ -40,6 +39,7 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _samples import make_samples  # noqa: E402  (bench/ is on the path when run as a script)
 from bulkcc.apply import ApplyOptions, ApplyOutcome, apply_async  # noqa: E402
 from bulkcc.connection import ConnectionOptions  # noqa: E402
 from bulkcc.plan import make_plan  # noqa: E402
@@ -53,15 +53,8 @@ START_TIMEOUT_S = 30.0  # how long the simulator may take to answer its first re
 RUN_TIMEOUT_S = 600.0  # no measured run may take longer than this
 
 
-def _make_samples():
-    spec = importlib.util.spec_from_file_location("make_samples", REPO / "sample_data" / "make_samples.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def write_input(path: Path, rows: int, seed: int = 1) -> Path:
-    samples = _make_samples()
+    samples = make_samples()
     rng = random.Random(seed)
     table = [samples.realistic_row(i, rng) for i in range(rows)]
     header = samples.used_columns(table)

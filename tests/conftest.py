@@ -6,7 +6,6 @@ other areas add theirs below the marked line.
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -71,18 +70,8 @@ def write_xlsx_file(path: Path, header: Sequence[Any], rows: Rows, sheet: str = 
 
 
 def write_csv_file(path: Path, header: Sequence[Any], rows: Rows) -> Path:
-    def text(value: Any) -> str:
-        if value is None:
-            return ""
-        if isinstance(value, bool):
-            return "TRUE" if value else "FALSE"
-        return str(value)
-
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([text(h) for h in header])
-        writer.writerows([text(v) for v in row] for row in rows)
-    return path
+    """CSV as Excel exports it (the samples' writer)."""
+    return load_make_samples().write_csv(path, [str(h) for h in header], rows)
 
 
 @pytest.fixture
