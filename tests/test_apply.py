@@ -721,3 +721,100 @@ async def test_plain_http_to_loopback_is_allowed(tmp_path: Path) -> None:
         assert len(patches(sim)) == 2
     assert run.code == EXIT_OK, run
     assert "2 updated" in run.stdout
+
+
+# ---------------------------------------------------------------- regressions of the review's fixes
+
+async def test_resume_after_re_sorting_the_sheet_matches_by_call_center_not_row(tmp_path: Path) -> None:
+    """A journal entry belongs to a call center: after a re-sort, row 2 is another call center, not done."""
+    ids = list(range(1001, 1021))
+    header = ["id", "ring_seconds"]
+    first = SAMPLES.write_workbook(tmp_path / "first.xlsx", header, [[i, 44] for i in ids[:6]])
+    resorted = SAMPLES.write_workbook(tmp_path / "resorted.xlsx", header, [[i, 44] for i in reversed(ids)])
+    results = tmp_path / "out.xlsx"
+    async with simulator(ids) as sim:
+        for cc_id in ids:
+            sim.store[cc_id]["ring_seconds"] = 20  # so that a call center left out shows
+        done = await apply_async(first, options(results, sim.base_url))
+        assert done.exit_code == EXIT_OK
+        assert Counter(r.callcenter_id for r in patches(sim)) == {i: 1 for i in ids[:6]}
+
+        outcome = await apply_async(resorted, options(results, sim.base_url, resume=True))
+        per_id = Counter(r.callcenter_id for r in patches(sim))
+        rings = {i: sim.store[i]["ring_seconds"] for i in ids}
+
+    assert rings == {i: 44 for i in ids}  # every call center got its change
+    assert per_id == {i: 1 for i in ids}  # the six journaled ones were not sent again, the rest once
+    assert outcome.exit_code == EXIT_OK
+    final = read_results(results)
+    assert [(r.row, r.id) for r in final] == list(zip(range(2, 22), reversed(ids)))
+    assert {r.status for r in final} == {"updated"}
+
+
+async def test_1000_per_minute_starts_at_most_16_in_any_second(tmp_path: Path) -> None:
+    """1000/min allows floor(1000/60) = 16 a second: the pacer must never start a 17th."""
+    rows = realistic_rows(40)
+    source = write_rows(tmp_path / "in.xlsx", rows)
+    async with simulator(ids_of(rows), rate_limit_per_min=1000, latency_ms=(5, 20)) as sim:
+        outcome = await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url, rate=1000, concurrency=8))
+        arrivals = [r.t for r in sim.requests]
+        statuses = Counter(r.status for r in sim.requests)
+    assert statuses == {200: 40}, statuses  # zero 429s
+    assert max_in_window(arrivals) <= 16
+    assert outcome.exit_code == EXIT_OK and outcome.summary.throttled == 0
+
+
+async def test_unknown_columns_are_carried_to_the_results_so_a_rename_resends_them(tmp_path: Path) -> None:
+    source = SAMPLES.write_csv(tmp_path / "in.csv", ["id", "name", "max_hold_secs"],
+                               [[1001, "Support", 300], [1002, "Sales", 600]])
+    first, second = tmp_path / "r1.xlsx", tmp_path / "r2.xlsx"
+    async with simulator([1001, 1002]) as sim:
+        outcome = await apply_async(source, options(first, sim.base_url, skip_invalid=True))
+        assert patches(sim) == []
+        assert outcome.exit_code == EXIT_INVALID
+        assert [(r.id, r.status) for r in read_results(first)] == [(1001, "invalid"), (1002, "invalid")]
+
+        workbook = load_workbook(first)
+        sheet = workbook["Results"]
+        header = [c.value for c in sheet[1]]
+        assert "max_hold_secs" in header  # the misnamed column is not lost
+        column = header.index("max_hold_secs") + 1
+        assert [str(sheet.cell(row, column).value) for row in (2, 3)] == ["300", "600"]
+        sheet.cell(1, column).value = "hold_queue.max_hold_seconds"  # fixed in place
+        workbook.save(first)
+
+        again = await apply_async(first, options(second, sim.base_url, only_failed=True))
+        sent = {r.callcenter_id: r.body for r in patches(sim)}
+        held = {i: sim.store[i]["hold_queue"]["max_hold_seconds"] for i in (1001, 1002)}
+        names = {i: sim.store[i]["name"] for i in (1001, 1002)}
+    assert again.exit_code == EXIT_OK
+    assert [(r.id, r.status) for r in read_results(second)] == [(1001, "updated"), (1002, "updated")]
+    assert sent == {1001: {"name": "Support", "hold_queue": {"max_hold_seconds": 300}},
+                    1002: {"name": "Sales", "hold_queue": {"max_hold_seconds": 600}}}
+    assert held == {1001: 300, 1002: 600} and names == {1001: "Support", 1002: "Sales"}
+
+
+async def test_a_row_whose_retries_spent_the_budget_is_failed_not_not_sent(tmp_path: Path, fast_retries,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulkcc.connection, "RetryBudget", lambda: RetryBudget(capacity=10, retry_cost=5))
+    rows = realistic_rows(12)
+    source = write_rows(tmp_path / "in.xlsx", rows)
+    async with simulator(ids_of(rows), fail_rate=1.0) as sim:
+        outcome = await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url, concurrency=2,
+                                                    max_attempts=5))
+        seen = {i: sim.patch_count(i, applied_only=False) for i in ids_of(rows)}
+        sent = len(sim.requests)
+    assert outcome.exit_code == EXIT_ABORTED and "retry budget" in outcome.message
+    results = read_results(tmp_path / "r.xlsx")
+    failed = [r for r in results if r.status == "failed"]
+    assert failed, Counter(r.status for r in results)
+    for result in results:  # the results say exactly what the API saw, row by row
+        assert result.attempts == seen[result.id], result
+        if result.attempts:
+            assert result.status == "failed" and result.http_status in (500, 502, 503), result
+        else:
+            assert result.status == "not_sent", result
+    assert max(r.attempts for r in failed) >= 2  # the row that retried until the budget ran out
+    assert outcome.summary.requests_sent == sent
+    _, journaled = read_journal(journal_path(tmp_path / "r.xlsx"))
+    assert {r.id for r, _ in journaled.values()} == {r.id for r in failed}  # --resume re-sends them

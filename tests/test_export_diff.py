@@ -490,3 +490,79 @@ async def test_unedited_export_of_padded_text_changes_nothing_with_diff(tmp_path
         assert {r.status for r in outcome.results} == {"unchanged"}
         assert _patches(sim) == []
         assert sim.store == before
+
+
+# ---- regressions of the review's fixes ---------------------------------------------
+
+
+async def test_diff_resume_keeps_the_first_runs_rollback_and_results(tmp_path: Path) -> None:
+    """apply --diff stopped after a few PATCHes, then --resume: nothing of the first run is forgotten."""
+    ids = IDS[:20]
+    config = SimulatorConfig(api_key=KEY, page_size=100, rate_limit_per_min=FAST, latency_ms=(5, 10))
+    async with Simulator(config, store=_store(ids)) as sim:
+        before = copy.deepcopy(sim.store)
+        path = tmp_path / "export.xlsx"
+        await export_async(path, ExportQuery(), _options(sim))
+        rows = _row_of(path)
+        edited_ids = ids[:10]
+        new_ring = {i: _other(before[i]["ring_seconds"], 10, 45) for i in edited_ids}
+        edited = _edit(path, {(rows[i], "ring_seconds"): new_ring[i] for i in edited_ids})
+        sim.requests.clear()
+
+        results = tmp_path / "results.xlsx"
+        one_at_a_time = ConnectionOptions(target=Target(sim.base_url), api_key=KEY, rate_per_min=FAST,
+                                          concurrency=1, max_attempts=2, timeout_s=5)
+        stop = asyncio.Event()
+
+        async def stop_after_three_patches() -> None:
+            while len(_patches(sim)) < 3:
+                await asyncio.sleep(0.002)
+            stop.set()
+
+        stopper = asyncio.create_task(stop_after_three_patches())
+        first = await apply_async(edited, ApplyOptions(results_path=results, connection=one_at_a_time, diff=True),
+                                  stop=stop)
+        stopper.cancel()
+        done_first = {r.id for r in first.results if r.status == "updated"}
+        assert first.exit_code == 3, first.message  # stopped
+        assert 3 <= len(done_first) < 10, [(r.id, r.status) for r in first.results]
+
+        resumed = await apply_async(edited, ApplyOptions(results_path=results, connection=one_at_a_time,
+                                                         diff=True, resume=True))
+        assert resumed.exit_code == 0, resumed.message
+        per_id = {i: sim.patch_count(i) for i in ids}
+        assert per_id == {i: 1 if i in edited_ids else 0 for i in ids}  # nothing sent twice
+
+        # The results: every edited row updated with its change, the rows done before the resume too.
+        read = {r.id: r for r in read_results(results)}
+        for cc_id in edited_ids:
+            assert (read[cc_id].status, read[cc_id].changes) == (
+                "updated", f"ring_seconds: {before[cc_id]['ring_seconds']} → {new_ring[cc_id]}"), cc_id
+        assert {read[i].status for i in ids[10:]} == {"unchanged"}
+
+        # The rollback holds all ten prior values, and applying it restores the store exactly.
+        rollback = tmp_path / "results-rollback.xlsx"
+        _, back = _validated(rollback)
+        assert back == {i: {"id": i, "ring_seconds": before[i]["ring_seconds"]} for i in edited_ids}
+        undo = await apply_async(rollback, _apply_options(sim, tmp_path / "undo.xlsx", diff=False))
+        assert undo.exit_code == 0
+        assert sim.store == before
+
+
+@pytest.mark.parametrize("spelling", ["same", "other-spelling"])
+async def test_rollback_may_not_be_the_results_file(exported: Path, sim: Simulator, tmp_path: Path,
+                                                    spelling: str) -> None:
+    results = tmp_path / "out.xlsx"
+    rollback = results if spelling == "same" else tmp_path / "sub" / ".." / "out.xlsx"
+    (tmp_path / "sub").mkdir()
+    edited = _edit(exported, {(2, "ring_seconds"): 10 if sim.store[IDS[0]]["ring_seconds"] != 10 else 11})
+    before = copy.deepcopy(sim.store)
+
+    result = await _cli("apply", edited, "--diff", "--results", results, "--rollback", rollback, "--yes", "--quiet",
+                        *_target_args(sim))
+
+    assert result.exit_code == 2, result.output
+    assert "--rollback and --results name the same file" in result.output
+    assert sim.requests == []  # nothing read, nothing sent
+    assert sim.store == before
+    assert not results.exists() and not list(tmp_path.glob("*.jsonl"))

@@ -502,3 +502,34 @@ def test_read_sheet_gives_raw_values_by_excel_row(write_xlsx) -> None:
     assert sheet.rows == [2, 4]
     assert sheet.frame.at[2, "name"] == " a " and sheet.frame.at[2, "hours_on"] is True
     assert sheet.frame.at[4, "name"] is None
+
+
+# ---- regression: cells past the last named column ---------------------------------
+
+
+def test_a_csv_row_with_more_cells_than_the_header_is_a_problem_of_that_row(tmp_path: Path) -> None:
+    """An unquoted comma (`Sales, EMEA`) spills a cell past the last named column: it must not be dropped."""
+    import json
+
+    from click.testing import CliRunner
+
+    from bulkcc.cli import main
+    from bulkcc.plan import make_plan
+
+    path = tmp_path / "spill.csv"
+    path.write_text("id,ring_seconds,name\n1001,20,Sales, EMEA\n1002,25,Support\n", encoding="utf-8")
+
+    validation = validate_file(path)
+    problem = only(validation)
+    assert (problem.row, problem.column, problem.value) == (2, None, " EMEA")
+    assert "column D, which has no name in row 1" in problem.message and "quote" in problem.message
+    assert validation.invalid_rows == {2} and validation.valid_rows == [3]
+    the_plan = make_plan(validation)
+    assert [(r.row, r.id) for r in the_plan.requests] == [(3, 1002)]  # nothing planned for row 2
+    assert all(r.row != 2 for r in the_plan.skipped)
+
+    result = CliRunner().invoke(main, ["validate", str(path), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["valid"] is False and report["invalid_rows"] == 1
+    assert [(e["row"], e["column"]) for e in report["errors"]] == [(2, None)]
