@@ -311,12 +311,27 @@ async def test_a_spent_retry_budget_stops_the_run_with_a_clear_message(tmp_path:
     async with simulator(ids_of(rows), fail_rate=1.0) as sim:
         outcome = await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url, concurrency=2,
                                                     max_attempts=5))
+        seen = {i: sim.patch_count(i, applied_only=False) for i in ids_of(rows)}
         sent = len(sim.requests)
     assert outcome.exit_code == EXIT_ABORTED
     assert "retry budget" in outcome.message and "--resume" in outcome.message
     assert sent <= 2 + 10 // 5  # a first attempt per worker, then only what the budget allows
     results = read_results(tmp_path / "r.xlsx")
     assert len(results) == 12 and Counter(r.status for r in results)["not_sent"] >= 12 - 2
+    # A row that was sent and spent the budget is failed, not "not sent": the results say
+    # exactly what the API saw, row by row.
+    failed = [r for r in results if r.status == "failed"]
+    assert failed, Counter(r.status for r in results)
+    for result in results:
+        assert result.attempts == seen[result.id], result
+        if result.attempts:
+            assert result.status == "failed" and result.http_status in (500, 502, 503), result
+        else:
+            assert result.status == "not_sent", result
+    assert max(r.attempts for r in failed) >= 2  # the row that retried until the budget ran out
+    assert outcome.summary.requests_sent == sent
+    _, journaled = read_journal(journal_path(tmp_path / "r.xlsx"))
+    assert {r.id for r, _ in journaled.values()} == {r.id for r in failed}  # --resume re-sends them
 
 
 async def test_invalid_rows_stop_the_run_before_any_request(tmp_path: Path) -> None:
@@ -792,29 +807,3 @@ async def test_unknown_columns_are_carried_to_the_results_so_a_rename_resends_th
     assert sent == {1001: {"name": "Support", "hold_queue": {"max_hold_seconds": 300}},
                     1002: {"name": "Sales", "hold_queue": {"max_hold_seconds": 600}}}
     assert held == {1001: 300, 1002: 600} and names == {1001: "Support", 1002: "Sales"}
-
-
-async def test_a_row_whose_retries_spent_the_budget_is_failed_not_not_sent(tmp_path: Path, fast_retries,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bulkcc.connection, "RetryBudget", lambda: RetryBudget(capacity=10, retry_cost=5))
-    rows = realistic_rows(12)
-    source = write_rows(tmp_path / "in.xlsx", rows)
-    async with simulator(ids_of(rows), fail_rate=1.0) as sim:
-        outcome = await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url, concurrency=2,
-                                                    max_attempts=5))
-        seen = {i: sim.patch_count(i, applied_only=False) for i in ids_of(rows)}
-        sent = len(sim.requests)
-    assert outcome.exit_code == EXIT_ABORTED and "retry budget" in outcome.message
-    results = read_results(tmp_path / "r.xlsx")
-    failed = [r for r in results if r.status == "failed"]
-    assert failed, Counter(r.status for r in results)
-    for result in results:  # the results say exactly what the API saw, row by row
-        assert result.attempts == seen[result.id], result
-        if result.attempts:
-            assert result.status == "failed" and result.http_status in (500, 502, 503), result
-        else:
-            assert result.status == "not_sent", result
-    assert max(r.attempts for r in failed) >= 2  # the row that retried until the budget ran out
-    assert outcome.summary.requests_sent == sent
-    _, journaled = read_journal(journal_path(tmp_path / "r.xlsx"))
-    assert {r.id for r, _ in journaled.values()} == {r.id for r in failed}  # --resume re-sends them
