@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,10 +22,10 @@ from . import __version__
 from .client import ApiResult
 from .compare import mismatched_fields
 from .connection import Connection, ConnectionOptions, connect
-from .diff import fetch_and_diff, merge_rollback, read_rollback, rollback_rows
+from .diff import fetch_and_diff, merge_rollback, read_rollback, rollback_rows, split_by_diff
 from .errors import EXIT_ABORTED, EXIT_INVALID, EXIT_OK, BulkccError, UsageError
 from .journal import Journal, body_hash, journal_path
-from .payload import PlannedRequest, row_values
+from .payload import PlannedRequest
 from .plan import Plan, make_plan
 from .progress import QuietProgress
 from .results import RowResult, RunSummary, sha256_file, write_results
@@ -158,48 +158,34 @@ class _Run:
         return (len(times) - 1) / (times[-1] - times[0]) * 60
 
 
-async def _diff_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, run: _Run, journal: Journal,
+async def _diff_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, run: _Run,
                       stop: asyncio.Event) -> None:
     """--diff: replace each request's body by what differs from live; write the rollback first."""
     from .template import build_workbook
     from .xlsx import save_atomic
 
-    diffs, failures = await fetch_and_diff(conn.client, the_plan.requests, row_values(the_plan.validation.typed),
+    diffs, failures = await fetch_and_diff(conn.client, the_plan.requests, the_plan.values,
                                            concurrency=options.connection.pool_size, stop=stop)
+    by_row = {r.row: r for r in the_plan.requests}
     for row, api in failures.items():
-        request = next(r for r in the_plan.requests if r.row == row)
-        run.results[row] = RowResult(row=row, id=request.id, status="failed" if api.attempts else "not_sent",
+        run.results[row] = RowResult(row=row, id=by_row[row].id, status="failed" if api.attempts else "not_sent",
                                      http_status=api.http_status, attempts=api.attempts,
                                      error=f"reading the live call center: {api.error}",
                                      duration_ms=api.duration_ms)
     rollback = rollback_rows(list(diffs.values()))
     if options.resume and options.rollback_file().exists():
-        # The first run's prior values are the ones to restore: what it already changed
-        # now reads as unchanged, so its rollback rows must be kept, not rewritten.
+        # The first run's prior values are the ones to restore: rows it already changed
+        # are not read again (or read as unchanged), so its rollback rows are kept.
         rollback = merge_rollback(read_rollback(options.rollback_file()), rollback)
     if rollback:
         run.extra_files.append(save_atomic(build_workbook(rows=rollback), options.rollback_file()))
-    to_send = []
-    for request in the_plan.requests:
-        diff = diffs.get(request.row)
-        if diff is None:
-            continue
-        if diff.unchanged:
-            earlier = journal.last_result(request.id)
-            if earlier is not None and earlier.status in ("updated", "mismatch"):
-                run.results[request.row] = replace(earlier, row=request.row)  # done before the resume
-            else:
-                run.results[request.row] = RowResult(row=request.row, id=request.id, status="unchanged",
-                                                     changes="")
-        else:
-            run.changes[request.row] = diff.changes_text()
-            to_send.append(diff.request)
-    the_plan.requests = to_send
+    the_plan.requests, unchanged, run.changes = split_by_diff(the_plan.requests, diffs)
+    for request in unchanged:
+        run.results[request.row] = RowResult(row=request.row, id=request.id, status="unchanged", changes="")
 
 
 async def _send_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, run: _Run, journal: Journal,
-                      progress: QuietProgress, stop: asyncio.Event) -> None:
-    hashes = {r.row: body_hash(r.body) for r in the_plan.requests}
+                      hashes: dict[int, str], progress: QuietProgress, stop: asyncio.Event) -> None:
 
     def on_result(request: PlannedRequest, api: ApiResult) -> None:
         result = _result_of(request, api, run.changes.get(request.row))
@@ -253,8 +239,11 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
                            {"target": "simulator" if options.target.simulator else options.target.base_url,
                             "input": input_path.name, "input_sha256": input_sha, "started": started.isoformat()},
                            resume=options.resume, restart=options.restart)
-    # Resume: what an earlier run already did for the same body is not sent again.
-    done = journal.done_rows(the_plan.requests)
+    # Resume: what an earlier run already did for the same call center and body is not
+    # sent again. The hash is of the row's whole body, before any --diff, so that a
+    # --diff run resumes like any other.
+    hashes = {r.row: body_hash(r.body) for r in the_plan.requests}
+    done = journal.done_rows(the_plan.requests, hashes)
     the_plan.requests = [r for r in the_plan.requests if r.row not in done]
 
     run = _Run()
@@ -266,8 +255,8 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
             target_label = conn.target_label
             try:
                 if options.diff:
-                    await _diff_phase(conn, the_plan, options, run, journal, stop)
-                await _send_phase(conn, the_plan, options, run, journal, progress, stop)
+                    await _diff_phase(conn, the_plan, options, run, stop)
+                await _send_phase(conn, the_plan, options, run, journal, hashes, progress, stop)
             except BulkccError as exc:
                 if exc.exit_code != EXIT_ABORTED:
                     raise

@@ -101,20 +101,18 @@ def _diff_into(the_plan, connection) -> dict[int, str]:
     """Replace the plan's bodies by what differs from live; returns the changes text by row."""
     import asyncio
 
-    from .diff import diff_plan
-    from .payload import row_values
+    from .diff import diff_plan, split_by_diff
 
-    diffs, failures = asyncio.run(diff_plan(the_plan.requests, row_values(the_plan.validation.typed), connection))
+    diffs, failures = asyncio.run(diff_plan(the_plan.requests, the_plan.values, connection))
     for row, result in sorted(failures.items()):
         out.print(f"row {row}: cannot read the live call center: {result.error}", markup=False)
-    unchanged = sorted((d.request.row for d in diffs.values() if d.unchanged))
+    the_plan.requests, unchanged, changes = split_by_diff(the_plan.requests, diffs)
     if unchanged:
-        shown = ", ".join(map(str, unchanged[:20])) + (" …" if len(unchanged) > 20 else "")
-        out.print(f"{len(unchanged)} rows unchanged (live state already matches), not sent: rows {shown}",
-                  markup=False)
-    the_plan.requests = [diffs[r.row].request for r in the_plan.requests if r.row in diffs and not diffs[r.row].unchanged]
+        rows = [r.row for r in unchanged]
+        shown = ", ".join(map(str, rows[:20])) + (" …" if len(rows) > 20 else "")
+        out.print(f"{len(rows)} rows unchanged (live state already matches), not sent: rows {shown}", markup=False)
     the_plan.unreadable = sorted(failures)
-    return {row: d.changes_text() for row, d in diffs.items() if not d.unchanged}
+    return changes
 
 
 from . import cli_online  # noqa: E402,F401  (registers simulate, apply, export)

@@ -99,6 +99,25 @@ async def fetch_and_diff(client: ApiClient, requests: Sequence[PlannedRequest],
     return diffs, failures
 
 
+def split_by_diff(requests: Sequence[PlannedRequest], diffs: Mapping[int, RowDiff]
+                  ) -> tuple[list[PlannedRequest], list[PlannedRequest], dict[int, str]]:
+    """(what to send: the diff bodies, the unchanged requests, changes text by row), in plan order.
+
+    Requests whose live state could not be read are in neither list.
+    """
+    to_send, unchanged, changes = [], [], {}
+    for request in requests:
+        diff = diffs.get(request.row)
+        if diff is None:
+            continue
+        if diff.unchanged:
+            unchanged.append(request)
+        else:
+            to_send.append(diff.request)
+            changes[request.row] = diff.changes_text()
+    return to_send, unchanged, changes
+
+
 def rollback_rows(diffs: Sequence[RowDiff]) -> list[dict[str, Any]]:
     """Rows of an input workbook that put every changed field back as it was."""
     rows = []

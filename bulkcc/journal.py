@@ -3,8 +3,9 @@
 It sits next to the results file (`RESULTS.journal.jsonl`). Each row is appended
 and flushed to disk the moment it completes; `--resume` reads it back and sends
 only the rows not yet updated. A row counts as done only if the journal holds
-the same call center with the same request body: a row edited since is sent
-again. A line cut short by `kill -9` is ignored (that row is simply re-sent).
+the same call center updated with the same row body (the whole body, before
+any --diff): a row edited since is sent again. A line cut short by `kill -9` is
+ignored (that row is simply re-sent).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
@@ -22,7 +23,7 @@ from .payload import PlannedRequest
 from .results import RowResult
 
 FORMAT = "bulkcc-journal/1"
-DONE_STATUSES = {"updated", "unchanged", "skipped"}
+DONE_STATUSES = {"updated"}  # only sent rows are journaled; a mismatch is tried again
 
 
 def journal_path(results_path: str | Path) -> Path:
@@ -64,7 +65,7 @@ class Journal:
         journal._write({"journal": FORMAT, **header, "resumed": bool(previous)})
         return journal
 
-    def done_rows(self, requests: Iterable[PlannedRequest]) -> dict[int, RowResult]:
+    def done_rows(self, requests: Iterable[PlannedRequest], hashes: Mapping[int, str]) -> dict[int, RowResult]:
         """Earlier results that still stand, by current row: the same call center, done, for the same body.
 
         Matching on the id (not the row number) keeps a sorted or edited sheet safe:
@@ -73,14 +74,9 @@ class Journal:
         done = {}
         for request in requests:
             earlier = self.previous.get(request.id)
-            if earlier and earlier[0].status in DONE_STATUSES and earlier[1] == body_hash(request.body):
+            if earlier and earlier[0].status in DONE_STATUSES and earlier[1] == hashes[request.row]:
                 done[request.row] = replace(earlier[0], row=request.row)
         return done
-
-    def last_result(self, cc_id: int) -> RowResult | None:
-        """What an earlier run last recorded for this call center, if anything."""
-        earlier = self.previous.get(cc_id)
-        return earlier[0] if earlier else None
 
     def record(self, result: RowResult, digest: str) -> None:
         self._write({"result": result.to_dict(), "body": digest})

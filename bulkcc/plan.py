@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .payload import PlannedRequest, plan_requests, row_values
 from .validate import Validation
@@ -22,6 +23,7 @@ class Plan:
     requests: list[PlannedRequest]  # valid rows with something to send, in sheet order
     skipped: list[PlannedRequest] = field(default_factory=list)  # valid rows with nothing to change
     unreadable: list[int] = field(default_factory=list)  # --diff: rows whose live state could not be read
+    values: dict[int, dict[str, Any]] = field(default_factory=dict)  # each row's parsed cells, by Excel row
 
     @property
     def rows(self) -> int:
@@ -43,6 +45,7 @@ def make_plan(validation: Validation) -> Plan:
         validation=validation,
         requests=[p for p in planned if p.body],
         skipped=[p for p in planned if not p.body],
+        values=values,
     )
 
 

@@ -7,6 +7,7 @@ renders it as a table, JSON or an annotated workbook (see `report`).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,13 @@ class Validation:
     typed: pd.DataFrame
     problems: list[Problem]
 
-    @property
+    # Cached: `problems` is complete once validate_sheet returns, and apply asks per row.
+    @cached_property
     def file_problems(self) -> list[Problem]:
         """Problems of the header or the file: they make every row unusable."""
         return [p for p in self.problems if p.row is None or p.row == 1]
 
-    @property
+    @cached_property
     def invalid_rows(self) -> set[int]:
         if self.file_problems:
             return set(self.sheet.rows)
