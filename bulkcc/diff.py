@@ -24,7 +24,7 @@ from typing import Any
 from .client import ApiClient, ApiResult
 from .fields import FIELDS_BY_PATH
 from .payload import PlannedRequest, body_from_values, cell_value, values_from_callcenter
-from .runner import run_pool
+from .runner import get_call, run_pool
 
 ROUTING = "routing_options."
 
@@ -78,10 +78,6 @@ def diff_row(request: PlannedRequest, row: Mapping[str, Any], live: Mapping[str,
     return RowDiff(PlannedRequest(request.row, request.id, body), changes, prior)
 
 
-async def _get(client: ApiClient, request: PlannedRequest, stop: asyncio.Event) -> ApiResult:
-    return await client.call("GET", request.path, stop=stop)
-
-
 async def fetch_and_diff(client: ApiClient, requests: Sequence[PlannedRequest],
                          values_by_row: Mapping[int, Mapping[str, Any]], *, concurrency: int,
                          stop: asyncio.Event) -> tuple[dict[int, RowDiff], dict[int, ApiResult]]:
@@ -95,7 +91,7 @@ async def fetch_and_diff(client: ApiClient, requests: Sequence[PlannedRequest],
         else:
             failures[request.row] = result
 
-    await run_pool(client, requests, _get, on_result, concurrency=concurrency, stop=stop)
+    await run_pool(client, requests, get_call, on_result, concurrency=concurrency, stop=stop)
     return diffs, failures
 
 

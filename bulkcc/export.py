@@ -2,7 +2,8 @@
 
 Reads every call center (`GET /api/v2/callcenters`, following the cursor) or the
 ones named by id, through the same paced, retrying client as apply, and writes
-one row per call center: int64 strings as numbers, hours as `08:00-18:00` text,
+one row per call center: int64 strings as numbers (ids as text, all 16 digits
+kept), hours as `08:00-18:00` text,
 DTMF menus spread over their per-key columns. Fields the PATCH cannot set are
 shown under `info.` columns, which validate and apply ignore. An unedited
 export validates cleanly, and applying it with --diff changes nothing.
@@ -17,12 +18,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from .client import ApiClient
+from .client import ApiClient, ApiResult
 from .connection import ConnectionOptions, connect
 from .errors import BulkccError
 from .fields import FIELDS
-from .payload import cell_value, values_from_callcenter
+from .payload import PlannedRequest, cell_value, values_from_callcenter
 from .reader import CONTEXT_PREFIX
+from .runner import get_call, run_pool
 from .simulator import ids_for_demo
 from .template import build_workbook
 from .xlsx import save_atomic
@@ -77,16 +79,23 @@ async def _list_all(client: ApiClient, query: ExportQuery) -> list[dict[str, Any
 
 
 async def _get_each(client: ApiClient, ids: Sequence[int], concurrency: int) -> list[dict[str, Any]]:
-    semaphore = asyncio.Semaphore(concurrency)
+    """GET each id through the same worker pool as apply; the first failure stops the export."""
+    requests = [PlannedRequest(row=position, id=cc_id, body={}) for position, cc_id in enumerate(ids)]
+    found: dict[int, dict[str, Any]] = {}
+    failed: list[str] = []
 
-    async def one(cc_id: int) -> dict[str, Any]:
-        async with semaphore:
-            result = await client.call("GET", f"{LIST_PATH}/{cc_id}")
-        if not result.ok or not isinstance(result.data, dict):
-            raise ExportError(f"reading call center {cc_id} failed: {result.error}")
-        return result.data
+    def on_result(request: PlannedRequest, result: ApiResult) -> None:
+        if result.ok and isinstance(result.data, dict):
+            found[request.id] = result.data
+        elif not failed:
+            failed.append(f"reading call center {request.id} failed: {result.error}")
+            stop.set()
 
-    return list(await asyncio.gather(*(one(i) for i in ids)))
+    stop = asyncio.Event()
+    await run_pool(client, requests, get_call, on_result, concurrency=concurrency, stop=stop)
+    if failed:
+        raise ExportError(failed[0])
+    return [found[cc_id] for cc_id in ids]
 
 
 async def export_async(output: Path, query: ExportQuery, options: ConnectionOptions) -> list[dict[str, Any]]:

@@ -67,3 +67,8 @@ async def run_pool(client: ApiClient, items: Sequence[Item], call: Call, on_resu
 async def patch_call(client: ApiClient, request, stop: asyncio.Event) -> ApiResult:
     """PATCH one planned request (a `PlannedRequest`)."""
     return await client.call("PATCH", request.path, request.body, stop=stop)
+
+
+async def get_call(client: ApiClient, request, stop: asyncio.Event) -> ApiResult:
+    """GET the call center of one request (export --ids, --diff's live read)."""
+    return await client.call("GET", request.path, stop=stop)
