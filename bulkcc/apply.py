@@ -90,22 +90,10 @@ def selected_rows(validation: Validation, only_failed: bool) -> set[int]:
 
 def carried_over(validation: Validation, row: int) -> RowResult:
     """A row --only-failed leaves alone keeps what the earlier results said of it."""
-    meta = validation.sheet.meta.loc[row]
-
-    def get(name):
-        value = meta.get(name)
-        return None if value is None or value != value else value
-
-    return RowResult(row=row, id=_row_id(validation, row), status=str(get("status") or "not_sent"),
-                     http_status=_int_or_none(get("http_status")), attempts=_int_or_none(get("attempts")) or 0,
-                     error=get("error"), duration_ms=_int_or_none(get("duration_ms")))
-
-
-def _int_or_none(value) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
+    cells = validation.sheet.meta.loc[row].to_dict()
+    result = RowResult.from_cells(row, cells)
+    result.id = _row_id(validation, row)
+    return result
 
 
 def _row_id(validation: Validation, row: int) -> int | None:

@@ -1,8 +1,8 @@
 """Comparing call centers field by field, in the workbook's terms.
 
-Used to verify a write (did the API take what it accepted?) and, with --diff,
-to send only what differs from the live state. Both sides are turned into the
-same column -> value mapping a parsed row has, so `ring_seconds` "30" from the
+Used to verify a write: did the API take what it accepted? (--diff compares
+the same way, in diff.py.) Both sides are turned into the same column -> value
+mapping a parsed row has, so `ring_seconds` "30" from the
 API equals 30 from the sheet, and a DTMF menu is compared key by key.
 """
 

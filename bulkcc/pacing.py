@@ -3,8 +3,8 @@
 Dialpad allows 1200 requests a minute on this endpoint and 20 a second per
 company, shared with the company's other integrations. `Pacer` enforces the
 rule "no more than PER_MIN/60 starts in any one-second window, and no more than
-PER_MIN in any 60 seconds" with an aiolimiter bucket of size one: one start per
-1/rate seconds. A bigger bucket would let a burst through (`AsyncLimiter(20, 1)`
+PER_MIN in any 60 seconds" with an aiolimiter bucket of just over one start
+(see `pace_and_bucket`). A bigger bucket would let a burst through (`AsyncLimiter(20, 1)`
 starts 40 in the first second: 20 at once, then 20 more as it drains), which is
 exactly what gets a shared budget 429'd. A 429 pauses every start until its
 Retry-After has passed and halves the pace for a while, since other

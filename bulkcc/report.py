@@ -7,7 +7,6 @@ never modified.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import InputError, Problem
-from .reader import DATA_SHEET, XLSX_SUFFIXES, check_zip_size
+from .reader import DATA_SHEET, XLSX_SUFFIXES, check_zip_size, read_csv_rows
 from .validate import Validation
 from .xlsx import FILLS, save_atomic, style_header, write_row
 
@@ -73,9 +72,8 @@ def _load_copy(validation: Validation) -> tuple[Workbook, str]:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = DATA_SHEET
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        for row_number, row in enumerate(csv.reader(handle), start=1):
-            write_row(sheet, row_number, row)
+    for row_number, row in enumerate(read_csv_rows(path), start=1):
+        write_row(sheet, row_number, row)
     return workbook, DATA_SHEET
 
 

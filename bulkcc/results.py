@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -59,6 +59,14 @@ class RowResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_cells(cls, row: int, cells: Mapping[str, Any]) -> RowResult:
+        """The result a Results sheet's cells record for a row (blank cells as None)."""
+        return cls(row=row, id=_int_or_none(cells.get("id")), status=str(cells.get("status") or "not_sent"),
+                   http_status=_int_or_none(cells.get("http_status")),
+                   attempts=_int_or_none(cells.get("attempts")) or 0, error=cells.get("error") or None,
+                   duration_ms=_int_or_none(cells.get("duration_ms")), changes=cells.get(CHANGES_COLUMN) or None)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RowResult:
@@ -267,19 +275,17 @@ def read_results(path: str | Path) -> list[RowResult]:
             cell = {name: values[pos] if pos < len(values) else None for name, pos in wanted.items()}
             if cell.get("row") is None:
                 continue
-            out.append(RowResult(
-                row=int(cell["row"]), id=_int_or_none(cell.get("id")), status=str(cell.get("status") or ""),
-                http_status=_int_or_none(cell.get("http_status")), attempts=_int_or_none(cell.get("attempts")) or 0,
-                error=cell.get("error"), duration_ms=_int_or_none(cell.get("duration_ms")),
-                changes=cell.get(CHANGES_COLUMN),
-            ))
+            out.append(RowResult.from_cells(int(cell["row"]), cell))
         return out
     finally:
         workbook.close()
 
 
 def _int_or_none(value: Any) -> int | None:
+    """A whole number from a results cell: 200, 200.0 (as calamine reads it), "4800000000000001" (an id)."""
+    if value is None or value == "" or value != value:
+        return None
     try:
-        return int(value) if value is not None and value != "" else None
+        return int(value.strip().split(".")[0]) if isinstance(value, str) else int(value)
     except (TypeError, ValueError):
         return None

@@ -12,6 +12,7 @@ import pandas as pd
 
 from .errors import Problem
 from .fields import COLUMNS, routing_required_columns, target_pairs
+from .payload import native
 
 ROUTING_PREFIX = "routing_options."
 
@@ -30,11 +31,7 @@ def _problems(mask: pd.Series, frame: pd.DataFrame, column: str, message: str) -
     values = _col(frame, column)
     for row in mask[mask.fillna(False).astype(bool)].index:
         value = values.at[row]
-        yield Problem(int(row), column, None if pd.isna(value) else _plain(value), message)
-
-
-def _plain(value):
-    return value.item() if hasattr(value, "item") else value
+        yield Problem(int(row), column, None if pd.isna(value) else native(value), message)
 
 
 def routing_complete(frame: pd.DataFrame) -> Iterator[Problem]:

@@ -20,6 +20,7 @@ from pandera.errors import SchemaErrors
 from .cells import hours_in_order
 from .errors import Problem
 from .fields import FIELDS, Field, suggest_choice
+from .payload import native
 
 # The pandas dtype each kind is held in once parsed; pandera checks it.
 DTYPES = {
@@ -146,14 +147,5 @@ def failures_to_problems(failures: pd.DataFrame, typed: pd.DataFrame) -> list[Pr
         else:
             number = int(case.check_number) if case.check_number is not None else -1
             message = messages.get((column, number), lambda v: f"failed {check}")(value)
-        problems.append(Problem(row, column, _plain(value), message))
+        problems.append(Problem(row, column, native(value), message))  # pandera hands back numpy scalars
     return problems
-
-
-def _plain(value: Any) -> Any:
-    """A failure case as a JSON-friendly value (pandera hands back numpy scalars)."""
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, tuple):
-        return list(value)
-    return value

@@ -41,10 +41,6 @@ class Target:
     def is_loopback(self) -> bool:
         return self.simulator or is_loopback(self.base_url)
 
-    @property
-    def label(self) -> str:
-        return f"{self.base_url} (simulator: nothing real is changed)" if self.simulator else self.base_url
-
 
 def resolve_target(base_url: str | None, sandbox: bool, simulator: bool) -> Target:
     """The target the flags name; refuses contradictions and plain http off loopback."""
