@@ -73,16 +73,27 @@ class Field:
         return self.kind == "id" or self.path.endswith("action_target_id")
 
     @property
+    def range_text(self) -> str:
+        """The numeric range in words ("10–45", "1 or more"), or "" for unranged columns.
+
+        No column states the int64 limit as its maximum: every whole number is
+        checked against it when parsed, so it is not a rule an admin needs to read.
+        """
+        if self.minimum is None:
+            return ""
+        if self.maximum is None:
+            return f"{self.minimum} or more"
+        return f"{self.minimum}–{self.maximum}"
+
+    @property
     def allowed(self) -> str:
         """The allowed values in words, for messages, the template and the docs."""
         if self.choices:
             return ", ".join(self.choices)
         if self.kind == "bool":
             return "TRUE, FALSE"
-        if self.minimum is not None and self.maximum is not None:
-            return f"{self.minimum} to {self.maximum}"
-        if self.minimum is not None:
-            return f"{self.minimum} or more"
+        if self.range_text:
+            return self.range_text
         if self.max_length:
             return f"up to {self.max_length} characters" + (", one line" if self.single_line else "")
         return KIND_LABEL[self.kind]
@@ -112,7 +123,7 @@ def _routing_fields(state: str) -> list[Field]:
            "The type of the target inbound calls are routed to; give it together with action_target_id.",
            choices=TARGET_TYPES),
         _f(f"{p}.action_target_id", "int", group, _TARGET_ID.format(what="inbound calls are routed to"),
-           minimum=1, maximum=INT64_MAX),
+           minimum=1),
     ]
     for key in MENU_KEYS:
         k = f"{p}.dtmf.{key}"
@@ -124,7 +135,7 @@ def _routing_fields(state: str) -> list[Field]:
                f"DTMF key {key}: the type of the target dialed; needs the key's action and action_target_id.",
                choices=TARGET_TYPES),
             _f(f"{k}.action_target_id", "int", menu,
-               f"DTMF key {key}: " + _TARGET_ID.format(what="dialed"), minimum=1, maximum=INT64_MAX),
+               f"DTMF key {key}: " + _TARGET_ID.format(what="dialed"), minimum=1),
         ]
     return rows
 
@@ -138,7 +149,7 @@ _HOURS_HELP = {
 
 FIELDS: tuple[Field, ...] = tuple([
     _f("id", "id", "call center", "The call center's id (required, unique in the sheet). "
-       "The row changes this call center.", required=True, minimum=1, maximum=INT64_MAX),
+       "The row changes this call center.", required=True, minimum=1),
     _f("name", "text", "call center", "The name of the call center. One line, max 100 characters.",
        max_length=100, single_line=True),
     _f("group_description", "text", "call center", "The description of the call center. Max 256 characters.",
@@ -161,13 +172,13 @@ FIELDS: tuple[Field, ...] = tuple([
        "Allow agents to stop/restart a recording during a call.", default="FALSE"),
     _f("advanced_settings.max_wrap_up_seconds", "int", "advanced",
        "Post-call wrap-up time in seconds before agents receive their next call.",
-       minimum=0, maximum=INT64_MAX, default="0"),
+       minimum=0, default="0"),
     _f("voice_intelligence.auto_start", "bool", "voice intelligence",
        "Auto start Vi for this call center.", default="TRUE"),
     _f("voice_intelligence.allow_pause", "bool", "voice intelligence",
        "Allow individual users to start and stop Vi during calls.", default="TRUE"),
     _f("alerts.cc_service_level_seconds", "int", "alerts",
-       "Inbound calls should be answered within how many seconds.", minimum=1, maximum=INT64_MAX,
+       "Inbound calls should be answered within how many seconds.", minimum=1,
        default="60"),
     _f("alerts.cc_service_level", "int", "alerts",
        "Alert supervisors when the service level drops below this percentage (0-100).",
@@ -179,11 +190,11 @@ FIELDS: tuple[Field, ...] = tuple([
     _f("hold_queue.announce_position", "bool", "hold queue", "Whether callers hear their place in the "
        "queue. Not allowed when max_hold_seconds is under 120.", default="TRUE"),
     _f("hold_queue.announcement_interval_seconds", "int", "hold queue",
-       "Hold announcement interval in seconds.", minimum=1, maximum=INT64_MAX, default="120"),
+       "Hold announcement interval in seconds.", minimum=1, default="120"),
     _f("hold_queue.allow_queue_callback", "bool", "hold queue",
        "Whether callers may request a callback.", default="FALSE"),
     _f("hold_queue.queue_callback_threshold", "int", "hold queue", "Callers may request a callback when "
-       "the queue has more than this number of calls.", minimum=1, maximum=INT64_MAX, default="5"),
+       "the queue has more than this number of calls.", minimum=1, default="5"),
     _f("hold_queue.queue_callback_dtmf", "dtmf_key", "hold queue", "The key callers press to request a "
        "callback: 0-9, * or #. Must differ from queue_escape_dtmf.", choices=DTMF_KEYS, default="9"),
     _f("hold_queue.queue_escape_dtmf", "dtmf_key", "hold queue", "The key callers press to leave the "

@@ -53,17 +53,18 @@ def _choice_message(field: Field) -> Message:
     return message
 
 
+def _range_words(field: Field) -> str:
+    return f"from {field.minimum} to {field.maximum}" if field.maximum is not None else f"{field.minimum} or more"
+
+
 def _rules_for(field: Field) -> list[_Rule]:
     rules: list[_Rule] = []
-    if field.minimum is not None or field.maximum is not None:
-        low, high = field.minimum, field.maximum
-        if high is not None and high < 2**62:
-            check = pa.Check.in_range(low, high)
-            text = f"from {low} to {high}"
+    if field.minimum is not None:
+        if field.maximum is not None:
+            check = pa.Check.in_range(field.minimum, field.maximum)
         else:
-            check = pa.Check.ge(low)
-            text = f"{low} or more"
-        rules.append(_Rule(check, lambda v, text=text: f"{v} is out of range: {field.path} must be {text}"))
+            check = pa.Check.ge(field.minimum)
+        rules.append(_Rule(check, lambda v: f"{v} is out of range: {field.path} must be {_range_words(field)}"))
     if field.choices:
         rules.append(_Rule(pa.Check.isin(list(field.choices)), _choice_message(field)))
     if field.max_length:

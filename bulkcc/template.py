@@ -36,7 +36,6 @@ README_SHEET = "README"
 DOCUMENT_TIME = dt.datetime(2024, 1, 1)
 AUTHOR = "bulkcc"
 VALIDATED_ROWS = 1000  # data validations cover at least rows 2..1001
-NO_REAL_MAXIMUM = 2**62  # a maximum this large is the int64 limit, not a rule worth showing
 CONTEXT_NOTE = "read-only: shown for context, ignored by validate and apply"
 
 # Excel's limits: longer texts are refused or make Excel "repair" the file.
@@ -86,29 +85,14 @@ class _FixedTimeProperties(DocumentProperties):
 
 # ---- texts shared by the comments, the Columns sheet and the docs ----
 
-def range_text(field: Field) -> str:
-    """The numeric range in words ("10–45", "1 or more"), or "" for unranged columns."""
-    if field.minimum is None:
-        return ""
-    if field.maximum is None or field.maximum >= NO_REAL_MAXIMUM:
-        return f"{field.minimum} or more"
-    return f"{field.minimum}–{field.maximum}"
-
-
-def allowed_text(field: Field) -> str:
-    """`Field.allowed`, with an int64 upper bound shown as "or more"."""
-    return range_text(field) or field.allowed
-
-
 def allowed_cell_text(field: Field) -> str:
     """The allowed values for a reference table, blank where they only repeat the type."""
-    allowed = allowed_text(field)
-    return "" if allowed == KIND_LABEL[field.kind] else allowed
+    return "" if field.allowed == KIND_LABEL[field.kind] else field.allowed
 
 
 def column_help(field: Field) -> str:
     """The full help of a column: description, allowed values and default."""
-    lines = [field.help, f"Allowed: {allowed_text(field)}."]
+    lines = [field.help, f"Allowed: {field.allowed}."]
     if field.default:
         lines.append(f"Default: {field.default}.")
     return "\n".join(lines)
@@ -160,7 +144,7 @@ def field_validation(field: Field) -> DataValidation:
         # Ids are text (Excel would round a 16-digit number), so the check is on digits typed.
         validation = DataValidation(type="textLength", operator="between", formula1="1", formula2="19")
     elif field.minimum is not None:
-        if field.maximum is None or field.maximum >= NO_REAL_MAXIMUM:
+        if field.maximum is None:
             validation = DataValidation(type="whole", operator="greaterThanOrEqual", formula1=str(field.minimum))
         else:
             validation = DataValidation(type="whole", operator="between",
@@ -172,14 +156,14 @@ def field_validation(field: Field) -> DataValidation:
     validation.allow_blank = True  # blank = leave unchanged
     validation.showInputMessage = True
     validation.promptTitle = _prompt_title(field.path)
-    prompt = field.help if values else f"{field.help} Allowed: {allowed_text(field)}."  # lists show their values
+    prompt = field.help if values else f"{field.help} Allowed: {field.allowed}."  # lists show their values
     if field.default:
         prompt += f" Default: {field.default}."
     validation.prompt = _shorten(prompt, PROMPT_LIMIT)
     if validation.type:
         validation.showErrorMessage = True
         validation.errorTitle = "Not allowed here"
-        validation.error = _shorten(f"{field.path} takes {allowed_text(field)}.", ERROR_LIMIT)
+        validation.error = _shorten(f"{field.path} takes {field.allowed}.", ERROR_LIMIT)
     return validation
 
 
@@ -249,7 +233,7 @@ def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], conte
 def _write_columns_sheet(sheet: Worksheet) -> None:
     write_row(sheet, 1, COLUMNS_HEADER)
     for row, field in enumerate(FIELDS, start=2):
-        numeric_range = range_text(field)
+        numeric_range = field.range_text
         allowed = "" if numeric_range else allowed_cell_text(field)  # the range column already says it
         write_row(sheet, row, [
             field.path, field.group, KIND_LABEL[field.kind], allowed, numeric_range,

@@ -26,6 +26,7 @@ from bulkcc.fields import (
     COLUMNS,
     DTMF_KEYS,
     FIELDS_BY_PATH,
+    INT64_MAX,
     MENU_KEYS,
     OPERATOR_ROUTINGS,
     TARGET_TYPES,
@@ -306,7 +307,7 @@ def valid_cell(draw: st.DrawFn, field: Field, max_int: int, xlsx: bool = False) 
     """(cell value as an admin may type it, the value the body must carry)."""
     if field.kind in ("int", "id"):
         low = field.minimum
-        high = min(field.maximum, max_int)
+        high = min(field.maximum if field.maximum is not None else INT64_MAX, max_int)
         number = draw(st.one_of(st.integers(low, min(high, low + 100)), st.integers(low, high)))
         return draw(_int_forms(number)), number
     if field.kind == "bool":

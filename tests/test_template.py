@@ -15,7 +15,7 @@ from bulkcc.docs import DOCS_PATH, columns_markdown
 from bulkcc.fields import FIELDS
 from bulkcc.reader import DATA_SHEET, read_sheet
 from bulkcc.template import (
-    CONTEXT_NOTE, DOCUMENT_TIME, NO_REAL_MAXIMUM, OUTLINED_GROUPS, PROMPT_LIMIT, PROMPT_TITLE_LIMIT,
+    CONTEXT_NOTE, DOCUMENT_TIME, OUTLINED_GROUPS, PROMPT_LIMIT, PROMPT_TITLE_LIMIT,
     VALIDATED_ROWS, build_workbook, write_template,
 )
 from bulkcc.validate import validate_file
@@ -109,7 +109,7 @@ def test_validations_match_the_fields(template):
             assert sheet.column_dimensions[letter].number_format == "@", field.path
         elif field.kind in ("id", "int") and field.minimum is not None:
             assert dv.type == "whole" and dv.formula1 == str(field.minimum), field.path
-            if field.maximum >= NO_REAL_MAXIMUM:
+            if field.maximum is None:
                 assert (dv.operator, dv.formula2) == ("greaterThanOrEqual", None), field.path
             else:
                 assert (dv.operator, dv.formula2) == ("between", str(field.maximum)), field.path
