@@ -100,7 +100,6 @@ class ApiClient:
     async def call(self, method: str, path: str, body: dict | None = None,
                    stop: asyncio.Event | None = None) -> ApiResult:
         """Make the call, retrying what can be retried; raise AuthError on 401/403."""
-        started = self.clock()
         result = ApiResult(ok=False, http_status=None, attempts=0, duration_ms=0)
         while True:
             if not await self._turn_or_stop(stop):
@@ -122,14 +121,18 @@ class ApiClient:
                     f"stopped: most requests are failing (last: {result.error}); the retry budget "
                     "is spent, so the API looks down. Rows not yet updated can be sent later with --resume"
                 )
-                result.duration_ms = int((self.clock() - started) * 1000)
+                result.duration_ms = self._since_first_attempt(result)
                 exhausted.result = result  # this row was sent: it is failed, not "not sent"
                 raise exhausted
             await self._sleep_unless_stopped(retry_in, stop)
-        result.duration_ms = int((self.clock() - started) * 1000)
+        result.duration_ms = self._since_first_attempt(result)
         if result.ok and result.attempts == 1:
             self.budget.give_back()
         return result
+
+    def _since_first_attempt(self, result: ApiResult) -> int:
+        """Milliseconds from the first attempt's start: the call's own time, not its wait for a turn."""
+        return int((self.clock() - result.started_at[0]) * 1000) if result.started_at else 0
 
     async def _sleep_unless_stopped(self, seconds: float, stop: asyncio.Event | None) -> None:
         """Wait before a retry, but not past a stop (a Retry-After may ask for two minutes)."""
