@@ -51,7 +51,7 @@ LITERAL_LIST_LIMIT = 255
 OUTLINED_GROUPS = {"hours": False, "hold queue": False, "dtmf open": True, "dtmf closed": True}
 
 COLUMNS_HEADER = ("column", "group", "type", "allowed", "range", "max length", "default", "description")
-COLUMNS_WIDTHS = (48, 18, 24, 40, 16, 11, 13, 90)
+COLUMNS_WIDTHS = (66, 18, 24, 40, 16, 11, 13, 90)
 
 README_LINES = (
     "How to fill the callcenters sheet",
