@@ -185,13 +185,11 @@ async def _send_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, r
 
     progress.start(len(the_plan.requests), conn.target_label)
     try:
-        not_started = await run_pool(conn.client, the_plan.requests, patch_call, on_result,
-                                     concurrency=options.connection.pool_size, stop=stop)
+        # Requests never started have no result here: _all_results reports them not_sent.
+        await run_pool(conn.client, the_plan.requests, patch_call, on_result,
+                       concurrency=options.connection.pool_size, stop=stop)
     finally:
         progress.close()
-    for request in not_started:
-        run.results.setdefault(request.row, RowResult(row=request.row, id=request.id, status="not_sent",
-                                                      error="not sent: the run stopped first"))
 
 
 def _install_stop_signals(stop: asyncio.Event) -> Callable[[], None]:
@@ -249,9 +247,6 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
                 if exc.exit_code != EXIT_ABORTED:
                     raise
                 run.stopped_by = str(exc)
-                for request in getattr(exc, "not_started", []):
-                    run.results.setdefault(request.row, RowResult(row=request.row, id=request.id,
-                                                                  status="not_sent", error="not sent: " + str(exc)))
             throttled = conn.client.throttled
     finally:
         remove_signals()
@@ -259,7 +254,8 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
     if stop.is_set() and run.stopped_by is None:
         run.stopped_by = "stopped by a signal (Ctrl-C or SIGTERM); requests in flight were let finish"
 
-    results = _all_results(validation, rows, the_plan, done, run.results)
+    results = _all_results(validation, rows, the_plan, done, run.results,
+                           not_sent_error=f"not sent: {run.stopped_by or 'the run stopped first'}")
     sent = [r for r in run.results.values() if r.attempts]
     summary = RunSummary(
         started=started, ended=datetime.now(timezone.utc), target_url=target_label, input_name=input_path.name,
@@ -279,8 +275,8 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
 
 
 def _all_results(validation: Validation, rows: set[int], the_plan: Plan, done: dict[int, RowResult],
-                 sent: dict[int, RowResult]) -> list[RowResult]:
-    """One result per input row, in sheet order."""
+                 sent: dict[int, RowResult], not_sent_error: str) -> list[RowResult]:
+    """One result per input row, in sheet order; a planned row with no result was never sent."""
     problems = validation.problems_by_row()
     skipped = {r.row: r for r in the_plan.skipped}
     file_problems = "; ".join(p.message for p in validation.file_problems)
@@ -299,7 +295,7 @@ def _all_results(validation: Validation, rows: set[int], the_plan: Plan, done: d
         elif row in done:
             out.append(done[row])
         else:
-            out.append(RowResult(row=row, id=_row_id(validation, row), status="not_sent"))
+            out.append(RowResult(row=row, id=_row_id(validation, row), status="not_sent", error=not_sent_error))
     return out
 
 
