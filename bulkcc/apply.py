@@ -236,8 +236,7 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
     remove_signals = _install_stop_signals(stop)
     target_label = options.target.base_url
     try:
-        ids = [int(i) for i in validation.typed["id"].dropna()] if "id" in validation.typed else []
-        async with connect(options.connection, simulator_ids=ids) as conn:
+        async with connect(options.connection, simulator_ids=validation.ids) as conn:
             target_label = conn.target_label
             try:
                 if options.diff:

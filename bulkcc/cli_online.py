@@ -52,8 +52,7 @@ def simulate(port, rate, seed_path, count, api_key_file, latency_ms, fail_rate, 
         except ValueError as exc:
             raise BulkccError(f"--seed {seed_path}: {exc}") from exc
     else:
-        ids = validate_file(seed_path).typed["id"].dropna()
-        store = seed_store([int(i) for i in ids], random.Random(0))
+        store = seed_store(validate_file(seed_path).ids, random.Random(0))
     if key:
         out.print(f"accepting the key in {KEY_ENV if api_key_file is None else api_key_file}", markup=False)
     else:

@@ -47,6 +47,11 @@ class Validation:
         return [r for r in self.sheet.rows if r not in bad]
 
     @property
+    def ids(self) -> list[int]:
+        """The call center ids that parsed, in sheet order (the reader insists on an id column)."""
+        return [int(i) for i in self.typed["id"].dropna()]
+
+    @property
     def ok(self) -> bool:
         return not self.problems
 
