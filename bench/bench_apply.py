@@ -40,11 +40,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from _samples import make_samples  # noqa: E402  (bench/ is on the path when run as a script)
-from bulkcc.apply import ApplyOptions, ApplyOutcome, apply_async  # noqa: E402
-from bulkcc.connection import ConnectionOptions  # noqa: E402
-from bulkcc.plan import make_plan  # noqa: E402
-from bulkcc.target import Target  # noqa: E402
-from bulkcc.validate import validate_file  # noqa: E402
+from bulkcc.run.apply import ApplyOptions, ApplyOutcome, apply_async  # noqa: E402
+from bulkcc.send.connection import ConnectionOptions  # noqa: E402
+from bulkcc.plan.plans import make_plan  # noqa: E402
+from bulkcc.send.target import Target  # noqa: E402
+from bulkcc.validate.validation import validate_file  # noqa: E402
 
 KEY = "bench-key-not-a-secret"
 LATENCY_MS = "100,400"

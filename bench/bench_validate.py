@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 
 from _samples import make_samples  # noqa: E402  (bench/ is on the path when run as a script)
 from bulkcc.fields import COLUMNS  # noqa: E402
-from bulkcc.validate import validate_file  # noqa: E402
+from bulkcc.validate.validation import validate_file  # noqa: E402
 
 AIM_SECONDS = 2.0
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Kind = Literal["id", "int", "bool", "text", "enum", "dtmf_key", "hours"]
 
@@ -32,6 +32,21 @@ MENU_KEYS = tuple(str(k) for k in range(10))  # the keys of a DTMF menu: 0-9
 ROUTING_STATES = ("open", "closed")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 INT64_MAX = 2**63 - 1
+ROUTING_PREFIX = "routing_options."
+DTMF_PARTS = ("action", "action_target_type", "action_target_id")  # the options of one menu key
+
+
+def dtmf_path(state: str, key: str, part: str) -> str:
+    """The column of one part of one DTMF menu key: `routing_options.open.dtmf.1.action`."""
+    return f"{ROUTING_PREFIX}{state}.dtmf.{key}.{part}"
+
+
+def split_dtmf_path(path: str) -> tuple[str, str, str] | None:
+    """(state, key, part) of a DTMF menu column, or None for any other column."""
+    parts = path.split(".")
+    if len(parts) == 5 and parts[0] + "." == ROUTING_PREFIX and parts[2] == "dtmf":
+        return parts[1], parts[3], parts[4]
+    return None
 
 # Python's type for each kind, once parsed from a cell (for docs and the schema).
 KIND_LABEL = {
@@ -64,7 +79,12 @@ class Field:
     @property
     def is_dtmf_menu(self) -> bool:
         """True for the per-key columns of a DTMF menu (`routing_options.S.dtmf.K.*`)."""
-        return ".dtmf." in self.path
+        return split_dtmf_path(self.path) is not None
+
+    @property
+    def is_routing(self) -> bool:
+        """A cell of `routing_options`, which the API takes only whole."""
+        return self.path.startswith(ROUTING_PREFIX)
 
     @property
     def is_identifier(self) -> bool:
@@ -99,7 +119,7 @@ class Field:
         return KIND_LABEL[self.kind]
 
 
-def _f(path: str, kind: Kind, group: str, help: str, **kw) -> Field:
+def _f(path: str, kind: Kind, group: str, help: str, **kw: Any) -> Field:
     return Field(path=path, kind=kind, group=group, help=help, **kw)
 
 
@@ -108,7 +128,7 @@ _TARGET_ID = "The ID of the target ({what}); give it together with action_target
 
 def _routing_fields(state: str) -> list[Field]:
     """The columns of `routing_options.<state>`, its DTMF menu spread over keys 0-9."""
-    p = f"routing_options.{state}"
+    p = f"{ROUTING_PREFIX}{state}"
     when = "during open hours" if state == "open" else "during off hours"
     group = f"routing {state}"
     rows = [
@@ -126,15 +146,14 @@ def _routing_fields(state: str) -> list[Field]:
            minimum=1),
     ]
     for key in MENU_KEYS:
-        k = f"{p}.dtmf.{key}"
         menu = f"dtmf {state}"
         rows += [
-            _f(f"{k}.action", "enum", menu, f"DTMF menu {when}: the action when the caller presses {key}. "
+            _f(dtmf_path(state, key, "action"), "enum", menu, f"DTMF menu {when}: the action when the caller presses {key}. "
                f"The menu is sent whole: fill every key you want to keep.", choices=ACTIONS),
-            _f(f"{k}.action_target_type", "enum", menu,
+            _f(dtmf_path(state, key, "action_target_type"), "enum", menu,
                f"DTMF key {key}: the type of the target dialed; needs the key's action and action_target_id.",
                choices=TARGET_TYPES),
-            _f(f"{k}.action_target_id", "int", menu,
+            _f(dtmf_path(state, key, "action_target_id"), "int", menu,
                f"DTMF key {key}: " + _TARGET_ID.format(what="dialed"), minimum=1),
         ]
     return rows
@@ -214,7 +233,7 @@ COLUMNS: tuple[str, ...] = tuple(FIELDS_BY_PATH)
 def routing_required_columns() -> tuple[str, ...]:
     """The four cells the API needs whenever routing_options is sent at all."""
     return tuple(
-        f"routing_options.{s}.{leaf}" for s in ROUTING_STATES for leaf in ("action", "try_dial_operators")
+        f"{ROUTING_PREFIX}{s}.{leaf}" for s in ROUTING_STATES for leaf in ("action", "try_dial_operators")
     )
 
 
@@ -222,8 +241,11 @@ def target_pairs() -> list[tuple[str, str, str]]:
     """(action, action_target_type, action_target_id) column triples that belong together."""
     triples = []
     for state in ROUTING_STATES:
-        for prefix in [f"routing_options.{state}"] + [f"routing_options.{state}.dtmf.{k}" for k in MENU_KEYS]:
-            triples.append((f"{prefix}.action", f"{prefix}.action_target_type", f"{prefix}.action_target_id"))
+        prefix = f"{ROUTING_PREFIX}{state}"
+        triples.append((f"{prefix}.action", f"{prefix}.action_target_type", f"{prefix}.action_target_id"))
+        for key in MENU_KEYS:
+            action, kind, target = (dtmf_path(state, key, part) for part in DTMF_PARTS)
+            triples.append((action, kind, target))
     return triples
 
 

@@ -6,8 +6,10 @@ other areas add theirs below the marked line.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -61,9 +63,13 @@ def make_samples() -> ModuleType:
     return load_make_samples()
 
 
+@functools.cache
 def load_make_samples() -> ModuleType:
+    """The one loader of the sample generator (tests import it from here)."""
     spec = importlib.util.spec_from_file_location("make_samples", SAMPLE_DIR / "make_samples.py")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules["make_samples"] = module
     spec.loader.exec_module(module)
     return module
 

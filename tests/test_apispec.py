@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bulkcc import apispec
+from bulkcc.sim import apispec
 
 READ_ONLY = (
     "id", "office_id", "state", "country", "availability_status", "first_action",

@@ -28,22 +28,23 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from conftest import load_make_samples
 from openpyxl import Workbook, load_workbook
 
-import bulkcc.connection
-from bulkcc.apply import ApplyOptions, InvalidRowsError, apply_async
-from bulkcc.client import ApiClient, RetryBudgetExhausted
-from bulkcc.connection import ConnectionOptions
-from bulkcc.errors import EXIT_ABORTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE, AuthError
-from bulkcc.journal import journal_path, read_journal
-from bulkcc.pacing import Pacer, RetryBudget, RetryPolicy
-from bulkcc.plan import make_plan
-from bulkcc.results import read_results
-from bulkcc.runner import patch_call, run_pool
-from bulkcc.simulator import Simulator, SimulatorConfig, seed_store
-from bulkcc.target import Target
-from bulkcc.validate import validate_file
-from bulkcc.xlsx import set_cell
+from bulkcc.errors import InvalidRowsError
+from bulkcc.run.apply import ApplyOptions, apply_async
+from bulkcc.send.client import ApiClient
+from bulkcc.send.connection import ConnectionOptions
+from bulkcc.errors import EXIT_ABORTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE, KeyRefused, RetryBudgetSpent
+from bulkcc.run.journal import journal_path, read_journal
+from bulkcc.send.pacing import Pacer, RetryBudget, RetryPolicy
+from bulkcc.plan.plans import make_plan
+from bulkcc.workbook.results import read_results
+from bulkcc.send.pool import patch_call, run_pool
+from bulkcc.sim.server import Simulator, SimulatorConfig, seed_store
+from bulkcc.send.target import Target
+from bulkcc.validate.validation import validate_file
+from bulkcc.workbook.xlsx import set_cell
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_data" / "callcenters.xlsx"
@@ -53,14 +54,7 @@ CLI = [sys.executable, "-m", "bulkcc.cli", "apply"]
 CLI_TIMEOUT = 60.0  # seconds one CLI run may take before the test gives up on it
 
 
-def _load_make_samples():
-    spec = importlib.util.spec_from_file_location("make_samples", REPO / "sample_data" / "make_samples.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SAMPLES = _load_make_samples()
+SAMPLES = load_make_samples()
 
 
 # ---------------------------------------------------------------- helpers
@@ -92,9 +86,14 @@ async def simulator(ids, **config: Any) -> AsyncIterator[Simulator]:
 
 
 def options(results: Path, base_url: str, *, rate: int = 6000, concurrency: int = 8, max_attempts: int = 3,
-            timeout_s: float = 5.0, api_key: str = KEY, **kwargs: Any) -> ApplyOptions:
+            timeout_s: float = 5.0, api_key: str = KEY, retry_policy: Any = None, retry_budget: Any = None,
+            **kwargs: Any) -> ApplyOptions:
     connection = ConnectionOptions(target=Target(base_url), api_key=api_key, rate_per_min=rate,
                                    concurrency=concurrency, max_attempts=max_attempts, timeout_s=timeout_s)
+    if retry_policy is not None:
+        connection.retry_policy = retry_policy
+    if retry_budget is not None:
+        connection.retry_budget = retry_budget
     return ApplyOptions(results_path=results, connection=connection, **kwargs)
 
 
@@ -108,11 +107,9 @@ def max_in_window(times: Sequence[float], window: float = 1.0) -> int:
     return max((sum(1 for u in times[i:] if u < t + window) for i, t in enumerate(times)), default=0)
 
 
-@pytest.fixture
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """apply's client retries after milliseconds instead of seconds (ApplyOptions has no backoff knob)."""
-    monkeypatch.setattr(bulkcc.connection, "RetryPolicy",
-                        functools.partial(RetryPolicy, base_delay=0.01, max_delay=0.05))
+def fast_retries(max_attempts: int) -> RetryPolicy:
+    """A retry policy that waits milliseconds instead of seconds (given to ConnectionOptions)."""
+    return RetryPolicy(max_attempts=max_attempts, base_delay=0.01, max_delay=0.05)
 
 
 class CliRun:
@@ -276,11 +273,12 @@ async def test_the_pace_holds_at_the_simulators_limit(tmp_path: Path) -> None:
     assert outcome.summary.achieved_rate_per_min <= 600
 
 
-async def test_a_failing_api_leaves_rows_failed_after_max_attempts(tmp_path: Path, fast_retries) -> None:
+async def test_a_failing_api_leaves_rows_failed_after_max_attempts(tmp_path: Path) -> None:
     rows = realistic_rows(8)
     source = write_rows(tmp_path / "in.xlsx", rows)
     async with simulator(ids_of(rows), fail_rate=1.0) as sim:
-        outcome = await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url, max_attempts=2))
+        outcome = await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url, max_attempts=2,
+                                                    retry_policy=fast_retries))
         assert len(sim.requests) == 8 * 2
     assert outcome.exit_code == EXIT_INVALID
     results = read_results(tmp_path / "r.xlsx")
@@ -303,14 +301,13 @@ async def test_a_wrong_key_stops_the_run_after_one_request(tmp_path: Path) -> No
     assert len(results) == 6 and {r.status for r in results} == {"not_sent"}
 
 
-async def test_a_spent_retry_budget_stops_the_run_with_a_clear_message(tmp_path: Path, fast_retries,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bulkcc.connection, "RetryBudget", lambda: RetryBudget(capacity=10, retry_cost=5))
+async def test_a_spent_retry_budget_stops_the_run_with_a_clear_message(tmp_path: Path) -> None:
     rows = realistic_rows(12)
     source = write_rows(tmp_path / "in.xlsx", rows)
     async with simulator(ids_of(rows), fail_rate=1.0) as sim:
         outcome = await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url, concurrency=2,
-                                                    max_attempts=5))
+                                                    max_attempts=5, retry_policy=fast_retries,
+                                                    retry_budget=lambda: RetryBudget(capacity=10, retry_cost=5)))
         seen = {i: sim.patch_count(i, applied_only=False) for i in ids_of(rows)}
         sent = len(sim.requests)
     assert outcome.exit_code == EXIT_ABORTED
@@ -484,7 +481,7 @@ async def test_a_retry_after_too_long_to_wait_fails_the_row() -> None:
 async def test_401_and_403_raise_at_once(status: int) -> None:
     step = ("json", status, {"error": {"message": "Invalid or missing API key"}})
     async with ScriptedApi({"x": [step]}) as api, api_client(api.base_url, max_attempts=5) as client:
-        with pytest.raises(AuthError) as caught:
+        with pytest.raises(KeyRefused) as caught:
             await client.call("PATCH", "/x", {})
     assert len(api.arrivals["x"]) == 1
     assert caught.value.exit_code == EXIT_ABORTED and f"HTTP {status}" in str(caught.value)
@@ -521,10 +518,10 @@ async def test_a_spent_retry_budget_raises_and_bounds_the_requests() -> None:
     async with simulator(range(1, 21), fail_rate=1.0) as sim:
         async with api_client(sim.base_url, max_attempts=5,
                               budget=RetryBudget(capacity=10, retry_cost=5)) as client:
-            from bulkcc.payload import PlannedRequest
+            from bulkcc.plan.payload import PlannedRequest
 
             requests = [PlannedRequest(row=i + 1, id=i, body={"ring_seconds": 30}) for i in range(1, 21)]
-            with pytest.raises(RetryBudgetExhausted) as caught:
+            with pytest.raises(RetryBudgetSpent) as caught:
                 await run_pool(client, requests, patch_call, lambda *_: None, concurrency=2,
                                stop=asyncio.Event())
         sent = len(sim.requests)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bulkcc.cells import (
+from bulkcc.validate.cells import (
     CellError,
     hours_in_order,
     parse_bool,

@@ -19,19 +19,20 @@ import pytest
 from click.testing import CliRunner, Result
 from openpyxl import load_workbook
 
-from bulkcc import apispec
-from bulkcc.apply import ApplyOptions, apply_async
+from bulkcc.sim import apispec
+from bulkcc.run.apply import ApplyOptions, apply_async
 from bulkcc.cli import main
-from bulkcc.connection import ConnectionOptions
-from bulkcc.diff import diff_row, rollback_rows
-from bulkcc.export import CONTEXT_FIELDS, ExportQuery, export_async
+from bulkcc.send.connection import ConnectionOptions
+from bulkcc.plan import Change
+from bulkcc.plan.diff import diff_row, rollback_rows
+from bulkcc.run.export import CONTEXT_FIELDS, ExportQuery, export_async
 from bulkcc.fields import OPERATOR_ROUTINGS
-from bulkcc.payload import PlannedRequest, body_from_values, row_values, values_from_callcenter
-from bulkcc.reader import CONTEXT_PREFIX, DATA_SHEET
-from bulkcc.results import read_results
-from bulkcc.simulator import Simulator, SimulatorConfig, ids_for_demo, seed_store
-from bulkcc.target import KEY_ENV, Target
-from bulkcc.validate import Validation, validate_file
+from bulkcc.plan.payload import PlannedRequest, body_from_values, row_values, values_from_callcenter
+from bulkcc.workbook.layout import CONTEXT_PREFIX, DATA_SHEET
+from bulkcc.workbook.results import read_results
+from bulkcc.sim.server import Simulator, SimulatorConfig, ids_for_demo, seed_store
+from bulkcc.send.target import KEY_ENV, Target
+from bulkcc.validate.validation import Validation, validate_file
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -183,9 +184,9 @@ async def test_export_by_ids_reads_each_and_nothing_else(sim: Simulator, tmp_pat
 
 
 async def test_export_by_ids_refuses_an_unknown_id(sim: Simulator, tmp_path: Path) -> None:
-    from bulkcc.export import ExportError
+    from bulkcc.errors import LiveStateError
 
-    with pytest.raises(ExportError, match="1234"):
+    with pytest.raises(LiveStateError, match="1234"):
         await export_async(tmp_path / "x.xlsx", ExportQuery(ids=(IDS[0], 1234)), _options(sim))
     assert not (tmp_path / "x.xlsx").exists()
 
@@ -370,7 +371,7 @@ def test_diff_row_completes_routing_from_live() -> None:
 
     diff = diff_row(PlannedRequest(2, cc_id, body_from_values(row)), row, live)
 
-    assert diff.changes == [("routing_options.closed.action", old, new)]
+    assert diff.changes == [Change("routing_options.closed.action", old, new)]
     assert diff.changes_text() == f"routing_options.closed.action: {old} → {new}"
     expected = copy.deepcopy(store[cc_id]["routing_options"])
     expected["closed"]["action"] = new
@@ -380,7 +381,7 @@ def test_diff_row_completes_routing_from_live() -> None:
     # The rollback keeps the routing whole, as live.
     live_routing = {p: v for p, v in values_from_callcenter(store[cc_id]).items() if p.startswith("routing_options.")}
     assert diff.prior == live_routing
-    (rollback,) = rollback_rows([diff])
+    (rollback,) = rollback_rows([(diff.request.id, diff.prior)])
     assert body_from_values(rollback) == {"routing_options": store[cc_id]["routing_options"]}
 
 
@@ -391,7 +392,7 @@ def test_diff_row_same_values_in_wire_form_are_unchanged() -> None:
            cc["routing_options"]["closed"]["action"], "hold_queue.max_hold_count": cc["hold_queue"]["max_hold_count"]}
     diff = diff_row(PlannedRequest(2, IDS[0], body_from_values(row)), row, live)
     assert diff.unchanged and diff.changes == [] and diff.request.body == {}
-    assert rollback_rows([diff]) == []
+    assert diff.prior == {}  # nothing to put back
 
 
 # ---- a write the API accepts but does not take ------------------------------------

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bulkcc.pacing import SAFETY_MARGIN, Pacer, RetryBudget, RetryPolicy, default_concurrency, pace_and_bucket
+from bulkcc.send.pacing import SAFETY_MARGIN, Pacer, RetryBudget, RetryPolicy, default_concurrency, pace_and_bucket
 
 
 def max_in_window(times: list[float], window: float = 1.0) -> int:

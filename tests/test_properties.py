@@ -32,9 +32,10 @@ from bulkcc.fields import (
     TARGET_TYPES,
     Field,
 )
-from bulkcc.plan import make_plan
-from bulkcc.reader import _build_sheet, _is_blank
-from bulkcc.validate import Validation, validate_file, validate_sheet
+from bulkcc.plan.plans import make_plan
+from bulkcc.values import is_blank as _is_blank
+from bulkcc.workbook.reader import _build_sheet
+from bulkcc.validate.validation import Validation, validate_file, validate_sheet
 
 PATH = Path("prop.xlsx")
 R = "routing_options"

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from bulkcc.reader import RESULT_COLUMNS, read_sheet
-from bulkcc.results import (
+from bulkcc.workbook.layout import RESULT_COLUMNS
+from bulkcc.workbook.reader import read_sheet
+from bulkcc.workbook.results import (
     SIMULATOR_LINE,
     RowResult,
     RunSummary,
@@ -19,7 +20,7 @@ from bulkcc.results import (
     sha256_file,
     write_results,
 )
-from bulkcc.xlsx import FILLS
+from bulkcc.workbook.xlsx import FILLS
 
 TRICKY = ['=HYPERLINK("http://x","y")', "+1", "-2", "@SUM(A1)", "\tx", "\rx", "#N/A", "#REF!"]
 INPUT_COLUMNS = ["id", "name", "ring_seconds", "hours_on", "group_description"]

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bulkcc import apispec
-from bulkcc.sim_store import apply_patch, reference_errors
-from bulkcc.simulator import (
+from bulkcc.sim import apispec
+from bulkcc.sim.store import apply_patch, reference_errors
+from bulkcc.sim.server import (
     SlidingWindowLimiter, Simulator, SimulatorConfig, load_seed_file, make_callcenter, seed_store, serve_forever,
 )
 

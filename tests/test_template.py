@@ -11,14 +11,15 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
 
-from bulkcc.docs import DOCS_PATH, columns_markdown
+from bulkcc.workbook.docs import DOCS_PATH, columns_markdown
 from bulkcc.fields import FIELDS
-from bulkcc.reader import DATA_SHEET, read_sheet
-from bulkcc.template import (
+from bulkcc.workbook.layout import DATA_SHEET
+from bulkcc.workbook.reader import read_sheet
+from bulkcc.workbook.template import (
     CONTEXT_NOTE, DOCUMENT_TIME, OUTLINED_GROUPS, PROMPT_LIMIT, PROMPT_TITLE_LIMIT,
     VALIDATED_ROWS, build_workbook, write_template,
 )
-from bulkcc.validate import validate_file
+from bulkcc.validate.validation import validate_file
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED_TEMPLATE = ROOT / "templates" / "callcenters.xlsx"

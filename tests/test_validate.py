@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from bulkcc import reader
+from bulkcc.workbook import reader
 from bulkcc.errors import InputError, Problem
 from bulkcc.fields import COLUMNS
-from bulkcc.reader import _build_sheet, read_sheet
-from bulkcc.validate import Validation, validate_file, validate_sheet
+from bulkcc.workbook.reader import _build_sheet, read_sheet
+from bulkcc.validate.validation import Validation, validate_file, validate_sheet
 
 R = "routing_options"
 ROUTING = {  # the four cells routing_options needs as soon as any of its cells is filled
@@ -514,7 +514,7 @@ def test_a_csv_row_with_more_cells_than_the_header_is_a_problem_of_that_row(tmp_
     from click.testing import CliRunner
 
     from bulkcc.cli import main
-    from bulkcc.plan import make_plan
+    from bulkcc.plan.plans import make_plan
 
     path = tmp_path / "spill.csv"
     path.write_text("id,ring_seconds,name\n1001,20,Sales, EMEA\n1002,25,Support\n", encoding="utf-8")

@@ -1,0 +1,44 @@
+"""`bulkcc export`: the live call centers as a workbook."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bulkcc.cli.options import connection_options, handles_errors, out, target_options
+
+
+def _ids(text: str | None) -> tuple[int, ...]:
+    if not text:
+        return ()
+    try:
+        ids = tuple(dict.fromkeys(int(part) for part in text.replace(" ", "").split(",") if part))  # once each
+    except ValueError:
+        raise click.BadParameter("expected call center ids separated by commas, e.g. 1,2,3") from None
+    if any(i <= 0 for i in ids):
+        raise click.BadParameter("ids are positive whole numbers")
+    return ids
+
+
+@click.command()
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The workbook to write.")
+@click.option("--ids", help="Only these call centers, by id: 1,2,3.")
+@click.option("--office-id", type=int, help="Only the call centers of this office.")
+@click.option("--name-search", help="Only call centers whose name contains this text.")
+@target_options
+@handles_errors
+def export(output, ids, office_id, name_search, **target) -> None:
+    """Write the live call centers as a workbook in the template's format."""
+    from bulkcc.run.export import ExportQuery
+    from bulkcc.run.export import export as run_export
+
+    query = ExportQuery(ids=_ids(ids), office_id=office_id, name_search=name_search)
+    if query.ids and (office_id is not None or name_search):
+        raise click.UsageError("--ids reads those call centers; it does not combine with --office-id or --name-search")
+    connection = connection_options(**target)
+    if connection.target.simulator:
+        out.print("Reading from the built-in simulator: made-up call centers.", markup=False)
+    callcenters = run_export(output, query, connection)
+    out.print(f"exported {len(callcenters)} call centers to {output}", markup=False)

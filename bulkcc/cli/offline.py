@@ -1,0 +1,92 @@
+"""The commands that need no API: template, validate, and plan (whose --diff reads live state)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from bulkcc.cli.options import connection_options, handles_errors, out, target_options
+from bulkcc.errors import EXIT_INVALID, EXIT_OK
+
+
+@click.command()
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("callcenters-template.xlsx"), show_default=True, help="Where to write the template.")
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+@handles_errors
+def template(output: Path, force: bool) -> None:
+    """Write the template workbook: every column, drop-downs, ranges and help."""
+    if output.exists() and not force:
+        raise click.UsageError(f"{output} exists; pass --force to overwrite it")
+    from bulkcc.workbook.template import write_template
+
+    write_template(output)
+    out.print(f"wrote {output}")
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a copy of the workbook with bad cells highlighted and an Errors sheet.")
+@handles_errors
+def validate(input_path: Path, fmt: str, report_path: Path | None) -> None:
+    """Check every cell and rule of INPUT (.xlsx or .csv), offline."""
+    from bulkcc.validate import render_json, render_text, validate_file, write_report_workbook
+
+    validation = validate_file(input_path)
+    if fmt == "json":
+        click.echo(render_json(validation))
+    else:
+        render_text(validation, out)
+    if report_path:
+        write_report_workbook(validation, report_path)
+        if fmt == "text":
+            out.print(f"wrote {report_path}")
+    sys.exit(EXIT_OK if validation.ok else EXIT_INVALID)
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the requests as JSON Lines: one {row, id, method, path, body} per row.")
+@click.option("--diff", is_flag=True, help="Read each call center's live state (needs a target and key) and "
+              "plan only the fields that differ, shown as field: old → new.")
+@target_options
+@handles_errors
+def plan(input_path: Path, json_path: Path | None, diff: bool, **target) -> None:
+    """Show the exact request each valid row of INPUT stands for; nothing is sent."""
+    from bulkcc.plan import make_plan, write_plan_jsonl
+    from bulkcc.validate import render_text, validate_file
+
+    the_plan = make_plan(validate_file(input_path))
+    if diff:
+        from bulkcc.run.live import plan_against_live
+
+        the_plan = plan_against_live(the_plan, connection_options(**target))
+        for row, why in sorted(the_plan.unreadable.items()):
+            out.print(f"row {row}: cannot read the live call center: {why}", markup=False)
+        if the_plan.unchanged:
+            rows = [r.row for r in the_plan.unchanged]
+            shown = ", ".join(map(str, rows[:20])) + (" …" if len(rows) > 20 else "")
+            out.print(f"{len(rows)} rows unchanged (live state already matches), not sent: rows {shown}",
+                      markup=False)
+    for request in the_plan.requests:
+        out.print(f"row {request.row}: {request.method} {request.path}", markup=False)
+        for change in the_plan.change_lines(request.row):
+            out.print(f"  {change}", markup=False)
+        out.print("  " + json.dumps(request.body, ensure_ascii=False), markup=False)
+    for request in the_plan.skipped:
+        out.print(f"row {request.row}: id {request.id} has nothing to change, not sent", markup=False)
+    if the_plan.validation.problems:
+        render_text(the_plan.validation, out)
+    counts = the_plan.summary()
+    out.print(f"{counts['requests']} requests planned, {counts['skipped']} rows with nothing to change, "
+              f"{counts['invalid']} invalid rows (never sent)", markup=False)
+    if json_path:
+        write_plan_jsonl(the_plan.requests, json_path)
+        out.print(f"wrote {json_path}")
+    sys.exit(EXIT_INVALID if the_plan.validation.problems or the_plan.unreadable else EXIT_OK)

@@ -1,0 +1,124 @@
+"""Options and helpers the commands share: consoles, error mapping, target and simulator options."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from bulkcc.errors import BulkccError
+
+# Piped output gets a wide table: it is read in a log or a file, not a narrow terminal.
+out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error is one line, however long
+
+
+def handles_errors(command):
+    """Turn a run-stopping BulkccError into one clear line and its exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except BulkccError as exc:
+            err.print(f"error: {exc}", markup=False)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+def _stack(command, options):
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _latency(text: str) -> tuple[int, int]:
+    try:
+        low, _, high = text.partition(",")
+        low_ms, high_ms = int(low), int(high or low)
+    except ValueError:
+        raise click.BadParameter("expected LO,HI in milliseconds, e.g. 100,400") from None
+    if not 0 <= low_ms <= high_ms:
+        raise click.BadParameter("expected 0 <= LO <= HI")
+    return low_ms, high_ms
+
+
+def _probability(ctx, param, value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise click.BadParameter("a probability from 0 to 1")
+    return value
+
+
+def simulator_options(prefix: str = ""):
+    """The fault-injection options, shared by `simulate` and `apply --simulator`."""
+    def decorate(command):
+        options = [
+            click.option(f"--{prefix}latency-ms", "latency_ms", default="0,0", show_default=True,
+                         help="Extra latency of each answer, LO,HI milliseconds (uniform)."),
+            click.option(f"--{prefix}fail-rate", "fail_rate", type=float, default=0.0, callback=_probability,
+                         help="Share of requests answered with a 5xx."),
+            click.option(f"--{prefix}drop-rate", "drop_rate", type=float, default=0.0, callback=_probability,
+                         help="Share of requests whose connection is dropped without an answer."),
+            click.option(f"--{prefix}slow-rate", "slow_rate", type=float, default=0.0, callback=_probability,
+                         help="Share of answers delayed by 5 s (to exercise timeouts)."),
+        ]
+        return _stack(command, options)
+    return decorate
+
+
+def simulator_config(api_key: str, rate: int, latency_ms: str, fail_rate: float, drop_rate: float,
+                     slow_rate: float):
+    """The simulator's settings (for `bulkcc simulate`, which imports the simulator anyway)."""
+    from bulkcc.sim.server import SimulatorConfig
+
+    return SimulatorConfig(api_key=api_key, **simulator_knobs(rate, latency_ms, fail_rate, drop_rate, slow_rate))
+
+
+def simulator_knobs(rate: int, latency_ms: str, fail_rate: float, drop_rate: float,
+                    slow_rate: float) -> dict[str, object]:
+    """The fault-injection options as SimulatorConfig fields, kept as plain data so that
+    choosing --simulator does not import the simulator before the connection opens."""
+    return {"rate_limit_per_min": rate, "latency_ms": _latency(latency_ms), "fail_rate": fail_rate,
+            "drop_rate": drop_rate, "slow_rate": slow_rate}
+
+
+def target_options(command):
+    """Where to send and how fast: shared by apply, export and plan --diff."""
+    return _stack(command, [
+        click.option("--base-url", help="API base URL (default https://dialpad.com)."),
+        click.option("--sandbox", is_flag=True, help="Use https://sandbox.dialpad.com."),
+        click.option("--simulator", is_flag=True, help="Use the built-in simulator: nothing real is changed."),
+        click.option("--api-key-file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Read the API key from this file (default: the DIALPAD_API_KEY variable)."),
+        click.option("--rate-limit", "rate", type=int, default=1200, show_default=True,
+                     help="Requests per minute at most (and PER_MIN/60 in any second)."),
+        click.option("--concurrency", type=click.IntRange(1, 500),
+                     help="Requests in flight at most (default: enough for the rate with 1 s answers)."),
+        click.option("--max-attempts", type=click.IntRange(1, 10), default=5, show_default=True,
+                     help="Attempts per request, retries included."),
+        click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True,
+                     help="Seconds before one attempt times out."),
+        click.option("--sim-rate-limit", type=int, default=1200, show_default=True,
+                     help="With --simulator: its rate limit per minute."),
+        simulator_options(prefix="sim-"),
+    ])
+
+
+def connection_options(*, base_url, sandbox, simulator, api_key_file, rate, concurrency, max_attempts, timeout_s,
+                       sim_rate_limit, latency_ms, fail_rate, drop_rate, slow_rate):
+    """ConnectionOptions from the target options; refuses what must not be sent."""
+    from bulkcc.send.connection import ConnectionOptions
+    from bulkcc.send.target import check_rate, load_api_key, resolve_target
+
+    target = resolve_target(base_url, sandbox, simulator)
+    check_rate(rate, target)
+    return ConnectionOptions(
+        target=target, api_key=load_api_key(api_key_file, required=not simulator), rate_per_min=rate,
+        concurrency=concurrency, max_attempts=max_attempts, timeout_s=timeout_s,
+        simulator_knobs=simulator_knobs(sim_rate_limit, latency_ms, fail_rate, drop_rate, slow_rate)
+        if simulator else None,
+    )

@@ -1,0 +1,14 @@
+"""Planning: from valid rows to the exact requests they stand for.
+
+Owns the PATCH body builder and its inverse (`payload`), the `Plan` value
+(`plans`), the --diff comparison against live call centers (`diff`, pure: the
+live state is read by the run layer) and the check that an answer shows what
+was sent (`compare`). May import `validate`, `workbook`, and the bottom layer
+(`fields`, `errors`, `values`, `status`); never `send`, `run` or `sim`.
+"""
+
+from bulkcc.plan.diff import diff_plan
+from bulkcc.plan.payload import PlannedRequest
+from bulkcc.plan.plans import Change, Plan, make_plan, write_plan_jsonl
+
+__all__ = ["Change", "Plan", "PlannedRequest", "diff_plan", "make_plan", "write_plan_jsonl"]

@@ -1,0 +1,99 @@
+"""Plans: the exact request each valid row stands for, as a value.
+
+`make_plan` is what `bulkcc plan` shows and what `bulkcc apply` sends: invalid
+rows are never planned, and a valid row with nothing to change is set aside as
+skipped rather than sent as an empty PATCH. A `Plan` is never changed in place:
+narrowing it to some rows (`only`, `without`) or diffing it against live state
+(`bulkcc.plan.diff.diff_plan`) returns a new plan, so what was shown is what
+is sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from bulkcc.plan.payload import PlannedRequest, plan_requests, row_values
+from bulkcc.validate.validation import Validation
+from bulkcc.workbook.xlsx import write_atomic_text
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field a --diff row changes: its live value and the row's."""
+
+    column: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class Plan:
+    validation: Validation
+    requests: list[PlannedRequest]  # rows with something to send, in sheet order
+    skipped: list[PlannedRequest] = field(default_factory=list)  # valid rows with nothing to change
+    values: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)  # parsed cells, by Excel row
+    # --diff only: rows whose live state already matches, what each sent row changes,
+    # the live value of every field a row's body sets (to roll back), and the rows
+    # whose live state could not be read (with why).
+    diffed: bool = False
+    unchanged: list[PlannedRequest] = field(default_factory=list)
+    changes: Mapping[int, list[Change]] = field(default_factory=dict)
+    prior: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
+    unreadable: Mapping[int, str] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return len(self.validation.sheet.rows)
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "rows": self.rows,
+            "requests": len(self.requests),
+            "skipped": len(self.skipped),
+            "invalid": len(self.validation.invalid_rows),
+        }
+
+    def change_lines(self, row: int) -> list[str]:
+        """Each change of a --diff row as `field: old → new`."""
+        from bulkcc.plan.diff import shown  # the rendering of values lives with the diff
+
+        return [f"{c.column}: {shown(c.column, c.before)} → {shown(c.column, c.after)}"
+                for c in self.changes.get(row, [])]
+
+    def changes_text(self, row: int) -> str | None:
+        """The Results sheet's `changes` cell of a row (None without --diff)."""
+        return "; ".join(self.change_lines(row)) if self.diffed else None
+
+    def only(self, rows: Collection[int]) -> Plan:
+        """The same plan narrowed to `rows` (e.g. those --only-failed selects)."""
+        return replace(self, requests=[r for r in self.requests if r.row in rows],
+                       skipped=[r for r in self.skipped if r.row in rows],
+                       unchanged=[r for r in self.unchanged if r.row in rows])
+
+    def without(self, rows: Collection[int]) -> Plan:
+        """The same plan less the requests of `rows` (e.g. those an earlier run already sent)."""
+        return replace(self, requests=[r for r in self.requests if r.row not in rows])
+
+
+def make_plan(validation: Validation) -> Plan:
+    values = row_values(validation.typed)
+    planned = plan_requests(values, validation.valid_rows)
+    return Plan(
+        validation=validation,
+        requests=[p for p in planned if p.body],
+        skipped=[p for p in planned if not p.body],
+        values=values,
+    )
+
+
+def plan_jsonl(requests: list[PlannedRequest]) -> str:
+    return "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in requests)
+
+
+def write_plan_jsonl(requests: list[PlannedRequest], path: str | Path) -> Path:
+    """JSON Lines, one request per line: {"row", "id", "method", "path", "body"}."""
+    return write_atomic_text(path, plan_jsonl(requests))

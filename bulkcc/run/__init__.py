@@ -1,0 +1,7 @@
+"""Runs: the library calls behind `apply` and `export`, over live state.
+
+Owns `apply` (validate, plan, read live state for --diff, send, journal, write
+the results), `export`, reading live call centers (`live`), the crash-safe
+journal (`journal`) and progress output (`progress`). May import `send`,
+`plan`, `validate`, `workbook` and the bottom layer; never `cli` or `sim`.
+"""

@@ -1,0 +1,289 @@
+"""`bulkcc apply`: validate, plan, send, journal, and write the results workbook.
+
+The steps, each a function of its own module: validate the sheet (invalid rows
+are never sent), plan the bodies, skip what an earlier run already did
+(`--resume`), send through the paced client, journal each finished row, and
+write the results workbook, even when the run is stopped or the key refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bulkcc import __version__
+from bulkcc.errors import EXIT_ABORTED, EXIT_INVALID, EXIT_OK, InvalidRowsError, RunStopped, UsageError
+from bulkcc.plan import Plan, PlannedRequest, make_plan
+from bulkcc.plan.compare import mismatched_fields
+from bulkcc.plan.diff import merge_rollback, plan_rollback, read_rollback
+from bulkcc.run.journal import Journal, body_hash, journal_path
+from bulkcc.run.live import diff_with_live
+from bulkcc.run.progress import QuietProgress
+from bulkcc.send.client import ApiResult
+from bulkcc.send.connection import Connection, ConnectionOptions, connect
+from bulkcc.send.pool import patch_call, run_pool
+from bulkcc.send.target import Target
+from bulkcc.status import OK_STATUSES, RESEND_STATUSES, Status
+from bulkcc.validate import Validation, validate_file
+from bulkcc.values import is_missing, sha256_file
+from bulkcc.workbook.results import RowResult, RunSummary, write_results
+
+
+@dataclass
+class ApplyOptions:
+    results_path: Path
+    connection: ConnectionOptions
+    skip_invalid: bool = False
+    only_failed: bool = False
+    resume: bool = False
+    restart: bool = False
+    diff: bool = False
+    rollback_path: Path | None = None  # with diff: default <results name>-rollback.xlsx
+
+    @property
+    def target(self) -> Target:
+        return self.connection.target
+
+    def rollback_file(self) -> Path:
+        return self.rollback_path or self.results_path.with_name(f"{self.results_path.stem}-rollback.xlsx")
+
+
+@dataclass
+class ApplyOutcome:
+    exit_code: int
+    results: list[RowResult]
+    summary: RunSummary
+    validation: Validation
+    message: str | None = None  # why the run stopped early, if it did
+    extra_files: list[Path] = field(default_factory=list)
+
+
+def selected_rows(validation: Validation, only_failed: bool) -> set[int]:
+    """The rows this run is about: all of them, or with --only-failed those a results sheet marks failed."""
+    rows = set(validation.sheet.rows)
+    if not only_failed:
+        return rows
+    meta = validation.sheet.meta
+    if "status" not in meta:
+        raise UsageError("--only-failed needs a results workbook (its Results sheet has a status column)")
+    return {int(r) for r, status in meta["status"].items() if Status.of(status) in RESEND_STATUSES}
+
+
+def carried_over(validation: Validation, row: int) -> RowResult:
+    """A row --only-failed leaves alone keeps what the earlier results said of it."""
+    cells = validation.sheet.meta.loc[row].to_dict()
+    result = RowResult.from_cells(row, cells)
+    result.id = _row_id(validation, row)
+    return result
+
+
+def _row_id(validation: Validation, row: int) -> int | None:
+    value = validation.typed["id"].get(row) if "id" in validation.typed else None
+    return None if is_missing(value) else int(value)
+
+
+def prepare(validation: Validation, options: ApplyOptions) -> tuple[Plan, set[int]]:
+    """The plan of the selected rows; raises InvalidRowsError unless invalid rows may be skipped."""
+    rows = selected_rows(validation, options.only_failed)
+    if validation.invalid_rows & rows and not options.skip_invalid:
+        raise InvalidRowsError(validation, len(validation.invalid_rows))
+    return make_plan(validation).only(rows), rows
+
+
+def _result_of(request: PlannedRequest, api: ApiResult, changes: str | None = None) -> RowResult:
+    if api.attempts == 0:
+        status = Status.NOT_SENT
+    elif not api.ok:
+        status = Status.FAILED
+    else:
+        status = Status.UPDATED
+    error = api.error
+    if api.ok:
+        wrong = mismatched_fields(request.body, api.data)
+        if wrong:
+            status, error = Status.MISMATCH, "the API accepted but did not take: " + ", ".join(wrong)
+    return RowResult(row=request.row, id=request.id, status=status, http_status=api.http_status,
+                     attempts=api.attempts, error=error, duration_ms=api.duration_ms, changes=changes)
+
+
+@dataclass
+class _Run:
+    """What one run collects while it goes."""
+
+    results: dict[int, RowResult] = field(default_factory=dict)
+    stopped_by: str | None = None
+    extra_files: list[Path] = field(default_factory=list)
+    start_times: list[float] = field(default_factory=list)  # clock() of every attempt's start
+
+    def achieved_rate_per_min(self) -> float | None:
+        """Starts per minute over the sending window: (n - 1) intervals between n starts."""
+        times = sorted(self.start_times)
+        if len(times) < 2 or times[-1] <= times[0]:
+            return None
+        return (len(times) - 1) / (times[-1] - times[0]) * 60
+
+
+async def _diff_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, run: _Run,
+                      stop: asyncio.Event) -> Plan:
+    """--diff: the plan of what differs from live; the rollback is written before anything is sent."""
+    from bulkcc.workbook.template import build_workbook
+    from bulkcc.workbook.xlsx import save_atomic
+
+    by_row = {r.row: r for r in the_plan.requests}
+    diffed, live = await diff_with_live(conn.client, the_plan, concurrency=options.connection.pool_size, stop=stop)
+    for row, api in live.failures.items():
+        run.results[row] = RowResult(row=row, id=by_row[row].id,
+                                     status=Status.FAILED if api.attempts else Status.NOT_SENT,
+                                     http_status=api.http_status, attempts=api.attempts,
+                                     error=f"reading the live call center: {api.error}",
+                                     duration_ms=api.duration_ms)
+        run.start_times.extend(api.started_at)
+    rollback = plan_rollback(diffed)
+    if options.resume and options.rollback_file().exists():
+        # The first run's prior values are the ones to restore: rows it already changed
+        # are not read again (or read as unchanged), so its rollback rows are kept.
+        rollback = merge_rollback(read_rollback(options.rollback_file()), rollback)
+    if rollback:
+        run.extra_files.append(save_atomic(build_workbook(rows=rollback), options.rollback_file()))
+    for request in diffed.unchanged:
+        run.results[request.row] = RowResult(row=request.row, id=request.id, status=Status.UNCHANGED, changes="")
+    return diffed
+
+
+async def _send_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, run: _Run, journal: Journal,
+                      hashes: dict[int, str], progress: QuietProgress, stop: asyncio.Event) -> None:
+
+    def on_result(request: PlannedRequest, api: ApiResult) -> None:
+        result = _result_of(request, api, the_plan.changes_text(request.row))
+        run.results[request.row] = result
+        run.start_times.extend(api.started_at)
+        if result.status != Status.NOT_SENT:
+            journal.record(result, hashes[request.row])
+        progress.advance(result.status)
+
+    progress.start(len(the_plan.requests), conn.target_label)
+    try:
+        # Requests never started have no result here: _all_results reports them not_sent.
+        await run_pool(conn.client, the_plan.requests, patch_call, on_result,
+                       concurrency=options.connection.pool_size, stop=stop)
+    finally:
+        progress.close()
+
+
+def _install_stop_signals(stop: asyncio.Event) -> Callable[[], None]:
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+
+    def remove() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+    return remove
+
+
+async def apply_async(input_path: Path, options: ApplyOptions, *, progress: QuietProgress | None = None,
+                      confirm: Callable[[Plan, Target], bool] | None = None,
+                      stop: asyncio.Event | None = None) -> ApplyOutcome:
+    """The whole of `bulkcc apply`, as a library call."""
+    progress = progress or QuietProgress()
+    stop = stop or asyncio.Event()
+    written = [options.results_path] + ([options.rollback_file()] if options.diff else [])
+    if any(path.resolve() == Path(input_path).resolve() for path in written):
+        raise UsageError(f"--results (or --rollback) is the input file {input_path}: the input is never "
+                         "overwritten; pick another path")
+    if len({path.resolve() for path in written}) < len(written):
+        raise UsageError("--rollback and --results name the same file; pick two paths")
+    validation = validate_file(input_path)
+    the_plan, rows = prepare(validation, options)
+    if confirm is not None and not confirm(the_plan, options.target):
+        raise UsageError("not confirmed: nothing was sent")
+
+    started = datetime.now(timezone.utc)
+    input_sha = sha256_file(input_path)
+    journal = Journal.open(journal_path(options.results_path),
+                           {"target": "simulator" if options.target.simulator else options.target.base_url,
+                            "input": input_path.name, "input_sha256": input_sha, "started": started.isoformat()},
+                           resume=options.resume, restart=options.restart)
+    # Resume: what an earlier run already did for the same call center and body is not
+    # sent again. The hash is of the row's whole body, before any --diff, so that a
+    # --diff run resumes like any other.
+    hashes = {r.row: body_hash(r.body) for r in the_plan.requests}
+    done = journal.done_rows(the_plan.requests, hashes)
+    the_plan = the_plan.without(done)
+
+    run = _Run()
+    remove_signals = _install_stop_signals(stop)
+    target_label = options.target.base_url
+    try:
+        async with connect(options.connection, simulator_ids=validation.ids) as conn:
+            target_label = conn.target_label
+            try:
+                if options.diff:
+                    the_plan = await _diff_phase(conn, the_plan, options, run, stop)
+                await _send_phase(conn, the_plan, options, run, journal, hashes, progress, stop)
+            except RunStopped as exc:
+                run.stopped_by = str(exc)
+            throttled = conn.client.throttled
+    finally:
+        remove_signals()
+        journal.close()
+    if stop.is_set() and run.stopped_by is None:
+        run.stopped_by = "stopped by a signal (Ctrl-C or SIGTERM); requests in flight were let finish"
+
+    results = _all_results(validation, rows, the_plan, done, run.results,
+                           not_sent_error=f"not sent: {run.stopped_by or 'the run stopped first'}")
+    sent = [r for r in run.results.values() if r.attempts]
+    summary = RunSummary(
+        started=started, ended=datetime.now(timezone.utc), target_url=target_label, input_name=input_path.name,
+        input_sha256=input_sha, version=__version__,
+        achieved_rate_per_min=run.achieved_rate_per_min(),
+        allowed_rate_per_min=options.connection.rate_per_min, requests_sent=sum(r.attempts for r in sent),
+        throttled=throttled, simulator=options.target.simulator, note=run.stopped_by)
+    write_results(options.results_path, results, validation.sheet.raw, summary, include_changes=options.diff)
+    statuses = {Status.of(r.status) for r in results}
+    if run.stopped_by:
+        code = EXIT_ABORTED
+    elif statuses <= OK_STATUSES:
+        code = EXIT_OK
+    else:
+        code = EXIT_INVALID
+    return ApplyOutcome(code, results, summary, validation, run.stopped_by, run.extra_files)
+
+
+def _all_results(validation: Validation, rows: set[int], the_plan: Plan, done: dict[int, RowResult],
+                 sent: dict[int, RowResult], not_sent_error: str) -> list[RowResult]:
+    """One result per input row, in sheet order; a planned row with no result was never sent."""
+    problems = validation.problems_by_row()
+    skipped = {r.row: r for r in the_plan.skipped}
+    file_problems = "; ".join(p.message for p in validation.file_problems)
+    out = []
+    for row in validation.sheet.rows:
+        if row not in rows:
+            out.append(carried_over(validation, row))
+        elif row in validation.invalid_rows:
+            messages = "; ".join(f"{p.column or 'row'}: {p.message}" for p in problems.get(row, []))
+            out.append(RowResult(row=row, id=_row_id(validation, row), status=Status.INVALID,
+                                 error=messages or file_problems))
+        elif row in skipped:
+            out.append(RowResult(row=row, id=skipped[row].id, status=Status.SKIPPED, error="nothing to change"))
+        elif row in sent:
+            out.append(sent[row])
+        elif row in done:
+            out.append(done[row])
+        else:
+            out.append(RowResult(row=row, id=_row_id(validation, row), status=Status.NOT_SENT, error=not_sent_error))
+    return out
+
+
+def apply(input_path: Path, options: ApplyOptions, **kwargs) -> ApplyOutcome:
+    """Synchronous wrapper of `apply_async`."""
+    return asyncio.run(apply_async(input_path, options, **kwargs))

@@ -1,0 +1,104 @@
+"""Opening a paced API client on a target: the real API, or the simulator in-process.
+
+apply, export and `plan --diff` all talk to the API the same way: one aiohttp
+session with the key in its headers, a pool sized for the rate, one pacer for
+every call (reads and writes share Dialpad's budget), and a retry policy and
+budget given as options. For `--simulator` a simulator is started on a free
+loopback port with a call center for every id; that is the one place on any
+command's path that imports `bulkcc.sim`, and only when it is chosen.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from bulkcc import __version__
+from bulkcc.send.client import ApiClient
+from bulkcc.send.pacing import Pacer, RetryBudget, RetryPolicy, default_concurrency
+from bulkcc.send.target import Target
+
+# The demo company the simulator serves when no ids are named (export of everything).
+DEMO_CALLCENTERS = 250
+DEMO_FIRST_ID = 4_800_000_000_000_001
+
+
+def demo_ids(count: int = DEMO_CALLCENTERS, first_id: int = DEMO_FIRST_ID) -> list[int]:
+    """Ids of the simulator's made-up company: 16 digits, as Dialpad's are."""
+    return list(range(first_id, first_id + count))
+
+
+@dataclass
+class ConnectionOptions:
+    target: Target
+    api_key: str | None
+    rate_per_min: int = 1200
+    concurrency: int | None = None
+    max_attempts: int = 5
+    timeout_s: float = 30.0
+    # With --simulator: SimulatorConfig fields (rate limit, latency, faults), as plain data.
+    simulator_knobs: dict[str, Any] | None = None
+    # How failures are retried, and when the run gives up on a failing API. Factories,
+    # since each connection needs its own budget.
+    retry_policy: Callable[[int], RetryPolicy] = field(default=lambda attempts: RetryPolicy(max_attempts=attempts))
+    retry_budget: Callable[[], RetryBudget] = RetryBudget
+
+    @property
+    def pool_size(self) -> int:
+        return self.concurrency or default_concurrency(self.rate_per_min)
+
+
+@dataclass
+class Connection:
+    client: ApiClient
+    base_url: str
+    simulator: Any = None  # a running bulkcc.sim.server.Simulator, with --simulator
+
+    @property
+    def target_label(self) -> str:
+        return f"{self.base_url} (simulator)" if self.simulator else self.base_url
+
+
+@asynccontextmanager
+async def _simulator_for(options: ConnectionOptions, api_key: str, ids: Iterable[int]) -> AsyncIterator[Any]:
+    """The --simulator hook: the only import of bulkcc.sim on a command's path."""
+    import random
+
+    from bulkcc.sim.server import Simulator, SimulatorConfig, seed_store
+
+    config = SimulatorConfig(api_key=api_key, **(options.simulator_knobs or {}))
+    simulator = Simulator(config, store=seed_store(list(ids), random.Random(0)))
+    await simulator.start()
+    try:
+        yield simulator
+    finally:
+        await simulator.close()
+
+
+@asynccontextmanager
+async def connect(options: ConnectionOptions, simulator_ids: Iterable[int] = ()) -> AsyncIterator[Connection]:
+    """A ready client; with the simulator as target, the simulator runs for the block's duration."""
+    if options.target.simulator:
+        api_key = options.api_key or secrets.token_urlsafe(24)
+        async with _simulator_for(options, api_key, simulator_ids) as simulator:
+            async with _session(options, simulator.base_url, api_key) as client:
+                yield Connection(client, simulator.base_url, simulator)
+        return
+    async with _session(options, options.target.base_url, options.api_key) as client:
+        yield Connection(client, options.target.base_url)
+
+
+@asynccontextmanager
+async def _session(options: ConnectionOptions, base_url: str, api_key: str | None) -> AsyncIterator[ApiClient]:
+    headers = {"Authorization": f"Bearer {api_key or ''}", "User-Agent": f"bulkcc/{__version__}",
+               "Accept": "application/json"}
+    connector = aiohttp.TCPConnector(limit=options.pool_size)
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+        yield ApiClient(session, base_url, Pacer(options.rate_per_min),
+                        policy=options.retry_policy(options.max_attempts), budget=options.retry_budget(),
+                        timeout_s=options.timeout_s)

@@ -1,0 +1,55 @@
+"""Row statuses: the one list of what can become of a row, and what each means.
+
+Every part of bulkcc that asks about a status asks here: whether it counts as
+a success (exit code 0), whether `--only-failed` sends it again, whether the
+journal treats it as done for `--resume`, whether the Summary always counts it,
+and its colour on the Results and Summary sheets. Bottom layer: imports nothing
+of bulkcc.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """What became of one input row. A str, so it is written and compared as its word."""
+
+    ok: bool
+    resend: bool
+    final: bool
+    always_counted: bool
+    fill: str
+
+    #            word         ok     resend final  always  fill (RGB)
+    UPDATED = ("updated", True, False, True, True, "C6EFCE")
+    FAILED = ("failed", False, True, False, True, "FFC7CE")
+    INVALID = ("invalid", False, True, False, True, "FFEB9C")
+    SKIPPED = ("skipped", True, False, False, True, "EDEDED")
+    NOT_SENT = ("not_sent", False, True, False, True, "DDEBF7")
+    UNCHANGED = ("unchanged", True, False, False, False, "EDEDED")
+    MISMATCH = ("mismatch", False, True, False, False, "F4B084")
+
+    def __new__(cls, word: str, ok: bool, resend: bool, final: bool, always_counted: bool,
+                fill: str) -> Status:
+        member = str.__new__(cls, word)
+        member._value_ = word
+        member.ok = ok  # counts as a success: the run can exit 0
+        member.resend = resend  # picked again by --only-failed
+        member.final = final  # the journal's "done": --resume does not send it again
+        member.always_counted = always_counted  # on the Summary even when zero
+        member.fill = fill
+        return member
+
+    @classmethod
+    def of(cls, word: object) -> Status | None:
+        """The status a results cell names, or None for a word bulkcc never writes."""
+        try:
+            return cls(str(word or "").strip())
+        except ValueError:
+            return None
+
+
+OK_STATUSES = frozenset(s for s in Status if s.ok)
+RESEND_STATUSES = frozenset(s for s in Status if s.resend)
+FINAL_STATUSES = frozenset(s for s in Status if s.final)

@@ -1,0 +1,159 @@
+"""Turning one raw cell into the value it stands for.
+
+Spreadsheets are loose about types: Excel stores 25 as 25.0, a key typed as 9
+becomes the number 9, booleans arrive as TRUE, "yes" or 1. Each parser accepts
+what an admin reasonably types and raises `CellError` with a message that says
+the rule and the fix for anything else. Ranges, enums and lengths are checked
+afterwards by the pandera schema, on the parsed values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+from bulkcc.fields import INT64_MAX, Field
+
+TRUE_WORDS = {"true", "yes", "1", "y"}
+FALSE_WORDS = {"false", "no", "0", "n"}
+# ASCII digits only ([0-9], not \d, which takes any script's digits), and few
+# enough of them: int() refuses strings of over 4300 digits with a plain ValueError.
+_INT_TEXT = re.compile(r"^[+-]?[0-9]{1,25}(\.0*)?$")
+_DECIMAL_TEXT = re.compile(r"^[+-]?[0-9]*\.[0-9]+$")
+_LONG_DIGITS = re.compile(r"^[+-]?[0-9]{26,}(\.0*)?$")
+# Control characters an xlsx cannot hold and no call center name needs (tab and line breaks aside).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
+_RANGE_SPLIT = re.compile(r"\s*[-–—]\s*")
+
+
+class CellError(ValueError):
+    """A cell whose value cannot be read as its column's type."""
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**40:
+        return "a number of over 40 digits"  # str() of a huge int is slow, or refused past 4300 digits
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
+        return value.strip().lower() in TRUE_WORDS
+    raise CellError(f"'{_shown(value)}' is not TRUE or FALSE; use TRUE/FALSE (or yes/no, 1/0)")
+
+
+def parse_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise CellError(f"{value} is not a whole number; type a number here")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            raise CellError(f"{_shown(value)} is not a whole number; remove the decimals")
+        number = int(value)
+    elif isinstance(value, str) and _INT_TEXT.match(value.strip()):
+        number = int(value.strip().split(".")[0])
+    elif isinstance(value, str) and _LONG_DIGITS.match(value.strip()):
+        raise CellError(f"{_shown(value)} is too large for the API (over 2^63)")
+    elif isinstance(value, str) and _DECIMAL_TEXT.match(value.strip()):
+        raise CellError(f"{value.strip()} is not a whole number; remove the decimals")
+    elif isinstance(value, dt.date | dt.time | dt.timedelta):
+        raise CellError(f"{_shown(value)} is a date or time, not a whole number; format the cell as Number")
+    else:
+        raise CellError(f"'{_shown(value)}' is not a whole number")
+    if abs(number) > INT64_MAX:
+        raise CellError(f"{_shown(value)} is too large for the API (over 2^63)")
+    return number
+
+
+def parse_text(value: Any) -> str:
+    if isinstance(value, str):
+        if _CONTROL.search(value):
+            raise CellError("contains control characters (invisible codes pasted from another program); "
+                            "retype the text")
+        return value.strip()
+    if isinstance(value, bool) or isinstance(value, dt.date | dt.time | dt.timedelta):
+        raise CellError(f"{_shown(value)} is not text; format the cell as Text")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return str(int(value)) if value.is_integer() else repr(value)
+    raise CellError(f"'{_shown(value)}' is not text")
+
+
+def parse_choice(value: Any) -> str:
+    """Enum cells: trimmed and lower-cased; membership is the schema's check."""
+    return parse_text(value).lower()
+
+
+def parse_dtmf_key(value: Any) -> str:
+    """A phone key; Excel turns a typed 9 into the number 9.0, which is the key "9"."""
+    if isinstance(value, float) and value.is_integer() and 0 <= value <= 9:
+        return str(int(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip()
+    raise CellError(f"'{_shown(value)}' is not a phone key; use one of 0-9, * or #")
+
+
+def _minutes(text: str, cell: str) -> int:
+    match = _TIME.match(text)
+    if not match:
+        raise CellError(f"'{_shown(cell)}': '{text}' is not a time; write HH:MM-HH:MM, e.g. 08:00-12:00, 14:00-18:00")
+    hours, minutes = int(match.group(1)), int(match.group(2))
+    if hours > 23 or minutes > 59:
+        raise CellError(f"'{_shown(cell)}': {text} is not a time of day; times run from 00:00 to 23:59")
+    return hours * 60 + minutes
+
+
+def parse_hours(value: Any) -> tuple[str, ...]:
+    """`08:00-12:00, 14:00-18:00` -> ("08:00","12:00","14:00","18:00"); `closed` -> ().
+
+    Ordering (opens before it closes, ascending, no overlap) is the schema's check.
+    """
+    if not isinstance(value, str):
+        raise CellError(f"{_shown(value)} is not a list of hours; write text like 08:00-18:00 (or closed)")
+    text = value.strip()
+    if text.lower() == "closed":
+        return ()
+    times: list[str] = []
+    for part in text.replace(";", ",").split(","):
+        bounds = _RANGE_SPLIT.split(part.strip())
+        if len(bounds) != 2:
+            raise CellError(f"'{_shown(value)}' is not a list of hours; write HH:MM-HH:MM ranges separated by "
+                            "commas, e.g. 08:00-12:00, 14:00-18:00, or closed")
+        for bound in bounds:
+            minutes = _minutes(bound, value)
+            times.append(f"{minutes // 60:02d}:{minutes % 60:02d}")
+    return tuple(times)
+
+
+def hours_in_order(times: tuple[str, ...]) -> bool:
+    """Each range opens before it closes, and ranges ascend without overlapping."""
+    return all(a < b for a, b in zip(times, times[1:]))
+
+
+PARSERS: dict[str, Callable[[Any], Any]] = {
+    "id": parse_int,
+    "int": parse_int,
+    "bool": parse_bool,
+    "text": parse_text,
+    "enum": parse_choice,
+    "dtmf_key": parse_dtmf_key,
+    "hours": parse_hours,
+}
+
+
+def parse_cell(field: Field, value: Any) -> Any:
+    """The parsed value of a non-blank cell, or CellError."""
+    return PARSERS[field.kind](value)

@@ -1,0 +1,84 @@
+"""The rules between fields of one row, each reported on the cell to fix.
+
+They run vectorised over the parsed frame (index: Excel rows; blank = NA), after
+the per-cell checks, and return Problem records like those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+
+from bulkcc.errors import Problem
+from bulkcc.fields import COLUMNS, ROUTING_PREFIX, routing_required_columns, split_dtmf_path, target_pairs
+from bulkcc.values import native
+
+
+def _col(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name in frame:
+        return frame[name]
+    return pd.Series(pd.NA, index=frame.index, dtype=object)
+
+
+def _filled(frame: pd.DataFrame, name: str) -> pd.Series:
+    return _col(frame, name).notna()
+
+
+def _problems(mask: pd.Series, frame: pd.DataFrame, column: str, message: str) -> Iterator[Problem]:
+    values = _col(frame, column)
+    for row in mask[mask.fillna(False).astype(bool)].index:
+        value = values.at[row]
+        yield Problem(int(row), column, None if pd.isna(value) else native(value), message)
+
+
+def routing_complete(frame: pd.DataFrame) -> Iterator[Problem]:
+    """The API takes routing_options only whole: both states, each with action and try_dial_operators."""
+    routing_cols = [c for c in COLUMNS if c.startswith(ROUTING_PREFIX) and c in frame]
+    if not routing_cols:
+        return
+    any_routing = frame[routing_cols].notna().any(axis=1)
+    for required in routing_required_columns():
+        yield from _problems(
+            any_routing & ~_filled(frame, required), frame, required,
+            f"{required} is required when any routing_options cell is filled: the API needs "
+            "routing_options.open and .closed together, each with action and try_dial_operators",
+        )
+
+
+def targets_paired(frame: pd.DataFrame) -> Iterator[Problem]:
+    """action_target_type and action_target_id come together, and a DTMF key's target needs its action."""
+    for action, kind, target in target_pairs():
+        has_kind, has_target = _filled(frame, kind), _filled(frame, target)
+        yield from _problems(has_kind & ~has_target, frame, target,
+                             f"{target} is missing: action_target_type and action_target_id come together")
+        yield from _problems(has_target & ~has_kind, frame, kind,
+                             f"{kind} is missing: action_target_type and action_target_id come together")
+        if split_dtmf_path(action) is not None:
+            yield from _problems((has_kind | has_target) & ~_filled(frame, action), frame, action,
+                                 f"{action} is missing: a DTMF key's target needs that key's action")
+
+
+def announce_needs_long_hold(frame: pd.DataFrame) -> Iterator[Problem]:
+    announce = _col(frame, "hold_queue.announce_position")
+    max_hold = _col(frame, "hold_queue.max_hold_seconds")
+    bad = (announce == True) & (max_hold < 120)  # noqa: E712 (nullable boolean)
+    yield from _problems(bad, frame, "hold_queue.announce_position",
+                         "announce_position TRUE is not allowed with max_hold_seconds under 120; "
+                         "set it to FALSE or raise max_hold_seconds to 120 or more")
+
+
+def distinct_queue_keys(frame: pd.DataFrame) -> Iterator[Problem]:
+    escape = _col(frame, "hold_queue.queue_escape_dtmf")
+    callback = _col(frame, "hold_queue.queue_callback_dtmf")
+    same = escape.notna() & callback.notna() & (escape.astype(object) == callback.astype(object))
+    yield from _problems(same, frame, "hold_queue.queue_callback_dtmf",
+                         "queue_callback_dtmf and queue_escape_dtmf may not be the same key; pick another key")
+
+
+RULES = (routing_complete, targets_paired, announce_needs_long_hold, distinct_queue_keys)
+
+
+def check_rules(frame: pd.DataFrame) -> list[Problem]:
+    """Every broken rule between fields, over all rows."""
+    return [problem for rule in RULES for problem in rule(frame)]

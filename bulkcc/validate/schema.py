@@ -1,0 +1,152 @@
+"""The pandera schema of the parsed sheet, generated from the field table.
+
+Every column's dtype, range, enum, length and shape is a pandera check. Each
+check is registered with the message an admin should read when it fails, and
+`failures_to_problems` is the one place where pandera's failure cases become
+`Problem` records (Excel row, column, value, message).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from bulkcc.validate.cells import hours_in_order
+from bulkcc.errors import Problem
+from bulkcc.fields import FIELDS, Field, suggest_choice
+from bulkcc.values import is_nan, native
+
+# The pandas dtype each kind is held in once parsed; pandera checks it.
+DTYPES = {
+    "id": "Int64",
+    "int": "Int64",
+    "bool": "boolean",
+    "text": "string",
+    "enum": "string",
+    "dtmf_key": "string",
+    "hours": "object",  # tuples of "HH:MM"
+}
+
+Message = Callable[[Any], str]
+
+
+@dataclass(frozen=True)
+class _Rule:
+    check: pa.Check
+    message: Message
+
+
+def _choice_message(field: Field) -> Message:
+    leaf = field.path.rsplit(".", 1)[-1]
+
+    def message(value: Any) -> str:
+        hint = suggest_choice(str(value), field.choices)
+        did_you_mean = f"did you mean {hint}? " if hint else ""
+        return f"'{value}' is not an allowed {leaf}; {did_you_mean}allowed: {field.allowed}"
+
+    return message
+
+
+def _range_words(field: Field) -> str:
+    return f"from {field.minimum} to {field.maximum}" if field.maximum is not None else f"{field.minimum} or more"
+
+
+def _rules_for(field: Field) -> list[_Rule]:
+    rules: list[_Rule] = []
+    if field.minimum is not None:
+        if field.maximum is not None:
+            check = pa.Check.in_range(field.minimum, field.maximum)
+        else:
+            check = pa.Check.ge(field.minimum)
+        rules.append(_Rule(check, lambda v: f"{v} is out of range: {field.path} must be {_range_words(field)}"))
+    if field.choices:
+        rules.append(_Rule(pa.Check.isin(list(field.choices)), _choice_message(field)))
+    if field.max_length:
+        limit = field.max_length
+        rules.append(_Rule(
+            pa.Check.str_length(max_value=limit),
+            lambda v, limit=limit: f"{len(str(v))} characters, over the limit of {limit}; shorten it",
+        ))
+    if field.single_line:
+        rules.append(_Rule(
+            # Every character str.splitlines() breaks on, not only \r and \n.
+            pa.Check.str_matches(r"[^\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]*\Z"),
+            lambda v: "must be a single line; remove the line breaks",
+        ))
+    if field.kind == "hours":
+        rules.append(_Rule(
+            pa.Check(hours_in_order, element_wise=True),
+            lambda v: "each range must open before it closes, and ranges must ascend without overlapping "
+                      "(e.g. 08:00-12:00, 14:00-18:00)",
+        ))
+    return rules
+
+
+@cache
+def _schema_and_messages() -> tuple[pa.DataFrameSchema, dict[tuple[str, int], Message]]:
+    columns: dict[str, pa.Column] = {}
+    messages: dict[tuple[str, int], Message] = {}
+    for field in FIELDS:
+        rules = _rules_for(field)
+        columns[field.path] = pa.Column(
+            DTYPES[field.kind],
+            checks=[r.check for r in rules],
+            nullable=not field.required,
+            unique=field.kind == "id",
+            required=False,
+        )
+        for number, rule in enumerate(rules):
+            messages[(field.path, number)] = rule.message
+    return pa.DataFrameSchema(columns, strict=False), messages
+
+
+def schema() -> pa.DataFrameSchema:
+    """The pandera schema of a parsed sheet (columns may be absent; blank cells are NA)."""
+    return _schema_and_messages()[0]
+
+
+def check_frame(typed: pd.DataFrame) -> list[Problem]:
+    """Run the schema over the parsed frame (index: Excel rows) and return every problem."""
+    try:
+        schema().validate(typed, lazy=True)
+    except SchemaErrors as errors:
+        return failures_to_problems(errors.failure_cases, typed)
+    return []
+
+
+def failures_to_problems(failures: pd.DataFrame, typed: pd.DataFrame) -> list[Problem]:
+    """The one place where pandera's failure cases become Problem records."""
+    messages = _schema_and_messages()[1]
+    problems: list[Problem] = []
+    duplicates: dict[Any, list[int]] = {}
+    if "id" in typed:
+        ids = typed["id"].dropna()
+        for value, group in ids.groupby(ids):
+            if len(group) > 1:
+                duplicates[value] = [int(r) for r in group.index]
+    for case in failures.itertuples(index=False):
+        column, check, row = case.column, str(case.check), case.index
+        value = case.failure_case
+        if row is None or is_nan(row):
+            # A whole-column failure (wrong dtype): a bug in parsing, not in the data.
+            problems.append(Problem(None, column, None, f"internal: column {column} failed {check}"))
+            continue
+        row = int(row)
+        if check == "not_nullable":
+            message = f"{column} is required: fill in the call center's id"
+            value = None
+        elif check == "field_uniqueness":
+            others = [r for r in duplicates.get(value, []) if r != row]
+            message = (f"id {value} appears more than once (also in row {', '.join(map(str, others))}); "
+                       "keep one row per call center")
+        else:
+            number = int(case.check_number) if case.check_number is not None else -1
+            message = messages.get((column, number), lambda v: f"failed {check}")(value)
+        problems.append(Problem(row, column, native(value), message))  # pandera hands back numpy scalars
+    return problems

@@ -1,0 +1,162 @@
+"""Validation of a whole sheet: parse every cell, run the schema and the rules.
+
+The result is one `Validation` report holding every problem at once; the CLI
+renders it as a table, JSON or an annotated workbook (see `report`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bulkcc.validate.cells import CellError, parse_cell
+from bulkcc.errors import Problem
+from bulkcc.fields import FIELDS_BY_PATH
+from bulkcc.values import is_nan
+from bulkcc.workbook.reader import Sheet, read_sheet
+from bulkcc.validate.rules import check_rules
+from bulkcc.validate.schema import DTYPES, check_frame
+
+
+@dataclass
+class Validation:
+    """Every problem of a sheet, and its cells parsed (index: Excel rows; blank or bad = NA)."""
+
+    sheet: Sheet
+    typed: pd.DataFrame
+    problems: list[Problem]
+
+    # Cached: `problems` is complete once validate_sheet returns, and apply asks per row.
+    @cached_property
+    def file_problems(self) -> list[Problem]:
+        """Problems of the header or the file: they make every row unusable."""
+        return [p for p in self.problems if p.row is None or p.row == 1]
+
+    @cached_property
+    def invalid_rows(self) -> set[int]:
+        if self.file_problems:
+            return set(self.sheet.rows)
+        return {p.row for p in self.problems if p.row is not None}
+
+    @property
+    def valid_rows(self) -> list[int]:
+        bad = self.invalid_rows
+        return [r for r in self.sheet.rows if r not in bad]
+
+    @property
+    def ids(self) -> list[int]:
+        """The call center ids that parsed, in sheet order (the reader insists on an id column)."""
+        return [int(i) for i in self.typed["id"].dropna()]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def problems_by_row(self) -> dict[int, list[Problem]]:
+        grouped: dict[int, list[Problem]] = {}
+        for problem in self.problems:
+            grouped.setdefault(problem.row or 1, []).append(problem)
+        return grouped
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.sheet.path.name,
+            "sheet": self.sheet.sheet_name,
+            "valid": self.ok,
+            "rows": len(self.sheet.rows),
+            "valid_rows": len(self.valid_rows),
+            "invalid_rows": len(self.invalid_rows),
+            "error_count": len(self.problems),
+            "errors": [p.to_dict() for p in self.problems],
+        }
+
+
+def parse_frame(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
+    """Parse every non-blank cell by its column's kind; bad cells become NA and a Problem."""
+    problems: list[Problem] = []
+    columns: dict[str, pd.Series] = {}
+    for name in raw.columns:
+        field = FIELDS_BY_PATH[name]
+        parsed: list[Any] = []
+        # Columns repeat their values (the same hours on every row): parse each once.
+        # The class is part of the key because True == 1 == 1.0 as dict keys.
+        memo: dict[tuple[type, Any], Any] = {}
+        for row, value in zip(raw.index, raw[name]):
+            if value is None:
+                parsed.append(None)
+                continue
+            key = (value.__class__, value)
+            try:
+                if key not in memo:
+                    try:
+                        memo[key] = parse_cell(field, value)
+                    except CellError as exc:
+                        memo[key] = exc
+                result = memo[key]
+            except TypeError:  # an unhashable cell value: parse it on its own
+                try:
+                    result = parse_cell(field, value)
+                except CellError as exc:
+                    result = exc
+            if isinstance(result, CellError):
+                problems.append(Problem(int(row), name, _jsonable(value), str(result)))
+                parsed.append(None)
+            else:
+                parsed.append(result)
+        columns[name] = _typed_series(parsed, DTYPES[field.kind], raw.index)
+    return pd.DataFrame(columns, index=raw.index), problems
+
+
+def _typed_series(values: list[Any], dtype: str, index: pd.Index) -> pd.Series:
+    if dtype == "object":
+        return pd.Series(values, index=index, dtype=object)
+    return pd.Series(pd.array([pd.NA if v is None else v for v in values], dtype=dtype), index=index)
+
+
+def _jsonable(value: Any) -> Any:
+    """A raw cell as it can be shown in JSON (dates as ISO text)."""
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, float):
+        if is_nan(value) or abs(value) == float("inf"):
+            return str(value)
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value  # 2004.0 is shown as 2004
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def validate_sheet(sheet: Sheet) -> Validation:
+    typed, problems = parse_frame(sheet.frame)
+    problems = sheet.header_problems + problems
+    seen = {(p.row, p.column) for p in problems}
+    for problem in check_frame(typed) + check_rules(typed):
+        # A cell already reported (e.g. unparseable) is not reported again by a later check.
+        if (problem.row, problem.column) not in seen:
+            seen.add((problem.row, problem.column))
+            problems.append(_with_raw_value(problem, sheet.frame))
+    problems.sort(key=lambda p: (p.row or 0, _column_order(p.column)))
+    return Validation(sheet=sheet, typed=typed, problems=problems)
+
+
+_COLUMN_ORDER = {name: position for position, name in enumerate(FIELDS_BY_PATH)}
+
+
+def _with_raw_value(problem: Problem, raw: pd.DataFrame) -> Problem:
+    """Show the cell as the admin typed it, not as it was parsed (hours text, not a list)."""
+    if problem.row in raw.index and problem.column in raw.columns:
+        return replace(problem, value=_jsonable(raw.at[problem.row, problem.column]))
+    return problem
+
+
+def _column_order(column: str | None) -> int:
+    return -1 if column is None else _COLUMN_ORDER.get(column, len(_COLUMN_ORDER))
+
+
+def validate_file(path: str | Path) -> Validation:
+    """Read and validate a workbook or CSV; raises InputError if it cannot be read."""
+    return validate_sheet(read_sheet(path))

@@ -1,0 +1,49 @@
+"""Small value helpers every layer uses (bottom layer; imports nothing of bulkcc).
+
+Spreadsheet cells and pandas columns carry blanks in several forms (None,
+pd.NA, NaN, an empty or all-blank string) and numbers as numpy scalars; these
+helpers say once what counts as blank and how a value becomes plain Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+
+def is_nan(value: Any) -> bool:
+    """True for a float NaN (the one value that is not equal to itself)."""
+    return isinstance(value, float) and value != value
+
+
+def is_missing(value: Any) -> bool:
+    """None, pandas' NA or NaT, or a float NaN: no value at all."""
+    if value is None or is_nan(value):
+        return True
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def is_blank(value: Any) -> bool:
+    """A cell that holds nothing an admin typed: missing, or text of only blanks."""
+    if isinstance(value, str):
+        return not value.strip()
+    return is_missing(value)
+
+
+def native(value: Any) -> Any:
+    """A parsed cell as a plain Python value (numpy scalars unwrapped, NA as None)."""
+    if is_missing(value):
+        return None
+    if hasattr(value, "item") and not isinstance(value, tuple | list):
+        return value.item()
+    return value
+
+
+def sha256_file(path: str | Path) -> str:
+    """The file's SHA-256, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,64 @@
+"""The column reference of the docs (`docs/columns.md`), generated from FIELDS.
+
+The 60 per-key DTMF columns are shown as 6 rows with a `K` placeholder for the
+key. Regenerate with `python -m bulkcc.docs`; a test checks the file is current.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bulkcc.fields import FIELDS, KIND_LABEL, MENU_KEYS, Field, dtmf_path, split_dtmf_path
+from bulkcc.workbook.template import allowed_cell_text
+from bulkcc.workbook.xlsx import write_atomic_text
+
+DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "columns.md"
+KEY_PLACEHOLDER = "K"
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("\n", " ")
+
+
+def _with_placeholder(field: Field) -> tuple[str, str]:
+    """A DTMF key column's name and help with its key replaced by K."""
+    dtmf = split_dtmf_path(field.path)
+    if dtmf is None:
+        return field.path, field.help
+    state, key, part = dtmf
+    return dtmf_path(state, KEY_PLACEHOLDER, part), re.sub(rf"\b{key}\b", KEY_PLACEHOLDER, field.help)
+
+
+def columns_markdown() -> str:
+    """The Markdown table of every column, DTMF key columns folded into K rows."""
+    lines = [
+        "# Workbook columns",
+        "",
+        "Generated from `bulkcc/fields.py` by `python -m bulkcc.docs`; do not edit by hand.",
+        "",
+        f"A blank cell leaves a setting unchanged. In the `dtmf.{KEY_PLACEHOLDER}` rows, {KEY_PLACEHOLDER} "
+        f"stands for a phone key {MENU_KEYS[0]}…{MENU_KEYS[-1]}: each row is ten columns.",
+        "",
+        "| column | type | allowed | default | description |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for field in FIELDS:
+        name, help_text = field.path, field.help
+        dtmf = split_dtmf_path(field.path)
+        if dtmf is not None:
+            if dtmf[1] != MENU_KEYS[0]:
+                continue  # the key-0 column stands for all ten
+            name, help_text = _with_placeholder(field)
+        cells = [f"`{name}`", KIND_LABEL[field.kind], allowed_cell_text(field), field.default, help_text]
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_columns_doc(path: str | Path = DOCS_PATH) -> Path:
+    return write_atomic_text(path, columns_markdown())
+
+
+if __name__ == "__main__":
+    print(f"wrote {write_columns_doc()}")

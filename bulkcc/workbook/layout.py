@@ -1,0 +1,28 @@
+"""The layout of every workbook bulkcc reads or writes: sheet names and the Results columns.
+
+One place owns them: the reader derives the meta columns it keeps from a fed-back
+results workbook from `RESULT_COLUMNS`, and the results writer lays out exactly
+these columns in front of the input's own.
+"""
+
+from __future__ import annotations
+
+DATA_SHEET = "callcenters"  # the template's data sheet, and the one the reader looks for first
+RESULTS_SHEET = "Results"  # first sheet of a results workbook: read as the data sheet when fed back
+SUMMARY_SHEET = "Summary"
+COLUMNS_SHEET = "Columns"  # the template's column reference
+ERRORS_SHEET = "Errors"  # the validation report's list of problems
+
+# What the Results sheet holds in front of the input's own columns (`id` is also an input column).
+OUTCOME_COLUMNS = ("row", "id", "status", "http_status", "attempts", "error", "duration_ms")
+CHANGES_COLUMN = "changes"  # with --diff: "field: old → new; …"
+# The columns a fed-back results workbook adds to an input: kept as meta for
+# `--only-failed`, and otherwise ignored (`id` is the input's own).
+RESULT_COLUMNS = tuple(c for c in (*OUTCOME_COLUMNS, CHANGES_COLUMN) if c != "id")
+
+# Export adds read-only context columns (office_id, timezone …) under this prefix;
+# validate and apply ignore them and no PATCH ever carries them.
+CONTEXT_PREFIX = "info."
+
+XLSX_SUFFIXES = frozenset({".xlsx", ".xlsm"})
+CSV_SUFFIXES = frozenset({".csv", ".txt"})

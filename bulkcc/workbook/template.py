@@ -1,0 +1,273 @@
+"""The template workbook: every column of FIELDS, with drop-downs, ranges and help.
+
+The sheet `callcenters` holds one column per field, in table order, each with
+its help as the header's comment and as the input message of a data validation
+(a drop-down for enums, booleans and phone keys; a whole-number range; a text
+length). `Columns` is the reference table of every column and `README` says how
+to fill the sheet. Export writes the same workbook with rows filled in and
+read-only `info.` context columns, so both come from `build_workbook`.
+
+The output is deterministic (fixed document times, no randomness) so that the
+committed `templates/callcenters.xlsx` can be checked against the code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.comments import Comment
+from openpyxl.packaging.core import DocumentProperties
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+
+from bulkcc.fields import FIELDS, FIELDS_BY_PATH, KIND_LABEL, Field
+from bulkcc.status import Status
+from bulkcc.workbook.layout import COLUMNS_SHEET, DATA_SHEET
+from bulkcc.workbook.xlsx import FILLS, save_atomic, set_cell, style_header, write_row
+
+README_SHEET = "README"
+DOCUMENT_TIME = dt.datetime(2024, 1, 1)
+AUTHOR = "bulkcc"
+VALIDATED_ROWS = 1000  # data validations cover at least rows 2..1001
+CONTEXT_NOTE = "read-only: shown for context, ignored by validate and apply"
+
+# Excel's limits: longer texts are refused or make Excel "repair" the file.
+PROMPT_TITLE_LIMIT = 32
+PROMPT_LIMIT = 255
+ERROR_LIMIT = 225
+LITERAL_LIST_LIMIT = 255
+
+# Outlined (collapsible) groups and whether each starts collapsed. Excel merges
+# adjacent columns of the same outline level into one group, so only groups with
+# ungrouped columns between them are outlined; the DTMF menus (30 columns each)
+# start collapsed under their routing columns.
+OUTLINED_GROUPS = {"hours": False, "hold queue": False, "dtmf open": True, "dtmf closed": True}
+
+COLUMNS_HEADER = ("column", "group", "type", "allowed", "range", "max length", "default", "description")
+COLUMNS_WIDTHS = (66, 18, 24, 40, 16, 11, 13, 90)
+
+README_LINES = (
+    "How to fill the callcenters sheet",
+    "One row per call center: the id column says which one, every other column is a setting to change.",
+    "A blank cell leaves that setting unchanged: only filled cells are sent.",
+    "Booleans: TRUE or FALSE.",
+    "Hours: HH:MM-HH:MM ranges separated by commas, e.g. 08:00-12:00, 14:00-18:00, or closed; "
+    "they apply when hours_on is TRUE.",
+    "DTMF menus (routing_options.open/closed.dtmf.K.*, collapsed: click + above the header) are sent "
+    "whole: once any key of a menu is filled, fill every key you want to keep.",
+    "When any routing_options cell is filled, action and try_dial_operators are needed for both open and closed.",
+    "Columns starting with info. are read-only context: validate and apply ignore them.",
+    "Each header's comment and the Columns sheet describe the column. "
+    "Check a filled sheet with `bulkcc validate` and `bulkcc plan` before `bulkcc apply`.",
+)
+
+
+class _FixedTimeProperties(DocumentProperties):
+    """Document properties that keep their times: openpyxl stamps `modified` with now on save."""
+
+    # openpyxl's metaclass derives these from the class body alone, so a subclass restates them.
+    __attrs__ = DocumentProperties.__attrs__
+    __nested__ = DocumentProperties.__nested__
+    __elements__ = DocumentProperties.__elements__
+    __namespaced__ = DocumentProperties.__namespaced__
+
+    def to_tree(self, *args, **kwargs):
+        self.modified = DOCUMENT_TIME
+        return super().to_tree(*args, **kwargs)
+
+
+# ---- texts shared by the comments, the Columns sheet and the docs ----
+
+def allowed_cell_text(field: Field) -> str:
+    """The allowed values for a reference table, blank where they only repeat the type."""
+    return "" if field.allowed == KIND_LABEL[field.kind] else field.allowed
+
+
+def column_help(field: Field) -> str:
+    """The full help of a column: description, allowed values and default."""
+    lines = [field.help, f"Allowed: {field.allowed}."]
+    if field.default:
+        lines.append(f"Default: {field.default}.")
+    return "\n".join(lines)
+
+
+def _shorten(text: str, limit: int) -> str:
+    """`text` cut at a word boundary to fit `limit` characters, marked with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.")
+    return cut + "…"
+
+
+def _prompt_title(path: str) -> str:
+    """The column name, or its longest dotted tail that fits Excel's title limit."""
+    parts = path.split(".")
+    for start in range(len(parts)):
+        tail = ".".join(parts[start:])
+        if len(tail) <= PROMPT_TITLE_LIMIT:
+            return tail
+    return path[-PROMPT_TITLE_LIMIT:]
+
+
+def list_values(field: Field) -> tuple[str, ...]:
+    """The drop-down values of a column, or () when it has none."""
+    return ("TRUE", "FALSE") if field.kind == "bool" else field.choices
+
+
+def _comment(text: str) -> Comment:
+    """A comment sized to show its whole text (about 7 pixels a character)."""
+    width = 340
+    chars_per_line = width // 7
+    lines = sum(1 + len(line) // chars_per_line for line in text.split("\n"))
+    return Comment(text, AUTHOR, height=24 + 16 * lines, width=width)
+
+
+# ---- the data sheet ----
+
+def field_validation(field: Field) -> DataValidation:
+    """The validation of a field's cells; every column gets one, if only for its input message."""
+    values = list_values(field)
+    if values:
+        formula = '"' + ",".join(values) + '"'
+        if len(formula) > LITERAL_LIST_LIMIT or any("," in v or '"' in v for v in values):
+            # Excel refuses such a literal list: it would need a range on a Lists sheet.
+            raise ValueError(f"{field.path}: its choices do not fit an Excel literal list")
+        validation = DataValidation(type="list", formula1=formula)
+    elif field.is_identifier:
+        # Ids are text (Excel would round a 16-digit number), so the check is on digits typed.
+        validation = DataValidation(type="textLength", operator="between", formula1="1", formula2="19")
+    elif field.minimum is not None:
+        if field.maximum is None:
+            validation = DataValidation(type="whole", operator="greaterThanOrEqual", formula1=str(field.minimum))
+        else:
+            validation = DataValidation(type="whole", operator="between",
+                                        formula1=str(field.minimum), formula2=str(field.maximum))
+    elif field.max_length:
+        validation = DataValidation(type="textLength", operator="lessThanOrEqual", formula1=str(field.max_length))
+    else:
+        validation = DataValidation()  # any value: carries the input message only
+    validation.allow_blank = True  # blank = leave unchanged
+    validation.showInputMessage = True
+    validation.promptTitle = _prompt_title(field.path)
+    prompt = field.help if values else f"{field.help} Allowed: {field.allowed}."  # lists show their values
+    if field.default:
+        prompt += f" Default: {field.default}."
+    validation.prompt = _shorten(prompt, PROMPT_LIMIT)
+    if validation.type:
+        validation.showErrorMessage = True
+        validation.errorTitle = "Not allowed here"
+        validation.error = _shorten(f"{field.path} takes {field.allowed}.", ERROR_LIMIT)
+    return validation
+
+
+def _style_context_header(sheet: Worksheet, column: int) -> None:
+    cell = sheet.cell(row=1, column=column)
+    cell.fill = FILLS[Status.UNCHANGED]  # grey: read-only context
+    cell.font = Font(bold=True, italic=True, color="595959")
+    cell.comment = _comment(CONTEXT_NOTE)
+
+
+def _outline_groups(sheet: Worksheet) -> None:
+    """Make the big groups collapsible, their +/- button on the column left of each group."""
+    # Per-column levels rather than column_dimensions.group(): group() merges the
+    # columns into one dimension and so gives them all the first column's width.
+    sheet.sheet_properties.outlinePr.summaryRight = False
+    position = 1
+    for group, members in itertools.groupby(FIELDS, key=lambda f: f.group):
+        count = len(list(members))
+        if group in OUTLINED_GROUPS:
+            collapsed = OUTLINED_GROUPS[group]
+            for column in range(position, position + count):
+                dimension = sheet.column_dimensions[get_column_letter(column)]
+                dimension.outline_level = 1
+                dimension.hidden = collapsed
+            if collapsed and position > 1:
+                sheet.column_dimensions[get_column_letter(position - 1)].collapsed = True
+        position += count
+
+
+def _as_cell(column: str, value: Any) -> Any:
+    """Ids are written as text: Excel keeps only 15 significant digits of a number."""
+    field = FIELDS_BY_PATH.get(column)
+    if field is not None and field.is_identifier and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], context_columns: Sequence[str]) -> None:
+    header = [field.path for field in FIELDS] + list(context_columns)
+    write_row(sheet, 1, header)
+    known = set(header)
+    row_count = 0
+    for row_count, values in enumerate(rows, start=1):
+        unknown = sorted(set(values) - known)
+        if unknown:  # a caller's bug: the value would silently not be written
+            raise ValueError(f"row {row_count}: no column named {', '.join(unknown)}")
+        write_row(sheet, row_count + 1, [_as_cell(name, values.get(name)) for name in header])
+    last_row = max(VALIDATED_ROWS + 1, row_count + 1)
+
+    for column, field in enumerate(FIELDS, start=1):
+        letter = get_column_letter(column)
+        sheet.cell(row=1, column=column).comment = _comment(column_help(field))
+        validation = field_validation(field)
+        validation.add(f"{letter}2:{letter}{last_row}")
+        if field.is_identifier:
+            sheet.column_dimensions[letter].number_format = "@"  # typed ids stay text, all 16 digits
+        sheet.add_data_validation(validation)
+    widths = [min(max(len(name) + 4, 12), 52) for name in header]  # +4: room for the filter button
+    style_header(sheet, len(header), freeze="B2", widths=widths)
+    for column in range(len(FIELDS) + 1, len(header) + 1):
+        _style_context_header(sheet, column)
+    _outline_groups(sheet)
+
+
+# ---- the reference sheets ----
+
+def _write_columns_sheet(sheet: Worksheet) -> None:
+    write_row(sheet, 1, COLUMNS_HEADER)
+    for row, field in enumerate(FIELDS, start=2):
+        numeric_range = field.range_text
+        allowed = "" if numeric_range else allowed_cell_text(field)  # the range column already says it
+        write_row(sheet, row, [
+            field.path, field.group, KIND_LABEL[field.kind], allowed, numeric_range,
+            field.max_length, field.default, field.help,
+        ])
+        sheet.cell(row=row, column=len(COLUMNS_HEADER)).alignment = Alignment(wrap_text=True, vertical="top")
+    style_header(sheet, len(COLUMNS_HEADER), freeze="B2", widths=COLUMNS_WIDTHS)
+
+
+def _write_readme_sheet(sheet: Worksheet) -> None:
+    for row, line in enumerate(README_LINES, start=1):
+        set_cell(sheet.cell(row=row, column=1), line)
+    sheet.cell(row=1, column=1).font = Font(bold=True, size=13)
+    sheet.column_dimensions["A"].width = 120
+
+
+def build_workbook(rows: Iterable[Mapping[str, Any]] = (), context_columns: Sequence[str] = ()) -> Workbook:
+    """The call center workbook: the template, or an export when given rows and context columns.
+
+    `rows` map column names to cell values already rendered for a cell (see
+    `payload.cell_value`); a missing column is a blank cell. `context_columns`
+    (`info.` names) come after every field column and are never read back.
+    """
+    workbook = Workbook()
+    workbook.properties = _FixedTimeProperties(creator=AUTHOR, lastModifiedBy=AUTHOR,
+                                               created=DOCUMENT_TIME, modified=DOCUMENT_TIME)
+    data_sheet = workbook.active
+    data_sheet.title = DATA_SHEET
+    _write_data_sheet(data_sheet, rows, context_columns)
+    _write_columns_sheet(workbook.create_sheet(COLUMNS_SHEET))
+    _write_readme_sheet(workbook.create_sheet(README_SHEET))
+    return workbook
+
+
+def write_template(path: str | Path) -> Path:
+    """Write the empty template to `path` (atomically) and return the path."""
+    return save_atomic(build_workbook(), path)

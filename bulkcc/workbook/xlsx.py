@@ -1,0 +1,110 @@
+"""Writing workbooks safely: cells that stay text, headers, atomic saves.
+
+Everything bulkcc writes (the template, validation reports, results, exports,
+rollback files) goes through these helpers, so two promises hold everywhere:
+a value that came from outside (a cell, an API message) is written as text and
+never becomes a formula or an error cell, and a file is replaced atomically, so
+a crash never leaves half a workbook behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from bulkcc.status import Status
+
+# Text that Excel (or openpyxl) would turn into a formula or an error cell.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+ERROR_LITERALS = {"#N/A", "#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#GETTING_DATA", "#SPILL!"}
+ILLEGAL_CONTROL = {c for c in range(32) if chr(c) not in "\t\n\r"}
+
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="305496")
+# A bad cell in a validation report, and each row status in its own colour (from Status).
+FILLS: dict[str, PatternFill] = {
+    "error": PatternFill("solid", fgColor="F8CBAD"),
+    **{str(status): PatternFill("solid", fgColor=status.fill) for status in Status},
+}
+
+
+def _clean_text(text: str) -> str:
+    """Drop the control characters the xlsx format cannot hold (openpyxl would raise)."""
+    if any(ord(ch) in ILLEGAL_CONTROL for ch in text):
+        return "".join(ch for ch in text if ord(ch) not in ILLEGAL_CONTROL)
+    return text
+
+
+def set_cell(cell: Cell, value: Any) -> Cell:
+    """Write a value; text is always stored as text, never as a formula or an error."""
+    if isinstance(value, tuple | list):
+        value = ", ".join(map(str, value))
+    if isinstance(value, str):
+        text = _clean_text(value)
+        cell.value = text
+        # openpyxl decides a str starting with '=' is a formula on assignment: undo that,
+        # and ask Excel (quotePrefix) not to reinterpret the text when it is edited.
+        cell.data_type = "s"
+        if text.startswith(FORMULA_STARTS) or text.strip() in ERROR_LITERALS:
+            cell.quotePrefix = True
+        return cell
+    cell.value = value
+    return cell
+
+
+def write_row(sheet: Worksheet, row: int, values: Sequence[Any], start_col: int = 1) -> None:
+    for offset, value in enumerate(values):
+        set_cell(sheet.cell(row=row, column=start_col + offset), value)
+
+
+def style_header(sheet: Worksheet, columns: int, freeze: str = "A2", widths: Iterable[int] | None = None) -> None:
+    """Bold coloured header, frozen, with filters on."""
+    for col in range(1, columns + 1):
+        cell = sheet.cell(row=1, column=col)
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+    sheet.freeze_panes = freeze
+    if columns:
+        sheet.auto_filter.ref = f"A1:{get_column_letter(columns)}{max(sheet.max_row, 1)}"
+    for col, width in enumerate(widths or [], start=1):
+        sheet.column_dimensions[get_column_letter(col)].width = width
+
+
+@contextmanager
+def _replaced_atomically(path: Path, suffix: str) -> Iterator[Path]:
+    """A temporary path beside `path`, renamed over it if the block succeeds, removed if not."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=suffix, dir=path.parent)
+    os.close(handle)
+    try:
+        yield Path(temp)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def save_atomic(workbook: Workbook, path: str | Path) -> Path:
+    """Save to a temporary file beside `path`, then rename it into place."""
+    path = Path(path)
+    with _replaced_atomically(path, ".xlsx.tmp") as temp:
+        workbook.save(temp)
+    return path
+
+
+def write_atomic_text(path: str | Path, text: str) -> Path:
+    """Write a text file (JSON, JSON Lines) atomically."""
+    path = Path(path)
+    with _replaced_atomically(path, ".tmp") as temp:
+        temp.write_text(text, encoding="utf-8")
+    return path
