@@ -40,9 +40,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from _samples import make_samples  # noqa: E402  (bench/ is on the path when run as a script)
+
+from bulkcc.plan.plans import make_plan  # noqa: E402
 from bulkcc.run.apply import ApplyOptions, ApplyOutcome, apply_async  # noqa: E402
 from bulkcc.send.connection import ConnectionOptions  # noqa: E402
-from bulkcc.plan.plans import make_plan  # noqa: E402
 from bulkcc.send.target import Target  # noqa: E402
 from bulkcc.validate.validation import validate_file  # noqa: E402
 
@@ -72,7 +73,7 @@ async def _answers(base_url: str) -> bool:
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {KEY}"}) as session:
             async with session.get(f"{base_url}/api/v2/callcenters", timeout=aiohttp.ClientTimeout(total=2)) as r:
                 return r.status == 200
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         return False
 
 
@@ -141,7 +142,8 @@ def report(outcome: ApplyOutcome, seconds: float, rate_per_min: int, rows: int) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=400)
-    parser.add_argument("--baseline-rows", type=int, default=None, help="Rows of the sequential loop (default: --rows).")
+    parser.add_argument("--baseline-rows", type=int, default=None,
+                        help="Rows of the sequential loop (default: --rows).")
     parser.add_argument("--skip-1200", action="store_true", help="Skip the run at 1200/min (~20 s for 400 rows).")
     args = parser.parse_args(argv)
     baseline_rows = min(args.baseline_rows or args.rows, args.rows)

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from _samples import make_samples  # noqa: E402  (bench/ is on the path when run as a script)
+
 from bulkcc.fields import COLUMNS  # noqa: E402
 from bulkcc.validate.validation import validate_file  # noqa: E402
 

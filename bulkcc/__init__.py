@@ -43,7 +43,11 @@ _EXPORTS = {
     "Status": "bulkcc.status",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "ApplyOptions", "ApplyOutcome", "BulkccError", "ConnectionOptions", "ExportQuery", "InputError", "Plan",
+    "Problem", "RunStopped", "Status", "UsageError", "Validation", "__version__", "apply", "apply_async",
+    "export", "export_async", "make_plan", "resolve_target", "validate_file",
+]
 
 if TYPE_CHECKING:
     from bulkcc.errors import BulkccError, InputError, Problem, RunStopped, UsageError

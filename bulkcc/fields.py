@@ -148,8 +148,9 @@ def _routing_fields(state: str) -> list[Field]:
     for key in MENU_KEYS:
         menu = f"dtmf {state}"
         rows += [
-            _f(dtmf_path(state, key, "action"), "enum", menu, f"DTMF menu {when}: the action when the caller presses {key}. "
-               f"The menu is sent whole: fill every key you want to keep.", choices=ACTIONS),
+            _f(dtmf_path(state, key, "action"), "enum", menu,
+               f"DTMF menu {when}: the action when the caller presses {key}. "
+               "The menu is sent whole: fill every key you want to keep.", choices=ACTIONS),
             _f(dtmf_path(state, key, "action_target_type"), "enum", menu,
                f"DTMF key {key}: the type of the target dialed; needs the key's action and action_target_id.",
                choices=TARGET_TYPES),

@@ -45,8 +45,8 @@ class Status(StrEnum):
     def of(cls, word: object) -> Status | None:
         """The status a results cell names, or None for a word bulkcc never writes."""
         try:
-            return cls(str(word or "").strip())
-        except ValueError:
+            return cls._value2member_map_[str(word or "").strip()]  # type: ignore[return-value]
+        except KeyError:
             return None
 
 

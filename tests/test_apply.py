@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hashlib
-import importlib.util
 import json
 import os
 import random
@@ -31,19 +29,26 @@ from aiohttp import web
 from conftest import load_make_samples
 from openpyxl import Workbook, load_workbook
 
-from bulkcc.errors import InvalidRowsError
+from bulkcc.errors import (
+    EXIT_ABORTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    InvalidRowsError,
+    KeyRefused,
+    RetryBudgetSpent,
+)
+from bulkcc.plan.plans import make_plan
 from bulkcc.run.apply import ApplyOptions, apply_async
+from bulkcc.run.journal import journal_path, read_journal
 from bulkcc.send.client import ApiClient
 from bulkcc.send.connection import ConnectionOptions
-from bulkcc.errors import EXIT_ABORTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE, KeyRefused, RetryBudgetSpent
-from bulkcc.run.journal import journal_path, read_journal
 from bulkcc.send.pacing import Pacer, RetryBudget, RetryPolicy
-from bulkcc.plan.plans import make_plan
-from bulkcc.workbook.results import read_results
 from bulkcc.send.pool import patch_call, run_pool
-from bulkcc.sim.server import Simulator, SimulatorConfig, seed_store
 from bulkcc.send.target import Target
+from bulkcc.sim.server import Simulator, SimulatorConfig, seed_store
 from bulkcc.validate.validation import validate_file
+from bulkcc.workbook.results import read_results
 from bulkcc.workbook.xlsx import set_cell
 
 REPO = Path(__file__).resolve().parents[1]
@@ -137,7 +142,7 @@ async def start_cli(*args: str, cwd: Path, key: str | None = KEY) -> asyncio.sub
 async def finish(process: asyncio.subprocess.Process) -> CliRun:
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), CLI_TIMEOUT)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         process.kill()
         await process.wait()
         raise AssertionError("bulkcc apply did not finish in time") from None
@@ -717,7 +722,7 @@ async def test_the_command_line_refuses_unsafe_targets_before_connecting(tmp_pat
     }
     runs = await asyncio.gather(*(run_cli(*args, "--results", tmp_path / f"r{i}.xlsx", cwd=tmp_path)
                                   for i, (args, _) in enumerate(cases.values())))
-    for (case, (_, expected)), run in zip(cases.items(), runs):
+    for (case, (_, expected)), run in zip(cases.items(), runs, strict=False):
         assert run.code == EXIT_USAGE, (case, run)
         assert expected in run.stderr, (case, run)
     assert not list(tmp_path.glob("r*.xlsx")) and not list(tmp_path.glob("*.jsonl"))  # nothing was started
@@ -759,7 +764,7 @@ async def test_resume_after_re_sorting_the_sheet_matches_by_call_center_not_row(
     assert per_id == {i: 1 for i in ids}  # the six journaled ones were not sent again, the rest once
     assert outcome.exit_code == EXIT_OK
     final = read_results(results)
-    assert [(r.row, r.id) for r in final] == list(zip(range(2, 22), reversed(ids)))
+    assert [(r.row, r.id) for r in final] == list(zip(range(2, 22), reversed(ids), strict=False))
     assert {r.status for r in final} == {"updated"}
 
 

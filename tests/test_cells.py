@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bulkcc.fields import FIELDS_BY_PATH
 from bulkcc.validate.cells import (
     CellError,
     hours_in_order,
@@ -20,7 +21,6 @@ from bulkcc.validate.cells import (
     parse_int,
     parse_text,
 )
-from bulkcc.fields import FIELDS_BY_PATH
 
 # ---- booleans -------------------------------------------------------------------
 

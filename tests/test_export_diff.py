@@ -19,20 +19,20 @@ import pytest
 from click.testing import CliRunner, Result
 from openpyxl import load_workbook
 
-from bulkcc.sim import apispec
-from bulkcc.run.apply import ApplyOptions, apply_async
 from bulkcc.cli import main
-from bulkcc.send.connection import ConnectionOptions
+from bulkcc.fields import OPERATOR_ROUTINGS
 from bulkcc.plan import Change
 from bulkcc.plan.diff import diff_row, rollback_rows
-from bulkcc.run.export import CONTEXT_FIELDS, ExportQuery, export_async
-from bulkcc.fields import OPERATOR_ROUTINGS
 from bulkcc.plan.payload import PlannedRequest, body_from_values, row_values, values_from_callcenter
+from bulkcc.run.apply import ApplyOptions, apply_async
+from bulkcc.run.export import CONTEXT_FIELDS, ExportQuery, export_async
+from bulkcc.send.connection import ConnectionOptions
+from bulkcc.send.target import KEY_ENV, Target
+from bulkcc.sim import apispec
+from bulkcc.sim.server import Simulator, SimulatorConfig, ids_for_demo, seed_store
+from bulkcc.validate.validation import Validation, validate_file
 from bulkcc.workbook.layout import CONTEXT_PREFIX, DATA_SHEET
 from bulkcc.workbook.results import read_results
-from bulkcc.sim.server import Simulator, SimulatorConfig, ids_for_demo, seed_store
-from bulkcc.send.target import KEY_ENV, Target
-from bulkcc.validate.validation import Validation, validate_file
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -161,7 +161,7 @@ async def test_export_info_columns_are_present_and_ignored(exported: Path, sim: 
     header, rows = _sheet(exported)
     context = [h for h in header if h.startswith(CONTEXT_PREFIX)]
     assert context == [CONTEXT_PREFIX + name for name in CONTEXT_FIELDS]
-    first = dict(zip(header, rows[0]))
+    first = dict(zip(header, rows[0], strict=False))
     assert first[CONTEXT_PREFIX + "office_id"] == str(sim.store[IDS[0]]["office_id"])
     assert first[CONTEXT_PREFIX + "phone_numbers"] == ", ".join(sim.store[IDS[0]]["phone_numbers"])
 

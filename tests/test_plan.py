@@ -10,8 +10,8 @@ import pytest
 
 from bulkcc.fields import COLUMNS
 from bulkcc.plan.plans import make_plan, plan_jsonl, write_plan_jsonl
-from bulkcc.workbook.reader import _build_sheet
 from bulkcc.validate.validation import validate_file, validate_sheet
+from bulkcc.workbook.reader import _build_sheet
 
 R = "routing_options"
 ROUTING = {

@@ -33,9 +33,9 @@ from bulkcc.fields import (
     Field,
 )
 from bulkcc.plan.plans import make_plan
+from bulkcc.validate.validation import Validation, validate_file, validate_sheet
 from bulkcc.values import is_blank as _is_blank
 from bulkcc.workbook.reader import _build_sheet
-from bulkcc.validate.validation import Validation, validate_file, validate_sheet
 
 PATH = Path("prop.xlsx")
 R = "routing_options"
@@ -112,7 +112,7 @@ def reference_violations(body: dict[str, Any]) -> list[str]:
             continue
         if (not isinstance(hours, list) or len(hours) % 2
                 or not all(isinstance(t, str) and HHMM.match(t) for t in hours)
-                or any(a >= b for a, b in zip(hours, hours[1:]))):
+                or any(a >= b for a, b in zip(hours, hours[1:], strict=False))):
             bad.append(f"{day}_hours: {hours!r}")
     queue = body.get("hold_queue", {})
     for key in ("queue_callback_dtmf", "queue_escape_dtmf"):
@@ -222,7 +222,7 @@ def hours_text(draw: st.DrawFn, allow_bad: bool = False) -> str:
     times = [f"{m // 60:02d}:{m % 60:02d}" for m in minutes]
     separator = draw(st.sampled_from(["-", " - ", "–"]))
     joiner = draw(st.sampled_from([", ", ",", "; "]))
-    return joiner.join(f"{a}{separator}{b}" for a, b in zip(times[::2], times[1::2]))
+    return joiner.join(f"{a}{separator}{b}" for a, b in zip(times[::2], times[1::2], strict=False))
 
 
 # ---- (a) no cell value crashes validation ---------------------------------------

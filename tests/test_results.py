@@ -53,8 +53,8 @@ def row_results() -> list[RowResult]:
 
 def run_summary(**overrides) -> RunSummary:
     values = dict(
-        started=dt.datetime(2024, 6, 1, 10, 0, 0, tzinfo=dt.timezone.utc),
-        ended=dt.datetime(2024, 6, 1, 10, 1, 30, tzinfo=dt.timezone.utc),
+        started=dt.datetime(2024, 6, 1, 10, 0, 0, tzinfo=dt.UTC),
+        ended=dt.datetime(2024, 6, 1, 10, 1, 30, tzinfo=dt.UTC),
         target_url="http://127.0.0.1:8123 (simulator)", input_name="centers.xlsx", input_sha256="ab" * 32,
         version="0.1.0", achieved_rate_per_min=2.66666, allowed_rate_per_min=1200, requests_sent=5,
         throttled=1, simulator=True, note=TRICKY[0],

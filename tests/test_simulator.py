@@ -15,10 +15,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bulkcc.sim import apispec
-from bulkcc.sim.store import apply_patch, reference_errors
 from bulkcc.sim.server import (
-    SlidingWindowLimiter, Simulator, SimulatorConfig, load_seed_file, make_callcenter, seed_store, serve_forever,
+    Simulator,
+    SimulatorConfig,
+    SlidingWindowLimiter,
+    load_seed_file,
+    make_callcenter,
+    seed_store,
+    serve_forever,
 )
+from bulkcc.sim.store import apply_patch, reference_errors
 
 KEY = "test-key-123"
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -11,15 +11,21 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
 
-from bulkcc.workbook.docs import DOCS_PATH, columns_markdown
 from bulkcc.fields import FIELDS
+from bulkcc.validate.validation import validate_file
+from bulkcc.workbook.docs import DOCS_PATH, columns_markdown
 from bulkcc.workbook.layout import DATA_SHEET
 from bulkcc.workbook.reader import read_sheet
 from bulkcc.workbook.template import (
-    CONTEXT_NOTE, DOCUMENT_TIME, OUTLINED_GROUPS, PROMPT_LIMIT, PROMPT_TITLE_LIMIT,
-    VALIDATED_ROWS, build_workbook, write_template,
+    CONTEXT_NOTE,
+    DOCUMENT_TIME,
+    OUTLINED_GROUPS,
+    PROMPT_LIMIT,
+    PROMPT_TITLE_LIMIT,
+    VALIDATED_ROWS,
+    build_workbook,
+    write_template,
 )
-from bulkcc.validate.validation import validate_file
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED_TEMPLATE = ROOT / "templates" / "callcenters.xlsx"
@@ -88,7 +94,7 @@ def test_header_is_every_field_in_order(template):
     assert [c.value for c in sheet[1]] == [f.path for f in FIELDS]
     assert sheet.freeze_panes == "B2"
     comments = [sheet.cell(row=1, column=i).comment for i in range(1, len(FIELDS) + 1)]
-    assert all(c is not None and f.help in c.text for c, f in zip(comments, FIELDS))
+    assert all(c is not None and f.help in c.text for c, f in zip(comments, FIELDS, strict=False))
     columns_sheet = template["Columns"]
     assert [row[0] for row in columns_sheet.iter_rows(min_row=2, values_only=True)] == [f.path for f in FIELDS]
 
@@ -133,7 +139,7 @@ def test_outlined_groups_are_separate_and_dtmf_collapsed(template):
             assert levels == {(0, False)}, group
         position += count
     # Adjacent outlined groups would merge into one group in Excel.
-    assert all(end + 1 < start for (_, end), (start, _) in zip(outlined, outlined[1:]))
+    assert all(end + 1 < start for (_, end), (start, _) in zip(outlined, outlined[1:], strict=False))
     assert OUTLINED_GROUPS["dtmf open"] and OUTLINED_GROUPS["dtmf closed"]
 
 

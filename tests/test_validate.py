@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from bulkcc.workbook import reader
 from bulkcc.errors import InputError, Problem
 from bulkcc.fields import COLUMNS
-from bulkcc.workbook.reader import _build_sheet, read_sheet
 from bulkcc.validate.validation import Validation, validate_file, validate_sheet
+from bulkcc.workbook import reader
+from bulkcc.workbook.reader import _build_sheet, read_sheet
 
 R = "routing_options"
 ROUTING = {  # the four cells routing_options needs as soon as any of its cells is filled

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -70,16 +71,8 @@ def simulator_options(prefix: str = ""):
     return decorate
 
 
-def simulator_config(api_key: str, rate: int, latency_ms: str, fail_rate: float, drop_rate: float,
-                     slow_rate: float):
-    """The simulator's settings (for `bulkcc simulate`, which imports the simulator anyway)."""
-    from bulkcc.sim.server import SimulatorConfig
-
-    return SimulatorConfig(api_key=api_key, **simulator_knobs(rate, latency_ms, fail_rate, drop_rate, slow_rate))
-
-
 def simulator_knobs(rate: int, latency_ms: str, fail_rate: float, drop_rate: float,
-                    slow_rate: float) -> dict[str, object]:
+                    slow_rate: float) -> dict[str, Any]:
     """The fault-injection options as SimulatorConfig fields, kept as plain data so that
     choosing --simulator does not import the simulator before the connection opens."""
     return {"rate_limit_per_min": rate, "latency_ms": _latency(latency_ms), "fail_rate": fail_rate,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bulkcc.cli.options import handles_errors, out, simulator_config, simulator_options
+from bulkcc.cli.options import handles_errors, out, simulator_knobs, simulator_options
 from bulkcc.errors import BulkccError
 
 
@@ -29,7 +29,7 @@ def simulate(port, rate, seed_path, count, api_key_file, latency_ms, fail_rate, 
     import random
 
     from bulkcc.send.target import KEY_ENV, load_api_key
-    from bulkcc.sim.server import ids_for_demo, load_seed_file, seed_store, serve_forever
+    from bulkcc.sim.server import SimulatorConfig, ids_for_demo, load_seed_file, seed_store, serve_forever
 
     key = load_api_key(api_key_file, required=False)
     if seed_path is None:
@@ -48,7 +48,7 @@ def simulate(port, rate, seed_path, count, api_key_file, latency_ms, fail_rate, 
     else:
         key = "simulator"
         out.print(f"no {KEY_ENV} set: accepting the key 'simulator'", markup=False)
-    config = simulator_config(key, rate, latency_ms, fail_rate, drop_rate, slow_rate)
+    config = SimulatorConfig(api_key=key, **simulator_knobs(rate, latency_ms, fail_rate, drop_rate, slow_rate))
     announce = functools.partial(_announce_simulator, count=len(store))
     try:
         asyncio.run(serve_forever(config, store, port, announce))

@@ -146,5 +146,5 @@ def cell_value(field: Field, value: Any) -> Any:
         times = list(value)
         if not times:
             return "closed"
-        return ", ".join(f"{a}-{b}" for a, b in zip(times[::2], times[1::2]))
+        return ", ".join(f"{a}-{b}" for a, b in zip(times[::2], times[1::2], strict=False))
     return value

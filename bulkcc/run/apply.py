@@ -13,8 +13,9 @@ import contextlib
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bulkcc import __version__
 from bulkcc.errors import EXIT_ABORTED, EXIT_INVALID, EXIT_OK, InvalidRowsError, RunStopped, UsageError
@@ -71,19 +72,19 @@ def selected_rows(validation: Validation, only_failed: bool) -> set[int]:
     meta = validation.sheet.meta
     if "status" not in meta:
         raise UsageError("--only-failed needs a results workbook (its Results sheet has a status column)")
-    return {int(r) for r, status in meta["status"].items() if Status.of(status) in RESEND_STATUSES}
+    return {row for row, status in zip(meta.index, meta["status"], strict=True) if Status.of(status) in RESEND_STATUSES}
 
 
 def carried_over(validation: Validation, row: int) -> RowResult:
     """A row --only-failed leaves alone keeps what the earlier results said of it."""
-    cells = validation.sheet.meta.loc[row].to_dict()
+    cells = {str(name): value for name, value in validation.sheet.meta.loc[row].items()}
     result = RowResult.from_cells(row, cells)
     result.id = _row_id(validation, row)
     return result
 
 
 def _row_id(validation: Validation, row: int) -> int | None:
-    value = validation.typed["id"].get(row) if "id" in validation.typed else None
+    value: Any = validation.typed["id"].get(row) if "id" in validation.typed else None
     return None if is_missing(value) else int(value)
 
 
@@ -207,7 +208,7 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
     if confirm is not None and not confirm(the_plan, options.target):
         raise UsageError("not confirmed: nothing was sent")
 
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     input_sha = sha256_file(input_path)
     journal = Journal.open(journal_path(options.results_path),
                            {"target": "simulator" if options.target.simulator else options.target.base_url,
@@ -243,7 +244,7 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
                            not_sent_error=f"not sent: {run.stopped_by or 'the run stopped first'}")
     sent = [r for r in run.results.values() if r.attempts]
     summary = RunSummary(
-        started=started, ended=datetime.now(timezone.utc), target_url=target_label, input_name=input_path.name,
+        started=started, ended=datetime.now(UTC), target_url=target_label, input_name=input_path.name,
         input_sha256=input_sha, version=__version__,
         achieved_rate_per_min=run.achieved_rate_per_min(),
         allowed_rate_per_min=options.connection.rate_per_min, requests_sent=sum(r.attempts for r in sent),

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from bulkcc.send.client import ApiClient, ApiResult
-from bulkcc.send.connection import ConnectionOptions, connect, demo_ids
 from bulkcc.errors import LiveStateError
 from bulkcc.fields import FIELDS
 from bulkcc.plan.payload import PlannedRequest, cell_value, values_from_callcenter
-from bulkcc.workbook.layout import CONTEXT_PREFIX
+from bulkcc.send.client import ApiClient, ApiResult
+from bulkcc.send.connection import ConnectionOptions, connect, demo_ids
 from bulkcc.send.pool import get_call, run_pool
+from bulkcc.workbook.layout import CONTEXT_PREFIX
 from bulkcc.workbook.template import build_workbook
 from bulkcc.workbook.xlsx import save_atomic
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from bulkcc.errors import UsageError
-from bulkcc.status import FINAL_STATUSES
 from bulkcc.plan.payload import PlannedRequest
+from bulkcc.status import FINAL_STATUSES
 from bulkcc.workbook.results import RowResult
 
 FORMAT = "bulkcc-journal/1"

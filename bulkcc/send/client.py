@@ -163,7 +163,7 @@ class ApiClient:
                 text = await response.text()
                 status = response.status
                 headers = response.headers
-        except asyncio.TimeoutError:
+        except TimeoutError:
             result.http_status, result.error = None, f"timed out after {self.timeout.total:g} s"
             return self.policy.delay(result.attempts, self.rng), True
         except aiohttp.ClientError as exc:

@@ -13,8 +13,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from bulkcc.send.client import ApiClient, ApiResult
 from bulkcc.errors import RunStopped
+from bulkcc.send.client import ApiClient, ApiResult
 
 Item = TypeVar("Item")
 Call = Callable[[ApiClient, Item, asyncio.Event], Awaitable[ApiResult]]

@@ -46,11 +46,12 @@ REPLACED_WHOLE = frozenset(f"routing_options.{state}" for state in ROUTING_STATE
 
 
 def _get(body: dict[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = body
     for key in path:
-        if not isinstance(body, dict):
+        if not isinstance(node, dict):
             return None
-        body = body.get(key)
-    return body
+        node = node.get(key)
+    return node
 
 
 def _hours_error(value: list[Any]) -> str | None:
@@ -58,7 +59,7 @@ def _hours_error(value: list[Any]) -> str | None:
         return "needs an even number of times (opening, closing pairs)"
     if not all(isinstance(t, str) and _HHMM.match(t) for t in value):
         return 'times must be "HH:MM" strings (00:00 to 23:59)'
-    if any(a >= b for a, b in zip(value, value[1:])):
+    if any(a >= b for a, b in zip(value, value[1:], strict=False)):
         return "times must be in ascending order"
     return None
 

@@ -140,7 +140,7 @@ def parse_hours(value: Any) -> tuple[str, ...]:
 
 def hours_in_order(times: tuple[str, ...]) -> bool:
     """Each range opens before it closes, and ranges ascend without overlapping."""
-    return all(a < b for a, b in zip(times, times[1:]))
+    return all(a < b for a, b in zip(times, times[1:], strict=False))
 
 
 PARSERS: dict[str, Callable[[Any], Any]] = {

@@ -18,10 +18,10 @@ from rich.console import Console
 from rich.table import Table
 
 from bulkcc.errors import InputError, Problem
+from bulkcc.validate.validation import Validation
 from bulkcc.workbook.layout import DATA_SHEET, ERRORS_SHEET, XLSX_SUFFIXES
 from bulkcc.workbook.reader import check_zip_size, read_csv_rows
-from bulkcc.validate.validation import Validation
-from bulkcc.workbook.xlsx import FILLS, save_atomic, style_header, write_row
+from bulkcc.workbook.xlsx import FILLS, active_sheet, save_atomic, style_header, write_row
 
 TERMINAL_LIMIT = 1000  # rows of the table shown on a terminal; JSON and --report have all
 
@@ -43,8 +43,9 @@ def problems_table(problems: Sequence[Problem], title: str | None = None) -> Tab
     table.add_column("Value", overflow="fold", max_width=30)
     table.add_column("Message", overflow="fold")
     for problem in problems[:TERMINAL_LIMIT]:
-        value = "" if problem.value is None else repr(problem.value) if isinstance(problem.value, str) else str(problem.value)
-        table.add_row(str(problem.row or ""), problem.column or "(row)", value, problem.message)
+        value = problem.value
+        shown = "" if value is None else repr(value) if isinstance(value, str) else str(value)
+        table.add_row(str(problem.row or ""), problem.column or "(row)", shown, problem.message)
     return table
 
 
@@ -71,7 +72,7 @@ def _load_copy(validation: Validation) -> tuple[Workbook, str]:
             raise InputError(f"cannot copy {path.name} for the report: {exc}") from exc
         return workbook, validation.sheet.sheet_name or workbook.sheetnames[0]
     workbook = Workbook()
-    sheet = workbook.active
+    sheet = active_sheet(workbook)
     sheet.title = DATA_SHEET
     for row_number, row in enumerate(read_csv_rows(path), start=1):
         write_row(sheet, row_number, row)
@@ -99,10 +100,10 @@ def write_report_workbook(validation: Validation, out: str | Path) -> Path:
     write_row(errors, 1, ["row", "column", "value", "message"])
     for number, problem in enumerate(validation.problems, start=2):
         write_row(errors, number, [problem.row, problem.column, _cell_text(problem.value), problem.message])
-        column = header.get(problem.column or "")
-        if problem.row and column:
+        target = header.get(problem.column or "")
+        if problem.row and target:
             link = errors.cell(row=number, column=1)
-            link.hyperlink = f"#'{sheet_name}'!{get_column_letter(column)}{problem.row}"
+            link.hyperlink = f"#'{sheet_name}'!{get_column_letter(target)}{problem.row}"
     style_header(errors, 4, widths=[8, 45, 30, 100])
     return save_atomic(workbook, out)
 

@@ -28,8 +28,7 @@ def _filled(frame: pd.DataFrame, name: str) -> pd.Series:
 def _problems(mask: pd.Series, frame: pd.DataFrame, column: str, message: str) -> Iterator[Problem]:
     values = _col(frame, column)
     for row in mask[mask.fillna(False).astype(bool)].index:
-        value = values.at[row]
-        yield Problem(int(row), column, None if pd.isna(value) else native(value), message)
+        yield Problem(int(row), column, native(values.at[row]), message)
 
 
 def routing_complete(frame: pd.DataFrame) -> Iterator[Problem]:

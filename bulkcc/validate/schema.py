@@ -17,10 +17,10 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from bulkcc.validate.cells import hours_in_order
 from bulkcc.errors import Problem
 from bulkcc.fields import FIELDS, Field, suggest_choice
-from bulkcc.values import is_nan, native
+from bulkcc.validate.cells import hours_in_order
+from bulkcc.values import is_missing, is_nan, native
 
 # The pandas dtype each kind is held in once parsed; pandera checks it.
 DTYPES = {
@@ -53,6 +53,10 @@ def _choice_message(field: Field) -> Message:
     return message
 
 
+def _length_message(limit: int) -> Message:
+    return lambda v: f"{len(str(v))} characters, over the limit of {limit}; shorten it"
+
+
 def _range_words(field: Field) -> str:
     return f"from {field.minimum} to {field.maximum}" if field.maximum is not None else f"{field.minimum} or more"
 
@@ -71,7 +75,7 @@ def _rules_for(field: Field) -> list[_Rule]:
         limit = field.max_length
         rules.append(_Rule(
             pa.Check.str_length(max_value=limit),
-            lambda v, limit=limit: f"{len(str(v))} characters, over the limit of {limit}; shorten it",
+            _length_message(limit),
         ))
     if field.single_line:
         rules.append(_Rule(
@@ -130,9 +134,9 @@ def failures_to_problems(failures: pd.DataFrame, typed: pd.DataFrame) -> list[Pr
         for value, group in ids.groupby(ids):
             if len(group) > 1:
                 duplicates[value] = [int(r) for r in group.index]
-    for case in failures.itertuples(index=False):
-        column, check, row = case.column, str(case.check), case.index
-        value = case.failure_case
+    for case in failures.to_dict("records"):
+        column, check, row = str(case["column"]), str(case["check"]), case["index"]
+        value = case["failure_case"]
         if row is None or is_nan(row):
             # A whole-column failure (wrong dtype): a bug in parsing, not in the data.
             problems.append(Problem(None, column, None, f"internal: column {column} failed {check}"))
@@ -146,7 +150,8 @@ def failures_to_problems(failures: pd.DataFrame, typed: pd.DataFrame) -> list[Pr
             message = (f"id {value} appears more than once (also in row {', '.join(map(str, others))}); "
                        "keep one row per call center")
         else:
-            number = int(case.check_number) if case.check_number is not None else -1
-            message = messages.get((column, number), lambda v: f"failed {check}")(value)
+            number = -1 if is_missing(case["check_number"]) else int(case["check_number"])
+            rule = messages.get((column, number))
+            message = rule(value) if rule is not None else f"failed {check}"
         problems.append(Problem(row, column, native(value), message))  # pandera hands back numpy scalars
     return problems

@@ -13,13 +13,13 @@ from typing import Any
 
 import pandas as pd
 
-from bulkcc.validate.cells import CellError, parse_cell
 from bulkcc.errors import Problem
 from bulkcc.fields import FIELDS_BY_PATH
-from bulkcc.values import is_nan
-from bulkcc.workbook.reader import Sheet, read_sheet
+from bulkcc.validate.cells import CellError, parse_cell
 from bulkcc.validate.rules import check_rules
 from bulkcc.validate.schema import DTYPES, check_frame
+from bulkcc.values import is_nan
+from bulkcc.workbook.reader import Sheet, read_sheet
 
 
 @dataclass
@@ -85,7 +85,7 @@ def parse_frame(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
         # Columns repeat their values (the same hours on every row): parse each once.
         # The class is part of the key because True == 1 == 1.0 as dict keys.
         memo: dict[tuple[type, Any], Any] = {}
-        for row, value in zip(raw.index, raw[name]):
+        for row, value in zip(raw.index, raw[name], strict=False):
             if value is None:
                 parsed.append(None)
                 continue
@@ -114,7 +114,8 @@ def parse_frame(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
 def _typed_series(values: list[Any], dtype: str, index: pd.Index) -> pd.Series:
     if dtype == "object":
         return pd.Series(values, index=index, dtype=object)
-    return pd.Series(pd.array([pd.NA if v is None else v for v in values], dtype=dtype), index=index)
+    array = pd.array([pd.NA if v is None else v for v in values], dtype=dtype)  # type: ignore[call-overload]
+    return pd.Series(array, index=index)
 
 
 def _jsonable(value: Any) -> Any:

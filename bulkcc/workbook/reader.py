@@ -48,11 +48,11 @@ class Sheet:
     sheet_name: str | None
     frame: pd.DataFrame  # columns: the field columns present; index: Excel row numbers
     meta: pd.DataFrame  # result columns of a fed-back results workbook (may be empty)
-    header_problems: list[Problem] = field(default_factory=list)
     # Every named column but the result ones, in sheet order, unknown and info. ones
     # included: the results workbook carries them all, so a misnamed column can be
     # renamed in place and the row re-sent with nothing lost.
-    raw: pd.DataFrame | None = None
+    raw: pd.DataFrame
+    header_problems: list[Problem] = field(default_factory=list)
 
     @property
     def rows(self) -> list[int]:

@@ -14,7 +14,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from bulkcc.fields import FIELDS
 from bulkcc.status import Status
 from bulkcc.values import is_missing, sha256_file
 from bulkcc.workbook.layout import CHANGES_COLUMN, OUTCOME_COLUMNS, RESULTS_SHEET, SUMMARY_SHEET
-from bulkcc.workbook.xlsx import FILLS, save_atomic, set_cell, style_header, write_row
+from bulkcc.workbook.xlsx import FILLS, active_sheet, save_atomic, set_cell, style_header, write_row
 
 __all__ = ["RowResult", "RunSummary", "read_results", "sha256_file", "write_results"]
 
@@ -99,13 +99,13 @@ class RunSummary:
 
 def _as_utc(moment: datetime) -> datetime:
     """A naive datetime is taken as UTC (that is what apply records), an aware one converted."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def count_statuses(results: Sequence[RowResult]) -> dict[str, int]:
     """Rows per status: the standard five always, the others when present, in a fixed order."""
-    counts = Counter(r.status for r in results)
-    order = [*STANDARD_STATUSES, *(s for s in STATUSES if s not in STANDARD_STATUSES and counts[s])]
+    counts = Counter(str(r.status) for r in results)
+    order: list[str] = [*STANDARD_STATUSES, *(s for s in STATUSES if s not in STANDARD_STATUSES and counts[s])]
     order += sorted(s for s in counts if s not in STATUSES)
     return {status: counts.get(status, 0) for status in order}
 
@@ -137,7 +137,7 @@ def write_results(path: str | Path, results: Sequence[RowResult], input_frame: p
                   summary: RunSummary, include_changes: bool = False) -> Path:
     """Write the results workbook atomically; returns its path."""
     workbook = Workbook()
-    _write_results_sheet(workbook.active, results, input_frame, include_changes)
+    _write_results_sheet(active_sheet(workbook), results, input_frame, include_changes)
     _write_summary_sheet(workbook.create_sheet(SUMMARY_SHEET), results, summary)
     return save_atomic(workbook, path)
 
@@ -160,7 +160,8 @@ def _write_results_sheet(sheet: Worksheet, results: Sequence[RowResult], input_f
     outcome = [*OUTCOME_COLUMNS, CHANGES_COLUMN] if include_changes else list(OUTCOME_COLUMNS)
     # `id` is already an outcome column; a name twice in row 1 would make the file unreadable as input.
     input_columns = [c for c in input_frame.columns if c not in outcome]
-    raw_by_row = dict(zip(input_frame.index, input_frame[input_columns].itertuples(index=False, name=None)))
+    raw_rows = input_frame[input_columns].itertuples(index=False, name=None)
+    raw_by_row = dict(zip(input_frame.index, raw_rows, strict=True))
     raw_ids = input_frame["id"].to_dict() if "id" in input_frame.columns else {}
 
     write_row(sheet, 1, [*outcome, *input_columns])
@@ -174,7 +175,7 @@ def _write_results_sheet(sheet: Worksheet, results: Sequence[RowResult], input_f
         write_row(sheet, excel_row, values)
         # Input sheets are sparse (a few of ~100 columns filled): touching a blank cell would
         # still write an element for it, so only filled cells are set.
-        for col, (name, raw) in enumerate(zip(input_columns, raw_by_row.get(result.row, ())),
+        for col, (name, raw) in enumerate(zip(input_columns, raw_by_row.get(result.row, ()), strict=False),
                                           start=len(outcome) + 1):
             value = _identifier_text(raw) if name in IDENTIFIER_COLUMNS else _cell_value(raw)
             if value is not None:
@@ -228,8 +229,8 @@ def _write_summary_sheet(sheet: Worksheet, results: Sequence[RowResult], summary
     for label, value in summary_rows(summary):
         write_row(sheet, next_row, [label, value])
         next_row += 1
-    for (label,) in sheet.iter_rows(min_row=last_count_row + 1, max_col=1):
-        label.font = Font(bold=True)
+    for (label_cell,) in sheet.iter_rows(min_row=last_count_row + 1, max_col=1):
+        label_cell.font = Font(bold=True)
     if summary.simulator:
         set_cell(sheet.cell(row=next_row + 1, column=1), SIMULATOR_LINE).font = Font(bold=True, color="C00000")
     style_header(sheet, 2, freeze=None, widths=[28, 66])
@@ -267,7 +268,9 @@ def read_results(path: str | Path) -> list[RowResult]:
             cell = {name: values[pos] if pos < len(values) else None for name, pos in wanted.items()}
             if cell.get("row") is None:
                 continue
-            out.append(RowResult.from_cells(int(cell["row"]), cell))
+            row = _int_or_none(cell["row"])
+            if row is not None:
+                out.append(RowResult.from_cells(row, cell))
         return out
     finally:
         workbook.close()

@@ -25,12 +25,13 @@ from openpyxl.packaging.core import DocumentProperties
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.properties import Outline
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bulkcc.fields import FIELDS, FIELDS_BY_PATH, KIND_LABEL, Field
 from bulkcc.status import Status
 from bulkcc.workbook.layout import COLUMNS_SHEET, DATA_SHEET
-from bulkcc.workbook.xlsx import FILLS, save_atomic, set_cell, style_header, write_row
+from bulkcc.workbook.xlsx import FILLS, active_sheet, save_atomic, set_cell, style_header, write_row
 
 README_SHEET = "README"
 DOCUMENT_TIME = dt.datetime(2024, 1, 1)
@@ -178,7 +179,10 @@ def _outline_groups(sheet: Worksheet) -> None:
     """Make the big groups collapsible, their +/- button on the column left of each group."""
     # Per-column levels rather than column_dimensions.group(): group() merges the
     # columns into one dimension and so gives them all the first column's width.
-    sheet.sheet_properties.outlinePr.summaryRight = False
+    outline = sheet.sheet_properties.outlinePr
+    if outline is None:
+        outline = sheet.sheet_properties.outlinePr = Outline()
+    outline.summaryRight = False
     position = 1
     for group, members in itertools.groupby(FIELDS, key=lambda f: f.group):
         count = len(list(members))
@@ -260,7 +264,7 @@ def build_workbook(rows: Iterable[Mapping[str, Any]] = (), context_columns: Sequ
     workbook = Workbook()
     workbook.properties = _FixedTimeProperties(creator=AUTHOR, lastModifiedBy=AUTHOR,
                                                created=DOCUMENT_TIME, modified=DOCUMENT_TIME)
-    data_sheet = workbook.active
+    data_sheet = active_sheet(workbook)
     data_sheet.title = DATA_SHEET
     _write_data_sheet(data_sheet, rows, context_columns)
     _write_columns_sheet(workbook.create_sheet(COLUMNS_SHEET))

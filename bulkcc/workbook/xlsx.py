@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import Cell
+from openpyxl.cell.cell import Cell, MergedCell
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -45,7 +45,7 @@ def _clean_text(text: str) -> str:
     return text
 
 
-def set_cell(cell: Cell, value: Any) -> Cell:
+def set_cell(cell: Cell | MergedCell, value: Any) -> Cell | MergedCell:
     """Write a value; text is always stored as text, never as a formula or an error."""
     if isinstance(value, tuple | list):
         value = ", ".join(map(str, value))
@@ -67,7 +67,8 @@ def write_row(sheet: Worksheet, row: int, values: Sequence[Any], start_col: int 
         set_cell(sheet.cell(row=row, column=start_col + offset), value)
 
 
-def style_header(sheet: Worksheet, columns: int, freeze: str = "A2", widths: Iterable[int] | None = None) -> None:
+def style_header(sheet: Worksheet, columns: int, freeze: str | None = "A2",
+                 widths: Iterable[int] | None = None) -> None:
     """Bold coloured header, frozen, with filters on."""
     for col in range(1, columns + 1):
         cell = sheet.cell(row=1, column=col)
@@ -92,6 +93,13 @@ def _replaced_atomically(path: Path, suffix: str) -> Iterator[Path]:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def active_sheet(workbook: Workbook) -> Worksheet:
+    """A new workbook's first sheet (openpyxl types `active` loosely)."""
+    sheet = workbook.active
+    assert isinstance(sheet, Worksheet)
+    return sheet
 
 
 def save_atomic(workbook: Workbook, path: str | Path) -> Path:
