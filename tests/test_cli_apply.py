@@ -1,0 +1,243 @@
+"""`bulkcc apply` from the command line: exit codes, signals, crashes, refusals (real subprocesses)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+from click.testing import CliRunner
+from openpyxl import load_workbook
+from support import (
+    KEY,
+    SAMPLES,
+    WRONG_KEY,
+    finish,
+    ids_of,
+    patches,
+    realistic_rows,
+    run_cli,
+    simulator,
+    start_cli,
+    wait_until,
+    write_rows,
+)
+
+from bulkcc.cli import main
+from bulkcc.errors import (
+    EXIT_ABORTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+)
+from bulkcc.run.journal import journal_path, read_journal
+from bulkcc.workbook.results import read_results
+
+# ---------------------------------------------------------------- the command line
+
+def _statuses(path: Path) -> Counter:
+    return Counter(r.status for r in read_results(path))
+
+
+async def _interrupt_then_resume(tmp_path: Path, sig: int) -> None:
+    """Start apply, stop it with `sig` mid-run, check nothing is lost, then --resume to the end."""
+    rows = realistic_rows(40)
+    source = write_rows(tmp_path / "in.xlsx", rows)
+    results = tmp_path / "out.xlsx"
+    concurrency = 4
+    async with simulator(ids_of(rows), rate_limit_per_min=600, latency_ms=(200, 300)) as sim:
+        args = [source, "--results", results, "--base-url", sim.base_url, "--rate-limit", "600",
+                "--concurrency", str(concurrency), "--quiet"]
+        process = await start_cli(*args, cwd=tmp_path)
+        # The signal must land mid-run: once some rows are done (the CLI's start-up time varies).
+        await wait_until(lambda: sum(r.status == 200 for r in patches(sim)) >= 6 or process.returncode is not None,
+                         what="the first answered PATCHes")
+        in_flight = sum(1 for r in patches(sim) if r.status is None)
+        assert in_flight <= concurrency
+        process.send_signal(sig)
+        first = await finish(process)
+        await asyncio.sleep(0.5)  # after kill -9, let the server finish what it had in flight
+        before = {i: sim.patch_count(i) for i in ids_of(rows)}
+
+        journal = journal_path(results)
+        assert journal.is_file()
+        _, journaled = read_journal(journal)
+        assert journaled and all(r.status == "updated" for r, _ in journaled.values())
+        journaled_ids = {r.id for r, _ in journaled.values()}
+        assert all(before[i] == 1 for i in journaled_ids)  # what the journal says happened, happened
+
+        if sig == signal.SIGINT:
+            assert first.code == EXIT_ABORTED, first
+            assert "stopped" in first.stderr
+            statuses = _statuses(results)
+            assert set(statuses) == {"updated", "not_sent"} and sum(statuses.values()) == 40, statuses
+            for result in read_results(results):  # nothing lost: the results say what the API saw
+                assert before[result.id] == (1 if result.status == "updated" else 0), result
+            assert {r.id for r in read_results(results) if r.status == "updated"} == journaled_ids
+        else:
+            assert first.code == -signal.SIGKILL, first
+            assert not results.exists()  # killed before it could write: the journal is what remains
+
+        assert sum(before.values()) < 40  # it was stopped mid-run
+        second = await run_cli(*args, "--resume", cwd=tmp_path)
+        assert second.code == EXIT_OK, second
+        counts = {i: sim.patch_count(i) for i in ids_of(rows)}
+        statuses = [r.status for r in sim.requests]
+
+    assert 429 not in statuses
+    assert all(count >= 1 for count in counts.values())  # no row lost
+    assert all(counts[i] == 1 for i in journaled_ids)  # journaled rows are not sent again
+    assert sum(counts.values()) <= 40 + concurrency
+    assert sum(1 for c in counts.values() if c > 1) <= concurrency  # only rows in flight at the stop, if any
+    final = read_results(results)
+    assert [r.id for r in final] == ids_of(rows) and {r.status for r in final} == {"updated"}
+
+
+async def test_ctrl_c_stops_sending_writes_results_and_resume_completes(tmp_path: Path) -> None:
+    await _interrupt_then_resume(tmp_path, signal.SIGINT)
+
+
+async def test_after_kill_9_resume_sends_only_what_is_left(tmp_path: Path) -> None:
+    await _interrupt_then_resume(tmp_path, signal.SIGKILL)
+
+
+async def test_sigterm_stops_like_ctrl_c(tmp_path: Path) -> None:
+    rows = realistic_rows(20)
+    source = write_rows(tmp_path / "in.xlsx", rows)
+    async with simulator(ids_of(rows), rate_limit_per_min=600, latency_ms=(200, 300)) as sim:
+        process = await start_cli(source, "--results", tmp_path / "out.xlsx", "--base-url", sim.base_url,
+                                  "--rate-limit", "600", "--concurrency", "4", "--quiet", cwd=tmp_path)
+        await wait_until(lambda: patches(sim) or process.returncode is not None, what="the first PATCH")
+        process.send_signal(signal.SIGTERM)
+        run = await finish(process)
+    assert run.code == EXIT_ABORTED, run
+    assert "not_sent" in _statuses(tmp_path / "out.xlsx")
+
+
+async def test_a_second_run_without_resume_is_refused_naming_resume(tmp_path: Path) -> None:
+    rows = realistic_rows(3)
+    source = write_rows(tmp_path / "in.xlsx", rows)
+    results = tmp_path / "out.xlsx"
+    async with simulator(ids_of(rows)) as sim:
+        args = [source, "--results", results, "--base-url", sim.base_url, "--quiet"]
+        first = await run_cli(*args, cwd=tmp_path)
+        assert first.code == EXIT_OK, first
+        assert "sending" not in first.stderr  # --quiet: no progress
+        written = results.stat().st_mtime_ns
+        sent = len(sim.requests)
+        again = await run_cli(*args, cwd=tmp_path)
+        assert len(sim.requests) == sent  # nothing sent
+    assert again.code == EXIT_USAGE, again
+    assert "--resume" in again.stderr
+    assert results.stat().st_mtime_ns == written
+
+
+async def test_only_failed_resends_the_fixed_failed_rows_and_the_key_never_leaks(tmp_path: Path) -> None:
+    rows = realistic_rows(10)
+    source = write_rows(tmp_path / "in.xlsx", rows)
+    first_results, second_results = tmp_path / "r1.xlsx", tmp_path / "r2.xlsx"
+    unknown = {1003, 1007}  # the first API does not know them: 404
+    async with simulator([i for i in ids_of(rows) if i not in unknown]) as sim:
+        first = await run_cli(source, "--results", first_results, "--base-url", sim.base_url, cwd=tmp_path)
+    assert first.code == EXIT_INVALID, first
+    assert "sending 10 requests to" in first.stderr  # plain progress lines when not on a terminal
+    failed = {r.id: r for r in read_results(first_results) if r.status == "failed"}
+    assert set(failed) == unknown
+    assert all(r.http_status == 404 and r.error == "HTTP 404: Call center not found" for r in failed.values())
+
+    # Fix a failed row in place in the results workbook, then send only the failed rows.
+    workbook = load_workbook(first_results)
+    sheet = workbook["Results"]
+    header = [c.value for c in sheet[1]]
+    for excel_row in range(2, sheet.max_row + 1):
+        if str(sheet.cell(excel_row, header.index("id") + 1).value) == "1003":
+            sheet.cell(excel_row, header.index("name") + 1).value = "Fixed name"
+    workbook.save(first_results)
+
+    async with simulator(ids_of(rows)) as sim:
+        second = await run_cli(first_results, "--only-failed", "--results", second_results,
+                               "--base-url", sim.base_url, cwd=tmp_path)
+        sent = {r.callcenter_id: r.body for r in patches(sim)}
+    assert second.code == EXIT_OK, second
+    assert set(sent) == unknown  # only the failed rows
+    assert sent[1003]["name"] == "Fixed name"
+    final = read_results(second_results)
+    assert [r.id for r in final] == ids_of(rows)
+    assert {r.status for r in final} == {"updated"}
+    carried = [r for r in final if r.id not in unknown]
+    assert all(r.http_status == 200 and r.attempts == 1 for r in carried)
+
+    # The key appears in no file written and in no output.
+    for run in (first, second):
+        assert KEY not in run.stdout and KEY not in run.stderr
+    written = [p for p in tmp_path.iterdir() if p.is_file()]
+    assert {p.name for p in written} >= {"r1.xlsx", "r2.xlsx", "r1.journal.jsonl", "r2.journal.jsonl"}
+    for path in written:
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as archive:
+                for member in archive.namelist():
+                    assert KEY.encode() not in archive.read(member), f"{path.name}:{member}"
+        else:
+            assert KEY.encode() not in path.read_bytes(), path.name
+
+
+async def test_a_refused_key_exits_3_and_does_not_print_the_key(tmp_path: Path) -> None:
+    rows = realistic_rows(5)
+    source = write_rows(tmp_path / "in.xlsx", rows)
+    async with simulator(ids_of(rows)) as sim:
+        run = await run_cli(source, "--results", tmp_path / "r.xlsx", "--base-url", sim.base_url,
+                            "--rate-limit", "600", key=WRONG_KEY, cwd=tmp_path)
+        assert len(sim.requests) == 1
+    assert run.code == EXIT_ABORTED, run
+    assert "refused the key" in run.stderr
+    assert WRONG_KEY not in run.stdout + run.stderr
+    assert _statuses(tmp_path / "r.xlsx") == {"not_sent": 5}
+
+
+async def test_invalid_rows_exit_1_from_the_command_line_with_nothing_sent(tmp_path: Path) -> None:
+    source = SAMPLES.write_workbook(tmp_path / "in.xlsx", ["id", "ring_seconds"], [[1001, 25], [1002, 60]])
+    async with simulator([1001, 1002]) as sim:
+        run = await run_cli(source, "--results", tmp_path / "r.xlsx", "--base-url", sim.base_url, cwd=tmp_path)
+        assert sim.requests == []
+        skipping = await run_cli(source, "--results", tmp_path / "r2.xlsx", "--base-url", sim.base_url,
+                                 "--skip-invalid", cwd=tmp_path)
+        assert [r.callcenter_id for r in patches(sim)] == [1001]
+    assert run.code == EXIT_INVALID, run
+    assert "--skip-invalid" in run.stderr
+    assert skipping.code == EXIT_INVALID, skipping
+    assert _statuses(tmp_path / "r2.xlsx") == {"updated": 1, "invalid": 1}
+
+
+def test_the_command_line_refuses_unsafe_targets_before_connecting(tmp_path: Path) -> None:
+    # No request may start, so these need no process of their own: click's runner is enough.
+    source = write_rows(tmp_path / "in.xlsx", realistic_rows(2))
+    cases = {
+        "plain http off loopback": ([source, "--base-url", "http://dialpad.example.com"], "plain http"),
+        "over Dialpad's limit": ([source, "--rate-limit", "5000"], "over Dialpad's limit"),
+        "no terminal, no --yes": ([source, "--base-url", "https://api.example.invalid"], "--yes"),
+        "key as a flag": ([source, "--api-key", KEY], "No such option"),
+    }
+    runner = CliRunner(env={"DIALPAD_API_KEY": KEY})
+    runs = [runner.invoke(main, ["apply", *map(str, args), "--results", str(tmp_path / f"r{i}.xlsx")])
+            for i, (args, _) in enumerate(cases.values())]
+    for (case, (_, expected)), run in zip(cases.items(), runs, strict=True):
+        assert run.exit_code == EXIT_USAGE, (case, run.output)
+        assert expected in run.stderr, (case, run.stderr)
+        assert "Traceback" not in run.output
+    assert not list(tmp_path.glob("r*.xlsx")) and not list(tmp_path.glob("*.jsonl"))  # nothing was started
+    assert "About to send 2 PATCH requests to https://api.example.invalid" in runs[2].stderr
+
+
+async def test_plain_http_to_loopback_is_allowed(tmp_path: Path) -> None:
+    rows = realistic_rows(2)
+    source = write_rows(tmp_path / "in.xlsx", rows)
+    async with simulator(ids_of(rows)) as sim:
+        url = sim.base_url.replace("127.0.0.1", "localhost")
+        run = await run_cli(source, "--results", tmp_path / "r.xlsx", "--base-url", url, cwd=tmp_path)
+        assert len(patches(sim)) == 2
+    assert run.code == EXIT_OK, run
+    assert "2 updated" in run.stdout
+
+
