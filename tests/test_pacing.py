@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bulkcc.send.adaptive import MIN_RATE, AdaptiveRate
 from bulkcc.send.pacing import SAFETY_MARGIN, Pacer, RetryBudget, RetryPolicy, default_concurrency, pace_and_bucket
 
 
@@ -91,7 +92,7 @@ async def test_back_off_pauses_every_start_for_the_retry_after() -> None:
     assert min(times) - paused_at >= 0.3
     assert pacer.pauses == 1
     times.sort()
-    assert times[1] - times[0] >= 0.9 / (100 * SAFETY_MARGIN * 0.5)  # after the pause: no burst, half pace
+    assert times[1] - times[0] >= 0.9 / (100 * SAFETY_MARGIN * 0.7)  # after the pause: no burst, 70% pace
 
 
 async def test_back_off_during_a_wait_re_pauses_the_waiter() -> None:
@@ -107,10 +108,10 @@ async def test_back_off_during_a_wait_re_pauses_the_waiter() -> None:
 
 
 async def test_after_a_429_the_pace_is_slower_for_a_while() -> None:
-    pacer = Pacer(1200, slow_factor=0.5, slow_seconds=30)
+    pacer = Pacer(1200)
     pacer.back_off(0.0)
     times = await start_times(pacer, 6)
-    assert achieved_per_sec(times) <= 0.5 * 20 * 1.05  # half the pace
+    assert achieved_per_sec(times) <= 0.7 * 20 * 1.05  # cut to 70% of the rate it had
 
 
 def test_a_non_positive_rate_is_refused() -> None:
@@ -184,3 +185,57 @@ def test_retry_budget_runs_out_and_successes_refund_it() -> None:
     assert budget.tokens == 12  # never above capacity
     assert budget.take(timeout=True)  # a timeout costs 10
     assert budget.tokens == 2
+
+
+# ---- the adaptive rate (AWS SDK adaptive mode), on a fake clock: no sleeping ----------------------
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def answers(rate: AdaptiveRate, clock: FakeClock, per_second: float, seconds: float) -> None:
+    """The API grants `per_second` answers for `seconds` (and the client started no faster)."""
+    for _ in range(int(per_second * seconds)):
+        clock.now += 1 / per_second
+        rate.on_answer()
+
+
+def test_a_throttle_cuts_the_rate_to_70_percent_of_what_was_granted() -> None:
+    clock = FakeClock()
+    rate = AdaptiveRate(19.8, clock=clock)
+    answers(rate, clock, 12, 5)  # another integration takes 8 of the 20 a second
+    assert rate.rate == 19.8
+    rate.on_throttle()
+    assert rate.rate == pytest.approx(0.7 * 12, rel=0.05)
+
+
+def test_after_a_throttle_the_rate_grows_back_along_the_cubic_curve_to_the_ceiling() -> None:
+    clock = FakeClock()
+    rate = AdaptiveRate(19.8, clock=clock)
+    answers(rate, clock, 19.8, 3)
+    rate.on_throttle()
+    seen = []
+    for _ in range(40):  # the other integration stopped: every answer is granted at the rate asked
+        per_second = rate.rate
+        answers(rate, clock, per_second, 0.25)
+        seen.append(rate.rate)
+    assert seen == sorted(seen)  # never cut without a throttle
+    assert max(seen) == 19.8  # back to the ceiling, never above it
+    back = next(i for i, r in enumerate(seen) if r >= 0.95 * 19.8)
+    assert back * 0.25 <= 5.0  # within 5 s of the throttle
+
+
+def test_the_adaptive_rate_never_exceeds_the_ceiling_nor_stalls() -> None:
+    clock = FakeClock()
+    rate = AdaptiveRate(10, clock=clock)
+    for _ in range(50):
+        rate.on_throttle()
+        clock.now += 0.01
+    assert MIN_RATE <= rate.rate <= 10
+    clock.now += 3600
+    answers(rate, clock, 10, 2)
+    assert rate.rate <= 10

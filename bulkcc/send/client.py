@@ -172,6 +172,8 @@ class ApiClient:
             return self.policy.delay(result.attempts, self.rng), False
 
         result.http_status = status
+        if status != 429:
+            self.pacer.on_answer()  # the API granted this request: it counts into the measured rate
         if 200 <= status < 300:
             result.ok, result.error = True, None
             try:

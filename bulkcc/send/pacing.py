@@ -7,8 +7,9 @@ PER_MIN in any 60 seconds" with an aiolimiter bucket of just over one start
 (see `pace_and_bucket`). A bigger bucket would let a burst through (`AsyncLimiter(20, 1)`
 starts 40 in the first second: 20 at once, then 20 more as it drains), which is
 exactly what gets a shared budget 429'd. A 429 pauses every start until its
-Retry-After has passed and halves the pace for a while, since other
-integrations are evidently using the budget too.
+Retry-After has passed, and the pace follows the rate the API grants
+(`bulkcc.send.adaptive`), since other integrations are evidently using the
+budget too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiolimiter import AsyncLimiter
+
+from bulkcc.send.adaptive import AdaptiveRate
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -59,21 +62,26 @@ def pace_and_bucket(rate_per_min: int, margin: float = SAFETY_MARGIN) -> tuple[f
 
 
 class Pacer:
-    """Starts requests no faster than the limit, and slower for a while after a 429."""
+    """Starts requests no faster than the limit, and at the rate the API grants when it is shared.
+
+    Two gates, in order: the adaptive rate (`AdaptiveRate`: measured from the
+    answers, cut on a 429, grown back along a cubic curve), which only ever
+    delays; then the hard bucket sized by `pace_and_bucket`, which alone keeps
+    every 1 s and 60 s window within the configured limit, whatever the
+    adaptive rate does. A 429 also pauses every start for its Retry-After.
+    """
 
     def __init__(self, rate_per_min: int, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep,
-                 slow_factor: float = 0.5, slow_seconds: float = 30.0, margin: float = SAFETY_MARGIN):
+                 margin: float = SAFETY_MARGIN, adaptive: AdaptiveRate | None = None):
         if rate_per_min <= 0:
             raise ValueError("rate_per_min must be positive")
         self.rate_per_sec, capacity, period = pace_and_bucket(rate_per_min, margin)
         self._full_pace = AsyncLimiter(capacity, period)
-        self._slow_pace: AsyncLimiter | None = None
-        self._slow_until = 0.0
+        self.adaptive = adaptive or AdaptiveRate(self.rate_per_sec, clock=clock)
+        self._next_adaptive_start = 0.0
         self._paused_until = 0.0
         self._clock = clock
         self._sleep = sleep
-        self._slow_factor = slow_factor
-        self._slow_seconds = slow_seconds
         self.pauses = 0
 
     async def wait_turn(self) -> None:
@@ -83,11 +91,13 @@ class Pacer:
             if now < self._paused_until:
                 await self._sleep(self._paused_until - now)
                 continue
-            slow = self._slow_pace if now < self._slow_until else None
-            if slow is not None:
-                # The extra, slower bucket only ever delays; the full-rate bucket below
-                # still holds the hard limit whatever happens to this one.
-                await slow.acquire()
+            rate = self.adaptive.rate
+            if rate < self.rate_per_sec:
+                # Spaced starts at the adaptive rate: each caller books the next slot.
+                slot = max(now, self._next_adaptive_start)
+                self._next_adaptive_start = slot + 1 / rate
+                if slot > now:
+                    await self._sleep(slot - now)
             # A start on an empty bucket (the run's first, or after a pause) takes the whole
             # bucket: the bank is for starts that woke late, not a head start. Otherwise the
             # second start comes (capacity - 1) / rate early and the first one-second window
@@ -97,13 +107,16 @@ class Pacer:
             if self._clock() >= self._paused_until:
                 return  # a 429 during our wait re-pauses: go round again
 
+    def on_answer(self) -> None:
+        """An answer that was not a 429 (the API granted the request)."""
+        self.adaptive.on_answer()
+
     def back_off(self, retry_after: float) -> None:
-        """A 429: pause all starts for `retry_after` seconds, then run slower for a while."""
+        """A 429: pause all starts for `retry_after` seconds, and follow the rate the API grants."""
         now = self._clock()
         self._paused_until = max(self._paused_until, now + retry_after)
-        if now >= self._slow_until or self._slow_pace is None:
-            self._slow_pace = AsyncLimiter(1, 1 / (self.rate_per_sec * self._slow_factor))  # only delays
-        self._slow_until = self._paused_until + self._slow_seconds
+        self.adaptive.on_throttle()
+        self._next_adaptive_start = max(self._next_adaptive_start, self._paused_until)
         self.pauses += 1
 
 

@@ -1,0 +1,82 @@
+"""The rate Dialpad actually grants, measured from its answers and followed (AWS SDK "adaptive" mode).
+
+Dialpad's 20 requests a second are shared with the company's other
+integrations, so the rate bulkcc may use changes while it runs. As the AWS
+SDKs' adaptive retry mode does, a client-side rate is measured from the answers
+(successful answers per second, smoothed over half-second buckets), cut to
+`beta` of it on a throttle, and grown back along a cubic curve (CUBIC, as TCP
+congestion control): slowly near the rate that was last throttled, quickly once
+well past it. It never exceeds the configured ceiling; the pacer's hard bucket
+keeps the 1 s and 60 s windows whatever this rate says.
+
+Everything is a function of the injected clock, so the curve is tested without
+sleeping.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+Clock = Callable[[], float]
+
+BETA = 0.7  # a throttle cuts the rate to 70% of what was measured (AWS SDK default)
+SCALE = 0.4  # CUBIC's C: how fast the rate grows back (AWS SDK default)
+SMOOTH = 0.8  # weight of the newest half-second bucket in the measured rate
+BUCKET_SECONDS = 0.5
+MIN_RATE = 0.5  # requests per second: never stall completely
+
+
+class AdaptiveRate:
+    """The client-side rate in requests per second: `rate`, between MIN_RATE and `ceiling`."""
+
+    def __init__(self, ceiling: float, *, clock: Clock = time.monotonic, beta: float = BETA,
+                 scale: float = SCALE) -> None:
+        self.ceiling = ceiling
+        self.clock = clock
+        self.beta = beta
+        self.scale = scale
+        self.measured = 0.0  # answered requests per second, smoothed
+        self.throttles = 0
+        self._rate = ceiling
+        self._last_max = ceiling  # the rate at the last throttle: the plateau of the cubic curve
+        self._last_throttle: float | None = None
+        self._bucket_start = clock()
+        self._bucket_count = 0
+
+    @property
+    def rate(self) -> float:
+        """The rate to start requests at now (grows with time since the last throttle)."""
+        if self._last_throttle is None:
+            return self._rate
+        elapsed = self.clock() - self._last_throttle
+        k = (self._last_max * (1 - self.beta) / self.scale) ** (1 / 3)
+        cubic = self.scale * (elapsed - k) ** 3 + self._last_max
+        # Growth is bounded by twice what the API was last seen to grant, as the AWS SDKs do,
+        # so a long quiet period does not license a burst far above any measured rate.
+        bound = max(2 * self.measured, self._rate)
+        return max(MIN_RATE, min(self.ceiling, cubic, bound))
+
+    def on_answer(self) -> None:
+        """An answer that was not a throttle: count it into the measured rate."""
+        self._measure()
+        self._bucket_count += 1
+
+    def on_throttle(self) -> float:
+        """A 429: remember the rate that was too much and cut to beta of what was granted."""
+        self._measure()
+        current = self.rate
+        granted = min(current, self.measured) if self.measured > 0 else current
+        self._last_max = granted  # the plateau: what the API was granting when it said "too many"
+        self._rate = max(MIN_RATE, granted * self.beta)
+        self._last_throttle = self.clock()
+        self.throttles += 1
+        return self._rate
+
+    def _measure(self) -> None:
+        now = self.clock()
+        elapsed = now - self._bucket_start
+        if elapsed >= BUCKET_SECONDS:
+            latest = self._bucket_count / elapsed
+            self.measured = latest * SMOOTH + self.measured * (1 - SMOOTH)
+            self._bucket_start, self._bucket_count = now, 0
