@@ -28,7 +28,8 @@ except SystemExit:
     pass
 except Exception as exc:  # a refused request is fine here: only the imports matter
     print(type(exc).__name__, file=sys.stderr)
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("bulkcc", "jsonschema", "pandas", "pandera", "openpyxl"))))
+WATCHED = ("bulkcc", "jsonschema", "pandas", "pandera", "openpyxl")
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in WATCHED)))
 """
 
 

@@ -12,11 +12,13 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
 
 from bulkcc.fields import FIELDS
+from bulkcc.validate.cells import FALSE_WORDS, TRUE_WORDS, parse_bool
 from bulkcc.validate.validation import validate_file
 from bulkcc.workbook.docs import DOCS_PATH, columns_markdown
 from bulkcc.workbook.layout import DATA_SHEET
-from bulkcc.workbook.reader import read_sheet
+from bulkcc.workbook.reader import MAX_ROWS, read_sheet
 from bulkcc.workbook.template import (
+    BOOL_LIST,
     CONTEXT_NOTE,
     DOCUMENT_TIME,
     OUTLINED_GROUPS,
@@ -107,7 +109,7 @@ def test_validations_match_the_fields(template):
         assert str(dv.sqref) == f"{letter}2:{letter}{VALIDATED_ROWS + 1}"
         assert dv.prompt and len(dv.prompt) <= PROMPT_LIMIT and len(dv.promptTitle) <= PROMPT_TITLE_LIMIT
         if field.kind in ("enum", "bool", "dtmf_key"):
-            expected = ("TRUE", "FALSE") if field.kind == "bool" else field.choices
+            expected = BOOL_LIST if field.kind == "bool" else field.choices
             assert dv.type == "list" and len(dv.formula1) <= 255, field.path
             assert tuple(dv.formula1.strip('"').split(",")) == expected, field.path
         elif field.is_identifier:
@@ -177,11 +179,35 @@ def test_unknown_row_column_is_refused():
         build_workbook(rows=[{"id": 1, "nmae": "x"}])
 
 
-def test_validations_cover_every_row():
+def test_validations_cover_every_row_up_to_the_row_limit():
     workbook = build_workbook(rows=[{"id": i} for i in range(1, 1501)])
     ranges = [str(dv.sqref) for dv in workbook[DATA_SHEET].data_validations.dataValidation]
     assert len(ranges) == len(FIELDS)
-    assert all(re.fullmatch(r"(?P<column>[A-Z]+)2:(?P=column)1501", cells) for cells in ranges), ranges[:3]
+    last = MAX_ROWS + 1  # the header is row 1
+    assert all(re.fullmatch(rf"(?P<column>[A-Z]+)2:(?P=column){last}", cells) for cells in ranges), ranges[:3]
+
+
+def test_the_boolean_drop_down_offers_every_word_the_reader_takes():
+    # LibreOffice marked `yes` invalid against a TRUE,FALSE list although validate accepts it.
+    words = {w for w in TRUE_WORDS | FALSE_WORDS}
+    assert {w.lower() for w in BOOL_LIST} == words
+    assert {parse_bool(w) for w in BOOL_LIST} == {True, False}
+
+
+def test_id_columns_fit_19_digits_and_no_header_is_cut(template):
+    sheet = template[DATA_SHEET]
+    for column, field in enumerate(FIELDS, start=1):
+        width = sheet.column_dimensions[get_column_letter(column)].width
+        assert width >= len(field.path) + 2, field.path
+        if field.is_identifier:
+            assert width >= 21, field.path  # 19 digits and the filter button
+
+
+def test_every_sheet_prints_landscape_fit_to_width_with_the_header_repeated(template):
+    for sheet in (template["Columns"],):
+        assert sheet.page_setup.orientation == "landscape"
+        assert sheet.page_setup.fitToWidth == 1 and sheet.sheet_properties.pageSetUpPr.fitToPage
+        assert sheet.print_title_rows in ("1:1", "$1:$1")
 
 
 def test_columns_doc_is_current():

@@ -21,7 +21,7 @@ from bulkcc.errors import InputError, Problem
 from bulkcc.validate.validation import Validation
 from bulkcc.workbook.layout import DATA_SHEET, ERRORS_SHEET, XLSX_SUFFIXES
 from bulkcc.workbook.reader import check_zip_size, read_csv_rows
-from bulkcc.workbook.xlsx import FILLS, active_sheet, save_atomic, style_header, write_row
+from bulkcc.workbook.xlsx import FILLS, active_sheet, save_atomic, style_header, wrap_column, write_row
 
 TERMINAL_LIMIT = 1000  # rows of the table shown on a terminal; JSON and --report have all
 
@@ -105,6 +105,7 @@ def write_report_workbook(validation: Validation, out: str | Path) -> Path:
             link = errors.cell(row=number, column=1)
             link.hyperlink = f"#'{sheet_name}'!{get_column_letter(target)}{problem.row}"
     style_header(errors, 4, widths=[8, 45, 30, 100])
+    wrap_column(errors, 4)
     return save_atomic(workbook, out)
 
 

@@ -29,7 +29,7 @@ from bulkcc.fields import FIELDS
 from bulkcc.status import Status
 from bulkcc.values import is_missing, sha256_file
 from bulkcc.workbook.layout import CHANGES_COLUMN, OUTCOME_COLUMNS, RESULTS_SHEET, SUMMARY_SHEET
-from bulkcc.workbook.xlsx import FILLS, active_sheet, save_atomic, set_cell, style_header, write_row
+from bulkcc.workbook.xlsx import FILLS, active_sheet, save_atomic, set_cell, style_header, wrap_column, write_row
 
 __all__ = ["RowResult", "RunSummary", "read_results", "sha256_file", "write_results"]
 
@@ -184,7 +184,12 @@ def _write_results_sheet(sheet: Worksheet, results: Sequence[RowResult], input_f
         if fill is not None:
             for col in range(1, len(outcome) + 1):
                 sheet.cell(row=excel_row, column=col).fill = fill
-    style_header(sheet, len(outcome) + len(input_columns), freeze="C2", widths=_column_widths(sheet))
+    # Printed: the outcome columns (what a reviewer signs off); the input's own cells are in the file.
+    style_header(sheet, len(outcome) + len(input_columns), freeze="C2", widths=_column_widths(sheet),
+                 print_columns=len(outcome))
+    for column, name in enumerate(outcome, start=1):
+        if name in WIDE_COLUMNS:
+            wrap_column(sheet, column)
 
 
 def _cell_value(value: Any) -> Any:

@@ -31,12 +31,15 @@ from openpyxl.worksheet.worksheet import Worksheet
 from bulkcc.fields import FIELDS, FIELDS_BY_PATH, KIND_LABEL, Field
 from bulkcc.status import Status
 from bulkcc.workbook.layout import COLUMNS_SHEET, DATA_SHEET
+from bulkcc.workbook.reader import MAX_ROWS
 from bulkcc.workbook.xlsx import FILLS, active_sheet, save_atomic, set_cell, style_header, write_row
 
 README_SHEET = "README"
 DOCUMENT_TIME = dt.datetime(2024, 1, 1)
 AUTHOR = "bulkcc"
-VALIDATED_ROWS = 1000  # data validations cover at least rows 2..1001
+# Drop-downs and ranges cover every row the reader accepts (a range is one string in the
+# file, not a cell each, so this costs nothing).
+VALIDATED_ROWS = MAX_ROWS
 CONTEXT_NOTE = "read-only: shown for context, ignored by validate and apply"
 
 # Excel's limits: longer texts are refused or make Excel "repair" the file.
@@ -117,9 +120,14 @@ def _prompt_title(path: str) -> str:
     return path[-PROMPT_TITLE_LIMIT:]
 
 
+# Every word the reader takes for a boolean, TRUE and FALSE first: a drop-down that marked
+# `yes` invalid (as LibreOffice did with TRUE,FALSE only) would contradict `bulkcc validate`.
+BOOL_LIST = ("TRUE", "FALSE", "yes", "no", "1", "0", "y", "n")
+
+
 def list_values(field: Field) -> tuple[str, ...]:
     """The drop-down values of a column, or () when it has none."""
-    return ("TRUE", "FALSE") if field.kind == "bool" else field.choices
+    return BOOL_LIST if field.kind == "bool" else field.choices
 
 
 def _comment(text: str) -> Comment:
@@ -205,6 +213,16 @@ def _as_cell(column: str, value: Any) -> Any:
     return value
 
 
+ID_WIDTH = 22  # a 19-digit id (int64) and the filter button
+
+
+def _data_column_width(name: str) -> int:
+    """Wide enough for the whole header (+4: the filter button), and for a 19-digit id."""
+    field = FIELDS_BY_PATH.get(name)
+    floor = ID_WIDTH if field is not None and field.is_identifier else 12
+    return max(len(name) + 4, floor)
+
+
 def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], context_columns: Sequence[str]) -> None:
     header = [field.path for field in FIELDS] + list(context_columns)
     write_row(sheet, 1, header)
@@ -225,7 +243,7 @@ def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], conte
         if field.is_identifier:
             sheet.column_dimensions[letter].number_format = "@"  # typed ids stay text, all 16 digits
         sheet.add_data_validation(validation)
-    widths = [min(max(len(name) + 4, 12), 52) for name in header]  # +4: room for the filter button
+    widths = [_data_column_width(name) for name in header]
     style_header(sheet, len(header), freeze="B2", widths=widths)
     for column in range(len(FIELDS) + 1, len(header) + 1):
         _style_context_header(sheet, column)

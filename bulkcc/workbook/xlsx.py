@@ -18,7 +18,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell, MergedCell
-from openpyxl.styles import Font, PatternFill
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -68,8 +68,9 @@ def write_row(sheet: Worksheet, row: int, values: Sequence[Any], start_col: int 
 
 
 def style_header(sheet: Worksheet, columns: int, freeze: str | None = "A2",
-                 widths: Iterable[int] | None = None) -> None:
-    """Bold coloured header, frozen, with filters on."""
+                 widths: Iterable[int] | None = None, print_columns: int | None = None) -> None:
+    """Bold coloured header, frozen, with filters on; printed landscape with the header repeated,
+    its first `print_columns` columns (default: all) fitted to the page width."""
     for col in range(1, columns + 1):
         cell = sheet.cell(row=1, column=col)
         cell.font = HEADER_FONT
@@ -79,6 +80,47 @@ def style_header(sheet: Worksheet, columns: int, freeze: str | None = "A2",
         sheet.auto_filter.ref = f"A1:{get_column_letter(columns)}{max(sheet.max_row, 1)}"
     for col, width in enumerate(widths or [], start=1):
         sheet.column_dimensions[get_column_letter(col)].width = width
+    print_legibly(sheet, columns=columns if print_columns is None else print_columns)
+
+
+WRAPPED = Alignment(wrap_text=True, vertical="top")
+LINE_HEIGHT = 15  # points: one line of the default 11-point font
+MAX_WRAPPED_LINES = 20  # a 10 MB message still gets a row a reader can scroll past
+
+
+def wrap_column(sheet: Worksheet, column: int) -> None:
+    """Long texts (messages, changes) wrap inside their column instead of running off the page.
+
+    Rows get the height of their wrapped text: spreadsheet programs do not all recompute
+    it on opening (LibreOffice printed overlapping lines without it).
+    """
+    width = sheet.column_dimensions[get_column_letter(column)].width or 10
+    per_line = max(1, int(width * 1.1))  # characters of the default font per line of that width
+    for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
+        cell.alignment = WRAPPED
+        if isinstance(cell.value, str) and len(cell.value) > per_line:
+            lines = min(MAX_WRAPPED_LINES, sum(-(-max(len(part), 1) // per_line) for part in cell.value.split("\n")))
+            current = sheet.row_dimensions[cell.row].height or LINE_HEIGHT
+            sheet.row_dimensions[cell.row].height = max(current, LINE_HEIGHT * lines)
+
+
+# Past this many columns a page fitted to the width is unreadable: wider sheets print in
+# page-wide slices instead (header row still repeated on each page).
+FIT_TO_WIDTH_MAX_COLUMNS = 12
+
+
+def print_legibly(sheet: Worksheet, *, columns: int) -> None:
+    """Landscape, the header row on every page; the first `columns` columns fitted to the page width
+    (as many pages tall as needed) when they are few enough to stay readable, and only they are printed."""
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.print_options.gridLines = True
+    sheet.print_title_rows = "1:1"
+    if 0 < columns <= FIT_TO_WIDTH_MAX_COLUMNS:
+        sheet.page_setup.fitToWidth = 1
+        sheet.page_setup.fitToHeight = 0  # 0: no limit on the number of pages down
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True  # type: ignore[union-attr]
+        sheet.print_area = f"A1:{get_column_letter(columns)}{max(sheet.max_row, 1)}"
 
 
 @contextmanager
