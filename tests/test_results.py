@@ -229,3 +229,18 @@ def test_failed_save_keeps_previous_file(written: Path, monkeypatch: pytest.Monk
         write_results(written, row_results()[:1], input_frame(), run_summary())
     assert written.read_bytes() == before
     assert sorted(p.name for p in written.parent.iterdir()) == ["results.xlsx"]
+
+
+def test_the_results_print_legibly(written: Path):
+    # 20 rows printed on 42 pages before: now the outcome columns, fitted to a landscape page.
+    workbook = load_workbook(written)
+    results, summary = workbook["Results"], workbook["Summary"]
+    for sheet in (results, summary):
+        assert sheet.page_setup.orientation == "landscape"
+        assert sheet.page_setup.fitToWidth == 1 and sheet.sheet_properties.pageSetUpPr.fitToPage
+        assert sheet.print_title_rows in ("1:1", "$1:$1")
+    header = [c.value for c in results[1]]
+    last_outcome = chr(ord("A") + header.index("duration_ms"))
+    assert str(results.print_area).replace("$", "").startswith(f"'Results'!A1:{last_outcome}")
+    error_column = header.index("error") + 1
+    assert results.cell(row=2, column=error_column).alignment.wrap_text
