@@ -47,8 +47,8 @@ async def _interrupt_then_resume(tmp_path: Path, sig: int) -> None:
     source = write_rows(tmp_path / "in.xlsx", rows)
     results = tmp_path / "out.xlsx"
     concurrency = 4
-    async with simulator(ids_of(rows), rate_limit_per_min=600, latency_ms=(200, 300)) as sim:
-        args = [source, "--results", results, "--base-url", sim.base_url, "--rate-limit", "600",
+    async with simulator(ids_of(rows), rate_limit_per_min=1200, latency_ms=(200, 300)) as sim:
+        args = [source, "--results", results, "--base-url", sim.base_url, "--rate-limit", "1200",
                 "--concurrency", str(concurrency), "--quiet"]
         process = await start_cli(*args, cwd=tmp_path)
         # The signal must land mid-run: once some rows are done (the CLI's start-up time varies).
