@@ -47,3 +47,28 @@ def sha256_file(path: str | Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def printable(text: str, limit: int | None = 500) -> str:
+    """Text from outside (an API message, a header) safe to print: control characters made visible.
+
+    ESC, other control characters, bidi overrides and the like become `\\x1b`,
+    `\\u202e` ... so that no terminal or log viewer interprets them; the result is
+    cut to `limit` characters (never inside an escape), ending in `…` when cut.
+    """
+    pieces: list[str] = []
+    length = 0
+    for char in str(text):
+        if char.isprintable() or char == " ":
+            piece = char
+        elif ord(char) < 0x100:
+            piece = f"\\x{ord(char):02x}"
+        elif ord(char) < 0x10000:
+            piece = f"\\u{ord(char):04x}"
+        else:
+            piece = f"\\U{ord(char):08x}"
+        if limit is not None and length + len(piece) > limit:
+            return "".join(pieces) + "…"
+        pieces.append(piece)
+        length += len(piece)
+    return "".join(pieces)

@@ -113,9 +113,10 @@ def cli_env(key: str | None = KEY) -> dict[str, str]:
     return env
 
 
-async def start_cli(*args: str, cwd: Path, key: str | None = KEY) -> asyncio.subprocess.Process:
+async def start_cli(*args: str, cwd: Path, key: str | None = KEY, command: str = "apply"
+                    ) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        *CLI, *map(str, args), cwd=cwd, env=cli_env(key), stdin=asyncio.subprocess.DEVNULL,
+        *CLI[:-1], command, *map(str, args), cwd=cwd, env=cli_env(key), stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
 
 
@@ -126,12 +127,13 @@ async def finish(process: asyncio.subprocess.Process) -> CliRun:
         process.kill()
         await process.wait()
         raise AssertionError("bulkcc apply did not finish in time") from None
-    return CliRun(process.returncode, stdout.decode(), stderr.decode())
+    return CliRun(process.returncode, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
 
 
-async def run_cli(*args: str, cwd: Path, key: str | None = KEY) -> CliRun:
-    """`python -m bulkcc.cli apply ARGS`, asynchronously: a simulator in this loop keeps serving meanwhile."""
-    return await finish(await start_cli(*args, cwd=cwd, key=key))
+async def run_cli(*args: str, cwd: Path, key: str | None = KEY, command: str = "apply") -> CliRun:
+    """`python -m bulkcc.cli apply ARGS` (or another command), asynchronously: a simulator in this
+    loop keeps serving meanwhile."""
+    return await finish(await start_cli(*args, cwd=cwd, key=key, command=command))
 
 
 async def wait_until(condition, timeout: float = 30.0, what: str = "condition") -> None:
@@ -143,11 +145,15 @@ async def wait_until(condition, timeout: float = 30.0, what: str = "condition") 
 
 
 class ScriptedApi:
-    """A tiny aiohttp app for what the simulator does not do: exact statuses, redirects, odd messages.
+    """A tiny aiohttp app for what the simulator does not do: exact statuses, redirects, hostile answers.
 
     `scripts` maps a path (without the leading slash; "*" for any other) to the
     steps answered one per request, the last repeated forever. A step is
     ("json", status, payload[, headers]), ("text", status, text[, headers]),
+    ("raw", status, body_bytes[, headers]) for exact bytes (broken JSON, HTML, a
+    gzip bomb with its Content-Encoding), ("cut", status, body_bytes, claimed_length)
+    to close the connection part way through a body, ("call", handler) where
+    `handler(request)` returns the response (e.g. to echo a header back),
     ("drop",) to close the connection without an answer, or ("sleep", seconds, step).
     """
 
@@ -169,6 +175,11 @@ class ScriptedApi:
     async def __aexit__(self, *exc_info: object) -> None:
         await self._runner.cleanup()
 
+    @property
+    def total(self) -> int:
+        """Requests that arrived, on any path."""
+        return sum(len(times) for times in self.arrivals.values())
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         raw = await request.read()
@@ -188,10 +199,30 @@ class ScriptedApi:
         if kind == "drop":
             request.transport.close()
             return web.Response(status=204)  # never sent: the connection is gone
+        if kind == "call":
+            return step[1](request)
+        if kind == "cut":
+            response = web.StreamResponse(status=step[1], headers={"Content-Type": "application/json"})
+            response.content_length = step[3]
+            await response.prepare(request)
+            await response.write(step[2])
+            request.transport.close()  # the rest of the claimed length never comes
+            return response
         headers = step[3] if len(step) > 3 else None
         if kind == "json":
             return web.json_response(step[2], status=step[1], headers=headers)
+        if kind == "raw":
+            return web.Response(status=step[1], body=step[2], headers=headers)
         return web.Response(status=step[1], text=step[2], headers=headers)
+
+
+def gzip_bomb(size: int = 64 << 20) -> bytes:
+    """`size` bytes of zeros, gzipped (64 MiB: about 64 KB on the wire)."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1 << 20)
+    return b"".join(packer.compress(block) for _ in range(size >> 20)) + packer.flush()
 
 
 @contextlib.asynccontextmanager

@@ -115,7 +115,14 @@ async def test_a_wrong_key_stops_the_run_after_one_request(tmp_path: Path) -> No
     assert outcome.exit_code == EXIT_ABORTED
     assert "refused the key" in outcome.message and WRONG_KEY not in outcome.message
     results = read_results(tmp_path / "r.xlsx")
-    assert len(results) == 6 and {r.status for r in results} == {"not_sent"}
+    # The refused request went out: it is failed with its 401 and one attempt, and counted as sent.
+    refused = [r for r in results if r.status == "failed"]
+    assert [(r.http_status, r.attempts) for r in refused] == [(401, 1)]
+    assert refused[0].error.startswith("HTTP 401: ")
+    assert len(results) == 6 and Counter(r.status for r in results) == {"failed": 1, "not_sent": 5}
+    assert outcome.summary.requests_sent == 1
+    _, journaled = read_journal(journal_path(tmp_path / "r.xlsx"))
+    assert [r.status for r, _ in journaled.values()] == ["failed"]  # --resume sends it again
 
 
 async def test_a_spent_retry_budget_stops_the_run_with_a_clear_message(tmp_path: Path) -> None:

@@ -193,7 +193,7 @@ async def test_a_refused_key_exits_3_and_does_not_print_the_key(tmp_path: Path) 
     assert run.code == EXIT_ABORTED, run
     assert "refused the key" in run.stderr
     assert WRONG_KEY not in run.stdout + run.stderr
-    assert _statuses(tmp_path / "r.xlsx") == {"not_sent": 5}
+    assert _statuses(tmp_path / "r.xlsx") == {"failed": 1, "not_sent": 4}  # the refused request is counted
 
 
 async def test_invalid_rows_exit_1_from_the_command_line_with_nothing_sent(tmp_path: Path) -> None:

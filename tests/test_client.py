@@ -11,6 +11,7 @@ from support import (
     OK_ANSWER,
     ScriptedApi,
     api_client,
+    gzip_bomb,
     simulator,
     wait_until,
 )
@@ -20,6 +21,7 @@ from bulkcc.errors import (
     KeyRefused,
     RetryBudgetSpent,
 )
+from bulkcc.send.client import MAX_ANSWER_BYTES
 from bulkcc.send.pacing import RetryBudget
 from bulkcc.send.pool import patch_call, run_pool
 
@@ -170,3 +172,153 @@ async def test_a_spent_retry_budget_raises_and_bounds_the_requests() -> None:
     assert len(caught.value.not_started) >= 20 - 2
 
 
+
+
+# ---------------------------------------------------------------- answers that are not what they seem
+
+NOT_AN_OBJECT = [
+    ("html", ("raw", 200, b"<!DOCTYPE html><html><body>Sign in</body></html>", {"Content-Type": "text/html"}),
+     "the answer is not JSON", "text/html", '"<!DOCTYPE html><html><body>Sign in</body></html>"'),
+    ("broken", ("raw", 200, b'{"id": "1", "name": "Sal', {"Content-Type": "application/json"}),
+     "the answer is not JSON", "application/json", '"{"id": "1", "name": "Sal"'),
+    ("empty", ("raw", 200, b"", {"Content-Type": "application/json"}), "the answer is empty", "0 bytes", None),
+    ("list", ("json", 200, [{"id": "1"}]), "the answer is a JSON list, not an object", "application/json", None),
+    ("string", ("json", 200, "ok"), "the answer is a JSON string, not an object", '4 bytes: ""ok""', None),
+    ("null", ("json", 200, None), "the answer is JSON null, not an object", "4 bytes", None),
+    ("nested", ("raw", 200, b"[" * 100_000, {"Content-Type": "application/json"}), "the answer is not JSON",
+     "100000 bytes", None),
+    ("204", ("raw", 204, b""), "HTTP 204 but the answer is empty", "no Content-Type", None),
+    ("latin-1", ("raw", 200, b'{"name": "Caf\xe9"}', {"Content-Type": "application/json"}),
+     "the answer is not UTF-8 text", "application/json", None),
+]
+
+
+@pytest.mark.parametrize(("name", "step", "why", "shows", "start"), NOT_AN_OBJECT, ids=[c[0] for c in NOT_AN_OBJECT])
+@pytest.mark.parametrize("method", ["PATCH", "GET"])
+async def test_a_2xx_that_is_not_a_json_object_is_retried_then_failed(
+        name: str, step: tuple, why: str, shows: str, start: str | None, method: str) -> None:
+    async with ScriptedApi({"x": [step]}) as api, api_client(api.base_url, max_attempts=3) as client:
+        result = await client.call(method, "/x", {"ring_seconds": 30} if method == "PATCH" else None)
+    assert not result.ok and result.data is None
+    assert result.attempts == 3 and len(api.arrivals["x"]) == 3  # retried like a 5xx
+    assert result.http_status == step[1]
+    assert why in result.error and "not verified" in result.error and shows in result.error, result.error
+    if start is not None:
+        assert start in result.error, result.error  # the first bytes of what came back
+    assert result.error.endswith("(gave up after 3 attempts)")
+    assert client.requests_sent == 3
+
+
+async def test_a_2xx_that_is_not_an_object_then_a_real_answer_is_a_success() -> None:
+    html = ("raw", 200, b"<html>maintenance</html>", {"Content-Type": "text/html"})
+    async with ScriptedApi({"x": [html, OK_ANSWER]}) as api, api_client(api.base_url) as client:
+        result = await client.call("PATCH", "/x", {"ring_seconds": 30})
+    assert result.ok and result.attempts == 2 and result.data == {"id": "1", "name": "x"}
+
+
+async def test_an_answer_larger_than_the_bound_is_not_read_whole() -> None:
+    big = b'{"name": "' + b"x" * (MAX_ANSWER_BYTES + 10) + b'"}'
+    steps = [("raw", 200, big, {"Content-Type": "application/json"}),
+             ("raw", 500, b"E" * (10 << 20), {"Content-Type": "text/plain"})]  # a 10 MB error message
+    async with ScriptedApi({"big": steps[:1], "err": steps[1:]}) as api, api_client(api.base_url) as client:
+        big_result = await client.call("GET", "/big")
+        error_result = await client.call("PATCH", "/err", {})
+    assert not big_result.ok and "larger than 16 MiB" in big_result.error
+    assert not error_result.ok and error_result.http_status == 500 and error_result.attempts == 3
+    assert error_result.error.startswith("HTTP 500: EEEE") and len(error_result.error) < 600
+
+
+async def test_a_gzip_bomb_is_inflated_only_up_to_the_bound() -> None:
+    bomb = gzip_bomb()  # 64 MiB of zeros in about 64 KB
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    async with ScriptedApi({"ok": [("raw", 200, bomb, headers)], "err": [("raw", 500, bomb, headers)]}) as api:
+        async with api_client(api.base_url, max_attempts=1) as client:
+            answer = await client.call("GET", "/ok")
+            error = await client.call("GET", "/err")
+    assert not answer.ok and "larger than 16 MiB" in answer.error
+    assert not error.ok and error.http_status == 500 and len(error.error) < 600
+
+
+async def test_a_server_that_closes_mid_body_is_retried() -> None:
+    cut = ("cut", 200, b'{"id": "1", "name": "Sal', 5000)
+    async with ScriptedApi({"x": [cut, OK_ANSWER], "y": [cut]}) as api, api_client(api.base_url) as client:
+        recovered = await client.call("PATCH", "/x", {"ring_seconds": 30})
+        given_up = await client.call("GET", "/y")
+    assert recovered.ok and recovered.attempts == 2
+    assert not given_up.ok and given_up.attempts == 3 and given_up.error.startswith("connection failed")
+
+
+async def test_a_redirect_loop_is_not_followed() -> None:
+    async with ScriptedApi({"loop": [("text", 302, "", {"Location": "/loop"})]}) as api:
+        async with api_client(api.base_url) as client:
+            result = await client.call("PATCH", "/loop", {"ring_seconds": 30})
+    assert not result.ok and result.attempts == 1 and len(api.arrivals["loop"]) == 1
+    assert "redirected to /loop; not followed" in result.error
+
+
+async def test_a_refused_key_carries_its_call_as_sent() -> None:
+    step = ("json", 401, {"error": {"message": "Invalid or missing API key"}})
+    async with ScriptedApi({"x": [step]}) as api, api_client(api.base_url, max_attempts=5) as client:
+        with pytest.raises(KeyRefused) as caught:
+            await client.call("PATCH", "/x", {})
+        assert client.requests_sent == 1
+    refused = caught.value.result
+    assert (refused.ok, refused.http_status, refused.attempts) == (False, 401, 1)
+    assert refused.error == "HTTP 401: Invalid or missing API key"
+
+
+# ---------------------------------------------------------------- text from the API: the key and escapes
+
+def _echo_key(status: int, as_html: bool = False):
+    """A server that puts the Authorization header it got into its answer."""
+    from aiohttp import web
+
+    def handler(request):
+        header = request.headers.get("Authorization", "")
+        if as_html:
+            return web.Response(status=status, text=f"<p>header was {header}</p>", content_type="text/html")
+        return web.json_response({"error": {"message": f"key {header.split()[-1]} is not valid here ({header})"}},
+                                 status=status)
+    return ("call", handler)
+
+
+async def test_a_key_the_server_echoes_is_redacted_from_every_message() -> None:
+    from urllib.parse import quote
+
+    scripts = {"bad": [_echo_key(400)], "html": [_echo_key(200, as_html=True)], "down": [_echo_key(503)],
+               "moved": [("text", 302, "", {"Location": f"https://evil.example/?k={quote(KEY)}"})],
+               "refused": [_echo_key(401)]}
+    async with ScriptedApi(scripts) as api, api_client(api.base_url, max_attempts=2) as client:
+        results = [await client.call("PATCH", f"/{name}", {}) for name in ("bad", "html", "down", "moved")]
+        with pytest.raises(KeyRefused) as caught:
+            await client.call("PATCH", "/refused", {})
+    errors = [r.error for r in results] + [caught.value.result.error, str(caught.value)]
+    for error in errors:
+        assert KEY not in error and "SECRET" not in error, error
+        assert "****" in error, error
+    assert errors[0] == "HTTP 400: key **** is not valid here (Bearer ****)"
+
+
+async def test_escape_sequences_in_api_messages_are_made_visible() -> None:
+    message = "\x1b[2J\x1b]0;owned\x07bad \u202eevil\r\nnext"
+    html = ("raw", 200, b"\x1b[2J<html>", {"Content-Type": "text/html"})
+    scripts = {"x": [("json", 400, {"error": {"message": message}})], "html": [html]}
+    async with ScriptedApi(scripts) as api, api_client(api.base_url, max_attempts=1) as client:
+        result = await client.call("PATCH", "/x", {})
+        page = await client.call("GET", "/html")
+    assert result.error == "HTTP 400: \\x1b[2J\\x1b]0;owned\\x07bad \\u202eevil next"
+    assert "\x1b" not in page.error and '"\\x1b[2J<html>"' in page.error
+
+
+def test_printable_and_the_redactor() -> None:
+    from bulkcc.send.target import Redactor
+    from bulkcc.values import printable
+
+    assert printable("plain text: é ✓") == "plain text: é ✓"
+    assert printable("a\x00b\x1bc\x7fd\u200be\n") == "a\\x00b\\x1bc\\x7fd\\u200be\\x0a"
+    assert printable("x" * 10, limit=4) == "xxxx…"
+    assert printable("\x1b" * 3, limit=9) == "\\x1b\\x1b…"  # never cut inside an escape
+    redact = Redactor([KEY])
+    assert redact(f"a {KEY} b Bearer other-token-123 c") == "a **** b Bearer **** c"
+    assert redact("Bearer token required") == "Bearer token required"  # prose is left alone
+    assert Redactor()("nothing to hide") == "nothing to hide"

@@ -3,9 +3,17 @@
 The client is given its session, pacer, retry policy, budget and clock, so tests
 and benchmarks drive it against the simulator and measure its pace. What it
 retries: 429 (after Retry-After, slowing the whole run), 5xx, timeouts and
-dropped connections. What it never retries: any other 4xx, and 3xx (aiohttp
-would re-send a PATCH body to whatever host a redirect names). A 401 or 403
-raises KeyRefused at once: a refused key must not be hammered.
+dropped connections, and a 2xx whose body is not a JSON object (an HTML page
+from a proxy, broken or empty JSON, a list): that is no verified answer, and a
+PATCH or GET may be sent again. What it never retries: any other 4xx, and 3xx
+(aiohttp would re-send a PATCH body to whatever host a redirect names). A 401
+or 403 raises KeyRefused at once, carrying the refused call as failed: a
+refused key must not be hammered.
+
+Everything an answer says is treated as hostile: bodies are read only up to a
+bound (a 10 MB error page or a gzip bomb cannot fill memory), and text from the
+API reaches an error message only with the key redacted and control characters
+made visible (`printable`), so no server can print the key or drive the terminal.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import email.utils
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +32,13 @@ import aiohttp
 
 from bulkcc.errors import KeyRefused, RetryBudgetSpent
 from bulkcc.send.pacing import Clock, Pacer, RetryBudget, RetryPolicy, Sleep
+from bulkcc.send.target import Redactor
+from bulkcc.values import printable
 
 MAX_ERROR_TEXT = 500
+MAX_ANSWER_BYTES = 16 << 20  # a page of 100 call centers is a few hundred KB
+MAX_ERROR_BYTES = 64 << 10  # enough of an error answer for its message
+SHOWN_BYTES = 120  # how much of an unexpected answer a message quotes
 
 
 @dataclass
@@ -54,9 +68,56 @@ def error_message(status: int, text: str) -> str:
         elif isinstance(inner, str):
             message = inner
         message = message or payload.get("message")
-    message = str(message or text or "").strip()
-    message = " ".join(message.split())[:MAX_ERROR_TEXT]
+    message = " ".join(str(message or text or "").split())
+    message = printable(message, limit=MAX_ERROR_TEXT)
     return f"HTTP {status}: {message}" if message else f"HTTP {status}"
+
+
+def not_an_object(status: int, content_type: str | None, raw: bytes, text: str, why: str) -> str:
+    """A 2xx that is no verified answer: what came back (status, type, size, first bytes, printable)."""
+    shown = printable(" ".join(text.split()), limit=SHOWN_BYTES)
+    start = f': "{shown}"' if shown else ""
+    return (f"HTTP {status} but {why}, so the call is not verified "
+            f"({content_type or 'no Content-Type'}, {len(raw)} bytes{start})")
+
+
+def parse_object(raw: bytes, charset: str | None) -> tuple[dict[str, Any] | None, str]:
+    """The answer as a JSON object, or None and why it is not one."""
+    if not raw.strip():
+        return None, "the answer is empty"
+    try:
+        text = raw.decode(charset or "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        return None, f"the answer is not {charset or 'UTF-8'} text"
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: a hostile [[[[...]]]] nesting
+        return None, "the answer is not JSON"
+    if not isinstance(data, dict):
+        kind = {list: "a JSON list", str: "a JSON string", bool: "a JSON boolean",
+                type(None): "JSON null"}.get(type(data), "a JSON number")
+        return None, f"the answer is {kind}, not an object"
+    return data, ""
+
+
+def _decoded(raw: bytes, charset: str | None) -> str:
+    try:
+        return raw.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return raw.decode("utf-8", errors="replace")
+
+
+async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
+    """At most `limit` bytes of the body (decompressed), and whether there was more."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = await response.content.read(min(1 << 16, limit + 1 - size))
+        if not chunk:
+            return b"".join(chunks), False
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)[:limit], True
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -81,7 +142,8 @@ class ApiClient:
     def __init__(self, session: aiohttp.ClientSession, base_url: str, pacer: Pacer, *,
                  policy: RetryPolicy | None = None, budget: RetryBudget | None = None,
                  clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep,
-                 timeout_s: float = 30.0, rng: random.Random | None = None):
+                 timeout_s: float = 30.0, rng: random.Random | None = None,
+                 redact: Callable[[str], str] | None = None):
         self.session = session
         self.base_url = base_url.rstrip("/")
         self.pacer = pacer
@@ -92,6 +154,9 @@ class ApiClient:
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.rng = rng or random.Random()
         self.throttled = 0  # 429 answers seen
+        self.requests_sent = 0  # every attempt that went out, reads, writes and retries alike
+        # API text is redacted where it enters: by default of the key the session sends.
+        self.redact = redact or Redactor([_bearer_key(session)])
 
     async def call(self, method: str, path: str, body: dict | None = None,
                    stop: asyncio.Event | None = None) -> ApiResult:
@@ -105,6 +170,7 @@ class ApiClient:
                     result.error = "not sent: the run was stopped"
                 break
             result.attempts += 1
+            self.requests_sent += 1
             result.started_at.append(self.clock())
             retry_in, timeout = await self._attempt(method, path, body, result)
             if retry_in is None:
@@ -160,33 +226,32 @@ class ApiClient:
         try:
             async with self.session.request(method, url, json=body, allow_redirects=False,
                                             timeout=self.timeout) as response:
-                text = await response.text()
                 status = response.status
                 headers = response.headers
+                ok_status = 200 <= status < 300
+                raw, cut = await read_bounded(response, MAX_ANSWER_BYTES if ok_status else MAX_ERROR_BYTES)
+                charset = response.charset
         except TimeoutError:
             result.http_status, result.error = None, f"timed out after {self.timeout.total:g} s"
             return self.policy.delay(result.attempts, self.rng), True
-        except aiohttp.ClientError as exc:
-            # Connection refused, reset or dropped without an answer.
-            result.http_status, result.error = None, f"connection failed: {type(exc).__name__}: {exc}"[:300]
+        except (aiohttp.ClientError, OSError) as exc:
+            # Connection refused, reset, or dropped without an answer or in the middle of one.
+            text = printable(self.redact(f"{type(exc).__name__}: {exc}"), limit=300)
+            result.http_status, result.error = None, f"connection failed: {text}"
             return self.policy.delay(result.attempts, self.rng), False
 
         result.http_status = status
         if status != 429:
             self.pacer.on_answer()  # the API granted this request: it counts into the measured rate
-        if 200 <= status < 300:
-            result.ok, result.error = True, None
-            try:
-                result.data = json.loads(text) if text else None
-            except ValueError:
-                result.data = None
-            return None, False
-        result.error = error_message(status, text)
+        if ok_status:
+            return self._answer(result, raw, cut, charset, headers.get("Content-Type"))
+        result.error = error_message(status, self.redact(_decoded(raw, charset)))
         if status in (401, 403):
+            result.duration_ms = self._since_first_attempt(result)
             raise KeyRefused(f"the API refused the key ({result.error}); check DIALPAD_API_KEY. "
-                            "Nothing more was sent")
+                             "Nothing more was sent", result=result)
         if 300 <= status < 400:
-            location = headers.get("Location", "(no Location)")
+            location = printable(self.redact(headers.get("Location", "(no Location)")), limit=300)
             result.error = f"HTTP {status}: redirected to {location}; not followed (check --base-url)"
             return None, False
         if status == 429:
@@ -201,3 +266,27 @@ class ApiClient:
         if status >= 500:
             return self.policy.delay(result.attempts, self.rng), False
         return None, False  # other 4xx: the request itself is wrong; retrying won't help
+
+    def _answer(self, result: ApiResult, raw: bytes, cut: bool, charset: str | None,
+                content_type: str | None) -> tuple[float | None, bool]:
+        """A 2xx: a success only with a JSON object; anything else is retried like a 5xx."""
+        status = result.http_status or 200
+        if cut:
+            data, why = None, f"the answer is larger than {MAX_ANSWER_BYTES >> 20} MiB"
+        else:
+            data, why = parse_object(raw, charset)
+        if data is None:
+            result.ok, result.data = False, None
+            shown = self.redact(_decoded(raw[:4 * SHOWN_BYTES], charset))
+            result.error = not_an_object(status, printable(content_type or "", limit=80), raw, shown, why)
+            return self.policy.delay(result.attempts, self.rng), False
+        result.ok, result.error, result.data = True, None, data
+        return None, False
+
+
+def _bearer_key(session: aiohttp.ClientSession) -> str | None:
+    """The key in the session's `Authorization: Bearer KEY` header, if any."""
+    value = session.headers.get("Authorization", "")
+    if not value.startswith("Bearer "):
+        return None
+    return value[len("Bearer "):].strip() or None

@@ -2,17 +2,27 @@
 
 The key comes from DIALPAD_API_KEY or a file, never from a command-line value
 (those end up in shell history and process lists), and it never appears in any
-output, journal or results file. Plain http is refused except on loopback, so
-a key never crosses a network unencrypted.
+output, journal or results file: `Redactor` replaces it with `****` wherever
+text from the API enters (the client's error messages) and again in the CLI's
+consoles, since a server may echo the key back. A key is checked before any
+request: a file's BOM and surrounding blanks are dropped, a control or
+invisible character or bytes that are not UTF-8 are refused (they would make an
+invalid header, or a key that can never work), and a key file others may read
+gets a warning, as ssh gives. Plain http is refused except on loopback, so a
+key never crosses a network unencrypted.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
+import re
+import stat
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from bulkcc.errors import UsageError
 from bulkcc.send.pacing import DEFAULT_RATE_PER_MIN
@@ -68,17 +78,86 @@ def check_rate(rate_per_min: int, target: Target) -> None:
                          "per minute for this endpoint")
 
 
-def load_api_key(key_file: Path | None, *, required: bool = True) -> str | None:
-    """The key from --api-key-file, else DIALPAD_API_KEY."""
+def load_api_key(key_file: Path | None, *, required: bool = True,
+                 warn: Callable[[str], None] | None = None) -> str | None:
+    """The key from --api-key-file, else DIALPAD_API_KEY; refused if it cannot be a key.
+
+    `warn` is told when the key file can be read by group or others.
+    """
     if key_file is not None:
         try:
-            key = key_file.read_text(encoding="utf-8").strip()
+            raw = key_file.read_bytes()
+            mode = key_file.stat().st_mode
         except OSError as exc:
             raise UsageError(f"cannot read --api-key-file {key_file}: {exc.strerror}") from exc
+        where = f"--api-key-file {key_file}"
+        key = _decoded_key(raw, where)
         if not key:
-            raise UsageError(f"--api-key-file {key_file} is empty")
+            raise UsageError(f"{where} is empty")
+        check_key(key, where)
+        if warn is not None and os.name == "posix" and mode & 0o077:
+            warn(f"warning: {where} is accessible by group or others (mode {stat.S_IMODE(mode):04o}): anyone "
+                 f"who can log in here may read the key; make it private with: chmod 600 {key_file}")
         return key
-    key = os.environ.get(KEY_ENV, "").strip()
+    key = os.environ.get(KEY_ENV, "").strip().lstrip("\ufeff")
     if not key and required:
         raise UsageError(f"no API key: set {KEY_ENV} or pass --api-key-file PATH")
+    if key:
+        check_key(key, KEY_ENV)
     return key or None
+
+
+def _decoded_key(raw: bytes, where: str) -> str:
+    """The file's text without a BOM and surrounding blanks; refused unless it is UTF-8."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UsageError(f"{where} is UTF-16 text (as Notepad's \"Unicode\" saves it): save it as UTF-8")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{where} is not UTF-8 text (byte {exc.start + 1} is 0x{raw[exc.start]:02x}): "
+                         "it should hold only the API key; copy the key into it again") from None
+    return text.strip()
+
+
+def check_key(key: str, where: str) -> None:
+    """A key is one word of visible ASCII, as Dialpad issues them: anything else is a copying accident
+    (a smart quote, a zero-width space, a line break) that could never work, or not even be sent."""
+    for position, char in enumerate(key, start=1):
+        if 0x21 <= ord(char) <= 0x7E:
+            continue
+        if char.isspace() or not char.isprintable():
+            kind = "a blank, control or invisible character"
+        else:
+            kind = f"a character that is not plain ASCII ({char!r})"
+        raise UsageError(f"the API key in {where} holds {kind}: U+{ord(char):04X} at character {position}. "
+                         "A key is one word of letters, digits and punctuation: copy it again")
+
+
+REDACTED = "****"
+# A token after "Bearer" in an echoed header (not the word "token" in a message).
+_BEARER = re.compile(r"(?i)\b(Bearer)(\s+|%20|\+)[A-Za-z0-9._~+/=:-]{8,}")
+
+
+class Redactor:
+    """Replaces API keys (and any `Bearer` token) in text with `****`.
+
+    The key is also caught in the forms an echo may take: percent-encoded (in a
+    URL) and JSON-escaped (in a body quoted raw).
+    """
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        self._forms: list[str] = []
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str | None) -> None:
+        if not secret:
+            return
+        forms = {secret, quote(secret, safe=""), json.dumps(secret)[1:-1]}
+        self._forms = sorted(set(self._forms) | forms, key=len, reverse=True)  # longest first
+
+    def __call__(self, text: str) -> str:
+        for form in self._forms:
+            if form in text:
+                text = text.replace(form, REDACTED)
+        return _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
