@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import inspect
 import json
 import os
 import random
@@ -153,7 +154,7 @@ class ScriptedApi:
     ("raw", status, body_bytes[, headers]) for exact bytes (broken JSON, HTML, a
     gzip bomb with its Content-Encoding), ("cut", status, body_bytes, claimed_length)
     to close the connection part way through a body, ("call", handler) where
-    `handler(request)` returns the response (e.g. to echo a header back),
+    `handler(request)` returns (or is a coroutine of) the response (e.g. to echo a header back),
     ("drop",) to close the connection without an answer, or ("sleep", seconds, step).
     """
 
@@ -200,7 +201,8 @@ class ScriptedApi:
             request.transport.close()
             return web.Response(status=204)  # never sent: the connection is gone
         if kind == "call":
-            return step[1](request)
+            response = step[1](request)
+            return await response if inspect.isawaitable(response) else response
         if kind == "cut":
             response = web.StreamResponse(status=step[1], headers={"Content-Type": "application/json"})
             response.content_length = step[3]

@@ -280,3 +280,136 @@ async def test_unknown_columns_are_carried_to_the_results_so_a_rename_resends_th
                     1002: {"name": "Sales", "hold_queue": {"max_hold_seconds": 600}}}
     assert held == {1001: 300, 1002: 600} and names == {1001: "Support", 1002: "Sales"}
 
+
+
+# ---------------------------------------------------------------- answers that are not what they seem
+
+def _answering(answer_of) -> tuple:
+    """A step that answers a PATCH with `answer_of(id asked for, body sent)`."""
+    from aiohttp import web
+
+    async def handler(request):
+        asked = int(request.match_info["name"].rsplit("/", 1)[-1])
+        return web.json_response(answer_of(asked, await request.json()))
+    return ("call", handler)
+
+
+async def test_a_200_that_is_not_json_is_failed_and_resume_sends_it_again(tmp_path: Path) -> None:
+    rows = realistic_rows(4)
+    source = write_rows(tmp_path / "in.xlsx", rows)
+    results = tmp_path / "r.xlsx"
+    login_page = ("raw", 200, b"<html><title>Sign in</title></html>", {"Content-Type": "text/html"})
+    async with ScriptedApi({"*": [login_page]}) as api:
+        outcome = await apply_async(source, options(results, api.base_url, max_attempts=2,
+                                                    retry_policy=fast_retries))
+        assert api.total == 4 * 2  # retried like a 5xx
+        assert outcome.exit_code == EXIT_INVALID
+        assert outcome.summary.requests_sent == 8
+        for result in read_results(results):
+            assert (result.status, result.http_status, result.attempts) == ("failed", 200, 2), result
+            assert "not JSON" in result.error and "text/html" in result.error and "<title>Sign in" in result.error
+        _, journaled = read_journal(journal_path(results))
+        assert {r.status for r, _ in journaled.values()} == {"failed"}  # never journaled as done
+
+        api.scripts["*"] = [_answering(lambda asked, body: {**body, "id": str(asked)})]  # the API is back
+        again = await apply_async(source, options(results, api.base_url, resume=True))
+        assert api.total == 8 + 4  # every row sent again
+    assert again.exit_code == EXIT_OK
+    assert {r.status for r in read_results(results)} == {"updated"}
+
+
+ANSWERS = {
+    "another call center": (lambda asked, body: {**body, "id": str(asked + 1)},
+                            lambda asked: f"the answer is call center {asked + 1}, not {asked}"),
+    "no id": (lambda asked, body: body, lambda asked: f"not call center {asked}: it has no id"),
+    "null id": (lambda asked, body: {**body, "id": None}, lambda asked: f"not call center {asked}: its id is null"),
+    "not an id": (lambda asked, body: {**body, "id": "12a"}, lambda asked: "its id '12a' is not a call center id"),
+    "unreadable fields": (lambda asked, body: {**body, "id": str(asked), "ring_seconds": "thirty"},
+                          lambda asked: "its fields cannot be read"),
+}
+
+
+async def test_an_answer_that_is_not_the_call_center_asked_for_is_a_mismatch(tmp_path: Path) -> None:
+    header = ["id", "ring_seconds"]
+    results = {}
+    for n, (case, (answer_of, _)) in enumerate(ANSWERS.items()):
+        source = SAMPLES.write_workbook(tmp_path / f"in{n}.xlsx", header, [[1001, 30]])
+        async with ScriptedApi({"*": [_answering(answer_of)]}) as api:
+            outcome = await apply_async(source, options(tmp_path / f"r{n}.xlsx", api.base_url))
+            assert api.total == 1, case  # an accepted write is not retried
+        assert outcome.exit_code == EXIT_INVALID, case
+        (results[case],) = read_results(tmp_path / f"r{n}.xlsx")
+    for case, (_, expected) in ANSWERS.items():
+        result = results[case]
+        assert (result.status, result.http_status, result.attempts) == ("mismatch", 200, 1), (case, result)
+        assert result.error.startswith("the API accepted, but ") and expected(1001) in result.error, result.error
+
+    # The id as the live API sends it (a JSON string) and as a number both verify.
+    for n, as_sent in enumerate((str, int)):
+        source = SAMPLES.write_workbook(tmp_path / f"ok{n}.xlsx", header, [[1001, 30]])
+        async with ScriptedApi({"*": [_answering(lambda asked, body, f=as_sent: {**body, "id": f(asked)})]}) as api:
+            outcome = await apply_async(source, options(tmp_path / f"ok{n}-r.xlsx", api.base_url))
+        assert outcome.exit_code == EXIT_OK and [r.status for r in outcome.results] == ["updated"]
+
+
+async def test_diff_reads_show_progress_and_requests_sent_counts_every_request(tmp_path: Path) -> None:
+    from io import StringIO
+
+    from bulkcc.run.progress import LineProgress
+
+    source = SAMPLES.write_workbook(tmp_path / "in.xlsx", ["id", "ring_seconds"], [[1001, 44], [1002, 44], [1003, 44]])
+    stream = StringIO()
+    async with simulator([1001, 1002, 1003]) as sim:
+        sim.store[1003]["ring_seconds"] = 44  # already as the sheet says
+        sim.store[1001]["ring_seconds"] = sim.store[1002]["ring_seconds"] = 20
+        outcome = await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url, diff=True),
+                                    progress=LineProgress(stream))
+        sent, url = len(sim.requests), sim.base_url
+    assert sent == 3 + 2  # three reads, two writes
+    assert outcome.summary.requests_sent == sent
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == f"reading 3 live call centers from {url}", lines
+    assert lines[1].startswith("3/3 done, 0 failed"), lines
+    assert lines[2] == f"sending 2 requests to {url}", lines
+    assert lines[3].startswith("2/2 done, 0 failed"), lines
+
+
+async def test_a_diff_read_of_another_call_center_or_a_refused_key_fails_the_row(tmp_path: Path) -> None:
+    from aiohttp import web
+
+    def handler(request):
+        asked = int(request.match_info["name"].rsplit("/", 1)[-1])
+        if asked == 1002:
+            return web.json_response({"error": {"message": "Invalid API key"}}, status=401)
+        return web.json_response({"id": str(asked + 100), "ring_seconds": 20})
+
+    source = SAMPLES.write_workbook(tmp_path / "in.xlsx", ["id", "ring_seconds"], [[1001, 44], [1002, 44]])
+    async with ScriptedApi({"*": [("call", handler)]}) as api:
+        outcome = await apply_async(source, options(tmp_path / "r.xlsx", api.base_url, diff=True, concurrency=1))
+        assert api.total == 2  # two reads, nothing written
+    assert outcome.exit_code == EXIT_ABORTED and "refused the key" in outcome.message
+    first, second = read_results(tmp_path / "r.xlsx")
+    assert (first.status, first.attempts) == ("failed", 1)
+    assert first.error == "reading the live call center: the answer is call center 1101, not 1001, the one asked for"
+    assert (second.status, second.http_status, second.attempts) == ("failed", 401, 1)
+    assert outcome.summary.requests_sent == 2
+
+
+async def test_the_progress_rate_stays_under_the_allowed_rate_of_a_real_run(tmp_path: Path) -> None:
+    from bulkcc.run.progress import QuietProgress
+
+    class Recording(QuietProgress):
+        shown: list[float] = []
+
+        def advance(self, status, started_at=()):
+            super().advance(status, started_at)
+            self.shown.append(self.rate_per_min())
+
+    rows = realistic_rows(40)
+    source = write_rows(tmp_path / "in.xlsx", rows)
+    progress = Recording()
+    async with simulator(ids_of(rows), latency_ms=(5, 60)) as sim:
+        outcome = await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url, rate=1200, concurrency=16),
+                                    progress=progress)
+    assert outcome.exit_code == EXIT_OK and len(progress.shown) == 40
+    assert max(progress.shown) <= 1200, progress.shown

@@ -567,3 +567,94 @@ async def test_rollback_may_not_be_the_results_file(exported: Path, sim: Simulat
     assert sim.requests == []  # nothing read, nothing sent
     assert sim.store == before
     assert not results.exists() and not list(tmp_path.glob("*.jsonl"))
+
+
+# ---- answers that are not what they seem -------------------------------------------
+
+
+def _wire(cc_id: int, **changes: Any) -> dict[str, Any]:
+    """A call center as the live API sends it (int64 as strings)."""
+    return {**apispec.to_wire(_store([cc_id])[cc_id]), **changes}
+
+
+def _hostile_args(api: Any) -> list[str]:
+    return ["--base-url", api.base_url, "--rate-limit", str(FAST), "--max-attempts", "2", "--timeout", "5"]
+
+
+def _no_traceback(result: Result) -> None:
+    assert isinstance(result.exception, SystemExit) or result.exception is None, result.exc_info
+    assert "Traceback" not in result.output
+
+
+async def test_export_skips_and_reports_what_no_row_can_hold(tmp_path: Path) -> None:
+    from support import ScriptedApi
+
+    a, b, c, d = IDS[:4]
+    first = {"items": [_wire(b), {**_wire(a), "id": None}, {"name": "no id at all"}, "a string", [1, 2],
+                       {**_wire(a), "id": int(a)}, {**_wire(c), "id": "abc"}], "cursor": "page-2"}
+    second = {"items": [_wire(b), _wire(c, ring_seconds="thirty"), _wire(d)], "cursor": None}
+    path = tmp_path / "out.xlsx"
+    async with ScriptedApi({"api/v2/callcenters": [("json", 200, first), ("json", 200, second)]}) as api:
+        result = await _cli("export", "-o", path, *_hostile_args(api))
+        assert api.total == 2
+    _no_traceback(result)
+    assert result.exit_code == 1, result.output
+    assert "page 1, item 2: skipped: its id is null" in result.stderr
+    assert "page 1, item 3: skipped: it has no id" in result.stderr
+    assert "page 1, item 4: skipped: it is a string, not a call center" in result.stderr
+    assert "page 1, item 5: skipped: it is a list, not a call center" in result.stderr
+    assert "page 1, item 7: skipped: its id 'abc' is not a call center id" in result.stderr
+    assert f"page 2, item 1: skipped: call center {b} was listed before (page 1, item 1)" in result.stderr
+    assert f"page 2, item 2 (call center {c}): skipped: its fields cannot be read" in result.stderr
+    assert "7 listed items were skipped" in result.stderr
+    assert "exported 3 call centers" in result.stdout
+    assert list(_row_of(path)) == [a, b, d]  # the others, in id order (an id sent as a number is fine)
+
+
+@pytest.mark.parametrize(("pages", "expected", "requests"), [
+    pytest.param([{"items": {"id": "1"}}], "page 1 is not a list of call centers (its items are an object)", 1,
+                 id="items-not-a-list"),
+    pytest.param([{"items": [], "cursor": "again"}], "page 2 gives the same cursor as page 1", 2, id="cursor-loop"),
+    pytest.param([{"items": [], "cursor": 5}], "page 1 gives a cursor that is a number, not text", 1,
+                 id="cursor-not-text"),
+    pytest.param(["<html>Sign in</html>"], "failed at page 1: HTTP 200 but the answer is a JSON string", 2,
+                 id="not-an-object"),
+])
+async def test_export_stops_on_a_listing_it_cannot_trust(tmp_path: Path, pages: list, expected: str,
+                                                         requests: int) -> None:
+    from support import ScriptedApi
+
+    path = tmp_path / "out.xlsx"
+    async with ScriptedApi({"api/v2/callcenters": [("json", 200, page) for page in pages]}) as api:
+        result = await _cli("export", "-o", path, *_hostile_args(api))
+        assert api.total == requests
+    _no_traceback(result)
+    assert result.exit_code == 2, result.output
+    assert expected in result.stderr, result.stderr
+    assert not path.exists()
+
+
+async def test_export_by_ids_and_diff_reads_refuse_an_answer_for_another_call_center(
+        tmp_path: Path, write_xlsx) -> None:
+    from aiohttp import web
+    from support import ScriptedApi
+
+    a, b = IDS[:2]
+
+    def handler(request: web.Request) -> web.Response:
+        asked = int(request.match_info["name"].rsplit("/", 1)[-1])
+        return web.json_response(_wire(b) if asked == a else _wire(asked, ring_seconds="thirty"))
+
+    source = write_xlsx(["id", "ring_seconds"], [[str(a), 30], [str(b), 30]])
+    async with ScriptedApi({"*": [("call", handler)]}) as api:
+        exported = await _cli("export", "-o", tmp_path / "x.xlsx", "--ids", str(a), *_hostile_args(api))
+        planned = await _cli("plan", source, "--diff", *_hostile_args(api))
+    for result in (exported, planned):
+        _no_traceback(result)
+    assert exported.exit_code == 2, exported.output
+    assert f"reading call center {a} failed: the answer is call center {b}, not {a}" in exported.stderr
+    assert planned.exit_code == 1, planned.output
+    assert f"row 2: cannot read the live call center: the answer is call center {b}, not {a}" in planned.stdout
+    assert "row 3: cannot read the live call center: its fields cannot be read" in planned.stdout
+    assert "reading 2 live call centers from" in planned.stderr  # --diff reads show progress
+    assert "0 requests planned" in planned.stdout

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bulkcc.cli.options import connection_options, err, handles_errors, out, target_options
+from bulkcc.cli.options import connection_options, err, err_stream, handles_errors, out, target_options
 from bulkcc.errors import UsageError
 
 
@@ -61,7 +61,7 @@ def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, 
     if connection.target.simulator:
         out.print("Sending to the built-in simulator: nothing real will be changed.", markup=False)
     try:
-        outcome = run_apply(input_path, options, progress=make_progress(quiet),
+        outcome = run_apply(input_path, options, progress=make_progress(quiet, err_stream),
                             confirm=_confirm_with_user(yes))
     except InvalidRowsError as exc:
         from bulkcc.validate import render_text

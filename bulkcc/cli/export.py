@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
-from bulkcc.cli.options import connection_options, handles_errors, out, target_options
+from bulkcc.cli.options import connection_options, err, handles_errors, out, target_options
+from bulkcc.errors import EXIT_INVALID
 
 
 def _ids(text: str | None) -> tuple[int, ...]:
@@ -30,7 +32,11 @@ def _ids(text: str | None) -> tuple[int, ...]:
 @target_options
 @handles_errors
 def export(output, ids, office_id, name_search, **target) -> None:
-    """Write the live call centers as a workbook in the template's format."""
+    """Write the live call centers as a workbook in the template's format.
+
+    A listed item that cannot be a row (no id, not a call center, listed twice)
+    is skipped with a line on stderr, and the command then exits 1.
+    """
     from bulkcc.run.export import ExportQuery
     from bulkcc.run.export import export as run_export
 
@@ -40,5 +46,15 @@ def export(output, ids, office_id, name_search, **target) -> None:
     connection = connection_options(**target)
     if connection.target.simulator:
         out.print("Reading from the built-in simulator: made-up call centers.", markup=False)
-    callcenters = run_export(output, query, connection)
+    skipped: list[str] = []
+
+    def report(line: str) -> None:
+        skipped.append(line)
+        err.print(f"warning: {line}", markup=False)
+
+    callcenters = run_export(output, query, connection, report=report)
     out.print(f"exported {len(callcenters)} call centers to {output}", markup=False)
+    if skipped:
+        err.print(f"{len(skipped)} listed items were skipped (see above): the workbook holds only the others",
+                  markup=False)
+        sys.exit(EXIT_INVALID)

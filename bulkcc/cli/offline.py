@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from bulkcc.cli.options import connection_options, handles_errors, out, target_options
+from bulkcc.cli.options import connection_options, err_stream, handles_errors, out, target_options
 from bulkcc.errors import EXIT_INVALID, EXIT_OK
 
 
@@ -55,9 +55,10 @@ def validate(input_path: Path, fmt: str, report_path: Path | None) -> None:
               help="Write the requests as JSON Lines: one {row, id, method, path, body} per row.")
 @click.option("--diff", is_flag=True, help="Read each call center's live state (needs a target and key) and "
               "plan only the fields that differ, shown as field: old → new.")
+@click.option("--quiet", "-q", is_flag=True, help="With --diff: no progress output while reading.")
 @target_options
 @handles_errors
-def plan(input_path: Path, json_path: Path | None, diff: bool, **target) -> None:
+def plan(input_path: Path, json_path: Path | None, diff: bool, quiet: bool, **target) -> None:
     """Show the exact request each valid row of INPUT stands for; nothing is sent."""
     from bulkcc.plan import make_plan, write_plan_jsonl
     from bulkcc.validate import render_text, validate_file
@@ -65,8 +66,9 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, **target) -> None
     the_plan = make_plan(validate_file(input_path))
     if diff:
         from bulkcc.run.live import plan_against_live
+        from bulkcc.run.progress import make_progress
 
-        the_plan = plan_against_live(the_plan, connection_options(**target))
+        the_plan = plan_against_live(the_plan, connection_options(**target), make_progress(quiet, err_stream))
         for row, why in sorted(the_plan.unreadable.items()):
             out.print(f"row {row}: cannot read the live call center: {why}", markup=False)
         if the_plan.unchanged:

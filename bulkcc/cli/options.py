@@ -1,20 +1,62 @@
-"""Options and helpers the commands share: consoles, error mapping, target and simulator options."""
+"""Options and helpers the commands share: consoles, error mapping, target and simulator options.
+
+The consoles are the last filter before a terminal or a log: whatever they
+print has the API key replaced by `****` (the key is registered when it is
+loaded) and control characters made visible, so neither a server echoing the
+key nor ESC sequences in an API message can get through, whichever path the
+text took. The client redacts at the boundary too; this is the second line.
+"""
 
 from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 import click
 from rich.console import Console
 
 from bulkcc.errors import BulkccError
+from bulkcc.send.target import Redactor
+from bulkcc.values import printable
 
+redact = Redactor()  # every key this process loaded
+
+
+def visible(text: str) -> str:
+    """Text with the key redacted and control characters shown as escapes; line breaks and tabs kept."""
+    return "\n".join("\t".join(printable(part, limit=None) for part in line.split("\t"))
+                     for line in redact(text).split("\n"))
+
+
+class RedactingStream:
+    """A text stream that redacts what is written, on whatever sys.stdout/stderr is now (CliRunner swaps them)."""
+
+    def __init__(self, stream: Callable[[], TextIO]) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream().write(redact(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream(), name)
+
+
+class SafeConsole(Console):
+    """A rich Console whose text arguments are made `visible` before rendering, and whose stream redacts."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(visible(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+
+out_stream = cast(TextIO, RedactingStream(lambda: sys.stdout))
+err_stream = cast(TextIO, RedactingStream(lambda: sys.stderr))
 # Piped output gets a wide table: it is read in a log or a file, not a narrow terminal.
-out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error is one line, however long
+out = SafeConsole(file=out_stream, highlight=False, soft_wrap=False,
+                  width=None if sys.stdout.isatty() else 200)
+err = SafeConsole(file=err_stream, stderr=True, highlight=False, soft_wrap=True)
 
 
 def handles_errors(command):
@@ -105,13 +147,23 @@ def connection_options(*, base_url, sandbox, simulator, api_key_file, rate, conc
                        sim_rate_limit, latency_ms, fail_rate, drop_rate, slow_rate):
     """ConnectionOptions from the target options; refuses what must not be sent."""
     from bulkcc.send.connection import ConnectionOptions
-    from bulkcc.send.target import check_rate, load_api_key, resolve_target
+    from bulkcc.send.target import check_rate, resolve_target
 
     target = resolve_target(base_url, sandbox, simulator)
     check_rate(rate, target)
+    api_key = load_key(api_key_file, required=not simulator)
     return ConnectionOptions(
-        target=target, api_key=load_api_key(api_key_file, required=not simulator), rate_per_min=rate,
+        target=target, api_key=api_key, rate_per_min=rate,
         concurrency=concurrency, max_attempts=max_attempts, timeout_s=timeout_s,
         simulator_knobs=simulator_knobs(sim_rate_limit, latency_ms, fail_rate, drop_rate, slow_rate)
         if simulator else None,
     )
+
+
+def load_key(api_key_file: Path | None, *, required: bool) -> str | None:
+    """The key (see `load_api_key`), registered for redaction; a key file others can read is warned of."""
+    from bulkcc.send.target import load_api_key
+
+    key = load_api_key(api_key_file, required=required, warn=lambda text: err.print(text, markup=False))
+    redact.add(key)
+    return key

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bulkcc.cli.options import handles_errors, out, simulator_knobs, simulator_options
+from bulkcc.cli.options import handles_errors, load_key, out, simulator_knobs, simulator_options
 from bulkcc.errors import BulkccError
 
 
@@ -28,10 +28,10 @@ def simulate(port, rate, seed_path, count, api_key_file, latency_ms, fail_rate, 
     import asyncio
     import random
 
-    from bulkcc.send.target import KEY_ENV, load_api_key
+    from bulkcc.send.target import KEY_ENV
     from bulkcc.sim.server import SimulatorConfig, ids_for_demo, load_seed_file, seed_store, serve_forever
 
-    key = load_api_key(api_key_file, required=False)
+    key = load_key(api_key_file, required=False)
     if seed_path is None:
         store = seed_store(ids_for_demo(count), random.Random(0))
     elif seed_path.suffix.lower() == ".json":

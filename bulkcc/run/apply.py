@@ -22,8 +22,9 @@ from bulkcc.errors import EXIT_ABORTED, EXIT_INVALID, EXIT_OK, InvalidRowsError,
 from bulkcc.plan import Plan, PlannedRequest, make_plan
 from bulkcc.plan.compare import mismatched_fields
 from bulkcc.plan.diff import merge_rollback, plan_rollback, read_rollback
+from bulkcc.run.answers import fields_problem, other_callcenter
 from bulkcc.run.journal import Journal, body_hash, journal_path
-from bulkcc.run.live import diff_with_live
+from bulkcc.run.live import LiveState, diff_with_live
 from bulkcc.run.progress import QuietProgress
 from bulkcc.send.client import ApiResult
 from bulkcc.send.connection import Connection, ConnectionOptions, connect
@@ -105,11 +106,20 @@ def _result_of(request: PlannedRequest, api: ApiResult, changes: str | None = No
         status = Status.UPDATED
     error = api.error
     if api.ok:
-        wrong = mismatched_fields(request.body, api.data)
-        if wrong:
-            status, error = Status.MISMATCH, "the API accepted but did not take: " + ", ".join(wrong)
+        status, error = _verified(request, api.data)
     return RowResult(row=request.row, id=request.id, status=status, http_status=api.http_status,
                      attempts=api.attempts, error=error, duration_ms=api.duration_ms, changes=changes)
+
+
+def _verified(request: PlannedRequest, answer: dict[str, Any]) -> tuple[Status, str | None]:
+    """A write is updated only if the answer is its call center and shows every field as sent."""
+    problem = other_callcenter(answer, request.id) or fields_problem(answer)
+    if problem is not None:
+        return Status.MISMATCH, f"the API accepted, but {problem}"
+    wrong = mismatched_fields(request.body, answer)
+    if wrong:
+        return Status.MISMATCH, "the API accepted but did not take: " + ", ".join(wrong)
+    return Status.UPDATED, None
 
 
 @dataclass
@@ -130,20 +140,27 @@ class _Run:
 
 
 async def _diff_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, run: _Run,
-                      stop: asyncio.Event) -> Plan:
+                      progress: QuietProgress, stop: asyncio.Event) -> Plan:
     """--diff: the plan of what differs from live; the rollback is written before anything is sent."""
     from bulkcc.workbook.template import build_workbook
     from bulkcc.workbook.xlsx import save_atomic
 
     by_row = {r.row: r for r in the_plan.requests}
-    diffed, live = await diff_with_live(conn.client, the_plan, concurrency=options.connection.pool_size, stop=stop)
-    for row, api in live.failures.items():
-        run.results[row] = RowResult(row=row, id=by_row[row].id,
-                                     status=Status.FAILED if api.attempts else Status.NOT_SENT,
-                                     http_status=api.http_status, attempts=api.attempts,
-                                     error=f"reading the live call center: {api.error}",
-                                     duration_ms=api.duration_ms)
-        run.start_times.extend(api.started_at)
+    live = LiveState()
+    progress.start(len(the_plan.requests), conn.target_label, phase="reading")
+    try:
+        diffed, _ = await diff_with_live(conn.client, the_plan, concurrency=options.connection.pool_size,
+                                         stop=stop, progress=progress, state=live)
+    finally:
+        # Failed reads are recorded even when the reads were stopped (a refused key fails its read).
+        for row, api in live.failures.items():
+            run.results[row] = RowResult(row=row, id=by_row[row].id,
+                                         status=Status.FAILED if api.attempts else Status.NOT_SENT,
+                                         http_status=api.http_status, attempts=api.attempts,
+                                         error=f"reading the live call center: {api.error}",
+                                         duration_ms=api.duration_ms)
+            run.start_times.extend(api.started_at)
+        progress.close()
     rollback = plan_rollback(diffed)
     if options.resume and options.rollback_file().exists():
         # The first run's prior values are the ones to restore: rows it already changed
@@ -165,7 +182,7 @@ async def _send_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, r
         run.start_times.extend(api.started_at)
         if result.status != Status.NOT_SENT:
             journal.record(result, hashes[request.row])
-        progress.advance(result.status)
+        progress.advance(result.status, api.started_at)
 
     progress.start(len(the_plan.requests), conn.target_label)
     try:
@@ -229,11 +246,11 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
             target_label = conn.target_label
             try:
                 if options.diff:
-                    the_plan = await _diff_phase(conn, the_plan, options, run, stop)
+                    the_plan = await _diff_phase(conn, the_plan, options, run, progress, stop)
                 await _send_phase(conn, the_plan, options, run, journal, hashes, progress, stop)
             except RunStopped as exc:
                 run.stopped_by = str(exc)
-            throttled = conn.client.throttled
+            throttled, requests_sent = conn.client.throttled, conn.client.requests_sent
     finally:
         remove_signals()
         journal.close()
@@ -242,12 +259,11 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
 
     results = _all_results(validation, rows, the_plan, done, run.results,
                            not_sent_error=f"not sent: {run.stopped_by or 'the run stopped first'}")
-    sent = [r for r in run.results.values() if r.attempts]
     summary = RunSummary(
         started=started, ended=datetime.now(UTC), target_url=target_label, input_name=input_path.name,
         input_sha256=input_sha, version=__version__,
         achieved_rate_per_min=run.achieved_rate_per_min(),
-        allowed_rate_per_min=options.connection.rate_per_min, requests_sent=sum(r.attempts for r in sent),
+        allowed_rate_per_min=options.connection.rate_per_min, requests_sent=requests_sent,
         throttled=throttled, simulator=options.target.simulator, note=run.stopped_by)
     write_results(options.results_path, results, validation.sheet.raw, summary, include_changes=options.diff)
     statuses = {Status.of(r.status) for r in results}

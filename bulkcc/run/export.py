@@ -7,12 +7,17 @@ kept), hours as `08:00-18:00` text,
 DTMF menus spread over their per-key columns. Fields the PATCH cannot set are
 shown under `info.` columns, which validate and apply ignore. An unedited
 export validates cleanly, and applying it with --diff changes nothing.
+
+Any shape the official schema allows is coped with (every field is nullable,
+`id` included): an item that cannot be a row is skipped and reported, never a
+traceback; a listing that cannot be trusted whole (a page that is not a list,
+a cursor that repeats) stops the export before anything is written.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +26,11 @@ from urllib.parse import urlencode
 from bulkcc.errors import LiveStateError
 from bulkcc.fields import FIELDS
 from bulkcc.plan.payload import PlannedRequest, cell_value, values_from_callcenter
+from bulkcc.run.answers import answer_id, id_problem, kind_of, other_callcenter
 from bulkcc.send.client import ApiClient, ApiResult
 from bulkcc.send.connection import ConnectionOptions, connect, demo_ids
 from bulkcc.send.pool import get_call, run_pool
+from bulkcc.values import printable
 from bulkcc.workbook.layout import CONTEXT_PREFIX
 from bulkcc.workbook.template import build_workbook
 from bulkcc.workbook.xlsx import save_atomic
@@ -52,61 +59,127 @@ def callcenter_row(callcenter: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-async def _list_all(client: ApiClient, query: ExportQuery) -> list[dict[str, Any]]:
+Report = Callable[[str], None]
+
+
+@dataclass
+class _Listed:
+    """One call center as an answer held it, and where (for a message)."""
+
+    where: str  # "page 2, item 5" or "call center 123"
+    data: Any
+
+
+def _page_items(data: dict[str, Any], page: int) -> list[Any]:
+    items = data.get("items")
+    if items is None:  # the schema allows a null list: an empty page
+        return []
+    if not isinstance(items, list):
+        raise LiveStateError(f"listing call centers: page {page} is not a list of call centers (its items "
+                             f"are {kind_of(items)}); nothing was written, since the export would be incomplete")
+    return items
+
+
+async def _list_all(client: ApiClient, query: ExportQuery) -> list[_Listed]:
     params: dict[str, Any] = {}
     if query.office_id is not None:
         params["office_id"] = query.office_id
     if query.name_search:
         params["name_search"] = query.name_search
-    items: list[dict[str, Any]] = []
+    listed: list[_Listed] = []
     cursor = None
-    for _ in range(MAX_PAGES):
+    seen: dict[str, int] = {}  # cursor -> the page that gave it
+    for page in range(1, MAX_PAGES + 1):
         page_params = {**params, **({"cursor": cursor} if cursor else {})}
         path = LIST_PATH + (f"?{urlencode(page_params)}" if page_params else "")
         result = await client.call("GET", path)
         if not result.ok or not isinstance(result.data, dict):
-            raise LiveStateError(f"listing call centers failed: {result.error}")
-        items.extend(result.data.get("items") or [])
+            raise LiveStateError(f"listing call centers failed at page {page}: {result.error}")
+        listed += [_Listed(f"page {page}, item {n}", item)
+                   for n, item in enumerate(_page_items(result.data, page), start=1)]
         cursor = result.data.get("cursor")
         if not cursor:
-            return items
+            return listed
+        if not isinstance(cursor, str):
+            raise LiveStateError(f"listing call centers: page {page} gives a cursor that is {kind_of(cursor)}, "
+                                 "not text; nothing was written")
+        if cursor in seen:
+            raise LiveStateError(f"listing call centers loops: page {page} gives the same cursor as page "
+                                 f"{seen[cursor]}, so the listing would never end; nothing was written")
+        seen[cursor] = page
     raise LiveStateError(f"listing call centers did not end after {MAX_PAGES} pages")
 
 
-async def _get_each(client: ApiClient, ids: Sequence[int], concurrency: int) -> list[dict[str, Any]]:
+async def _get_each(client: ApiClient, ids: Sequence[int], concurrency: int) -> list[_Listed]:
     """GET each id through the same worker pool as apply; the first failure stops the export."""
     requests = [PlannedRequest(row=position, id=cc_id, body={}) for position, cc_id in enumerate(ids)]
     found: dict[int, dict[str, Any]] = {}
     failed: list[str] = []
 
     def on_result(request: PlannedRequest, result: ApiResult) -> None:
-        if result.ok and isinstance(result.data, dict):
+        error = result.error if not result.ok else other_callcenter(result.data, request.id)
+        if error is None:
             found[request.id] = result.data
         elif not failed:
-            failed.append(f"reading call center {request.id} failed: {result.error}")
+            failed.append(f"reading call center {request.id} failed: {error}")
             stop.set()
 
     stop = asyncio.Event()
     await run_pool(client, requests, get_call, on_result, concurrency=concurrency, stop=stop)
     if failed:
         raise LiveStateError(failed[0])
-    return [found[cc_id] for cc_id in ids]
+    return [_Listed(f"call center {cc_id}", found[cc_id]) for cc_id in ids]
 
 
-async def export_async(output: Path, query: ExportQuery, options: ConnectionOptions) -> list[dict[str, Any]]:
-    """Read the call centers and write the workbook; returns the call centers read."""
+def _rows(listed: Sequence[_Listed], report: Report) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The call centers that can be exported and their rows, in id order; each other one is reported."""
+    kept: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+    first_seen: dict[int, str] = {}
+    for item in listed:
+        if not isinstance(item.data, dict):
+            report(f"{item.where}: skipped: it is {kind_of(item.data)}, not a call center")
+            continue
+        problem = id_problem(item.data)
+        cc_id = answer_id(item.data.get("id"))
+        if problem is not None or cc_id is None:
+            report(f"{item.where}: skipped: {problem}, so no row could ever be applied to it")
+            continue
+        if cc_id in first_seen:
+            report(f"{item.where}: skipped: call center {cc_id} was listed before ({first_seen[cc_id]})")
+            continue
+        first_seen[cc_id] = item.where
+        try:
+            row = callcenter_row(item.data)
+        except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+            report(f"{item.where} (call center {cc_id}): skipped: its fields cannot be read "
+                   f"({printable(str(exc), limit=120)})")
+            continue
+        kept[cc_id] = (item.data, row)
+    ordered = [kept[cc_id] for cc_id in sorted(kept)]
+    return [cc for cc, _ in ordered], [row for _, row in ordered]
+
+
+async def export_async(output: Path, query: ExportQuery, options: ConnectionOptions,
+                       report: Report | None = None) -> list[dict[str, Any]]:
+    """Read the call centers and write the workbook; returns the call centers written.
+
+    A listed item that cannot be a row (not an object, no usable id, listed
+    twice, fields that do not read) is skipped and told to `report`, one line
+    each; an answer that makes the whole listing doubtful raises LiveStateError.
+    """
+    report = report or (lambda _line: None)
     # The simulator serves the ids asked for, or a demo company of 250 call centers.
     async with connect(options, simulator_ids=query.ids or demo_ids()) as conn:
         if query.ids:
-            callcenters = await _get_each(conn.client, query.ids, options.pool_size)
+            listed = await _get_each(conn.client, query.ids, options.pool_size)
         else:
-            callcenters = await _list_all(conn.client, query)
-    callcenters.sort(key=lambda cc: int(cc.get("id", 0)))
-    rows = [callcenter_row(cc) for cc in callcenters]
+            listed = await _list_all(conn.client, query)
+    callcenters, rows = _rows(listed, report)
     context = [CONTEXT_PREFIX + name for name in CONTEXT_FIELDS if any(CONTEXT_PREFIX + name in r for r in rows)]
     save_atomic(build_workbook(rows=rows, context_columns=context), output)
     return callcenters
 
 
-def export(output: Path, query: ExportQuery, options: ConnectionOptions) -> list[dict[str, Any]]:
-    return asyncio.run(export_async(output, query, options))
+def export(output: Path, query: ExportQuery, options: ConnectionOptions,
+           report: Report | None = None) -> list[dict[str, Any]]:
+    return asyncio.run(export_async(output, query, options, report))
