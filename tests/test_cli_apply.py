@@ -8,13 +8,17 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 from support import (
     KEY,
+    OK_ANSWER,
     SAMPLES,
     WRONG_KEY,
+    ScriptedApi,
     finish,
+    gzip_bomb,
     ids_of,
     patches,
     realistic_rows,
@@ -241,3 +245,141 @@ async def test_plain_http_to_loopback_is_allowed(tmp_path: Path) -> None:
     assert "2 updated" in run.stdout
 
 
+
+
+# ---------------------------------------------------------------- the key: read carefully, never shown
+
+async def _invoke(*args: object, env: dict[str, str] | None = None):
+    """`bulkcc ARGS` through click's runner in a worker thread (a server on this loop keeps answering)."""
+    runner = CliRunner()
+    call = asyncio.to_thread(runner.invoke, main, [str(a) for a in args], env=env or {"DIALPAD_API_KEY": KEY})
+    return await asyncio.wait_for(call, 60)
+
+
+def _no_traceback(run) -> None:
+    assert run.exception is None or isinstance(run.exception, SystemExit), run.exc_info
+    assert "Traceback" not in run.output
+
+
+async def test_a_key_file_loses_its_bom_and_blanks_and_is_warned_of_when_others_can_read_it(tmp_path: Path) -> None:
+    source = SAMPLES.write_workbook(tmp_path / "in.xlsx", ["id", "ring_seconds"], [[1001, 25]])
+    key_file = tmp_path / "key.txt"
+    key_file.write_bytes(b"\xef\xbb\xbf  " + KEY.encode() + b" \r\n")
+    async with simulator([1001]) as sim:
+        key_file.chmod(0o644)
+        shared = await _invoke("apply", source, "--results", tmp_path / "r1.xlsx", "--base-url", sim.base_url,
+                               "--api-key-file", key_file, env={})
+        key_file.chmod(0o600)
+        private = await _invoke("apply", source, "--results", tmp_path / "r2.xlsx", "--base-url", sim.base_url,
+                                "--api-key-file", key_file, env={})
+        assert [r.status for r in sim.requests] == [200, 200]  # the key, as it is, was accepted
+    assert shared.exit_code == EXIT_OK and private.exit_code == EXIT_OK, (shared.output, private.output)
+    assert f"--api-key-file {key_file} is accessible by group or others (mode 0644)" in shared.stderr
+    assert f"chmod 600 {key_file}" in shared.stderr
+    assert "warning" not in private.stderr
+
+
+KEYS_REFUSED = {
+    "escape": (b"sk-test-\x1b[2J-key", "a blank, control or invisible character: U+001B at character 9"),
+    "not utf-8": (b"sk-test-\xff-key", "is not UTF-8 text (byte 9 is 0xff)"),
+    "utf-16": ("sk-test-key".encode("utf-16"), "is UTF-16 text"),
+    "zero-width space": ("sk-test\u200b-key".encode(), "invisible character: U+200B at character 8"),
+    "two lines": (b"sk-test-key\nsecond-line", "U+000A at character 12"),
+    "smart quotes": ("\u201csk-test-key\u201d".encode(), "not plain ASCII ('\u201c'): U+201C at character 1"),
+    "empty": (b"\xef\xbb\xbf \n", "is empty"),
+}
+
+
+@pytest.mark.parametrize("case", list(KEYS_REFUSED))
+async def test_a_key_that_cannot_be_a_key_is_refused_before_any_request(tmp_path: Path, case: str) -> None:
+    content, expected = KEYS_REFUSED[case]
+    source = SAMPLES.write_workbook(tmp_path / "in.xlsx", ["id", "ring_seconds"], [[1001, 25]])
+    key_file = tmp_path / "key.txt"
+    key_file.write_bytes(content)
+    key_file.chmod(0o600)
+    async with ScriptedApi({"*": [OK_ANSWER]}) as api:
+        from_file = await _invoke("apply", source, "--base-url", api.base_url, "--results", tmp_path / "r.xlsx",
+                                  "--api-key-file", key_file, env={})
+        from_env = await _invoke("export", "-o", tmp_path / "x.xlsx", "--base-url", api.base_url,
+                                 env={"DIALPAD_API_KEY": "sk-test\x07bell"})
+        assert api.total == 0
+    _no_traceback(from_file)
+    assert from_file.exit_code == EXIT_USAGE, from_file.output
+    assert expected in from_file.stderr, from_file.stderr
+    assert from_env.exit_code == EXIT_USAGE and "DIALPAD_API_KEY holds a blank, control" in from_env.stderr
+    assert not (tmp_path / "r.xlsx").exists() and not (tmp_path / "x.xlsx").exists()
+
+
+# ---------------------------------------------------------------- hostile servers: never a traceback
+
+def _echo_key_answer(status: int):
+    from aiohttp import web
+
+    def handler(request):
+        header = request.headers.get("Authorization", "")
+        return web.json_response({"error": {"message": f"key {header.split()[-1]} refused ({header})"}},
+                                 status=status)
+    return ("call", handler)
+
+
+HOSTILE = {
+    # name: (the answer to every request, exit code of apply, exit code of export)
+    "html 200": (("raw", 200, b"<!DOCTYPE html><html>Sign in</html>", {"Content-Type": "text/html"}), 1, 2),
+    "truncated json": (("raw", 200, b'{"items": [{"id": "48', {"Content-Type": "application/json"}), 1, 2),
+    "200 with a list": (("json", 200, [{"id": "1"}]), 1, 2),
+    "redirect loop": (("text", 302, "", {"Location": "/api/v2/callcenters"}), 1, 2),
+    "closes mid-body": (("cut", 200, b'{"items": [{"id": "48', 100_000), 1, 2),
+    "gzip bomb": (("raw", 200, gzip_bomb(), {"Content-Encoding": "gzip", "Content-Type": "application/json"}), 1, 2),
+    "10 MB error message": (("raw", 500, b"Error! " * (10 << 20 // 7), {"Content-Type": "text/plain"}), 1, 2),
+    "escape sequences": (("json", 400, {"error": {"message": "\x1b[2J\x1b]0;owned\x07\x1b[31mred \u202eevil"}}),
+                         1, 2),
+    "key echoed": (_echo_key_answer(400), 1, 2),
+    "key echoed on a 401": (_echo_key_answer(401), 3, 3),
+}
+
+
+def _written(tmp_path: Path) -> bytes:
+    """Every byte bulkcc wrote (workbooks unzipped)."""
+    data = b""
+    for path in sorted(tmp_path.iterdir()):
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as archive:
+                data += b"".join(archive.read(member) for member in archive.namelist())
+        elif path.name != "in.xlsx":
+            data += path.read_bytes()
+    return data
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+async def test_no_server_answer_ends_in_a_traceback(tmp_path: Path, case: str) -> None:
+    step, apply_code, export_code = HOSTILE[case]
+    source = SAMPLES.write_workbook(tmp_path / "in.xlsx", ["id", "ring_seconds"], [[1001, 25], [1002, 30]])
+    async with ScriptedApi({"*": [step]}) as api:
+        target = ["--base-url", api.base_url, "--rate-limit", "60000", "--max-attempts", "2", "--timeout", "5"]
+        applied = await _invoke("apply", source, "--results", tmp_path / "r.xlsx", *target)
+        exported = await _invoke("export", "-o", tmp_path / "x.xlsx", *target)
+    for run, code in ((applied, apply_code), (exported, export_code)):
+        _no_traceback(run)
+        assert run.exit_code == code, (case, run.output)
+        assert "\x1b" not in run.output and KEY not in run.output, run.output
+        assert len(run.output) < 10_000  # a 10 MB message is not dumped on the terminal
+    assert "error: " in exported.stderr  # one clear line
+    statuses = _statuses(tmp_path / "r.xlsx")
+    assert set(statuses) <= {"failed", "not_sent"} and statuses["failed"] >= 1, statuses  # never "updated"
+    assert not (tmp_path / "x.xlsx").exists()
+    written = _written(tmp_path)
+    assert KEY.encode() not in written and b"\x1b" not in written
+
+
+async def test_a_real_process_shows_no_traceback_for_an_html_answer(tmp_path: Path) -> None:
+    source = SAMPLES.write_workbook(tmp_path / "in.xlsx", ["id", "ring_seconds"], [[1001, 25]])
+    html = ("raw", 200, b"<html>\x1b[2J Sign in</html>", {"Content-Type": "text/html"})
+    async with ScriptedApi({"*": [html]}) as api:
+        target = ["--base-url", api.base_url, "--max-attempts", "2"]
+        applied = await run_cli(source, "--results", tmp_path / "r.xlsx", *target, cwd=tmp_path)
+        exported = await run_cli("-o", tmp_path / "x.xlsx", *target, cwd=tmp_path, command="export")
+    assert applied.code == EXIT_INVALID and exported.code == EXIT_USAGE, (applied, exported)
+    for run in (applied, exported):
+        assert "Traceback" not in run.stdout + run.stderr and "\x1b" not in run.stdout + run.stderr, run
+    assert "HTTP 200 but the answer is not JSON" in exported.stderr
+    assert "1 failed" in applied.stdout
