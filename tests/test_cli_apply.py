@@ -383,3 +383,33 @@ async def test_a_real_process_shows_no_traceback_for_an_html_answer(tmp_path: Pa
         assert "Traceback" not in run.stdout + run.stderr and "\x1b" not in run.stdout + run.stderr, run
     assert "HTTP 200 but the answer is not JSON" in exported.stderr
     assert "1 failed" in applied.stdout
+
+
+async def test_the_key_and_escapes_in_answer_data_never_reach_output_or_files(tmp_path: Path) -> None:
+    """The consoles are the last filter: live values a server chose (a name with ESC and the key in it,
+    an id that is the key) are printed by plan --diff and written by apply --diff."""
+    from aiohttp import web
+
+    def handler(request):
+        asked = int(request.match_info["name"].rsplit("/", 1)[-1])
+        if request.method == "PATCH":  # accepted, but for a "call center" whose id is the key
+            return web.json_response({"id": KEY, "name": "New"})
+        return web.json_response({"id": str(asked), "name": f"\x1b[2J\x1b]0;{KEY}\x07Old"})
+
+    source = SAMPLES.write_workbook(tmp_path / "in.xlsx", ["id", "name"], [[1001, "New"]])
+    async with ScriptedApi({"*": [("call", handler)]}) as api:
+        target = ["--base-url", api.base_url, "--max-attempts", "1"]
+        planned = await _invoke("plan", source, "--diff", *target)
+        applied = await _invoke("apply", source, "--diff", "--results", tmp_path / "r.xlsx", *target)
+    for run in (planned, applied):
+        _no_traceback(run)
+        assert "\x1b" not in run.output and KEY not in run.output, run.output
+    assert planned.exit_code == EXIT_OK and "name: \\x1b[2J\\x1b]0;****\\x07Old → New" in planned.stdout
+    assert applied.exit_code == EXIT_INVALID, applied.output
+    (result,) = read_results(tmp_path / "r.xlsx")
+    assert result.status == "mismatch" and "its id '****' is not a call center id" in result.error
+    # The rollback keeps the live name exactly (less what xlsx cannot hold): it is data to restore,
+    # and restoring "****" would change the name. Everything bulkcc itself writes is redacted.
+    (tmp_path / "r-rollback.xlsx").unlink()
+    written = _written(tmp_path)
+    assert KEY.encode() not in written and b"\x1b" not in written

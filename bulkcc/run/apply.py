@@ -122,6 +122,14 @@ def _verified(request: PlannedRequest, answer: dict[str, Any]) -> tuple[Status, 
     return Status.UPDATED, None
 
 
+def _redacted(result: RowResult, redact: Callable[[str], str]) -> RowResult:
+    """The key out of a row's texts before they are journaled or written: the error quotes the
+    answer (an id, a message) and the changes quote live values, either of which a server chose."""
+    result.error = redact(result.error) if result.error else result.error
+    result.changes = redact(result.changes) if result.changes else result.changes
+    return result
+
+
 @dataclass
 class _Run:
     """What one run collects while it goes."""
@@ -154,11 +162,10 @@ async def _diff_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, r
     finally:
         # Failed reads are recorded even when the reads were stopped (a refused key fails its read).
         for row, api in live.failures.items():
-            run.results[row] = RowResult(row=row, id=by_row[row].id,
-                                         status=Status.FAILED if api.attempts else Status.NOT_SENT,
-                                         http_status=api.http_status, attempts=api.attempts,
-                                         error=f"reading the live call center: {api.error}",
-                                         duration_ms=api.duration_ms)
+            run.results[row] = _redacted(RowResult(
+                row=row, id=by_row[row].id, status=Status.FAILED if api.attempts else Status.NOT_SENT,
+                http_status=api.http_status, attempts=api.attempts,
+                error=f"reading the live call center: {api.error}", duration_ms=api.duration_ms), conn.client.redact)
             run.start_times.extend(api.started_at)
         progress.close()
     rollback = plan_rollback(diffed)
@@ -177,7 +184,7 @@ async def _send_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, r
                       hashes: dict[int, str], progress: QuietProgress, stop: asyncio.Event) -> None:
 
     def on_result(request: PlannedRequest, api: ApiResult) -> None:
-        result = _result_of(request, api, the_plan.changes_text(request.row))
+        result = _redacted(_result_of(request, api, the_plan.changes_text(request.row)), conn.client.redact)
         run.results[request.row] = result
         run.start_times.extend(api.started_at)
         if result.status != Status.NOT_SENT:
