@@ -21,12 +21,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from bulkcc.errors import LiveStateError
 from bulkcc.fields import FIELDS
 from bulkcc.plan.payload import PlannedRequest, cell_value, values_from_callcenter
 from bulkcc.run.answers import answer_id, id_problem, kind_of, other_callcenter
+from bulkcc.run.listing import list_pages
 from bulkcc.send.client import ApiClient, ApiResult
 from bulkcc.send.connection import ConnectionOptions, connect, demo_ids
 from bulkcc.send.pool import get_call, run_pool
@@ -35,10 +35,8 @@ from bulkcc.workbook.layout import CONTEXT_PREFIX
 from bulkcc.workbook.template import build_workbook
 from bulkcc.workbook.xlsx import save_atomic
 
-LIST_PATH = "/api/v2/callcenters"
 # Read-only fields shown for context; no PATCH ever carries them.
 CONTEXT_FIELDS = ("office_id", "timezone", "state", "country", "phone_numbers", "availability_status")
-MAX_PAGES = 10_000  # a cursor that never ends is the API's bug, not a reason to loop forever
 
 
 @dataclass(frozen=True)
@@ -70,16 +68,6 @@ class _Listed:
     data: Any
 
 
-def _page_items(data: dict[str, Any], page: int) -> list[Any]:
-    items = data.get("items")
-    if items is None:  # the schema allows a null list: an empty page
-        return []
-    if not isinstance(items, list):
-        raise LiveStateError(f"listing call centers: page {page} is not a list of call centers (its items "
-                             f"are {kind_of(items)}); nothing was written, since the export would be incomplete")
-    return items
-
-
 async def _list_all(client: ApiClient, query: ExportQuery) -> list[_Listed]:
     params: dict[str, Any] = {}
     if query.office_id is not None:
@@ -87,27 +75,12 @@ async def _list_all(client: ApiClient, query: ExportQuery) -> list[_Listed]:
     if query.name_search:
         params["name_search"] = query.name_search
     listed: list[_Listed] = []
-    cursor = None
-    seen: dict[str, int] = {}  # cursor -> the page that gave it
-    for page in range(1, MAX_PAGES + 1):
-        page_params = {**params, **({"cursor": cursor} if cursor else {})}
-        path = LIST_PATH + (f"?{urlencode(page_params)}" if page_params else "")
-        result = await client.call("GET", path)
-        if not result.ok or not isinstance(result.data, dict):
-            raise LiveStateError(f"listing call centers failed at page {page}: {result.error}")
-        listed += [_Listed(f"page {page}, item {n}", item)
-                   for n, item in enumerate(_page_items(result.data, page), start=1)]
-        cursor = result.data.get("cursor")
-        if not cursor:
-            return listed
-        if not isinstance(cursor, str):
-            raise LiveStateError(f"listing call centers: page {page} gives a cursor that is {kind_of(cursor)}, "
-                                 "not text; nothing was written")
-        if cursor in seen:
-            raise LiveStateError(f"listing call centers loops: page {page} gives the same cursor as page "
-                                 f"{seen[cursor]}, so the listing would never end; nothing was written")
-        seen[cursor] = page
-    raise LiveStateError(f"listing call centers did not end after {MAX_PAGES} pages")
+    try:
+        async for page in list_pages(client, params):
+            listed += [_Listed(f"page {page.number}, item {n}", item) for n, item in enumerate(page.items, start=1)]
+    except LiveStateError as exc:
+        raise LiveStateError(f"{exc}; nothing was written, since the export would be incomplete") from exc
+    return listed
 
 
 async def _get_each(client: ApiClient, ids: Sequence[int], concurrency: int) -> list[_Listed]:

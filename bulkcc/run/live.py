@@ -11,16 +11,19 @@ retried like every call, share the run's budget, and advance a progress.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bulkcc.errors import LiveStateError
 from bulkcc.plan import Plan, PlannedRequest, diff_plan
-from bulkcc.run.answers import callcenter_problem
+from bulkcc.run.answers import answer_id, callcenter_problem, fields_problem
+from bulkcc.run.listing import PAGE_LIMIT, list_pages
 from bulkcc.run.progress import QuietProgress
 from bulkcc.send.client import ApiClient, ApiResult
 from bulkcc.send.connection import ConnectionOptions, connect
 from bulkcc.send.pool import get_call, run_pool
+from bulkcc.workbook.layout import CONTEXT_PREFIX
 
 
 @dataclass
@@ -34,16 +37,60 @@ class LiveState:
         return {row: result.error or f"HTTP {result.http_status}" for row, result in self.failures.items()}
 
 
+# Up to this many rows, one GET each is never more requests than a listing of the company.
+FEW_ROWS = 3
+
+
 async def read_live(client: ApiClient, requests: Sequence[PlannedRequest], *, concurrency: int,
                     stop: asyncio.Event, progress: QuietProgress | None = None,
-                    state: LiveState | None = None) -> LiveState:
-    """GET each request's call center through the worker pool (a stopped run reads no more).
+                    state: LiveState | None = None, offices: Collection[int] | None = None) -> LiveState:
+    """Each request's live call center, by the cheaper way: list pages, or one GET per id.
 
+    A few rows are read with a GET each. Otherwise the listing is read page by page
+    (narrowed to `offices` when every row's office is known), only until every row's
+    call center has been seen, and no longer than it costs: once the pages read
+    outnumber the rows still missing, those rows are read with a GET each. An id
+    the listing never shows is read with its own GET before it is called missing.
     Pass `state` to keep what was read when the run is stopped part way (a refused key).
     """
     state = state if state is not None else LiveState()
     progress = progress or QuietProgress()
+    missing = {r.id: r for r in requests}
+    if len(requests) > FEW_ROWS:
+        await _read_pages(client, missing, state, progress, stop, offices)
+    if missing and not stop.is_set():
+        await _read_each(client, list(missing.values()), state, progress, concurrency, stop)
+    return state
 
+
+async def _read_pages(client: ApiClient, missing: dict[int, PlannedRequest], state: LiveState,
+                      progress: QuietProgress, stop: asyncio.Event, offices: Collection[int] | None) -> None:
+    """Take rows' call centers from list pages (`missing` shrinks as they are found)."""
+    # One listing per office costs at least a page each: narrow only when the offices are no
+    # more than the pages the rows alone would fill (a company-wide listing costs at least that).
+    narrow = offices is not None and 0 < len(offices) <= -(-len(missing) // PAGE_LIMIT)
+    listings = [{"office_id": office} for office in sorted(offices or ())] if narrow else [{}]
+    pages_read = 0
+    for params in listings:
+        try:
+            async for page in list_pages(client, params):
+                pages_read += 1
+                for item in page.items:
+                    cc_id = answer_id(item.get("id")) if isinstance(item, Mapping) else None
+                    request = missing.get(cc_id) if cc_id is not None else None
+                    if request is None or fields_problem(item) is not None:
+                        continue  # not a row's, or unreadable: the row's own GET decides
+                    del missing[request.id]
+                    state.callcenters[request.row] = item
+                    progress.advance("read", page.started_at)
+                if not missing or stop.is_set() or pages_read >= len(missing):
+                    return  # all found, or the rest are cheaper one GET each
+        except LiveStateError:
+            return  # a listing that cannot be trusted: the rows left are read one by one
+
+
+async def _read_each(client: ApiClient, requests: Sequence[PlannedRequest], state: LiveState,
+                     progress: QuietProgress, concurrency: int, stop: asyncio.Event) -> None:
     def on_result(request: PlannedRequest, result: ApiResult) -> None:
         problem = callcenter_problem(result.data, request.id) if result.ok else None
         if problem is not None:
@@ -55,7 +102,22 @@ async def read_live(client: ApiClient, requests: Sequence[PlannedRequest], *, co
         progress.advance("read" if result.ok else "failed", result.started_at)
 
     await run_pool(client, requests, get_call, on_result, concurrency=concurrency, stop=stop)
-    return state
+
+
+def row_offices(plan: Plan) -> set[int] | None:
+    """The offices of every planned row, from an export's `info.office_id` column; None if any is unknown."""
+    raw = plan.validation.sheet.raw
+    column = CONTEXT_PREFIX + "office_id"
+    if column not in raw.columns or not plan.requests:
+        return None
+    offices = set()
+    for request in plan.requests:
+        office = answer_id(str(raw.at[request.row, column]).strip().split(".")[0]) if request.row in raw.index \
+            else None
+        if office is None:
+            return None
+        offices.add(office)
+    return offices
 
 
 async def diff_with_live(client: ApiClient, plan: Plan, *, concurrency: int, stop: asyncio.Event,
@@ -63,7 +125,7 @@ async def diff_with_live(client: ApiClient, plan: Plan, *, concurrency: int, sto
                          ) -> tuple[Plan, LiveState]:
     """The plan against live state, and what was read (apply records the failed reads)."""
     state = await read_live(client, plan.requests, concurrency=concurrency, stop=stop, progress=progress,
-                            state=state)
+                            state=state, offices=row_offices(plan))
     return diff_plan(plan, state.callcenters, state.unreadable()), state
 
 

@@ -1,0 +1,65 @@
+"""Listing call centers page by page (`GET /api/v2/callcenters`, cursor paging).
+
+Export reads every page; --diff reads pages only until every row's call
+center has been seen. Both go through `list_pages`, which asks for `limit`
+call centers a page (the spec's pagination note) and refuses a listing that
+cannot be trusted whole: a page that is not a list, a cursor that is not text
+or that repeats (a loop), a listing that never ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from bulkcc.errors import LiveStateError
+from bulkcc.run.answers import kind_of
+from bulkcc.send.client import ApiClient
+
+LIST_PATH = "/api/v2/callcenters"
+PAGE_LIMIT = 100  # call centers asked for per page
+MAX_PAGES = 10_000  # a cursor that never ends is the API's bug, not a reason to loop forever
+
+
+@dataclass
+class Page:
+    number: int  # from 1
+    items: list[Any]
+    started_at: list[float] = field(default_factory=list)  # the call's attempt starts (for progress)
+
+
+def _page_items(data: Mapping[str, Any], page: int) -> list[Any]:
+    items = data.get("items")
+    if items is None:  # the schema allows a null list: an empty page
+        return []
+    if not isinstance(items, list):
+        raise LiveStateError(f"listing call centers: page {page} is not a list of call centers (its items "
+                             f"are {kind_of(items)})")
+    return items
+
+
+async def list_pages(client: ApiClient, params: Mapping[str, Any] | None = None,
+                     limit: int = PAGE_LIMIT) -> AsyncIterator[Page]:
+    """Each page of the listing, in order; LiveStateError when the listing cannot be trusted."""
+    base = {**(params or {}), "limit": limit}
+    cursor = None
+    seen: dict[str, int] = {}  # cursor -> the page that gave it
+    for number in range(1, MAX_PAGES + 1):
+        query = {**base, **({"cursor": cursor} if cursor else {})}
+        result = await client.call("GET", f"{LIST_PATH}?{urlencode(query)}")
+        if not result.ok or not isinstance(result.data, dict):
+            raise LiveStateError(f"listing call centers failed at page {number}: {result.error}")
+        yield Page(number, _page_items(result.data, number), result.started_at)
+        cursor = result.data.get("cursor")
+        if not cursor:
+            return
+        if not isinstance(cursor, str):
+            raise LiveStateError(f"listing call centers: page {number} gives a cursor that is {kind_of(cursor)}, "
+                                 "not text")
+        if cursor in seen:
+            raise LiveStateError(f"listing call centers loops: page {number} gives the same cursor as page "
+                                 f"{seen[cursor]}, so the listing would never end")
+        seen[cursor] = number
+    raise LiveStateError(f"listing call centers did not end after {MAX_PAGES} pages")
