@@ -67,8 +67,8 @@ async def _read_pages(client: ApiClient, missing: dict[int, PlannedRequest], sta
                       progress: QuietProgress, stop: asyncio.Event, offices: Collection[int] | None) -> None:
     """Take rows' call centers from list pages (`missing` shrinks as they are found)."""
     # One listing per office costs at least a page each: narrow only when the offices are no
-    # more than the pages the rows alone would fill (a company-wide listing costs at least that).
-    narrow = offices is not None and 0 < len(offices) <= -(-len(missing) // PAGE_LIMIT)
+    # fewer than the pages the rows alone fill (a company-wide listing costs at least that).
+    narrow = offices is not None and 0 < len(offices) < -(-len(missing) // PAGE_LIMIT)
     listings = [{"office_id": office} for office in sorted(offices or ())] if narrow else [{}]
     pages_read = 0
     for params in listings:
