@@ -23,13 +23,14 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.chart import BarChart, Reference
 from openpyxl.chart.marker import DataPoint
 from openpyxl.styles import Font
-from openpyxl.worksheet.worksheet import Worksheet
 
 from bulkcc.fields import FIELDS
 from bulkcc.status import Status
 from bulkcc.values import is_missing, sha256_file
 from bulkcc.workbook.layout import CHANGES_COLUMN, OUTCOME_COLUMNS, RESULTS_SHEET, SUMMARY_SHEET
-from bulkcc.workbook.xlsx import FILLS, active_sheet, save_atomic, set_cell, style_header, wrap_column, write_row
+from bulkcc.workbook.stream import StreamSheet, declare_layout, header_row, wrapped_height
+from bulkcc.workbook.stream import cell as stream_cell
+from bulkcc.workbook.xlsx import FILLS, WRAPPED, save_atomic
 
 __all__ = ["RowResult", "RunSummary", "read_results", "sha256_file", "write_results"]
 
@@ -135,9 +136,13 @@ def summary_rows(summary: RunSummary) -> list[tuple[str, Any]]:
 
 def write_results(path: str | Path, results: Sequence[RowResult], input_frame: pd.DataFrame,
                   summary: RunSummary, include_changes: bool = False) -> Path:
-    """Write the results workbook atomically; returns its path."""
-    workbook = Workbook()
-    _write_results_sheet(active_sheet(workbook), results, input_frame, include_changes)
+    """Write the results workbook atomically; returns its path.
+
+    Streamed (write-only): each row is made and appended once, so 100,000 rows cost
+    little more than a plain dump of their cells (bench/bench_results.py).
+    """
+    workbook = Workbook(write_only=True)
+    _write_results_sheet(workbook.create_sheet(RESULTS_SHEET), results, input_frame, include_changes)
     _write_summary_sheet(workbook.create_sheet(SUMMARY_SHEET), results, summary)
     return save_atomic(workbook, path)
 
@@ -154,42 +159,47 @@ def _identifier_text(value: Any) -> Any:
     return _cell_value(value)
 
 
-def _write_results_sheet(sheet: Worksheet, results: Sequence[RowResult], input_frame: pd.DataFrame,
+def _write_results_sheet(sheet: StreamSheet, results: Sequence[RowResult], input_frame: pd.DataFrame,
                          include_changes: bool) -> None:
-    sheet.title = RESULTS_SHEET  # first sheet: the reader takes it as the data sheet when fed back
     outcome = [*OUTCOME_COLUMNS, CHANGES_COLUMN] if include_changes else list(OUTCOME_COLUMNS)
     # `id` is already an outcome column; a name twice in row 1 would make the file unreadable as input.
     input_columns = [c for c in input_frame.columns if c not in outcome]
     raw_rows = input_frame[input_columns].itertuples(index=False, name=None)
     raw_by_row = dict(zip(input_frame.index, raw_rows, strict=True))
     raw_ids = input_frame["id"].to_dict() if "id" in input_frame.columns else {}
+    identifier = [name in IDENTIFIER_COLUMNS for name in input_columns]
 
-    write_row(sheet, 1, [*outcome, *input_columns])
-    for excel_row, result in enumerate(sorted(results, key=lambda r: r.row), start=2):
+    def values_of(result: RowResult) -> tuple[list[Any], list[Any]]:
         # A row rejected for its id has id None; keep the cell as typed so it can be fixed in place.
         row_id = str(result.id) if result.id is not None else _cell_value(raw_ids.get(result.row))
-        values = [result.row, row_id, result.status, result.http_status, result.attempts,
-                  result.error, result.duration_ms]
+        front = [result.row, row_id, str(result.status), result.http_status, result.attempts,
+                 result.error, result.duration_ms]
         if include_changes:
-            values.append(result.changes)
-        write_row(sheet, excel_row, values)
-        # Input sheets are sparse (a few of ~100 columns filled): touching a blank cell would
-        # still write an element for it, so only filled cells are set.
-        for col, (name, raw) in enumerate(zip(input_columns, raw_by_row.get(result.row, ()), strict=False),
-                                          start=len(outcome) + 1):
-            value = _identifier_text(raw) if name in IDENTIFIER_COLUMNS else _cell_value(raw)
-            if value is not None:
-                set_cell(sheet.cell(row=excel_row, column=col), value)
-        fill = FILLS.get(result.status)
-        if fill is not None:
-            for col in range(1, len(outcome) + 1):
-                sheet.cell(row=excel_row, column=col).fill = fill
+            front.append(result.changes)
+        raw = raw_by_row.get(result.row, ())
+        back = [_identifier_text(v) if is_id else _cell_value(v) for v, is_id in zip(raw, identifier, strict=False)]
+        return front, back
+
+    ordered = sorted(results, key=lambda r: r.row)
+    header = [*outcome, *input_columns]
+    widths = _column_widths(header, [values_of(r) for r in ordered[:WIDTH_SAMPLE_ROWS]])
     # Printed: the outcome columns (what a reviewer signs off); the input's own cells are in the file.
-    style_header(sheet, len(outcome) + len(input_columns), freeze="C2", widths=_column_widths(sheet),
-                 print_columns=len(outcome))
-    for column, name in enumerate(outcome, start=1):
-        if name in WIDE_COLUMNS:
-            wrap_column(sheet, column)
+    declare_layout(sheet, columns=len(header), rows=len(ordered) + 1, widths=widths, freeze="C2",
+                   print_columns=len(outcome))
+    wide = [(position, widths[position]) for position, name in enumerate(outcome) if name in WIDE_COLUMNS]
+    sheet.append(header_row(sheet, header))
+    for excel_row, result in enumerate(ordered, start=2):
+        front, back = values_of(result)
+        height = wrapped_height([(front[position], width) for position, width in wide])
+        if height is not None:
+            sheet.row_dimensions[excel_row].height = height
+        fill = FILLS.get(result.status)
+        sheet.append([
+            *(stream_cell(sheet, value, fill=fill, alignment=WRAPPED if name in WIDE_COLUMNS else None)
+              for name, value in zip(outcome, front, strict=True)),
+            # Input sheets are sparse (a few of ~100 columns filled): blanks stay unwritten.
+            *(stream_cell(sheet, value) for value in back),
+        ])
 
 
 def _cell_value(value: Any) -> Any:
@@ -209,41 +219,39 @@ def _cell_value(value: Any) -> Any:
     return str(value)
 
 
-def _column_widths(sheet: Worksheet) -> list[int]:
+def _column_widths(header: Sequence[str], sample: Sequence[tuple[list[Any], list[Any]]]) -> list[int]:
+    """Widths from the header and the first rows (a 10,000-row sheet needs no full scan)."""
     widths = []
-    last_row = min(sheet.max_row, WIDTH_SAMPLE_ROWS + 1)
-    for col, (header,) in enumerate(sheet.iter_cols(min_row=1, max_row=1, values_only=True), start=1):
-        longest = max((len(str(v)) for (v,) in sheet.iter_rows(min_row=1, max_row=last_row, min_col=col,
-                                                               max_col=col, values_only=True) if v is not None),
-                      default=0)
-        cap = MAX_TEXT_WIDTH if header in WIDE_COLUMNS else MAX_WIDTH
+    for position, name in enumerate(header):
+        longest = max([len(name), *(len(str(row[position])) for row in
+                                    ([*front, *back] for front, back in sample)
+                                    if position < len(row) and row[position] is not None)])
+        cap = MAX_TEXT_WIDTH if name in WIDE_COLUMNS else MAX_WIDTH
         widths.append(max(MIN_WIDTH, min(cap, longest + 2)))
     return widths
 
 
-def _write_summary_sheet(sheet: Worksheet, results: Sequence[RowResult], summary: RunSummary) -> None:
+def _write_summary_sheet(sheet: StreamSheet, results: Sequence[RowResult], summary: RunSummary) -> None:
     counts = count_statuses(results)
-    write_row(sheet, 1, ["Status", "Rows"])
-    for offset, (status, count) in enumerate(counts.items()):
-        write_row(sheet, 2 + offset, [status, count])
-        if status in FILLS:
-            sheet.cell(row=2 + offset, column=1).fill = FILLS[status]
+    facts = summary_rows(summary)
     last_count_row = 1 + len(counts)
-    write_row(sheet, last_count_row + 1, ["Total rows", len(results)])
-    next_row = last_count_row + 3  # a blank row between the counts and the facts of the run
-    for label, value in summary_rows(summary):
-        write_row(sheet, next_row, [label, value])
-        next_row += 1
-    for (label_cell,) in sheet.iter_rows(min_row=last_count_row + 1, max_col=1):
-        label_cell.font = Font(bold=True)
+    rows = last_count_row + 2 + len(facts) + (2 if summary.simulator else 0)
+    declare_layout(sheet, columns=2, rows=rows, widths=[28, 66], freeze=None, print_columns=2, filters=False)
+    bold = Font(bold=True)
+    sheet.append(header_row(sheet, ["Status", "Rows"]))
+    for status, count in counts.items():
+        sheet.append([stream_cell(sheet, status, fill=FILLS.get(status)), stream_cell(sheet, count)])
+    sheet.append([stream_cell(sheet, "Total rows", font=bold), stream_cell(sheet, len(results))])
+    sheet.append([])  # a blank row between the counts and the facts of the run
+    for label, value in facts:
+        sheet.append([stream_cell(sheet, label, font=bold), stream_cell(sheet, value)])
     if summary.simulator:
-        set_cell(sheet.cell(row=next_row + 1, column=1), SIMULATOR_LINE).font = Font(bold=True, color="C00000")
-    style_header(sheet, 2, freeze=None, widths=[28, 66])
-    sheet.auto_filter.ref = None  # a label/value table needs no filter buttons
+        sheet.append([])
+        sheet.append([stream_cell(sheet, SIMULATOR_LINE, font=Font(bold=True, color="C00000"))])
     sheet.add_chart(_status_chart(sheet, counts, last_count_row), "D2")
 
 
-def _status_chart(sheet: Worksheet, counts: dict[str, int], last_count_row: int) -> BarChart:
+def _status_chart(sheet: StreamSheet, counts: dict[str, int], last_count_row: int) -> BarChart:
     chart = BarChart()
     chart.type = "bar"  # horizontal: status names stay readable
     chart.title = "Rows by status"

@@ -9,6 +9,7 @@ a crash never leaves half a workbook behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -38,7 +39,7 @@ FILLS: dict[str, PatternFill] = {
 }
 
 
-def _clean_text(text: str) -> str:
+def clean_text(text: str) -> str:
     """Drop the control characters the xlsx format cannot hold (openpyxl would raise)."""
     if any(ord(ch) in ILLEGAL_CONTROL for ch in text):
         return "".join(ch for ch in text if ord(ch) not in ILLEGAL_CONTROL)
@@ -50,7 +51,7 @@ def set_cell(cell: Cell | MergedCell, value: Any) -> Cell | MergedCell:
     if isinstance(value, tuple | list):
         value = ", ".join(map(str, value))
     if isinstance(value, str):
-        text = _clean_text(value)
+        text = clean_text(value)
         cell.value = text
         # openpyxl decides a str starting with '=' is a formula on assignment: undo that,
         # and ask Excel (quotePrefix) not to reinterpret the text when it is edited.
@@ -147,9 +148,26 @@ def active_sheet(workbook: Workbook) -> Worksheet:
 def save_atomic(workbook: Workbook, path: str | Path) -> Path:
     """Save to a temporary file beside `path`, then rename it into place."""
     path = Path(path)
-    with _replaced_atomically(path, ".xlsx.tmp") as temp:
-        workbook.save(temp)
+    try:
+        with _replaced_atomically(path, ".xlsx.tmp") as temp:
+            workbook.save(temp)
+    except BaseException:
+        _discard_streams(workbook)
+        raise
     return path
+
+
+def _discard_streams(workbook: Workbook) -> None:
+    """After a failed save of a write-only workbook, close its half-written row streams quietly.
+
+    Otherwise each open stream is closed by the garbage collector later, which prints an
+    "Exception ignored … Traceback" about the temporary file that is gone.
+    """
+    for sheet in workbook.worksheets:
+        rows = getattr(sheet, "_rows", None)  # openpyxl's write-only row generator
+        if rows is not None:
+            with contextlib.suppress(Exception):
+                rows.close()
 
 
 def write_atomic_text(path: str | Path, text: str) -> Path:
