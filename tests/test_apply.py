@@ -426,7 +426,7 @@ class FaultyDisk:
     """Opens the real journal file; the writes after the first `good` ones meet a fault of the test's choice.
 
     It stands where `Journal` takes its opener (as the client takes its session). `full=True`: the
-    failing write puts half its bytes in the file, then the kernel itself answers ENOSPC (the rest goes
+    failing write puts half its first line in the file, then the kernel itself answers ENOSPC (the rest goes
     to /dev/full), as a disk that fills up does. Otherwise the write waits on `release` first: a slow disk.
     """
 
@@ -446,10 +446,10 @@ class FaultyDisk:
             self.disk.writes += 1
             if self.disk.writes > self.disk.good:
                 if self.disk.full:
-                    half = bytes(data[: len(data) // 2])
-                    self.real.write(half)
+                    cut = bytes(data).index(b"\n") // 2  # mid-line, however many lines the batch holds
+                    self.real.write(bytes(data[:cut]))
                     with open("/dev/full", "wb", buffering=0) as full:
-                        full.write(bytes(data[len(half):]))  # OSError: [Errno 28] No space left on device
+                        full.write(bytes(data[cut:]))  # OSError: [Errno 28] No space left on device
                 else:
                     self.disk.release.wait(10)
             return self.real.write(data)

@@ -314,8 +314,12 @@ async def _run_journaled(input_path: Path, options: ApplyOptions, progress: Quie
                 run.stopped_by = str(exc)
             throttled, requests_sent = conn.client.throttled, conn.client.requests_sent
     finally:
-        remove_signals()
-        await journal.drain()  # every queued line on disk before the results say anything
+        try:
+            # Every queued line on disk before the results say anything; a Ctrl-C meanwhile
+            # only sets `stop` again, so it cannot cut the last batch short.
+            await journal.drain()
+        finally:
+            remove_signals()
     if journal.failure is not None:
         run.stopped_by = journal.failure_message()
         run.mark_unjournaled(journal.unrecorded_note())
