@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import tempfile
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from support import (
     realistic_rows,
     sha256,
     simulator,
+    wait_until,
     write_rows,
 )
 
@@ -29,10 +33,11 @@ from bulkcc.errors import (
     EXIT_INVALID,
     EXIT_OK,
     InvalidRowsError,
+    UsageError,
 )
 from bulkcc.plan.plans import make_plan
 from bulkcc.run.apply import apply_async
-from bulkcc.run.journal import journal_path, read_journal
+from bulkcc.run.journal import Journal, journal_path, read_journal
 from bulkcc.send.pacing import RetryBudget
 from bulkcc.validate.validation import validate_file
 from bulkcc.workbook.results import read_results
@@ -413,3 +418,149 @@ async def test_the_progress_rate_stays_under_the_allowed_rate_of_a_real_run(tmp_
                                     progress=progress)
     assert outcome.exit_code == EXIT_OK and len(progress.shown) == 40
     assert max(progress.shown) <= 1200, progress.shown
+
+
+# ---------------------------------------------------------------- the journal on a failing or slow disk
+
+class FaultyDisk:
+    """Opens the real journal file; the writes after the first `good` ones meet a fault of the test's choice.
+
+    It stands where `Journal` takes its opener (as the client takes its session). `full=True`: the
+    failing write puts half its first line in the file, then the kernel itself answers ENOSPC (the rest goes
+    to /dev/full), as a disk that fills up does. Otherwise the write waits on `release` first: a slow disk.
+    """
+
+    def __init__(self, good: int, *, full: bool) -> None:
+        self.good, self.full = good, full
+        self.writes = 0
+        self.release = threading.Event()
+
+    def __call__(self, path: Path, mode: str) -> FaultyDisk.File:
+        return FaultyDisk.File(open(path, mode + "b", buffering=0), self)  # noqa: SIM115
+
+    class File:
+        def __init__(self, real, disk: FaultyDisk) -> None:
+            self.real, self.disk = real, disk
+
+        def write(self, data) -> int:
+            self.disk.writes += 1
+            if self.disk.writes > self.disk.good:
+                if self.disk.full:
+                    cut = bytes(data).index(b"\n") // 2  # mid-line, however many lines the batch holds
+                    self.real.write(bytes(data[:cut]))
+                    with open("/dev/full", "wb", buffering=0) as full:
+                        full.write(bytes(data[cut:]))  # OSError: [Errno 28] No space left on device
+                else:
+                    self.disk.release.wait(10)
+            return self.real.write(data)
+
+        def flush(self) -> None:
+            self.real.flush()
+
+        def fileno(self) -> int:
+            return self.real.fileno()
+
+        def close(self) -> None:
+            self.real.close()
+
+
+async def test_a_full_disk_mid_run_stops_sending_keeps_the_journal_true_and_resume_completes(tmp_path: Path) -> None:
+    rows = realistic_rows(30)
+    source = write_rows(tmp_path / "in.xlsx", rows)
+    results = tmp_path / "out.xlsx"
+    concurrency = 4
+    async with simulator(ids_of(rows), latency_ms=(20, 60)) as sim:
+        disk = FaultyDisk(good=4, full=True)  # the header and three batches reach the disk
+        outcome = await apply_async(source, options(results, sim.base_url, concurrency=concurrency),
+                                    journal_opener=disk)
+        first = {i: sim.patch_count(i) for i in ids_of(rows)}
+        journal = journal_path(results)
+        _, journaled = read_journal(journal)
+        torn = not journal.read_bytes().endswith(b"\n")
+        first_results = {r.id: r for r in read_results(results)}
+
+        resumed = await apply_async(source, options(results, sim.base_url, concurrency=concurrency, resume=True))
+        final = {i: sim.patch_count(i) for i in ids_of(rows)}
+
+    assert outcome.exit_code == EXIT_ABORTED
+    assert "No space left on device" in outcome.message and "--resume" in outcome.message
+    assert "\n" not in outcome.message  # the CLI prints it as one line
+    assert torn  # the failing write left half a line, as a full disk does
+    assert 0 < sum(first.values()) < 30  # it stopped starting requests
+    assert all(first[i] == 1 for i in journaled)  # what the journal says happened, happened
+    unjournaled = {i for i, n in first.items() if n and i not in journaled}
+    assert len(unjournaled) <= 2 * concurrency  # in flight, or answered in the batch that failed
+    for cc_id, result in first_results.items():  # the results say what the API saw, and what the journal lacks
+        if cc_id in unjournaled:
+            assert result.status == "updated" and "journal could not record it" in result.error, result
+        elif cc_id in journaled:
+            assert result.status == "updated" and not result.error, result
+        else:
+            assert result.status == "not_sent" and first[cc_id] == 0, result
+
+    assert resumed.exit_code == EXIT_OK, resumed.message
+    assert {i for i, n in final.items() if n == 2} == unjournaled  # sent again: only what the journal lacked
+    assert all(n >= 1 for n in final.values()) and max(final.values()) <= 2
+    assert {(r.status, r.error) for r in read_results(results)} == {("updated", None)}
+
+
+async def test_a_journal_that_cannot_be_written_stops_the_run_before_any_request(tmp_path: Path) -> None:
+    rows = realistic_rows(3)
+    source = write_rows(tmp_path / "in.xlsx", rows)
+    async with simulator(ids_of(rows)) as sim:
+        with pytest.raises(UsageError, match="No space left on device.*nothing was sent"):
+            await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url),
+                              journal_opener=FaultyDisk(good=0, full=True))
+        assert sim.requests == []
+    assert not (tmp_path / "r.xlsx").exists()
+
+
+async def test_a_slow_journal_disk_does_not_hold_up_the_sends_and_rows_share_fsyncs(tmp_path: Path) -> None:
+    rows = realistic_rows(20)
+    source = write_rows(tmp_path / "in.xlsx", rows)
+    results = tmp_path / "out.xlsx"
+    disk = FaultyDisk(good=2, full=False)  # the header and the first batch, then the disk stalls
+    async with simulator(ids_of(rows), latency_ms=(0, 10)) as sim:
+        run = asyncio.create_task(apply_async(source, options(results, sim.base_url, concurrency=4),
+                                              journal_opener=disk))
+        answered = lambda: sum(r.status == 200 for r in patches(sim))  # noqa: E731
+        try:
+            await wait_until(lambda: disk.writes > disk.good or run.done(), what="the journal's disk to stall")
+            on_disk = len(read_journal(journal_path(results))[1])
+            await wait_until(lambda: answered() >= on_disk + 8 or run.done(),
+                             what="PATCHes answered while the journal's disk is stalled")
+            assert not run.done()  # sends went on while the write waited ...
+            assert len(read_journal(journal_path(results))[1]) == on_disk  # ... and none of them is on disk yet
+        finally:
+            disk.release.set()
+        outcome = await run
+    assert outcome.exit_code == EXIT_OK
+    assert len(read_journal(journal_path(results))[1]) == 20
+    assert disk.writes < 1 + 20  # rows that finished during the stall went to disk together
+
+
+async def test_leftovers_of_a_killed_run_do_not_block_or_stay(tmp_path: Path) -> None:
+    """A journal with no finished row is started over; a killed save's temporary files are removed."""
+    rows = realistic_rows(4)
+    source = write_rows(tmp_path / "in.xlsx", rows)
+    results = tmp_path / "out.xlsx"
+    ours = [tempfile.mkstemp(prefix=f".{stem}-", suffix=".xlsx.tmp", dir=tmp_path)[1]
+            for stem in ("out", "out-rollback")]  # named as save_atomic names them
+    others = [tempfile.mkstemp(prefix=".out-b-", suffix=".xlsx.tmp", dir=tmp_path)[1],  # out-b.xlsx's
+              str(tmp_path / ".out-notes.xlsx.tmp")]
+    Path(others[1]).write_text("not a temporary file of ours")
+    async with simulator(ids_of(rows)) as sim:
+        # Killed before its first answer: a journal with a header and no row.
+        Journal.open(journal_path(results), {"target": sim.base_url}, resume=False).close()
+        first = await apply_async(source, options(results, sim.base_url))
+        assert first.exit_code == EXIT_OK
+    assert not any(Path(p).exists() for p in ours)
+    assert all(Path(p).exists() for p in others)
+
+    async with ScriptedApi({"*": [("json", 404, {"error": {"message": "Call center not found"}})]}) as api:
+        failed = await apply_async(source, options(tmp_path / "failed.xlsx", api.base_url))
+    assert failed.exit_code == EXIT_INVALID  # a journal of failures only: nothing was done
+    async with simulator(ids_of(rows)) as sim:
+        again = await apply_async(source, options(tmp_path / "failed.xlsx", sim.base_url))
+        assert len(patches(sim)) == 4
+    assert again.exit_code == EXIT_OK

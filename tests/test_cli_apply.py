@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -14,6 +15,7 @@ from openpyxl import load_workbook
 from support import (
     KEY,
     OK_ANSWER,
+    SAMPLE,
     SAMPLES,
     WRONG_KEY,
     ScriptedApi,
@@ -120,22 +122,95 @@ async def test_sigterm_stops_like_ctrl_c(tmp_path: Path) -> None:
     assert "not_sent" in _statuses(tmp_path / "out.xlsx")
 
 
-async def test_a_second_run_without_resume_is_refused_naming_resume(tmp_path: Path) -> None:
-    rows = realistic_rows(3)
+async def test_rerunning_the_quick_start_says_it_finished_and_offers_restart(tmp_path: Path) -> None:
+    """The README's own command, twice: the second names the finished run instead of asking for --resume."""
+    (tmp_path / "sample_data").mkdir()
+    (tmp_path / "sample_data" / "callcenters.xlsx").write_bytes(SAMPLE.read_bytes())
+    args = ["sample_data/callcenters.xlsx", "--simulator", "--results", "results.xlsx"]
+    first = await run_cli(*args, cwd=tmp_path)
+    assert first.code == EXIT_OK, first
+    results, journal = tmp_path / "results.xlsx", journal_path(tmp_path / "results.xlsx")
+    written, journaled = results.stat().st_mtime_ns, journal.read_bytes()
+
+    again = await run_cli(*args, cwd=tmp_path)
+    assert again.code == EXIT_USAGE, again
+    message = again.stderr
+    assert "finished at" in message and "(20 updated;" in message, message
+    assert "another --results path" in message and "--restart" in message
+    assert "--resume" not in message
+    assert "Traceback" not in again.stdout + again.stderr
+    assert results.stat().st_mtime_ns == written and journal.read_bytes() == journaled  # nothing touched
+
+    restarted = await run_cli(*args, "--restart", cwd=tmp_path)
+    assert restarted.code == EXIT_OK, restarted
+    assert _statuses(results) == {"updated": 20}
+
+
+async def test_a_second_apply_on_the_same_results_is_refused_naming_the_first_and_kill_9_frees_it(
+        tmp_path: Path) -> None:
+    rows = realistic_rows(40)
     source = write_rows(tmp_path / "in.xlsx", rows)
     results = tmp_path / "out.xlsx"
+    concurrency = 4
+    async with simulator(ids_of(rows), latency_ms=(100, 200)) as sim:
+        common = [source, "--results", results, "--base-url", sim.base_url, "--concurrency", str(concurrency),
+                  "--quiet"]
+        # Slow on purpose (2 a second): the first run must still be sending while the others try.
+        first = await start_cli(*common, "--rate-limit", "120", cwd=tmp_path)
+        await wait_until(lambda: sum(r.status == 200 for r in patches(sim)) >= 2 or first.returncode is not None,
+                         what="the first run's first answers")
+        assert first.returncode is None
+        journaled_before = len(read_journal(journal_path(results))[1])
+        others = await asyncio.gather(*(run_cli(*common, *extra, cwd=tmp_path)
+                                        for extra in ([], ["--resume"], ["--restart"])))
+        assert first.returncode is None  # the refusals happened while it ran
+        for other in others:
+            assert other.code == EXIT_USAGE, other
+            assert "another bulkcc apply is running" in other.stderr, other
+            assert f"pid {first.pid} on host {socket.gethostname()}" in other.stderr, other
+            assert "Traceback" not in other.stderr
+        # The --restart that was refused did not truncate the running run's journal.
+        assert len(read_journal(journal_path(results))[1]) >= journaled_before
+
+        first.send_signal(signal.SIGKILL)
+        killed = await finish(first)
+        assert killed.code == -signal.SIGKILL, killed
+        await asyncio.sleep(0.5)  # let the server finish what it had in flight
+        before = {i: sim.patch_count(i) for i in ids_of(rows)}
+        _, journaled = read_journal(journal_path(results))
+        assert sum(before.values()) < 40
+
+        # The dead run's lock does not block: its journal asks for --resume, which completes the run.
+        plain = await run_cli(*common, cwd=tmp_path)
+        assert plain.code == EXIT_USAGE and "--resume" in plain.stderr and "stopped part way" in plain.stderr, plain
+        resumed = await run_cli(*common, "--resume", cwd=tmp_path)
+        assert resumed.code == EXIT_OK, resumed
+        counts = {i: sim.patch_count(i) for i in ids_of(rows)}
+    assert all(counts[i] == 1 for i in journaled)  # journaled rows are not sent again
+    assert all(count >= 1 for count in counts.values())
+    assert sum(1 for c in counts.values() if c > 1) <= concurrency  # only rows in flight at the kill
+    assert _statuses(results) == {"updated": 40}
+
+
+async def test_results_where_no_file_can_be_written_are_refused_before_any_request(tmp_path: Path) -> None:
+    # Tests run as root, whom a read-only folder does not stop: these stop everyone.
+    (tmp_path / "file.txt").write_text("a file, not a folder")
+    cases = {
+        tmp_path / "file.txt" / "results.xlsx": "is not a folder",  # a regular file in the path
+        tmp_path / "missing" / "results.xlsx": "does not exist",
+        Path("/sys/bulkcc-results.xlsx"): "cannot write in /sys",  # sysfs takes no new file, even from root
+    }
+    rows = realistic_rows(3)
+    source = write_rows(tmp_path / "in.xlsx", rows)
     async with simulator(ids_of(rows)) as sim:
-        args = [source, "--results", results, "--base-url", sim.base_url, "--quiet"]
-        first = await run_cli(*args, cwd=tmp_path)
-        assert first.code == EXIT_OK, first
-        assert "sending" not in first.stderr  # --quiet: no progress
-        written = results.stat().st_mtime_ns
-        sent = len(sim.requests)
-        again = await run_cli(*args, cwd=tmp_path)
-        assert len(sim.requests) == sent  # nothing sent
-    assert again.code == EXIT_USAGE, again
-    assert "--resume" in again.stderr
-    assert results.stat().st_mtime_ns == written
+        runs = await asyncio.gather(*(run_cli(source, "--results", path, "--base-url", sim.base_url, cwd=tmp_path)
+                                      for path in cases))
+        assert sim.requests == []
+    for (path, expected), run in zip(cases.items(), runs, strict=True):
+        assert run.code == EXIT_USAGE, (path, run)
+        assert expected in run.stderr and "nothing was sent" in run.stderr, (path, run)
+        assert "Traceback" not in run.stderr
+    assert not (tmp_path / "missing").exists()
 
 
 async def test_only_failed_resends_the_fixed_failed_rows_and_the_key_never_leaks(tmp_path: Path) -> None:

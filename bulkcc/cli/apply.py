@@ -34,7 +34,7 @@ def _confirm_with_user(yes: bool):
 @click.option("--only-failed", is_flag=True, help="With a results workbook as INPUT: re-send only the rows "
               "that failed, were invalid or not sent.")
 @click.option("--resume", is_flag=True, help="Continue a stopped run: rows already updated are not sent.")
-@click.option("--restart", is_flag=True, help="Start over, ignoring an earlier run's journal.")
+@click.option("--restart", is_flag=True, help="Start over, ignoring (and replacing) an earlier run's journal.")
 @click.option("--diff", is_flag=True, help="Read each call center first and send only the fields that differ; "
               "saves the prior values as a rollback workbook.")
 @click.option("--rollback", "rollback_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -85,7 +85,8 @@ def _render_outcome(outcome, results_path: Path) -> None:
                   f"{outcome.summary.throttled} answered 429", markup=False)
     if outcome.message:
         err.print(f"stopped: {outcome.message}", markup=False)
-    out.print(f"wrote {results_path}", markup=False)
+    if outcome.results_written:
+        out.print(f"wrote {results_path}", markup=False)
     for path in outcome.extra_files:
         out.print(f"wrote {path} (apply it to undo this run's changes)", markup=False)
     if outcome.summary.simulator:

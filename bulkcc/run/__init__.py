@@ -2,6 +2,8 @@
 
 Owns `apply` (validate, plan, read live state for --diff, send, journal, write
 the results), `export`, reading live call centers (`live`), the crash-safe
-journal (`journal`) and progress output (`progress`). May import `send`,
+journal (`journal`, written through the group commit of `commit`), the lock
+that allows one run per results path (`lock`) and progress output
+(`progress`). May import `send`,
 `plan`, `validate`, `workbook` and the bottom layer; never `cli` or `sim`.
 """

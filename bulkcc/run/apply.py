@@ -1,9 +1,12 @@
 """`bulkcc apply`: validate, plan, send, journal, and write the results workbook.
 
-The steps, each a function of its own module: validate the sheet (invalid rows
-are never sent), plan the bodies, skip what an earlier run already did
-(`--resume`), send through the paced client, journal each finished row, and
-write the results workbook, even when the run is stopped or the key refused.
+The steps, each a function of its own module: check that the results folder
+takes a file and lock the results path (one run per path), validate the sheet
+(invalid rows are never sent), plan the bodies, skip what an earlier run
+already did (`--resume`), send through the paced client, journal each finished
+row, and write the results workbook, even when the run is stopped, the key
+refused or the disk full. A run that went through every row marks its journal
+finished.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +27,9 @@ from bulkcc.plan import Plan, PlannedRequest, make_plan
 from bulkcc.plan.compare import mismatched_fields
 from bulkcc.plan.diff import merge_rollback, plan_rollback, read_rollback
 from bulkcc.run.answers import fields_problem, other_callcenter
-from bulkcc.run.journal import Journal, body_hash, journal_path
+from bulkcc.run.journal import Journal, Opener, body_hash, journal_path
 from bulkcc.run.live import LiveState, diff_with_live
+from bulkcc.run.lock import RunLock
 from bulkcc.run.progress import QuietProgress
 from bulkcc.send.client import ApiResult
 from bulkcc.send.connection import Connection, ConnectionOptions, connect
@@ -33,7 +38,8 @@ from bulkcc.send.target import Target
 from bulkcc.status import OK_STATUSES, RESEND_STATUSES, Status
 from bulkcc.validate import Validation, validate_file
 from bulkcc.values import is_missing, sha256_file
-from bulkcc.workbook.results import RowResult, RunSummary, write_results
+from bulkcc.workbook.results import RowResult, RunSummary, count_statuses, write_results
+from bulkcc.workbook.xlsx import check_writable, remove_stale_temp_files
 
 
 @dataclass
@@ -63,6 +69,7 @@ class ApplyOutcome:
     validation: Validation
     message: str | None = None  # why the run stopped early, if it did
     extra_files: list[Path] = field(default_factory=list)
+    results_written: bool = True  # False when the results workbook could not be saved (a full disk)
 
 
 def selected_rows(validation: Validation, only_failed: bool) -> set[int]:
@@ -134,7 +141,8 @@ def _redacted(result: RowResult, redact: Callable[[str], str]) -> RowResult:
 class _Run:
     """What one run collects while it goes."""
 
-    results: dict[int, RowResult] = field(default_factory=dict)
+    results: dict[int, RowResult] = field(default_factory=dict)  # sent rows only once journaled
+    answered: dict[int, RowResult] = field(default_factory=dict)  # every row the API answered
     stopped_by: str | None = None
     extra_files: list[Path] = field(default_factory=list)
     start_times: list[float] = field(default_factory=list)  # clock() of every attempt's start
@@ -145,6 +153,13 @@ class _Run:
         if len(times) < 2 or times[-1] <= times[0]:
             return None
         return (len(times) - 1) / (times[-1] - times[0]) * 60
+
+    def mark_unjournaled(self, note: str) -> None:
+        """Rows the API answered but the journal could not record keep what the API said, and say so:
+        --resume sends them again (their lines are not on disk), and the results must not hide it."""
+        for row, result in self.answered.items():
+            if row not in self.results:
+                self.results[row] = replace(result, error=f"{result.error}; {note}" if result.error else note)
 
 
 async def _diff_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, run: _Run,
@@ -174,7 +189,12 @@ async def _diff_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, r
         # are not read again (or read as unchanged), so its rollback rows are kept.
         rollback = merge_rollback(read_rollback(options.rollback_file()), rollback)
     if rollback:
-        run.extra_files.append(save_atomic(build_workbook(rows=rollback), options.rollback_file()))
+        try:
+            run.extra_files.append(save_atomic(build_workbook(rows=rollback), options.rollback_file()))
+        except OSError as exc:
+            raise RunStopped(f"the rollback workbook {options.rollback_file()} could not be written "
+                             f"({exc.strerror or exc}), so nothing was changed; free some space or pick another "
+                             "--rollback path, then run again") from None
     for request in diffed.unchanged:
         run.results[request.row] = RowResult(row=request.row, id=request.id, status=Status.UNCHANGED, changes="")
     return diffed
@@ -185,11 +205,15 @@ async def _send_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, r
 
     def on_result(request: PlannedRequest, api: ApiResult) -> None:
         result = _redacted(_result_of(request, api, the_plan.changes_text(request.row)), conn.client.redact)
-        run.results[request.row] = result
         run.start_times.extend(api.started_at)
-        if result.status != Status.NOT_SENT:
-            journal.record(result, hashes[request.row])
         progress.advance(result.status, api.started_at)
+        if result.status == Status.NOT_SENT:
+            run.results[request.row] = result
+            return
+        run.answered[request.row] = result
+        # Queued, not written here: the journal's writer fsyncs batches off the event loop, and
+        # the row counts as done (results, --resume) only once its line is on disk.
+        journal.record(result, hashes[request.row], on_synced=partial(run.results.__setitem__, request.row, result))
 
     progress.start(len(the_plan.requests), conn.target_label)
     try:
@@ -217,8 +241,15 @@ def _install_stop_signals(stop: asyncio.Event) -> Callable[[], None]:
 
 async def apply_async(input_path: Path, options: ApplyOptions, *, progress: QuietProgress | None = None,
                       confirm: Callable[[Plan, Target], bool] | None = None,
-                      stop: asyncio.Event | None = None) -> ApplyOutcome:
-    """The whole of `bulkcc apply`, as a library call."""
+                      stop: asyncio.Event | None = None, journal_opener: Opener | None = None) -> ApplyOutcome:
+    """The whole of `bulkcc apply`, as a library call.
+
+    Before the input is even read: the results folder (and the rollback's) must take a
+    file, and the run takes the results path's lock for its whole length, so a second
+    run on the same --results is refused at once (see `lock`). Temporary files a killed
+    save left beside them are removed then, under the lock. `journal_opener` opens the
+    journal file (tests inject a full disk there).
+    """
     progress = progress or QuietProgress()
     stop = stop or asyncio.Event()
     written = [options.results_path] + ([options.rollback_file()] if options.diff else [])
@@ -227,6 +258,18 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
                          "overwritten; pick another path")
     if len({path.resolve() for path in written}) < len(written):
         raise UsageError("--rollback and --results name the same file; pick two paths")
+    check_writable(options.results_path, "--results")
+    if options.diff:
+        check_writable(options.rollback_file(), "--rollback")
+    with RunLock(options.results_path, input_name=Path(input_path).name):
+        for path in {options.results_path, options.rollback_file()}:
+            remove_stale_temp_files(path)
+        return await _apply_locked(input_path, options, progress, confirm, stop, journal_opener)
+
+
+async def _apply_locked(input_path: Path, options: ApplyOptions, progress: QuietProgress,
+                        confirm: Callable[[Plan, Target], bool] | None, stop: asyncio.Event,
+                        journal_opener: Opener | None) -> ApplyOutcome:
     validation = validate_file(input_path)
     the_plan, rows = prepare(validation, options)
     if confirm is not None and not confirm(the_plan, options.target):
@@ -237,7 +280,17 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
     journal = Journal.open(journal_path(options.results_path),
                            {"target": "simulator" if options.target.simulator else options.target.base_url,
                             "input": input_path.name, "input_sha256": input_sha, "started": started.isoformat()},
-                           resume=options.resume, restart=options.restart)
+                           resume=options.resume, restart=options.restart, opener=journal_opener)
+    try:
+        return await _run_journaled(input_path, options, progress, stop, validation, the_plan, rows, journal,
+                                    started, input_sha)
+    finally:
+        journal.close()
+
+
+async def _run_journaled(input_path: Path, options: ApplyOptions, progress: QuietProgress, stop: asyncio.Event,
+                         validation: Validation, the_plan: Plan, rows: set[int], journal: Journal,
+                         started: datetime, input_sha: str) -> ApplyOutcome:
     # Resume: what an earlier run already did for the same call center and body is not
     # sent again. The hash is of the row's whole body, before any --diff, so that a
     # --diff run resumes like any other.
@@ -246,8 +299,10 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
     the_plan = the_plan.without(done)
 
     run = _Run()
+    journal.on_failure(lambda _exc: stop.set())  # a journal that cannot record: start no new request
     remove_signals = _install_stop_signals(stop)
     target_label = options.target.base_url
+    throttled = 0
     try:
         async with connect(options.connection, simulator_ids=validation.ids) as conn:
             target_label = conn.target_label
@@ -259,9 +314,16 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
                 run.stopped_by = str(exc)
             throttled, requests_sent = conn.client.throttled, conn.client.requests_sent
     finally:
-        remove_signals()
-        journal.close()
-    if stop.is_set() and run.stopped_by is None:
+        try:
+            # Every queued line on disk before the results say anything; a Ctrl-C meanwhile
+            # only sets `stop` again, so it cannot cut the last batch short.
+            await journal.drain()
+        finally:
+            remove_signals()
+    if journal.failure is not None:
+        run.stopped_by = journal.failure_message()
+        run.mark_unjournaled(journal.unrecorded_note())
+    elif stop.is_set() and run.stopped_by is None:
         run.stopped_by = "stopped by a signal (Ctrl-C or SIGTERM); requests in flight were let finish"
 
     results = _all_results(validation, rows, the_plan, done, run.results,
@@ -272,7 +334,7 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
         achieved_rate_per_min=run.achieved_rate_per_min(),
         allowed_rate_per_min=options.connection.rate_per_min, requests_sent=requests_sent,
         throttled=throttled, simulator=options.target.simulator, note=run.stopped_by)
-    write_results(options.results_path, results, validation.sheet.raw, summary, include_changes=options.diff)
+    written = _write_results(options, results, validation, summary, run)
     statuses = {Status.of(r.status) for r in results}
     if run.stopped_by:
         code = EXIT_ABORTED
@@ -280,7 +342,23 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
         code = EXIT_OK
     else:
         code = EXIT_INVALID
-    return ApplyOutcome(code, results, summary, validation, run.stopped_by, run.extra_files)
+    if written and not run.stopped_by:
+        # Only now is the run over: a plain rerun on these --results says so instead of asking for --resume.
+        journal.finish(summary.ended, count_statuses(results), code, options.results_path.name)
+    return ApplyOutcome(code, results, summary, validation, run.stopped_by, run.extra_files, results_written=written)
+
+
+def _write_results(options: ApplyOptions, results: list[RowResult], validation: Validation, summary: RunSummary,
+                   run: _Run) -> bool:
+    """Write the results workbook; on a full disk say so (the journal keeps what was done) instead of a traceback."""
+    try:
+        write_results(options.results_path, results, validation.sheet.raw, summary, include_changes=options.diff)
+    except OSError as exc:
+        note = (f"the results workbook {options.results_path} could not be written ({exc.strerror or exc}); "
+                "the journal keeps what was done: run the same command with --resume once there is space")
+        run.stopped_by = f"{run.stopped_by}; {note}" if run.stopped_by else note
+        return False
+    return True
 
 
 def _all_results(validation: Validation, rows: set[int], the_plan: Plan, done: dict[int, RowResult],

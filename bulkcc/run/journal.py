@@ -1,11 +1,19 @@
 """The run journal: one JSON line per finished row, so a run that dies loses nothing.
 
-It sits next to the results file (`RESULTS.journal.jsonl`). Each row is appended
-and flushed to disk the moment it completes; `--resume` reads it back and sends
-only the rows not yet updated. A row counts as done only if the journal holds
-the same call center updated with the same row body (the whole body, before
-any --diff): a row edited since is sent again. A line cut short by `kill -9` is
-ignored (that row is simply re-sent).
+It sits next to the results file (`RESULTS.journal.jsonl`). Each row is
+appended the moment it completes and counts as done only once its line is
+fsynced (in batches, off the event loop: see `commit`); `--resume` reads it
+back and sends only the rows not yet updated. A row counts as done only if the
+journal holds the same call center updated with the same row body (the whole
+body, before any --diff): a row edited since is sent again. A line cut short
+by `kill -9` or a full disk is ignored (that row is simply re-sent).
+
+Lines are a header per run (`{"journal": FORMAT, ...}`), a result per row
+(`{"result": ..., "body": hash}`), and, once a run has gone through every row
+and written its results, `{"finished": time, "counts": {...}}`. A plain run on
+the same --results is refused when the journal holds a finished row (it names
+--resume, or for a finished run its counts and time); a journal with no
+finished row (killed at once, or only failures) is simply started over.
 """
 
 from __future__ import annotations
@@ -13,17 +21,29 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, BinaryIO, cast
 
 from bulkcc.errors import UsageError
 from bulkcc.plan.payload import PlannedRequest
+from bulkcc.run.commit import GroupCommit, OnSynced, write_synced
 from bulkcc.status import FINAL_STATUSES
 from bulkcc.workbook.results import RowResult
 
 FORMAT = "bulkcc-journal/1"
+
+# How the journal file is opened (path, "w" or "a") -> a binary file; tests inject faults here,
+# the way the client takes its session.
+Opener = Callable[[Path, str], BinaryIO]
+
+
+def open_unbuffered(path: Path, mode: str) -> BinaryIO:
+    # The Journal owns and closes it. Unbuffered: a failed write leaves nothing behind in a buffer
+    # for a later flush or close to write half of.
+    return cast(BinaryIO, open(path, mode + "b", buffering=0))
 
 
 def journal_path(results_path: str | Path) -> Path:
@@ -35,35 +55,118 @@ def body_hash(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
+def _line(entry: dict[str, Any]) -> bytes:
+    return (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode()
+
+
+@dataclass
+class JournalState:
+    """What a journal file says: the first header, the last result per call center, whether the last run finished."""
+
+    header: dict[str, Any]
+    results: dict[int, tuple[RowResult, str]]  # call center id -> (result, body hash); later runs win
+    finished: dict[str, Any] | None  # the last run's "finished" entry, if no run started after it
+
+    @property
+    def done_count(self) -> int:
+        return sum(1 for result, _ in self.results.values() if result.status in FINAL_STATUSES)
+
+
+def read_journal_state(path: str | Path) -> JournalState:
+    header: dict[str, Any] = {}
+    results: dict[int, tuple[RowResult, str]] = {}
+    finished: dict[str, Any] | None = None
+    with Path(path).open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a crash or a full disk
+            if not isinstance(entry, dict):
+                continue
+            if "journal" in entry:
+                header = header or entry
+                finished = None  # a run started after it: that one has not finished (yet)
+            elif "result" in entry:
+                result = RowResult.from_dict(entry["result"])
+                if result.id is not None:
+                    results[result.id] = (result, entry.get("body", ""))
+            elif "finished" in entry:
+                finished = entry
+    return JournalState(header, results, finished)
+
+
+def read_journal(path: str | Path) -> tuple[dict[str, Any], dict[int, tuple[RowResult, str]]]:
+    """The first header and, per call center id, the last result recorded (later runs win)."""
+    state = read_journal_state(path)
+    return state.header, state.results
+
+
+def _when(text: Any) -> str:
+    try:
+        return datetime.fromisoformat(str(text)).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return str(text)
+
+
+def _refusal(path: Path, state: JournalState) -> UsageError:
+    """Why a plain run may not reuse this journal, and what to do instead."""
+    if state.finished is not None:
+        counts = ", ".join(f"{n} {status}" for status, n in state.finished.get("counts", {}).items() if n)
+        results = state.finished.get("results") or "these --results"
+        return UsageError(
+            f"{results} holds the results of an earlier run that finished at "
+            f"{_when(state.finished.get('finished'))} ({counts or 'no rows'}; journal {path.name}): to run again, "
+            "pick another --results path, or pass --restart to start over and replace them")
+    return UsageError(
+        f"{path.name} holds an earlier run's journal that stopped part way ({state.done_count} rows done): "
+        "add --resume to continue that run (rows already updated are not sent again), or --restart to start over")
+
+
 class Journal:
     """Append-only record of finished rows; also what `--resume` reads."""
 
-    def __init__(self, path: Path, handle: IO[str], previous: dict[int, tuple[RowResult, str]]):
+    def __init__(self, path: Path, handle: BinaryIO, previous: dict[int, tuple[RowResult, str]]):
         self.path = path
         self._handle = handle
         self.previous = previous  # call center id -> (result, body hash) from earlier runs
+        self._commit = GroupCommit(handle)
 
     @classmethod
-    def open(cls, path: str | Path, header: dict[str, Any], *, resume: bool, restart: bool = False) -> Journal:
-        """Start a journal, or continue one with `resume`; refuse to silently mix two runs."""
+    def open(cls, path: str | Path, header: dict[str, Any], *, resume: bool, restart: bool = False,
+             opener: Opener | None = None) -> Journal:
+        """Start a journal, or continue one with `resume`; refuse to silently mix two runs.
+
+        The header is written and fsynced before this returns: a journal that cannot be
+        written (full disk, read-only mount) stops the run here, before any request.
+        """
         path = Path(path)
         previous: dict[int, tuple[RowResult, str]] = {}
-        if path.exists() and not resume and not restart:
-            raise UsageError(
-                f"{path.name} holds an earlier run's journal: add --resume to continue that run "
-                "(rows already updated are not sent again), or --restart to start over"
-            )
-        if path.exists() and resume:
-            old_header, previous = read_journal(path)
-            if old_header and old_header.get("target") != header.get("target"):
-                raise UsageError(f"{path.name} is the journal of a run against {old_header.get('target')}, "
+        if path.exists() and not path.is_file():
+            raise UsageError(f"{path} is not a regular file, so it cannot be the run's journal; "
+                             "pick another --results path (nothing was sent)")
+        existing = read_journal_state(path) if path.exists() and not restart else None
+        if existing is not None and not resume and existing.done_count:
+            raise _refusal(path, existing)
+        if existing is not None and resume:
+            if existing.header and existing.header.get("target") != header.get("target"):
+                raise UsageError(f"{path.name} is the journal of a run against {existing.header.get('target')}, "
                                  f"not {header.get('target')}; pick another --results path")
-        mode = "a" if resume and path.exists() else "w"
+            previous = existing.results
+        appending = bool(resume and existing is not None)
+        # A line a crash or a full disk cut short must not swallow the next run's header.
+        lead = b"\n" if appending and not _ends_with_newline(path) else b""
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle = path.open(mode, encoding="utf-8")
-        journal = cls(path, handle, previous)
-        journal._write({"journal": FORMAT, **header, "resumed": bool(previous)})
-        return journal
+        try:
+            handle = (opener or open_unbuffered)(path, "a" if appending else "w")
+        except OSError as exc:
+            raise _unwritable(path, exc) from None
+        try:
+            write_synced(handle, lead + _line({"journal": FORMAT, **header, "resumed": bool(previous)}))
+        except OSError as exc:
+            handle.close()
+            raise _unwritable(path, exc) from None
+        return cls(path, handle, previous)
 
     def done_rows(self, requests: Iterable[PlannedRequest], hashes: Mapping[int, str]) -> dict[int, RowResult]:
         """Earlier results that still stand, by current row: the same call center, done, for the same body.
@@ -78,32 +181,67 @@ class Journal:
                 done[request.row] = replace(earlier[0], row=request.row)
         return done
 
-    def record(self, result: RowResult, digest: str) -> None:
-        self._write({"result": result.to_dict(), "body": digest})
+    def record(self, result: RowResult, digest: str, on_synced: OnSynced | None = None) -> bool:
+        """Queue a row's line; `on_synced` runs once it is on disk. False if it never will be (see `failure`)."""
+        return self._commit.put(_line({"result": result.to_dict(), "body": digest}), on_synced)
 
-    def _write(self, entry: dict[str, Any]) -> None:
-        self._handle.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())  # what is journaled survives a kill -9 or a power cut
+    @property
+    def failure(self) -> OSError | None:
+        """The write error that stopped the journal, if one did; rows queued since are not on disk."""
+        return self._commit.failure
+
+    def failure_message(self) -> str:
+        """Why the run stopped, in one line, when the journal failed."""
+        return (f"the journal {self.path.name} could not be written ({self._reason()}): no new request was "
+                "started and those in flight were let finish; free some space, then run the same command "
+                "with --resume")
+
+    def unrecorded_note(self) -> str:
+        """The note of a row the API answered but the failed journal could not record."""
+        return (f"the API answered, but the journal could not record it ({self._reason()}): "
+                "--resume sends this row again")
+
+    def _reason(self) -> str:
+        return (self.failure.strerror if self.failure is not None else None) or str(self.failure)
+
+    def on_failure(self, callback: Callable[[OSError], None]) -> None:
+        self._commit.on_failure = callback
+
+    @property
+    def commit(self) -> GroupCommit:
+        return self._commit
+
+    async def drain(self) -> None:
+        """Wait until every queued line is on disk (or the journal failed); no line is queued after."""
+        await self._commit.aclose()
+
+    def finish(self, ended: datetime, counts: Mapping[str, int], exit_code: int, results_name: str) -> bool:
+        """Mark the run finished (after its results are written); False if that could not be written."""
+        if self.failure is not None:
+            return False
+        try:
+            write_synced(self._handle, _line({"finished": ended.isoformat(), "counts": dict(counts),
+                                              "exit_code": exit_code, "results": results_name}))
+        except OSError:
+            # Only the message of a later plain run differs: it asks for --resume, which sends nothing.
+            return False
+        return True
 
     def close(self) -> None:
-        self._handle.close()
+        try:
+            self._handle.close()
+        except OSError:
+            pass  # everything that counts was fsynced; a close error cannot lose a row
 
 
-def read_journal(path: str | Path) -> tuple[dict[str, Any], dict[int, tuple[RowResult, str]]]:
-    """The first header and, per call center id, the last result recorded (later runs win)."""
-    header: dict[str, Any] = {}
-    results: dict[int, tuple[RowResult, str]] = {}
-    with Path(path).open(encoding="utf-8") as handle:
-        for line in handle:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a crash
-            if "journal" in entry and not header:
-                header = entry
-            elif "result" in entry:
-                result = RowResult.from_dict(entry["result"])
-                if result.id is not None:
-                    results[result.id] = (result, entry.get("body", ""))
-    return header, results
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as handle:
+        if handle.seek(0, os.SEEK_END) == 0:
+            return True
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
+
+
+def _unwritable(path: Path, exc: OSError) -> UsageError:
+    return UsageError(f"cannot write the journal {path} ({exc.strerror or exc}); free some space or pick "
+                      "another --results folder (nothing was sent)")

@@ -4,13 +4,17 @@ Everything bulkcc writes (the template, validation reports, results, exports,
 rollback files) goes through these helpers, so two promises hold everywhere:
 a value that came from outside (a cell, an API message) is written as text and
 never becomes a formula or an error cell, and a file is replaced atomically, so
-a crash never leaves half a workbook behind.
+a crash never leaves half a workbook behind. A kill during a save can leave its
+temporary file (`.<stem>-XXXXXXXX.xlsx.tmp` beside the target); this module owns
+that name, so it also owns finding and removing such leftovers, and the check
+that a folder takes a save at all before a run starts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,6 +27,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from bulkcc.errors import UsageError
 from bulkcc.status import Status
 
 # Text that Excel (or openpyxl) would turn into a formula or an error cell.
@@ -124,11 +129,21 @@ def print_legibly(sheet: Worksheet, *, columns: int) -> None:
         sheet.print_area = f"A1:{get_column_letter(columns)}{max(sheet.max_row, 1)}"
 
 
+WORKBOOK_TEMP_SUFFIX = ".xlsx.tmp"
+# mkstemp's random part: 8 characters of this alphabet. Matching it exactly keeps the
+# temporary files of `a-b.xlsx` safe from a run on `a.xlsx` (".a-b-XXXXXXXX" has 10).
+_RANDOM_PART = "[a-z0-9_]{8}"
+
+
+def _temp_file(path: Path, suffix: str) -> tuple[int, str]:
+    return tempfile.mkstemp(prefix=f".{path.stem}-", suffix=suffix, dir=path.parent)
+
+
 @contextmanager
 def _replaced_atomically(path: Path, suffix: str) -> Iterator[Path]:
     """A temporary path beside `path`, renamed over it if the block succeeds, removed if not."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=suffix, dir=path.parent)
+    handle, temp = _temp_file(path, suffix)
     os.close(handle)
     try:
         yield Path(temp)
@@ -176,3 +191,58 @@ def write_atomic_text(path: str | Path, text: str) -> Path:
     with _replaced_atomically(path, ".tmp") as temp:
         temp.write_text(text, encoding="utf-8")
     return path
+
+
+def stale_temp_files(path: str | Path) -> list[Path]:
+    """The temporary files a save of `path` left behind when it was killed (none if the folder is unreadable)."""
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.stem)}-{_RANDOM_PART}{re.escape(WORKBOOK_TEMP_SUFFIX)}")
+    try:
+        return sorted(p for p in path.parent.iterdir() if pattern.fullmatch(p.name) and p.is_file())
+    except OSError:
+        return []
+
+
+def remove_stale_temp_files(path: str | Path) -> list[Path]:
+    """Remove what `stale_temp_files` finds; only call it while no other save of `path` can run."""
+    removed = []
+    for temp in stale_temp_files(path):
+        try:
+            temp.unlink()
+        except OSError:
+            continue  # a leftover we cannot remove is only clutter; the run goes on
+        removed.append(temp)
+    return removed
+
+
+def check_writable(path: str | Path, option: str) -> None:
+    """Refuse (UsageError) a target whose folder is missing, not a folder, or takes no file.
+
+    It probes the way a save writes: a temporary file beside `path`, a few bytes,
+    fsync, then removed. Checking permission bits would not do: root passes them all,
+    and a full disk or a read-only mount only shows when something is written.
+    """
+    path = Path(path)
+    folder = path.absolute().parent
+    where = f"{option} {path}"
+    if not folder.exists():
+        raise UsageError(f"{where}: the folder {folder} does not exist; create it or pick another path "
+                         "(nothing was sent)")
+    if not folder.is_dir():
+        raise UsageError(f"{where}: {folder} is not a folder; pick another path (nothing was sent)")
+    if path.is_dir():
+        raise UsageError(f"{where} is a folder; name a file in it (nothing was sent)")
+    try:
+        handle, temp = _temp_file(path, WORKBOOK_TEMP_SUFFIX)
+    except OSError as exc:
+        raise UsageError(f"{where}: cannot write in {folder} ({exc.strerror or exc}); pick a folder you can write "
+                         "to (nothing was sent)") from None
+    try:
+        os.write(handle, b"bulkcc write check\n")
+        os.fsync(handle)
+    except OSError as exc:
+        raise UsageError(f"{where}: cannot write in {folder} ({exc.strerror or exc}); free some space or pick "
+                         "another folder (nothing was sent)") from None
+    finally:
+        os.close(handle)
+        Path(temp).unlink(missing_ok=True)
