@@ -16,7 +16,7 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         ids = sheet.frame["id"].tolist()
         results = [RowResult(row=row, id=int(float(cc_id)), status="updated", http_status=200, attempts=1,
                              duration_ms=120) for row, cc_id in zip(sheet.rows, ids, strict=True)]
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         summary = RunSummary(started=now, ended=now, target_url="http://127.0.0.1", input_name="in.xlsx",
                              input_sha256="0" * 64, version="bench", achieved_rate_per_min=1188.0,
                              allowed_rate_per_min=1200, requests_sent=args.rows, throttled=0, simulator=True)
