@@ -244,3 +244,14 @@ def test_the_results_print_legibly(written: Path):
     assert str(results.print_area).replace("$", "").startswith(f"'Results'!A1:{last_outcome}")
     error_column = header.index("error") + 1
     assert results.cell(row=2, column=error_column).alignment.wrap_text
+
+
+def test_a_saved_workbook_gets_the_users_usual_permissions(tmp_path: Path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = write_results(tmp_path / "r.xlsx", row_results()[:1], input_frame(), run_summary())
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644  # not mkstemp's private 0600: a reviewer can read it

@@ -147,10 +147,19 @@ def _replaced_atomically(path: Path, suffix: str) -> Iterator[Path]:
     os.close(handle)
     try:
         yield Path(temp)
+        # mkstemp makes the file private (0600); a saved workbook gets the permissions any
+        # new file of the user's gets (the umask), as if it had been written in place.
+        os.chmod(temp, 0o666 & ~_umask())
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it: put it straight back
+    os.umask(mask)
+    return mask
 
 
 def active_sheet(workbook: Workbook) -> Worksheet:
