@@ -54,7 +54,20 @@ def export(output, ids, office_id, name_search, **target) -> None:
 
     callcenters = run_export(output, query, connection, report=report)
     out.print(f"exported {len(callcenters)} call centers to {output}", markup=False)
+    _print_notes(callcenters.notes)
     if skipped:
         err.print(f"{len(skipped)} listed items were skipped (see above): the workbook holds only the others",
                   markup=False)
         sys.exit(EXIT_INVALID)
+
+
+def _print_notes(notes) -> None:
+    """Every cell export left blank, and why, on stderr: the workbook itself stays plain data."""
+    if not notes:
+        return
+    for note in notes:
+        err.print(f"note: row {note.row}, {note.column}: {note.message}", markup=False)
+    cells = len({(n.row, n.column) for n in notes})
+    rows = len({n.row for n in notes})
+    err.print(f"{cells} live values in {rows} rows could not be written exactly (notes above); with --diff "
+              "they are left as they are unless you fill their cells", markup=False)

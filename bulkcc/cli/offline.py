@@ -32,12 +32,14 @@ def template(output: Path, force: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a copy of the workbook with bad cells highlighted and an Errors sheet.")
+@click.option("--diff", is_flag=True, help="Check INPUT as a sheet for plan/apply --diff: a row may fill only "
+              "the routing cells it changes (the rest come from the live call center). Still offline.")
 @handles_errors
-def validate(input_path: Path, fmt: str, report_path: Path | None) -> None:
+def validate(input_path: Path, fmt: str, report_path: Path | None, diff: bool) -> None:
     """Check every cell and rule of INPUT (.xlsx or .csv), offline."""
     from bulkcc.validate import render_json, render_text, validate_file, write_report_workbook
 
-    validation = validate_file(input_path)
+    validation = validate_file(input_path, diff=diff)
     if fmt == "json":
         click.echo(render_json(validation))
     else:
@@ -63,7 +65,7 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, quiet: bool, **ta
     from bulkcc.plan import make_plan, write_plan_jsonl
     from bulkcc.validate import render_text, validate_file
 
-    the_plan = make_plan(validate_file(input_path))
+    the_plan = make_plan(validate_file(input_path, diff=diff))
     if diff:
         from bulkcc.run.live import plan_against_live
         from bulkcc.run.progress import make_progress
@@ -71,6 +73,10 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, quiet: bool, **ta
         the_plan = plan_against_live(the_plan, connection_options(**target), make_progress(quiet, err_stream))
         for row, why in sorted(the_plan.unreadable.items()):
             out.print(f"row {row}: cannot read the live call center: {why}", markup=False)
+        for row, why in sorted(the_plan.blocked.items()):
+            out.print(f"row {row}: {why}", markup=False)
+            for change in the_plan.change_lines(row):
+                out.print(f"  {change}", markup=False)
         if the_plan.unchanged:
             rows = [r.row for r in the_plan.unchanged]
             shown = ", ".join(map(str, rows[:20])) + (" …" if len(rows) > 20 else "")
@@ -86,9 +92,10 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, quiet: bool, **ta
     if the_plan.validation.problems:
         render_text(the_plan.validation, out)
     counts = the_plan.summary()
+    blocked = f", {len(the_plan.blocked)} rows blocked (never sent)" if the_plan.blocked else ""
     out.print(f"{counts['requests']} requests planned, {counts['skipped']} rows with nothing to change, "
-              f"{counts['invalid']} invalid rows (never sent)", markup=False)
+              f"{counts['invalid']} invalid rows (never sent){blocked}", markup=False)
     if json_path:
         write_plan_jsonl(the_plan.requests, json_path)
         out.print(f"wrote {json_path}")
-    sys.exit(EXIT_INVALID if the_plan.validation.problems or the_plan.unreadable else EXIT_OK)
+    sys.exit(EXIT_INVALID if the_plan.validation.problems or the_plan.unreadable or the_plan.blocked else EXIT_OK)

@@ -12,7 +12,10 @@ whole (both states, each with action and try_dial_operators, the DTMF menu as a
 whole list), so when any routing cell changes, the routing is sent complete, its
 blank parts filled from the live state: a blank cell leaves a setting as it is,
 with --diff as everywhere, and the admin never retypes what stays the same. (To
-drop a DTMF key, set its action to `disabled`.) Text compares without the
+drop a DTMF key, set its action to `disabled`.) A row whose live routing holds
+something the columns cannot carry back (a DTMF key `*`, an action value the
+PATCH does not take, ...; see `bulkcc.plan.exact`) would lose it, so such a row
+is `blocked`: never sent, with the reason and the fix. Text compares without the
 leading and trailing blanks a cell cannot keep (the reader strips them).
 """
 
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkcc.fields import FIELDS_BY_PATH, ROUTING_PREFIX
+from bulkcc.plan.exact import blocked_message, routing_blockers
 from bulkcc.plan.payload import PlannedRequest, body_from_values, cell_value, values_from_callcenter
 from bulkcc.plan.plans import Change, Plan
 
@@ -35,6 +39,7 @@ class RowDiff:
     request: PlannedRequest  # the body holds only what differs (routing whole)
     changes: list[Change] = field(default_factory=list)
     prior: dict[str, Any] = field(default_factory=dict)  # column -> live value, to put back on rollback
+    blocked: str | None = None  # why the row must not be sent (its routing would lose live settings)
 
     @property
     def unchanged(self) -> bool:
@@ -55,8 +60,11 @@ def shown(path: str, value: Any) -> str:
     return str(rendered)
 
 
-def _same(live: Any, new: Any) -> bool:
-    """Equal as the sheet can tell: a cell cannot keep text's leading or trailing blanks."""
+def same_value(live: Any, new: Any) -> bool:
+    """Equal as the sheet can tell: a cell cannot keep text's leading or trailing blanks.
+
+    Export's round trip uses this very test, so what it writes is what --diff sees as unchanged.
+    """
     if isinstance(live, str) and isinstance(new, str):
         return live.strip() == new
     return bool(live == new)
@@ -66,14 +74,18 @@ def diff_row(request: PlannedRequest, row: Mapping[str, Any], live: Mapping[str,
     """Compare a row's values (parsed cells) with its live call center (as the API returns it)."""
     live_values = values_from_callcenter(live)
     changes = [Change(path, live_values.get(path), new) for path, new in row.items()
-               if path != "id" and not _same(live_values.get(path), new)]
+               if path != "id" and not same_value(live_values.get(path), new)]
     live_routing = {p: v for p, v in live_values.items() if p.startswith(ROUTING_PREFIX)}
     row_routing = {p: v for p, v in row.items() if p.startswith(ROUTING_PREFIX)}
     changed = {change.column for change in changes}
     to_send = {path: row[path] for path in changed if not path.startswith(ROUTING_PREFIX)}
     prior = {path: live_values.get(path) for path in changed if not path.startswith(ROUTING_PREFIX)}
     if any(path.startswith(ROUTING_PREFIX) for path in changed):
-        to_send.update({**live_routing, **row_routing})
+        completed = {**live_routing, **row_routing}
+        reasons = routing_blockers(live, row_routing, completed)
+        if reasons:
+            return RowDiff(PlannedRequest(request.row, request.id, {}), changes, blocked=blocked_message(reasons))
+        to_send.update(completed)
         prior.update(live_routing)  # the rollback must restore routing whole too
     body = body_from_values(to_send)
     return RowDiff(PlannedRequest(request.row, request.id, body), changes, prior)
@@ -84,10 +96,12 @@ def diff_plan(plan: Plan, live: Mapping[int, Mapping[str, Any]], unreadable: Map
 
     A request whose live state is in neither mapping (the run stopped before it
     was read) is dropped from the requests: it is not sent, and reported as such.
+    A row whose routing cannot be sent whole without loss is in `blocked`, not sent.
     """
     to_send, unchanged = [], []
     changes: dict[int, list[Change]] = {}
     prior: dict[int, dict[str, Any]] = {}
+    blocked: dict[int, str] = {}
     for request in plan.requests:
         if request.row not in live:
             continue
@@ -95,11 +109,14 @@ def diff_plan(plan: Plan, live: Mapping[int, Mapping[str, Any]], unreadable: Map
         if diff.unchanged:
             unchanged.append(request)
             continue
-        to_send.append(diff.request)
         changes[request.row] = diff.changes
+        if diff.blocked is not None:
+            blocked[request.row] = diff.blocked
+            continue
+        to_send.append(diff.request)
         prior[request.row] = diff.prior
     return replace(plan, requests=to_send, unchanged=unchanged, changes=changes, prior=prior,
-                   unreadable=dict(unreadable), diffed=True)
+                   unreadable=dict(unreadable), blocked=blocked, diffed=True)
 
 
 def rollback_rows(priors: Iterable[tuple[int, Mapping[str, Any]]]) -> list[dict[str, Any]]:

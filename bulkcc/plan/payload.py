@@ -10,7 +10,8 @@ as JSON strings) becomes the same column -> value mapping a parsed row has.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -98,6 +99,9 @@ def plan_requests(values_by_row: Mapping[int, Mapping[str, Any]], rows: Iterable
 
 # ---- the inverse: a call center as the API returns it -> column values ----
 
+_INT_TEXT = re.compile(r"^[+-]?[0-9]{1,25}$")  # int64 strings; never int() of 5000 digits
+
+
 def _get_path(obj: Mapping[str, Any], path: str) -> Any:
     node: Any = obj
     for part in path.split("."):
@@ -107,35 +111,100 @@ def _get_path(obj: Mapping[str, Any], path: str) -> Any:
     return node
 
 
-def _from_wire(field: Field, value: Any) -> Any:
-    if value is None:
+class _Unreadable:
+    """A live value that is not of its column's type (e.g. "abc" where a number belongs)."""
+
+
+UNREADABLE = _Unreadable()
+
+
+def wire_int(value: Any) -> int | None:
+    """An int64 field as the API sends it (a JSON string, or a number) as an int; None if it is not one."""
+    if isinstance(value, bool):
         return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INT_TEXT.match(value):
+        return int(value)
+    return None
+
+
+def _from_wire(field: Field, value: Any) -> Any:
+    """The parsed value of a live field, UNREADABLE if it is not of the column's type."""
     if field.kind in ("id", "int"):
-        return int(value)  # the API returns int64 fields as JSON strings
+        number = wire_int(value)
+        return UNREADABLE if number is None else number
+    if field.kind == "bool":
+        return value if isinstance(value, bool) else UNREADABLE
     if field.kind == "hours":
-        return tuple(value)
-    return value
+        if isinstance(value, list | tuple) and all(isinstance(t, str) for t in value):
+            return tuple(value)
+        return UNREADABLE
+    return value if isinstance(value, str) else UNREADABLE
+
+
+@dataclass
+class LiveValues:
+    """A call center read into columns: the values a cell can stand for, and the live values that
+    are not of their column's type (export leaves those cells blank and says why)."""
+
+    values: dict[str, Any]
+    unreadable: dict[str, Any]
+
+
+def read_callcenter(callcenter: Mapping[str, Any]) -> LiveValues:
+    """A call center (wire or plain form) as column -> parsed value, DTMF menus spread per key.
+
+    Entries no column holds (a DTMF key `*`, a key given twice, fields the
+    workbook has no column for) are left out here; `bulkcc.plan.exact` lists them.
+    """
+    read = LiveValues({}, {})
+
+    def put(field: Field, raw: Any) -> None:
+        if raw is None:
+            return  # null is "not set"
+        value = _from_wire(field, raw)
+        if value is UNREADABLE:
+            read.unreadable[field.path] = raw
+        else:
+            read.values[field.path] = value
+
+    for field in FIELDS:
+        if not field.is_dtmf_menu:
+            put(field, _get_path(callcenter, field.path))
+    for state in ROUTING_STATES:
+        menu = _get_path(callcenter, f"routing_options.{state}.dtmf")
+        seen: set[str] = set()
+        for item in menu if isinstance(menu, list) else []:
+            if not isinstance(item, Mapping) or item.get("input") not in MENU_KEYS or item["input"] in seen:
+                continue
+            seen.add(item["input"])
+            options = item.get("options")
+            for part, value in (options.items() if isinstance(options, Mapping) else ()):
+                path = dtmf_path(state, item["input"], part)
+                if path in FIELDS_BY_PATH:
+                    put(FIELDS_BY_PATH[path], value)
+    return read
 
 
 def values_from_callcenter(callcenter: Mapping[str, Any]) -> dict[str, Any]:
     """A call center (wire or plain form) as column -> parsed value, DTMF menus spread per key."""
-    values: dict[str, Any] = {}
-    for field in FIELDS:
-        if field.is_dtmf_menu:
-            continue
-        value = _from_wire(field, _get_path(callcenter, field.path))
-        if value is not None:
-            values[field.path] = value
-    for state in ROUTING_STATES:
-        for item in _get_path(callcenter, f"routing_options.{state}.dtmf") or []:
-            key = str(item.get("input"))
-            if key not in MENU_KEYS:
-                continue
-            for part, value in (item.get("options") or {}).items():
-                path = dtmf_path(state, key, part)
-                if path in FIELDS_BY_PATH and value is not None:
-                    values[path] = _from_wire(FIELDS_BY_PATH[path], value)
-    return values
+    return read_callcenter(callcenter).values
+
+
+def hours_text(times: Sequence[str]) -> str:
+    """Hours as a cell shows them: `08:00-12:00, 14:00-18:00`, or `closed`.
+
+    A list of odd length (an opening with no closing, which only the API can
+    hold) keeps its last time on its own, so nothing is silently dropped; such
+    text is not valid in a cell, and export leaves that cell blank.
+    """
+    if not times:
+        return "closed"
+    pairs = [f"{a}-{b}" for a, b in zip(times[::2], times[1::2], strict=False)]
+    return ", ".join(pairs + ([times[-1]] if len(times) % 2 else []))
 
 
 def cell_value(field: Field, value: Any) -> Any:
@@ -143,8 +212,5 @@ def cell_value(field: Field, value: Any) -> Any:
     if value is None:
         return None
     if field.kind == "hours":
-        times = list(value)
-        if not times:
-            return "closed"
-        return ", ".join(f"{a}-{b}" for a, b in zip(times[::2], times[1::2], strict=False))
+        return hours_text(list(value))
     return value

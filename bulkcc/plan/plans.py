@@ -36,14 +36,16 @@ class Plan:
     requests: list[PlannedRequest]  # rows with something to send, in sheet order
     skipped: list[PlannedRequest] = field(default_factory=list)  # valid rows with nothing to change
     values: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)  # parsed cells, by Excel row
-    # --diff only: rows whose live state already matches, what each sent row changes,
-    # the live value of every field a row's body sets (to roll back), and the rows
-    # whose live state could not be read (with why).
+    # --diff only: rows whose live state already matches, what each changed row changes,
+    # the live value of every field a row's body sets (to roll back), the rows whose
+    # live state could not be read, and the rows never sent because their routing
+    # would lose live settings (each with why).
     diffed: bool = False
     unchanged: list[PlannedRequest] = field(default_factory=list)
     changes: Mapping[int, list[Change]] = field(default_factory=dict)
     prior: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
     unreadable: Mapping[int, str] = field(default_factory=dict)
+    blocked: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bulkcc.plan.payload import values_from_callcenter
+from bulkcc.fields import FIELDS_BY_PATH, KIND_LABEL
+from bulkcc.plan.payload import read_callcenter
 from bulkcc.values import printable
 
 MAX_ID = 2**63 - 1  # ids are int64
@@ -65,11 +66,22 @@ def other_callcenter(data: Mapping[str, Any], asked: int) -> str | None:
 
 
 def fields_problem(data: Mapping[str, Any]) -> str | None:
-    """Why the call center's fields do not read as the workbook's columns, or None."""
+    """Why the call center's fields do not read as the workbook's columns, or None.
+
+    A field of the wrong type (`ring_seconds: "thirty"`) is outside the schema: the
+    answer is not believed. A value of the right type that no cell holds exactly
+    (an odd hours list, a DTMF key `*`) is not a problem here: export leaves its
+    cell blank with a note, and --diff leaves it alone (`bulkcc.run.export_cells`).
+    """
     try:
-        values_from_callcenter(data)
+        unreadable = read_callcenter(data).unreadable
     except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
         return f"its fields cannot be read ({printable(str(exc), limit=120)})"
+    if unreadable:
+        column, raw = next(iter(unreadable.items()))
+        more = f" and {len(unreadable) - 1} more" if len(unreadable) > 1 else ""
+        kind = KIND_LABEL[FIELDS_BY_PATH[column].kind]
+        return f"its fields cannot be read ({column}: {shown(raw)} is not a {kind}{more})"
     return None
 
 

@@ -183,6 +183,10 @@ async def _diff_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, r
                 error=f"reading the live call center: {api.error}", duration_ms=api.duration_ms), conn.client.redact)
             run.start_times.extend(api.started_at)
         progress.close()
+    for row, why in diffed.blocked.items():
+        # Never sent, and failed rather than not_sent: the row needs the admin, not a retry.
+        run.results[row] = _redacted(RowResult(row=row, id=by_row[row].id, status=Status.FAILED, attempts=0,
+                                               error=why, changes=diffed.changes_text(row)), conn.client.redact)
     rollback = plan_rollback(diffed)
     if options.resume and options.rollback_file().exists():
         # The first run's prior values are the ones to restore: rows it already changed
@@ -270,7 +274,7 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
 async def _apply_locked(input_path: Path, options: ApplyOptions, progress: QuietProgress,
                         confirm: Callable[[Plan, Target], bool] | None, stop: asyncio.Event,
                         journal_opener: Opener | None) -> ApplyOutcome:
-    validation = validate_file(input_path)
+    validation = validate_file(input_path, diff=options.diff)
     the_plan, rows = prepare(validation, options)
     if confirm is not None and not confirm(the_plan, options.target):
         raise UsageError("not confirmed: nothing was sent")

@@ -6,7 +6,10 @@ one row per call center: int64 strings as numbers (ids as text, all 16 digits
 kept), hours as `08:00-18:00` text,
 DTMF menus spread over their per-key columns. Fields the PATCH cannot set are
 shown under `info.` columns, which validate and apply ignore. An unedited
-export validates cleanly, and applying it with --diff changes nothing.
+export validates cleanly for --diff, and applying it with --diff changes
+nothing, whatever the API returned: a value no cell can hold exactly is left
+blank, with a note (Excel row, column, why) returned as `notes` and printed by
+`bulkcc export` (see `export_cells`).
 
 Any shape the official schema allows is coped with (every field is nullable,
 `id` included): an item that cannot be a row is skipped and reported, never a
@@ -22,21 +25,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bulkcc.errors import LiveStateError
-from bulkcc.fields import FIELDS
-from bulkcc.plan.payload import PlannedRequest, cell_value, values_from_callcenter
-from bulkcc.run.answers import answer_id, id_problem, kind_of, other_callcenter
+from bulkcc.errors import LiveStateError, Problem
+from bulkcc.plan.payload import PlannedRequest
+from bulkcc.run.answers import answer_id, fields_problem, id_problem, kind_of, other_callcenter
+from bulkcc.run.export_cells import CONTEXT_FIELDS, context_cells, live_cells, write_export
 from bulkcc.run.listing import list_pages
 from bulkcc.send.client import ApiClient, ApiResult
 from bulkcc.send.connection import ConnectionOptions, connect, demo_ids
 from bulkcc.send.pool import get_call, run_pool
-from bulkcc.values import printable
-from bulkcc.workbook.layout import CONTEXT_PREFIX
-from bulkcc.workbook.template import build_workbook
-from bulkcc.workbook.xlsx import save_atomic
 
-# Read-only fields shown for context; no PATCH ever carries them.
-CONTEXT_FIELDS = ("office_id", "timezone", "state", "country", "phone_numbers", "availability_status")
+__all__ = ["CONTEXT_FIELDS", "ExportQuery", "Exported", "callcenter_row", "export", "export_async"]
 
 
 @dataclass(frozen=True)
@@ -46,15 +44,22 @@ class ExportQuery:
     name_search: str | None = None
 
 
+class Exported(list[dict[str, Any]]):
+    """What export returns: the call centers written (a list, as always), and `notes`.
+
+    `notes` are the cells left blank because no cell can hold the live value
+    exactly, and the live routing entries no column holds: `Problem` records of
+    the written workbook (Excel row, column or API path, live value, why).
+    """
+
+    def __init__(self, callcenters: list[dict[str, Any]], notes: list[Problem]):
+        super().__init__(callcenters)
+        self.notes = notes
+
+
 def callcenter_row(callcenter: dict[str, Any]) -> dict[str, Any]:
-    """One exported row: every settable field as a cell, then the info. context."""
-    values = values_from_callcenter(callcenter)
-    row = {f.path: cell_value(f, values[f.path]) for f in FIELDS if f.path in values}
-    for name in CONTEXT_FIELDS:
-        value = callcenter.get(name)
-        if value is not None:
-            row[CONTEXT_PREFIX + name] = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-    return row
+    """One exported row: every settable field a cell can hold exactly, then the info. context."""
+    return {**live_cells(callcenter)[0], **context_cells(callcenter)}
 
 
 Report = Callable[[str], None]
@@ -121,20 +126,18 @@ def _rows(listed: Sequence[_Listed], report: Report) -> tuple[list[dict[str, Any
             report(f"{item.where}: skipped: call center {cc_id} was listed before ({first_seen[cc_id]})")
             continue
         first_seen[cc_id] = item.where
-        try:
-            row = callcenter_row(item.data)
-        except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
-            report(f"{item.where} (call center {cc_id}): skipped: its fields cannot be read "
-                   f"({printable(str(exc), limit=120)})")
+        problem = fields_problem(item.data)
+        if problem is not None:
+            report(f"{item.where} (call center {cc_id}): skipped: {problem}")
             continue
-        kept[cc_id] = (item.data, row)
+        kept[cc_id] = (item.data, callcenter_row(item.data))
     ordered = [kept[cc_id] for cc_id in sorted(kept)]
     return [cc for cc, _ in ordered], [row for _, row in ordered]
 
 
 async def export_async(output: Path, query: ExportQuery, options: ConnectionOptions,
-                       report: Report | None = None) -> list[dict[str, Any]]:
-    """Read the call centers and write the workbook; returns the call centers written.
+                       report: Report | None = None) -> Exported:
+    """Read the call centers and write the workbook; returns the call centers written, with the notes.
 
     A listed item that cannot be a row (not an object, no usable id, listed
     twice, fields that do not read) is skipped and told to `report`, one line
@@ -147,12 +150,11 @@ async def export_async(output: Path, query: ExportQuery, options: ConnectionOpti
             listed = await _get_each(conn.client, query.ids, options.pool_size)
         else:
             listed = await _list_all(conn.client, query)
-    callcenters, rows = _rows(listed, report)
-    context = [CONTEXT_PREFIX + name for name in CONTEXT_FIELDS if any(CONTEXT_PREFIX + name in r for r in rows)]
-    save_atomic(build_workbook(rows=rows, context_columns=context), output)
-    return callcenters
+    callcenters, _ = _rows(listed, report)
+    notes = write_export(output, callcenters)  # the rows again, checked by reading them back
+    return Exported(callcenters, notes)
 
 
 def export(output: Path, query: ExportQuery, options: ConnectionOptions,
-           report: Report | None = None) -> list[dict[str, Any]]:
+           report: Report | None = None) -> Exported:
     return asyncio.run(export_async(output, query, options, report))

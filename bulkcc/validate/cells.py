@@ -30,6 +30,11 @@ _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 _RANGE_SPLIT = re.compile(r"\s*[-–—]\s*")
 
 
+def has_control_characters(text: str) -> bool:
+    """True for text a cell refuses (and an xlsx cannot hold): control characters but tab and line breaks."""
+    return _CONTROL.search(text) is not None
+
+
 class CellError(ValueError):
     """A cell whose value cannot be read as its column's type."""
 
@@ -77,7 +82,7 @@ def parse_int(value: Any) -> int:
 
 def parse_text(value: Any) -> str:
     if isinstance(value, str):
-        if _CONTROL.search(value):
+        if has_control_characters(value):
             raise CellError("contains control characters (invisible codes pasted from another program); "
                             "retype the text")
         return value.strip()

@@ -2,6 +2,11 @@
 
 They run vectorised over the parsed frame (index: Excel rows; blank = NA), after
 the per-cell checks, and return Problem records like those.
+
+With --diff (`diff=True`) the routing a row sends is completed from the live
+call center, so a row may fill only the routing cells it changes: the rule that
+routing comes whole is then checked on the completed routing, when the live
+state is known (`bulkcc.plan.exact.routing_blockers`), not on the sheet.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ def routing_complete(frame: pd.DataFrame) -> Iterator[Problem]:
         yield from _problems(
             any_routing & ~_filled(frame, required), frame, required,
             f"{required} is required when any routing_options cell is filled: the API needs "
-            "routing_options.open and .closed together, each with action and try_dial_operators",
+            "routing_options.open and .closed together, each with action and try_dial_operators "
+            "(or use --diff: it fills the routing cells left blank from the live call center)",
         )
 
 
@@ -76,8 +82,11 @@ def distinct_queue_keys(frame: pd.DataFrame) -> Iterator[Problem]:
 
 
 RULES = (routing_complete, targets_paired, announce_needs_long_hold, distinct_queue_keys)
+# Rules the live state settles with --diff: they are checked once the row is completed from it.
+LIVE_COMPLETED = (routing_complete,)
 
 
-def check_rules(frame: pd.DataFrame) -> list[Problem]:
-    """Every broken rule between fields, over all rows."""
-    return [problem for rule in RULES for problem in rule(frame)]
+def check_rules(frame: pd.DataFrame, *, diff: bool = False) -> list[Problem]:
+    """Every broken rule between fields, over all rows (with `diff`, those a --diff row may leave to live)."""
+    rules = [rule for rule in RULES if not (diff and rule in LIVE_COMPLETED)]
+    return [problem for rule in rules for problem in rule(frame)]

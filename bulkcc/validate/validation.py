@@ -2,6 +2,11 @@
 
 The result is one `Validation` report holding every problem at once; the CLI
 renders it as a table, JSON or an annotated workbook (see `report`).
+
+A sheet meant for --diff is validated with `diff=True` (`plan --diff`,
+`apply --diff`, `validate --diff`): its routing is completed from the live call
+center, so a row may fill only the routing cells it changes. Every other rule
+is the same in both modes.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ class Validation:
     sheet: Sheet
     typed: pd.DataFrame
     problems: list[Problem]
+    diff: bool = False  # validated for --diff (routing cells may be left to the live state)
 
     # Cached: `problems` is complete once validate_sheet returns, and apply asks per row.
     @cached_property
@@ -71,6 +77,7 @@ class Validation:
             "valid_rows": len(self.valid_rows),
             "invalid_rows": len(self.invalid_rows),
             "error_count": len(self.problems),
+            "diff": self.diff,
             "errors": [p.to_dict() for p in self.problems],
         }
 
@@ -131,17 +138,18 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def validate_sheet(sheet: Sheet) -> Validation:
+def validate_sheet(sheet: Sheet, *, diff: bool = False) -> Validation:
+    """Every problem of `sheet`; with `diff`, as a sheet for --diff (see the module's docstring)."""
     typed, problems = parse_frame(sheet.frame)
     problems = sheet.header_problems + problems
     seen = {(p.row, p.column) for p in problems}
-    for problem in check_frame(typed) + check_rules(typed):
+    for problem in check_frame(typed) + check_rules(typed, diff=diff):
         # A cell already reported (e.g. unparseable) is not reported again by a later check.
         if (problem.row, problem.column) not in seen:
             seen.add((problem.row, problem.column))
             problems.append(_with_raw_value(problem, sheet.frame))
     problems.sort(key=lambda p: (p.row or 0, _column_order(p.column)))
-    return Validation(sheet=sheet, typed=typed, problems=problems)
+    return Validation(sheet=sheet, typed=typed, problems=problems, diff=diff)
 
 
 _COLUMN_ORDER = {name: position for position, name in enumerate(FIELDS_BY_PATH)}
@@ -158,6 +166,6 @@ def _column_order(column: str | None) -> int:
     return -1 if column is None else _COLUMN_ORDER.get(column, len(_COLUMN_ORDER))
 
 
-def validate_file(path: str | Path) -> Validation:
-    """Read and validate a workbook or CSV; raises InputError if it cannot be read."""
-    return validate_sheet(read_sheet(path))
+def validate_file(path: str | Path, *, diff: bool = False) -> Validation:
+    """Read and validate a workbook or CSV (with `diff`: for --diff); raises InputError if it cannot be read."""
+    return validate_sheet(read_sheet(path), diff=diff)

@@ -205,10 +205,14 @@ def _outline_groups(sheet: Worksheet) -> None:
         position += count
 
 
+EXCEL_DIGITS = 10**15  # Excel keeps 15 significant digits of a number
+
+
 def _as_cell(column: str, value: Any) -> Any:
-    """Ids are written as text: Excel keeps only 15 significant digits of a number."""
+    """Ids, and numbers Excel would round, are written as text: Excel keeps only 15 significant digits."""
     field = FIELDS_BY_PATH.get(column)
-    if field is not None and field.is_identifier and isinstance(value, int) and not isinstance(value, bool):
+    if field is not None and isinstance(value, int) and not isinstance(value, bool) and (
+            field.is_identifier or abs(value) >= EXCEL_DIGITS):
         return str(value)
     return value
 

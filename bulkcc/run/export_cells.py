@@ -1,0 +1,202 @@
+"""Export's promise, cell by cell: a cell reads back as the live value, or it is blank and a note says why.
+
+An unedited export applied with --diff must change nothing, whatever the API
+returned: nulls, missing objects, a DTMF key `*`, an hours list of odd length,
+an action value the workbook does not list, names with control characters,
+numbers Excel would round. So no value is ever written "nearly": a value no
+cell can hold exactly is left out, the cell stays blank (with --diff a blank
+cell leaves the live value as it is), and a note (`Problem`: Excel row, column,
+live value, why) tells the admin. Live routing entries no column holds at all
+are noted too, because --diff will refuse to send that row's routing.
+
+It takes two passes. `live_cells` looks at each value (types, odd hours,
+control characters, lengths, halves of a target, what `plan.exact` says a
+PATCH cannot carry back). `write_export` then writes the workbook and reads it
+back through the very reader and --diff validation `plan --diff` uses: any cell
+that does not read back as its live value (the xlsx format turns a carriage
+return into a line break, a time like 8:00 reads back as 08:00, a value breaks
+a rule) is blanked, and the workbook written again.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bulkcc.errors import Problem
+from bulkcc.fields import COLUMNS, FIELDS, FIELDS_BY_PATH, KIND_LABEL, Field, split_dtmf_path, target_pairs
+from bulkcc.plan.diff import same_value
+from bulkcc.plan.exact import routing_losses, shown_value
+from bulkcc.plan.payload import LiveValues, cell_value, read_callcenter, row_values
+from bulkcc.validate.cells import has_control_characters
+from bulkcc.validate.validation import validate_file
+from bulkcc.workbook.layout import CONTEXT_PREFIX
+from bulkcc.workbook.template import build_workbook
+from bulkcc.workbook.xlsx import save_atomic
+
+# Read-only fields shown for context; no PATCH ever carries them.
+CONTEXT_FIELDS = ("office_id", "timezone", "state", "country", "phone_numbers", "availability_status")
+EXCEL_CELL_MAX = 32_767  # characters Excel keeps in a cell
+LEFT_BLANK = "the cell is left blank: with --diff a blank cell leaves the live value as it is"
+ROUNDS = 3  # write-and-read rounds at most; the second only confirms what the first blanked
+
+Notes = dict[str, tuple[Any, str]]  # column (or live path) -> (live value, why)
+
+
+def _unwritable(field: Field, value: Any) -> str | None:
+    """Why no cell can hold this (parsed) live value exactly, or None. The round trip catches the rest."""
+    if isinstance(value, str):
+        if has_control_characters(value):
+            return "it contains control characters (invisible codes), which a workbook cell cannot hold"
+        if "\r" in value:
+            return "it contains a carriage return, which a workbook cell turns into a line break"
+        limit = min(field.max_length or EXCEL_CELL_MAX, EXCEL_CELL_MAX)
+        if len(value) > limit:
+            return f"it has {len(value)} characters, over the limit of {limit}"
+    if field.kind == "hours" and len(value) % 2:
+        return "it has an odd number of times (an opening with no closing), which time ranges cannot show"
+    return None
+
+
+def _blank(cells: dict[str, Any], notes: Notes, column: str, value: Any, why: str) -> None:
+    cells.pop(column, None)
+    notes.setdefault(column, (value, why))
+
+
+def _keep_targets_whole(cells: dict[str, Any], notes: Notes, live: Mapping[str, Any]) -> None:
+    """A target is a type and an id (and a DTMF key's target needs its action): never write half of one."""
+    for action, kind, target in target_pairs():
+        for present, missing in ((kind, target), (target, kind)):
+            if present in cells and missing not in cells:
+                _blank(cells, notes, present, live.get(present),
+                       f"{missing} is blank in this row (see its note, or the live call center has none), and "
+                       f"a target is given as action_target_type and action_target_id together; {LEFT_BLANK}")
+        if split_dtmf_path(action) is not None and action not in cells:
+            for part in (kind, target):
+                if part in cells:
+                    _blank(cells, notes, part, live.get(part),
+                           f"{action} is blank in this row, and a DTMF key's target needs its action; {LEFT_BLANK}")
+
+
+def live_cells(callcenter: Mapping[str, Any], read: LiveValues | None = None) -> tuple[dict[str, Any], Notes]:
+    """One call center's field cells, and a note for each live value left out and why."""
+    read = read or read_callcenter(callcenter)
+    cells: dict[str, Any] = {}
+    notes: Notes = {}
+    for loss in routing_losses(callcenter):
+        if loss.column is None:
+            notes.setdefault(loss.path, (loss.value, f"{loss.why}. With --diff, this call center's routing is "
+                                         "not sent while that is there (sending it whole would lose it): change "
+                                         "it in Dialpad first; the other fields can be changed as usual"))
+        else:
+            notes.setdefault(loss.column, (loss.value, f"{loss.why}; {LEFT_BLANK}. With --diff, this call "
+                                           "center's routing is sent only with this cell filled (sending it whole "
+                                           "would otherwise lose the live value)"))
+    for column, raw in read.unreadable.items():
+        kind = KIND_LABEL[FIELDS_BY_PATH[column].kind]
+        notes.setdefault(column, (raw, f"the live value {shown_value(raw)} is not a {kind}; {LEFT_BLANK}"))
+    for field in FIELDS:
+        if field.path not in read.values or field.path in notes:
+            continue
+        value = read.values[field.path]
+        why = _unwritable(field, value)
+        if why:
+            notes[field.path] = (value, f"{why}; {LEFT_BLANK}")
+        else:
+            cells[field.path] = cell_value(field, value)
+    _keep_targets_whole(cells, notes, read.values)
+    return cells, notes
+
+
+def context_cells(callcenter: Mapping[str, Any]) -> dict[str, str]:
+    """The `info.` cells of a call center: read-only, never read back, so shown as text."""
+    row: dict[str, str] = {}
+    for name in CONTEXT_FIELDS:
+        value = callcenter.get(name)
+        if value is not None:
+            text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            row[CONTEXT_PREFIX + name] = text[:EXCEL_CELL_MAX]
+    return row
+
+
+def _misread(path: Path, rows: Sequence[Mapping[str, Any]], reads: Sequence[LiveValues]) -> dict[int, Notes]:
+    """By row index, the cells of the written workbook that do not read back, for --diff, as their live value."""
+    validation = validate_file(path, diff=True)
+    parsed = row_values(validation.typed)
+    problems: dict[tuple[int | None, str | None], Problem] = {}
+    for reported in validation.problems:
+        problems.setdefault((reported.row, reported.column), reported)
+    found: dict[int, Notes] = {}
+    for index, (cells, read) in enumerate(zip(rows, reads, strict=True)):
+        excel_row = index + 2
+        back = parsed.get(excel_row, {})
+        for column in cells:
+            if column == "id" or column not in FIELDS_BY_PATH:
+                continue  # the id is the row's own (never blanked); info. cells are never read
+            live = read.values.get(column)
+            problem = problems.get((excel_row, column))
+            if problem is not None:
+                why = f"the live value {shown_value(live)} is not valid in the workbook: {problem.message}"
+            elif not same_value(live, back.get(column)):
+                got = "blank" if column not in back else shown_value(back[column])
+                why = f"a cell cannot hold the live value {shown_value(live)} exactly (it reads back as {got})"
+            else:
+                continue
+            found.setdefault(index, {})[column] = (live, f"{why}; {LEFT_BLANK}")
+    return found
+
+
+def _notes_as_problems(all_notes: Sequence[Notes]) -> list[Problem]:
+    order = {name: position for position, name in enumerate(COLUMNS)}
+    problems = [Problem(index + 2, column, _jsonable(value), why)
+                for index, notes in enumerate(all_notes) for column, (value, why) in notes.items()]
+    return sorted(problems, key=lambda p: (p.row or 0, order.get(p.column or "", len(order)), p.column or ""))
+
+
+def _jsonable(value: Any) -> Any:
+    """A live value as a note shows it: plain JSON types, long text cut short."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, tuple):
+        value = list(value)  # hours, as the API sends them
+    if isinstance(value, list) and len(value) <= 20 and all(isinstance(v, str) and len(v) <= 20 for v in value):
+        return value
+    return value if isinstance(value, str) and len(value) <= 200 else shown_value(value)
+
+
+def write_export(output: Path, callcenters: Sequence[Mapping[str, Any]]) -> list[Problem]:
+    """Write the call centers (one row each, in order, from Excel row 2) to `output`; return the notes.
+
+    The file is replaced atomically, and only once every cell reads back as its live value.
+    """
+    reads = [read_callcenter(cc) for cc in callcenters]
+    rows: list[dict[str, Any]] = []
+    all_notes: list[Notes] = []
+    for callcenter, read in zip(callcenters, reads, strict=True):
+        cells, notes = live_cells(callcenter, read)
+        rows.append({**cells, **context_cells(callcenter)})
+        all_notes.append(notes)
+    context = [CONTEXT_PREFIX + name for name in CONTEXT_FIELDS if any(CONTEXT_PREFIX + name in r for r in rows)]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{output.stem}-", suffix=".xlsx", dir=output.parent)
+    os.close(handle)
+    temp = Path(temp_name)
+    try:
+        for _ in range(ROUNDS):
+            save_atomic(build_workbook(rows=rows, context_columns=context), temp)
+            misread = _misread(temp, rows, reads)
+            if not misread:
+                break
+            for index, found in misread.items():
+                for column, (value, why) in found.items():
+                    _blank(rows[index], all_notes[index], column, value, why)
+                _keep_targets_whole(rows[index], all_notes[index], reads[index].values)
+        else:
+            save_atomic(build_workbook(rows=rows, context_columns=context), temp)
+        os.replace(temp, output)
+    finally:
+        temp.unlink(missing_ok=True)
+    return _notes_as_problems(all_notes)
