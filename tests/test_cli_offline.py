@@ -37,6 +37,18 @@ def sha256(path: Path) -> str:
 # ---- validate -------------------------------------------------------------------
 
 
+def test_validate_diff_accepts_a_row_that_fills_only_the_routing_it_changes(write_xlsx) -> None:
+    path = write_xlsx(["id", f"{R}.open.operator_routing"], [[1001, "random"]])
+    plain = run("validate", path)
+    assert plain.exit_code == 1
+    assert "use --diff" in " ".join(plain.output.split())
+    diff = run("validate", path, "--diff")
+    assert diff.exit_code == 0, diff.output
+    assert "1 rows, all valid" in diff.output
+    report = json.loads(run("validate", path, "--diff", "--format", "json").stdout)
+    assert (report["valid"], report["diff"]) == (True, True)
+
+
 def test_validate_valid_exits_0(write_xlsx) -> None:
     result = run("validate", write_xlsx(HEADER, GOOD_ROWS))
     assert result.exit_code == 0, result.output

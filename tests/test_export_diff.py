@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 from openpyxl import load_workbook
 
 from bulkcc.cli import main
-from bulkcc.fields import OPERATOR_ROUTINGS
+from bulkcc.fields import COLUMNS, OPERATOR_ROUTINGS
 from bulkcc.plan import Change
 from bulkcc.plan.diff import diff_row, rollback_rows
 from bulkcc.plan.payload import PlannedRequest, body_from_values, row_values, values_from_callcenter
@@ -658,3 +658,356 @@ async def test_export_by_ids_and_diff_reads_refuse_an_answer_for_another_call_ce
     assert "row 3: cannot read the live call center: its fields cannot be read" in planned.stdout
     assert "reading 2 live call centers from" in planned.stderr  # --diff reads show progress
     assert "0 requests planned" in planned.stdout
+
+
+# ---- live state no cell holds exactly is never dropped -----------------------------
+
+ROUTING_COLUMNS = [c for c in COLUMNS if c.startswith("routing_options.")]
+
+
+def _odd_live_state(store: dict[int, dict[str, Any]]) -> dict[str, int]:
+    """The issue's cases, one call center each (by name): what export cannot write into a cell."""
+    star, bell, nul, escape, unknown, odd = sorted(store)[:6]
+    store[star]["routing_options"]["open"]["dtmf"].append({"input": "*", "options": {"action": "operator"}})
+    store[star]["monday_hours"] = ["08:00", "12:00", "14:00"]
+    store[bell]["name"] = "Sales\x07 EMEA"
+    store[nul]["name"] = "Billing\x00 DACH"
+    store[escape]["name"] = "Support \x1b[1mVIP"
+    store[unknown]["routing_options"]["closed"]["action"] = "holiday_message"  # a value the PATCH does not list
+    store[unknown]["advanced_settings"]["max_wrap_up_seconds"] = 2**60  # Excel would round it: written as text
+    store[unknown]["group_description"] = "line one\r\nline two"
+    store[odd]["hold_queue"] = None
+    store[odd]["tuesday_hours"] = ["8:00", "18:00"]  # reads back as 08:00: not exact
+    return {"star": star, "bell": bell, "nul": nul, "escape": escape, "unknown": unknown, "odd": odd}
+
+
+async def test_export_leaves_blank_and_notes_what_no_cell_holds_and_diff_changes_nothing(tmp_path: Path) -> None:
+    ids = IDS[:8]
+    store = _store(ids)
+    cc = _odd_live_state(store)
+    async with Simulator(SimulatorConfig(api_key=KEY, page_size=100, rate_limit_per_min=FAST), store=store) as sim:
+        before = copy.deepcopy(sim.store)
+        path = tmp_path / "export.xlsx"
+        exported = await export_async(path, ExportQuery(), _options(sim))
+        rows = _row_of(path)
+        noted = {(n.row, n.column) for n in exported.notes}
+        assert noted == {
+            (rows[cc["star"]], "monday_hours"), (rows[cc["star"]], "routing_options.open.dtmf[2]"),
+            (rows[cc["bell"]], "name"), (rows[cc["nul"]], "name"), (rows[cc["escape"]], "name"),
+            (rows[cc["unknown"]], "routing_options.closed.action"), (rows[cc["unknown"]], "group_description"),
+            (rows[cc["odd"]], "tuesday_hours")}
+        by_cell = {(n.row, n.column): n for n in exported.notes}
+        star_key = by_cell[(rows[cc["star"]], "routing_options.open.dtmf[2]")]
+        assert star_key.value == "*" and "keys 0-9 only" in star_key.message
+        assert "change it in Dialpad first" in star_key.message
+        odd_hours = by_cell[(rows[cc["star"]], "monday_hours")]
+        assert odd_hours.value == ["08:00", "12:00", "14:00"] and "odd number of times" in odd_hours.message
+        assert "control characters" in by_cell[(rows[cc["bell"]], "name")].message
+        assert "reads back as ['08:00', '18:00']" in by_cell[(rows[cc["odd"]], "tuesday_hours")].message
+        assert all("blank" in n.message for n in exported.notes if n.column in COLUMNS)
+
+        header, values = _sheet(path)
+        cell = {(int(row[0]), name): value for row in values for name, value in zip(header, row, strict=False)}
+        for row_id, column in [(cc["star"], "monday_hours"), (cc["bell"], "name"), (cc["nul"], "name"),
+                               (cc["escape"], "name"), (cc["unknown"], "routing_options.closed.action"),
+                               (cc["unknown"], "group_description"), (cc["odd"], "tuesday_hours")]:
+            assert cell[(row_id, column)] is None, column  # blank: with --diff, left as it is
+        assert cell[(cc["unknown"], "advanced_settings.max_wrap_up_seconds")] == str(2**60)  # all 19 digits
+        assert cell[(cc["star"], "routing_options.open.dtmf.1.action")] == "directory"  # the keys 0-9 are there
+
+        # The CLI prints the same notes on stderr; the workbook holds only data.
+        result = await _cli("export", "-o", tmp_path / "cli.xlsx", *_target_args(sim))
+        assert result.exit_code == 0, result.output
+        for note in exported.notes:
+            assert f"note: row {note.row}, {note.column}: " in result.stderr
+        assert "8 live values in 6 rows could not be written exactly" in " ".join(result.stderr.split())
+        assert "exported 8 call centers" in result.stdout
+
+        # Unedited, the export plans nothing and sends nothing with --diff.
+        sim.requests.clear()
+        plan = await _cli("plan", path, "--diff", *_target_args(sim))
+        assert plan.exit_code == 0, plan.output
+        assert "0 requests planned" in plan.output and "8 rows unchanged" in plan.output
+        outcome = await apply_async(path, _apply_options(sim, tmp_path / "results.xlsx", diff=True))
+        assert outcome.exit_code == 0 and {r.status for r in outcome.results} == {"unchanged"}
+        assert _patches(sim) == [] and sim.store == before
+
+
+async def test_routing_edit_is_not_sent_when_it_would_drop_a_live_dtmf_key(tmp_path: Path) -> None:
+    """A live key * has no column: sending the routing whole would drop it, so the row is never sent."""
+    ids = IDS[:8]
+    store = _store(ids)
+    cc = _odd_live_state(store)
+    async with Simulator(SimulatorConfig(api_key=KEY, page_size=100, rate_limit_per_min=FAST), store=store) as sim:
+        before = copy.deepcopy(sim.store)
+        path = tmp_path / "export.xlsx"
+        await export_async(path, ExportQuery(), _options(sim))
+        rows = _row_of(path)
+        star, other = cc["star"], ids[7]
+        old_routing = before[star]["routing_options"]["open"]["operator_routing"]
+        new_routing = next(r for r in OPERATOR_ROUTINGS if r != old_routing)
+        new_ring = _other(before[other]["ring_seconds"], 10, 45)
+        edited = _edit(path, {(rows[star], OPEN_ROUTING): new_routing, (rows[star], "name"): "Renamed",
+                              (rows[other], "ring_seconds"): new_ring})
+        sim.requests.clear()
+
+        plan = await _cli("plan", edited, "--diff", *_target_args(sim))
+        assert plan.exit_code == 1, plan.output
+        text = " ".join(plan.output.split())
+        assert f"row {rows[star]}: not sent: its routing cannot be sent whole" in text
+        assert "routing_options.open.dtmf[2]: DTMF key '*'" in text and "clear its routing cells" in text
+        assert f"{OPEN_ROUTING}: {old_routing} → {new_routing}" in text  # what the row asked for
+        assert "1 requests planned" in text and "1 rows blocked (never sent)" in text
+        assert f"PATCH /api/v2/callcenters/{other}" in text and f"/api/v2/callcenters/{star}\n" not in plan.output
+
+        results = tmp_path / "results.xlsx"
+        outcome = await apply_async(edited, _apply_options(sim, results, diff=True))
+        assert outcome.exit_code == 1
+        by_id = {r.id: r for r in read_results(results)}
+        blocked = by_id[star]
+        assert (blocked.status, blocked.attempts, blocked.http_status) == ("failed", 0, None)
+        assert blocked.error.startswith("not sent: its routing cannot be sent whole") and "'*'" in blocked.error
+        assert by_id[other].status == "updated"
+        assert [p.callcenter_id for p in _patches(sim)] == [other]  # the blocked row was never sent
+        assert sim.store[star] == before[star]
+
+        # What the message says to do: clear the row's routing cells, and its other changes go through.
+        cleared = _edit(edited, {(rows[star], column): None for column in ROUTING_COLUMNS})
+        sim.requests.clear()
+        again = await apply_async(cleared, _apply_options(sim, tmp_path / "again.xlsx", diff=True))
+        assert again.exit_code == 0
+        assert [(p.callcenter_id, p.body) for p in _patches(sim)] == [(star, {"name": "Renamed"})]
+        assert sim.store[star]["routing_options"] == before[star]["routing_options"]  # key * still there
+
+
+async def test_filling_the_noted_routing_cell_lets_the_routing_through(tmp_path: Path) -> None:
+    """A live action value the PATCH does not take is replaced when the admin fills its cell."""
+    ids = IDS[:8]
+    store = _store(ids)
+    unknown = _odd_live_state(store)["unknown"]
+    async with Simulator(SimulatorConfig(api_key=KEY, page_size=100, rate_limit_per_min=FAST), store=store) as sim:
+        before = copy.deepcopy(sim.store)
+        path = tmp_path / "export.xlsx"
+        await export_async(path, ExportQuery(), _options(sim))
+        row = _row_of(path)[unknown]
+        new_routing = next(r for r in OPERATOR_ROUTINGS if r != before[unknown]["routing_options"]["open"]
+                           ["operator_routing"])
+        only_open = _edit(path, {(row, OPEN_ROUTING): new_routing})
+        sim.requests.clear()
+        blocked = await apply_async(only_open, _apply_options(sim, tmp_path / "r1.xlsx", diff=True))
+        (result,) = [r for r in blocked.results if r.id == unknown]
+        assert result.status == "failed" and "fill routing_options.closed.action" in result.error
+        assert "'holiday_message'" in result.error
+        assert _patches(sim) == []
+
+        both = _edit(only_open, {(row, "routing_options.closed.action"): "voicemail"})
+        sent = await apply_async(both, _apply_options(sim, tmp_path / "r2.xlsx", diff=True))
+        assert sent.exit_code == 0
+        (patch,) = _patches(sim)
+        assert apispec.update_body_errors(patch.body) == []
+        expected = copy.deepcopy(before[unknown]["routing_options"])
+        expected["open"]["operator_routing"] = new_routing
+        expected["closed"]["action"] = "voicemail"
+        assert sim.store[unknown]["routing_options"] == expected  # both menus and targets kept
+
+
+async def test_partial_routing_row_is_completed_from_live_and_blocked_when_live_has_none(
+        tmp_path: Path, write_xlsx) -> None:
+    """With --diff a row may fill one routing cell; the rest comes from live, or the row says what is missing."""
+    ids = IDS[:2]
+
+    def no_routing(store: dict[int, dict[str, Any]]) -> None:
+        store[ids[1]]["routing_options"] = None
+
+    async with _sim_of(ids, no_routing) as sim:
+        before = copy.deepcopy(sim.store)
+        old = before[ids[0]]["routing_options"]["open"]["operator_routing"]
+        new = next(r for r in OPERATOR_ROUTINGS if r != old)
+        path = write_xlsx(["id", OPEN_ROUTING], [[str(ids[0]), new], [str(ids[1]), new]])
+        assert len(validate_file(path).problems) == 8  # without --diff: action and try_dial_operators, twice
+        assert validate_file(path, diff=True).problems == []
+
+        plan = await _cli("plan", path, "--diff", *_target_args(sim))
+        assert plan.exit_code == 1, plan.output
+        text = " ".join(plan.output.split())
+        assert "row 3: not sent" in text
+        assert "routing_options.open.action is needed to send the routing whole, and the live call center has " \
+               "none (fill the cell)" in text
+
+        outcome = await apply_async(path, _apply_options(sim, tmp_path / "results.xlsx", diff=True))
+        assert [(r.row, r.status) for r in outcome.results] == [(2, "updated"), (3, "failed")]
+        (patch,) = _patches(sim)
+        expected = copy.deepcopy(before[ids[0]]["routing_options"])
+        expected["open"]["operator_routing"] = new
+        assert patch.body == {"routing_options": expected}
+        assert sim.store[ids[1]] == before[ids[1]]
+
+
+# ---- property: any state the API can return exports exactly -----------------------
+#
+# Call centers start from the simulator's realistic ones and get up to six changes,
+# each a path of the official CallCenterProto schema (or a key it does not have) set
+# to a value of that path's shape, to null, or removed. Values are drawn from the
+# schema (`apispec.json_schema`): enums with unknown values mixed in, int64 with edge
+# numbers (and the odd string the wire might carry), text with control characters,
+# padding, carriage returns and huge lengths, hours lists of any length, DTMF menus
+# with keys * and #, keys given twice, options missing.
+
+_CC_SCHEMA = apispec.json_schema(apispec.CALL_CENTER)
+class _Remove:
+    def __repr__(self) -> str:
+        return "REMOVE"
+
+
+_REMOVE = _Remove()  # a change that deletes the key
+_TIMES = ["00:00", "08:00", "12:00", "13:00", "18:00", "23:59", "8:00", "24:00", "18:00 ", "noon", ""]
+_EDGE_TEXT = ["", " ", "  padded  ", "tab\tinside", "line\nbreak", "cr\rreturn", "crlf\r\nend", "bell\x07",
+              "nul\x00", "del\x7f", "=1+1", "#N/A", "TRUE", "123", "\u00a0nbsp\u00a0", "é🙂", "x" * 101, "y" * 257,
+              "z" * 40_000]
+_EDGE_INTS = [0, 1, -1, 9, 10, 45, 46, 100, 120, 2**53 + 1, 10**15, INT64 := 2**63 - 1, -(2**63)]
+_WIRE_INTS = ["0012", "abc", "", "1e3", " 7"]  # strings the wire carries where int64 belongs
+_MENU_INPUTS = [*"0123456789", "*", "#", "", "10", None]
+
+
+def _schema_values(node: dict[str, Any], name: str = "") -> Any:
+    """A hypothesis strategy of values of one (JSON Schema) node of the call center."""
+    from hypothesis import strategies as st
+
+    types = node.get("type", [])
+    types = [types] if isinstance(types, str) else list(types)
+    options = [st.none()] if "null" in types else []
+    enum = node.get("enum") or node.get("then", {}).get("enum")
+    if name == "input":
+        return st.sampled_from(_MENU_INPUTS)
+    if "object" in types:
+        props = node.get("properties", {})
+        known = st.fixed_dictionaries({}, optional={k: _schema_values(v, k) for k, v in props.items()})
+        unknown = st.dictionaries(st.sampled_from(["new_field", "greeting"]), st.sampled_from(_EDGE_TEXT[:4]),
+                                  max_size=1)
+        options.append(st.tuples(known, unknown).map(lambda kv: {**kv[1], **kv[0]}))
+    elif "array" in types:
+        items = st.sampled_from(_TIMES) if name.endswith("_hours") else _schema_values(node["items"], name)
+        options.append(st.lists(items, max_size=5))
+    elif enum:
+        options.append(st.sampled_from([*enum, "not_a_value", enum[0].upper()]))
+    elif "string" in types:
+        options.append(st.one_of(st.sampled_from(_EDGE_TEXT), st.text(max_size=12)))
+    elif "integer" in types:
+        options.append(st.one_of(st.sampled_from(_EDGE_INTS), st.integers(-(2**63), INT64),
+                                 st.sampled_from(_WIRE_INTS)))
+    elif "boolean" in types:
+        options.append(st.booleans())
+    return st.one_of(options)
+
+
+def _schema_paths(node: dict[str, Any], prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Every property path of the schema (objects too), with its node; ids left alone."""
+    paths = []
+    for name, prop in node.get("properties", {}).items():
+        path = f"{prefix}{name}"
+        if path != "id":
+            paths.append((path, prop))
+            paths.extend(_schema_paths(prop, path + "."))
+    return paths
+
+
+_CHANGE_PATHS = _schema_paths(_CC_SCHEMA) + [
+    (p, {"type": "string"}) for p in ("new_top_level", "hold_queue.new_field", "routing_options.new_state",
+                                      "routing_options.open.new_field")]
+
+
+def _changes():
+    from hypothesis import strategies as st
+
+    change = st.sampled_from(_CHANGE_PATHS).flatmap(lambda pn: st.tuples(
+        st.just(pn[0]), st.one_of(st.just(_REMOVE), _schema_values(pn[1], pn[0].rsplit(".", 1)[-1]))))
+    return st.lists(change, max_size=6)
+
+
+def _changed(callcenter: dict[str, Any], changes: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = copy.deepcopy(callcenter)
+    for path, value in changes:
+        *parents, leaf = path.split(".")
+        node = result
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        if value is _REMOVE:
+            node.pop(leaf, None)
+        else:
+            node[leaf] = copy.deepcopy(value)
+    return result
+
+
+OPEN_ROUTING = "routing_options.open.operator_routing"
+
+
+async def _export_then_diff(store: dict[int, dict[str, Any]], tmp: Path) -> None:
+    """Export the store; `plan --diff` and `apply --diff` of the unedited export must change nothing.
+
+    Then every row gets a new open operator_routing: each row is either sent, and
+    the live call center afterwards is the one before with just that changed (no
+    live routing entry lost), or it is failed as blocked, never sent, and untouched.
+    """
+    from bulkcc.plan import make_plan
+    from bulkcc.plan.exact import routing_losses
+    from bulkcc.run.live import plan_against_live_async
+
+    async with Simulator(SimulatorConfig(api_key=KEY, page_size=2, rate_limit_per_min=FAST), store=store) as sim:
+        before = copy.deepcopy(sim.store)
+        path = tmp / "export.xlsx"
+        exported = await export_async(path, ExportQuery(), _options(sim))
+        assert len(exported) == len(store)
+        validation = validate_file(path, diff=True)
+        assert validation.problems == [], (validation.problems[:3], exported.notes)
+        planned = await plan_against_live_async(make_plan(validation), _options(sim))
+        assert planned.requests == [] and planned.blocked == {} and planned.unreadable == {}, (
+            [(r.row, planned.change_lines(r.row)) for r in planned.requests], exported.notes)
+        outcome = await apply_async(path, _apply_options(sim, tmp / "results.xlsx", diff=True))
+        assert outcome.exit_code == 0, outcome.message
+        assert {r.status for r in outcome.results} <= {"unchanged", "skipped"}
+        assert _patches(sim) == []
+        assert sim.store == before
+
+        rows = _row_of(path)
+        new = {cc_id: "random" if values_from_callcenter(apispec.to_wire(cc)).get(OPEN_ROUTING) != "random"
+               else "roundrobin" for cc_id, cc in before.items()}
+        edited = _edit(path, {(rows[cc_id], OPEN_ROUTING): value for cc_id, value in new.items()})
+        outcome = await apply_async(edited, _apply_options(sim, tmp / "edited-results.xlsx", diff=True))
+        for result in outcome.results:
+            cc_id = result.id
+            live = apispec.to_wire(before[cc_id])
+            if result.status == "failed":
+                assert result.attempts == 0 and result.error.startswith("not sent: its routing"), result
+                assert sim.patch_count(cc_id, applied_only=False) == 0 and sim.store[cc_id] == before[cc_id]
+                assert [loss for loss in routing_losses(live) if loss.column != OPEN_ROUTING] or any(
+                    f"{c} is needed" in result.error for c in ("routing_options.open.action",
+                                                              "routing_options.closed.action",
+                                                              "routing_options.open.try_dial_operators",
+                                                              "routing_options.closed.try_dial_operators")), result
+                continue
+            assert result.status == "updated", result
+            assert [loss for loss in routing_losses(live) if loss.column != OPEN_ROUTING] == []
+            expected = {**values_from_callcenter(live), OPEN_ROUTING: new[cc_id]}
+            assert values_from_callcenter(apispec.to_wire(sim.store[cc_id])) == expected
+            untouched = {k: v for k, v in before[cc_id].items() if k != "routing_options"}
+            assert {k: v for k, v in sim.store[cc_id].items() if k != "routing_options"} == untouched
+
+
+@pytest.mark.timeout(240)
+def test_property_any_api_state_exports_exactly_and_diff_never_drops_live_routing(tmp_path_factory) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    ids = IDS[:4]
+
+    @settings(max_examples=25, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(st.lists(_changes(), min_size=len(ids), max_size=len(ids)))
+    def check(changes_per_cc: list[list[tuple[str, Any]]]) -> None:
+        store = {cc_id: _changed(cc, changes) for (cc_id, cc), changes in zip(_store(ids).items(), changes_per_cc,
+                                                                              strict=True)}
+        asyncio.run(_export_then_diff(store, tmp_path_factory.mktemp("prop")))
+
+    check()

@@ -202,3 +202,82 @@ def test_csv_sample_plans_the_same_bodies_as_the_workbook(samples_dir: Path) -> 
 ])
 def test_representative_bodies_conform(row: dict[str, Any], update_body_validator) -> None:
     assert update_body_validator.errors(body_of(row)) == []
+
+
+# ---- live call centers read back into columns, and what a PATCH cannot carry -----
+
+
+def test_reading_a_live_call_center_never_fails_on_values_of_the_wrong_type() -> None:
+    from bulkcc.plan.payload import read_callcenter
+
+    live = {"id": "1001", "ring_seconds": "abc", "name": 5, "hours_on": "yes", "monday_hours": "08:00-18:00",
+            "hold_queue": None, "alerts": {"cc_service_level": "0095"}, "advanced_settings": "nope",
+            "routing_options": {"open": {"action": "voicemail", "try_dial_operators": True,
+                                         "dtmf": [7, {"input": "*"}, {"input": "1", "options": "x"},
+                                                  {"input": "2", "options": {"action": "operator",
+                                                                             "action_target_id": "9" * 5000}}]},
+                                "closed": "nope"}}
+    read = read_callcenter(live)
+    assert read.values == {"id": 1001, "alerts.cc_service_level": 95, f"{R}.open.action": "voicemail",
+                           f"{R}.open.try_dial_operators": True, f"{R}.open.dtmf.2.action": "operator"}
+    assert read.unreadable == {"ring_seconds": "abc", "name": 5, "hours_on": "yes", "monday_hours": "08:00-18:00",
+                               f"{R}.open.dtmf.2.action_target_id": "9" * 5000}
+
+
+def test_an_odd_hours_list_keeps_its_last_time_in_a_cell() -> None:
+    from bulkcc.fields import FIELDS_BY_PATH
+    from bulkcc.plan.diff import shown
+    from bulkcc.plan.payload import cell_value
+
+    monday = FIELDS_BY_PATH["monday_hours"]
+    assert cell_value(monday, ("08:00", "12:00", "14:00")) == "08:00-12:00, 14:00"  # not silently 08:00-12:00
+    assert shown("monday_hours", ("08:00", "12:00", "14:00")) == "08:00-12:00, 14:00"
+    assert cell_value(monday, ()) == "closed"
+
+
+def test_routing_losses_name_each_entry_and_the_cell_that_replaces_it() -> None:
+    from bulkcc.plan.exact import routing_losses
+
+    live = {"routing_options": {
+        "open": {"action": "holiday_message", "try_dial_operators": True, "greeting": "hi", "operator_routing": None,
+                 "dtmf": [{"input": "1", "options": {"action": "operator"}}, {"input": "*", "options": {}},
+                          {"input": "#"}, {"input": "1", "options": {"action": "directory"}}, {}, None,
+                          {"input": "3", "options": {"action_target_type": "user", "action_target_id": "7"}},
+                          {"input": "4", "options": {"action": "person", "ring": 3}}]},
+        "closed": {"action": "voicemail", "try_dial_operators": "yes", "action_target_id": "9" * 30},
+        "holiday": {"action": "message"}}}
+    found = {(loss.path, loss.column) for loss in routing_losses(live)}
+    assert found == {
+        ("routing_options.holiday", None),
+        (f"{R}.open.action", f"{R}.open.action"),  # replaced when the row fills it
+        (f"{R}.open.greeting", None),
+        (f"{R}.open.dtmf[1]", None), (f"{R}.open.dtmf[2]", None),  # keys * and #
+        (f"{R}.open.dtmf[3]", None),  # key 1 given twice
+        (f"{R}.open.dtmf[6]", f"{R}.open.dtmf.3.action"),  # a key with no action
+        (f"{R}.open.dtmf[7].options.ring", None),
+        (f"{R}.closed.try_dial_operators", f"{R}.closed.try_dial_operators"),
+        (f"{R}.closed.action_target_id", f"{R}.closed.action_target_id"),  # over 64 bits
+    }
+    assert routing_losses({"routing_options": None}) == [] and routing_losses({}) == []
+
+
+def test_a_routing_change_is_blocked_by_what_it_would_lose_and_by_what_is_missing() -> None:
+    from bulkcc.plan.diff import diff_row
+    from bulkcc.plan.payload import PlannedRequest, body_from_values
+
+    live = {"routing_options": {
+        "open": {"action": "holiday_message", "try_dial_operators": True,
+                 "dtmf": [{"input": "*", "options": {"action": "operator"}}]}}}
+    row = {"id": 1001, f"{R}.open.operator_routing": "random"}
+    diff = diff_row(PlannedRequest(2, 1001, body_from_values(row)), row, live)
+    assert diff.request.body == {} and diff.prior == {}
+    assert diff.blocked is not None and diff.blocked.startswith("not sent: its routing cannot be sent whole")
+    for part in ("routing_options.open.dtmf[0]: DTMF key '*'", "(change it in Dialpad first)",
+                 "routing_options.open.action: 'holiday_message'", f"(fill {R}.open.action with the value you want)",
+                 f"{R}.closed.action is needed to send the routing whole",
+                 f"{R}.closed.try_dial_operators is needed", "clear its routing cells"):
+        assert part in diff.blocked, part
+
+    unchanged_routing = {"id": 1001, "ring_seconds": 30}  # no routing change: the live routing is not touched
+    diff = diff_row(PlannedRequest(2, 1001, body_from_values(unchanged_routing)), unchanged_routing, live)
+    assert diff.blocked is None and diff.request.body == {"ring_seconds": 30}

@@ -188,6 +188,43 @@ def test_complete_routing_options_pass() -> None:
     assert check_rows({"id": 1001, **ROUTING}).problems == []
 
 
+def test_routing_rule_names_diff_as_the_way_to_fill_only_what_changes() -> None:
+    validation = check_rows({"id": 1001, f"{R}.open.operator_routing": "random"})
+    assert len(validation.problems) == 4
+    assert all("use --diff" in p.message for p in validation.problems)
+
+
+@pytest.mark.parametrize("filled", [
+    f"{R}.open.operator_routing", f"{R}.closed.try_dial_operators", f"{R}.closed.dtmf.3.action",
+])
+def test_diff_mode_lets_a_row_fill_only_the_routing_cells_it_changes(filled: str) -> None:
+    """With --diff the rest of the routing comes from the live call center (checked there, not here)."""
+    value = {"try_dial_operators": True, "operator_routing": "random", "action": "menu"}[filled.rsplit(".", 1)[-1]]
+    row = {"id": 1001, filled: value}
+    sheet = _build_sheet(Path("input.xlsx"), "callcenters", [list(row), list(row.values())])
+    assert len(validate_sheet(sheet).problems) >= 3  # without --diff the rule stays as it is
+    validation = validate_sheet(sheet, diff=True)
+    assert validation.problems == [] and validation.diff
+    assert validation.to_dict()["diff"] is True
+
+
+def test_diff_mode_keeps_every_other_rule() -> None:
+    """Only the routing-is-whole rule is left to the live state: pairs, ranges, choices still hold."""
+    row = {"id": 1001, f"{R}.open.action_target_type": "user", f"{R}.closed.dtmf.2.action_target_id": 5,
+           f"{R}.closed.dtmf.2.action_target_type": "user", "ring_seconds": 50, f"{R}.open.action": "nope",
+           "hold_queue.max_hold_seconds": 60, "hold_queue.announce_position": True}
+    sheet = _build_sheet(Path("input.xlsx"), "callcenters", [list(row), list(row.values())])
+    assert cells(validate_sheet(sheet, diff=True)) == {
+        (2, "ring_seconds"), (2, f"{R}.open.action"), (2, f"{R}.open.action_target_id"),
+        (2, f"{R}.closed.dtmf.2.action"), (2, "hold_queue.announce_position")}
+
+
+def test_validate_file_diff_mode(write_xlsx) -> None:
+    path = write_xlsx(["id", f"{R}.open.operator_routing"], [[1001, "random"]])
+    assert len(validate_file(path).problems) == 4
+    assert validate_file(path, diff=True).problems == []
+
+
 @pytest.mark.parametrize("prefix", [f"{R}.open", f"{R}.closed"])
 def test_target_type_and_id_come_together(prefix: str) -> None:
     validation = check_rows(

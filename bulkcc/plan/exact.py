@@ -68,6 +68,13 @@ def _carryable(field: Field, value: Any) -> str | None:
     return None
 
 
+def _given(value: Any) -> bool:
+    """A value that says something: not null, and not an object of nulls (protobuf reads both as unset)."""
+    if isinstance(value, Mapping):
+        return any(_given(v) for v in value.values())
+    return value is not None
+
+
 def _menu_losses(state: str, menu: Any) -> list[Loss]:
     base = f"{ROUTING_PREFIX}{state}.dtmf"
     if not isinstance(menu, list):
@@ -76,8 +83,8 @@ def _menu_losses(state: str, menu: Any) -> list[Loss]:
     seen: set[str] = set()
     for index, item in enumerate(menu):
         path = f"{base}[{index}]"
-        if item is None:
-            continue  # null is "not given"
+        if item is None or (isinstance(item, Mapping) and not any(_given(v) for v in item.values())):
+            continue  # null, or an entry of nulls: nothing is given, so sending none loses nothing
         if not isinstance(item, Mapping):
             losses.append(Loss(path, None, item, f"{shown_value(item)} is not a DTMF menu entry"))
             continue
