@@ -133,10 +133,12 @@ def _routing_fields(state: str) -> list[Field]:
     group = f"routing {state}"
     rows = [
         _f(f"{p}.action", "enum", group, f"The action taken {when} if no operators are available. "
-           "Required (with try_dial_operators, for both states) when any routing_options cell is filled.",
+           "Required (with try_dial_operators, for both states) when any routing_options cell is filled; "
+           "with --diff a blank one keeps the live value.",
            choices=ACTIONS),
         _f(f"{p}.try_dial_operators", "bool", group, f"Whether operators are dialed on inbound calls {when}. "
-           "Required (with action, for both states) when any routing_options cell is filled."),
+           "Required (with action, for both states) when any routing_options cell is filled; "
+           "with --diff a blank one keeps the live value."),
         _f(f"{p}.operator_routing", "enum", group, "The routing strategy used when dialing operators.",
            choices=OPERATOR_ROUTINGS),
         _f(f"{p}.action_target_type", "enum", group,
@@ -150,7 +152,8 @@ def _routing_fields(state: str) -> list[Field]:
         rows += [
             _f(dtmf_path(state, key, "action"), "enum", menu,
                f"DTMF menu {when}: the action when the caller presses {key}. "
-               "The menu is sent whole: fill every key you want to keep.", choices=ACTIONS),
+               "The menu is sent whole: fill every key you want to keep (with --diff, blank keys keep their "
+               "live setting).", choices=ACTIONS),
             _f(dtmf_path(state, key, "action_target_type"), "enum", menu,
                f"DTMF key {key}: the type of the target dialed; needs the key's action and action_target_id.",
                choices=TARGET_TYPES),

@@ -67,6 +67,10 @@ README_LINES = (
     "DTMF menus (routing_options.open/closed.dtmf.K.*, collapsed: click + above the header) are sent "
     "whole: once any key of a menu is filled, fill every key you want to keep.",
     "When any routing_options cell is filled, action and try_dial_operators are needed for both open and closed.",
+    "With --diff (plan/apply), the routing is completed from the live call center: a row fills only the routing "
+    "cells it changes, and a blank cell keeps its live setting.",
+    "An export leaves blank any live value a cell cannot hold exactly (bulkcc export lists them, with why): "
+    "with --diff a blank cell leaves the live value as it is.",
     "Columns starting with info. are read-only context: validate and apply ignore them.",
     "Each header's comment and the Columns sheet describe the column. "
     "Check a filled sheet with `bulkcc validate` and `bulkcc plan` before `bulkcc apply`.",
