@@ -860,10 +860,10 @@ class _Remove:
 
 
 _REMOVE = _Remove()  # a change that deletes the key
-_TIMES = ["00:00", "08:00", "12:00", "13:00", "18:00", "23:59", "8:00", "24:00", "18:00 ", "noon", ""]
+_TIMES = ["00:00", "08:00", "12:00", "13:00", "18:00", "23:59", "8:00", "24:00", "18:00 ", "noon", "", "\ud800"]
 _EDGE_TEXT = ["", " ", "  padded  ", "tab\tinside", "line\nbreak", "cr\rreturn", "crlf\r\nend", "bell\x07",
-              "nul\x00", "del\x7f", "=1+1", "#N/A", "TRUE", "123", "\u00a0nbsp\u00a0", "é🙂", "x" * 101, "y" * 257,
-              "z" * 40_000]
+              "nul\x00", "del\x7f", "lone\ud800surrogate", "=1+1", "#N/A", "TRUE", "123", "\u00a0nbsp\u00a0", "é🙂",
+              "x" * 101, "y" * 257, "z" * 40_000]
 _EDGE_INTS = [0, 1, -1, 9, 10, 45, 46, 100, 120, 2**53 + 1, 10**15, INT64 := 2**63 - 1, -(2**63)]
 _WIRE_INTS = ["0012", "abc", "", "1e3", " 7"]  # strings the wire carries where int64 belongs
 _MENU_INPUTS = [*"0123456789", "*", "#", "", "10", None]

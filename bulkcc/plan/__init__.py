@@ -2,8 +2,9 @@
 
 Owns the PATCH body builder and its inverse (`payload`), the `Plan` value
 (`plans`), the --diff comparison against live call centers (`diff`, pure: the
-live state is read by the run layer) and the check that an answer shows what
-was sent (`compare`). May import `validate`, `workbook`, and the bottom layer
+live state is read by the run layer), what of a live routing a PATCH cannot
+carry back, so that --diff never sends a routing that would lose it (`exact`),
+and the check that an answer shows what was sent (`compare`). May import `validate`, `workbook`, and the bottom layer
 (`fields`, `errors`, `values`, `status`); never `send`, `run` or `sim`.
 """
 

@@ -1,7 +1,8 @@
 """Runs: the library calls behind `apply` and `export`, over live state.
 
 Owns `apply` (validate, plan, read live state for --diff, send, journal, write
-the results), `export`, reading live call centers (`live`), the crash-safe
+the results), `export` (and `export_cells`: every cell reads back as its live
+value, or is blank with a note), reading live call centers (`live`), the crash-safe
 journal (`journal`, written through the group commit of `commit`), the lock
 that allows one run per results path (`lock`) and progress output
 (`progress`). May import `send`,

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bulkcc.errors import Problem
+from bulkcc.errors import InputError, LiveStateError, Problem
 from bulkcc.fields import COLUMNS, FIELDS, FIELDS_BY_PATH, KIND_LABEL, Field, split_dtmf_path, target_pairs
 from bulkcc.plan.diff import same_value
 from bulkcc.plan.exact import routing_losses, shown_value
@@ -46,18 +46,25 @@ ROUNDS = 3  # write-and-read rounds at most; the second only confirms what the f
 Notes = dict[str, tuple[Any, str]]  # column (or live path) -> (live value, why)
 
 
-def _unwritable(field: Field, value: Any) -> str | None:
+def _has_surrogates(text: str) -> bool:
+    """Lone surrogates (JSON can carry them as escapes): no xlsx reader takes the file that holds one."""
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _unwritable(field: Field, value: Any, cell: Any) -> str | None:
     """Why no cell can hold this (parsed) live value exactly, or None. The round trip catches the rest."""
-    if isinstance(value, str):
-        if has_control_characters(value):
-            return "it contains control characters (invisible codes), which a workbook cell cannot hold"
-        if "\r" in value:
-            return "it contains a carriage return, which a workbook cell turns into a line break"
-        limit = min(field.max_length or EXCEL_CELL_MAX, EXCEL_CELL_MAX)
-        if len(value) > limit:
-            return f"it has {len(value)} characters, over the limit of {limit}"
     if field.kind == "hours" and len(value) % 2:
         return "it has an odd number of times (an opening with no closing), which time ranges cannot show"
+    if isinstance(cell, str):
+        if _has_surrogates(cell):
+            return "it holds characters that are not valid Unicode (lone surrogates), which a workbook cannot hold"
+        if has_control_characters(cell):
+            return "it contains control characters (invisible codes), which a workbook cell cannot hold"
+        if "\r" in cell:
+            return "it contains a carriage return, which a workbook cell turns into a line break"
+        limit = min(field.max_length or EXCEL_CELL_MAX, EXCEL_CELL_MAX)
+        if len(cell) > limit:
+            return f"it has {len(cell)} characters, over the limit of {limit}"
     return None
 
 
@@ -102,11 +109,12 @@ def live_cells(callcenter: Mapping[str, Any], read: LiveValues | None = None) ->
         if field.path not in read.values or field.path in notes:
             continue
         value = read.values[field.path]
-        why = _unwritable(field, value)
+        cell = cell_value(field, value)
+        why = _unwritable(field, value, cell)
         if why:
             notes[field.path] = (value, f"{why}; {LEFT_BLANK}")
         else:
-            cells[field.path] = cell_value(field, value)
+            cells[field.path] = cell
     _keep_targets_whole(cells, notes, read.values)
     return cells, notes
 
@@ -118,13 +126,18 @@ def context_cells(callcenter: Mapping[str, Any]) -> dict[str, str]:
         value = callcenter.get(name)
         if value is not None:
             text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            if _has_surrogates(text):
+                text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
             row[CONTEXT_PREFIX + name] = text[:EXCEL_CELL_MAX]
     return row
 
 
 def _misread(path: Path, rows: Sequence[Mapping[str, Any]], reads: Sequence[LiveValues]) -> dict[int, Notes]:
     """By row index, the cells of the written workbook that do not read back, for --diff, as their live value."""
-    validation = validate_file(path, diff=True)
+    try:
+        validation = validate_file(path, diff=True)
+    except InputError as exc:  # a value the checks above missed made the file unreadable: say so plainly
+        raise LiveStateError(f"the export could not be read back to check it ({exc}); nothing was written") from exc
     parsed = row_values(validation.typed)
     problems: dict[tuple[int | None, str | None], Problem] = {}
     for reported in validation.problems:
