@@ -843,6 +843,29 @@ async def test_partial_routing_row_is_completed_from_live_and_blocked_when_live_
         assert sim.store[ids[1]] == before[ids[1]]
 
 
+def test_export_writes_only_what_a_reader_takes_back(tmp_path: Path) -> None:
+    """Lone surrogates (JSON escapes) would make the whole file unreadable; int64 strings stay exact."""
+    from bulkcc.run.export_cells import write_export
+
+    first, second = (apispec.to_wire(cc) for cc in _store(IDS[:2]).values())
+    first["name"] = "bad\ud800name"
+    first["friday_hours"] = ["08:00", "18:00\udfff"]
+    first["timezone"] = "Europe/\ud800"  # info. cells are never read back: the character is replaced
+    second["advanced_settings"]["max_wrap_up_seconds"] = str(2**63 - 1)
+    second["alerts"]["cc_service_level_seconds"] = "0012"
+    path = tmp_path / "export.xlsx"
+    notes = write_export(path, [first, second])
+
+    assert {(n.row, n.column) for n in notes} == {(2, "name"), (2, "friday_hours")}
+    assert all("lone surrogates" in n.message for n in notes)
+    validation, by_id = _validated(path)
+    assert validation.diff is False and "name" not in by_id[IDS[0]]
+    assert by_id[IDS[1]]["advanced_settings.max_wrap_up_seconds"] == 2**63 - 1
+    assert by_id[IDS[1]]["alerts.cc_service_level_seconds"] == 12
+    header, rows = _sheet(path)
+    assert rows[0][header.index(CONTEXT_PREFIX + "timezone")] == "Europe/\ufffd"
+
+
 # ---- property: any state the API can return exports exactly -----------------------
 #
 # Call centers start from the simulator's realistic ones and get up to six changes,
