@@ -30,6 +30,7 @@ from bulkcc.send.connection import ConnectionOptions
 from bulkcc.send.target import KEY_ENV, Target
 from bulkcc.sim import apispec
 from bulkcc.sim.server import Simulator, SimulatorConfig, ids_for_demo, seed_store
+from bulkcc.sim.store import apply_patch, reference_errors
 from bulkcc.validate.validation import Validation, validate_file
 from bulkcc.workbook.layout import CONTEXT_PREFIX, DATA_SHEET
 from bulkcc.workbook.results import read_results
@@ -969,9 +970,9 @@ OPEN_ROUTING = "routing_options.open.operator_routing"
 async def _export_then_diff(store: dict[int, dict[str, Any]], tmp: Path) -> None:
     """Export the store; `plan --diff` and `apply --diff` of the unedited export must change nothing.
 
-    Then every row gets a new open operator_routing: each row is either sent, and
-    the live call center afterwards is the one before with just that changed (no
-    live routing entry lost), or it is failed as blocked, never sent, and untouched.
+    Then every row gets a new open operator_routing: `plan --diff` either sends the
+    row, and the call center the API then stores is the one before with just that
+    changed (no live routing entry lost), or blocks it because something would be.
     """
     from bulkcc.plan import make_plan
     from bulkcc.plan.exact import routing_losses
@@ -997,25 +998,25 @@ async def _export_then_diff(store: dict[int, dict[str, Any]], tmp: Path) -> None
         new = {cc_id: "random" if values_from_callcenter(apispec.to_wire(cc)).get(OPEN_ROUTING) != "random"
                else "roundrobin" for cc_id, cc in before.items()}
         edited = _edit(path, {(rows[cc_id], OPEN_ROUTING): value for cc_id, value in new.items()})
-        outcome = await apply_async(edited, _apply_options(sim, tmp / "edited-results.xlsx", diff=True))
-        for result in outcome.results:
-            cc_id = result.id
+        planned = await plan_against_live_async(make_plan(validate_file(edited, diff=True)), _options(sim))
+        assert planned.validation.problems == [] and planned.unreadable == {}
+        by_row = {row: cc_id for cc_id, row in rows.items()}
+        assert {by_row[r.row] for r in planned.requests} | {by_row[row] for row in planned.blocked} == set(before)
+        for row, why in planned.blocked.items():
+            live = apispec.to_wire(before[by_row[row]])
+            assert why.startswith("not sent: its routing cannot be sent whole")
+            lost = [loss for loss in routing_losses(live) if loss.column != OPEN_ROUTING]
+            assert lost or " is needed to send the routing whole" in why, why
+        for request in planned.requests:
+            cc_id = request.id
             live = apispec.to_wire(before[cc_id])
-            if result.status == "failed":
-                assert result.attempts == 0 and result.error.startswith("not sent: its routing"), result
-                assert sim.patch_count(cc_id, applied_only=False) == 0 and sim.store[cc_id] == before[cc_id]
-                assert [loss for loss in routing_losses(live) if loss.column != OPEN_ROUTING] or any(
-                    f"{c} is needed" in result.error for c in ("routing_options.open.action",
-                                                              "routing_options.closed.action",
-                                                              "routing_options.open.try_dial_operators",
-                                                              "routing_options.closed.try_dial_operators")), result
-                continue
-            assert result.status == "updated", result
             assert [loss for loss in routing_losses(live) if loss.column != OPEN_ROUTING] == []
-            expected = {**values_from_callcenter(live), OPEN_ROUTING: new[cc_id]}
-            assert values_from_callcenter(apispec.to_wire(sim.store[cc_id])) == expected
-            untouched = {k: v for k, v in before[cc_id].items() if k != "routing_options"}
-            assert {k: v for k, v in sim.store[cc_id].items() if k != "routing_options"} == untouched
+            assert apispec.update_body_errors(request.body) == [] and reference_errors(request.body) == []
+            after = apply_patch(before[cc_id], request.body)  # as the simulator (and Dialpad) would store it
+            assert values_from_callcenter(apispec.to_wire(after)) == {**values_from_callcenter(live),
+                                                                       OPEN_ROUTING: new[cc_id]}
+            assert {k: v for k, v in after.items() if k != "routing_options"} == {
+                k: v for k, v in before[cc_id].items() if k != "routing_options"}
 
 
 @pytest.mark.timeout(240)
@@ -1023,7 +1024,7 @@ def test_property_any_api_state_exports_exactly_and_diff_never_drops_live_routin
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    ids = IDS[:4]
+    ids = IDS[:6]
 
     @settings(max_examples=25, deadline=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
