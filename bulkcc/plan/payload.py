@@ -50,11 +50,22 @@ def _set_path(body: dict[str, Any], path: str, value: Any) -> None:
     node[leaf] = value
 
 
+# Bodies are built in the field table's order, whatever order the values come in
+# (a sheet's columns, or a set of changed fields): the same row is the same bytes.
+_FIELD_ORDER = {path: position for position, path in enumerate(FIELDS_BY_PATH)}
+
+
+def field_order(path: str) -> int:
+    """A column's place in the field table (unknown names last)."""
+    return _FIELD_ORDER.get(path, len(_FIELD_ORDER))
+
+
 def body_from_values(values: Mapping[str, Any]) -> dict[str, Any]:
     """The PATCH body a row's values stand for; `id` and blank cells are left out."""
     body: dict[str, Any] = {}
     menus: dict[str, dict[str, dict[str, Any]]] = {}
-    for path, value in values.items():
+    for path in sorted(values, key=field_order):
+        value = values[path]
         if value is None or path == "id":
             continue
         dtmf = split_dtmf_path(path)
