@@ -29,6 +29,10 @@ class Status(StrEnum):
     NOT_SENT = ("not_sent", False, True, False, True, "DDEBF7")
     UNCHANGED = ("unchanged", True, False, False, False, "EDEDED")
     MISMATCH = ("mismatch", False, True, False, False, "F4B084")
+    # A saved --diff plan's row whose live state moved since the plan was made: not sent.
+    # Not re-sent by --only-failed: its body was planned against a state that is gone,
+    # so sending it would overwrite someone's change unseen; a new plan decides.
+    STALE = ("stale", False, False, False, False, "E4DFEC")
 
     def __new__(cls, word: str, ok: bool, resend: bool, final: bool, always_counted: bool,
                 fill: str) -> Status:
