@@ -59,6 +59,23 @@ class Plan:
             "invalid": len(self.validation.invalid_rows),
         }
 
+    def field_counts(self) -> dict[str, int]:
+        """Per field (in the field table's order), how many call centers the plan changes it on.
+
+        With --diff these are the fields that differ from live; without, every field a body sets.
+        """
+        from bulkcc.plan.payload import field_order, values_from_callcenter
+
+        counts: dict[str, int] = {}
+        for request in self.requests:
+            if self.diffed:
+                columns = [c.column for c in self.changes.get(request.row, [])]
+            else:
+                columns = list(values_from_callcenter(request.body))
+            for column in set(columns):
+                counts[column] = counts.get(column, 0) + 1
+        return dict(sorted(counts.items(), key=lambda item: field_order(item[0])))
+
     def change_lines(self, row: int) -> list[str]:
         """Each change of a --diff row as `field: old → new`."""
         from bulkcc.plan.diff import shown  # the rendering of values lives with the diff

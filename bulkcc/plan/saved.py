@@ -1,0 +1,288 @@
+"""A plan file's content back as a `Plan`, checked key by key (used by `planfile.read_plan_file`).
+
+Every key must be there with the right type, and nothing else; rows appear
+once; each request's path is its id's. The bodies are then turned back into
+the cells they stand for and validated like a workbook (ranges, choices, the
+rules between fields, unique ids), and each must be exactly the body bulkcc
+builds from those cells (types included: `true` is not `1`). With --diff every
+change must agree with its body and its `before`. The `Plan` rebuilt around
+that validation is what `apply` sends: its sheet holds the plan's rows (cells
+from the bodies, so the Results sheet shows what was sent), and the rows left
+out of the plan are invalid rows of it, with the reason they were left out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pandas as pd
+
+from bulkcc.errors import Problem
+from bulkcc.fields import FIELDS_BY_PATH
+from bulkcc.plan.payload import (
+    PlannedRequest,
+    body_from_values,
+    cell_value,
+    field_order,
+    row_values,
+    values_from_callcenter,
+)
+from bulkcc.plan.planfile import LEFT_OUT_REASONS, LeftOut, PlanFormatError, SavedPlan, field_value
+from bulkcc.plan.plans import Change, Plan
+from bulkcc.validate.validation import Validation, validate_sheet
+from bulkcc.workbook.reader import Sheet
+
+TOP_KEYS = ("format", "bulkcc_version", "created", "input", "target", "diff", "requests", "unchanged", "skipped",
+            "left_out")
+REQUEST_KEYS = ("row", "id", "method", "path", "body")
+DIFF_REQUEST_KEYS = ("before", "changes")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+MAX_SHOWN_PROBLEMS = 5
+
+
+def _fail(where: str, what: str) -> PlanFormatError:
+    return PlanFormatError(f"{where}: {what}")
+
+
+def _object(value: Any, where: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _fail(where, "expected an object")
+    missing = [k for k in keys if k not in value]
+    extra = sorted(k for k in value if k not in keys)
+    if missing:
+        raise _fail(where, f"missing key {missing[0]!r}")
+    if extra:
+        raise _fail(where, f"unknown key {extra[0]!r}")
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise _fail(where, "expected a list")
+    return value
+
+
+def _int(value: Any, where: str, minimum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise _fail(where, f"expected a whole number of at least {minimum}, not {json.dumps(value)[:40]}")
+    return value
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(where, "expected a non-empty text")
+    return value
+
+
+def _created(value: Any) -> datetime:
+    text = _text(value, "created")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise _fail("created", f"{text!r} is not an ISO 8601 time, e.g. 2025-06-01T09:30:00Z") from None
+    if moment.tzinfo is None:
+        raise _fail("created", f"{text!r} has no time zone (bulkcc writes UTC, ending in Z)")
+    return moment
+
+
+def _target(value: Any) -> str:
+    text = _text(value, "target")
+    parts = urlsplit(text)
+    if text != "simulator" and (parts.scheme not in ("http", "https") or not parts.hostname):
+        raise _fail("target", f"{text!r} is neither an http(s) URL nor \"simulator\"")
+    return text
+
+
+def _row_id(value: Any, where: str, rows: dict[int, str]) -> tuple[int, int]:
+    item = _object(value, where, ("row", "id"))
+    row = _int(item["row"], f"{where}.row", 2)
+    _claim(rows, row, where)
+    return row, _int(item["id"], f"{where}.id", 1)
+
+
+def _claim(rows: dict[int, str], row: int, where: str) -> None:
+    """Each Excel row appears once in the whole plan."""
+    if row in rows:
+        raise _fail(where, f"row {row} appears twice (also at {rows[row]})")
+    rows[row] = where
+
+
+def _request(value: Any, where: str, diff: bool, rows: dict[int, str]
+             ) -> tuple[PlannedRequest, dict[str, Any], list[Change]]:
+    item = _object(value, where, REQUEST_KEYS + (DIFF_REQUEST_KEYS if diff else ()))
+    row = _int(item["row"], f"{where}.row", 2)
+    _claim(rows, row, where)
+    cc_id = _int(item["id"], f"{where}.id", 1)
+    request = PlannedRequest(row, cc_id, item["body"])
+    if item["method"] != request.method:
+        raise _fail(f"{where}.method", f"{item['method']!r}: a plan sends only {request.method}")
+    if item["path"] != request.path:
+        raise _fail(f"{where}.path", f"{item['path']!r} is not the path of call center {cc_id} ({request.path})")
+    if not isinstance(item["body"], dict) or not item["body"]:
+        raise _fail(f"{where}.body", "expected a non-empty object (a row with nothing to change is skipped)")
+    if not diff:
+        return request, {}, []
+    before_item = item["before"]
+    if not isinstance(before_item, dict):
+        raise _fail(f"{where}.before", "expected an object of field: live value")
+    before = {path: field_value(path, v, f"{where}.before.{path}") for path, v in before_item.items()}
+    changes = []
+    for position, change in enumerate(_list(item["changes"], f"{where}.changes")):
+        at = f"{where}.changes[{position}]"
+        change = _object(change, at, ("field", "before", "after"))
+        changes.append(Change(change["field"], field_value(change["field"], change["before"], f"{at}.before"),
+                              field_value(change["field"], change["after"], f"{at}.after")))
+    if not changes:
+        raise _fail(f"{where}.changes", "empty: a --diff request changes at least one field")
+    return request, before, changes
+
+
+def _left_out(value: Any, where: str, rows: dict[int, str]) -> LeftOut:
+    item = _object(value, where, ("row", "id", "reason", "error"))
+    row = _int(item["row"], f"{where}.row", 2)
+    _claim(rows, row, where)
+    cc_id = None if item["id"] is None else _int(item["id"], f"{where}.id", 1)
+    if item["reason"] not in LEFT_OUT_REASONS:
+        raise _fail(f"{where}.reason", f"{item['reason']!r} is not one of {', '.join(LEFT_OUT_REASONS)}")
+    return LeftOut(row, cc_id, item["reason"], _text(item["error"], f"{where}.error"))
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON, types included (True is not 1, 25.0 is not 25)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def _leaves(node: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(node, dict):
+        return {prefix: node}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        out.update(_leaves(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def _body_difference(body: Mapping[str, Any], built: Mapping[str, Any]) -> str:
+    have, want = _leaves(body), _leaves(built)
+    for path in sorted(set(have) | set(want)):
+        if path not in want:
+            return f"{path} is not a field bulkcc sends (or not in its place)"
+        if path not in have or not _same(have[path], want[path]):
+            return f"{path} is {json.dumps(have.get(path))[:60]} where bulkcc would send {json.dumps(want[path])[:60]}"
+    return "the body differs from the one bulkcc builds"
+
+
+def _sheet(path: Path, requests: list[PlannedRequest], id_rows: list[tuple[int, int]],
+           left_out: list[LeftOut]) -> Sheet:
+    """The plan's rows as a sheet of cells: a request's cells are its body's, other rows only an id."""
+    cells: dict[int, dict[str, Any]] = {}
+    for request in requests:
+        values = values_from_callcenter(request.body)
+        cells[request.row] = {"id": request.id, **{p: cell_value(FIELDS_BY_PATH[p], v) for p, v in values.items()
+                                                   if p != "id"}}
+    for row, cc_id in id_rows:
+        cells[row] = {"id": cc_id}
+    raw_ids = {r.row: r.id for r in left_out}
+    for item in left_out:
+        cells[item.row] = {"id": item.id} if item.reason == "unreadable" else {"id": None}
+    columns = sorted({c for row in cells.values() for c in row} | {"id"}, key=field_order)
+    index = pd.Index(sorted(cells), name="excel_row", dtype="int64")
+    frame = pd.DataFrame([[cells[r].get(c) for c in columns] for r in index], columns=columns, index=index,
+                         dtype=object)
+    raw = frame.copy()
+    for row, left_id in raw_ids.items():
+        raw.at[row, "id"] = None if left_id is None else str(left_id)
+    meta = pd.DataFrame(index=index)
+    return Sheet(path=path, sheet_name=None, frame=frame, meta=meta, raw=raw)
+
+
+def _validated(sheet: Sheet, left_out: list[LeftOut]) -> Validation:
+    """The plan's cells validated; a problem anywhere but a left-out row refuses the plan."""
+    left_rows = {item.row for item in left_out}
+    validation = validate_sheet(sheet)
+    bad = [p for p in validation.problems if p.row not in left_rows]
+    if bad:
+        shown = "; ".join(f"row {p.row}: {p.column or 'row'}: {p.message}" for p in bad[:MAX_SHOWN_PROBLEMS])
+        more = f" (and {len(bad) - MAX_SHOWN_PROBLEMS} more)" if len(bad) > MAX_SHOWN_PROBLEMS else ""
+        raise PlanFormatError(f"its requests break the rules a workbook's rows must keep: {shown}{more}; "
+                              "was it edited by hand? Make a new plan with `bulkcc plan`")
+    problems = [Problem(item.row, None, None, f"left out of the plan when it was made ({item.reason}): {item.error}")
+                for item in left_out if item.reason == "invalid"]
+    return Validation(sheet=sheet, typed=validation.typed, problems=problems)
+
+
+def _check_changes(request: PlannedRequest, before: Mapping[str, Any], changes: list[Change], where: str) -> None:
+    sent = values_from_callcenter(request.body)
+    seen: set[str] = set()
+    for change in changes:
+        if change.column in seen:
+            raise _fail(where, f"{change.column} is changed twice")
+        seen.add(change.column)
+        if change.after is None or not _same(change.after, sent.get(change.column)):
+            raise _fail(where, f"the change of {change.column} does not match the body (which sends "
+                               f"{json.dumps(sent.get(change.column))[:60]})")
+        if not _same(change.before, before.get(change.column)):
+            raise _fail(where, f"the change of {change.column} has another before than the request's before")
+        if _same(change.before, change.after):
+            raise _fail(where, f"{change.column} is listed as a change but its before and after are equal")
+
+
+def saved_plan_from_document(document: dict[str, Any], path: Path, checksum: str) -> SavedPlan:
+    _object(document, "plan", TOP_KEYS)
+    version = _text(document["bulkcc_version"], "bulkcc_version")
+    created = _created(document["created"])
+    source = _object(document["input"], "input", ("name", "sha256", "rows"))
+    input_name = _text(source["name"], "input.name")
+    if not isinstance(source["sha256"], str) or not _SHA256.match(source["sha256"]):
+        raise _fail("input.sha256", "expected 64 lowercase hex digits")
+    input_rows = _int(source["rows"], "input.rows", 0)
+    target = _target(document["target"])
+    diff = document["diff"]
+    if not isinstance(diff, bool):
+        raise _fail("diff", "expected true or false")
+
+    rows: dict[int, str] = {}
+    parsed = [_request(item, f"requests[{i}]", diff, rows)
+              for i, item in enumerate(_list(document["requests"], "requests"))]
+    unchanged = [_row_id(item, f"unchanged[{i}]", rows)
+                 for i, item in enumerate(_list(document["unchanged"], "unchanged"))]
+    if unchanged and not diff:
+        raise _fail("unchanged", "only a --diff plan has unchanged rows")
+    skipped = [_row_id(item, f"skipped[{i}]", rows) for i, item in enumerate(_list(document["skipped"], "skipped"))]
+    left_out = [_left_out(item, f"left_out[{i}]", rows)
+                for i, item in enumerate(_list(document["left_out"], "left_out"))]
+    if any(item.reason == "unreadable" for item in left_out) and not diff:
+        raise _fail("left_out", "only a --diff plan reads live state, so only it can leave a row out as unreadable")
+    if len(rows) > input_rows:
+        raise _fail("input.rows", f"{input_rows}, but the plan names {len(rows)} rows")
+
+    requests = [request for request, _, _ in parsed]
+    validation = _validated(_sheet(path, requests, unchanged + skipped, left_out), left_out)
+    values = row_values(validation.typed)
+    for position, (request, before, changes) in enumerate(parsed):
+        built = body_from_values(values[request.row])
+        if not _same(built, request.body):
+            raise _fail(f"requests[{position}].body", _body_difference(request.body, built))
+        if diff:
+            _check_changes(request, before, changes, f"requests[{position}]")
+    plan = Plan(
+        validation=validation,
+        # The body in the field table's order (equal, key for key, to the file's).
+        requests=[PlannedRequest(r.row, r.id, body_from_values(values[r.row])) for r in sorted(requests,
+                                                                                               key=lambda r: r.row)],
+        skipped=[PlannedRequest(row, cc_id, {}) for row, cc_id in sorted(skipped)],
+        values=values,
+        diffed=diff,
+        unchanged=[PlannedRequest(row, cc_id, {}) for row, cc_id in sorted(unchanged)],
+        changes={r.row: sorted(c, key=lambda c: field_order(c.column)) for r, _, c in parsed} if diff else {},
+        prior={r.row: b for r, b, _ in parsed} if diff else {},
+        unreadable={item.row: item.error for item in left_out if item.reason == "unreadable"},
+    )
+    return SavedPlan(plan=plan, created=created, target=target, input_name=input_name,
+                     input_sha256=source["sha256"], input_rows=input_rows, bulkcc_version=version,
+                     checksum=checksum, left_out=tuple(sorted(left_out, key=lambda r: r.row)), path=path)
