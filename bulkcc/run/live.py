@@ -132,16 +132,27 @@ async def diff_with_live(client: ApiClient, plan: Plan, *, concurrency: int, sto
 async def plan_against_live_async(plan: Plan, options: ConnectionOptions,
                                   progress: QuietProgress | None = None) -> Plan:
     """`plan --diff`: read the live state of every planned row and diff it; nothing is written."""
+    diffed, _ = await read_plan_against_live_async(plan, options, progress)
+    return diffed
+
+
+async def read_plan_against_live_async(plan: Plan, options: ConnectionOptions,
+                                       progress: QuietProgress | None = None) -> tuple[Plan, LiveState]:
+    """`plan --diff`, and what was read (the review workbook names each call center's office)."""
     progress = progress or QuietProgress()
     async with connect(options, simulator_ids=[r.id for r in plan.requests]) as conn:
         progress.start(len(plan.requests), conn.target_label, phase="reading")
         try:
-            diffed, _ = await diff_with_live(conn.client, plan, concurrency=options.pool_size,
-                                             stop=asyncio.Event(), progress=progress)
+            return await diff_with_live(conn.client, plan, concurrency=options.pool_size,
+                                        stop=asyncio.Event(), progress=progress)
         finally:
             progress.close()
-    return diffed
 
 
 def plan_against_live(plan: Plan, options: ConnectionOptions, progress: QuietProgress | None = None) -> Plan:
     return asyncio.run(plan_against_live_async(plan, options, progress))
+
+
+def read_plan_against_live(plan: Plan, options: ConnectionOptions,
+                           progress: QuietProgress | None = None) -> tuple[Plan, LiveState]:
+    return asyncio.run(read_plan_against_live_async(plan, options, progress))

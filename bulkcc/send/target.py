@@ -51,6 +51,22 @@ class Target:
     def is_loopback(self) -> bool:
         return self.simulator or is_loopback(self.base_url)
 
+    @property
+    def name(self) -> str:
+        """How journals and plan files record the target: its base URL, or "simulator"
+        (whose port changes with every run)."""
+        return "simulator" if self.simulator else self.base_url
+
+    def flag(self) -> str:
+        """The options that choose this target again, for messages."""
+        if self.simulator:
+            return "--simulator"
+        if self.base_url == SANDBOX_URL:
+            return "--sandbox"
+        if self.base_url == PRODUCTION_URL:
+            return "no target option (the default, https://dialpad.com)"
+        return f"--base-url {self.base_url}"
+
 
 def resolve_target(base_url: str | None, sandbox: bool, simulator: bool) -> Target:
     """The target the flags name; refuses contradictions and plain http off loopback."""

@@ -92,6 +92,7 @@ class RunSummary:
     throttled: int  # 429 answers seen
     simulator: bool
     note: str | None = None  # e.g. "stopped by Ctrl-C"
+    plan: str | None = None  # applying a saved plan: its file, checksum and age
 
     @property
     def duration_s(self) -> float:
@@ -129,6 +130,8 @@ def summary_rows(summary: RunSummary) -> list[tuple[str, Any]]:
         ("Input SHA-256", summary.input_sha256),
         ("bulkcc version", summary.version),
     ]
+    if summary.plan:
+        rows.append(("Plan", summary.plan))
     if summary.note:
         rows.append(("Note", summary.note))
     return rows

@@ -1,0 +1,371 @@
+"""The engine of `apply`: journal, connect, check live state, send, write the results.
+
+Both ways of applying end here with a `Plan`: a workbook (`bulkcc.run.apply`,
+which validates and plans it, and with --diff reads live state first) and a
+saved plan (`bulkcc.run.apply_plan`, whose first phase is the stale guard).
+What a run guarantees is kept in one place: one run per results path (`lock`,
+taken by `locked_run` before the input is read), an earlier run's finished rows
+are not sent again (`--resume`), every finished row is journaled (group commit,
+`commit`) and counts as done only once on disk, the rollback of a --diff run is
+written before anything is sent and, once the sending ends, narrowed to the
+rows that were sent, and the results workbook is written even when the run is
+stopped, the key refused or the disk full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from bulkcc import __version__
+from bulkcc.errors import EXIT_ABORTED, EXIT_INVALID, EXIT_OK, RunStopped
+from bulkcc.plan import Plan, PlannedRequest
+from bulkcc.plan.compare import mismatched_fields
+from bulkcc.plan.diff import merge_rollback, read_rollback, rollback_rows
+from bulkcc.run.answers import fields_problem, other_callcenter
+from bulkcc.run.journal import Journal, Opener, body_hash, journal_path
+from bulkcc.run.live import LiveState
+from bulkcc.run.lock import RunLock
+from bulkcc.run.options import ApplyOptions, ApplyOutcome
+from bulkcc.run.progress import QuietProgress
+from bulkcc.send.client import ApiResult
+from bulkcc.send.connection import Connection, connect
+from bulkcc.send.pool import patch_call, run_pool
+from bulkcc.status import OK_STATUSES, Status
+from bulkcc.validate import Validation
+from bulkcc.values import is_missing
+from bulkcc.workbook.results import RowResult, RunSummary, count_statuses, write_results
+from bulkcc.workbook.xlsx import remove_stale_temp_files
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a run's requests come from, as the journal and the Summary sheet record it."""
+
+    name: str  # the input workbook's name
+    sha256: str  # its SHA-256
+    plan: str | None = None  # a saved plan: "plan.json, SHA-256 …, made …"
+    plan_sha256: str | None = None
+
+
+@dataclass
+class Rollback:
+    """The rollback workbook of a --diff run: the prior values of the rows sent (and of an earlier run's)."""
+
+    path: Path
+    earlier: list[dict[str, Any]] = field(default_factory=list)  # an earlier run's rows (--resume)
+    priors: dict[int, tuple[int, Mapping[str, Any]]] = field(default_factory=dict)  # row -> (id, prior)
+    written: bool = False  # by this run (a file it did not write is never removed)
+
+    def save(self, rows: Collection[int] | None = None) -> Path | None:
+        """Write the rollback of `rows` (all planned rows if None); with nothing to roll back, no file."""
+        from bulkcc.workbook.template import build_workbook
+        from bulkcc.workbook.xlsx import save_atomic
+
+        this = rollback_rows(prior for row, prior in sorted(self.priors.items()) if rows is None or row in rows)
+        merged = merge_rollback(self.earlier, this) if self.earlier else this
+        if merged:
+            self.written = True
+            return save_atomic(build_workbook(rows=merged), self.path)
+        if self.written:  # nothing was sent after all
+            self.path.unlink(missing_ok=True)
+            self.written = False
+        return None
+
+
+@dataclass
+class Run:
+    """What one run collects while it goes."""
+
+    results: dict[int, RowResult] = field(default_factory=dict)  # sent rows only once journaled
+    answered: dict[int, RowResult] = field(default_factory=dict)  # every row the API answered
+    stopped_by: str | None = None
+    rollback: Rollback | None = None
+    start_times: list[float] = field(default_factory=list)  # clock() of every attempt's start
+
+    def achieved_rate_per_min(self) -> float | None:
+        """Starts per minute over the sending window: (n - 1) intervals between n starts."""
+        times = sorted(self.start_times)
+        if len(times) < 2 or times[-1] <= times[0]:
+            return None
+        return (len(times) - 1) / (times[-1] - times[0]) * 60
+
+    def mark_unjournaled(self, note: str) -> None:
+        """Rows the API answered but the journal could not record keep what the API said, and say so:
+        --resume sends them again (their lines are not on disk), and the results must not hide it."""
+        for row, result in self.answered.items():
+            if row not in self.results:
+                self.results[row] = replace(result, error=f"{result.error}; {note}" if result.error else note)
+
+    def record_read_failures(self, state: LiveState, requests: list[PlannedRequest],
+                             redact: Callable[[str], str]) -> None:
+        """A call center whose live state could not be read is not sent: failed (or not sent, if never tried)."""
+        by_row = {r.row: r for r in requests}
+        for row, api in state.failures.items():
+            self.results[row] = redacted(RowResult(
+                row=row, id=by_row[row].id, status=Status.FAILED if api.attempts else Status.NOT_SENT,
+                http_status=api.http_status, attempts=api.attempts,
+                error=f"reading the live call center: {api.error}", duration_ms=api.duration_ms), redact)
+            self.start_times.extend(api.started_at)
+
+    def record_blocked(self, plan: Plan, requests: list[PlannedRequest], redact: Callable[[str], str]) -> None:
+        """Rows whose routing would lose live settings: never sent, and failed rather than not_sent
+        (the row needs the admin, not a retry)."""
+        by_row = {r.row: r for r in requests}
+        for row, why in plan.blocked.items():
+            self.results[row] = redacted(RowResult(row=row, id=by_row[row].id, status=Status.FAILED, attempts=0,
+                                                   error=why, changes=plan.changes_text(row)), redact)
+
+    def start_rollback(self, options: ApplyOptions, plan: Plan) -> None:
+        """Write the rollback of the requests about to be sent, before any is sent."""
+        rollback = Rollback(options.rollback_file())
+        if options.resume and rollback.path.exists():
+            # The first run's prior values are the ones to restore: rows it already changed
+            # are not read again (or read as unchanged), so its rollback rows are kept.
+            rollback.earlier = read_rollback(rollback.path)
+        rollback.priors = {r.row: (r.id, plan.prior.get(r.row, {})) for r in plan.requests}
+        self.rollback = rollback
+        try:
+            rollback.save()
+        except OSError as exc:
+            raise RunStopped(f"the rollback workbook {rollback.path} could not be written "
+                             f"({exc.strerror or exc}), so nothing was changed; free some space or pick another "
+                             "--rollback path, then run again") from None
+
+    def narrow_rollback(self) -> None:
+        """Once sending ends, the rollback holds only the rows sent. If that save fails, the one
+        written before sending stays (atomic saves): it holds these rows and a few more."""
+        if self.rollback is not None:
+            with contextlib.suppress(OSError):
+                self.rollback.save(self.sent_rows())
+
+    def sent_rows(self) -> set[int]:
+        return {row for row, result in self.results.items() if result.attempts}
+
+
+FirstPhase = Callable[[Connection, Plan, Run, QuietProgress, asyncio.Event], Awaitable[Plan]]
+
+
+def result_of(request: PlannedRequest, api: ApiResult, changes: str | None = None) -> RowResult:
+    if api.attempts == 0:
+        status = Status.NOT_SENT
+    elif not api.ok:
+        status = Status.FAILED
+    else:
+        status = Status.UPDATED
+    error = api.error
+    if api.ok:
+        status, error = _verified(request, api.data)
+    return RowResult(row=request.row, id=request.id, status=status, http_status=api.http_status,
+                     attempts=api.attempts, error=error, duration_ms=api.duration_ms, changes=changes)
+
+
+def _verified(request: PlannedRequest, answer: dict[str, Any]) -> tuple[Status, str | None]:
+    """A write is updated only if the answer is its call center and shows every field as sent."""
+    problem = other_callcenter(answer, request.id) or fields_problem(answer)
+    if problem is not None:
+        return Status.MISMATCH, f"the API accepted, but {problem}"
+    wrong = mismatched_fields(request.body, answer)
+    if wrong:
+        return Status.MISMATCH, "the API accepted but did not take: " + ", ".join(wrong)
+    return Status.UPDATED, None
+
+
+def redacted(result: RowResult, redact: Callable[[str], str]) -> RowResult:
+    """The key out of a row's texts before they are journaled or written: the error quotes the
+    answer (an id, a message) and the changes quote live values, either of which a server chose."""
+    result.error = redact(result.error) if result.error else result.error
+    result.changes = redact(result.changes) if result.changes else result.changes
+    return result
+
+
+async def _send_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, run: Run, journal: Journal,
+                      hashes: dict[int, str], progress: QuietProgress, stop: asyncio.Event) -> None:
+
+    def on_result(request: PlannedRequest, api: ApiResult) -> None:
+        result = redacted(result_of(request, api, the_plan.changes_text(request.row)), conn.client.redact)
+        run.start_times.extend(api.started_at)
+        progress.advance(result.status, api.started_at)
+        if result.status == Status.NOT_SENT:
+            run.results[request.row] = result
+            return
+        run.answered[request.row] = result
+        # Queued, not written here: the journal's writer fsyncs batches off the event loop, and
+        # the row counts as done (results, --resume) only once its line is on disk.
+        journal.record(result, hashes[request.row], on_synced=partial(run.results.__setitem__, request.row, result))
+
+    progress.start(len(the_plan.requests), conn.target_label)
+    try:
+        # Requests never started have no result here: all_results reports them not_sent.
+        await run_pool(conn.client, the_plan.requests, patch_call, on_result,
+                       concurrency=options.connection.pool_size, stop=stop)
+    finally:
+        progress.close()
+
+
+def _install_stop_signals(stop: asyncio.Event) -> Callable[[], None]:
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+
+    def remove() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+    return remove
+
+
+@contextlib.contextmanager
+def locked_run(options: ApplyOptions, input_name: str) -> Iterator[None]:
+    """The results path's lock for the whole run (a second run on the same --results is refused
+    at once, see `lock`); temporary files a killed save left beside the outputs are removed under it."""
+    with RunLock(options.results_path, input_name=input_name):
+        for path in {options.results_path, options.rollback_file()}:
+            remove_stale_temp_files(path)
+        yield
+
+
+async def execute(the_plan: Plan, rows: set[int], options: ApplyOptions, source: Source, *,
+                  progress: QuietProgress, stop: asyncio.Event, first_phase: FirstPhase | None = None,
+                  prefilled: Mapping[int, RowResult] | None = None,
+                  journal_opener: Opener | None = None) -> ApplyOutcome:
+    """Send `the_plan` (its rows `rows` are this run's), after `first_phase` (the --diff read or
+    the stale guard) has narrowed it; `prefilled` are results known before anything is sent.
+    Call it under `locked_run`. `journal_opener` opens the journal file (tests inject a full disk)."""
+    started = datetime.now(UTC)
+    header = {"target": options.target.name, "input": source.name, "input_sha256": source.sha256,
+              "started": started.isoformat()}
+    if source.plan_sha256:
+        header["plan_sha256"] = source.plan_sha256
+    journal = Journal.open(journal_path(options.results_path), header, resume=options.resume,
+                           restart=options.restart, opener=journal_opener)
+    try:
+        return await _run_journaled(the_plan, rows, options, source, journal, started, progress=progress,
+                                    stop=stop, first_phase=first_phase, prefilled=prefilled)
+    finally:
+        journal.close()
+
+
+async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, source: Source, journal: Journal,
+                         started: datetime, *, progress: QuietProgress, stop: asyncio.Event,
+                         first_phase: FirstPhase | None, prefilled: Mapping[int, RowResult] | None) -> ApplyOutcome:
+    validation = the_plan.validation
+    # Resume: what an earlier run already did for the same call center and body is not
+    # sent again. The hash is of the row's whole body, before any --diff, so that a
+    # --diff run resumes like any other.
+    hashes = {r.row: body_hash(r.body) for r in the_plan.requests}
+    done = journal.done_rows(the_plan.requests, hashes)
+    the_plan = the_plan.without(done)
+
+    run = Run(results=dict(prefilled or {}))
+    journal.on_failure(lambda _exc: stop.set())  # a journal that cannot record: start no new request
+    remove_signals = _install_stop_signals(stop)
+    target_label = options.target.base_url
+    diffed = options.diff or the_plan.diffed
+    throttled = requests_sent = 0
+    try:
+        async with connect(options.connection, simulator_ids=validation.ids) as conn:
+            target_label = conn.target_label
+            try:
+                if first_phase is not None:
+                    the_plan = await first_phase(conn, the_plan, run, progress, stop)
+                await _send_phase(conn, the_plan, options, run, journal, hashes, progress, stop)
+            except RunStopped as exc:
+                run.stopped_by = str(exc)
+            throttled, requests_sent = conn.client.throttled, conn.client.requests_sent
+    finally:
+        try:
+            # Every queued line on disk before the results say anything; a Ctrl-C meanwhile
+            # only sets `stop` again, so it cannot cut the last batch short.
+            await journal.drain()
+        finally:
+            remove_signals()
+            run.narrow_rollback()  # only what was sent is rolled back
+    if journal.failure is not None:
+        run.stopped_by = journal.failure_message()
+        run.mark_unjournaled(journal.unrecorded_note())
+    elif stop.is_set() and run.stopped_by is None:
+        run.stopped_by = "stopped by a signal (Ctrl-C or SIGTERM); requests in flight were let finish"
+
+    results = all_results(validation, rows, the_plan, done, run.results,
+                          not_sent_error=f"not sent: {run.stopped_by or 'the run stopped first'}")
+    summary = RunSummary(
+        started=started, ended=datetime.now(UTC), target_url=target_label, input_name=source.name,
+        input_sha256=source.sha256, version=__version__,
+        achieved_rate_per_min=run.achieved_rate_per_min(),
+        allowed_rate_per_min=options.connection.rate_per_min, requests_sent=requests_sent,
+        throttled=throttled, simulator=options.target.simulator, note=run.stopped_by, plan=source.plan)
+    written = _write_results(options, results, validation, summary, run, diffed)
+    statuses = {Status.of(r.status) for r in results}
+    if run.stopped_by:
+        code = EXIT_ABORTED
+    elif statuses <= OK_STATUSES:
+        code = EXIT_OK
+    else:
+        code = EXIT_INVALID
+    if written and not run.stopped_by:
+        # Only now is the run over: a plain rerun on these --results says so instead of asking for --resume.
+        journal.finish(summary.ended, count_statuses(results), code, options.results_path.name)
+    extra = [run.rollback.path] if run.rollback is not None and run.rollback.written else []
+    return ApplyOutcome(code, results, summary, validation, run.stopped_by, extra, results_written=written)
+
+
+def _write_results(options: ApplyOptions, results: list[RowResult], validation: Validation, summary: RunSummary,
+                   run: Run, diffed: bool) -> bool:
+    """Write the results workbook; on a full disk say so (the journal keeps what was done) instead of a traceback."""
+    try:
+        write_results(options.results_path, results, validation.sheet.raw, summary, include_changes=diffed)
+    except OSError as exc:
+        note = (f"the results workbook {options.results_path} could not be written ({exc.strerror or exc}); "
+                "the journal keeps what was done: run the same command with --resume once there is space")
+        run.stopped_by = f"{run.stopped_by}; {note}" if run.stopped_by else note
+        return False
+    return True
+
+
+def carried_over(validation: Validation, row: int) -> RowResult:
+    """A row --only-failed leaves alone keeps what the earlier results said of it."""
+    cells = {str(name): value for name, value in validation.sheet.meta.loc[row].items()}
+    result = RowResult.from_cells(row, cells)
+    result.id = row_id(validation, row)
+    return result
+
+
+def row_id(validation: Validation, row: int) -> int | None:
+    value: Any = validation.typed["id"].get(row) if "id" in validation.typed else None
+    return None if is_missing(value) else int(value)
+
+
+def all_results(validation: Validation, rows: set[int], the_plan: Plan, done: dict[int, RowResult],
+                sent: dict[int, RowResult], not_sent_error: str) -> list[RowResult]:
+    """One result per input row, in sheet order; a planned row with no result was never sent."""
+    problems = validation.problems_by_row()
+    skipped = {r.row: r for r in the_plan.skipped}
+    file_problems = "; ".join(p.message for p in validation.file_problems)
+    out = []
+    for row in validation.sheet.rows:
+        if row not in rows:
+            out.append(carried_over(validation, row))
+        elif row in validation.invalid_rows:
+            messages = "; ".join(f"{p.column or 'row'}: {p.message}" for p in problems.get(row, []))
+            out.append(RowResult(row=row, id=row_id(validation, row), status=Status.INVALID,
+                                 error=messages or file_problems))
+        elif row in skipped:
+            out.append(RowResult(row=row, id=skipped[row].id, status=Status.SKIPPED, error="nothing to change"))
+        elif row in sent:
+            out.append(sent[row])
+        elif row in done:
+            out.append(done[row])
+        else:
+            out.append(RowResult(row=row, id=row_id(validation, row), status=Status.NOT_SENT, error=not_sent_error))
+    return out

@@ -1,0 +1,51 @@
+"""What a run of `apply` is given (`ApplyOptions`) and what it returns (`ApplyOutcome`).
+
+They live apart from `apply` so that the engine (`execute`) and the saved-plan
+run (`apply_plan`) share them; `bulkcc.run.apply` re-exports both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from bulkcc.send.connection import ConnectionOptions
+from bulkcc.send.target import Target
+from bulkcc.validate import Validation
+from bulkcc.workbook.results import RowResult, RunSummary
+
+DEFAULT_MAX_AGE = timedelta(hours=24)
+
+
+@dataclass
+class ApplyOptions:
+    results_path: Path
+    connection: ConnectionOptions
+    skip_invalid: bool = False
+    only_failed: bool = False
+    resume: bool = False
+    restart: bool = False
+    diff: bool = False
+    rollback_path: Path | None = None  # with diff: default <results name>-rollback.xlsx
+    # Applying a saved plan: the oldest plan still sent, and the input it must have been made from.
+    max_age: timedelta = DEFAULT_MAX_AGE
+    input_check: Path | None = None
+
+    @property
+    def target(self) -> Target:
+        return self.connection.target
+
+    def rollback_file(self) -> Path:
+        return self.rollback_path or self.results_path.with_name(f"{self.results_path.stem}-rollback.xlsx")
+
+
+@dataclass
+class ApplyOutcome:
+    exit_code: int
+    results: list[RowResult]
+    summary: RunSummary
+    validation: Validation
+    message: str | None = None  # why the run stopped early, if it did
+    extra_files: list[Path] = field(default_factory=list)
+    results_written: bool = True  # False when the results workbook could not be saved (a full disk)
