@@ -1,4 +1,4 @@
-"""`bulkcc apply`: confirm, send, render the outcome."""
+"""`bulkcc apply`: confirm, send, render the outcome. INPUT is a workbook or a saved plan."""
 
 from __future__ import annotations
 
@@ -7,21 +7,55 @@ from pathlib import Path
 
 import click
 
-from bulkcc.cli.options import connection_options, err, err_stream, handles_errors, out, target_options
+from bulkcc.cli.options import (
+    connection_options,
+    err,
+    err_stream,
+    handles_errors,
+    out,
+    parse_duration,
+    target_options,
+)
 from bulkcc.errors import UsageError
 
+MAX_SHOWN_ROWS = 20  # stale rows listed on the terminal; the results workbook has them all
 
-def _confirm_with_user(yes: bool):
+
+def describe_plan(the_plan, target, *, saved=None, diff: bool = False) -> list[str]:
+    """What the confirmation shows: where it goes, then per field how many call centers it changes."""
+    counts = the_plan.summary()
+    source = ""
+    if saved is not None:
+        from bulkcc.run.apply_plan import duration_text
+
+        source = (f" from the plan {saved.path.name if saved.path else ''} (made {duration_text(saved.age())} ago, "
+                  f"SHA-256 {saved.checksum[:16]}…)")
+    lines = [f"About to send {counts['requests']} PATCH requests to {target.base_url}{source}."]
+    fields = the_plan.field_counts()
+    if fields:
+        lines.append("Fields the rows set (with --diff only those that differ from live are sent):" if diff else
+                     "What it changes:")
+        width = max(len(name) for name in fields)
+        lines += [f"  {name.ljust(width)}  {n} call center{'' if n == 1 else 's'}" for name, n in fields.items()]
+    if saved is not None and saved.diff:
+        lines.append("Each call center is read again first: a row whose live values moved since the plan was made "
+                     "is not sent (stale).")
+    unchanged = f"{len(the_plan.unchanged)} unchanged, " if the_plan.diffed else ""
+    lines.append(f"({counts['skipped']} rows with nothing to change, {unchanged}{counts['invalid']} invalid rows "
+                 "not sent.)")
+    return lines
+
+
+def _confirm_with_user(yes: bool, *, saved=None, diff: bool = False):
     """Ask before sending to anything but loopback; refuse without a terminal unless --yes."""
     def confirm(the_plan, target) -> bool:
         if target.is_loopback or yes:
             return True
-        counts = the_plan.summary()
-        text = (f"About to send {counts['requests']} PATCH requests to {target.base_url} "
-                f"({counts['skipped']} rows with nothing to change, {counts['invalid']} invalid rows not sent).")
+        lines = describe_plan(the_plan, target, saved=saved, diff=diff)
         if not sys.stdin.isatty():
-            raise UsageError(text + " No terminal to confirm on: pass --yes to send")
-        out.print(text, markup=False)
+            out.print("\n".join(lines[1:]), markup=False)
+            raise UsageError(lines[0] + " No terminal to confirm on: pass --yes to send")
+        out.print("\n".join(lines), markup=False)
         return click.confirm("Send them?", default=False)
     return confirm
 
@@ -38,17 +72,29 @@ def _confirm_with_user(yes: bool):
 @click.option("--diff", is_flag=True, help="Read each call center first and send only the fields that differ; "
               "saves the prior values as a rollback workbook.")
 @click.option("--rollback", "rollback_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="With --diff: where to save the prior values (default: <results name>-rollback.xlsx).")
+              help="With --diff (or a --diff plan): where to save the prior values "
+              "(default: <results name>-rollback.xlsx).")
+@click.option("--input", "input_check", type=click.Path(dir_okay=False, path_type=Path),
+              help="With a plan file as INPUT: the workbook it was made from; refused unless its SHA-256 is the "
+              "one the plan records.")
+@click.option("--max-age", "max_age", default="24h", show_default=True,
+              help="With a plan file as INPUT: refuse a plan older than this (e.g. 90m, 48h, 2d).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before sending (for scripts).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @target_options
 @handles_errors
-def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, diff, rollback_path, yes, quiet,
-          **target) -> None:
-    """Send the PATCH each valid row of INPUT stands for, and write a results workbook."""
+def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, diff, rollback_path, input_check,
+          max_age, yes, quiet, **target) -> None:
+    """Send the PATCH each valid row of INPUT stands for, and write a results workbook.
+
+    INPUT may be a plan file saved by `bulkcc plan INPUT --out PLAN.json`: its requests are sent exactly,
+    without reading the workbook again (a --diff plan first checks that live state has not moved since).
+    """
     from bulkcc.errors import InvalidRowsError
-    from bulkcc.run.apply import ApplyOptions
+    from bulkcc.plan.planfile import is_plan_file, read_plan_file
+    from bulkcc.run.apply import ApplyOptions, check_output_paths
     from bulkcc.run.apply import apply as run_apply
+    from bulkcc.run.apply_plan import apply_plan, plan_line
     from bulkcc.run.progress import make_progress
 
     if resume and restart:
@@ -57,12 +103,20 @@ def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, 
     results_path = results_path or Path(f"{input_path.stem}-results.xlsx")
     options = ApplyOptions(results_path=results_path, connection=connection, skip_invalid=skip_invalid,
                            only_failed=only_failed, resume=resume, restart=restart, diff=diff,
-                           rollback_path=rollback_path)
+                           rollback_path=rollback_path, max_age=parse_duration(max_age, "--max-age"),
+                           input_check=input_check)
     if connection.target.simulator:
         out.print("Sending to the built-in simulator: nothing real will be changed.", markup=False)
     try:
-        outcome = run_apply(input_path, options, progress=make_progress(quiet, err_stream),
-                            confirm=_confirm_with_user(yes))
+        if is_plan_file(input_path):
+            check_output_paths(input_path, options)
+            saved = read_plan_file(input_path)
+            out.print(f"Applying the plan {plan_line(saved)}", markup=False)
+            outcome = apply_plan(saved, options, progress=make_progress(quiet, err_stream),
+                                 confirm=_confirm_with_user(yes, saved=saved))
+        else:
+            outcome = run_apply(input_path, options, progress=make_progress(quiet, err_stream),
+                                confirm=_confirm_with_user(yes, diff=diff))
     except InvalidRowsError as exc:
         from bulkcc.validate import render_text
 
@@ -79,6 +133,14 @@ def _render_outcome(outcome, results_path: Path) -> None:
     counts = Counter(r.status for r in outcome.results)
     parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     out.print(f"{len(outcome.results)} rows: {parts}", markup=False)
+    stale = [r for r in outcome.results if r.status == "stale"]
+    for result in stale[:MAX_SHOWN_ROWS]:
+        out.print(f"row {result.row} (id {result.id}): stale, {result.error}", markup=False)
+    if len(stale) > MAX_SHOWN_ROWS:
+        out.print(f"… and {len(stale) - MAX_SHOWN_ROWS} more stale rows (see {results_path})", markup=False)
+    if stale:
+        out.print("Stale rows were not sent: make a new plan (`bulkcc plan INPUT --diff --out PLAN.json`) to see "
+                  "and review their live values", markup=False)
     rate = outcome.summary.achieved_rate_per_min
     if rate:
         out.print(f"achieved {rate:.0f} requests/min (allowed {outcome.summary.allowed_rate_per_min}); "

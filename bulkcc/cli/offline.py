@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from bulkcc.cli.options import connection_options, err_stream, handles_errors, out, target_options
+from bulkcc.cli.options import connection_options, err, err_stream, handles_errors, out, target_options
 from bulkcc.errors import EXIT_INVALID, EXIT_OK
 
 
@@ -57,20 +57,34 @@ def validate(input_path: Path, fmt: str, report_path: Path | None, diff: bool) -
               help="Write the requests as JSON Lines: one {row, id, method, path, body} per row.")
 @click.option("--diff", is_flag=True, help="Read each call center's live state (needs a target and key) and "
               "plan only the fields that differ, shown as field: old → new.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Save the plan, to send later with `bulkcc apply PLAN`: a JSON file of the exact requests, "
+              "the input's SHA-256, the target and, with --diff, the live values they were planned against.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a review workbook: a row per call center to change, a column per field "
+              "(old → new with --diff), the unchanged rows, and a Summary with counts and the plan's checksum.")
+@click.option("--skip-invalid", is_flag=True, help="With --out: save the plan even if some rows are invalid (or, "
+              "with --diff, unreadable or blocked); they are left out of it, and listed in it.")
 @click.option("--quiet", "-q", is_flag=True, help="With --diff: no progress output while reading.")
 @target_options
 @handles_errors
-def plan(input_path: Path, json_path: Path | None, diff: bool, quiet: bool, **target) -> None:
+def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | None, report_path: Path | None,
+         skip_invalid: bool, quiet: bool, **target) -> None:
     """Show the exact request each valid row of INPUT stands for; nothing is sent."""
     from bulkcc.plan import make_plan, write_plan_jsonl
     from bulkcc.validate import render_text, validate_file
 
+    _check_plan_outputs(input_path, json_path, out_path, report_path)
     the_plan = make_plan(validate_file(input_path, diff=diff))
+    live: dict = {}
     if diff:
-        from bulkcc.run.live import plan_against_live
+        from bulkcc.run.live import read_plan_against_live
         from bulkcc.run.progress import make_progress
 
-        the_plan = plan_against_live(the_plan, connection_options(**target), make_progress(quiet, err_stream))
+        connection = connection_options(**target)
+        the_target = connection.target
+        the_plan, state = read_plan_against_live(the_plan, connection, make_progress(quiet, err_stream))
+        live = state.callcenters
         for row, why in sorted(the_plan.unreadable.items()):
             out.print(f"row {row}: cannot read the live call center: {why}", markup=False)
         for row, why in sorted(the_plan.blocked.items()):
@@ -82,6 +96,10 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, quiet: bool, **ta
             shown = ", ".join(map(str, rows[:20])) + (" …" if len(rows) > 20 else "")
             out.print(f"{len(rows)} rows unchanged (live state already matches), not sent: rows {shown}",
                       markup=False)
+    else:
+        from bulkcc.send.target import resolve_target
+
+        the_target = resolve_target(target["base_url"], target["sandbox"], target["simulator"])
     for request in the_plan.requests:
         out.print(f"row {request.row}: {request.method} {request.path}", markup=False)
         for change in the_plan.change_lines(request.row):
@@ -98,4 +116,40 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, quiet: bool, **ta
     if json_path:
         write_plan_jsonl(the_plan.requests, json_path)
         out.print(f"wrote {json_path}")
+    saved = _save_plan(the_plan, out_path, the_target.name, input_path, skip_invalid) if out_path else None
+    if report_path:
+        from bulkcc.plan.review import build_review
+        from bulkcc.values import sha256_file
+        from bulkcc.workbook.review import write_review
+
+        review = build_review(the_plan, target=the_target.name, input_name=input_path.name,
+                              input_sha256=sha256_file(input_path), saved=saved, live=live)
+        write_review(report_path, review)
+        out.print(f"wrote {report_path} (the review of " + (f"{out_path}" if saved else "a plan not saved") + ")",
+                  markup=False)
     sys.exit(EXIT_INVALID if the_plan.validation.problems or the_plan.unreadable or the_plan.blocked else EXIT_OK)
+
+
+def _check_plan_outputs(input_path: Path, *outputs: Path | None) -> None:
+    paths = [p for p in outputs if p is not None]
+    if any(p.resolve() == input_path.resolve() for p in paths):
+        raise click.UsageError(f"an output is the input file {input_path}: the input is never overwritten")
+    if len({p.resolve() for p in paths}) < len(paths):
+        raise click.UsageError("--json, --out and --report must name different files")
+
+
+def _save_plan(the_plan, out_path: Path, target: str, input_path: Path, skip_invalid: bool):
+    """Write the plan file, unless rows would be left out of it unasked; returns it as saved, or None."""
+    from bulkcc.plan.planfile import left_out_rows, write_plan_file
+
+    left_out = left_out_rows(the_plan)
+    if left_out and not skip_invalid:
+        kinds = sorted({r.reason for r in left_out})
+        err.print(f"error: plan file not written: {len(left_out)} rows are {' or '.join(kinds)} and would be left "
+                  "out of it (fix them, or pass --skip-invalid to save a plan of the other rows)", markup=False)
+        return None
+    saved = write_plan_file(out_path, the_plan, target=target, input_path=input_path)
+    note = f"; {len(left_out)} rows left out of it, listed in it" if left_out else ""
+    out.print(f"wrote {out_path} (plan SHA-256 {saved.checksum}{note}): send it with `bulkcc apply {out_path}`"
+              + (" (it checks live state again first)" if the_plan.diffed else ""), markup=False)
+    return saved

@@ -90,6 +90,24 @@ def _latency(text: str) -> tuple[int, int]:
     return low_ms, high_ms
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, option: str):
+    """A duration as 90m, 48h, 2d (s, m, h, d; a decimal allowed: 1.5h), as a timedelta."""
+    import re
+    from datetime import timedelta
+
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd])\s*", text or "", flags=re.IGNORECASE)
+    if not match:
+        raise click.BadParameter(f"{text!r} is not a duration: give a number and a unit, e.g. 90m, 48h or 2d",
+                                 param_hint=option)
+    seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
+    if seconds <= 0 or seconds > 3650 * 86400:
+        raise click.BadParameter(f"{text!r}: give a duration above zero and under ten years", param_hint=option)
+    return timedelta(seconds=seconds)
+
+
 def _probability(ctx, param, value: float) -> float:
     if not 0.0 <= value <= 1.0:
         raise click.BadParameter("a probability from 0 to 1")
