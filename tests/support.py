@@ -239,3 +239,32 @@ async def api_client(base_url: str, *, max_attempts: int = 3, timeout_s: float =
 OK_ANSWER = ("json", 200, {"id": "1", "name": "x"})
 
 
+# ---------------------------------------------------------------- saved plans and reviews
+
+THREAD_CLI_TIMEOUT = 30.0
+
+
+async def invoke_in_thread(*args: Any, key: str = KEY) -> Any:
+    """`bulkcc ARGS` through click's runner in a worker thread: a simulator on this loop keeps answering."""
+    from click.testing import CliRunner
+
+    from bulkcc.cli import main
+
+    call = asyncio.to_thread(CliRunner().invoke, main, [str(a) for a in args], env={"DIALPAD_API_KEY": key})
+    return await asyncio.wait_for(call, THREAD_CLI_TIMEOUT)
+
+
+def edit_sheet(path: Path, cells: dict[tuple[int, str], Any], name: str = "edited.xlsx") -> Path:
+    """A copy of a workbook with cells {(excel row, column name): value} set, as an admin would in Excel."""
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(path)
+    sheet = workbook["callcenters"]
+    header = [c.value for c in sheet[1]]
+    for (row, column), value in cells.items():
+        sheet.cell(row=row, column=header.index(column) + 1).value = value
+    edited = path.with_name(name)
+    workbook.save(edited)
+    return edited
+
+
