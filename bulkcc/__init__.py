@@ -26,6 +26,11 @@ _EXPORTS = {
     "Validation": "bulkcc.validate.validation",
     "make_plan": "bulkcc.plan.plans",
     "Plan": "bulkcc.plan.plans",
+    "SavedPlan": "bulkcc.plan.planfile",
+    "read_plan_file": "bulkcc.plan.planfile",
+    "write_plan_file": "bulkcc.plan.planfile",
+    "apply_plan": "bulkcc.run.apply_plan",
+    "apply_plan_async": "bulkcc.run.apply_plan",
     "apply": "bulkcc.run.apply",
     "apply_async": "bulkcc.run.apply",
     "ApplyOptions": "bulkcc.run.apply",
@@ -45,14 +50,17 @@ _EXPORTS = {
 
 __all__ = [
     "ApplyOptions", "ApplyOutcome", "BulkccError", "ConnectionOptions", "ExportQuery", "InputError", "Plan",
-    "Problem", "RunStopped", "Status", "UsageError", "Validation", "__version__", "apply", "apply_async",
-    "export", "export_async", "make_plan", "resolve_target", "validate_file",
+    "Problem", "RunStopped", "SavedPlan", "Status", "UsageError", "Validation", "__version__", "apply",
+    "apply_async", "apply_plan", "apply_plan_async", "export", "export_async", "make_plan", "read_plan_file",
+    "resolve_target", "validate_file", "write_plan_file",
 ]
 
 if TYPE_CHECKING:
     from bulkcc.errors import BulkccError, InputError, Problem, RunStopped, UsageError
+    from bulkcc.plan.planfile import SavedPlan, read_plan_file, write_plan_file
     from bulkcc.plan.plans import Plan, make_plan
     from bulkcc.run.apply import ApplyOptions, ApplyOutcome, apply, apply_async
+    from bulkcc.run.apply_plan import apply_plan, apply_plan_async
     from bulkcc.run.export import ExportQuery, export, export_async
     from bulkcc.send.connection import ConnectionOptions
     from bulkcc.send.target import resolve_target

@@ -245,6 +245,11 @@ async def test_a_stopped_plan_run_resumes_without_sending_any_row_twice(sim: Sim
     first = await apply_async(plan, ApplyOptions(results_path=results, connection=_connection(sim, 1)), stop=stop)
     stopper.cancel()
     assert first.exit_code == 3, first.message
+    # The rollback written before sending is narrowed to what was sent when the run stops.
+    sent_first = {r.id for r in first.results if r.attempts}
+    assert 3 <= len(sent_first) < 10
+    rollback = load_workbook(tmp_path / "results-rollback.xlsx")[DATA_SHEET]
+    assert {int(row[0]) for row in rollback.iter_rows(min_row=2, values_only=True)} == sent_first
     resumed = await apply_async(plan, ApplyOptions(results_path=results, connection=_connection(sim, 1),
                                                    resume=True))
 

@@ -270,7 +270,7 @@ def test_a_plan_with_invalid_rows_is_saved_only_when_asked_and_lists_them(tmp_pa
 
     refused = runner.invoke(main, ["plan", str(source), "--out", str(plan_path)])
     assert refused.exit_code == EXIT_INVALID, refused.output
-    assert "plan file not written: 1 rows are invalid" in refused.stderr and "--skip-invalid" in refused.stderr
+    assert "plan file not written: 1 row is invalid" in refused.stderr and "--skip-invalid" in refused.stderr
     assert not plan_path.exists()
 
     saved = runner.invoke(main, ["plan", str(source), "--out", str(plan_path), "--skip-invalid", "--simulator"])

@@ -109,7 +109,7 @@ def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, 
         out.print("Sending to the built-in simulator: nothing real will be changed.", markup=False)
     try:
         if is_plan_file(input_path):
-            check_output_paths(input_path, options)
+            check_output_paths(input_path, options)  # before reading: a refusal costs nothing
             saved = read_plan_file(input_path)
             out.print(f"Applying the plan {plan_line(saved)}", markup=False)
             outcome = apply_plan(saved, options, progress=make_progress(quiet, err_stream),

@@ -145,11 +145,12 @@ def _save_plan(the_plan, out_path: Path, target: str, input_path: Path, skip_inv
     left_out = left_out_rows(the_plan)
     if left_out and not skip_invalid:
         kinds = sorted({r.reason for r in left_out})
-        err.print(f"error: plan file not written: {len(left_out)} rows are {' or '.join(kinds)} and would be left "
+        rows = "1 row is" if len(left_out) == 1 else f"{len(left_out)} rows are"
+        err.print(f"error: plan file not written: {rows} {' or '.join(kinds)} and would be left "
                   "out of it (fix them, or pass --skip-invalid to save a plan of the other rows)", markup=False)
         return None
     saved = write_plan_file(out_path, the_plan, target=target, input_path=input_path)
-    note = f"; {len(left_out)} rows left out of it, listed in it" if left_out else ""
+    note = f"; {len(left_out)} row{'' if len(left_out) == 1 else 's'} left out of it, listed in it" if left_out else ""
     out.print(f"wrote {out_path} (plan SHA-256 {saved.checksum}{note}): send it with `bulkcc apply {out_path}`"
               + (" (it checks live state again first)" if the_plan.diffed else ""), markup=False)
     return saved

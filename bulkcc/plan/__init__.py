@@ -4,8 +4,11 @@ Owns the PATCH body builder and its inverse (`payload`), the `Plan` value
 (`plans`), the --diff comparison against live call centers (`diff`, pure: the
 live state is read by the run layer), what of a live routing a PATCH cannot
 carry back, so that --diff never sends a routing that would lose it (`exact`),
-and the check that an answer shows what was sent (`compare`). May import `validate`, `workbook`, and the bottom layer
-(`fields`, `errors`, `values`, `status`); never `send`, `run` or `sim`.
+the check that an answer shows what was sent (`compare`), the saved plan file
+(`planfile`, read back strictly by `saved`), the stale guard of a saved --diff
+plan (`stale`) and the data of the review workbook (`review`). May import
+`validate`, `workbook`, and the bottom layer (`fields`, `errors`, `values`,
+`status`); never `send`, `run` or `sim`.
 """
 
 from bulkcc.plan.diff import diff_plan

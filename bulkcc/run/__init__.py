@@ -1,10 +1,12 @@
 """Runs: the library calls behind `apply` and `export`, over live state.
 
-Owns `apply` (validate, plan, read live state for --diff, send, journal, write
-the results), `export` (and `export_cells`: every cell reads back as its live
-value, or is blank with a note), reading live call centers (`live`), the crash-safe
-journal (`journal`, written through the group commit of `commit`), the lock
-that allows one run per results path (`lock`) and progress output
-(`progress`). May import `send`,
+Owns `apply` (validate, plan, read live state for --diff), `apply_plan` (send
+a saved plan after its checks and stale guard), the engine both end in
+(`execute`: lock, journal, send, rollback, results) and their `options`,
+`export` (and `export_cells`: every cell reads back as its live value, or is
+blank with a note), reading live call centers (`live`), the crash-safe journal
+(`journal`, written through the group commit of `commit`), the lock that
+allows one run per results path (`lock`) and progress output (`progress`).
+May import `send`,
 `plan`, `validate`, `workbook` and the bottom layer; never `cli` or `sim`.
 """

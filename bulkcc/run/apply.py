@@ -19,7 +19,7 @@ from pathlib import Path
 from bulkcc.errors import InvalidRowsError, UsageError
 from bulkcc.plan import Plan, make_plan
 from bulkcc.plan.planfile import is_plan_file
-from bulkcc.run.execute import Run, Source, execute, locked_run
+from bulkcc.run.execute import Run, Source, check_output_paths, execute, locked_run
 from bulkcc.run.journal import Opener
 from bulkcc.run.live import LiveState, diff_with_live
 from bulkcc.run.options import ApplyOptions, ApplyOutcome
@@ -30,9 +30,8 @@ from bulkcc.status import RESEND_STATUSES, Status
 from bulkcc.validate import Validation, validate_file
 from bulkcc.values import sha256_file
 from bulkcc.workbook.results import RowResult
-from bulkcc.workbook.xlsx import check_writable
 
-__all__ = ["ApplyOptions", "ApplyOutcome", "apply", "apply_async", "prepare", "selected_rows"]
+__all__ = ["ApplyOptions", "ApplyOutcome", "apply", "apply_async", "check_output_paths", "prepare", "selected_rows"]
 
 
 def selected_rows(validation: Validation, only_failed: bool) -> set[int]:
@@ -71,22 +70,6 @@ async def _diff_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, r
     for request in diffed.unchanged:
         run.results[request.row] = RowResult(row=request.row, id=request.id, status=Status.UNCHANGED, changes="")
     return diffed
-
-
-def check_output_paths(input_path: Path, options: ApplyOptions) -> None:
-    """The files a run writes are never its input, never each other, and their folders take a file
-    (checked before the input is even read, so a run that could not record anything sends nothing)."""
-    writes_rollback = options.diff or is_plan_file(input_path)  # a --diff plan writes a rollback too
-    written = [options.results_path] + ([options.rollback_file()] if writes_rollback else [])
-    inputs = [Path(input_path)] + ([options.input_check] if options.input_check else [])
-    if any(path.resolve() == source.resolve() for path in written for source in inputs):
-        raise UsageError(f"--results (or --rollback) is the input file {input_path}: the input is never "
-                         "overwritten; pick another path")
-    if len({path.resolve() for path in written}) < len(written):
-        raise UsageError("--rollback and --results name the same file; pick two paths")
-    check_writable(options.results_path, "--results")
-    if writes_rollback:
-        check_writable(options.rollback_file(), "--rollback")
 
 
 async def apply_async(input_path: Path, options: ApplyOptions, *, progress: QuietProgress | None = None,

@@ -20,7 +20,7 @@ from bulkcc.errors import InputError, UsageError
 from bulkcc.plan import Plan
 from bulkcc.plan.planfile import SavedPlan
 from bulkcc.plan.stale import stale_fields
-from bulkcc.run.execute import Run, Source, execute, locked_run, redacted
+from bulkcc.run.execute import Run, Source, check_output_paths, execute, locked_run, redacted
 from bulkcc.run.journal import Opener
 from bulkcc.run.live import LiveState, read_live
 from bulkcc.run.options import ApplyOptions, ApplyOutcome
@@ -55,6 +55,17 @@ def duration_text(delta: timedelta) -> str:
     return f"{hours:.1f}h" if hours < 10 else f"{hours:.0f}h"
 
 
+def limit_text(delta: timedelta) -> str:
+    """A limit as it was most likely given: 24h, 48h, 90m, 45s, 14d (hours up to a week)."""
+    seconds = round(delta.total_seconds())
+    if seconds >= 7 * 86400 and seconds % 86400 == 0:
+        return f"{seconds // 86400}d"
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def plan_line(saved: SavedPlan, now: datetime | None = None) -> str:
     """The plan as the Summary sheet and the terminal name it."""
     made = saved.created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -82,7 +93,7 @@ def check_plan(saved: SavedPlan, options: ApplyOptions, now: datetime) -> None:
     if age > options.max_age:
         wider = f"{math.ceil(age.total_seconds() / 3600) + 1}h"
         raise UsageError(f"{name} was made {duration_text(age)} ago, more than --max-age "
-                         f"{duration_text(options.max_age)}: live state may have moved since. Make a new plan, "
+                         f"{limit_text(options.max_age)}: live state may have moved since. Make a new plan, "
                          f"or pass --max-age {wider} to apply it anyway")
     if options.input_check is not None:
         check = options.input_check
@@ -129,6 +140,8 @@ async def apply_plan_async(saved: SavedPlan, options: ApplyOptions, *, progress:
                            stop: asyncio.Event | None = None, now: datetime | None = None,
                            journal_opener: Opener | None = None) -> ApplyOutcome:
     """Send a saved plan: its requests exactly, less (with --diff) the rows gone stale."""
+    if saved.path is not None:
+        check_output_paths(saved.path, options)
     check_plan(saved, options, now or datetime.now(UTC))
     with locked_run(options, saved.path.name if saved.path else saved.input_name):
         return await _apply_locked(saved, options, progress=progress, confirm=confirm, stop=stop, now=now,

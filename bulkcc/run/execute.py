@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from bulkcc import __version__
-from bulkcc.errors import EXIT_ABORTED, EXIT_INVALID, EXIT_OK, RunStopped
+from bulkcc.errors import EXIT_ABORTED, EXIT_INVALID, EXIT_OK, RunStopped, UsageError
 from bulkcc.plan import Plan, PlannedRequest
 from bulkcc.plan.compare import mismatched_fields
 from bulkcc.plan.diff import merge_rollback, read_rollback, rollback_rows
+from bulkcc.plan.planfile import is_plan_file
 from bulkcc.run.answers import fields_problem, other_callcenter
 from bulkcc.run.journal import Journal, Opener, body_hash, journal_path
 from bulkcc.run.live import LiveState
@@ -42,7 +43,7 @@ from bulkcc.status import OK_STATUSES, Status
 from bulkcc.validate import Validation
 from bulkcc.values import is_missing
 from bulkcc.workbook.results import RowResult, RunSummary, count_statuses, write_results
-from bulkcc.workbook.xlsx import remove_stale_temp_files
+from bulkcc.workbook.xlsx import check_writable, remove_stale_temp_files
 
 
 @dataclass(frozen=True)
@@ -331,6 +332,22 @@ def _write_results(options: ApplyOptions, results: list[RowResult], validation: 
         run.stopped_by = f"{run.stopped_by}; {note}" if run.stopped_by else note
         return False
     return True
+
+
+def check_output_paths(input_path: Path, options: ApplyOptions) -> None:
+    """The files a run writes are never its input, never each other, and their folders take a file
+    (checked before the input is even read, so a run that could not record anything sends nothing)."""
+    writes_rollback = options.diff or is_plan_file(input_path)  # a --diff plan writes a rollback too
+    written = [options.results_path] + ([options.rollback_file()] if writes_rollback else [])
+    inputs = [Path(input_path)] + ([options.input_check] if options.input_check else [])
+    if any(path.resolve() == source.resolve() for path in written for source in inputs):
+        raise UsageError(f"--results (or --rollback) is the input file {input_path}: the input is never "
+                         "overwritten; pick another path")
+    if len({path.resolve() for path in written}) < len(written):
+        raise UsageError("--rollback and --results name the same file; pick two paths")
+    check_writable(options.results_path, "--results")
+    if writes_rollback:
+        check_writable(options.rollback_file(), "--rollback")
 
 
 def carried_over(validation: Validation, row: int) -> RowResult:

@@ -3,6 +3,7 @@
 Owns the layout (sheet names, the Results columns: `layout`), reading a workbook
 or CSV into raw cells (`reader`), safe xlsx writing (`xlsx`: text stays text,
 atomic saves), the template and export format (`template`), the results
-workbook (`results`) and the generated column docs (`docs`). May import only
+workbook (`results`), the review workbook of a plan (`review`) and the
+generated column docs (`docs`). May import only
 the bottom layer (`fields`, `errors`, `values`, `status`).
 """

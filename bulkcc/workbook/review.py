@@ -76,6 +76,7 @@ FONT = "Calibri"
 LINE_HEIGHT = 14.5  # points per line of 11 pt text
 MAX_FIELDS_PER_SHEET = 6  # more columns than this, fit to a page's width, print too small to read
 MAX_SHEET_TITLE = 31  # Excel's limit
+SUMMARY_ONE_PAGE_ROWS = 60
 
 
 def _lines(text: Any, width: float) -> int:
@@ -286,6 +287,8 @@ def write_review(path: str | Path, review: Review) -> Path:
     sheet_of = {column: title for title, columns in layout for column in columns}
     _summary_sheet(summary, review, sheet_of)
     _for_print(summary, review, repeat_header=False)
+    if summary.max_row <= SUMMARY_ONE_PAGE_ROWS:
+        summary.page_setup.fitToHeight = 1  # a short Summary stays one page, its sign-off lines included
     sheets: list[tuple[str, Callable[[Worksheet], None]]] = []
     for title, columns in layout:
         rows = [r for r in review.changes if any(c in r.cells for c in columns)] if len(layout) > 1 else review.changes
