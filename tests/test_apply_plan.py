@@ -336,6 +336,25 @@ async def test_an_input_whose_checksum_is_not_the_plans_is_refused(sim: Simulato
     assert len(_patches(sim)) == 3
 
 
+async def test_only_the_approved_plan_is_sent_when_its_checksum_is_given(sim: Simulator, exported: Path,
+                                                                         tmp_path: Path) -> None:
+    plan, _, _ = await _saved_diff_plan(sim, exported, tmp_path)
+    approved = read_plan_file(plan).checksum
+    document = json.loads(plan.read_text("utf-8"))
+    document["requests"].pop()  # a plan edited after its review: still a valid plan, but not the approved one
+    plan.write_text(canonical_text(document), "utf-8")
+
+    refused = await _cli("apply", plan, "--plan-sha256", approved, "--results", tmp_path / "r.xlsx", "--yes",
+                         *_target(sim))
+    assert refused.exit_code == EXIT_USAGE, refused.output
+    assert f"not {approved}: it is not the plan that was approved" in refused.stderr
+    assert sim.requests == []
+    accepted = await _cli("apply", plan, "--plan-sha256", read_plan_file(plan).checksum.upper(), "--results",
+                          tmp_path / "r.xlsx", "--yes", "--quiet", *_target(sim))
+    assert accepted.exit_code == EXIT_OK, accepted.output
+    assert len(_patches(sim)) == 2
+
+
 @pytest.mark.parametrize("flag", ["--diff", "--only-failed", "--skip-invalid"])
 async def test_options_that_do_not_fit_a_plan_are_refused(sim: Simulator, exported: Path, tmp_path: Path,
                                                           flag: str) -> None:
@@ -351,7 +370,7 @@ def test_input_check_is_only_for_plans(tmp_path: Path, write_xlsx) -> None:
     result = CliRunner().invoke(main, ["apply", str(workbook), "--input", str(workbook), "--simulator", "--yes",
                                        "--results", str(tmp_path / "r.xlsx")])
     assert result.exit_code == EXIT_USAGE, result.output
-    assert "--input checks the input a plan file was made from" in result.stderr
+    assert "--input checks a plan file; input.xlsx is not one" in result.stderr
 
 
 # ---- the confirmation shows what changes ---------------------------------------------------

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from support import SAMPLE, cli_env, realistic_rows, write_rows
 
 from bulkcc.cli import main
@@ -148,6 +150,9 @@ TAMPERING: dict[str, tuple[Tamper, str]] = {
     "a number as text": (_set_body("ring_seconds", "25"), 'ring_seconds is "25" where bulkcc would send 25'),
     "1 for true": (_set_body("hours_on", 1), "hours_on is 1 where bulkcc would send true"),
     "an unknown field": (_set_body("ringseconds", 25), "ringseconds is not a field bulkcc sends"),
+    "a list for a number": (_set_body("ring_seconds", [25]), "not a body bulkcc builds"),
+    "a text for a menu": (_set_body("routing_options", {"open": {"dtmf": "1"}}), "not a body bulkcc builds"),
+    "a float for a number": (_set_body("ring_seconds", 25.0), "ring_seconds is 25.0 where bulkcc would send 25"),
     "the id in the body": (_set_body("id", 5), "id is not a field bulkcc sends"),
     "another call center's path": (lambda d: _first(d).__setitem__("path", "/api/v2/callcenters/1"),
                                    "is not the path of call center"),
@@ -289,3 +294,52 @@ def test_a_plan_with_invalid_rows_is_saved_only_when_asked_and_lists_them(tmp_pa
     assert [(read[row].id, read[row].status) for row in (2, 3, 4)] == [
         (1001, "updated"), (1002, "invalid"), (1003, "updated")]
     assert "left out of the plan when it was made" in read[3].error
+
+
+# ---- whatever a plan file holds, reading it ends in a plan or a clear InputError ------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=False)
+    | st.text(max_size=12) | st.sampled_from(["PATCH", "08:00", "person", "open", "routing_options", "1"]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=8)
+
+
+def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every place in a JSON document a value sits, as a tuple of keys and indexes."""
+    out = [prefix]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out += _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            out += _paths(value, (*prefix, index))
+    return out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_no_change_to_a_plan_file_ends_in_a_traceback(small_diff_document: dict[str, Any], tmp_path: Path,
+                                                      data: st.DataObject) -> None:
+    document = copy.deepcopy(small_diff_document)
+    where = data.draw(st.sampled_from(_paths(document)[1:]))
+    value = data.draw(JSON_VALUES)
+    node = document
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(document), "utf-8")
+    try:
+        read_plan_file(path)
+    except InputError as exc:
+        assert "plan.json" in str(exc)
+
+
+@pytest.fixture(scope="module")
+def small_diff_document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    plan = _diff_plan_of_sample()
+    path = tmp_path_factory.mktemp("small") / "plan.json"
+    write_plan_file(path, plan.only({r.row for r in plan.requests[:3]} | set(plan.unreadable)), target="simulator",
+                    input_path=SAMPLE)
+    return json.loads(path.read_text("utf-8"))

@@ -77,6 +77,9 @@ def _confirm_with_user(yes: bool, *, saved=None, diff: bool = False):
 @click.option("--input", "input_check", type=click.Path(dir_okay=False, path_type=Path),
               help="With a plan file as INPUT: the workbook it was made from; refused unless its SHA-256 is the "
               "one the plan records.")
+@click.option("--plan-sha256", "plan_sha256", metavar="HEX",
+              help="With a plan file as INPUT: refuse it unless its SHA-256 is this one (the checksum its review "
+              "workbook shows, so only the approved plan is sent).")
 @click.option("--max-age", "max_age", default="24h", show_default=True,
               help="With a plan file as INPUT: refuse a plan older than this (e.g. 90m, 48h, 2d).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before sending (for scripts).")
@@ -84,7 +87,7 @@ def _confirm_with_user(yes: bool, *, saved=None, diff: bool = False):
 @target_options
 @handles_errors
 def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, diff, rollback_path, input_check,
-          max_age, yes, quiet, **target) -> None:
+          plan_sha256, max_age, yes, quiet, **target) -> None:
     """Send the PATCH each valid row of INPUT stands for, and write a results workbook.
 
     INPUT may be a plan file saved by `bulkcc plan INPUT --out PLAN.json`: its requests are sent exactly,
@@ -104,7 +107,7 @@ def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, 
     options = ApplyOptions(results_path=results_path, connection=connection, skip_invalid=skip_invalid,
                            only_failed=only_failed, resume=resume, restart=restart, diff=diff,
                            rollback_path=rollback_path, max_age=parse_duration(max_age, "--max-age"),
-                           input_check=input_check)
+                           input_check=input_check, plan_sha256=plan_sha256)
     if connection.target.simulator:
         out.print("Sending to the built-in simulator: nothing real will be changed.", markup=False)
     try:

@@ -275,5 +275,7 @@ def read_plan_file(path: str | Path) -> SavedPlan:
     try:
         check_format(document)
         return saved_plan_from_document(document, path, checksum_of(document))
+    except RecursionError:
+        raise InputError(f"{path.name} is not a valid bulkcc plan: nested too deeply") from None
     except PlanFormatError as exc:
         raise InputError(f"{path.name} is not a valid bulkcc plan: {exc}") from exc

@@ -177,12 +177,20 @@ def _body_difference(body: Mapping[str, Any], built: Mapping[str, Any]) -> str:
     return "the body differs from the one bulkcc builds"
 
 
+def _values(request: PlannedRequest) -> dict[str, Any]:
+    """A body's fields as values; a body no API answer could look like (a list for a number...) is refused."""
+    try:
+        return values_from_callcenter(request.body)
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise _fail(f"the body of row {request.row}", f"not a body bulkcc builds ({exc})") from None
+
+
 def _sheet(path: Path, requests: list[PlannedRequest], id_rows: list[tuple[int, int]],
            left_out: list[LeftOut]) -> Sheet:
     """The plan's rows as a sheet of cells: a request's cells are its body's, other rows only an id."""
     cells: dict[int, dict[str, Any]] = {}
     for request in requests:
-        values = values_from_callcenter(request.body)
+        values = _values(request)
         cells[request.row] = {"id": request.id, **{p: cell_value(FIELDS_BY_PATH[p], v) for p, v in values.items()
                                                    if p != "id"}}
     for row, cc_id in id_rows:

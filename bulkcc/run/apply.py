@@ -90,9 +90,10 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
 
         return await apply_plan_async(read_plan_file(input_path), options, progress=progress, confirm=confirm,
                                       stop=stop, journal_opener=journal_opener)
-    if options.input_check is not None:
-        raise UsageError(f"--input checks the input a plan file was made from; {input_path.name} is not a plan "
-                         "file (plan files are written by `bulkcc plan INPUT --out PLAN.json`)")
+    if options.input_check is not None or options.plan_sha256 is not None:
+        flag = "--input" if options.input_check is not None else "--plan-sha256"
+        raise UsageError(f"{flag} checks a plan file; {input_path.name} is not one "
+                         "(plan files are written by `bulkcc plan INPUT --out PLAN.json`)")
     with locked_run(options, input_path.name):
         validation = validate_file(input_path, diff=options.diff)
         the_plan, rows = prepare(validation, options)

@@ -81,6 +81,9 @@ def check_plan(saved: SavedPlan, options: ApplyOptions, now: datetime) -> None:
                      ("--skip-invalid", options.skip_invalid)):
         if on:
             raise UsageError(f"{flag} with a plan file: {_NOT_WITH_A_PLAN[flag]}")
+    if options.plan_sha256 is not None and options.plan_sha256.strip().lower() != saved.checksum:
+        raise UsageError(f"{name} has the SHA-256 {saved.checksum}, not {options.plan_sha256.strip()}: it is not the "
+                         "plan that was approved (or it was changed since); apply the approved file")
     chosen = options.target.name
     if saved.target != chosen:
         made_for = Target(saved.target, simulator=saved.target == "simulator")

@@ -31,6 +31,7 @@ class ApplyOptions:
     # Applying a saved plan: the oldest plan still sent, and the input it must have been made from.
     max_age: timedelta = DEFAULT_MAX_AGE
     input_check: Path | None = None
+    plan_sha256: str | None = None  # the checksum the review approved: any other plan is refused
 
     @property
     def target(self) -> Target:
