@@ -95,7 +95,7 @@ def _fit_height(sheet: Worksheet, row: int, values: Sequence[Any], widths: Seque
 
 
 # Cells are styled by named styles, one assignment each: setting font, border and
-# alignment one by one took 70 s of 10,000 rows x 10 columns (openpyxl hashes every style).
+# alignment one by one took 36 s of 10,000 rows x 50 fields, against 16 s (openpyxl hashes every style).
 HEADER_STYLE, BODY_STYLE, CHANGED_STYLE, LEFT_OUT_STYLE = "bulkcc header", "bulkcc cell", "bulkcc change", "bulkcc left"
 
 
