@@ -225,6 +225,59 @@ async def test_routing_is_sent_whole_so_any_routing_setting_changed_live_makes_t
     assert f"routing_options.closed.action: planned to stay {was}, live is now {closed['action']}" in row.error
 
 
+async def test_a_live_routing_entry_no_column_holds_added_since_the_plan_makes_the_row_stale(
+        sim: Simulator, exported: Path, tmp_path: Path) -> None:
+    cc_id = IDS[4]  # row 6
+    old = sim.store[cc_id]["routing_options"]["open"]["operator_routing"]
+    edited = _edit(exported, {(6, "routing_options.open.operator_routing"): next(
+        r for r in OPERATOR_ROUTINGS if r != old)})
+    plan = tmp_path / "plan.json"
+    assert (await _cli("plan", edited, "--diff", "--out", plan, *_target(sim))).exit_code == EXIT_OK
+    sim.store[cc_id]["routing_options"]["open"]["dtmf"].append({"input": "*", "options": {"action": "operator"}})
+    before = copy.deepcopy(sim.store[cc_id])
+    sim.requests.clear()
+
+    result = await _cli("apply", plan, "--results", tmp_path / "r.xlsx", "--yes", "--quiet", *_target(sim))
+
+    assert result.exit_code == EXIT_INVALID, result.output
+    assert _patches(sim) == []  # the body would have dropped the key *
+    assert sim.store[cc_id] == before
+    (row,) = [r for r in read_results(tmp_path / "r.xlsx") if r.id == cc_id]
+    assert row.status == "stale"
+    assert "routing_options is sent whole and would lose the live routing_options.open.dtmf" in row.error
+    assert "'*'" in row.error
+
+
+async def test_a_row_blocked_when_planned_is_left_out_of_the_plan_and_reported_failed(
+        sim: Simulator, exported: Path, tmp_path: Path) -> None:
+    """--diff blocks a routing edit that would drop a live DTMF key no column holds (`*`): such a
+    row is never in a plan; the plan is saved only with --skip-invalid, and lists it."""
+    star, other = IDS[4], IDS[5]  # rows 6 and 7
+    sim.store[star]["routing_options"]["open"]["dtmf"].append({"input": "*", "options": {"action": "operator"}})
+    old = sim.store[star]["routing_options"]["open"]["operator_routing"]
+    edited = _edit(exported, {(6, "routing_options.open.operator_routing"): next(
+        r for r in OPERATOR_ROUTINGS if r != old), (7, "ring_seconds"): _other(sim.store[other]["ring_seconds"])})
+    plan = tmp_path / "plan.json"
+
+    refused = await _cli("plan", edited, "--diff", "--out", plan, *_target(sim))
+    assert refused.exit_code == EXIT_INVALID, refused.output
+    assert "plan file not written: 1 row is blocked" in refused.stderr and not plan.exists()
+    saved = await _cli("plan", edited, "--diff", "--out", plan, "--skip-invalid", *_target(sim))
+    assert saved.exit_code == EXIT_INVALID, saved.output
+    (left,) = json.loads(plan.read_text("utf-8"))["left_out"]
+    assert (left["row"], left["id"], left["reason"]) == (6, star, "blocked")
+    sim.requests.clear()
+
+    result = await _cli("apply", plan, "--results", tmp_path / "r.xlsx", "--yes", "--quiet", *_target(sim))
+
+    assert result.exit_code == EXIT_INVALID, result.output
+    assert [cc_id for cc_id, _ in _patches(sim)] == [other]
+    read = {r.id: r for r in read_results(tmp_path / "r.xlsx")}
+    assert (read[star].status, read[star].attempts) == ("failed", 0)
+    assert read[star].error.startswith("left out of the plan when it was made: not sent: its routing cannot")
+    assert read[other].status == "updated"
+
+
 async def test_a_stopped_plan_run_resumes_without_sending_any_row_twice(sim: Simulator, exported: Path,
                                                                         tmp_path: Path) -> None:
     rows = {cc_id: row for row, cc_id in enumerate(IDS, start=2)}

@@ -42,12 +42,13 @@ FORMAT = "bulkcc-plan/1"
 FORMAT_FAMILY = "bulkcc-plan/"
 PLAN_SUFFIX = ".json"
 MAX_PLAN_BYTES = 256 * 1024 * 1024  # 100,000 rows of full bodies fit many times over
-LEFT_OUT_REASONS = ("invalid", "unreadable")
+LEFT_OUT_REASONS = ("invalid", "unreadable", "blocked")
 
 
 @dataclass(frozen=True)
 class LeftOut:
-    """An input row the plan does not send: invalid, or (--diff) its live state could not be read."""
+    """An input row the plan does not send: invalid, or (--diff) its live state could not be read, or
+    it is blocked (its routing, sent whole, would lose live settings no column holds)."""
 
     row: int
     id: int | None
@@ -102,7 +103,7 @@ def _utc_text(moment: datetime) -> str:
 
 
 def left_out_rows(plan: Plan) -> list[LeftOut]:
-    """The input rows a plan does not account for: invalid ones, and with --diff the unreadable ones."""
+    """The input rows a plan does not send: invalid ones, and with --diff the unreadable and blocked ones."""
     problems = plan.validation.problems_by_row()
     file_problems = "; ".join(p.message for p in plan.validation.file_problems)
     typed_ids = plan.validation.typed["id"] if "id" in plan.validation.typed else None
@@ -115,6 +116,8 @@ def left_out_rows(plan: Plan) -> list[LeftOut]:
     for row, why in sorted(plan.unreadable.items()):
         rows.append(LeftOut(row, plan.values.get(row, {}).get("id"), "unreadable",
                             f"the live call center could not be read: {why}"))
+    for row, why in sorted(plan.blocked.items()):
+        rows.append(LeftOut(row, plan.values.get(row, {}).get("id"), "blocked", why))
     return sorted(rows, key=lambda r: r.row)
 
 
@@ -139,8 +142,8 @@ def plan_document(plan: Plan, *, target: str, input_name: str, input_sha256: str
                     "changes" ([{"field", "before", "after"}], the fields that differ)
     unchanged       with diff: [{"row", "id"}] whose live state already matched
     skipped         [{"row", "id"}] with nothing to change (only an id)
-    left_out        [{"row", "id", "reason": "invalid"|"unreadable", "error"}]: rows not in
-                    the plan (only with plan --skip-invalid)
+    left_out        [{"row", "id", "reason": "invalid"|"unreadable"|"blocked", "error"}]: rows
+                    not in the plan (only with plan --skip-invalid)
     """
     requests = []
     for request in sorted(plan.requests, key=lambda r: r.row):

@@ -7,8 +7,9 @@ rules between fields, unique ids), and each must be exactly the body bulkcc
 builds from those cells (types included: `true` is not `1`). With --diff every
 change must agree with its body and its `before`. The `Plan` rebuilt around
 that validation is what `apply` sends: its sheet holds the plan's rows (cells
-from the bodies, so the Results sheet shows what was sent), and the rows left
-out of the plan are invalid rows of it, with the reason they were left out.
+from the bodies, so the Results sheet shows what was sent); the rows left out
+as invalid are invalid rows of it, with the reason, and those left out as
+unreadable or blocked are its `unreadable` and `blocked` rows.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bulkcc.plan.payload import (
     body_from_values,
     cell_value,
     field_order,
+    read_callcenter,
     row_values,
     values_from_callcenter,
 )
@@ -178,11 +180,16 @@ def _body_difference(body: Mapping[str, Any], built: Mapping[str, Any]) -> str:
 
 
 def _values(request: PlannedRequest) -> dict[str, Any]:
-    """A body's fields as values; a body no API answer could look like (a list for a number...) is refused."""
+    """A body's fields as values; a value not of its field's type (a list for a number...) is refused."""
     try:
-        return values_from_callcenter(request.body)
+        read = read_callcenter(request.body)
     except (TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise _fail(f"the body of row {request.row}", f"not a body bulkcc builds ({exc})") from None
+    for path, value in read.unreadable.items():
+        kind = FIELDS_BY_PATH[path].kind
+        raise _fail(f"the body of row {request.row}", f"{path} is {json.dumps(value)[:60]}, not a value of "
+                                                      f"its kind ({kind})")
+    return read.values
 
 
 def _sheet(path: Path, requests: list[PlannedRequest], id_rows: list[tuple[int, int]],
@@ -197,7 +204,8 @@ def _sheet(path: Path, requests: list[PlannedRequest], id_rows: list[tuple[int, 
         cells[row] = {"id": cc_id}
     raw_ids = {r.row: r.id for r in left_out}
     for item in left_out:
-        cells[item.row] = {"id": item.id} if item.reason == "unreadable" else {"id": None}
+        # An unreadable or blocked row was a valid row (its id is sound); an invalid one may not be.
+        cells[item.row] = {"id": None} if item.reason == "invalid" else {"id": item.id}
     columns = sorted({c for row in cells.values() for c in row} | {"id"}, key=field_order)
     index = pd.Index(sorted(cells), name="excel_row", dtype="int64")
     frame = pd.DataFrame([[cells[r].get(c) for c in columns] for r in index], columns=columns, index=index,
@@ -264,8 +272,9 @@ def saved_plan_from_document(document: dict[str, Any], path: Path, checksum: str
     skipped = [_row_id(item, f"skipped[{i}]", rows) for i, item in enumerate(_list(document["skipped"], "skipped"))]
     left_out = [_left_out(item, f"left_out[{i}]", rows)
                 for i, item in enumerate(_list(document["left_out"], "left_out"))]
-    if any(item.reason == "unreadable" for item in left_out) and not diff:
-        raise _fail("left_out", "only a --diff plan reads live state, so only it can leave a row out as unreadable")
+    if any(item.reason != "invalid" for item in left_out) and not diff:
+        raise _fail("left_out", "only a --diff plan reads live state, so only it can leave a row out as "
+                                "unreadable or blocked")
     if len(rows) > input_rows:
         raise _fail("input.rows", f"{input_rows}, but the plan names {len(rows)} rows")
 
@@ -290,6 +299,7 @@ def saved_plan_from_document(document: dict[str, Any], path: Path, checksum: str
         changes={r.row: sorted(c, key=lambda c: field_order(c.column)) for r, _, c in parsed} if diff else {},
         prior={r.row: b for r, b, _ in parsed} if diff else {},
         unreadable={item.row: item.error for item in left_out if item.reason == "unreadable"},
+        blocked={item.row: item.error for item in left_out if item.reason == "blocked"},
     )
     return SavedPlan(plan=plan, created=created, target=target, input_name=input_name,
                      input_sha256=source["sha256"], input_rows=input_rows, bulkcc_version=version,

@@ -7,7 +7,10 @@ what the plan saw, the request is `stale` and not sent: sending it would
 overwrite a change made since, unseen by whoever approved the plan. The body
 overwrites the fields it sets and, when it carries `routing_options`, the
 routing whole (the API replaces it whole), so a routing setting added live
-since the plan also makes the request stale. Pure: reading is the run layer's.
+since the plan also makes the request stale, and so does a live routing entry
+no column can carry back (a DTMF key `*`, `bulkcc.plan.exact`): --diff would
+have blocked the row, and sending it would lose that entry. Pure: reading is
+the run layer's.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 from bulkcc.fields import FIELDS, ROUTING_PREFIX
 from bulkcc.plan.diff import shown
+from bulkcc.plan.exact import routing_blockers
 from bulkcc.plan.payload import PlannedRequest, field_order, values_from_callcenter
 from bulkcc.plan.plans import Plan
 
@@ -49,4 +53,8 @@ def stale_fields(plan: Plan, request: PlannedRequest, live: Mapping[str, Any]) -
         else:
             planned = f"planned {shown(path, was)} → {shown(path, after)}"
         lines.append(f"{path}: {planned}, live is now {shown(path, is_now)}")
+    if ROUTING_PREFIX.rstrip(".") in request.body:
+        routing = {p: v for p, v in sent.items() if p.startswith(ROUTING_PREFIX)}
+        lines += [f"routing_options is sent whole and would lose {reason}" for reason in
+                  routing_blockers(live, routing, routing)]
     return lines

@@ -160,6 +160,10 @@ async def _apply_locked(saved: SavedPlan, options: ApplyOptions, *, progress: Qu
     prefilled = {row: RowResult(row=row, id=plan.values.get(row, {}).get("id"), status=Status.NOT_SENT,
                                 error=f"left out of the plan when it was made: {why}")
                  for row, why in plan.unreadable.items()}
+    # Blocked: failed rather than not_sent, as apply --diff has it: the row needs the admin, not a retry.
+    prefilled.update({row: RowResult(row=row, id=plan.values.get(row, {}).get("id"), status=Status.FAILED,
+                                     error=f"left out of the plan when it was made: {why}")
+                      for row, why in plan.blocked.items()})
     prefilled.update({r.row: RowResult(row=r.row, id=r.id, status=Status.UNCHANGED, changes="")
                       for r in plan.unchanged})
     source = Source(name=saved.input_name, sha256=saved.input_sha256, plan=plan_line(saved, now),
