@@ -238,3 +238,63 @@ def test_plan_unreadable_exits_2(tmp_path: Path) -> None:
     result = run("plan", tmp_path / "nope.csv")
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert result.stderr.startswith("error: ")
+
+
+# ---- plan output: plain lines when piped, a summary on a full terminal ----------
+
+
+def _long_rows(count: int) -> list[list[Any]]:
+    # A name and description long enough that a 200-column wrap would cut the JSON body.
+    return [[2000 + n, f"Support line {n} " + "x" * 60, "d" * 250, 25] for n in range(count)]
+
+
+LONG_HEADER = ["id", "name", "group_description", "ring_seconds"]
+
+
+def test_piped_plan_output_is_plain_lines_and_every_body_parses(write_xlsx) -> None:
+    result = run("plan", write_xlsx(LONG_HEADER, _long_rows(60)))
+    assert result.exit_code == 0, result.output
+    bodies = [line.strip() for line in result.stdout.splitlines() if line.startswith("  {")]
+    assert len(bodies) == 60  # not a summary: a pipe gets every request
+    assert all(json.loads(body)["group_description"] == "d" * 250 for body in bodies)
+
+
+class _Terminal:
+    """A stream that says it is a terminal, as a shell's stdout does."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+
+def test_a_plan_taller_than_the_terminal_is_summed_up(write_xlsx) -> None:
+    from bulkcc.cli.plan_output import FIRST_ROWS, write_requests
+    from bulkcc.plan import make_plan
+    from bulkcc.validate import validate_file
+
+    plan = make_plan(validate_file(write_xlsx(LONG_HEADER, _long_rows(500))))
+    terminal = _Terminal()
+    write_requests(plan, terminal, full_plan_hint="write them all with --json PATH")
+    lines = terminal.text.splitlines()
+    assert len(lines) < 40  # not 1,500 lines of requests
+    assert sum(line.startswith("row ") for line in lines) == FIRST_ROWS
+    assert f"… and {500 - FIRST_ROWS} more requests" in terminal.text and "--json PATH" in terminal.text
+    counts = {line.split()[0]: line.split()[1] for line in lines if line.startswith("  ") and "call center" in line}
+    assert counts == {"name": "500", "group_description": "500", "ring_seconds": "500"}
+
+
+def test_a_short_plan_on_a_terminal_is_shown_whole(write_xlsx) -> None:
+    from bulkcc.cli.plan_output import write_requests
+    from bulkcc.plan import make_plan
+    from bulkcc.validate import validate_file
+
+    plan = make_plan(validate_file(write_xlsx(LONG_HEADER, _long_rows(3))))
+    terminal = _Terminal()
+    write_requests(plan, terminal, full_plan_hint="")
+    assert sum(line.startswith("row ") for line in terminal.text.splitlines()) == 3

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
-from bulkcc.cli.options import connection_options, err, err_stream, handles_errors, out, target_options
+from bulkcc.cli.options import connection_options, err, err_stream, handles_errors, out, out_stream, target_options
+from bulkcc.cli.plan_output import write_requests
 from bulkcc.errors import EXIT_INVALID, EXIT_OK
 
 
@@ -100,13 +100,9 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | 
         from bulkcc.send.target import resolve_target
 
         the_target = resolve_target(target["base_url"], target["sandbox"], target["simulator"])
-    for request in the_plan.requests:
-        out.print(f"row {request.row}: {request.method} {request.path}", markup=False)
-        for change in the_plan.change_lines(request.row):
-            out.print(f"  {change}", markup=False)
-        out.print("  " + json.dumps(request.body, ensure_ascii=False), markup=False)
-    for request in the_plan.skipped:
-        out.print(f"row {request.row}: id {request.id} has nothing to change, not sent", markup=False)
+    hint = (f"all of them are in {json_path or out_path}" if json_path or out_path
+            else "write them all with --json PATH or --out PLAN (or pipe the output)")
+    write_requests(the_plan, out_stream, full_plan_hint=hint)
     if the_plan.validation.problems:
         render_text(the_plan.validation, out)
     counts = the_plan.summary()
