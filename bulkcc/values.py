@@ -56,9 +56,12 @@ def printable(text: str, limit: int | None = 500) -> str:
     `\\u202e` ... so that no terminal or log viewer interprets them; the result is
     cut to `limit` characters (never inside an escape), ending in `…` when cut.
     """
+    text = str(text)
+    if text.isprintable() and (limit is None or len(text) <= limit):
+        return text  # the common case, checked at C speed: nothing to escape, nothing to cut
     pieces: list[str] = []
     length = 0
-    for char in str(text):
+    for char in text:
         if char.isprintable() or char == " ":
             piece = char
         elif ord(char) < 0x100:

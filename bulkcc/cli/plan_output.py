@@ -53,4 +53,4 @@ def write_requests(plan: Plan, stream: TextIO, *, full_plan_hint: str) -> None:
     else:
         lines = list(request_lines(plan))
     if lines:
-        stream.write("\n".join(visible(line) for line in lines) + "\n")
+        stream.write(visible("\n".join(lines)) + "\n")  # one pass of the redactor over the whole text

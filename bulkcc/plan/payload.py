@@ -33,12 +33,15 @@ if TYPE_CHECKING:
 
 def row_values(typed: pd.DataFrame) -> dict[int, dict[str, Any]]:
     """For every row (Excel row number), its non-blank parsed cells, as plain Python values."""
-    rows: dict[int, dict[str, Any]] = {int(r): {} for r in typed.index}
+    index = [int(r) for r in typed.index]
+    rows: dict[int, dict[str, Any]] = {r: {} for r in index}
     for name in typed.columns:
         column = typed[name]
-        for row, value in zip(typed.index, column.astype(object).tolist(), strict=True):
+        positions = column.notna().to_numpy().nonzero()[0]  # most cells are blank: visit only the filled
+        values = column.to_numpy(dtype=object)[positions].tolist()
+        for position, value in zip(positions.tolist(), values, strict=True):
             if not is_missing(value):
-                rows[int(row)][str(name)] = native(value)
+                rows[index[position]][str(name)] = native(value)
     return rows
 
 
