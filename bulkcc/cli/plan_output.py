@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bulkcc.cli.options import visible
-from bulkcc.plan import Plan
+
+if TYPE_CHECKING:  # the plan layer loads pandas: not for `--help`
+    from bulkcc.plan import Plan
 
 FIRST_ROWS = 5  # requests shown in full above a summary
 MIN_SCREEN = 24  # lines, when the terminal does not say
