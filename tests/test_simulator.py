@@ -24,7 +24,7 @@ from bulkcc.sim.server import (
     seed_store,
     serve_forever,
 )
-from bulkcc.sim.store import apply_patch, reference_errors
+from bulkcc.sim.store import RULE_SOURCES, apply_patch, merged_errors, reference_errors
 
 KEY = "test-key-123"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -298,7 +298,7 @@ def test_made_call_centers_are_valid_per_the_reference(seed: int, cc_id: int) ->
     callcenter = make_callcenter(cc_id, random.Random(seed))
     body = {k: v for k, v in callcenter.items() if k not in READ_ONLY}
     assert apispec.update_body_errors(body) == []
-    assert reference_errors(body) == []
+    assert reference_errors(body) == [] and merged_errors(body, callcenter) == []
     assert set(body) == set(apispec.json_schema(apispec.UPDATE_MESSAGE)["properties"])  # every settable field
     assert len(body["hold_queue"]) == 10 and len(body["advanced_settings"]["auto_call_recording"]) == 3
     if body["hold_queue"]["max_hold_seconds"] < 120:
@@ -339,3 +339,192 @@ async def test_serve_forever_announces_its_url_and_stops_on_cancel(http: aiohttp
     with pytest.raises(aiohttp.ClientConnectionError):
         async with http.get(f"{url}/api/v2/callcenters", headers=AUTH):
             pass
+
+
+# ---------------------------------------------------------------- the reference's rules between fields
+
+async def _patch(sim: Simulator, http: aiohttp.ClientSession, body: Any, cc_id: int = IDS[0]) -> tuple[int, Any]:
+    async with http.patch(_url(sim, cc_id), headers=AUTH, json=body) as resp:
+        return resp.status, await resp.json()
+
+
+@pytest.mark.parametrize("stored, body", [
+    ({"max_hold_seconds": 300, "announce_position": False},
+     {"hold_queue": {"announce_position": True, "max_hold_seconds": 60}}),  # both in the body
+    ({"max_hold_seconds": 60, "announce_position": False}, {"hold_queue": {"announce_position": True}}),
+    ({"max_hold_seconds": 300, "announce_position": True}, {"hold_queue": {"max_hold_seconds": 119}}),
+], ids=["both-in-the-body", "announce-on-a-short-stored-hold", "short-hold-under-a-stored-announce"])
+async def test_announce_position_needs_a_wait_of_2_minutes_whichever_side_sets_it(
+        sim: Simulator, http: aiohttp.ClientSession, stored: dict, body: dict) -> None:
+    sim.store[IDS[0]]["hold_queue"].update(stored)
+    before = json.dumps(sim.store[IDS[0]], sort_keys=True)
+    status, answer = await _patch(sim, http, body)
+    assert status == 400, answer
+    assert "hold_queue.announce_position" in answer["error"]["message"]
+    assert "max_hold_seconds to 120 or more" in answer["error"]["message"]
+    assert json.dumps(sim.store[IDS[0]], sort_keys=True) == before
+
+
+async def test_announce_rule_allows_what_the_reference_allows(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    queue = sim.store[IDS[0]]["hold_queue"]
+    queue.update(max_hold_seconds=60, announce_position=True)  # broken before we came: renaming still works
+    assert (await _patch(sim, http, {"name": "Renamed"}))[0] == 200
+    assert (await _patch(sim, http, {"hold_queue": {"announce_position": False, "max_hold_seconds": 30}}))[0] == 200
+    assert (await _patch(sim, http, {"hold_queue": {"max_hold_seconds": 120, "announce_position": True}}))[0] == 200
+    assert sim.store[IDS[0]]["hold_queue"]["announce_position"] is True
+
+
+def _description(dotted: str) -> str:
+    node = apispec.json_schema(apispec.UPDATE_MESSAGE)
+    for part in dotted.split("."):
+        node = node["properties"][part.removesuffix("[]")]
+        if part.endswith("[]"):
+            node = node["items"]
+    return node["description"]
+
+
+@pytest.mark.parametrize("field", sorted(RULE_SOURCES))
+def test_each_rule_comes_from_words_of_the_openapi(field: str, spec_dir: Path) -> None:
+    # The packaged OpenAPI the simulator reads, and the shared PATCH reference text, both say it.
+    assert RULE_SOURCES[field] in _description(field)
+    reference = spec_dir / "callcenters-patch-reference.txt"
+    if reference.is_file():  # the shared spec folder (a clone on its own has only the packaged OpenAPI)
+        assert RULE_SOURCES[field] in reference.read_text("utf-8")
+
+
+# ---------------------------------------------------------------- hostile bodies, the key, query values
+
+@pytest.mark.parametrize("raw", [
+    b"[" * 1000 + b"]" * 1000,
+    b'{"name": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+    b"[" * 100_000,
+    json.dumps({"hold_queue": json.loads("[" * 40 + "]" * 40)}).encode(),
+], ids=["array-1000", "name-1000", "open-100000", "object-40"])
+async def test_a_deeply_nested_body_is_a_400_and_the_key_is_checked_first(
+        sim: Simulator, http: aiohttp.ClientSession, raw: bytes) -> None:
+    headers = {"Content-Type": "application/json"}
+    async with http.patch(_url(sim, IDS[0]), headers=headers, data=raw) as resp:
+        assert resp.status == 401
+    assert sim.requests[-1].body is None  # not even parsed for a caller without the key
+    async with http.patch(_url(sim, IDS[0]), headers={**AUTH, **headers}, data=raw) as resp:
+        assert resp.status == 400
+        assert "nested too deeply" in (await resp.json())["error"]["message"]
+
+
+async def test_schema_messages_stay_short_for_a_huge_value(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    status, answer = await _patch(sim, http, {"ring_seconds": "9" * 100_000})
+    assert status == 400 and "ring_seconds" in answer["error"]["message"]
+    assert len(answer["error"]["message"]) < 1000
+
+
+async def test_the_key_may_come_as_apikey_in_the_query(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    async with http.get(_url(sim, IDS[0], apikey=KEY)) as resp:
+        assert resp.status == 200 and (await resp.json())["id"] == str(IDS[0])
+    async with http.get(_url(sim, apikey=KEY)) as resp:  # not a filter: the whole list
+        assert resp.status == 200 and len((await resp.json())["items"]) == len(IDS)
+    async with http.patch(_url(sim, IDS[0], apikey=KEY), json={"ring_seconds": 15}) as resp:
+        assert resp.status == 200
+    async with http.get(_url(sim, IDS[0], apikey="wrong")) as resp:
+        assert resp.status == 401
+        assert "apikey" in (await resp.json())["error"]["message"]
+    assert sim.store[IDS[0]]["ring_seconds"] == 15
+
+
+@pytest.mark.parametrize("office_id, status", [("-5", 200), ("0", 200), ("9223372036854775807", 200),
+                                               ("9223372036854775808", 400), ("5.0", 400), ("٣", 400)])
+async def test_office_id_is_read_as_the_int64_it_is(
+        sim: Simulator, http: aiohttp.ClientSession, office_id: str, status: int) -> None:
+    async with http.get(_url(sim), headers=AUTH, params={"office_id": office_id}) as resp:
+        assert resp.status == status
+        answer = await resp.json()
+    if status == 200:
+        assert answer == {"items": []}  # no office has that id
+    else:
+        assert answer["error"]["message"] == "office_id must be an integer"
+
+
+# ---------------------------------------------------------------- other integrations' load, history
+
+class _Steps:
+    """A clock that moves `step` seconds each time the simulator reads it (once per request)."""
+
+    def __init__(self, start: float, step: float) -> None:
+        self.now, self.step = start - step, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+async def test_other_load_in_a_window_makes_429s_only_inside_it(http: aiohttp.ClientSession) -> None:
+    # 10/s allowed; we send 5/s (a request each 0.2 s of the simulator's clock); the other
+    # integrations send 8/s from 2 s to 4 s after the first request, so for a while only 2/s are ours.
+    clock = _Steps(start=1000.0, step=0.2)
+    config = _config(rate_limit_per_min=600, background_rps=8, background_window=(2.0, 4.0))
+    async with Simulator(config, store=seed_store(IDS, random.Random(1)), clock=clock) as sim:
+        for _ in range(40):  # 8 s of the simulator's clock
+            async with http.get(_url(sim, IDS[0]), headers=AUTH) as resp:
+                await resp.read()
+    by_time = [(round(r.t - 1000.0, 1), r.status) for r in sim.requests]
+    refused = [t for t, status in by_time if status == 429]
+    assert refused, by_time
+    # Inside the window, and the second after it while its last requests leave the 1 s window.
+    assert all(2.0 < t < 5.0 for t in refused), by_time
+    assert {status for t, status in by_time if not 2.0 < t < 5.0} == {200}
+
+
+def test_other_load_window_counts_from_the_first_request() -> None:
+    limiter = SlidingWindowLimiter(per_minute=120, background_rps=1, background_window=(10, 20))  # 2/s
+    first, second, third = (limiter.admit(t) for t in (50.0, 50.1, 50.2))
+    assert first is None and second is None and third is not None and limiter.origin == 50.0
+    assert limiter.admit(51.5) is None and limiter.admit(51.6) is None  # before the window: 2/s
+    assert limiter.admit(61.0) is None
+    assert limiter.admit(61.1) is not None  # inside it: 1/s left
+
+
+async def test_the_request_history_is_bounded(http: aiohttp.ClientSession) -> None:
+    assert _config().history == 10_000
+    for history in (0, 3):
+        async with Simulator(_config(history=history), store=seed_store(IDS, random.Random(1))) as sim:
+            for cc_id in IDS[:6]:
+                async with http.get(_url(sim, cc_id), headers=AUTH) as resp:
+                    assert resp.status == 200
+        assert [r.callcenter_id for r in sim.requests] == IDS[6 - history:6]
+
+
+# ---------------------------------------------------------------- `bulkcc simulate`
+
+def test_simulate_on_a_busy_port_exits_2_with_a_clear_message(tmp_path: Path) -> None:
+    import socket
+
+    from click.testing import CliRunner
+
+    from bulkcc.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        run = CliRunner().invoke(main, ["simulate", "--port", str(port), "--state", str(tmp_path / "s.jsonl")])
+    assert run.exit_code == 2, run.output
+    assert f"port {port} on 127.0.0.1 is in use" in run.stderr and "--port" in run.stderr
+    assert "Traceback" not in run.output and isinstance(run.exception, SystemExit)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--count", "10"], "add --reset to start it over from --count"),
+    (["--other-load-window", "5,10"], "give its rate with --other-load"),
+    (["--other-load", "5", "--other-load-window", "10,5"], "0 <= A < B"),
+    (["--port", "70000"], "70000"),
+])
+def test_simulate_refuses_contradictions_before_serving(tmp_path: Path, args: list[str], expected: str) -> None:
+    from click.testing import CliRunner
+
+    from bulkcc.cli import main
+
+    state = tmp_path / "s.jsonl"
+    state.write_text('{"bulkcc_simulator_state":1}\n')
+    run = CliRunner().invoke(main, ["simulate", "--state", str(state), *args])
+    assert run.exit_code == 2, run.output
+    assert expected in run.output + run.stderr
+    assert state.read_text() == '{"bulkcc_simulator_state":1}\n'

@@ -144,7 +144,11 @@ def target_options(command):
     return _stack(command, [
         click.option("--base-url", help="API base URL (default https://dialpad.com)."),
         click.option("--sandbox", is_flag=True, help="Use https://sandbox.dialpad.com."),
-        click.option("--simulator", is_flag=True, help="Use the built-in simulator: nothing real is changed."),
+        click.option("--simulator", is_flag=True, help="Use the built-in simulator: nothing real is changed. "
+                     "Its made-up call centers are kept in ./.bulkcc-simulator.jsonl between commands."),
+        click.option("--simulator-state", type=click.Path(dir_okay=False, path_type=Path),
+                     help="With --simulator: keep its call centers in this file instead (created on first use; "
+                          "`bulkcc simulate --state PATH` serves the same file)."),
         click.option("--api-key-file", type=click.Path(dir_okay=False, path_type=Path),
                      help="Read the API key from this file (default: the DIALPAD_API_KEY variable)."),
         click.option("--rate-limit", "rate", type=int, default=1200, show_default=True,
@@ -162,11 +166,14 @@ def target_options(command):
 
 
 def connection_options(*, base_url, sandbox, simulator, api_key_file, rate, concurrency, max_attempts, timeout_s,
-                       sim_rate_limit, latency_ms, fail_rate, drop_rate, slow_rate):
+                       sim_rate_limit, latency_ms, fail_rate, drop_rate, slow_rate, simulator_state=None):
     """ConnectionOptions from the target options; refuses what must not be sent."""
-    from bulkcc.send.connection import ConnectionOptions
+    from bulkcc.errors import UsageError
+    from bulkcc.send.connection import DEFAULT_SIMULATOR_STATE, ConnectionOptions
     from bulkcc.send.target import check_rate, resolve_target
 
+    if simulator_state is not None and not simulator:
+        raise UsageError("--simulator-state names the simulator's state file: it works only with --simulator")
     target = resolve_target(base_url, sandbox, simulator)
     check_rate(rate, target)
     api_key = load_key(api_key_file, required=not simulator)
@@ -175,6 +182,7 @@ def connection_options(*, base_url, sandbox, simulator, api_key_file, rate, conc
         concurrency=concurrency, max_attempts=max_attempts, timeout_s=timeout_s,
         simulator_knobs=simulator_knobs(sim_rate_limit, latency_ms, fail_rate, drop_rate, slow_rate)
         if simulator else None,
+        simulator_state=(simulator_state or DEFAULT_SIMULATOR_STATE) if simulator else None,
     )
 
 

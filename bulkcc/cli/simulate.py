@@ -1,61 +1,128 @@
-"""`bulkcc simulate`: serve the simulator on 127.0.0.1 (the only command that imports it)."""
+"""`bulkcc simulate`: serve the simulator on 127.0.0.1 (the only command that imports it).
+
+By default it serves the state file `--simulator` uses (./.bulkcc-simulator.jsonl,
+or --state PATH), so a walk-through gives the same company whether each command
+starts its own simulator or all point --base-url here. `--seed` or `--count`
+without --state or --reset keep the old meaning: those call centers, in memory.
+"""
 
 from __future__ import annotations
 
+import errno
 import functools
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from bulkcc.cli.options import handles_errors, load_key, out, simulator_knobs, simulator_options
-from bulkcc.errors import BulkccError
+from bulkcc.errors import BulkccError, UsageError
+
+
+def _window(ctx, param, text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        start, end = (float(part) for part in text.split(","))
+    except ValueError:
+        raise click.BadParameter("expected A,B in seconds from the first request, e.g. 10,40") from None
+    if not 0 <= start < end:
+        raise click.BadParameter("expected 0 <= A < B")
+    return start, end
 
 
 @click.command()
-@click.option("--port", type=int, default=8089, show_default=True, help="Port on 127.0.0.1 (0: any free port).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8089, show_default=True,
+              help="Port on 127.0.0.1 (0: any free port).")
 @click.option("--rate-limit", "rate", type=int, default=1200, show_default=True,
               help="Requests per minute before it answers 429 (and PER_MIN/60 per second).")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The state file to serve and keep changes in (default: ./.bulkcc-simulator.jsonl, the one "
+                   "--simulator uses); created on first use.")
+@click.option("--reset", is_flag=True, help="Start the state file over: made-up call centers (or --seed's) "
+              "replace what it holds.")
 @click.option("--seed", "seed_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Call centers to serve: a JSON list (or {\"items\": [...]}), or a workbook whose ids get "
-                   "made-up call centers.")
-@click.option("--count", type=int, default=250, show_default=True,
-              help="Without --seed: how many made-up call centers to serve.")
+                   "made-up call centers. Without --state or --reset: served in memory, nothing kept.")
+@click.option("--count", type=click.IntRange(0), default=250, show_default=True,
+              help="Without --seed: how many made-up call centers a new state holds (alone: served in memory).")
 @click.option("--api-key-file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--other-load", "other_load", type=click.FloatRange(0), default=0.0,
+              help="Requests per second of the company's other integrations, taken from the same budget.")
+@click.option("--other-load-window", "other_window", callback=_window, metavar="A,B",
+              help="Run the other load only from A to B seconds after the first request (default: always).")
 @simulator_options()
 @handles_errors
-def simulate(port, rate, seed_path, count, api_key_file, latency_ms, fail_rate, drop_rate, slow_rate) -> None:
+def simulate(port, rate, state_path, reset, seed_path, count, api_key_file, other_load, other_window,
+             latency_ms, fail_rate, drop_rate, slow_rate) -> None:
     """Run a local stand-in for Dialpad's call center API on 127.0.0.1."""
     import asyncio
-    import random
 
+    from bulkcc.send.connection import DEFAULT_SIMULATOR_STATE
     from bulkcc.send.target import KEY_ENV
-    from bulkcc.sim.server import SimulatorConfig, ids_for_demo, load_seed_file, seed_store, serve_forever
+    from bulkcc.sim.server import SimulatorConfig, StateError, StateFile, serve_forever
+
+    if other_window is not None and not other_load:
+        raise UsageError("--other-load-window says when the other load runs: give its rate with --other-load")
+    count_given = click.get_current_context().get_parameter_source("count") is not ParameterSource.DEFAULT
+    initial = functools.partial(_initial_store, seed_path, count)
+    if (seed_path is not None or count_given) and state_path is None and not reset:
+        state, store = None, initial()
+        where = "in memory (nothing is kept: --state PATH keeps the changes)"
+    else:
+        path = state_path or DEFAULT_SIMULATOR_STATE
+        if (seed_path is not None or count_given) and path.exists() and not reset:
+            raise UsageError(f"{path} already holds its call centers: add --reset to start it over from "
+                             f"{'--seed' if seed_path is not None else '--count'}")
+        state = StateFile(path)
+        try:
+            store = state.load(initial, reset=reset)
+        except StateError as exc:
+            raise UsageError(str(exc)) from exc
+        where = f"kept in {path}"
 
     key = load_key(api_key_file, required=False)
-    if seed_path is None:
-        store = seed_store(ids_for_demo(count), random.Random(0))
-    elif seed_path.suffix.lower() == ".json":
-        try:
-            store = load_seed_file(seed_path)
-        except ValueError as exc:
-            raise BulkccError(f"--seed {seed_path}: {exc}") from exc
-    else:
-        from bulkcc.validate import validate_file
-
-        store = seed_store(validate_file(seed_path).ids, random.Random(0))
     if key:
-        out.print(f"accepting the key in {KEY_ENV if api_key_file is None else api_key_file}", markup=False)
+        hints = [f"# it accepts the {KEY_ENV} set in this terminal"] if api_key_file is None else []
+        flags = "" if api_key_file is None else f" --api-key-file {api_key_file}"
     else:
-        key = "simulator"
-        out.print(f"no {KEY_ENV} set: accepting the key 'simulator'", markup=False)
-    config = SimulatorConfig(api_key=key, **simulator_knobs(rate, latency_ms, fail_rate, drop_rate, slow_rate))
-    announce = functools.partial(_announce_simulator, count=len(store))
+        key, hints, flags = "simulator", [f"export {KEY_ENV}=simulator"], ""
+    config = SimulatorConfig(api_key=key, history=0, background_rps=other_load, background_window=other_window,
+                             **simulator_knobs(rate, latency_ms, fail_rate, drop_rate, slow_rate))
+    announce = functools.partial(_announce, count=len(store), where=where, hints=hints, flags=flags)
     try:
-        asyncio.run(serve_forever(config, store, port, announce))
+        asyncio.run(serve_forever(config, store, port, announce, state=state))
     except KeyboardInterrupt:
         pass
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(f"port {port} on 127.0.0.1 is in use (another bulkcc simulate?): stop what uses "
+                             "it, or choose another port with --port (--port 0 takes any free one)") from None
+        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
 
 
-def _announce_simulator(url: str, count: int) -> None:
-    out.print(f"simulating Dialpad's call center API at {url} with {count} call centers (Ctrl-C stops)",
-              markup=False)
+def _initial_store(seed_path: Path | None, count: int) -> dict:
+    import random
+
+    from bulkcc.send.connection import demo_ids
+    from bulkcc.sim.server import load_seed_file, seed_store
+
+    if seed_path is None:
+        return seed_store(demo_ids(count), random.Random(0))
+    if seed_path.suffix.lower() == ".json":
+        try:
+            return load_seed_file(seed_path)
+        except ValueError as exc:
+            raise BulkccError(f"--seed {seed_path}: {exc}") from exc
+    from bulkcc.validate import validate_file
+
+    return seed_store(validate_file(seed_path).ids, random.Random(0))
+
+
+def _announce(url: str, *, count: int, where: str, hints: list[str], flags: str) -> None:
+    out.print(f"simulating Dialpad's call center API at {url} with {count} call centers, {where} "
+              "(Ctrl-C stops)", markup=False)
+    out.print("use it from another terminal:", markup=False)
+    for line in hints:
+        out.print(f"  {line}", markup=False)
+    out.print(f"  bulkcc export -o live.xlsx --base-url {url}{flags}", markup=False)

@@ -31,7 +31,7 @@ from bulkcc.run.answers import answer_id, fields_problem, id_problem, kind_of, o
 from bulkcc.run.export_cells import CONTEXT_FIELDS, context_cells, live_cells, write_export
 from bulkcc.run.listing import list_pages
 from bulkcc.send.client import ApiClient, ApiResult
-from bulkcc.send.connection import ConnectionOptions, connect, demo_ids
+from bulkcc.send.connection import ConnectionOptions, connect
 from bulkcc.send.pool import get_call, run_pool
 
 __all__ = ["CONTEXT_FIELDS", "ExportQuery", "Exported", "callcenter_row", "export", "export_async"]
@@ -144,8 +144,8 @@ async def export_async(output: Path, query: ExportQuery, options: ConnectionOpti
     each; an answer that makes the whole listing doubtful raises LiveStateError.
     """
     report = report or (lambda _line: None)
-    # The simulator serves the ids asked for, or a demo company of 250 call centers.
-    async with connect(options, simulator_ids=query.ids or demo_ids()) as conn:
+    # The simulator serves the ids asked for (made up if it lacks them), besides its demo company.
+    async with connect(options, simulator_ids=query.ids) as conn:
         if query.ids:
             listed = await _get_each(conn.client, query.ids, options.pool_size)
         else:

@@ -4,7 +4,8 @@ apply, export and `plan --diff` all talk to the API the same way: one aiohttp
 session with the key in its headers, a pool sized for the rate, one pacer for
 every call (reads and writes share Dialpad's budget), and a retry policy and
 budget given as options. For `--simulator` a simulator is started on a free
-loopback port with a call center for every id; that is the one place on any
+loopback port on the state file the options name (made-up call centers added
+for ids it lacks), or in memory without one; that is the one place on any
 command's path that imports `bulkcc.sim`, and only when it is chosen.
 """
 
@@ -14,11 +15,13 @@ import secrets
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from bulkcc import __version__
+from bulkcc.errors import UsageError
 from bulkcc.send.client import ApiClient
 from bulkcc.send.pacing import Pacer, RetryBudget, RetryPolicy, default_concurrency
 from bulkcc.send.target import Target
@@ -26,6 +29,8 @@ from bulkcc.send.target import Target
 # The demo company the simulator serves when no ids are named (export of everything).
 DEMO_CALLCENTERS = 250
 DEMO_FIRST_ID = 4_800_000_000_000_001
+# Where --simulator keeps its call centers between commands (and `bulkcc simulate` serves them).
+DEFAULT_SIMULATOR_STATE = Path(".bulkcc-simulator.jsonl")
 
 
 def demo_ids(count: int = DEMO_CALLCENTERS, first_id: int = DEMO_FIRST_ID) -> list[int]:
@@ -43,6 +48,8 @@ class ConnectionOptions:
     timeout_s: float = 30.0
     # With --simulator: SimulatorConfig fields (rate limit, latency, faults), as plain data.
     simulator_knobs: dict[str, Any] | None = None
+    # With --simulator: the state file its call centers live in; None keeps them in memory.
+    simulator_state: Path | None = None
     # How failures are retried, and when the run gives up on a failing API. Factories,
     # since each connection needs its own budget.
     retry_policy: Callable[[int], RetryPolicy] = field(default=lambda attempts: RetryPolicy(max_attempts=attempts))
@@ -69,10 +76,20 @@ async def _simulator_for(options: ConnectionOptions, api_key: str, ids: Iterable
     """The --simulator hook: the only import of bulkcc.sim on a command's path."""
     import random
 
-    from bulkcc.sim.server import Simulator, SimulatorConfig, seed_store
+    from bulkcc.sim.server import Simulator, SimulatorConfig, StateError, StateFile, seed_store
 
-    config = SimulatorConfig(api_key=api_key, **(options.simulator_knobs or {}))
-    simulator = Simulator(config, store=seed_store(list(ids), random.Random(0)))
+    # Nobody reads the request log of a command's own simulator: keep none.
+    config = SimulatorConfig(api_key=api_key, **{"history": 0, **(options.simulator_knobs or {})})
+    ids = list(ids)
+    if options.simulator_state is None:
+        simulator = Simulator(config, store=seed_store(ids or demo_ids(), random.Random(0)))
+    else:
+        state = StateFile(options.simulator_state)
+        try:
+            store = state.load(lambda: seed_store(demo_ids() + ids, random.Random(0)), ids)
+        except StateError as exc:
+            raise UsageError(f"--simulator-state: {exc}") from exc
+        simulator = Simulator(config, store=store, state=state)
     await simulator.start()
     try:
         yield simulator

@@ -35,7 +35,28 @@ RANGES: dict[tuple[str, ...], tuple[int, int]] = {
     ("alerts", "cc_service_level"): (0, 100),
 }
 NAME_MAX, DESCRIPTION_MAX = 100, 256
+# "This option is not available when a maximum queue wait time of less than 2 minutes is selected."
+ANNOUNCE_MIN_HOLD_SECONDS = 120
+# The defaults the reference gives, for a stored call center that lacks the field.
+ANNOUNCE_DEFAULT, MAX_HOLD_DEFAULT = True, 900
 _HHMM = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
+
+# Where each rule above comes from: words of the field's description in the
+# OpenAPI file (the same text as the PATCH reference). test_simulator checks the
+# words are still there, so a changed spec shows up as a failing test here.
+RULE_SOURCES: dict[str, str] = {
+    "ring_seconds": "Choose from 10 seconds to 45 seconds",
+    "hold_queue.max_hold_seconds": "Choose from 30s to 18000s",
+    "hold_queue.max_hold_count": "Choose from 1-1000",
+    "alerts.cc_service_level": "drops below how many percent",
+    "name": "[single-line only]\n\nThe name of the call center. Max 100 characters.",
+    "group_description": "Max 256 characters",
+    "monday_hours": "open from 8AM to Noon, and from 2PM to 6PM",
+    "hold_queue.queue_escape_dtmf": "[0,1,2,3,4,5,6,7,8,9,*,#]",
+    "hold_queue.queue_callback_dtmf": "[0,1,2,3,4,5,6,7,8,9,*,#]",
+    "routing_options.open.dtmf[].input": "(0-9)",
+    "hold_queue.announce_position": "not available when a maximum queue wait time of less than 2 minutes",
+}
 
 # `routing_options.open` / `.closed` are replaced whole by a PATCH, not merged key
 # by key: the API insists each comes complete (action and try_dial_operators are
@@ -97,6 +118,27 @@ def reference_errors(body: dict[str, Any]) -> list[str]:
             key = (item or {}).get("input")
             if key is not None and key not in MENU_KEYS:
                 errors.append(f"routing_options.{state}.dtmf[{i}].input: {key!r} is not a key 0-9")
+    return errors
+
+
+def merged_errors(body: dict[str, Any], merged: dict[str, Any]) -> list[str]:
+    """The reference's rules between fields, on the call center as `body` would leave it.
+
+    A PATCH may set one of the fields and leave the other as stored, so these
+    are checked on the merge, and only when `body` sets one of them (a stored
+    call center that already breaks a rule can still be renamed).
+    """
+    errors = []
+    queue = body.get("hold_queue") or {}
+    if queue.get("announce_position") is not None or queue.get("max_hold_seconds") is not None:
+        merged_queue = merged.get("hold_queue") or {}
+        announce = merged_queue.get("announce_position", ANNOUNCE_DEFAULT)
+        max_hold = merged_queue.get("max_hold_seconds", MAX_HOLD_DEFAULT)
+        if announce is True and max_hold < ANNOUNCE_MIN_HOLD_SECONDS:
+            errors.append(
+                f"hold_queue.announce_position: true is not available with max_hold_seconds {max_hold} "
+                f"(a maximum queue wait under {ANNOUNCE_MIN_HOLD_SECONDS} s); set announce_position false "
+                f"or max_hold_seconds to {ANNOUNCE_MIN_HOLD_SECONDS} or more")
     return errors
 
 

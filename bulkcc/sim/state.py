@@ -1,0 +1,250 @@
+"""The simulator's state file: its call centers on disk, shared by every command that uses it.
+
+`--simulator` starts a simulator inside the command and `bulkcc simulate`
+serves one for others; both keep their call centers in one local file, so
+`export`, `apply --diff` and the rollback of a walk-through all see the same
+made-up company, one command after the other or at the same time.
+
+The file is JSON Lines, in the simulator's internal form (ints, not the wire's
+int64 strings): a header line `{"bulkcc_simulator_state": 1}`, then one call
+center per line. A later line for an id supersedes the earlier ones, so a
+change is one appended line (O(1) per PATCH, however many call centers the file
+holds) and is on disk before the PATCH is answered.
+
+What keeps it whole when several commands use it at once:
+- every write, and every read that follows another process's write, holds an
+  exclusive `filelock` lock on `<file>.lock`;
+- a PATCH syncs, merges and appends under that one lock, so two commands
+  changing the same call center never lose either change;
+- rewriting the whole file (creation, `--reset`, compaction once it holds more
+  than twice the lines it needs) goes to a temporary file first, fsynced, then
+  `os.replace`d over it: a reader sees the old file or the new one, never half;
+- an append cut short by a crash leaves a last line without its newline: it was
+  never answered, so readers skip it and the next writer cuts it off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from bulkcc.sim.store import seed_store
+
+HEADER_KEY = "bulkcc_simulator_state"
+FORMAT_VERSION = 1
+LOCK_TIMEOUT_S = 10.0  # far above any hold of the lock: one append, or one rewrite of the file
+_COMPACT_SLACK = 64  # lines beyond 2 per call center before the file is rewritten
+
+Store = dict[int, dict[str, Any]]
+_Stat = tuple[int, int, int, int]  # (device, inode, size, mtime in ns): "has the file changed?"
+
+
+class StateError(Exception):
+    """The state file cannot be read, written or locked; the message says which and what to do."""
+
+
+class MemoryState:
+    """No file: the call centers live as long as the simulator (tests, `bulkcc simulate --seed`)."""
+
+    def sync(self, store: Store) -> None:
+        pass
+
+    @contextlib.contextmanager
+    def changing(self, store: Store) -> Iterator[None]:
+        yield
+
+    def record(self, callcenter: dict[str, Any]) -> None:
+        pass
+
+    def close(self, store: Store) -> None:
+        pass
+
+
+class StateFile(MemoryState):
+    """The call centers of the file at `path`; each simulator using it holds one of these."""
+
+    def __init__(self, path: str | Path, *, lock_timeout: float = LOCK_TIMEOUT_S) -> None:
+        self.path = Path(path)
+        self._lock = FileLock(f"{self.path}.lock", timeout=lock_timeout)
+        self._known: _Stat | None = None  # the file as we last read or wrote it
+        self._offset = 0  # bytes of complete lines read: where the next line starts
+        self._lines = 0  # lines read, the header included (for error messages and compaction)
+
+    # ------------------------------------------------------------ what the simulator calls
+
+    def load(self, initial: Callable[[], Store], ids: Iterable[int] = (), *, reset: bool = False) -> Store:
+        """The call centers of the file, created from `initial()` if it is missing (or on `reset`).
+
+        Ids in `ids` the file does not hold get made-up call centers (the same
+        `seed_store` ones an in-memory simulator would serve), written to it.
+        """
+        with self._locked():
+            store: Store = {}
+            if reset and self.path.exists() and not self._is_state_file():
+                raise StateError(f"{self.path} is not a bulkcc simulator state file: --reset replaces only "
+                                 "those; choose another path with --state")
+            if reset or not self.path.exists():
+                store = initial()
+                self._rewrite(store)
+            else:
+                self._read(store, from_start=True)
+            missing = [cc_id for cc_id in dict.fromkeys(ids) if cc_id not in store]
+            if missing:
+                added = seed_store(missing, random.Random(0))
+                self._append(added.values())
+                store.update(added)
+            self._compact_if_grown(store)
+            return store
+
+    def sync(self, store: Store) -> None:
+        """Bring `store` up to date with what other commands wrote (one stat when nothing changed)."""
+        if self._stat() == self._known:
+            return
+        with self._locked():
+            self._sync_locked(store)
+
+    @contextlib.contextmanager
+    def changing(self, store: Store) -> Iterator[None]:
+        """Hold the lock over a read-modify-write of `store`; call `record` for what changed."""
+        with self._locked():
+            self._sync_locked(store)
+            yield
+
+    def record(self, callcenter: dict[str, Any]) -> None:
+        """Append one changed call center (inside `changing`): on disk when this returns."""
+        self._append([callcenter])
+
+    def close(self, store: Store) -> None:
+        """Rewrite the file if it has grown; a failure here loses nothing (every change is already in it)."""
+        with contextlib.suppress(StateError, OSError):
+            with self._locked():
+                self._sync_locked(store)
+                self._compact_if_grown(store)
+
+    # ------------------------------------------------------------ inside the lock
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            with self._lock:
+                yield
+        except Timeout:
+            raise StateError(f"the simulator state {self.path} stayed locked for {self._lock.timeout:g} s: "
+                             f"another command holds it; if none runs, delete {self._lock.lock_file}") from None
+        except OSError as exc:
+            raise StateError(f"cannot use the simulator state {self.path}: {exc.strerror or exc}") from exc
+
+    def _sync_locked(self, store: Store) -> None:
+        stat = self._stat()
+        if stat is None:  # removed while we ran: put back what we hold rather than fail
+            self._rewrite(store)
+        elif self._known is None or stat[:2] != self._known[:2] or stat[2] < self._offset:
+            store.clear()  # replaced (another command rewrote it): read it again from the start
+            self._read(store, from_start=True)
+        elif stat != self._known:
+            self._read(store, from_start=False)
+
+    def _read(self, store: Store, *, from_start: bool) -> None:
+        if from_start:
+            self._offset = self._lines = 0
+        with open(self.path, "rb") as file:
+            file.seek(self._offset)
+            data = file.read()
+            self._known = self._fstat(file)
+        end = data.rfind(b"\n") + 1  # a last line without its newline is an append cut short: skip it
+        for line in data[:end].splitlines():
+            self._lines += 1
+            item = self._parse(line)
+            if self._lines == 1:
+                if not (isinstance(item, dict) and item.get(HEADER_KEY) == FORMAT_VERSION):
+                    raise StateError(f"{self.path} is not a bulkcc simulator state file: choose another path, "
+                                     "or delete it to start over")
+            elif not (isinstance(item, dict) and _is_id(item.get("id"))):
+                raise self._corrupt("is not a call center with a positive integer id")
+            else:
+                store[item["id"]] = item
+        if self._lines == 0:
+            raise StateError(f"{self.path} is empty, not a bulkcc simulator state file: delete it to start over")
+        self._offset += end
+
+    def _parse(self, line: bytes) -> Any:
+        try:
+            return json.loads(line)
+        except ValueError:
+            raise self._corrupt("is not JSON") from None
+
+    def _corrupt(self, what: str) -> StateError:
+        return StateError(f"{self.path} line {self._lines} {what}: delete the file or run "
+                          f"`bulkcc simulate --reset --state {self.path}` to start over")
+
+    def _is_state_file(self) -> bool:
+        try:
+            with open(self.path, "rb") as file:
+                first = json.loads(file.readline())
+        except (OSError, ValueError):
+            return False
+        return isinstance(first, dict) and first.get(HEADER_KEY) == FORMAT_VERSION
+
+    def _append(self, callcenters: Iterable[dict[str, Any]]) -> None:
+        data = b"".join(_line(cc) for cc in callcenters)
+        with open(self.path, "r+b") as file:
+            # Past the last line we read there is only an append cut short by a crash
+            # (we synced under this lock): it was never answered, so it goes.
+            file.truncate(self._offset)
+            file.seek(self._offset)
+            file.write(data)
+            file.flush()  # in the OS's hands before the PATCH is answered: a crash of ours cannot lose it
+            self._known = self._fstat(file)
+        self._offset += len(data)
+        self._lines += data.count(b"\n")
+
+    def _compact_if_grown(self, store: Store) -> None:
+        if self._lines - 1 > 2 * len(store) + _COMPACT_SLACK:
+            self._rewrite(store)
+
+    def _rewrite(self, store: Store) -> None:
+        data = _line({HEADER_KEY: FORMAT_VERSION}) + b"".join(_line(store[cc_id]) for cc_id in sorted(store))
+        folder = self.path.parent
+        fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())  # the new content is on disk before its name is
+            os.replace(temp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+        self._known = self._stat()
+        self._offset, self._lines = len(data), 1 + len(store)
+
+    def _stat(self) -> _Stat | None:
+        try:
+            return _stat_tuple(os.stat(self.path))
+        except FileNotFoundError:
+            return None
+
+    @staticmethod
+    def _fstat(file: Any) -> _Stat:
+        return _stat_tuple(os.fstat(file.fileno()))
+
+
+def _stat_tuple(stat: os.stat_result) -> _Stat:
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _line(obj: Any) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
