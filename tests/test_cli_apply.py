@@ -1,13 +1,18 @@
-"""`bulkcc apply` from the command line: exit codes, signals, crashes, refusals (real subprocesses)."""
+"""`bulkcc apply` from the command line: exit codes, signals, crashes, refusals (real subprocesses).
+
+Also the --simulator walk-through as a user types it: separate commands, one state file.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import random
 import signal
 import socket
 import zipfile
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -39,6 +44,9 @@ from bulkcc.errors import (
     EXIT_USAGE,
 )
 from bulkcc.run.journal import journal_path, read_journal
+from bulkcc.send.connection import demo_ids
+from bulkcc.sim.server import StateFile, seed_store
+from bulkcc.workbook.layout import DATA_SHEET
 from bulkcc.workbook.results import read_results
 
 # ---------------------------------------------------------------- the command line
@@ -488,3 +496,111 @@ async def test_the_key_and_escapes_in_answer_data_never_reach_output_or_files(tm
     (tmp_path / "r-rollback.xlsx").unlink()
     written = _written(tmp_path)
     assert KEY.encode() not in written and b"\x1b" not in written
+
+
+# ---------------------------------------------------------------- --simulator: one state file, many commands
+
+FAST_SIM = ["--rate-limit", "600000", "--sim-rate-limit", "600000", "--concurrency", "16", "--max-attempts", "2"]
+
+
+def _bulkcc(*args: Any, env: dict[str, str] | None = None) -> Any:
+    run = CliRunner(env={"DIALPAD_API_KEY": None, **(env or {})}).invoke(main, [str(a) for a in args])
+    assert "Traceback" not in run.output, run.output
+    return run
+
+
+def _edit_cells(path: Path, out: Path, cells: dict[tuple[int, str], Any]) -> Path:
+    workbook = load_workbook(path)
+    sheet = workbook[DATA_SHEET]
+    header = [c.value for c in sheet[1]]
+    for (row, column), value in cells.items():
+        sheet.cell(row=row, column=header.index(column) + 1).value = value
+    workbook.save(out)
+    return out
+
+
+def _cell(path: Path, row: int, column: str) -> Any:
+    sheet = load_workbook(path, read_only=True)[DATA_SHEET]
+    header = [c.value for c in next(sheet.iter_rows(max_row=1))]
+    return next(sheet.iter_rows(min_row=row, max_row=row, values_only=True))[header.index(column)]
+
+
+def test_the_readme_walk_as_separate_commands_on_one_simulator_state(tmp_path: Path) -> None:
+    state = tmp_path / "company.jsonl"
+    sim = ["--simulator", "--simulator-state", state, *FAST_SIM]
+    exported = tmp_path / "live.xlsx"
+    run = _bulkcc("export", "-o", exported, *sim)
+    assert run.exit_code == EXIT_OK, run.output
+    assert "exported 250 call centers" in run.output
+
+    old_ring, old_name = _cell(exported, 2, "ring_seconds"), _cell(exported, 3, "name")
+    new_ring = old_ring + 5 if old_ring <= 40 else old_ring - 5
+    edited = _edit_cells(exported, tmp_path / "edited.xlsx", {
+        (2, "ring_seconds"): new_ring, (3, "name"): f"{old_name} (moved)", (4, "hold_queue.max_hold_count"): 999})
+
+    planned = _bulkcc("plan", edited, "--diff", *sim)
+    assert planned.exit_code == EXIT_OK, planned.output
+    assert "3 requests planned" in planned.output
+    assert f"ring_seconds: {old_ring} → {new_ring}" in planned.output
+
+    results = tmp_path / "results.xlsx"
+    applied = _bulkcc("apply", edited, "--diff", "--results", results, *sim)
+    assert applied.exit_code == EXIT_OK, applied.output
+    assert _statuses(results) == {"updated": 3, "unchanged": 247}
+    rollback = tmp_path / "results-rollback.xlsx"
+    assert rollback.is_file()
+
+    # A later command sees what the earlier one changed: nothing is left to send.
+    again = _bulkcc("plan", edited, "--diff", *sim)
+    assert "0 requests planned" in again.output and "250 rows unchanged" in again.output
+
+    undo = _bulkcc("apply", rollback, "--results", tmp_path / "undo.xlsx", *sim)
+    assert undo.exit_code == EXIT_OK, undo.output
+    assert _statuses(tmp_path / "undo.xlsx") == {"updated": 3}
+
+    after = _bulkcc("plan", exported, "--diff", *sim)
+    assert after.exit_code == EXIT_OK, after.output
+    assert "0 requests planned" in after.output and "250 rows unchanged" in after.output
+    redo = _bulkcc("plan", edited, "--diff", *sim)
+    assert "3 requests planned" in redo.output  # rolled back for real, so the edits differ again
+    assert StateFile(state).load(dict) == seed_store(demo_ids(), random.Random(0))  # as it was made
+
+
+def test_the_quick_start_works_from_a_fresh_folder(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    first = _bulkcc("apply", SAMPLES.HERE / "callcenters.xlsx", "--simulator", "--results", "results.xlsx")
+    assert first.exit_code == EXIT_OK, first.output
+    assert "20 rows: 20 updated" in first.output
+    kept = StateFile(tmp_path / ".bulkcc-simulator.jsonl").load(dict)
+    assert sorted(kept) == sorted(demo_ids() + list(range(1001, 1021)))  # the sample's ids got made-up centers
+    second = _bulkcc("apply", SAMPLES.HERE / "callcenters.xlsx", "--simulator", "--results", "results2.xlsx",
+                     "--diff")
+    assert second.exit_code == EXIT_OK, second.output
+    assert _statuses(tmp_path / "results2.xlsx") == {"unchanged": 20}  # the first run's changes were kept
+
+
+def test_simulator_state_works_only_with_simulator(tmp_path: Path) -> None:
+    source = write_rows(tmp_path / "in.xlsx", realistic_rows(2))
+    run = _bulkcc("apply", source, "--base-url", "http://127.0.0.1:9", "--simulator-state", tmp_path / "s.jsonl",
+                  "--results", tmp_path / "r.xlsx", env={"DIALPAD_API_KEY": KEY})
+    assert run.exit_code == EXIT_USAGE
+    assert "--simulator-state" in run.stderr and "only with --simulator" in run.stderr
+    assert not (tmp_path / "s.jsonl").exists() and not (tmp_path / "r.xlsx").exists()
+
+
+async def test_two_commands_at_once_on_one_state_file_keep_every_change(tmp_path: Path) -> None:
+    state = tmp_path / "company.jsonl"  # not there yet: both commands race to create it, too
+    ids = list(range(3001, 3031)), list(range(3021, 3051))  # 3021..3030 in both, other fields
+    rings = {cc_id: 10 + cc_id % 36 for cc_id in ids[0]}
+    first = SAMPLES.write_workbook(tmp_path / "a.xlsx", ["id", "ring_seconds"], [[i, rings[i]] for i in ids[0]])
+    second = SAMPLES.write_workbook(tmp_path / "b.xlsx", ["id", "name"], [[i, f"Team {i}"] for i in ids[1]])
+    # 20 a second with answers in 20-60 ms: each sends for about 1.5 s, so the two overlap.
+    sim = ["--simulator", "--simulator-state", state, "--sim-latency-ms", "20,60", "--quiet"]
+    processes = [await start_cli(source, "--results", tmp_path / f"{source.stem}-results.xlsx", *sim,
+                                 cwd=tmp_path, key=None) for source in (first, second)]
+    runs = await asyncio.gather(*(finish(process) for process in processes))
+    assert [run.code for run in runs] == [EXIT_OK, EXIT_OK], runs
+    final = StateFile(state).load(dict)
+    assert all(final[i]["ring_seconds"] == rings[i] for i in ids[0])
+    assert all(final[i]["name"] == f"Team {i}" for i in ids[1])
+    assert sorted(final) == sorted(set(demo_ids()) | set(ids[0]) | set(ids[1]))

@@ -6,7 +6,8 @@ serves one for others; both keep their call centers in one local file, so
 made-up company, one command after the other or at the same time.
 
 The file is JSON Lines, in the simulator's internal form (ints, not the wire's
-int64 strings): a header line `{"bulkcc_simulator_state": 1}`, then one call
+int64 strings): a header line `{"bulkcc_simulator_state": 1, "generation": ...}`
+(the generation is new with each rewrite of the whole file), then one call
 center per line. A later line for an id supersedes the earlier ones, so a
 change is one appended line (O(1) per PATCH, however many call centers the file
 holds) and is on disk before the PATCH is answered.
@@ -29,6 +30,7 @@ import contextlib
 import json
 import os
 import random
+import secrets
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -42,6 +44,7 @@ HEADER_KEY = "bulkcc_simulator_state"
 FORMAT_VERSION = 1
 LOCK_TIMEOUT_S = 10.0  # far above any hold of the lock: one append, or one rewrite of the file
 _COMPACT_SLACK = 64  # lines beyond 2 per call center before the file is rewritten
+_HEADER_MAX = 256  # bytes: the header line is far shorter
 
 Store = dict[int, dict[str, Any]]
 _Stat = tuple[int, int, int, int]  # (device, inode, size, mtime in ns): "has the file changed?"
@@ -77,6 +80,7 @@ class StateFile(MemoryState):
         self._known: _Stat | None = None  # the file as we last read or wrote it
         self._offset = 0  # bytes of complete lines read: where the next line starts
         self._lines = 0  # lines read, the header included (for error messages and compaction)
+        self._generation: Any = None  # the header's token, new with each rewrite of the whole file
 
     # ------------------------------------------------------------ what the simulator calls
 
@@ -90,7 +94,7 @@ class StateFile(MemoryState):
             store: Store = {}
             if reset and self.path.exists() and not self._is_state_file():
                 raise StateError(f"{self.path} is not a bulkcc simulator state file: --reset replaces only "
-                                 "those; choose another path with --state")
+                                 "those; choose another path")
             if reset or not self.path.exists():
                 store = initial()
                 self._rewrite(store)
@@ -138,7 +142,7 @@ class StateFile(MemoryState):
                 yield
         except Timeout:
             raise StateError(f"the simulator state {self.path} stayed locked for {self._lock.timeout:g} s: "
-                             f"another command holds it; if none runs, delete {self._lock.lock_file}") from None
+                             "another command is using it; let it finish (or stop it) and try again") from None
         except OSError as exc:
             raise StateError(f"cannot use the simulator state {self.path}: {exc.strerror or exc}") from exc
 
@@ -146,16 +150,27 @@ class StateFile(MemoryState):
         stat = self._stat()
         if stat is None:  # removed while we ran: put back what we hold rather than fail
             self._rewrite(store)
-        elif self._known is None or stat[:2] != self._known[:2] or stat[2] < self._offset:
-            store.clear()  # replaced (another command rewrote it): read it again from the start
+        elif stat == self._known:
+            return
+        elif stat[2] < self._offset or self._header_generation() != self._generation:
+            # Rewritten by another command: read it again from the start. The inode cannot
+            # tell (ext4 hands the old number to the next file at once); the header's
+            # generation, new with each rewrite, can.
+            store.clear()
             self._read(store, from_start=True)
-        elif stat != self._known:
+        else:
             self._read(store, from_start=False)
 
     def _read(self, store: Store, *, from_start: bool) -> None:
-        if from_start:
-            self._offset = self._lines = 0
         with open(self.path, "rb") as file:
+            if from_start:
+                # The header first, on its own: a file that is not ours (a workbook named by
+                # mistake) is refused without reading it all, and never written to.
+                header = _header(file.readline(_HEADER_MAX))
+                if header is None:
+                    raise StateError(f"{self.path} is not a bulkcc simulator state file: choose another path")
+                self._generation = header.get("generation")
+                self._offset, self._lines = file.tell(), 1
             file.seek(self._offset)
             data = file.read()
             self._known = self._fstat(file)
@@ -163,16 +178,9 @@ class StateFile(MemoryState):
         for line in data[:end].splitlines():
             self._lines += 1
             item = self._parse(line)
-            if self._lines == 1:
-                if not (isinstance(item, dict) and item.get(HEADER_KEY) == FORMAT_VERSION):
-                    raise StateError(f"{self.path} is not a bulkcc simulator state file: choose another path, "
-                                     "or delete it to start over")
-            elif not (isinstance(item, dict) and _is_id(item.get("id"))):
+            if not (isinstance(item, dict) and _is_id(item.get("id"))):
                 raise self._corrupt("is not a call center with a positive integer id")
-            else:
-                store[item["id"]] = item
-        if self._lines == 0:
-            raise StateError(f"{self.path} is empty, not a bulkcc simulator state file: delete it to start over")
+            store[item["id"]] = item
         self._offset += end
 
     def _parse(self, line: bytes) -> Any:
@@ -186,12 +194,16 @@ class StateFile(MemoryState):
                           f"`bulkcc simulate --reset --state {self.path}` to start over")
 
     def _is_state_file(self) -> bool:
+        return self._header_generation() is not False
+
+    def _header_generation(self) -> Any:
+        """The generation in the file's header (None if it has none), False if it is not a state file."""
         try:
             with open(self.path, "rb") as file:
-                first = json.loads(file.readline())
-        except (OSError, ValueError):
+                header = _header(file.readline(_HEADER_MAX))
+        except OSError:
             return False
-        return isinstance(first, dict) and first.get(HEADER_KEY) == FORMAT_VERSION
+        return False if header is None else header.get("generation")
 
     def _append(self, callcenters: Iterable[dict[str, Any]]) -> None:
         data = b"".join(_line(cc) for cc in callcenters)
@@ -211,7 +223,9 @@ class StateFile(MemoryState):
             self._rewrite(store)
 
     def _rewrite(self, store: Store) -> None:
-        data = _line({HEADER_KEY: FORMAT_VERSION}) + b"".join(_line(store[cc_id]) for cc_id in sorted(store))
+        generation = secrets.token_hex(8)
+        header = _line({HEADER_KEY: FORMAT_VERSION, "generation": generation})
+        data = header + b"".join(_line(store[cc_id]) for cc_id in sorted(store))
         folder = self.path.parent
         fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
         try:
@@ -225,6 +239,7 @@ class StateFile(MemoryState):
                 os.unlink(temp)
             raise
         self._known = self._stat()
+        self._generation = generation
         self._offset, self._lines = len(data), 1 + len(store)
 
     def _stat(self) -> _Stat | None:
@@ -240,6 +255,17 @@ class StateFile(MemoryState):
 
 def _stat_tuple(stat: os.stat_result) -> _Stat:
     return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _header(line: bytes) -> dict[str, Any] | None:
+    """The header line as a dict, or None if it is not one of ours."""
+    if not line.endswith(b"\n"):
+        return None
+    try:
+        first = json.loads(line)
+    except ValueError:
+        return None
+    return first if isinstance(first, dict) and first.get(HEADER_KEY) == FORMAT_VERSION else None
 
 
 def _is_id(value: Any) -> bool:
