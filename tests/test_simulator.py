@@ -19,6 +19,7 @@ from bulkcc.sim.server import (
     Simulator,
     SimulatorConfig,
     SlidingWindowLimiter,
+    ids_for_demo,
     load_seed_file,
     make_callcenter,
     seed_store,
@@ -430,6 +431,17 @@ async def test_the_key_may_come_as_apikey_in_the_query(sim: Simulator, http: aio
     assert sim.store[IDS[0]]["ring_seconds"] == 15
 
 
+async def test_the_access_log_never_shows_the_query_where_a_key_may_be(
+        http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="aiohttp.access")
+    async with Simulator(_config(), store=seed_store(IDS, random.Random(1)), access_log=True) as sim:
+        async with http.get(_url(sim, IDS[0], apikey=KEY)) as resp:
+            assert resp.status == 200
+    logged = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert logged and f"GET /api/v2/callcenters/{IDS[0]}" in logged[0] and " 200 " in logged[0]
+    assert not any(KEY in line or "apikey" in line for line in logged)
+
+
 @pytest.mark.parametrize("office_id, status", [("-5", 200), ("0", 200), ("9223372036854775807", 200),
                                                ("9223372036854775808", 400), ("5.0", 400), ("٣", 400)])
 async def test_office_id_is_read_as_the_int64_it_is(
@@ -528,3 +540,49 @@ def test_simulate_refuses_contradictions_before_serving(tmp_path: Path, args: li
     assert run.exit_code == 2, run.output
     assert expected in run.output + run.stderr
     assert state.read_text() == '{"bulkcc_simulator_state":1}\n'
+
+
+async def test_simulate_serves_the_state_file_and_prints_how_to_use_it(tmp_path: Path) -> None:
+    import os
+    import signal
+    import sys
+
+    from bulkcc.sim.server import StateFile
+
+    state_path = tmp_path / "company.jsonl"
+    state = StateFile(state_path)
+    store = state.load(lambda: seed_store(IDS, random.Random(0)))
+    with state.changing(store):  # what an earlier `--simulator --simulator-state` command changed
+        store[IDS[0]] = {**store[IDS[0]], "name": "Changed earlier"}
+        state.record(store[IDS[0]])
+
+    async def serve(cc_id: int, *args: str) -> tuple[str, int, dict[str, Any]]:
+        env = {k: v for k, v in os.environ.items() if k != "DIALPAD_API_KEY"}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bulkcc.cli", "simulate", "--port", "0", "--state", str(state_path), *args,
+            env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        try:
+            lines: list[str] = []
+            while not any("--base-url" in line for line in lines):
+                line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+                assert line, f"simulate ended early: {lines}"
+                lines.append(line.strip())
+            url = next(line for line in lines if "--base-url" in line).rsplit(" ", 1)[-1]
+            assert "export DIALPAD_API_KEY=simulator" in lines
+            async with aiohttp.ClientSession(timeout=CLIENT_TIMEOUT) as http, http.get(
+                    f"{url}/api/v2/callcenters/{cc_id}", headers={"Authorization": "Bearer simulator"}) as resp:
+                status, answer = resp.status, await resp.json()
+        finally:
+            process.send_signal(signal.SIGINT)
+            code = await asyncio.wait_for(process.wait(), 30)
+        assert code == 0
+        return "\n".join(lines), status, answer
+
+    text, status, answer = await serve(IDS[0])
+    assert f"kept in {state_path}" in text and f"with {len(IDS)} call centers" in text
+    assert (status, answer["name"]) == (200, "Changed earlier")
+    # --reset: the made-up company of 250 (its first id 4800000000000001), the earlier ones gone.
+    text, status, answer = await serve(4_800_000_000_000_001, "--reset")
+    assert "with 250 call centers" in text and status == 200
+    assert sorted(StateFile(state_path).load(dict)) == list(ids_for_demo(250))
