@@ -279,7 +279,9 @@ def test_a_plan_with_invalid_rows_is_saved_only_when_asked_and_lists_them(tmp_pa
     assert "plan file not written: 1 row is invalid" in refused.stderr and "--skip-invalid" in refused.stderr
     assert not plan_path.exists()
 
-    saved = runner.invoke(main, ["plan", str(source), "--out", str(plan_path), "--skip-invalid", "--simulator"])
+    state = ["--simulator-state", str(tmp_path / "simulator.jsonl")]  # not the default one in the current folder
+    saved = runner.invoke(main, ["plan", str(source), "--out", str(plan_path), "--skip-invalid", "--simulator",
+                                 *state])
     assert saved.exit_code == EXIT_INVALID, saved.output  # invalid rows still make plan exit 1
     document = json.loads(plan_path.read_text("utf-8"))
     assert [r["row"] for r in document["requests"]] == [2, 4]
@@ -289,7 +291,7 @@ def test_a_plan_with_invalid_rows_is_saved_only_when_asked_and_lists_them(tmp_pa
 
     results = tmp_path / "results.xlsx"
     applied = runner.invoke(main, ["apply", str(plan_path), "--simulator", "--yes", "--quiet", "--results",
-                                   str(results)])
+                                   str(results), *state])
     assert applied.exit_code == EXIT_INVALID, applied.output  # as apply --skip-invalid: not all rows went
     read = {r.row: r for r in read_results(results)}
     assert [(read[row].id, read[row].status) for row in (2, 3, 4)] == [
