@@ -95,6 +95,22 @@ async def test_the_pace_holds_at_the_simulators_limit(tmp_path: Path) -> None:
     assert outcome.summary.achieved_rate_per_min <= 600
 
 
+async def test_adaptive_pacing_under_other_load_never_breaks_the_windows_and_takes_what_is_left(
+        tmp_path: Path) -> None:
+    # Another integration takes 6 of the 10 a second from the first request on, for 2 s.
+    rows = realistic_rows(40)
+    source = write_rows(tmp_path / "in.xlsx", rows)
+    async with simulator(ids_of(rows), rate_limit_per_min=600, latency_ms=(20, 60), background_rps=6,
+                         background_window=(0.0, 2.0)) as sim:
+        outcome = await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url, rate=600, concurrency=8,
+                                                    max_attempts=10))
+        ours = [r.t for r in sim.requests if r.method == "PATCH"]
+    assert outcome.exit_code == EXIT_OK and {r.status for r in outcome.results} == {"updated"}
+    assert outcome.summary.throttled > 0  # the other load did take its share
+    assert max_in_window(ours) <= 10  # whatever the adaptation did, never over the limit
+    assert max_in_window(ours, 60.0) <= 600
+
+
 async def test_a_failing_api_leaves_rows_failed_after_max_attempts(tmp_path: Path) -> None:
     rows = realistic_rows(8)
     source = write_rows(tmp_path / "in.xlsx", rows)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 Clock = Callable[[], float]
 
-BETA = 0.7  # a throttle cuts the rate to 70% of what was measured (AWS SDK default)
+BETA = 0.85  # a throttle cuts the rate to 85% of what was granted (AWS SDKs: 0.7; see below)
 SCALE = 0.4  # CUBIC's C: how fast the rate grows back (AWS SDK default)
 SMOOTH = 0.8  # weight of the newest half-second bucket in the measured rate
 BUCKET_SECONDS = 0.5

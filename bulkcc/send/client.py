@@ -261,7 +261,7 @@ class ApiClient:
             if wait > self.policy.max_retry_after:
                 result.error += f" (Retry-After {wait:.0f} s is too long to wait)"
                 return None, False
-            self.pacer.back_off(wait)
+            self.pacer.back_off(wait, started_at=result.started_at[-1] if result.started_at else None)
             return max(wait, self.policy.delay(result.attempts, self.rng)), False
         if status >= 500:
             return self.policy.delay(result.attempts, self.rng), False

@@ -9,7 +9,7 @@ starts 40 in the first second: 20 at once, then 20 more as it drains), which is
 exactly what gets a shared budget 429'd. A 429 pauses every start until its
 Retry-After has passed, and the pace follows the rate the API grants
 (`bulkcc.send.adaptive`), since other integrations are evidently using the
-budget too.
+budget too. (A 429's Retry-After is honoured by the request it answered.)
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ Sleep = Callable[[float], Awaitable[None]]
 # from ever seeing one request too many.
 SAFETY_MARGIN = 0.99
 DEFAULT_RATE_PER_MIN = 1200
+SETTLE_SECONDS = 1.0  # the API's shortest window: how long a cut takes to show in its answers
 
 
 def default_concurrency(rate_per_min: int, max_latency_s: float = 1.0) -> int:
@@ -80,6 +81,7 @@ class Pacer:
         self.adaptive = adaptive or AdaptiveRate(self.rate_per_sec, clock=clock)
         self._next_adaptive_start = 0.0
         self._paused_until = 0.0
+        self._last_cut = float("-inf")  # when a 429 last cut the adaptive rate
         self._clock = clock
         self._sleep = sleep
         self.pauses = 0
@@ -111,11 +113,25 @@ class Pacer:
         """An answer that was not a 429 (the API granted the request)."""
         self.adaptive.on_answer()
 
-    def back_off(self, retry_after: float) -> None:
-        """A 429: pause all starts for `retry_after` seconds, and follow the rate the API grants."""
+    def back_off(self, retry_after: float, started_at: float | None = None) -> None:
+        """A 429: follow the rate the API grants; the throttled request itself waits its Retry-After.
+
+        The other starts pause one slot of the cut rate (so the API's window can drain),
+        not the whole Retry-After: that one is for the request it answered, and pausing
+        everyone for it (a second, rounded up) idled a shared budget half the time.
+        A 429 for a request that started before the last cut, or within a second of it while
+        the API's one-second window still held the faster starts, tells nothing new, so it does
+        not cut again: without that, the requests in flight at a throttle would compound the
+        cut to a crawl.
+        """
         now = self._clock()
-        self._paused_until = max(self._paused_until, now + retry_after)
-        self.adaptive.on_throttle()
+        if started_at is not None and started_at < self._last_cut + SETTLE_SECONDS:
+            self.pauses += 1
+            return
+        rate = self.adaptive.on_throttle()
+        self._last_cut = now
+        # One slot of the cut rate before the next start, so the API's window can drain.
+        self._paused_until = max(self._paused_until, now + min(retry_after, 1 / rate))
         self._next_adaptive_start = max(self._next_adaptive_start, self._paused_until)
         self.pauses += 1
 
