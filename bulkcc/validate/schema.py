@@ -8,6 +8,7 @@ check is registered with the message an admin should read when it fails, and
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -118,7 +119,11 @@ def schema() -> pa.DataFrameSchema:
 def check_frame(typed: pd.DataFrame) -> list[Problem]:
     """Run the schema over the parsed frame (index: Excel rows) and return every problem."""
     try:
-        schema().validate(typed, lazy=True)
+        # pandera's own pandas calls warn on pandas 2.x (FutureWarning about concatenating
+        # all-NA frames): noise for an admin, who reads stderr for the problems in the sheet.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            schema().validate(typed, lazy=True)
     except SchemaErrors as errors:
         return failures_to_problems(errors.failure_cases, typed)
     return []
