@@ -298,3 +298,15 @@ def test_a_short_plan_on_a_terminal_is_shown_whole(write_xlsx) -> None:
     terminal = _Terminal()
     write_requests(plan, terminal, full_plan_hint="")
     assert sum(line.startswith("row ") for line in terminal.text.splitlines()) == 3
+
+
+def test_validate_prints_no_library_warning(samples_dir: Path) -> None:
+    # pandera warned on pandas 2.x (the floor CI runs) about concatenating all-NA frames.
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-W", "default", "-m", "bulkcc.cli", "validate",
+                           str(samples_dir / "callcenters-with-errors.xlsx")], capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1
+    assert "Warning" not in done.stderr and "Traceback" not in done.stderr, done.stderr
