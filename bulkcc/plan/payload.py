@@ -10,6 +10,7 @@ as JSON strings) becomes the same column -> value mapping a parsed row has.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,8 +46,18 @@ def row_values(typed: pd.DataFrame) -> dict[int, dict[str, Any]]:
     return rows
 
 
-def _set_path(body: dict[str, Any], path: str, value: Any) -> None:
+@functools.cache
+def _parts(path: str) -> tuple[tuple[str, ...], str]:
+    """(parents, leaf) of a dotted path, split once per column rather than once per cell."""
     *parents, leaf = path.split(".")
+    return tuple(parents), leaf
+
+
+_split_dtmf = functools.cache(split_dtmf_path)
+
+
+def _set_path(body: dict[str, Any], path: str, value: Any) -> None:
+    parents, leaf = _parts(path)
     node = body
     for part in parents:
         node = node.setdefault(part, {})
@@ -71,7 +82,7 @@ def body_from_values(values: Mapping[str, Any]) -> dict[str, Any]:
         value = values[path]
         if value is None or path == "id":
             continue
-        dtmf = split_dtmf_path(path)
+        dtmf = _split_dtmf(path)
         if dtmf is not None:
             state, key, part = dtmf
             menus.setdefault(f"routing_options.{state}", {}).setdefault(key, {})[part] = value
