@@ -180,10 +180,14 @@ any_value = st.one_of(
 )
 
 
-def _int_forms(number: int) -> st.SearchStrategy[Any]:
-    forms = [st.just(number), st.just(str(number))]
-    if abs(number) <= 2**53:
-        forms.append(st.just(float(number)))
+def _int_forms(number: int, identifier: bool = False) -> st.SearchStrategy[Any]:
+    """The forms a whole number takes in a cell; an id of 16 digits or more only as text
+    (as a number, a spreadsheet may have rounded it, and bulkcc refuses it)."""
+    forms = [st.just(str(number))]
+    if not (identifier and abs(number) >= 10**15):
+        forms.append(st.just(number))
+        if abs(number) <= 2**53:
+            forms.append(st.just(float(number)))
     return st.one_of(forms)
 
 
@@ -310,7 +314,7 @@ def valid_cell(draw: st.DrawFn, field: Field, max_int: int, xlsx: bool = False) 
         low = field.minimum
         high = min(field.maximum if field.maximum is not None else INT64_MAX, max_int)
         number = draw(st.one_of(st.integers(low, min(high, low + 100)), st.integers(low, high)))
-        return draw(_int_forms(number)), number
+        return draw(_int_forms(number, field.is_identifier)), number
     if field.kind == "bool":
         value = draw(st.booleans())
         typed = draw(st.sampled_from([value, "TRUE" if value else "FALSE", "yes" if value else "no",

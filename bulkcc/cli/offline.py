@@ -72,7 +72,7 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | 
          skip_invalid: bool, quiet: bool, **target) -> None:
     """Show the exact request each valid row of INPUT stands for; nothing is sent."""
     from bulkcc.plan import make_plan, write_plan_jsonl
-    from bulkcc.validate import render_text, validate_file
+    from bulkcc.validate import render_text, render_warnings, validate_file
 
     _check_plan_outputs(input_path, json_path, out_path, report_path)
     the_plan = make_plan(validate_file(input_path, diff=diff))
@@ -104,7 +104,9 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | 
             else "write them all with --json PATH or --out PLAN (or pipe the output)")
     write_requests(the_plan, out_stream, full_plan_hint=hint)
     if the_plan.validation.problems:
-        render_text(the_plan.validation, out)
+        render_text(the_plan.validation, out)  # the warnings too
+    else:
+        render_warnings(the_plan.validation, out)
     counts = the_plan.summary()
     blocked = f", {len(the_plan.blocked)} rows blocked (never sent)" if the_plan.blocked else ""
     out.print(f"{counts['requests']} requests planned, {counts['skipped']} rows with nothing to change, "
