@@ -34,7 +34,8 @@ XLSX_CELL_LIMIT = 32_767  # what one Excel cell holds
 def summary_line(validation: Validation) -> str:
     rows = len(validation.sheet.rows)
     name = printable(validation.sheet.path.name)
-    warned = f"; {len(validation.warnings)} warnings" if validation.warnings else ""
+    count = len(validation.warnings)
+    warned = f"; {count} warning{'' if count == 1 else 's'}" if count else ""
     if validation.ok:
         return f"{name}: {rows} rows, all valid{warned}"
     invalid = len(validation.invalid_rows)

@@ -6,7 +6,7 @@ and Latin America), a tab for "Unicode Text", which is also UTF-16. This module
 turns the file's bytes into rows of text cells without losing or inventing one:
 
 - encoding: a BOM says it (UTF-8, UTF-16 LE/BE, UTF-32); UTF-16 without a BOM is
-  recognised by the zero bytes of its ASCII header; anything else must be UTF-8,
+  recognised by the zero bytes of its header's first two (ASCII) characters; anything else must be UTF-8,
   and is refused with the byte and line that are not, rather than guessed;
 - separator: Excel's `sep=;` first line when there is one, else the one of comma,
   semicolon and tab that makes row 1 hold an `id` column (the reader insists on
@@ -42,16 +42,14 @@ _SHOWN = {",": "comma", ";": "semicolon", "\t": "tab"}
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
-    """utf-16-le/-be when the start looks like ASCII text in UTF-16 (every other byte zero)."""
-    head = data[:256]
+    """utf-16-le/-be when the file starts with two ASCII characters in UTF-16, as every header
+    bulkcc reads does (`id`, a field path, `info.…`, `sep=`). UTF-8 text has no zero byte."""
+    head = data[:4]
     if len(head) < 4:
         return None
-    pairs = len(head) // 2
-    odd_zero = sum(1 for i in range(1, 2 * pairs, 2) if head[i] == 0)
-    even_zero = sum(1 for i in range(0, 2 * pairs, 2) if head[i] == 0)
-    if odd_zero >= 0.9 * pairs and even_zero == 0:
+    if head[0] and not head[1] and head[2] and not head[3] and head[0] < 0x80 and head[2] < 0x80:
         return "utf-16-le"
-    if even_zero >= 0.9 * pairs and odd_zero == 0:
+    if not head[0] and head[1] and not head[2] and head[3] and head[1] < 0x80 and head[3] < 0x80:
         return "utf-16-be"
     return None
 

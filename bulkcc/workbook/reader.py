@@ -142,7 +142,8 @@ def _read_xlsx_rows(path: Path) -> tuple[str, list[list], SheetScan, bool]:
     except InputError:
         raise
     except Exception as exc:  # CalamineError, XmlError, ZipError, OSError, ValueError …
-        raise InputError(f"cannot read {name}: {printable(exc)}") from exc
+        raise InputError(f"cannot read {name}: {printable(exc)} (a damaged workbook?); "
+                         "open it in Excel or LibreOffice and save it again as .xlsx") from exc
     except BaseException as exc:  # a panic inside calamine is a BaseException (pyo3's PanicException)
         if type(exc).__name__ != "PanicException":
             raise
