@@ -70,6 +70,10 @@ def decode(data: bytes, name: str) -> str:
         guessed = _utf16_without_bom(data)
         if guessed:
             encoding, label = guessed, "UTF-16"
+    binary = InputError(f"{name} holds zero bytes: it is a binary file, not CSV text; "
+                        "export the sheet as CSV UTF-8 or save it as .xlsx")
+    if label == "UTF-8" and b"\x00" in body:
+        raise binary
     try:
         text = body.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -81,8 +85,7 @@ def decode(data: bytes, name: str) -> str:
         raise InputError(f"{name} starts as {label} text but is not valid {label} (at line {line}); "
                          "save it again as CSV UTF-8") from exc
     if "\x00" in text:
-        raise InputError(f"{name} holds zero bytes: it is a binary file, not CSV text; "
-                         "export the sheet as CSV UTF-8 or save it as .xlsx")
+        raise binary
     return text
 
 
