@@ -784,7 +784,7 @@ def test_a_one_column_semicolon_csv_keeps_commas_in_its_cells(tmp_path: Path) ->
 
 @pytest.mark.parametrize("content, words", [
     ("id,name\n1,Ventas México\n".encode("latin-1"), "not UTF-8 text (byte 0xe9 on line 2)"),
-    (bytes(range(256)) * 8, "is not UTF-8 text"),
+    (bytes(range(1, 256)) * 8, "is not UTF-8 text (byte 0x80 on line 2)"),
     (b"id,name\n1,\x00\x01\x02\n", "holds zero bytes: it is a binary file, not CSV text"),
     (b"PK\x03\x04" + b"\x00" * 40, "is an .xlsx workbook (a zip file), not CSV text; rename it to .xlsx"),
     (b"\xd0\xcf\x11\xe0" + b"\x00" * 40, "is an Excel .xls (or another Office) file"),
