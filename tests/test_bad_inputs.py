@@ -234,3 +234,14 @@ def test_an_unreadable_file(tmp_path: Path) -> None:
             assert "permission denied" in stderr
     finally:
         path.chmod(0o644)
+
+
+@pytest.mark.parametrize("args", [["validate", "--report"], ["plan", "--json"]],
+                         ids=["validate --report", "plan --json"])
+def test_an_output_path_that_cannot_be_written_is_one_line(tmp_path: Path, args: list[str]) -> None:
+    source = _small_xlsx(tmp_path)
+    (tmp_path / "plain").write_text("a file where the folder should be")
+    command, option = args
+    code, stdout, stderr = _run([command, str(source), option, str(tmp_path / "plain" / "out")], in_process=True)
+    assert code == EXIT_USAGE and "Traceback" not in stdout + stderr
+    assert stderr.startswith("error: cannot write ") and stderr.strip().endswith("pick another path")

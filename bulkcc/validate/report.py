@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bulkcc.errors import InputError, Problem
+from bulkcc.errors import InputError, Problem, UsageError
 from bulkcc.validate.validation import VALUE_LIMIT, Validation, bounded
 from bulkcc.values import printable
 from bulkcc.workbook.layout import DATA_SHEET, ERRORS_SHEET, XLSX_SUFFIXES
@@ -153,7 +153,11 @@ def write_report_workbook(validation: Validation, out: str | Path) -> Path:
             link.hyperlink = f"#'{sheet_name}'!{get_column_letter(target)}{problem.row}"
     style_header(errors, 4, widths=[8, 45, 30, 100])
     wrap_column(errors, 4)
-    return save_atomic(workbook, out)
+    try:
+        return save_atomic(workbook, out)
+    except OSError as exc:  # a folder in the way, no permission, a full disk: one line, not a traceback
+        raise UsageError(f"cannot write the report {printable(str(out), 300)}: "
+                         f"{printable(exc.strerror or exc)}; pick another path") from exc
 
 
 def _cell_text(value) -> object:
