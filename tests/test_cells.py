@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from bulkcc.validate.cells import (
     parse_choice,
     parse_dtmf_key,
     parse_hours,
+    parse_identifier,
     parse_int,
     parse_text,
 )
@@ -239,3 +241,44 @@ def test_nan_never_counts_as_a_number() -> None:
     for parser in (parse_int, parse_text, parse_dtmf_key, parse_bool):
         with pytest.raises(CellError):
             parser(math.nan)
+
+
+@pytest.mark.parametrize("value", ["a\x9b2Jb", "Ventas \x96 México", "x\x85y", "del\x7f"])
+def test_parse_text_refuses_c1_controls_and_del(value: str) -> None:
+    """\\x9b is a terminal's CSI; \\x96 is Windows-1252's en dash read in the wrong code page."""
+    with pytest.raises(CellError, match="contains control characters"):
+        parse_text(value)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("1234567890123457", 1234567890123457),  # text: exact at any length
+    ("9223372036854775807", 9223372036854775807),
+    ("'1234567890123457", 1234567890123457),  # Excel's text mark, kept by LibreOffice, is not part of the id
+    (" '42 ", 42),
+    (123456789012345, 123456789012345),  # 15 digits as a number: a spreadsheet keeps them
+    (123456789012345.0, 123456789012345),
+    (1001.0, 1001),
+])
+def test_parse_identifier_accepts(value: Any, expected: int) -> None:
+    assert parse_identifier(value) == expected
+
+
+@pytest.mark.parametrize("value, words", [
+    (1234567890123460.0, "1234567890123460 is a number of 16 digits: a spreadsheet keeps only 15 digits"),
+    (1234567890123456, "is a number of 16 digits"),
+    (9.2e18, "is a number of 19 digits"),
+    ("1.23457E+15", "'1.23457E+15' is an id in scientific notation: its last digits were lost"),
+    ("5,01235E+15", "in scientific notation"),  # as a comma-decimal locale writes it
+    (1e300, "too large for the API"),
+    ("''12", "is not a whole number"),  # one apostrophe is Excel's mark; a second is a typo
+])
+def test_parse_identifier_refuses_what_may_have_been_rounded(value: Any, words: str) -> None:
+    with pytest.raises(CellError, match=re.escape(words)):
+        parse_identifier(value)
+
+
+def test_identifier_columns_use_the_identifier_parser() -> None:
+    for column in ("id", "routing_options.open.action_target_id", "routing_options.closed.dtmf.3.action_target_id"):
+        with pytest.raises(CellError, match="may have been rounded"):
+            parse_cell(FIELDS_BY_PATH[column], 1234567890123460.0)
+    assert parse_cell(FIELDS_BY_PATH["ring_seconds"], 25.0) == 25

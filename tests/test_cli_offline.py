@@ -382,3 +382,14 @@ def test_an_escape_code_in_an_xlsx_cell_is_shown_escaped(tmp_path: Path) -> None
     result = run("validate", path)
     assert result.exit_code == 1
     assert "\x1b" not in result.output and "\\x1b[2J" in result.stdout
+
+
+def test_plan_prints_bodies_with_terminal_codes_escaped_and_writes_them_exact(tmp_path: Path) -> None:
+    path = tmp_path / "bidi.csv"
+    path.write_text("id,name\n1001,Sales \u202eAPAC\n", encoding="utf-8")
+    out = tmp_path / "plan.jsonl"
+    result = run("plan", path, "--json", out)
+    assert result.exit_code == 0, result.output
+    assert "\u202e" not in result.output
+    assert '{"name": "Sales \\u202eAPAC"}' in result.stdout  # the same JSON value, shown safely
+    assert json.loads(out.read_text("utf-8"))["body"] == {"name": "Sales \u202eAPAC"}

@@ -96,14 +96,19 @@ def _json_escape(ch: str) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
-def render_json(validation: Validation) -> str:
-    """The report as one line of JSON. Non-ASCII text stays readable, but every character a
-    terminal acts on (DEL, C1 controls such as CSI, bidi overrides) is \\u-escaped, as JSON
-    already does for the C0 ones, so the report is safe to print."""
-    text = json.dumps(validation.to_dict(), ensure_ascii=False, default=str)
+def terminal_json(data: object) -> str:
+    """`data` as one line of JSON that is safe to print. Non-ASCII text stays readable, but every
+    character a terminal acts on (DEL, C1 controls such as CSI, bidi overrides) is \\u-escaped,
+    as JSON already does for the C0 ones; it stays the same JSON value."""
+    text = json.dumps(data, ensure_ascii=False, default=str)
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else _json_escape(ch) for ch in text)
+
+
+def render_json(validation: Validation) -> str:
+    """The report as one line of JSON, safe to print (see `terminal_json`)."""
+    return terminal_json(validation.to_dict())
 
 
 def _load_copy(validation: Validation) -> tuple[Workbook, str]:
