@@ -32,6 +32,7 @@ _REF = re.compile(rb"([A-Z]{1,3})([0-9]+)")
 _ATTR = re.compile(rb"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _ROOT = re.compile(rb"<(\w+:)?worksheet[\s>]")
 _REL_TYPE_DOC = "/officeDocument"
+_HIDDEN_ROW_MARKERS = (b'hidden="1"', b'hidden="true"', b"hidden='", b'ht="0', b"ht='0", b"ht=\"-")
 
 
 @dataclass
@@ -85,6 +86,14 @@ def _row_number(attrs: bytes) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def _numbered(found: list[int | None]) -> list[int]:
+    """Row numbers, a row without one following the one before (as the format says)."""
+    numbers: list[int] = []
+    for number in found:
+        numbers.append(number if number is not None else (numbers[-1] + 1 if numbers else 1))
+    return numbers
+
+
 def _truthy(flag: bytes | None) -> bool:
     return flag in (b"1", b"true")
 
@@ -136,25 +145,42 @@ class _Scanner:
         the file's size bounds them.
         """
         data, p = self.data, self.p
-        tags = re.findall(rb"<" + re.escape(p) + rb"row\s([^>]*)>", data)
-        numbers = [_row_number(attrs) for attrs in tags if not attrs.endswith(b"/")]
-        self.scan.last_row = max((n for n in numbers if n is not None), default=0)
-        if any(n is None for n in numbers):  # rows without numbers: at least as many as there are
-            self.scan.last_row = max(self.scan.last_row, len(numbers))
-        closed = (b"</" + p + b"row>")[::-1]
-        opener = (b"<" + p + b"c r=")[::-1]
-        last_cells = re.findall(re.escape(closed) + rb""".*?["'][0-9]+([A-Z]+)["']""" + re.escape(opener),
-                                data[::-1], re.DOTALL)
-        self.scan.last_column = max((column_number(letters[::-1]) for letters in set(last_cells)), default=0)
-        if self.scan.last_row and not self.scan.last_column and (b"<" + p + b"c") in data:
-            self.scan.last_column = 16_384  # cells that are never numbered: assume the widest sheet
-        hidden = [attrs for attrs in tags if b"hidden" in attrs or b"ht" in attrs]
-        number = 0
-        for attrs in hidden if hidden else ():
-            named = _attrs(attrs)
-            if _truthy(named.get(b"hidden")) or _is_zero(named.get(b"ht")):
-                found = _row_number(attrs)
-                self.scan.hidden_rows.add(found if found is not None else number + 1)
+        # The attributes of every row tag: b"" for <row>, ending in "/" for a self-closing one.
+        tags = re.findall(rb"<" + re.escape(p) + rb"row(?=[\s/>])\s*([^>]*)>", data)
+        found = [_row_number(attrs) for attrs in tags]
+        numbers: list[int] = found if None not in found else _numbered(found)  # type: ignore[assignment]
+        closed = [n for n, attrs in zip(numbers, tags, strict=True) if not attrs.endswith(b"/")]
+        self.scan.last_row = max(closed, default=0)
+        # Reversed: a row's end, its last closed cell's end (a self-closing <c/> holds nothing and
+        # calamine skips it), then that cell's start tag and its column letters.
+        row_end, cell_end, cell_start = ((b"</" + p + b"row>")[::-1], (b"</" + p + b"c>")[::-1],
+                                         (b"<" + p + b"c r=")[::-1])
+        last_cells = re.findall(re.escape(row_end) + rb".*?" + re.escape(cell_end)
+                                + rb""".*?["'][0-9]+([A-Z]+)["']""" + re.escape(cell_start), data[::-1], re.DOTALL)
+        if len(last_cells) == len(closed):  # one per closed row: every writer's layout
+            self.scan.last_column = max((column_number(letters[::-1]) for letters in set(last_cells)), default=0)
+        else:  # cells without `r`, or with it not first, or empty rows: row by row
+            self.scan.last_column = self._widest_row()
+        # Searches in the row tags alone first: LibreOffice writes hidden="false" and a height on every row.
+        joined = b"\n".join(tags)
+        if any(marker in joined for marker in _HIDDEN_ROW_MARKERS):
+            for number, attrs in zip(numbers, tags, strict=True):
+                named = _attrs(attrs)
+                if _truthy(named.get(b"hidden")) or _is_zero(named.get(b"ht")):
+                    self.scan.hidden_rows.add(number)
+
+    def _widest_row(self) -> int:
+        """The last column of any row, row by row (slower: for layouts the fast path does not know)."""
+        data, p = self.data, self.p
+        row_tag, close_row, close_cell = b"<" + p + b"row", b"</" + p + b"row>", b"</" + p + b"c>"
+        widest, end = 0, data.find(close_row)
+        while end >= 0:
+            row_at = data.rfind(row_tag, 0, end)
+            last = data.rfind(close_cell, row_at, end)  # cells that close hold something; <c/> does not
+            if last >= 0:
+                widest = max(widest, self._column_of(self._cell_start(last, row_at), row_at))
+            end = data.find(close_row, end + 1)
+        return widest
 
     def _column_of(self, start: int, row_start: int) -> int:
         """The 1-based column of the cell whose tag starts at `start` (counted when it has no r)."""
