@@ -25,10 +25,10 @@ FALSE_WORDS = {"false", "no", "0", "n"}
 _INT_TEXT = re.compile(r"^[+-]?[0-9]{1,25}(\.0*)?$")
 _DECIMAL_TEXT = re.compile(r"^[+-]?[0-9]*\.[0-9]+$")
 _LONG_DIGITS = re.compile(r"^[+-]?[0-9]{26,}(\.0*)?$")
-# Control characters no call center name needs (tab and line breaks aside): the C0 ones an xlsx
-# cannot hold, DEL, and the C1 ones (\x9b is a terminal's CSI; text that holds them was decoded
-# in the wrong code page, e.g. Windows-1252's en dash read as \x96).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Control characters no call center name needs (tab and line breaks aside, NEL \x85 included): the
+# C0 ones an xlsx cannot hold, DEL, and the C1 ones (\x9b is a terminal's CSI; text that holds them
+# was decoded in the wrong code page, e.g. Windows-1252's en dash read as \x96).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 _RANGE_SPLIT = re.compile(r"\s*[-–—]\s*")
 _SCIENTIFIC = re.compile(r"^[+-]?[0-9]+(?:[.,][0-9]*)?[eE][+-]?[0-9]+$")
