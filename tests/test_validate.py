@@ -872,3 +872,19 @@ def test_a_cell_a_little_far_away_is_fine(tmp_path: Path) -> None:
     validation = validate_file(path)
     assert validation.sheet.rows == [2, 20_000]  # the stray cell's row is read, and reported
     assert cells(validation) == {(20_000, None), (20_000, "id")}
+
+
+def test_a_csv_cell_that_holds_an_error_as_excel_wrote_it_is_a_problem(write_csv) -> None:
+    """Excel writes a failed formula into a CSV as the error it shows: "#N/A" would become a name."""
+    path = write_csv(["id", "name", "ring_seconds"], [[1001, "#N/A", 20], [1002, "ok", "#DIV/0!"], [1003, "#", None]])
+    validation = validate_file(path)
+    assert {(p.row, p.column, p.value) for p in validation.problems} == {(2, "name", "#N/A"),
+                                                                       (3, "ring_seconds", "#DIV/0!")}
+    assert all("shows the error" in p.message for p in validation.problems)
+    assert validation.valid_rows == [4]
+
+
+def test_error_text_typed_as_text_in_a_workbook_is_text(tmp_path: Path) -> None:
+    """In an xlsx an error cell says so (t="e"): "#N/A" typed into a Text cell is what was typed."""
+    validation = validate_file(write_sheet(tmp_path / "t.xlsx", [["id", "name"], ["1001", "#N/A"]]))
+    assert validation.problems == []

@@ -37,6 +37,7 @@ from bulkcc.errors import InputError, Problem
 from bulkcc.fields import FIELDS_BY_PATH, suggest_column
 from bulkcc.values import is_blank, printable
 from bulkcc.workbook.csvtext import csv_rows, decode
+from bulkcc.workbook.hidden import hidden_warnings
 from bulkcc.workbook.inputfile import check_input_file, read_input_bytes
 from bulkcc.workbook.layout import (
     CONTEXT_PREFIX,
@@ -54,8 +55,11 @@ MAX_ROWS = 100_000  # rows that hold something; blank rows are free
 # calamine lays out every cell from A1 to the last one: 25 million cells is ~1.5 GB,
 # twice a full sheet of MAX_ROWS rows of every column.
 MAX_CELLS = 25_000_000
+# What Excel and LibreOffice show in a cell whose formula failed, and write so into a CSV.
+ERROR_TEXTS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA",
+                         "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!",
+                         "Err:502", "Err:504", "Err:508", "Err:522", "Err:523"})
 _UNNAMED_SHOWN = 3  # past this many cells under no name in one row, one problem says how many
-_HIDDEN_COLUMNS_SHOWN = 5  # past this many hidden columns holding values, one warning names the first
 
 
 @dataclass
@@ -171,7 +175,7 @@ def read_sheet(path: str | Path) -> Sheet:
         sheet_name, rows, scan, hidden = _read_xlsx_rows(path)
         return _build_sheet(path, sheet_name, rows, scan=scan, sheet_hidden=hidden)
     if suffix in CSV_SUFFIXES:
-        return _build_sheet(path, None, iter_csv_rows(path))
+        return _build_sheet(path, None, iter_csv_rows(path), shown_errors=True)
     if suffix == ".xls":
         raise InputError(f"{name} is an old .xls file; save it as .xlsx")
     raise InputError(f"{name}: expected an .xlsx or .csv file")
@@ -247,8 +251,12 @@ def _unnamed_problems(row: int, cells: list[Any], columns: _Columns) -> list[Pro
 
 
 def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any]], *,
-                 scan: SheetScan | None = None, sheet_hidden: bool = False) -> Sheet:
-    """The Sheet of these rows (row 1 first); `scan` adds what only the sheet's XML says."""
+                 scan: SheetScan | None = None, sheet_hidden: bool = False, shown_errors: bool = False) -> Sheet:
+    """The Sheet of these rows (row 1 first); `scan` adds what only the sheet's XML says.
+
+    `shown_errors`: the rows are text a spreadsheet saved (CSV), where a cell whose formula
+    failed was written as the error it showed (`#N/A`): such a cell is a problem, not a value.
+    """
     name = printable(path.name)
     scan = scan or SheetScan()
     bad_by_row: dict[int, list[tuple[int, str, str | None]]] = {}
@@ -286,6 +294,9 @@ def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any
             continue  # counted for the message, not kept
         cells = [None if is_blank(v) else v for v in raw]
         cells += [None] * (len(header) - len(cells))
+        if shown_errors and not ERROR_TEXTS.isdisjoint(cells):
+            bad = [*(bad or ()), *((p, ERROR, v) for p, v in enumerate(cells) if v in ERROR_TEXTS)]
+            cells = [None if v in ERROR_TEXTS else v for v in cells]  # blank, as an xlsx error cell reads
         problems += _unnamed_problems(excel_row, cells, columns)
         for position, kind, shown in bad or ():
             if position in reported or position >= len(header):
@@ -312,50 +323,6 @@ def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any
                             columns=list(positions), index=idx, dtype=object)
 
     frame = frame_of(columns.fields)
-    warnings = _hidden_warnings(sheet_name, index, frame, columns, scan, sheet_hidden)
+    warnings = hidden_warnings(sheet_name, index, frame, columns.fields, scan, sheet_hidden)
     return Sheet(path=path, sheet_name=sheet_name, frame=frame, meta=frame_of(columns.meta),
                  header_problems=problems, raw=frame_of(columns.raw), warnings=warnings)
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" + ("" if number == 1 else "s")
-
-
-def _hidden_warnings(sheet_name: str | None, index: list[int], frame: pd.DataFrame, columns: _Columns,
-                     scan: SheetScan, sheet_hidden: bool) -> list[Problem]:
-    """What an admin reviewing the sheet on screen does not see, but bulkcc reads and sends."""
-    warnings: list[Problem] = []
-    if sheet_hidden:
-        warnings.append(Problem(None, None, sheet_name, (
-            f"the sheet {printable(sheet_name or '', 80, quote=True)}, which bulkcc reads, is hidden in the workbook: "
-            "on screen you see other sheets, not these rows; unhide it (right-click a sheet tab > Unhide) "
-            "to review what will be sent")))
-    hidden_rows = [r for r in index if r in scan.hidden_rows]
-    if hidden_rows:
-        shown = ", ".join(map(str, hidden_rows[:20])) + (" …" if len(hidden_rows) > 20 else "")
-        many = len(hidden_rows) > 1
-        warnings.append(Problem(None, None, None, (
-            f"{_count(len(hidden_rows), 'hidden row')} {'hold' if many else 'holds'} values, read and sent like "
-            f"any other: {'rows' if many else 'row'} {shown}; unhide {'them' if many else 'it'} to review "
-            "(a filter hides rows too: clear it)")))
-    if 1 in scan.hidden_rows:
-        warnings.append(Problem(1, None, None, "row 1, the column names, is hidden; unhide it to review the sheet"))
-    hidden_columns = []
-    for column, position in columns.fields.items():
-        grouped = scan.column_hidden(position)
-        if grouped is not None and (filled := int(frame[column].notna().sum())):
-            hidden_columns.append((column, position, grouped, filled))
-    if len(hidden_columns) <= _HIDDEN_COLUMNS_SHOWN:
-        for column, position, grouped, filled in hidden_columns:
-            how = " (in a collapsed group: the + above the columns opens it)" if grouped else ""
-            warnings.append(Problem(None, column, None, (
-                f"column {get_column_letter(position + 1)} ({column}) is hidden{how} and holds values in "
-                f"{_count(filled, 'row')}, which are sent like any other; unhide it to review them")))
-    else:
-        names = ", ".join(f"{get_column_letter(p + 1)} ({c})" for c, p, _, _ in hidden_columns[:_HIDDEN_COLUMNS_SHOWN])
-        how = " (some in collapsed groups: the + above the columns opens them)" \
-            if any(g for _, _, g, _ in hidden_columns) else ""
-        warnings.append(Problem(None, None, None, (
-            f"{len(hidden_columns)} hidden columns{how} hold values, which are sent like any other: {names} …; "
-            "unhide them to review them")))
-    return warnings
