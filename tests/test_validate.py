@@ -888,3 +888,8 @@ def test_error_text_typed_as_text_in_a_workbook_is_text(tmp_path: Path) -> None:
     """In an xlsx an error cell says so (t="e"): "#N/A" typed into a Text cell is what was typed."""
     validation = validate_file(write_sheet(tmp_path / "t.xlsx", [["id", "name"], ["1001", "#N/A"]]))
     assert validation.problems == []
+
+
+def test_a_hidden_header_row_is_a_warning(tmp_path: Path) -> None:
+    validation = validate_file(write_sheet(tmp_path / "h.xlsx", [["id"], ["1001"]], hidden_rows=[1]))
+    assert _warnings(validation) == ["row 1, the column names, is hidden; unhide it to review the sheet"]
