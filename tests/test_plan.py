@@ -80,7 +80,7 @@ def test_dtmf_menu_folds_sorted_with_blank_parts_left_out() -> None:
         "id": 1001, **ROUTING,
         f"{R}.open.operator_routing": "longestidle",
         f"{R}.open.action": "bridge_target",
-        f"{R}.open.action_target_type": "callcenter", f"{R}.open.action_target_id": "5100000000000001",
+        f"{R}.open.action_target_type": "callcenter", f"{R}.open.action_target_id": 5_100_000_000_000_001,
         f"{R}.open.dtmf.9.action": "voicemail",
         f"{R}.open.dtmf.2.action": "person", f"{R}.open.dtmf.2.action_target_type": "user",
         f"{R}.open.dtmf.2.action_target_id": 42.0,

@@ -181,13 +181,11 @@ any_value = st.one_of(
 
 
 def _int_forms(number: int, identifier: bool = False) -> st.SearchStrategy[Any]:
-    """The forms a whole number takes in a cell; an id of 16 digits or more only as text
-    (as a number, a spreadsheet may have rounded it, and bulkcc refuses it)."""
-    forms = [st.just(str(number))]
-    if not (identifier and abs(number) >= 10**15):
-        forms.append(st.just(number))
-        if abs(number) <= 2**53:
-            forms.append(st.just(float(number)))
+    """The forms a whole number takes in a cell; an id of 16 digits or more not as a float
+    (a spreadsheet's number: it may have been rounded, and bulkcc refuses it)."""
+    forms = [st.just(number), st.just(str(number))]
+    if abs(number) <= 2**53 and not (identifier and abs(number) >= 10**15):
+        forms.append(st.just(float(number)))
     return st.one_of(forms)
 
 
@@ -472,6 +470,10 @@ xlsx_value = any_value.filter(
 @settings(max_examples=25, **SETTINGS)
 @given(cells=st.dictionaries(st.sampled_from(COLUMNS[1:]), xlsx_value, min_size=1, max_size=6))
 def test_a_workbook_gives_the_same_problems_as_the_same_cells_in_memory(cells, xlsx_dir: Path) -> None:
+    # An int id of 16+ digits is exact in memory; written to a workbook it becomes a
+    # spreadsheet number, which bulkcc refuses as maybe rounded: the one known difference.
+    assume(not any(FIELDS_BY_PATH[c].is_identifier and isinstance(v, int) and not isinstance(v, bool)
+                   and abs(v) >= 10**15 for c, v in cells.items()))
     header = ["id", *cells]
     row = [1001, *cells.values()]
     from_file = validate_file(_write_xlsx(xlsx_dir / "any.xlsx", header, [row]))

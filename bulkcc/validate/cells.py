@@ -93,7 +93,7 @@ def parse_int(value: Any) -> int:
     return number
 
 
-def _digits(number: int | float) -> int:
+def _digits(number: float) -> int:
     return len(str(int(abs(number))))  # only called within int64
 
 
@@ -103,11 +103,11 @@ def parse_identifier(value: Any) -> int:
     Text ids are exact at any length; Excel's leading apostrophe (its "this is text"
     mark, which LibreOffice keeps as a character of a text cell) is not part of one.
     """
-    # Any number, int or float: a file's number cells are floats, and a sheet built in
-    # memory is held to the same rule, so that both give the same problems.
+    # A spreadsheet's number cell reaches us as a float (xlsx stores every number as
+    # one): that is the value that may have been rounded. A Python int never went
+    # through a spreadsheet (a sheet built in memory, a saved plan's JSON): it is exact.
     # (Past int64 it is too large for the API whatever its digits: parse_int says so.)
-    if isinstance(value, int | float) and not isinstance(value, bool) \
-            and 10**SAFE_NUMBER_DIGITS <= abs(value) <= INT64_MAX:
+    if isinstance(value, float) and 10**SAFE_NUMBER_DIGITS <= abs(value) <= INT64_MAX:
         raise CellError(
             f"{_shown(_plain_number(value))} is a number of {_digits(value)} digits: a spreadsheet keeps only "
             f"{SAFE_NUMBER_DIGITS} digits of a number, so the last ones may have been rounded (an id typed as "
@@ -126,8 +126,8 @@ def parse_identifier(value: Any) -> int:
     return parse_int(value)
 
 
-def _plain_number(value: int | float) -> int | float:
-    return int(value) if isinstance(value, float) and value.is_integer() else value
+def _plain_number(value: float) -> int | float:
+    return int(value) if value.is_integer() else value
 
 
 def parse_text(value: Any) -> str:
