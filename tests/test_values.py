@@ -14,7 +14,7 @@ from bulkcc.values import printable
 @pytest.mark.parametrize("text, shown", [
     ("Support – EMEA", "Support – EMEA"),  # non-ASCII letters stay as they are
     ("Helpdesk 東京 ✓", "Helpdesk 東京 ✓"),
-    ("a\nb\tc\rd", "a\\nb\\tc\\rd"),
+    ("a\nb\tc\rd", "a\\x0ab\\x09c\\x0dd"),
     ("\x1b[2J", "\\x1b[2J"),  # clear screen
     ("\x1b]0;title\x07", "\\x1b]0;title\\x07"),  # window title
     ("\x1b]52;c;aGk=\x07", "\\x1b]52;c;aGk=\\x07"),  # clipboard
@@ -49,7 +49,7 @@ def test_values_that_are_not_text(value: Any, shown: str) -> None:
 def test_printable_output_is_bounded_and_has_nothing_a_terminal_acts_on(text: str, limit: int) -> None:
     shown = printable(text, limit)
     assert shown.isprintable()
-    # each character shows as at most 10 ("\U000e0041"), plus "…" and the stated length
-    assert len(shown) <= 10 * limit + 40
+    assert len(shown) <= limit + len(f"… ({len(text):,} characters)")  # never more than asked, and the length
     if len(text) <= limit and text.isprintable():
         assert shown == text
+    assert printable(text, None) == printable(text, len(text) * 10 + 10)  # None: never cut
