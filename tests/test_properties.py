@@ -180,11 +180,13 @@ any_value = st.one_of(
 )
 
 
-def _int_forms(number: int, identifier: bool = False) -> st.SearchStrategy[Any]:
-    """The forms a whole number takes in a cell; an id of 16 digits or more not as a float
-    (a spreadsheet's number: it may have been rounded, and bulkcc refuses it)."""
-    forms = [st.just(number), st.just(str(number))]
-    if abs(number) <= 2**53 and not (identifier and abs(number) >= 10**15):
+def _int_forms(number: int, identifier: bool = False, in_file: bool = False) -> st.SearchStrategy[Any]:
+    """The forms a whole number takes in a cell. An id of 16 digits or more is never a float,
+    nor, `in_file`, an int (a workbook stores it as a number): as a spreadsheet's number it
+    may have been rounded, and bulkcc refuses it."""
+    long_id = identifier and abs(number) >= 10**15
+    forms = [st.just(str(number))] + ([] if long_id and in_file else [st.just(number)])
+    if abs(number) <= 2**53 and not long_id:
         forms.append(st.just(float(number)))
     return st.one_of(forms)
 
@@ -312,7 +314,7 @@ def valid_cell(draw: st.DrawFn, field: Field, max_int: int, xlsx: bool = False) 
         low = field.minimum
         high = min(field.maximum if field.maximum is not None else INT64_MAX, max_int)
         number = draw(st.one_of(st.integers(low, min(high, low + 100)), st.integers(low, high)))
-        return draw(_int_forms(number, field.is_identifier)), number
+        return draw(_int_forms(number, field.is_identifier, in_file=xlsx)), number
     if field.kind == "bool":
         value = draw(st.booleans())
         typed = draw(st.sampled_from([value, "TRUE" if value else "FALSE", "yes" if value else "no",
@@ -338,7 +340,9 @@ def valid_cell(draw: st.DrawFn, field: Field, max_int: int, xlsx: bool = False) 
     return text, text.strip()
 
 
-CONTROL_CHARACTERS = "".join(chr(c) for c in [*range(0, 9), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+# Refused in text cells: C0 but tab and line breaks, DEL, and C1 but NEL (a line break).
+CONTROL_CHARACTERS = "".join(chr(c) for c in [*range(0, 9), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F,
+                                              *range(0x80, 0x85), *range(0x86, 0xA0)])
 
 
 @st.composite

@@ -893,3 +893,14 @@ def test_error_text_typed_as_text_in_a_workbook_is_text(tmp_path: Path) -> None:
 def test_a_hidden_header_row_is_a_warning(tmp_path: Path) -> None:
     validation = validate_file(write_sheet(tmp_path / "h.xlsx", [["id"], ["1001"]], hidden_rows=[1]))
     assert _warnings(validation) == ["row 1, the column names, is hidden; unhide it to review the sheet"]
+
+
+def test_a_bad_cell_only_in_an_info_column_leaves_its_row_blank(tmp_path: Path, write_csv) -> None:
+    """Found by the property test: an info. column is never sent, so its error keeps a row blank."""
+    path = write_sheet(tmp_path / "i.xlsx", [["id", "info.office_id"], ["1001", None], [None, None]],
+                       formulas={"A2": "=1+1", "B2": "=1+1", "B3": "=2+2"})
+    validation = validate_file(path)
+    assert {(p.row, p.column) for p in validation.problems} == {(2, "id")}  # the id's formula, not the info's
+    assert validation.sheet.rows == [2]  # row 3 holds only an info column's formula: blank
+    csv_path = write_csv(["id", "info.office_id", "name"], [[1001, "#N/A", "ok"]])
+    assert validate_file(csv_path).problems == []

@@ -250,6 +250,13 @@ def _unnamed_problems(row: int, cells: list[Any], columns: _Columns) -> list[Pro
                     "columns or clear the cells (in a CSV: quote a text that holds the separator)")]
 
 
+def _bad_cell_problems(row: int, bad: Sequence[tuple[int, str, str | None]], header: list[str]) -> list[Problem]:
+    """A problem for each cell of `row` that shows an error or a formula never computed."""
+    named = [header[p] if p < len(header) and header[p] else None for p, _, _ in bad]
+    return [Problem(row, column, shown, _bad_cell_message(kind, _cell_ref(row, position), shown))
+            for column, (position, kind, shown) in zip(named, bad, strict=True)]
+
+
 def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any]], *,
                  scan: SheetScan | None = None, sheet_hidden: bool = False, shown_errors: bool = False) -> Sheet:
     """The Sheet of these rows (row 1 first); `scan` adds what only the sheet's XML says.
@@ -259,10 +266,6 @@ def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any
     """
     name = printable(path.name)
     scan = scan or SheetScan()
-    bad_by_row: dict[int, list[tuple[int, str, str | None]]] = {}
-    for (bad_row, position), (kind, shown) in sorted(scan.bad_cells.items()):
-        bad_by_row.setdefault(bad_row, []).append((position, kind, shown))
-
     iterator = iter(rows)
     first = next(iterator, None)
     if first is None:
@@ -275,10 +278,16 @@ def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any
         )
     columns = _columns(header, allow_meta=sheet_name == RESULTS_SHEET)
     problems = columns.problems
+    # The bad cells that matter: any in row 1; below it those of field columns and of columns
+    # with no name (an info. or a result column is never sent, an unknown one is refused).
+    reported = set(columns.fields.values()) | set(columns.unnamed)
+    bad_by_row: dict[int, list[tuple[int, str, str | None]]] = {}
+    for (bad_row, position), (kind, shown) in sorted(scan.bad_cells.items()):
+        if bad_row == 1 or position in reported or position >= len(header):
+            bad_by_row.setdefault(bad_row, []).append((position, kind, shown))
     for position, kind, shown in bad_by_row.get(1, []):
         problems.append(Problem(1, None, shown, "the column name in " + _bad_cell_message(kind, _cell_ref(1, position),
                                                                                             shown)))
-    reported = set(columns.fields.values()) | set(columns.unnamed)
 
     index: list[int] = []
     values: list[list[Any]] = []
@@ -295,24 +304,19 @@ def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any
         cells = [None if is_blank(v) else v for v in raw]
         cells += [None] * (len(header) - len(cells))
         if shown_errors and not ERROR_TEXTS.isdisjoint(cells):
-            bad = [*(bad or ()), *((p, ERROR, v) for p, v in enumerate(cells) if v in ERROR_TEXTS)]
-            cells = [None if v in ERROR_TEXTS else v for v in cells]  # blank, as an xlsx error cell reads
+            at = [pos for pos, v in enumerate(cells) if v in ERROR_TEXTS and (pos in reported or pos >= len(header))]
+            bad = [*(bad or ()), *((pos, ERROR, str(cells[pos])) for pos in at)]
+            for pos in at:
+                cells[pos] = None  # blank, as an xlsx error cell reads
         problems += _unnamed_problems(excel_row, cells, columns)
-        for position, kind, shown in bad or ():
-            if position in reported or position >= len(header):
-                column = header[position] if position < len(header) and header[position] else None
-                problems.append(Problem(excel_row, column, shown,
-                                        _bad_cell_message(kind, _cell_ref(excel_row, position), shown)))
+        problems += _bad_cell_problems(excel_row, bad or (), header)
         index.append(excel_row)
         values.append(cells)
     for excel_row in sorted(r for r in bad_by_row if r > last):  # bad cells past calamine's last row
         kept += 1
         index.append(excel_row)
         values.append([None] * len(header))
-        for position, kind, shown in bad_by_row[excel_row]:
-            column = header[position] if position < len(header) and header[position] else None
-            problems.append(Problem(excel_row, column, shown,
-                                    _bad_cell_message(kind, _cell_ref(excel_row, position), shown)))
+        problems += _bad_cell_problems(excel_row, bad_by_row[excel_row], header)
     if kept > MAX_ROWS:
         raise InputError(f"{name} has {kept:,} rows that hold values, over the {MAX_ROWS} limit; split the file")
 
