@@ -30,14 +30,14 @@ AIM_SECONDS = 2.0
 
 
 def write_workbook(path: Path, rows: int, seed: int = 1) -> Path:
-    realistic_row = make_samples().realistic_row
+    samples = make_samples()
     rng = random.Random(seed)
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("callcenters")
     sheet.append(list(COLUMNS))
     for i in range(rows):
-        row = realistic_row(i, rng)
-        sheet.append([row.get(c) for c in COLUMNS])
+        row = samples.realistic_row(i, rng)
+        sheet.append([samples.cell_value(c, row.get(c)) for c in COLUMNS])  # ids as text, as admins must
     workbook.save(path)
     return path
 

@@ -3,6 +3,9 @@
 Spreadsheet cells and pandas columns carry blanks in several forms (None,
 pd.NA, NaN, an empty or all-blank string) and numbers as numpy scalars; these
 helpers say once what counts as blank and how a value becomes plain Python.
+`printable` is the one way text from outside (a cell, a column name, an API
+message) is shown on a terminal, in a table or a log: cut to a readable length,
+its control and escape characters made visible.
 """
 
 from __future__ import annotations
@@ -10,6 +13,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 from typing import Any
+
+# Default length of shown text: a cell of 10 MB must not become 10 MB of output.
+SHOWN_LIMIT = 500
 
 
 def is_nan(value: Any) -> bool:
@@ -49,29 +55,49 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def printable(text: str, limit: int | None = 500) -> str:
-    """Text from outside (an API message, a header) safe to print: control characters made visible.
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
-    ESC, other control characters, bidi overrides and the like become `\\x1b`,
-    `\\u202e` ... so that no terminal or log viewer interprets them; the result is
-    cut to `limit` characters (never inside an escape), ending in `…` when cut.
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes | bytearray):
+        return repr(bytes(value[:SHOWN_LIMIT * 4]))
+    try:
+        return str(value)
+    except ValueError:  # an int of over 4300 digits: str() refuses it
+        return f"a number of about {int(value.bit_length() * 0.30103):,} digits"
+
+
+def printable(text: Any, limit: int | None = SHOWN_LIMIT, *, quote: bool = False) -> str:
+    """Text from outside (a cell, a column name, an API message, a header) safe to print.
+
+    ESC, other control characters, bidi overrides, zero-width and line-separator
+    characters and the like become `\\x1b`, `\\x0a`, `\\u202e` ..., so that no
+    terminal or log viewer acts on them (clear the screen, set the window title,
+    write the clipboard). The result holds at most `limit` characters (None: no
+    limit), never cut inside an escape; when cut it ends in "…" and states the full
+    length: `aaaa… (10,485,760 characters)`, or with `quote`
+    `'aaaa…' (10,485,760 characters)`. Not text: shown as str() shows it.
     """
-    text = str(text)
-    if text.isprintable() and (limit is None or len(text) <= limit):
-        return text  # the common case, checked at C speed: nothing to escape, nothing to cut
+    raw = _as_text(text)
+    if raw.isprintable() and (limit is None or len(raw) <= limit):  # the common case, at C speed
+        return f"'{raw}'" if quote else raw
     pieces: list[str] = []
     length = 0
-    for char in text:
-        if char.isprintable() or char == " ":
-            piece = char
-        elif ord(char) < 0x100:
-            piece = f"\\x{ord(char):02x}"
-        elif ord(char) < 0x10000:
-            piece = f"\\u{ord(char):04x}"
-        else:
-            piece = f"\\U{ord(char):08x}"
+    cut = False
+    for char in raw:
+        piece = char if char.isprintable() else _escape(char)
         if limit is not None and length + len(piece) > limit:
-            return "".join(pieces) + "…"
+            cut = True
+            break
         pieces.append(piece)
         length += len(piece)
-    return "".join(pieces)
+    shown = "".join(pieces) + ("…" if cut else "")
+    if quote:
+        shown = f"'{shown}'"
+    return f"{shown} ({len(raw):,} characters)" if cut else shown

@@ -29,7 +29,7 @@ from openpyxl.styles import Font, PatternFill
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
-from bulkcc.fields import COLUMNS  # noqa: E402
+from bulkcc.fields import COLUMNS, FIELDS_BY_PATH  # noqa: E402
 
 SEED = 20240611
 SAMPLE_ROWS = 20
@@ -60,7 +60,7 @@ R = "routing_options"
 
 
 def _target_id(rng: random.Random) -> int:
-    """A Dialpad-like id: 16 digits, yet below 2**53 so Excel keeps it exact."""
+    """A Dialpad-like id: 16 digits, so a workbook holds it as text (see `cell_value`)."""
     return rng.randrange(4_500_000_000_000_000, 6_700_000_000_000_000)
 
 
@@ -239,6 +239,15 @@ def errors_rows() -> tuple[list[str], list[list[Any]], dict[str, list[tuple[int,
     return header, table, expected
 
 
+def cell_value(column: str, value: Any) -> Any:
+    """A value as an admin's workbook holds it: ids as text, since a spreadsheet keeps only 15
+    digits of a number (and bulkcc refuses an id of 16 digits stored as one)."""
+    field = FIELDS_BY_PATH.get(column)
+    if field is not None and field.is_identifier and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 def write_workbook(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]],
                    notes: Sequence[str] = ()) -> Path:
     """Write the `callcenters` sheet (and a `Notes` sheet, which bulkcc ignores)."""
@@ -247,7 +256,8 @@ def write_workbook(path: Path, header: Sequence[str], rows: Iterable[Sequence[An
     sheet.title = "callcenters"
     sheet.append(list(header))
     for row in rows:
-        sheet.append(list(row))
+        sheet.append([cell_value(column, value) for column, value in zip(header, row, strict=False)]
+                     + list(row)[len(header):])
     for cell in sheet[1]:
         cell.font = Font(bold=True, color="FFFFFF")
         cell.fill = PatternFill("solid", fgColor="305496")

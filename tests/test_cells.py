@@ -18,6 +18,7 @@ from bulkcc.validate.cells import (
     parse_choice,
     parse_dtmf_key,
     parse_hours,
+    parse_identifier,
     parse_int,
     parse_text,
 )
@@ -83,7 +84,7 @@ def test_parse_int_accepts(value: Any, expected: int) -> None:
     (-(2**63), "-9223372036854775808 is too large for the API (over 2^63)"),
     ("9223372036854775808", "9223372036854775808 is too large for the API (over 2^63)"),
     (1e300, "1e+300 is too large for the API (over 2^63)"),
-    ("x" * 50, "'" + "x" * 37 + "...' is not a whole number"),  # long values are shortened in messages
+    ("x" * 50, "'" + "x" * 40 + "…' (50 characters) is not a whole number"),  # cut, full length stated
 ])
 def test_parse_int_refuses(value: Any, message: str) -> None:
     with pytest.raises(CellError) as info:
@@ -230,14 +231,54 @@ def test_parse_cell_uses_the_columns_kind(column: str, value: Any, expected: Any
     assert parse_cell(FIELDS_BY_PATH[column], value) == expected
 
 
-def test_messages_shorten_long_values() -> None:
+def test_messages_shorten_long_values_and_state_their_length() -> None:
     with pytest.raises(CellError) as info:
-        parse_bool("y" * 1000)
-    shown = re.match(r"'([^']*)'", str(info.value)).group(1)
-    assert len(shown) == 40 and shown.endswith("...")
+        parse_bool("y" * 10_485_760)
+    assert str(info.value).startswith("'" + "y" * 40 + "…' (10,485,760 characters) is not TRUE or FALSE")
 
 
 def test_nan_never_counts_as_a_number() -> None:
     for parser in (parse_int, parse_text, parse_dtmf_key, parse_bool):
         with pytest.raises(CellError):
             parser(math.nan)
+
+
+@pytest.mark.parametrize("value", ["a\x9b2Jb", "Ventas \x96 México", "x\x80y", "del\x7f"])
+def test_parse_text_refuses_c1_controls_and_del(value: str) -> None:
+    """\\x9b is a terminal's CSI; \\x96 is Windows-1252's en dash read in the wrong code page."""
+    with pytest.raises(CellError, match="contains control characters"):
+        parse_text(value)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("1234567890123457", 1234567890123457),  # text: exact at any length
+    ("9223372036854775807", 9223372036854775807),
+    ("'1234567890123457", 1234567890123457),  # Excel's text mark, kept by LibreOffice, is not part of the id
+    (" '42 ", 42),
+    (123456789012345, 123456789012345),  # 15 digits as a number: a spreadsheet keeps them
+    (1234567890123456, 1234567890123456),  # a Python int never went through a spreadsheet: exact
+    (123456789012345.0, 123456789012345),
+    (1001.0, 1001),
+])
+def test_parse_identifier_accepts(value: Any, expected: int) -> None:
+    assert parse_identifier(value) == expected
+
+
+@pytest.mark.parametrize("value, words", [
+    (1234567890123460.0, "1234567890123460 is a number of 16 digits: a spreadsheet keeps only 15 digits"),
+    (9.2e18, "is a number of 19 digits"),
+    ("1.23457E+15", "'1.23457E+15' is an id in scientific notation: its last digits were lost"),
+    ("5,01235E+15", "in scientific notation"),  # as a comma-decimal locale writes it
+    (1e300, "too large for the API"),
+    ("''12", "is not a whole number"),  # one apostrophe is Excel's mark; a second is a typo
+])
+def test_parse_identifier_refuses_what_may_have_been_rounded(value: Any, words: str) -> None:
+    with pytest.raises(CellError, match=re.escape(words)):
+        parse_identifier(value)
+
+
+def test_identifier_columns_use_the_identifier_parser() -> None:
+    for column in ("id", "routing_options.open.action_target_id", "routing_options.closed.dtmf.3.action_target_id"):
+        with pytest.raises(CellError, match="may have been rounded"):
+            parse_cell(FIELDS_BY_PATH[column], 1234567890123460.0)
+    assert parse_cell(FIELDS_BY_PATH["ring_seconds"], 25.0) == 25

@@ -604,3 +604,16 @@ async def test_two_commands_at_once_on_one_state_file_keep_every_change(tmp_path
     assert all(final[i]["ring_seconds"] == rings[i] for i in ids[0])
     assert all(final[i]["name"] == f"Team {i}" for i in ids[1])
     assert sorted(final) == sorted(set(demo_ids()) | set(ids[0]) | set(ids[1]))
+
+
+def test_apply_shows_the_sheets_warnings_before_it_asks(tmp_path: Path) -> None:
+    """Hidden rows are sent like any other: apply says so before the question (here: no terminal)."""
+    from workbooks import write_sheet
+
+    source = write_sheet(tmp_path / "in.xlsx", [["id", "name"], ["1001", "a"], ["1002", "b"]], hidden_rows=[3])
+    run = CliRunner(env={"DIALPAD_API_KEY": KEY}).invoke(
+        main, ["apply", str(source), "--results", str(tmp_path / "r.xlsx"), "--base-url", "https://api.example.invalid"])
+    assert run.exit_code == EXIT_USAGE, run.output  # no terminal to confirm on, and no --yes
+    warning = run.stderr.index("warning: 1 hidden row holds values, read and sent like any other: row 3")
+    assert warning < run.stderr.index("About to send 2 PATCH requests")
+    assert "Traceback" not in run.output

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from openpyxl import load_workbook
+from workbooks import write_sheet
 
 from bulkcc.cli import main
 
@@ -310,3 +311,97 @@ def test_validate_prints_no_library_warning(samples_dir: Path) -> None:
                           timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 1
     assert "Warning" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+# ---- warnings: shown, in JSON, never an exit code --------------------------------------------
+
+
+def test_validate_and_plan_show_hidden_data_as_warnings_with_exit_0(tmp_path: Path) -> None:
+    path = write_sheet(tmp_path / "hidden.xlsx", [["id", "name"], ["1001", "a"], ["1002", "b"]], hidden_rows=[3])
+    text = run("validate", path)
+    assert text.exit_code == 0, text.output
+    assert "warning: 1 hidden row holds values, read and sent like any other: row 3" in text.stdout
+    assert "hidden.xlsx: 2 rows, all valid; 1 warning" in text.stdout
+
+    report = json.loads(run("validate", path, "--format", "json").stdout)
+    assert report["valid"] is True and report["error_count"] == 0
+    assert [(w["row"], w["column"]) for w in report["warnings"]] == [(None, None)]
+    assert report["warnings"][0]["message"].startswith("1 hidden row holds values")
+
+    planned = run("plan", path)
+    assert planned.exit_code == 0
+    assert "warning: 1 hidden row holds values" in planned.stdout
+    assert "2 requests planned" in planned.stdout
+
+
+def test_validate_json_has_an_empty_warnings_list_when_nothing_is_hidden(write_csv) -> None:
+    report = json.loads(run("validate", write_csv(HEADER, GOOD_ROWS), "--format", "json").stdout)
+    assert report["warnings"] == []
+
+
+# ---- output bounded, outside text made harmless -----------------------------------------------
+
+
+def table_column(stdout: str, index: int) -> str:
+    """The text of one column of the problems table, its folded lines joined (1: Row … 4: Message)."""
+    parts = [line.split("│") for line in stdout.splitlines() if line.startswith("│")]
+    return "".join(p[index].strip() for p in parts if len(p) > index)
+
+
+def test_a_10_mb_cell_is_shown_cut_with_its_length(tmp_path: Path) -> None:
+    # openpyxl cuts a cell to Excel's 32,767 characters; the XML itself holds any length.
+    path = write_sheet(tmp_path / "huge.xlsx", [["id", "name", f"{R}.open.action"], ["1001", "HUGE", "LONG"]],
+                       patch={b"HUGE": b"a" * 10_485_760, b"LONG": b"b" * 100_000})
+    text = run("validate", path)
+    assert text.exit_code == 1
+    assert len(text.output) < 10_000
+    shown = table_column(text.stdout, 3)
+    assert "a" * 60 + "…' (10,485,760 characters)" in shown and "b" * 60 + "…' (100,000 characters)" in shown
+
+    report = json.loads(run("validate", path, "--format", "json").stdout)
+    values = {e["column"]: e["value"] for e in report["errors"]}
+    assert values["name"] == "a" * 200 + "… (10,485,760 characters)"
+    assert values[f"{R}.open.action"].endswith("… (100,000 characters)")
+    assert all(len(e["message"]) <= 1100 for e in report["errors"])
+
+    report_path = tmp_path / "report.xlsx"
+    assert run("validate", path, "--report", report_path).exit_code == 1
+    errors = list(load_workbook(report_path)["Errors"].iter_rows(values_only=True))
+    assert all(len(str(value)) < 1000 for row in errors for value in row)
+
+
+def test_control_characters_and_markup_in_cells_are_shown_not_acted_on(tmp_path: Path) -> None:
+    path = tmp_path / "esc.csv"
+    path.write_text(f"id,name,{R}.open.action,[bold]x\n"
+                    "1001,\x1b]0;title\x07\x1b[2J[/bold],[/]\x1b[31mred\x9b2J\u202eevil,\n", encoding="utf-8")
+    for args in (["validate", path], ["plan", path], ["validate", path, "--format", "json"]):
+        result = run(*args)
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+        for raw in ("\x1b", "\x07", "\x9b", "\u202e"):
+            assert raw not in result.output, (args, raw)
+    stdout = run("validate", path).stdout
+    assert "'\\x1b]0;title\\x07\\x1b[2J[/bold]'" in table_column(stdout, 3)  # escaped; markup shown as text
+    assert "[bold]x" in table_column(stdout, 2)
+    report = json.loads(run("validate", path, "--format", "json").stdout)
+    assert report["errors"][1]["value"] == "\x1b]0;title\x07\x1b[2J[/bold]"  # JSON keeps the value, escaped
+
+
+def test_an_escape_code_in_an_xlsx_cell_is_shown_escaped(tmp_path: Path) -> None:
+    """xlsx writes control characters as _x001B_; calamine turns them back into ESC."""
+    path = write_sheet(tmp_path / "esc.xlsx", [["id", "name"], ["1001", "MARK"]],
+                       patch={b"MARK": b"_x001B_[2J_x001B_]52;c;aGk=_x0007_"})
+    result = run("validate", path)
+    assert result.exit_code == 1
+    assert "\x1b" not in result.output and "\\x1b[2J" in result.stdout
+
+
+def test_plan_prints_bodies_with_terminal_codes_escaped_and_writes_them_exact(tmp_path: Path) -> None:
+    path = tmp_path / "bidi.csv"
+    path.write_text("id,name\n1001,Sales \u202eAPAC\n", encoding="utf-8")
+    out = tmp_path / "plan.jsonl"
+    result = run("plan", path, "--json", out)
+    assert result.exit_code == 0, result.output
+    assert "\u202e" not in result.output
+    assert '{"name": "Sales \\u202eAPAC"}' in result.stdout  # the same JSON value, shown safely
+    assert json.loads(out.read_text("utf-8"))["body"] == {"name": "Sales \u202eAPAC"}

@@ -317,8 +317,8 @@ def test_printable_and_the_redactor() -> None:
 
     assert printable("plain text: é ✓") == "plain text: é ✓"
     assert printable("a\x00b\x1bc\x7fd\u200be\n") == "a\\x00b\\x1bc\\x7fd\\u200be\\x0a"
-    assert printable("x" * 10, limit=4) == "xxxx…"
-    assert printable("\x1b" * 3, limit=9) == "\\x1b\\x1b…"  # never cut inside an escape
+    assert printable("x" * 10, limit=4) == "xxxx… (10 characters)"  # cut, its full length stated
+    assert printable("\x1b" * 3, limit=9) == "\\x1b\\x1b… (3 characters)"  # never cut inside an escape
     redact = Redactor([KEY])
     assert redact(f"a {KEY} b Bearer other-token-123 c") == "a **** b Bearer **** c"
     assert redact("Bearer token required") == "Bearer token required"  # prose is left alone

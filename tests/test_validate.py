@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from workbooks import write_sheet
 
 from bulkcc.errors import InputError, Problem
 from bulkcc.fields import COLUMNS
+from bulkcc.plan.plans import make_plan
 from bulkcc.validate.validation import Validation, validate_file, validate_sheet
-from bulkcc.workbook import reader
+from bulkcc.workbook import inputfile, reader
 from bulkcc.workbook.reader import _build_sheet, read_sheet
 
 R = "routing_options"
@@ -570,3 +572,335 @@ def test_a_csv_row_with_more_cells_than_the_header_is_a_problem_of_that_row(tmp_
     report = json.loads(result.stdout)
     assert report["valid"] is False and report["invalid_rows"] == 1
     assert [(e["row"], e["column"]) for e in report["errors"]] == [(2, None)]
+
+
+# ---- data that could be wrong is refused: error cells, uncomputed formulas -----------
+
+
+def _problems_at(validation: Validation) -> dict[tuple[int | None, str | None], Problem]:
+    return {(p.row, p.column): p for p in validation.problems}
+
+
+@pytest.mark.parametrize("error", ["#DIV/0!", "#REF!", "#N/A", "#VALUE!", "#NAME?"])
+def test_a_cell_that_shows_an_error_is_a_problem_at_that_cell_never_a_blank(tmp_path: Path, error: str) -> None:
+    path = write_sheet(tmp_path / "e.xlsx", [["id", "name", "ring_seconds"], ["1001", None, 20], ["1002", "ok", 25]],
+                       errors={"B2": error})
+    validation = validate_file(path)
+    problem = only(validation)
+    assert (problem.row, problem.column, problem.value) == (2, "name", error)
+    assert problem.message.startswith(f"B2 shows the error {error}:")
+    assert "never read as 'leave unchanged'" in problem.message
+    assert validation.valid_rows == [3]
+    assert [r.row for r in make_plan(validation).requests] == [3]  # row 2 is never planned
+
+
+def test_an_error_in_the_id_or_a_row_of_nothing_else_keeps_the_row_and_names_the_cell(tmp_path: Path) -> None:
+    path = write_sheet(tmp_path / "e.xlsx", [["id", "name"], [None, "x"], ["1002", None], ["1003", "ok"]],
+                       errors={"A2": "#REF!", "B3": "#N/A", "B5": "#DIV/0!"})
+    validation = validate_file(path)
+    assert set(_problems_at(validation)) == {(2, "id"), (3, "name"), (5, "id"), (5, "name")}
+    assert "A2 shows the error #REF!" in _problems_at(validation)[(2, "id")].message  # not "id is required"
+    assert validation.sheet.rows == [2, 3, 4, 5]  # row 5 holds only an error: kept, and invalid
+    assert validation.valid_rows == [4]
+
+
+def test_an_error_in_the_header_or_under_no_name_is_reported(tmp_path: Path) -> None:
+    path = write_sheet(tmp_path / "e.xlsx", [["id", "name"], ["1001", "x"]], errors={"C1": "#REF!", "D2": "#N/A"})
+    validation = validate_file(path)
+    messages = {(p.row, p.column): p.message for p in validation.problems}
+    assert messages[(1, None)].startswith("the column name in C1 shows the error #REF!")
+    assert "D2 shows the error #N/A" in messages[(2, None)]
+    assert validation.valid_rows == []  # a problem in row 1 makes every row invalid
+
+
+def test_an_error_in_an_info_column_is_ignored_as_its_values_are(tmp_path: Path) -> None:
+    path = write_sheet(tmp_path / "e.xlsx", [["id", "info.office_id", "name"], ["1001", None, "x"]],
+                       errors={"B2": "#REF!"})
+    assert validate_file(path).problems == []
+
+
+def test_a_formula_without_a_saved_value_is_a_problem(tmp_path: Path) -> None:
+    """What openpyxl (and other programs that do not calculate) write: a formula and no value."""
+    path = write_sheet(tmp_path / "f.xlsx", [["id", "ring_seconds"], ["1001", None], ["1002", 25]],
+                       formulas={"B2": "=B3-5"})
+    problem = only(validate_file(path))
+    assert (problem.row, problem.column, problem.value) == (2, "ring_seconds", "=B3-5")
+    assert "B2 holds a formula =B3-5 with no saved value" in problem.message
+    assert "save the file in Excel or LibreOffice, or type the value" in problem.message
+
+
+def test_a_formula_with_a_saved_value_uses_it(tmp_path: Path) -> None:
+    path = write_sheet(tmp_path / "f.xlsx", [["id", "ring_seconds", "name"], ["1001", None, None]],
+                       formulas={"B2": "=10+10", "C2": '=""'},
+                       # the saved values, as Excel writes them: a number, and an empty text
+                       patch={b"<f>10+10</f><v />": b"<f>10+10</f><v>20</v>",
+                              b'<c r="C2"><f>""</f><v />': b'<c r="C2" t="str"><f>""</f><v></v>'})
+    validation = validate_file(path)
+    assert validation.problems == []
+    assert make_plan(validation).requests[0].body == {"ring_seconds": 20}  # C2 computed to "": blank
+
+
+def test_a_shared_formula_without_values_is_a_problem_in_every_cell(tmp_path: Path) -> None:
+    path = write_sheet(tmp_path / "f.xlsx", [["id", "ring_seconds"], ["1001", 20], ["1002", None], ["1003", None]],
+                       formulas={"B3": "=B2", "B4": "=B2"},
+                       patch={b'<c r="B3"><f>B2</f><v />': b'<c r="B3"><f t="shared" ref="B3:B4" si="0">B2</f>',
+                              b'<c r="B4"><f>B2</f><v />': b'<c r="B4"><f t="shared" si="0"/>'})
+    assert cells(validate_file(path)) == {(3, "ring_seconds"), (4, "ring_seconds")}
+
+
+# ---- rounded ids -----------------------------------------------------------------------
+
+
+def test_a_16_digit_id_stored_as_a_number_is_refused_as_maybe_rounded(tmp_path: Path) -> None:
+    """LibreOffice saved 1234567890123457 typed as a number as 1234567890123460: another id."""
+    target = f"{R}.open.action_target_id"
+    header = ["id", *ROUTING, f"{R}.open.action_target_type", target]
+    path = write_sheet(tmp_path / "ids.xlsx", [header, [1234567890123460, *ROUTING.values(), "user", "123"],
+                                              ["1002", *ROUTING.values(), "user", 5012345678901240]])
+    problems = _problems_at(validate_file(path))
+    assert set(problems) == {(2, "id"), (3, target)}
+    message = problems[(2, "id")].message
+    assert message.startswith("1234567890123460 is a number of 16 digits")
+    for words in ("rounded", "format the column as Text", "type the id again"):
+        assert words in message
+
+
+def test_text_ids_work_at_every_length_and_a_leading_apostrophe_is_not_part_of_one(tmp_path: Path) -> None:
+    target = f"{R}.open.action_target_id"
+    header = ["id", *ROUTING, f"{R}.open.action_target_type", target]
+    path = write_sheet(tmp_path / "ids.xlsx", [
+        header,
+        ["1234567890123457", *ROUTING.values(), "user", "'5012345678901234"],  # LibreOffice keeps the ' in a text cell
+        ["'9223372036854775807", *ROUTING.values(), "user", 123456789012345],  # 15 digits as a number: exact
+    ])
+    validation = validate_file(path)
+    assert validation.problems == []
+    assert validation.ids == [1234567890123457, 9223372036854775807]
+    assert int(validation.typed.at[2, target]) == 5012345678901234
+
+
+def test_an_id_in_scientific_notation_lost_its_digits(write_csv) -> None:
+    """A CSV saved by Excel from a number-formatted id column: 1.23457E+15."""
+    problem = only(validate_file(write_csv(["id", "name"], [["1.23457E+15", "x"]])))
+    assert (problem.row, problem.column) == (2, "id")
+    assert "scientific notation" in problem.message and "type the id again" in problem.message
+
+
+# ---- hidden data: warnings, never invalid rows --------------------------------------------
+
+
+def _warnings(validation: Validation) -> list[str]:
+    return [w.message for w in validation.warnings]
+
+
+def test_hidden_rows_holding_values_are_a_warning_not_a_problem(tmp_path: Path) -> None:
+    rows = [["id", "name"], ["1001", "a"], ["1002", "b"], [None, None], ["1004", "d"]]
+    validation = validate_file(write_sheet(tmp_path / "h.xlsx", rows, hidden_rows=[3, 4, 5]))
+    assert validation.problems == [] and validation.valid_rows == [2, 3, 5]
+    [message] = _warnings(validation)  # row 4 is hidden but empty: nothing to see
+    assert message.startswith("2 hidden rows hold values, read and sent like any other: rows 3, 5;")
+
+
+def test_a_zero_height_row_is_hidden_too(tmp_path: Path) -> None:
+    validation = validate_file(write_sheet(tmp_path / "h.xlsx", [["id"], ["1001"], ["1002"]], zero_height_rows=[3]))
+    assert _warnings(validation) == ["1 hidden row holds values, read and sent like any other: row 3; unhide it "
+                                     "to review (a filter hides rows too: clear it)"]
+
+
+def test_hidden_columns_holding_values_are_a_warning_each(tmp_path: Path) -> None:
+    rows = [["id", "name", "ring_seconds", "hold_queue.max_hold_seconds"], ["1001", "a", 20, None]]
+    validation = validate_file(write_sheet(tmp_path / "h.xlsx", rows, hidden_columns=["B", "D"],
+                                           grouped_columns=["C"]))
+    assert validation.problems == []
+    assert [(w.column, w.message) for w in validation.warnings] == [
+        ("name", "column B (name) is hidden and holds values in 1 row, which are sent like any other; "
+                 "unhide it to review them"),
+        ("ring_seconds", "column C (ring_seconds) is hidden (in a collapsed group: the + above the columns opens "
+                         "it) and holds values in 1 row, which are sent like any other; unhide it to review them"),
+    ]  # D is hidden but empty
+
+
+def test_many_hidden_columns_are_one_warning(tmp_path: Path) -> None:
+    header = ["id", *[f"{day}_hours" for day in ("monday", "tuesday", "wednesday", "thursday", "friday",
+                                                 "saturday")]]
+    rows = [header, ["1001", *["closed"] * 6]]
+    validation = validate_file(write_sheet(tmp_path / "h.xlsx", rows, hidden_columns=list("BCDEFG")))
+    [message] = _warnings(validation)
+    assert message.startswith("6 hidden columns hold values, which are sent like any other: B (monday_hours), ")
+
+
+def test_a_hidden_data_sheet_is_a_warning(tmp_path: Path) -> None:
+    validation = validate_file(write_sheet(tmp_path / "h.xlsx", [["id"], ["1001"]], hidden_sheet=True))
+    assert validation.problems == []
+    [warning] = validation.warnings
+    assert warning.message.startswith("the sheet 'callcenters', which bulkcc reads, is hidden in the workbook")
+
+
+def test_nothing_hidden_no_warning(write_xlsx) -> None:
+    assert validate_file(write_xlsx(["id", "name"], [["1001", "a"]])).warnings == []
+
+
+# ---- CSV as Excel writes it in other locales ------------------------------------------------
+
+
+CSV_TEXT = 'id{s}name{s}ring_seconds\r\n1001{s}"Ventas{s} México"{s}25\r\n1002{s}Billing, APAC{s}\r\n'
+
+
+@pytest.mark.parametrize("separator", [",", ";", "\t"])
+@pytest.mark.parametrize("encoding, bom", [
+    ("utf-8", b""), ("utf-8", b"\xef\xbb\xbf"), ("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff"),
+    ("utf-16-le", b""), ("utf-16-be", b""), ("utf-32-le", b"\xff\xfe\x00\x00"),
+])
+def test_csv_in_any_separator_and_encoding_excel_writes(tmp_path: Path, separator: str, encoding: str,
+                                                        bom: bytes) -> None:
+    text = CSV_TEXT.format(s=separator)
+    if separator == ",":
+        text = text.replace("Billing, APAC", '"Billing, APAC"')
+    path = tmp_path / "locale.csv"
+    path.write_bytes(bom + text.encode(encoding))
+    validation = validate_file(path)
+    assert validation.problems == [], validation.problems
+    bodies = [r.body for r in make_plan(validation).requests]
+    assert bodies == [{"name": f"Ventas{separator} México", "ring_seconds": 25}, {"name": "Billing, APAC"}]
+
+
+@pytest.mark.parametrize("first_line", ["sep=;\r\n", "sep=;\n", '"sep=;"\n', "SEP=;;;\n"])
+def test_excels_sep_line_names_the_separator_and_is_not_a_row(tmp_path: Path, first_line: str) -> None:
+    path = tmp_path / "sep.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + (first_line + "id;name\n1001;a,b\n1002;60\n").encode())
+    validation = validate_file(path)
+    assert validation.problems == [] and validation.sheet.rows == [2, 3]  # rows as Excel shows them
+    assert [r.body for r in make_plan(validation).requests] == [{"name": "a,b"}, {"name": "60"}]
+
+
+def test_a_one_column_semicolon_csv_keeps_commas_in_its_cells(tmp_path: Path) -> None:
+    """With only `id` in row 1 every separator finds the id column; none may split a cell."""
+    path = tmp_path / "one.csv"
+    path.write_text("id\n1001\n1002\n", encoding="utf-8")
+    assert validate_file(path).ids == [1001, 1002]
+    path.write_text("sep=;\nid\n1001\n", encoding="utf-8")
+    assert validate_file(path).ids == [1001]
+
+
+@pytest.mark.parametrize("content, words", [
+    ("id,name\n1,Ventas México\n".encode("latin-1"), "not UTF-8 text (byte 0xe9 on line 2)"),
+    (bytes(range(1, 256)) * 8, "is not UTF-8 text (byte 0x80 on line 2)"),
+    (b"id,name\n1,\x00\x01\x02\n", "holds zero bytes: it is a binary file, not CSV text"),
+    (b"PK\x03\x04" + b"\x00" * 40, "is an .xlsx workbook (a zip file), not CSV text; rename it to .xlsx"),
+    (b"\xd0\xcf\x11\xe0" + b"\x00" * 40, "is an Excel .xls (or another Office) file"),
+    (b"\xff\xfe" + "id,name\n1,".encode("utf-16-le") + b"\x00\xd8", "starts as UTF-16 text but is not valid"),
+])
+def test_text_that_cannot_be_read_says_why(tmp_path: Path, content: bytes, words: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=re.escape(words)):
+        validate_file(path)
+
+
+# ---- input bounded --------------------------------------------------------------------------
+
+
+def test_a_csv_over_the_size_limit_is_refused_before_it_is_read(write_csv, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_csv(["id", "name"], [[1001, "x" * 5000]])
+    monkeypatch.setattr(inputfile, "MAX_INPUT_BYTES", 1000)
+    with pytest.raises(InputError, match=r"is 0 MB, over the 0 MB limit for an input; split the file"):
+        validate_file(path)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "socket"])
+def test_only_regular_files_are_opened(tmp_path: Path, kind: str) -> None:
+    import os
+    import socket
+
+    path = tmp_path / "input.csv"
+    if kind == "fifo":
+        os.mkfifo(path)  # opening it for reading would wait for a writer
+    elif kind == "device":
+        path.symlink_to("/dev/zero")  # reading it would grow memory without limit
+    else:
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(path))
+        server.close()
+    words = {"fifo": "a named pipe (FIFO)", "device": "a character device", "socket": "a socket"}[kind]
+    with pytest.raises(InputError, match=re.escape(f"input.csv is {words}, not a file")):
+        validate_file(path)
+
+
+def test_the_row_limit_counts_rows_that_hold_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reader, "MAX_ROWS", 3)
+    blank = [[None]] * 50
+    assert _build_sheet(Path("a.xlsx"), "callcenters", [["id"], [1], *blank, [2], *blank, [3], *blank]).rows == [
+        2, 53, 104]
+    with pytest.raises(InputError, match="has 4 rows that hold values, over the 3 limit"):
+        _build_sheet(Path("a.xlsx"), "callcenters", [["id"], [1], *blank, [2], [3], [4]])
+
+
+def test_a_csv_row_wider_than_a_sheet_is_refused_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_text("id,name\n1001,a\n1002," + ",".join(["x"] * 20_000) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"row 3 has 20,001 cells, more than the 16,384 columns a sheet can hold"):
+        validate_file(path)
+
+
+def test_many_cells_under_no_name_are_one_problem_of_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_text("id,name\n1001,a," + ",".join(["x"] * 10_000) + "\n1002,b\n", encoding="utf-8")
+    validation = validate_file(path)
+    problem = only(validation)
+    assert (problem.row, problem.column) == (2, None)
+    assert problem.message.startswith("10,000 values in columns which have no name in row 1 (C, D, E …)")
+    assert validation.valid_rows == [3]
+
+
+def test_a_csv_cell_past_the_field_limit_says_a_quote_is_likely_open(tmp_path: Path) -> None:
+    path = tmp_path / "quote.csv"
+    path.write_text('id,name\n1001,"never closed\n' + "x\n" * 70_000, encoding="utf-8")
+    with pytest.raises(InputError, match=r"a cell at row 2 runs past 131,072 characters: most likely a quote"):
+        validate_file(path)
+
+
+def test_a_cell_far_away_is_refused_before_the_sheet_is_laid_out(tmp_path: Path) -> None:
+    """One value in XFD1048576: calamine would ask for 17 billion cells, and the process would abort."""
+    path = write_sheet(tmp_path / "far.xlsx", [["id"], ["1001"]], far_cell=(1_048_576, 16_384))
+    with pytest.raises(InputError, match=r"the sheet's cells run to XFD1048576 \(17,179,869,184 cells from A1\), "
+                                         r"over the 25,000,000 limit"):
+        validate_file(path)
+
+
+def test_a_cell_a_little_far_away_is_fine(tmp_path: Path) -> None:
+    path = write_sheet(tmp_path / "far.xlsx", [["id"], ["1001"]], far_cell=(20_000, 5))
+    validation = validate_file(path)
+    assert validation.sheet.rows == [2, 20_000]  # the stray cell's row is read, and reported
+    assert cells(validation) == {(20_000, None), (20_000, "id")}
+
+
+def test_a_csv_cell_that_holds_an_error_as_excel_wrote_it_is_a_problem(write_csv) -> None:
+    """Excel writes a failed formula into a CSV as the error it shows: "#N/A" would become a name."""
+    path = write_csv(["id", "name", "ring_seconds"], [[1001, "#N/A", 20], [1002, "ok", "#DIV/0!"], [1003, "#", None]])
+    validation = validate_file(path)
+    assert {(p.row, p.column, p.value) for p in validation.problems} == {(2, "name", "#N/A"),
+                                                                       (3, "ring_seconds", "#DIV/0!")}
+    assert all("shows the error" in p.message for p in validation.problems)
+    assert validation.valid_rows == [4]
+
+
+def test_error_text_typed_as_text_in_a_workbook_is_text(tmp_path: Path) -> None:
+    """In an xlsx an error cell says so (t="e"): "#N/A" typed into a Text cell is what was typed."""
+    validation = validate_file(write_sheet(tmp_path / "t.xlsx", [["id", "name"], ["1001", "#N/A"]]))
+    assert validation.problems == []
+
+
+def test_a_hidden_header_row_is_a_warning(tmp_path: Path) -> None:
+    validation = validate_file(write_sheet(tmp_path / "h.xlsx", [["id"], ["1001"]], hidden_rows=[1]))
+    assert _warnings(validation) == ["row 1, the column names, is hidden; unhide it to review the sheet"]
+
+
+def test_a_bad_cell_only_in_an_info_column_leaves_its_row_blank(tmp_path: Path, write_csv) -> None:
+    """Found by the property test: an info. column is never sent, so its error keeps a row blank."""
+    path = write_sheet(tmp_path / "i.xlsx", [["id", "info.office_id"], ["1001", None], [None, None]],
+                       formulas={"A2": "=1+1", "B2": "=1+1", "B3": "=2+2"})
+    validation = validate_file(path)
+    assert {(p.row, p.column) for p in validation.problems} == {(2, "id")}  # the id's formula, not the info's
+    assert validation.sheet.rows == [2]  # row 3 holds only an info column's formula: blank
+    csv_path = write_csv(["id", "info.office_id", "name"], [[1001, "#N/A", "ok"]])
+    assert validate_file(csv_path).problems == []

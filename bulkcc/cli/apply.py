@@ -47,8 +47,14 @@ def describe_plan(the_plan, target, *, saved=None, diff: bool = False) -> list[s
 
 
 def _confirm_with_user(yes: bool, *, saved=None, diff: bool = False):
-    """Ask before sending to anything but loopback; refuse without a terminal unless --yes."""
+    """Ask before sending to anything but loopback; refuse without a terminal unless --yes.
+
+    The sheet's warnings (hidden rows, columns or sheet holding values) are shown
+    first, whatever the target: they are what an admin could not review on screen."""
     def confirm(the_plan, target) -> bool:
+        from bulkcc.validate import render_warnings
+
+        render_warnings(the_plan.validation, err)
         if target.is_loopback or yes:
             return True
         lines = describe_plan(the_plan, target, saved=saved, diff=diff)

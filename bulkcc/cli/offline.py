@@ -9,7 +9,8 @@ import click
 
 from bulkcc.cli.options import connection_options, err, err_stream, handles_errors, out, out_stream, target_options
 from bulkcc.cli.plan_output import write_requests
-from bulkcc.errors import EXIT_INVALID, EXIT_OK
+from bulkcc.errors import EXIT_INVALID, EXIT_OK, UsageError
+from bulkcc.values import printable
 
 
 @click.command()
@@ -47,7 +48,7 @@ def validate(input_path: Path, fmt: str, report_path: Path | None, diff: bool) -
     if report_path:
         write_report_workbook(validation, report_path)
         if fmt == "text":
-            out.print(f"wrote {report_path}")
+            out.print(f"wrote {printable(str(report_path), 300)}", markup=False)
     sys.exit(EXIT_OK if validation.ok else EXIT_INVALID)
 
 
@@ -72,7 +73,7 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | 
          skip_invalid: bool, quiet: bool, **target) -> None:
     """Show the exact request each valid row of INPUT stands for; nothing is sent."""
     from bulkcc.plan import make_plan, write_plan_jsonl
-    from bulkcc.validate import render_text, validate_file
+    from bulkcc.validate import render_text, render_warnings, validate_file
 
     _check_plan_outputs(input_path, json_path, out_path, report_path)
     the_plan = make_plan(validate_file(input_path, diff=diff))
@@ -104,14 +105,20 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | 
             else "write them all with --json PATH or --out PLAN (or pipe the output)")
     write_requests(the_plan, out_stream, full_plan_hint=hint)
     if the_plan.validation.problems:
-        render_text(the_plan.validation, out)
+        render_text(the_plan.validation, out)  # the warnings too
+    else:
+        render_warnings(the_plan.validation, out)
     counts = the_plan.summary()
     blocked = f", {len(the_plan.blocked)} rows blocked (never sent)" if the_plan.blocked else ""
     out.print(f"{counts['requests']} requests planned, {counts['skipped']} rows with nothing to change, "
               f"{counts['invalid']} invalid rows (never sent){blocked}", markup=False)
     if json_path:
-        write_plan_jsonl(the_plan.requests, json_path)
-        out.print(f"wrote {json_path}")
+        try:
+            write_plan_jsonl(the_plan.requests, json_path)
+        except OSError as exc:  # a folder in the way, no permission, a full disk: one line, not a traceback
+            raise UsageError(f"cannot write {printable(str(json_path), 300)}: "
+                             f"{printable(exc.strerror or exc)}; pick another path") from exc
+        out.print(f"wrote {printable(str(json_path), 300)}", markup=False)
     saved = _save_plan(the_plan, out_path, the_target.name, input_path, skip_invalid) if out_path else None
     if report_path:
         from bulkcc.plan.review import build_review

@@ -7,7 +7,8 @@ workbook (`report`). May import `workbook` (to read the sheet) and the bottom
 layer; never `plan`, `send`, `run` or `sim`.
 """
 
-from bulkcc.validate.report import render_json, render_text, write_report_workbook
+from bulkcc.validate.report import render_json, render_text, render_warnings, warning_lines, write_report_workbook
 from bulkcc.validate.validation import Validation, validate_file, validate_sheet
 
-__all__ = ["Validation", "render_json", "render_text", "validate_file", "validate_sheet", "write_report_workbook"]
+__all__ = ["Validation", "render_json", "render_text", "render_warnings", "validate_file", "validate_sheet",
+           "warning_lines", "write_report_workbook"]

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bulkcc.fields import INT64_MAX, Field
+from bulkcc.values import printable
 
 TRUE_WORDS = {"true", "yes", "1", "y"}
 FALSE_WORDS = {"false", "no", "0", "n"}
@@ -24,10 +25,16 @@ FALSE_WORDS = {"false", "no", "0", "n"}
 _INT_TEXT = re.compile(r"^[+-]?[0-9]{1,25}(\.0*)?$")
 _DECIMAL_TEXT = re.compile(r"^[+-]?[0-9]*\.[0-9]+$")
 _LONG_DIGITS = re.compile(r"^[+-]?[0-9]{26,}(\.0*)?$")
-# Control characters an xlsx cannot hold and no call center name needs (tab and line breaks aside).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters no call center name needs (tab and line breaks aside, NEL \x85 included): the
+# C0 ones an xlsx cannot hold, DEL, and the C1 ones (\x9b is a terminal's CSI; text that holds them
+# was decoded in the wrong code page, e.g. Windows-1252's en dash read as \x96).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 _RANGE_SPLIT = re.compile(r"\s*[-–—]\s*")
+_SCIENTIFIC = re.compile(r"^[+-]?[0-9]+(?:[.,][0-9]*)?[eE][+-]?[0-9]+$")
+# Excel and LibreOffice keep 15 significant digits of a number: a 16-digit id typed as
+# a number is stored rounded (…457 becomes …460), so no such number can be trusted.
+SAFE_NUMBER_DIGITS = 15
 
 
 def has_control_characters(text: str) -> bool:
@@ -39,11 +46,17 @@ class CellError(ValueError):
     """A cell whose value cannot be read as its column's type."""
 
 
-def _shown(value: Any) -> str:
+def _shown(value: Any, quote: bool = False) -> str:
+    """A cell as a message shows it: at most 40 characters (then "…" and its full length),
+    its control characters visible."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**40:
         return "a number of over 40 digits"  # str() of a huge int is slow, or refused past 4300 digits
-    text = str(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return printable(value, 40, quote=quote)
+
+
+def _quoted(value: Any) -> str:
+    """A cell quoted, as `'abc'`, or `'abc…' (5,000 characters)` when cut."""
+    return _shown(value, quote=True)
 
 
 def parse_bool(value: Any) -> bool:
@@ -53,7 +66,7 @@ def parse_bool(value: Any) -> bool:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
         return value.strip().lower() in TRUE_WORDS
-    raise CellError(f"'{_shown(value)}' is not TRUE or FALSE; use TRUE/FALSE (or yes/no, 1/0)")
+    raise CellError(f"{_quoted(value)} is not TRUE or FALSE; use TRUE/FALSE (or yes/no, 1/0)")
 
 
 def parse_int(value: Any) -> int:
@@ -74,10 +87,47 @@ def parse_int(value: Any) -> int:
     elif isinstance(value, dt.date | dt.time | dt.timedelta):
         raise CellError(f"{_shown(value)} is a date or time, not a whole number; format the cell as Number")
     else:
-        raise CellError(f"'{_shown(value)}' is not a whole number")
+        raise CellError(f"{_quoted(value)} is not a whole number")
     if abs(number) > INT64_MAX:
         raise CellError(f"{_shown(value)} is too large for the API (over 2^63)")
     return number
+
+
+def _digits(number: float) -> int:
+    return len(str(int(abs(number))))  # only called within int64
+
+
+def parse_identifier(value: Any) -> int:
+    """An id (`id`, `*.action_target_id`): a whole number that cannot have been rounded.
+
+    Text ids are exact at any length; Excel's leading apostrophe (its "this is text"
+    mark, which LibreOffice keeps as a character of a text cell) is not part of one.
+    """
+    # A spreadsheet's number cell reaches us as a float (xlsx stores every number as
+    # one): that is the value that may have been rounded. A Python int never went
+    # through a spreadsheet (a sheet built in memory, a saved plan's JSON): it is exact.
+    # (Past int64 it is too large for the API whatever its digits: parse_int says so.)
+    if isinstance(value, float) and 10**SAFE_NUMBER_DIGITS <= abs(value) <= INT64_MAX:
+        raise CellError(
+            f"{_shown(_plain_number(value))} is a number of {_digits(value)} digits: a spreadsheet keeps only "
+            f"{SAFE_NUMBER_DIGITS} digits of a number, so the last ones may have been rounded (an id typed as "
+            "…457 is stored as …460, another call center); format the column as Text and type the id again")
+    if isinstance(value, str):
+        text = value.strip()
+        if _INT_TEXT.match(text):  # the common case: digits typed as text
+            return parse_int(text)
+        if text.startswith("'"):
+            text = text[1:].strip()
+        if _SCIENTIFIC.match(text):
+            raise CellError(
+                f"{_quoted(text)} is an id in scientific notation: its last digits were lost when the number was "
+                "written; format the column as Text and type the id again")
+        return parse_int(text)
+    return parse_int(value)
+
+
+def _plain_number(value: float) -> int | float:
+    return int(value) if value.is_integer() else value
 
 
 def parse_text(value: Any) -> str:
@@ -92,7 +142,7 @@ def parse_text(value: Any) -> str:
         return str(value)
     if isinstance(value, float) and math.isfinite(value):
         return str(int(value)) if value.is_integer() else repr(value)
-    raise CellError(f"'{_shown(value)}' is not text")
+    raise CellError(f"{_quoted(value)} is not text")
 
 
 def parse_choice(value: Any) -> str:
@@ -108,16 +158,17 @@ def parse_dtmf_key(value: Any) -> str:
         return str(value)
     if isinstance(value, str):
         return value.strip()
-    raise CellError(f"'{_shown(value)}' is not a phone key; use one of 0-9, * or #")
+    raise CellError(f"{_quoted(value)} is not a phone key; use one of 0-9, * or #")
 
 
 def _minutes(text: str, cell: str) -> int:
     match = _TIME.match(text)
     if not match:
-        raise CellError(f"'{_shown(cell)}': '{text}' is not a time; write HH:MM-HH:MM, e.g. 08:00-12:00, 14:00-18:00")
+        raise CellError(f"{_quoted(cell)}: {_quoted(text)} is not a time; write HH:MM-HH:MM, "
+                        "e.g. 08:00-12:00, 14:00-18:00")
     hours, minutes = int(match.group(1)), int(match.group(2))
     if hours > 23 or minutes > 59:
-        raise CellError(f"'{_shown(cell)}': {text} is not a time of day; times run from 00:00 to 23:59")
+        raise CellError(f"{_quoted(cell)}: {text} is not a time of day; times run from 00:00 to 23:59")
     return hours * 60 + minutes
 
 
@@ -135,7 +186,7 @@ def parse_hours(value: Any) -> tuple[str, ...]:
     for part in text.replace(";", ",").split(","):
         bounds = _RANGE_SPLIT.split(part.strip())
         if len(bounds) != 2:
-            raise CellError(f"'{_shown(value)}' is not a list of hours; write HH:MM-HH:MM ranges separated by "
+            raise CellError(f"{_quoted(value)} is not a list of hours; write HH:MM-HH:MM ranges separated by "
                             "commas, e.g. 08:00-12:00, 14:00-18:00, or closed")
         for bound in bounds:
             minutes = _minutes(bound, value)
@@ -159,6 +210,11 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def parser_for(field: Field) -> Callable[[Any], Any]:
+    """The parser of a column's cells: ids have their own, which refuses rounded numbers."""
+    return parse_identifier if field.is_identifier else PARSERS[field.kind]
+
+
 def parse_cell(field: Field, value: Any) -> Any:
     """The parsed value of a non-blank cell, or CellError."""
-    return PARSERS[field.kind](value)
+    return parser_for(field)(value)

@@ -16,24 +16,39 @@ from openpyxl.comments import Comment
 from openpyxl.utils import get_column_letter
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from bulkcc.errors import InputError, Problem
-from bulkcc.validate.validation import Validation
+from bulkcc.errors import InputError, Problem, UsageError
+from bulkcc.validate.validation import VALUE_LIMIT, Validation, bounded
+from bulkcc.values import printable
 from bulkcc.workbook.layout import DATA_SHEET, ERRORS_SHEET, XLSX_SUFFIXES
-from bulkcc.workbook.reader import check_zip_size, read_csv_rows
+from bulkcc.workbook.reader import check_zip_size, iter_csv_rows
 from bulkcc.workbook.xlsx import FILLS, active_sheet, save_atomic, style_header, wrap_column, write_row
 
 TERMINAL_LIMIT = 1000  # rows of the table shown on a terminal; JSON and --report have all
+TABLE_VALUE_LIMIT = 60  # characters of a value in the table (then "…" and its length)
+MESSAGE_LIMIT = 400  # characters of a message on a terminal
+XLSX_CELL_LIMIT = 32_767  # what one Excel cell holds
 
 
 def summary_line(validation: Validation) -> str:
     rows = len(validation.sheet.rows)
+    name = printable(validation.sheet.path.name)
+    count = len(validation.warnings)
+    warned = f"; {count} warning{'' if count == 1 else 's'}" if count else ""
     if validation.ok:
-        return f"{validation.sheet.path.name}: {rows} rows, all valid"
+        return f"{name}: {rows} rows, all valid{warned}"
     invalid = len(validation.invalid_rows)
     why = " (a problem in row 1, the column names, makes every row invalid)" if validation.file_problems else ""
-    return (f"{validation.sheet.path.name}: {len(validation.problems)} errors in {invalid} of {rows} rows; "
-            f"{rows - invalid} rows valid{why}")
+    return (f"{name}: {len(validation.problems)} errors in {invalid} of {rows} rows; "
+            f"{rows - invalid} rows valid{why}{warned}")
+
+
+def shown_value(value: object) -> str:
+    """A cell as the table shows it: text quoted, cut, its control characters visible."""
+    if value is None:
+        return ""
+    return printable(value, TABLE_VALUE_LIMIT, quote=isinstance(value, str))
 
 
 def problems_table(problems: Sequence[Problem], title: str | None = None) -> Table:
@@ -43,22 +58,57 @@ def problems_table(problems: Sequence[Problem], title: str | None = None) -> Tab
     table.add_column("Value", overflow="fold", max_width=30)
     table.add_column("Message", overflow="fold")
     for problem in problems[:TERMINAL_LIMIT]:
-        value = problem.value
-        shown = "" if value is None else repr(value) if isinstance(value, str) else str(value)
-        table.add_row(str(problem.row or ""), problem.column or "(row)", shown, problem.message)
+        # Text(), not str: rich would read "[/bold]" in a cell as markup, and raise on it.
+        table.add_row(str(problem.row or ""), Text(printable(problem.column or "(row)", VALUE_LIMIT)),
+                      Text(shown_value(problem.value)), Text(printable(problem.message, MESSAGE_LIMIT)))
     return table
+
+
+def warning_lines(validation: Validation) -> list[str]:
+    """One line per warning, each starting with `warning:` (they never make a row invalid)."""
+    lines = []
+    for warning in validation.warnings:
+        where = f"row {warning.row}: " if warning.row else ""
+        lines.append(f"warning: {where}{printable(warning.message, MESSAGE_LIMIT)}")
+    return lines
+
+
+def render_warnings(validation: Validation, console: Console) -> None:
+    for line in warning_lines(validation):
+        console.print(line, markup=False, highlight=False)
 
 
 def render_text(validation: Validation, console: Console) -> None:
     if validation.problems:
         console.print(problems_table(validation.problems))
         if len(validation.problems) > TERMINAL_LIMIT:
-            console.print(f"... {len(validation.problems) - TERMINAL_LIMIT} more: use --format json or --report")
+            console.print(f"... {len(validation.problems) - TERMINAL_LIMIT} more: use --format json or --report",
+                          markup=False)
+    render_warnings(validation, console)
     console.print(summary_line(validation), markup=False, highlight=False)
 
 
+def _json_escape(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def terminal_json(data: object) -> str:
+    """`data` as one line of JSON that is safe to print. Non-ASCII text stays readable, but every
+    character a terminal acts on (DEL, C1 controls such as CSI, bidi overrides) is \\u-escaped,
+    as JSON already does for the C0 ones; it stays the same JSON value."""
+    text = json.dumps(data, ensure_ascii=False, default=str)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _json_escape(ch) for ch in text)
+
+
 def render_json(validation: Validation) -> str:
-    return json.dumps(validation.to_dict(), ensure_ascii=False, default=str)
+    """The report as one line of JSON, safe to print (see `terminal_json`)."""
+    return terminal_json(validation.to_dict())
 
 
 def _load_copy(validation: Validation) -> tuple[Workbook, str]:
@@ -74,8 +124,9 @@ def _load_copy(validation: Validation) -> tuple[Workbook, str]:
     workbook = Workbook()
     sheet = active_sheet(workbook)
     sheet.title = DATA_SHEET
-    for row_number, row in enumerate(read_csv_rows(path), start=1):
-        write_row(sheet, row_number, row)
+    for row_number, row in enumerate(iter_csv_rows(path), start=1):
+        if any(cell.strip() for cell in row):  # blank rows are left blank, not written one by one
+            write_row(sheet, row_number, [_fits_a_cell(cell) for cell in row])
     return workbook, DATA_SHEET
 
 
@@ -99,15 +150,27 @@ def write_report_workbook(validation: Validation, out: str | Path) -> Path:
     errors = workbook.create_sheet(ERRORS_SHEET)
     write_row(errors, 1, ["row", "column", "value", "message"])
     for number, problem in enumerate(validation.problems, start=2):
-        write_row(errors, number, [problem.row, problem.column, _cell_text(problem.value), problem.message])
+        shown = bounded(problem)
+        write_row(errors, number, [shown.row, shown.column, _cell_text(shown.value), shown.message])
         target = header.get(problem.column or "")
         if problem.row and target:
             link = errors.cell(row=number, column=1)
             link.hyperlink = f"#'{sheet_name}'!{get_column_letter(target)}{problem.row}"
     style_header(errors, 4, widths=[8, 45, 30, 100])
     wrap_column(errors, 4)
-    return save_atomic(workbook, out)
+    try:
+        return save_atomic(workbook, out)
+    except OSError as exc:  # a folder in the way, no permission, a full disk: one line, not a traceback
+        raise UsageError(f"cannot write the report {printable(str(out), 300)}: "
+                         f"{printable(exc.strerror or exc)}; pick another path") from exc
 
 
 def _cell_text(value) -> object:
     return value if value is None or isinstance(value, int | float | bool) else str(value)
+
+
+def _fits_a_cell(text: str) -> str:
+    """A CSV cell as one xlsx cell can hold it (Excel refuses a file with a longer one)."""
+    if len(text) <= XLSX_CELL_LIMIT:
+        return text
+    return f"{text[:XLSX_CELL_LIMIT - 40]}… ({len(text):,} characters)"

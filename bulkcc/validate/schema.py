@@ -21,7 +21,7 @@ from pandera.errors import SchemaErrors
 from bulkcc.errors import Problem
 from bulkcc.fields import FIELDS, Field, suggest_choice
 from bulkcc.validate.cells import hours_in_order
-from bulkcc.values import is_missing, is_nan, native
+from bulkcc.values import is_missing, is_nan, native, printable
 
 # The pandas dtype each kind is held in once parsed; pandera checks it.
 DTYPES = {
@@ -47,9 +47,10 @@ def _choice_message(field: Field) -> Message:
     leaf = field.path.rsplit(".", 1)[-1]
 
     def message(value: Any) -> str:
-        hint = suggest_choice(str(value), field.choices)
+        text = str(value)
+        hint = suggest_choice(text, field.choices) if len(text) <= 100 else None  # difflib is slow on huge text
         did_you_mean = f"did you mean {hint}? " if hint else ""
-        return f"'{value}' is not an allowed {leaf}; {did_you_mean}allowed: {field.allowed}"
+        return f"{printable(text, 40, quote=True)} is not an allowed {leaf}; {did_you_mean}allowed: {field.allowed}"
 
     return message
 
@@ -152,7 +153,8 @@ def failures_to_problems(failures: pd.DataFrame, typed: pd.DataFrame) -> list[Pr
             value = None
         elif check == "field_uniqueness":
             others = [r for r in duplicates.get(value, []) if r != row]
-            message = (f"id {value} appears more than once (also in row {', '.join(map(str, others))}); "
+            also = ", ".join(map(str, others[:10])) + (f" and {len(others) - 10:,} more" if len(others) > 10 else "")
+            message = (f"id {value} appears more than once (also in row {also}); "
                        "keep one row per call center")
         else:
             number = -1 if is_missing(case["check_number"]) else int(case["check_number"])

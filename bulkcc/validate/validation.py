@@ -11,7 +11,7 @@ is the same in both modes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ import pandas as pd
 
 from bulkcc.errors import Problem
 from bulkcc.fields import FIELDS_BY_PATH
-from bulkcc.validate.cells import CellError, parse_cell
+from bulkcc.validate.cells import CellError, parser_for
 from bulkcc.validate.rules import check_rules
 from bulkcc.validate.schema import DTYPES, check_frame
 from bulkcc.values import is_nan
@@ -35,6 +35,10 @@ class Validation:
     typed: pd.DataFrame
     problems: list[Problem]
     diff: bool = False  # validated for --diff (routing cells may be left to the live state)
+    # What an admin reviewing the sheet on screen does not see (a hidden sheet, hidden
+    # rows or columns holding values): shown by validate, plan and apply before it
+    # asks; never makes a row invalid nor changes an exit code.
+    warnings: list[Problem] = field(default_factory=list)
 
     # Cached: `problems` is complete once validate_sheet returns, and apply asks per row.
     @cached_property
@@ -78,8 +82,34 @@ class Validation:
             "invalid_rows": len(self.invalid_rows),
             "error_count": len(self.problems),
             "diff": self.diff,
-            "errors": [p.to_dict() for p in self.problems],
+            "errors": [bounded(p).to_dict() for p in self.problems],
+            "warnings": [bounded(w).to_dict() for w in self.warnings],
         }
+
+
+# How much of a value or message a report shows: a cell of 10 MB is shown as its first
+# characters and its length, never whole.
+VALUE_LIMIT = 200
+MESSAGE_LIMIT = 1000
+
+
+def _cut(text: str, limit: int) -> str:
+    """Text cut to `limit` characters, its full length stated; not escaped (JSON escapes it)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def bounded(problem: Problem) -> Problem:
+    """The problem as a report carries it: long values and messages cut, their length stated."""
+    value = problem.value
+    if isinstance(value, str) and len(value) > VALUE_LIMIT:
+        value = _cut(value, VALUE_LIMIT)
+    message, column = problem.message, problem.column
+    if len(message) > MESSAGE_LIMIT or (column is not None and len(column) > VALUE_LIMIT) or value is not problem.value:
+        return replace(problem, value=value, message=_cut(message, MESSAGE_LIMIT),
+                       column=None if column is None else _cut(column, VALUE_LIMIT))
+    return problem
 
 
 def parse_frame(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
@@ -88,6 +118,7 @@ def parse_frame(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
     columns: dict[str, pd.Series] = {}
     for name in raw.columns:
         field = FIELDS_BY_PATH[name]
+        parse = parser_for(field)
         parsed: list[Any] = []
         # Columns repeat their values (the same hours on every row): parse each once.
         # The class is part of the key because True == 1 == 1.0 as dict keys.
@@ -100,13 +131,13 @@ def parse_frame(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
             try:
                 if key not in memo:
                     try:
-                        memo[key] = parse_cell(field, value)
+                        memo[key] = parse(value)
                     except CellError as exc:
                         memo[key] = exc
                 result = memo[key]
             except TypeError:  # an unhashable cell value: parse it on its own
                 try:
-                    result = parse_cell(field, value)
+                    result = parse(value)
                 except CellError as exc:
                     result = exc
             if isinstance(result, CellError):
@@ -149,7 +180,7 @@ def validate_sheet(sheet: Sheet, *, diff: bool = False) -> Validation:
             seen.add((problem.row, problem.column))
             problems.append(_with_raw_value(problem, sheet.frame))
     problems.sort(key=lambda p: (p.row or 0, _column_order(p.column)))
-    return Validation(sheet=sheet, typed=typed, problems=problems, diff=diff)
+    return Validation(sheet=sheet, typed=typed, problems=problems, diff=diff, warnings=list(sheet.warnings))
 
 
 _COLUMN_ORDER = {name: position for position, name in enumerate(FIELDS_BY_PATH)}

@@ -1,7 +1,10 @@
 """Workbooks: the files bulkcc reads and writes.
 
 Owns the layout (sheet names, the Results columns: `layout`), reading a workbook
-or CSV into raw cells (`reader`), safe xlsx writing (`xlsx`: text stays text,
+or CSV into raw cells (`reader`, over `inputfile`: only regular files of bounded
+size; `csvtext`: CSV in any separator and encoding Excel writes; `sheetxml`: what
+only the sheet's XML says, such as error cells; `hidden`: the warnings for what is
+hidden on screen), safe xlsx writing (`xlsx`: text stays text,
 atomic saves), the template and export format (`template`), the results
 workbook (`results`), the review workbook of a plan (`review`) and the
 generated column docs (`docs`). May import only

@@ -5,27 +5,40 @@ non-empty rows, and keeps each cell's value as the file holds it. Parsing and
 validation happen in `cells` and `schema`, so that every problem is reported at
 once with its Excel row and column.
 
-Workbooks come from outside, so they are treated as untrusted: a zip whose members
-declare an absurd uncompressed size is refused before any XML is parsed, and
-openpyxl (used when a workbook is copied for a report) parses through defusedxml.
-The cell values are read with python-calamine, which measured 15x faster than
-openpyxl's read-only mode on a 10,000 x 100 sheet of short random cells (0.60 s
-against 9.36 s; bench/bench_validate.py shows 2.3x on realistic rows).
+Workbooks come from outside, so they are treated as untrusted: only a regular
+file of bounded size is opened (`inputfile`), a zip whose members declare an
+absurd uncompressed size is refused before any XML is parsed, and openpyxl (used
+when a workbook is copied for a report) parses through defusedxml. The cell
+values are read with python-calamine, which measured 15x faster than openpyxl's
+read-only mode on a 10,000 x 100 sheet of short random cells (0.60 s against
+9.36 s; bench/bench_validate.py shows 2.3x on realistic rows). What calamine
+does not say (error cells, formulas never computed, hidden rows and columns, the
+extent of the sheet) comes from one pass over the sheet's XML (`sheetxml`); CSV
+text in any encoding and separator Excel writes is read by `csvtext`.
+
+Data that could be wrong is refused: a cell that shows an error or a formula
+without a value is a Problem at that cell, never a blank. Data an admin does not
+see on screen (a hidden data sheet, hidden rows or columns holding values) is a
+warning on the Sheet, which validate, plan and apply show.
 """
 
 from __future__ import annotations
 
-import csv
 import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
 from bulkcc.errors import InputError, Problem
 from bulkcc.fields import FIELDS_BY_PATH, suggest_column
-from bulkcc.values import is_blank
+from bulkcc.values import is_blank, printable
+from bulkcc.workbook.csvtext import csv_rows, decode
+from bulkcc.workbook.hidden import hidden_warnings
+from bulkcc.workbook.inputfile import check_input_file, read_input_bytes
 from bulkcc.workbook.layout import (
     CONTEXT_PREFIX,
     CSV_SUFFIXES,
@@ -34,10 +47,19 @@ from bulkcc.workbook.layout import (
     RESULTS_SHEET,
     XLSX_SUFFIXES,
 )
+from bulkcc.workbook.sheetxml import ERROR, SheetScan, locate_sheet, scan_sheet_xml
 
 # A real call center workbook is a few MB of XML; 300 MB of XML fits in a 300 KB zip.
 MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
-MAX_ROWS = 100_000
+MAX_ROWS = 100_000  # rows that hold something; blank rows are free
+# calamine lays out every cell from A1 to the last one: 25 million cells is ~1.5 GB,
+# twice a full sheet of MAX_ROWS rows of every column.
+MAX_CELLS = 25_000_000
+# What Excel and LibreOffice show in a cell whose formula failed, and write so into a CSV.
+ERROR_TEXTS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA",
+                         "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!",
+                         "Err:502", "Err:504", "Err:508", "Err:522", "Err:523"})
+_UNNAMED_SHOWN = 3  # past this many cells under no name in one row, one problem says how many
 
 
 @dataclass
@@ -52,7 +74,11 @@ class Sheet:
     # included: the results workbook carries them all, so a misnamed column can be
     # renamed in place and the row re-sent with nothing lost.
     raw: pd.DataFrame
+    # Problems found while reading: the header, cells under no name, cells that show
+    # an error or a formula never computed.
     header_problems: list[Problem] = field(default_factory=list)
+    # What an admin reviewing the sheet on screen does not see; never makes a row invalid.
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def rows(self) -> list[int]:
@@ -62,86 +88,135 @@ class Sheet:
 def check_zip_size(path: Path, limit: int | None = None) -> None:
     """Refuse a zip bomb before anything parses it."""
     limit = MAX_UNCOMPRESSED_BYTES if limit is None else limit
+    name = printable(path.name)
     try:
         with zipfile.ZipFile(path) as zf:
             declared = sum(info.file_size for info in zf.infolist())
-    except zipfile.BadZipFile as exc:
-        raise InputError(f"{path.name} is not an .xlsx workbook ({exc}); save it as .xlsx or .csv") from exc
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
+        raise InputError(f"{name} is not an .xlsx workbook ({printable(exc)}); save it as .xlsx or .csv") from exc
+    except OSError as exc:
+        raise InputError(f"cannot read {name}: {printable(exc.strerror or exc)}") from exc
     if declared > limit:
         raise InputError(
-            f"{path.name} declares {declared / 1e6:.0f} MB of uncompressed content, over the "
+            f"{name} declares {declared / 1e6:.0f} MB of uncompressed content, over the "
             f"{limit / 1e6:.0f} MB limit: refusing to open it (a zip bomb or a corrupted file)"
         )
 
 
-def _read_xlsx_rows(path: Path) -> tuple[str, list[list]]:
-    from python_calamine import CalamineError, CalamineWorkbook
+def _scan_xlsx(path: Path, sheet_name: str) -> tuple[SheetScan, bool]:
+    """The XML facts of the data sheet (see `sheetxml`), and whether it is hidden."""
+    name = printable(path.name)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            member, hidden = locate_sheet(zf, sheet_name)
+            if member is None:
+                raise InputError(f"cannot read {name}: the sheet {printable(sheet_name, quote=True)} is listed "
+                                 "but its content is missing (a damaged file); save it again as .xlsx")
+            # zipfile stops at the declared size, which check_zip_size has bounded.
+            scan = scan_sheet_xml(zf.read(member))
+    except InputError:
+        raise
+    except Exception as exc:  # zipfile, zlib, defusedxml raise many kinds for a damaged file
+        raise InputError(f"cannot read {name}: {printable(exc)} (a damaged workbook); "
+                         "save it again as .xlsx") from exc
+    cells = scan.last_row * scan.last_column
+    if cells > MAX_CELLS:
+        corner = f"{get_column_letter(min(scan.last_column, 16384))}{scan.last_row}"
+        raise InputError(
+            f"{name}: the sheet's cells run to {corner} ({cells:,} cells from A1), over the {MAX_CELLS:,} "
+            "limit: something is typed far below or right of the table (Ctrl+End in Excel goes there); "
+            "delete those rows and columns and save")
+    return scan, hidden
 
+
+def _read_xlsx_rows(path: Path) -> tuple[str, list[list], SheetScan, bool]:
+    from python_calamine import CalamineWorkbook
+
+    check_input_file(path)
     check_zip_size(path)
+    name = printable(path.name)
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         names = workbook.sheet_names
         if not names:
-            raise InputError(f"{path.name} has no sheets")
-        name = DATA_SHEET if DATA_SHEET in names else names[0]
-        rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-    except CalamineError as exc:
-        raise InputError(f"cannot read {path.name}: {exc}") from exc
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise InputError(f"cannot read {path.name}: {exc}") from exc
-    return name, rows
+            raise InputError(f"{name} has no sheets")
+        sheet_name = DATA_SHEET if DATA_SHEET in names else names[0]
+        scan, hidden = _scan_xlsx(path, sheet_name)
+        rows = workbook.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
+    except InputError:
+        raise
+    except Exception as exc:  # CalamineError, XmlError, ZipError, OSError, ValueError …
+        raise InputError(f"cannot read {name}: {printable(exc)} (a damaged workbook?); "
+                         "open it in Excel or LibreOffice and save it again as .xlsx") from exc
+    except BaseException as exc:  # a panic inside calamine is a BaseException (pyo3's PanicException)
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise InputError(f"cannot read {name}: the workbook is damaged ({printable(exc)})") from exc
+    return sheet_name, rows, scan, hidden
 
 
 def read_csv_rows(path: Path) -> list[list]:
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            return [list(r) for r in csv.reader(handle)]
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path.name} is not UTF-8 text; export the CSV as UTF-8") from exc
-    except csv.Error as exc:
-        raise InputError(f"cannot read {path.name} as CSV: {exc}") from exc
+    """Every record of a CSV file as text cells (any encoding and separator `csvtext` reads)."""
+    return list(iter_csv_rows(path))
+
+
+def iter_csv_rows(path: Path) -> Iterable[list[str]]:
+    name = printable(path.name)
+    return csv_rows(decode(read_input_bytes(path), name), name)
 
 
 def read_sheet(path: str | Path) -> Sheet:
     """Read the data sheet of a workbook or CSV; raise InputError if it cannot be read."""
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path} is a folder, not a workbook")
+    check_input_file(path)  # missing, a folder, a FIFO or device, unreadable, too large
     suffix = path.suffix.lower()
+    name = printable(path.name)
     if suffix in XLSX_SUFFIXES:
-        sheet_name, rows = _read_xlsx_rows(path)
-    elif suffix in CSV_SUFFIXES:
-        sheet_name, rows = None, read_csv_rows(path)
-    elif suffix == ".xls":
-        raise InputError(f"{path.name} is an old .xls file; save it as .xlsx")
-    else:
-        raise InputError(f"{path.name}: expected an .xlsx or .csv file")
-    return _build_sheet(path, sheet_name, rows)
+        sheet_name, rows, scan, hidden = _read_xlsx_rows(path)
+        return _build_sheet(path, sheet_name, rows, scan=scan, sheet_hidden=hidden)
+    if suffix in CSV_SUFFIXES:
+        return _build_sheet(path, None, iter_csv_rows(path), shown_errors=True)
+    if suffix == ".xls":
+        raise InputError(f"{name} is an old .xls file; save it as .xlsx")
+    raise InputError(f"{name}: expected an .xlsx or .csv file")
 
 
-def _build_sheet(path: Path, sheet_name: str | None, rows: list[list]) -> Sheet:
-    if not rows:
-        raise InputError(f"{path.name}: the sheet is empty; row 1 must hold the column names")
-    if len(rows) > MAX_ROWS + 1:
-        raise InputError(f"{path.name} has {len(rows) - 1} rows, over the {MAX_ROWS} limit; split the file")
-    header = ["" if is_blank(h) else str(h).strip() for h in rows[0]]
-    if "id" not in header:
-        raise InputError(
-            f"{path.name}: no 'id' column in row 1 of sheet {sheet_name or '(csv)'}; "
-            "row 1 must hold the column names, e.g. from `bulkcc template`"
-        )
-    allow_meta = sheet_name == RESULTS_SHEET
+def _cell_ref(row: int, position: int) -> str:
+    return f"{get_column_letter(position + 1)}{row}"
+
+
+def _bad_cell_message(kind: str, ref: str, shown: str | None) -> str:
+    if kind == ERROR:
+        return (f"{ref} shows the error {printable(shown, 40)}: a cell with an error is not blank, and is never "
+                "read as 'leave unchanged'; fix the formula or type the value (or clear the cell)")
+    formula = f" {printable(shown, 60)}" if shown else ""
+    return (f"{ref} holds a formula{formula} with no saved value (the program that wrote the file does not "
+            "calculate formulas): open and save the file in Excel or LibreOffice, or type the value")
+
+
+@dataclass
+class _Columns:
+    """Where each kind of column sits in the header (0-based positions)."""
+
+    header: list[str]
+    fields: dict[str, int]
+    meta: dict[str, int]
+    raw: dict[str, int]
+    unnamed: list[int]
+    problems: list[Problem]
+
+
+def _columns(header: list[str], allow_meta: bool) -> _Columns:
     problems: list[Problem] = []
     field_cols: dict[str, int] = {}
     meta_cols: dict[str, int] = {}
     raw_cols: dict[str, int] = {}
     for pos, name in enumerate(header):
         if not name:
-            continue  # a blank header: its cells are checked below
+            continue  # a blank header: its cells are checked row by row
+        shown = printable(name, 80, quote=True)
         if name in raw_cols or name in meta_cols:
-            problems.append(Problem(1, name, name, f"column '{name}' appears twice; keep one"))
+            problems.append(Problem(1, name, name, f"column {shown} appears twice; keep one"))
             continue
         if not (allow_meta and name in RESULT_COLUMNS):
             raw_cols[name] = pos
@@ -152,30 +227,106 @@ def _build_sheet(path: Path, sheet_name: str | None, rows: list[list]) -> Sheet:
         elif name.startswith(CONTEXT_PREFIX):
             continue  # read-only context from an export
         else:
-            hint = suggest_column(name)
+            hint = suggest_column(name) if len(name) <= 200 else None  # difflib on a huge name is slow
             fix = f"did you mean {hint}?" if hint else "see the Columns sheet of `bulkcc template` for the names"
-            problems.append(Problem(1, name, name, f"unknown column '{name}': {fix}"))
+            problems.append(Problem(1, name, name, f"unknown column {shown}: {fix}"))
+    unnamed = [p for p, h in enumerate(header) if not h]
+    return _Columns(header, field_cols, meta_cols, raw_cols, unnamed, problems)
 
-    blank_header_positions = [p for p, h in enumerate(header) if not h]
-    index, field_values, meta_values, raw_values = [], [], [], []
-    for excel_row, raw in enumerate(rows[1:], start=2):
-        if all(is_blank(v) for v in raw):
+
+def _unnamed_problems(row: int, cells: list[Any], columns: _Columns) -> list[Problem]:
+    """Cells under no name: a blank header, or past the last one (an unquoted separator in a CSV)."""
+    width = len(columns.header)
+    filled = [p for p in columns.unnamed if cells[p] is not None]
+    filled += [p for p in range(width, len(cells)) if cells[p] is not None]
+    if len(filled) <= _UNNAMED_SHOWN:
+        return [Problem(row, None, cells[p],
+                        f"a value in column {get_column_letter(p + 1)}, which has no name in row 1; "
+                        "name the column or clear the cell (in a CSV: quote a text with commas)")
+                for p in filled]
+    letters = ", ".join(get_column_letter(p + 1) for p in filled[:_UNNAMED_SHOWN])
+    return [Problem(row, None, cells[filled[0]],
+                    f"{len(filled):,} values in columns which have no name in row 1 ({letters} …); name the "
+                    "columns or clear the cells (in a CSV: quote a text that holds the separator)")]
+
+
+def _bad_cell_problems(row: int, bad: Sequence[tuple[int, str, str | None]], header: list[str]) -> list[Problem]:
+    """A problem for each cell of `row` that shows an error or a formula never computed."""
+    named = [header[p] if p < len(header) and header[p] else None for p, _, _ in bad]
+    return [Problem(row, column, shown, _bad_cell_message(kind, _cell_ref(row, position), shown))
+            for column, (position, kind, shown) in zip(named, bad, strict=True)]
+
+
+def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any]], *,
+                 scan: SheetScan | None = None, sheet_hidden: bool = False, shown_errors: bool = False) -> Sheet:
+    """The Sheet of these rows (row 1 first); `scan` adds what only the sheet's XML says.
+
+    `shown_errors`: the rows are text a spreadsheet saved (CSV), where a cell whose formula
+    failed was written as the error it showed (`#N/A`): such a cell is a problem, not a value.
+    """
+    name = printable(path.name)
+    scan = scan or SheetScan()
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
+        raise InputError(f"{name}: the sheet is empty; row 1 must hold the column names")
+    header = ["" if is_blank(h) else str(h).strip() for h in first]
+    if "id" not in header:
+        raise InputError(
+            f"{name}: no 'id' column in row 1 of sheet {printable(sheet_name or '(csv)', 80)}; "
+            "row 1 must hold the column names, e.g. from `bulkcc template`"
+        )
+    columns = _columns(header, allow_meta=sheet_name == RESULTS_SHEET)
+    problems = columns.problems
+    # The bad cells that matter: any in row 1; below it those of field columns and of columns
+    # with no name (an info. or a result column is never sent, an unknown one is refused).
+    reported = set(columns.fields.values()) | set(columns.unnamed)
+    bad_by_row: dict[int, list[tuple[int, str, str | None]]] = {}
+    for (bad_row, position), (kind, shown) in sorted(scan.bad_cells.items()):
+        if bad_row == 1 or position in reported or position >= len(header):
+            bad_by_row.setdefault(bad_row, []).append((position, kind, shown))
+    for position, kind, shown in bad_by_row.get(1, []):
+        problems.append(Problem(1, None, shown, "the column name in " + _bad_cell_message(kind, _cell_ref(1, position),
+                                                                                            shown)))
+
+    index: list[int] = []
+    values: list[list[Any]] = []
+    kept = 0
+    last = 1
+    for excel_row, raw in enumerate(iterator, start=2):
+        last = excel_row
+        bad = bad_by_row.get(excel_row)
+        if bad is None and all(is_blank(v) for v in raw):
             continue
+        kept += 1
+        if kept > MAX_ROWS:
+            continue  # counted for the message, not kept
         cells = [None if is_blank(v) else v for v in raw]
         cells += [None] * (len(header) - len(cells))
-        # Cells under no name: a blank header, or past the last one (an unquoted comma in a CSV).
-        for pos in blank_header_positions + list(range(len(header), len(cells))):
-            if cells[pos] is not None:
-                problems.append(Problem(excel_row, None, cells[pos],
-                                        f"a value in column {get_column_letter(pos + 1)}, which has no name in row 1; "
-                                        "name the column or clear the cell (in a CSV: quote a text with commas)"))
+        if shown_errors and not ERROR_TEXTS.isdisjoint(cells):
+            at = [pos for pos, v in enumerate(cells) if v in ERROR_TEXTS and (pos in reported or pos >= len(header))]
+            bad = [*(bad or ()), *((pos, ERROR, str(cells[pos])) for pos in at)]
+            for pos in at:
+                cells[pos] = None  # blank, as an xlsx error cell reads
+        problems += _unnamed_problems(excel_row, cells, columns)
+        problems += _bad_cell_problems(excel_row, bad or (), header)
         index.append(excel_row)
-        field_values.append([cells[p] for p in field_cols.values()])
-        meta_values.append([cells[p] for p in meta_cols.values()])
-        raw_values.append([cells[p] for p in raw_cols.values()])
+        values.append(cells)
+    for excel_row in sorted(r for r in bad_by_row if r > last):  # bad cells past calamine's last row
+        kept += 1
+        index.append(excel_row)
+        values.append([None] * len(header))
+        problems += _bad_cell_problems(excel_row, bad_by_row[excel_row], header)
+    if kept > MAX_ROWS:
+        raise InputError(f"{name} has {kept:,} rows that hold values, over the {MAX_ROWS} limit; split the file")
 
     idx = pd.Index(index, name="excel_row", dtype="int64")
-    frame = pd.DataFrame(field_values, columns=list(field_cols), index=idx, dtype=object)
-    meta = pd.DataFrame(meta_values, columns=list(meta_cols), index=idx, dtype=object)
-    raw_frame = pd.DataFrame(raw_values, columns=list(raw_cols), index=idx, dtype=object)
-    return Sheet(path=path, sheet_name=sheet_name, frame=frame, meta=meta, header_problems=problems, raw=raw_frame)
+
+    def frame_of(positions: dict[str, int]) -> pd.DataFrame:
+        return pd.DataFrame([[cells[p] for p in positions.values()] for cells in values],
+                            columns=list(positions), index=idx, dtype=object)
+
+    frame = frame_of(columns.fields)
+    warnings = hidden_warnings(sheet_name, index, frame, columns.fields, scan, sheet_hidden)
+    return Sheet(path=path, sheet_name=sheet_name, frame=frame, meta=frame_of(columns.meta),
+                 header_problems=problems, raw=frame_of(columns.raw), warnings=warnings)
