@@ -306,7 +306,7 @@ def test_validate_prints_no_library_warning(samples_dir: Path) -> None:
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-W", "default", "-m", "bulkcc.cli", "validate",
+    done = subprocess.run([sys.executable, "-m", "bulkcc.cli", "validate",  # the warnings a user sees
                            str(samples_dir / "callcenters-with-errors.xlsx")], capture_output=True, text=True,
                           timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 1
@@ -392,8 +392,10 @@ def test_an_escape_code_in_an_xlsx_cell_is_shown_escaped(tmp_path: Path) -> None
     path = write_sheet(tmp_path / "esc.xlsx", [["id", "name"], ["1001", "MARK"]],
                        patch={b"MARK": b"_x001B_[2J_x001B_]52;c;aGk=_x0007_"})
     result = run("validate", path)
-    assert result.exit_code == 1
-    assert "\x1b" not in result.output and "\\x1b[2J" in result.stdout
+    assert "\x1b" not in result.output
+    # python-calamine 0.5 (the floor) keeps `_x001B_` as the text it is, which is harmless and valid;
+    # newer releases decode it to ESC, which is refused and shown escaped.
+    assert (result.exit_code, "\\x1b[2J" in result.stdout) in ((1, True), (0, False)), result.output
 
 
 def test_plan_prints_bodies_with_terminal_codes_escaped_and_writes_them_exact(tmp_path: Path) -> None:
