@@ -119,14 +119,16 @@ def parse_frame(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
     for name in raw.columns:
         field = FIELDS_BY_PATH[name]
         parse = parser_for(field)
-        parsed: list[Any] = []
+        column = raw[name]
+        parsed: list[Any] = [None] * len(column)
+        # Most cells are blank: only the filled ones are visited (found at C speed).
+        positions = column.notna().to_numpy().nonzero()[0].tolist()
+        values = column.to_numpy(dtype=object)
         # Columns repeat their values (the same hours on every row): parse each once.
         # The class is part of the key because True == 1 == 1.0 as dict keys.
         memo: dict[tuple[type, Any], Any] = {}
-        for row, value in zip(raw.index, raw[name], strict=False):
-            if value is None:
-                parsed.append(None)
-                continue
+        for position in positions:
+            value = values[position]
             key = (value.__class__, value)
             try:
                 if key not in memo:
@@ -141,10 +143,9 @@ def parse_frame(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
                 except CellError as exc:
                     result = exc
             if isinstance(result, CellError):
-                problems.append(Problem(int(row), name, _jsonable(value), str(result)))
-                parsed.append(None)
+                problems.append(Problem(int(raw.index[position]), name, _jsonable(value), str(result)))
             else:
-                parsed.append(result)
+                parsed[position] = result
         columns[name] = _typed_series(parsed, DTYPES[field.kind], raw.index)
     return pd.DataFrame(columns, index=raw.index), problems
 
@@ -152,7 +153,7 @@ def parse_frame(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
 def _typed_series(values: list[Any], dtype: str, index: pd.Index) -> pd.Series:
     if dtype == "object":
         return pd.Series(values, index=index, dtype=object)
-    array = pd.array([pd.NA if v is None else v for v in values], dtype=dtype)  # type: ignore[call-overload]
+    array = pd.array(values, dtype=dtype)  # type: ignore[call-overload]  # None is NA in these dtypes
     return pd.Series(array, index=index)
 
 
