@@ -19,13 +19,13 @@ from openpyxl.utils import get_column_letter
 
 from bulkcc.workbook.xlsx import (
     ERROR_LITERALS,
-    FIT_TO_WIDTH_MAX_COLUMNS,
     FORMULA_STARTS,
     HEADER_FILL,
     HEADER_FONT,
     LINE_HEIGHT,
-    MAX_WRAPPED_LINES,
     clean_text,
+    print_legibly,
+    wrapped_lines,
 )
 
 # openpyxl's write-only sheet gets its page setup, dimensions and filter at run time
@@ -74,23 +74,10 @@ def declare_layout(sheet: StreamSheet, *, columns: int, rows: int, widths: Seque
     sheet.freeze_panes = freeze
     if filters and columns:
         sheet.auto_filter.ref = f"A1:{get_column_letter(columns)}{max(rows, 1)}"
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = "9"  # A4
-    sheet.print_options.gridLines = True
-    sheet.print_title_rows = "1:1"
-    if 0 < print_columns <= FIT_TO_WIDTH_MAX_COLUMNS:
-        sheet.page_setup.fitToWidth = 1
-        sheet.page_setup.fitToHeight = 0
-        sheet.sheet_properties.pageSetUpPr.fitToPage = True
-        sheet.print_area = f"A1:{get_column_letter(print_columns)}{max(rows, 1)}"
+    print_legibly(sheet, columns=print_columns, rows=rows)
 
 
 def wrapped_height(texts: Sequence[tuple[Any, float]]) -> float | None:
     """The height a row needs for its wrapped texts, as (value, column width) pairs; None for one line."""
-    lines = 1
-    for value, width in texts:
-        if isinstance(value, str):
-            per_line = max(1, int(width * 1.1))
-            if len(value) > per_line:
-                lines = max(lines, sum(-(-max(len(part), 1) // per_line) for part in value.split("\n")))
-    return LINE_HEIGHT * min(lines, MAX_WRAPPED_LINES) if lines > 1 else None
+    lines = max((wrapped_lines(value, width) for value, width in texts if isinstance(value, str)), default=1)
+    return LINE_HEIGHT * lines if lines > 1 else None

@@ -94,6 +94,14 @@ LINE_HEIGHT = 15  # points: one line of the default 11-point font
 MAX_WRAPPED_LINES = 20  # a 10 MB message still gets a row a reader can scroll past
 
 
+def wrapped_lines(text: str, width: float) -> int:
+    """Lines `text` takes when wrapped in a column `width` wide (at most MAX_WRAPPED_LINES)."""
+    per_line = max(1, int(width * 1.1))  # characters of the default font per line of that width
+    if len(text) <= per_line:
+        return 1
+    return min(MAX_WRAPPED_LINES, sum(-(-max(len(part), 1) // per_line) for part in text.split("\n")))
+
+
 def wrap_column(sheet: Worksheet, column: int) -> None:
     """Long texts (messages, changes) wrap inside their column instead of running off the page.
 
@@ -101,11 +109,9 @@ def wrap_column(sheet: Worksheet, column: int) -> None:
     it on opening (LibreOffice printed overlapping lines without it).
     """
     width = sheet.column_dimensions[get_column_letter(column)].width or 10
-    per_line = max(1, int(width * 1.1))  # characters of the default font per line of that width
     for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
         cell.alignment = WRAPPED
-        if isinstance(cell.value, str) and len(cell.value) > per_line:
-            lines = min(MAX_WRAPPED_LINES, sum(-(-max(len(part), 1) // per_line) for part in cell.value.split("\n")))
+        if isinstance(cell.value, str) and (lines := wrapped_lines(cell.value, width)) > 1:
             current = sheet.row_dimensions[cell.row].height or LINE_HEIGHT
             sheet.row_dimensions[cell.row].height = max(current, LINE_HEIGHT * lines)
 
@@ -115,18 +121,21 @@ def wrap_column(sheet: Worksheet, column: int) -> None:
 FIT_TO_WIDTH_MAX_COLUMNS = 12
 
 
-def print_legibly(sheet: Worksheet, *, columns: int) -> None:
+def print_legibly(sheet: Worksheet, *, columns: int, rows: int | None = None) -> None:
     """Landscape, the header row on every page; the first `columns` columns fitted to the page width
-    (as many pages tall as needed) when they are few enough to stay readable, and only they are printed."""
+    (as many pages tall as needed) when they are few enough to stay readable, and only they are printed.
+
+    `rows` is the sheet's height, for a streamed sheet that has no rows yet (default: its max_row).
+    """
     sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.paperSize = Worksheet.PAPERSIZE_A4
     sheet.print_options.gridLines = True
     sheet.print_title_rows = "1:1"
     if 0 < columns <= FIT_TO_WIDTH_MAX_COLUMNS:
         sheet.page_setup.fitToWidth = 1
         sheet.page_setup.fitToHeight = 0  # 0: no limit on the number of pages down
         sheet.sheet_properties.pageSetUpPr.fitToPage = True  # type: ignore[union-attr]
-        sheet.print_area = f"A1:{get_column_letter(columns)}{max(sheet.max_row, 1)}"
+        sheet.print_area = f"A1:{get_column_letter(columns)}{max(sheet.max_row if rows is None else rows, 1)}"
 
 
 WORKBOOK_TEMP_SUFFIX = ".xlsx.tmp"
