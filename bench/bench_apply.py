@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -78,18 +78,23 @@ async def _answers(base_url: str) -> bool:
 
 
 @contextmanager
-def simulator_process(seed_workbook: Path, rate_per_min: int, log_dir: Path) -> Iterator[str]:
-    """`bulkcc simulate` in its own process, serving the workbook's ids; yields its base URL."""
+def simulator_process(seed_workbook: Path, rate_per_min: int, log_dir: Path, extra: Sequence[str] = (),
+                      ready: Callable[[str], Awaitable[bool]] | None = None) -> Iterator[str]:
+    """`bulkcc simulate` in its own process, serving the workbook's ids; yields its base URL.
+
+    `extra` are more `simulate` options; `ready(base_url)` says it serves (default: a keyed list answers).
+    """
+    ready = ready or _answers
     port = free_port()
     log = (log_dir / f"simulator-{rate_per_min}.log").open("w")
     command = [sys.executable, "-m", "bulkcc.cli", "simulate", "--port", str(port), "--rate-limit", str(rate_per_min),
-               "--latency-ms", LATENCY_MS, "--seed", str(seed_workbook)]
+               "--latency-ms", LATENCY_MS, "--seed", str(seed_workbook), *extra]
     process = subprocess.Popen(command, env={**os.environ, "DIALPAD_API_KEY": KEY}, stdin=subprocess.DEVNULL,
                                stdout=log, stderr=subprocess.STDOUT, cwd=log_dir)
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not asyncio.run(_answers(base_url)):
+        while not asyncio.run(ready(base_url)):
             if process.poll() is not None:
                 raise RuntimeError(f"the simulator exited ({process.returncode}): "
                                    f"{(log_dir / log.name).read_text()[-500:]}")

@@ -21,18 +21,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import aiohttp  # noqa: E402
-from bench_apply import KEY, LATENCY_MS, free_port, write_input  # noqa: E402
+from bench_apply import KEY, simulator_process, write_input  # noqa: E402
 
 from bulkcc.plan import make_plan  # noqa: E402
 from bulkcc.send.connection import ConnectionOptions, connect  # noqa: E402
@@ -52,17 +49,6 @@ async def _up(base_url: str) -> bool:
                 return r.status == 401
     except (TimeoutError, aiohttp.ClientError):
         return False
-
-
-def serve(seed: Path, other: float, folder: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    command = [sys.executable, "-m", "bulkcc.cli", "simulate", "--port", str(port), "--rate-limit", str(RATE_PER_MIN),
-               "--latency-ms", LATENCY_MS, "--seed", str(seed), "--other-load", str(other),
-               "--other-load-window", f"{WINDOW[0]:g},{WINDOW[1]:g}"]
-    log = (folder / "simulator.log").open("w")
-    process = subprocess.Popen(command, env={**os.environ, "DIALPAD_API_KEY": KEY}, stdin=subprocess.DEVNULL,
-                               stdout=log, stderr=subprocess.STDOUT, cwd=folder)
-    return process, f"http://127.0.0.1:{port}"
 
 
 async def send(source: Path, base_url: str) -> tuple[list[float], int]:
@@ -87,15 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         source = write_input(folder / "in.xlsx", args.rows)
-        process, base_url = serve(source, args.other, folder)
-        try:
-            deadline = time.monotonic() + 30
-            while not asyncio.run(_up(base_url)) and time.monotonic() < deadline:
-                time.sleep(0.1)
+        other_load = ["--other-load", str(args.other), "--other-load-window", f"{WINDOW[0]:g},{WINDOW[1]:g}"]
+        with simulator_process(source, RATE_PER_MIN, folder, extra=other_load, ready=_up) as base_url:
             starts, throttled = asyncio.run(send(source, base_url))
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
     # The simulator's window counts from its first request with the key: our first PATCH.
     # The rate during the competition is taken after its first second (the adaptation's
     # reaction time is part of what is measured by the 429s, not by the rate).
