@@ -212,6 +212,28 @@ def test_a_throttle_cuts_the_rate_to_beta_of_what_was_granted() -> None:
     assert rate.rate == pytest.approx(BETA * 12, rel=0.05)
 
 
+def starts(rate: AdaptiveRate, clock: FakeClock, per_second: float, seconds: float) -> list[float]:
+    """The client starts `per_second` requests for `seconds`; every one is answered."""
+    times = []
+    for _ in range(int(per_second * seconds)):
+        clock.now += 1 / per_second
+        rate.on_start()
+        rate.on_answer()
+        times.append(clock.now)
+    return times
+
+
+def test_a_throttle_cuts_from_the_starts_the_api_granted_in_its_last_second_not_the_lagging_answer_rate() -> None:
+    clock = FakeClock()
+    rate = AdaptiveRate(19.8, clock=clock)
+    starts(rate, clock, 19.8, 5)  # alone on the budget: the smoothed answer rate is ~19.8
+    clock.now += 0.01  # (so that float sums do not put the last of those in the next second)
+    refused = starts(rate, clock, 14, 1)[-2:]  # another integration took 6 of the 20: we started 14 a second
+    rate.on_refused(refused[0])  # two of that second's starts were refused: 12 were granted
+    rate.on_throttle(refused[1])
+    assert rate.rate == pytest.approx(BETA * 12, abs=0.2)  # not BETA * 19.8 (answers lag), nor BETA * 14
+
+
 def test_after_a_throttle_the_rate_grows_back_along_the_cubic_curve_to_the_ceiling() -> None:
     clock = FakeClock()
     rate = AdaptiveRate(19.8, clock=clock)

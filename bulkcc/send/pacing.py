@@ -107,6 +107,7 @@ class Pacer:
             full = self._full_pace.max_rate
             await self._full_pace.acquire(full if self._full_pace.has_capacity(full) else 1)
             if self._clock() >= self._paused_until:
+                self.adaptive.on_start()
                 return  # a 429 during our wait re-pauses: go round again
 
     def on_answer(self) -> None:
@@ -126,9 +127,10 @@ class Pacer:
         """
         now = self._clock()
         if started_at is not None and started_at < self._last_cut + SETTLE_SECONDS:
+            self.adaptive.on_refused(started_at)
             self.pauses += 1
             return
-        rate = self.adaptive.on_throttle()
+        rate = self.adaptive.on_throttle(started_at)
         self._last_cut = now
         # One slot of the cut rate before the next start, so the API's window can drain.
         self._paused_until = max(self._paused_until, now + min(retry_after, 1 / rate))
