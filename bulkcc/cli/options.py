@@ -27,8 +27,11 @@ redact = Redactor()  # every key this process loaded
 
 def visible(text: str) -> str:
     """Text with the key redacted and control characters shown as escapes; line breaks and tabs kept."""
+    text = redact(text)
+    if text.replace("\n", "").replace("\t", "").isprintable():  # the common case, at C speed (a 300,000-line plan)
+        return text
     return "\n".join("\t".join(printable(part, limit=None) for part in line.split("\t"))
-                     for line in redact(text).split("\n"))
+                     for line in text.split("\n"))
 
 
 class RedactingStream:

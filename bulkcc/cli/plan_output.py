@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # the plan layer loads pandas: not for `--help`
 
 FIRST_ROWS = 5  # requests shown in full above a summary
 MIN_SCREEN = 24  # lines, when the terminal does not say
+# One encoder for every body: json.dumps with any option builds a new JSONEncoder per call.
+_BODY_JSON = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def request_lines(plan: Plan, limit: int | None = None) -> Iterator[str]:
@@ -30,7 +32,7 @@ def request_lines(plan: Plan, limit: int | None = None) -> Iterator[str]:
         yield f"row {request.row}: {request.method} {request.path}"
         for change in plan.change_lines(request.row):
             yield f"  {change}"
-        yield "  " + json.dumps(request.body, ensure_ascii=False)
+        yield "  " + _BODY_JSON(request.body)
     if limit is None:
         for request in plan.skipped:
             yield f"row {request.row}: id {request.id} has nothing to change, not sent"

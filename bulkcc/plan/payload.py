@@ -26,10 +26,13 @@ from bulkcc.fields import (
     dtmf_path,
     split_dtmf_path,
 )
-from bulkcc.values import is_missing, native
+from bulkcc.values import native
 
 if TYPE_CHECKING:
     import pandas as pd
+
+
+_PLAIN = frozenset({int, bool, float, str, tuple})  # what a parsed cell is once unwrapped
 
 
 def row_values(typed: pd.DataFrame) -> dict[int, dict[str, Any]]:
@@ -40,9 +43,12 @@ def row_values(typed: pd.DataFrame) -> dict[int, dict[str, Any]]:
         column = typed[name]
         positions = column.notna().to_numpy().nonzero()[0]  # most cells are blank: visit only the filled
         values = column.to_numpy(dtype=object)[positions].tolist()
+        if not set(map(type, values)) <= _PLAIN:  # numpy scalars or NA: unwrap each (typed columns rarely need it)
+            values = [native(v) for v in values]
+        key = str(name)
         for position, value in zip(positions.tolist(), values, strict=True):
-            if not is_missing(value):
-                rows[index[position]][str(name)] = native(value)
+            if value is not None:
+                rows[index[position]][key] = value
     return rows
 
 

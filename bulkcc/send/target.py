@@ -176,4 +176,6 @@ class Redactor:
         for form in self._forms:
             if form in text:
                 text = text.replace(form, REDACTED)
+        if "bearer" not in text.lower():  # the regex scans case-blind at every position: 0.4 s over a 16 MB plan
+            return text
         return _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
