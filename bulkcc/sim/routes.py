@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bulkcc.sim import apispec
-from bulkcc.sim.operators import ApiError
+from bulkcc.sim.operators import ApiError, Company
 from bulkcc.sim.store import OFFICES, merged_errors, new_callcenter, reference_errors
 from bulkcc.sim.wire import parse_body, parse_id
 
@@ -58,7 +58,7 @@ class _Routes:
         self.sim = sim
 
     @property
-    def company(self):  # the simulator's, read each time: a re-read of the state file keeps the object
+    def company(self) -> Company:
         return self.sim.company
 
     def _center(self, request: web.Request) -> int:

@@ -158,13 +158,21 @@ class Simulator:
         self._limiter = SlidingWindowLimiter(config.rate_limit_per_min, config.background_rps,
                                              config.background_window)
         self._runner: web.AppRunner | None = None
-        self.company = self._company()
+        self._set_up_company()
 
-    def _company(self) -> Company:
+    @property
+    def company(self) -> Company:
+        """The users, licenses and operators: the state's (a re-read of its file keeps the object)."""
+        assert self.state.company is not None  # set up by the constructor
+        return self.state.company
+
+    def _set_up_company(self) -> None:
         config = self.config
         if self.state.company is None:  # in memory: made up from the store, as the call centers are
-            given = {k: v for k, v in (("users", config.users), ("licenses", config.licenses)) if v is not None}
-            self.state.company = Company(offices=set(config.offices), configured=True, **given)
+            self.state.company = Company(
+                users=DEFAULT_USERS if config.users is None else config.users,
+                licenses=DEFAULT_LICENSES if config.licenses is None else config.licenses,
+                offices=set(config.offices), configured=True)
             self.state.company.seed(self.store, sorted(self.store), config.seeded_operators)
         company = self.state.company
         record = company.config_record()
@@ -173,7 +181,6 @@ class Simulator:
         if wanted != record:  # kept in the state file, like any other change
             with self.state.changing(self.store):
                 self.commit([wanted])
-        return company
 
     def commit(self, records: list[dict[str, Any]]) -> None:
         """Write company records, then apply them (inside `state.changing`): on disk before answered."""
