@@ -192,7 +192,7 @@ async def test_unknown_center_or_user_is_a_404(sim: Simulator, http) -> None:
         ("PATCH", f"{CC}/42/operators/{USERS[0]}/skill", {"skill_level": 5}, "Call center not found"),
         ("POST", f"{CC}/{IDS[0]}/operators", {"user_id": outside}, f"User {outside} not found"),
         ("DELETE", f"{CC}/{IDS[0]}/operators", {"user_id": IDS[1]}, f"User {IDS[1]} not found"),
-        ("GET", f"{CC}/{IDS[0]}/operators/abc/skill", None, "User None not found"),
+        ("GET", f"{CC}/{IDS[0]}/operators/abc/skill", None, "User not found"),
     ]:
         status, answer = await _call(http, sim, method, path, body)
         assert (status, answer["error"]["message"]) == (404, message), (method, path)

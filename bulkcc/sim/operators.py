@@ -206,7 +206,7 @@ class Company:
 
     def _need_user(self, user_id: int | None) -> None:
         if not self.is_user(user_id):
-            raise ApiError(404, f"User {user_id} not found")
+            raise ApiError(404, "User not found" if user_id is None else f"User {user_id} not found")
 
     # ------------------------------------------------------------ made-up operators
 
