@@ -4,6 +4,8 @@ By default it serves the state file `--simulator` uses (./.bulkcc-simulator.json
 or --state PATH), so a walk-through gives the same company whether each command
 starts its own simulator or all point --base-url here. `--seed` or `--count`
 without --state or --reset keep the old meaning: those call centers, in memory.
+The company's users and call center licenses (`--users`, `--licenses`) and
+extra offices (`--offices`) are kept in the state file with the call centers.
 """
 
 from __future__ import annotations
@@ -31,6 +33,18 @@ def _window(ctx, param, text: str | None) -> tuple[float, float] | None:
     return start, end
 
 
+def _offices(ctx, param, text: str | None) -> tuple[int, ...]:
+    if not text:
+        return ()
+    try:
+        offices = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise click.BadParameter("expected office ids separated by commas, e.g. 124,125") from None
+    if any(office <= 0 for office in offices):
+        raise click.BadParameter("office ids are positive integers")
+    return offices
+
+
 @click.command()
 @click.option("--port", type=click.IntRange(0, 65535), default=8089, show_default=True,
               help="Port on 127.0.0.1 (0: any free port).")
@@ -52,10 +66,18 @@ def _window(ctx, param, text: str | None) -> tuple[float, float] | None:
               help="Requests per second of the company's other integrations, taken from the same budget.")
 @click.option("--other-load-window", "other_window", callback=_window, metavar="A,B",
               help="Run the other load only from A to B seconds after the first request (default: always).")
+@click.option("--users", type=click.IntRange(0), default=None,
+              help="Users the company has, ids 6200000000000001 up (default 500; kept in the state file).")
+@click.option("--licenses", type=click.IntRange(0), default=None,
+              help="Call center licenses the company has, those in use included; adding an operator who holds "
+                   "none takes one, and with none left the add fails (default 1000; kept in the state file).")
+@click.option("--offices", callback=_offices, metavar="ID,ID",
+              help="Offices to know beyond those of the call centers (POST /api/v2/callcenters in another office "
+                   "is a 404).")
 @simulator_options()
 @handles_errors
 def simulate(port, rate, state_path, reset, seed_path, count, api_key_file, other_load, other_window,
-             latency_ms, fail_rate, drop_rate, slow_rate) -> None:
+             users, licenses, offices, latency_ms, fail_rate, drop_rate, slow_rate) -> None:
     """Run a local stand-in for Dialpad's call center API on 127.0.0.1.
 
     It serves the call centers of the state file that --simulator uses, so
@@ -67,7 +89,15 @@ def simulate(port, rate, state_path, reset, seed_path, count, api_key_file, othe
 
     from bulkcc.send.connection import DEFAULT_SIMULATOR_STATE
     from bulkcc.send.target import KEY_ENV
-    from bulkcc.sim.server import SimulatorConfig, StateError, StateFile, serve_forever
+    from bulkcc.sim.server import (
+        DEFAULT_LICENSES,
+        DEFAULT_USERS,
+        USER_ID_BASE,
+        SimulatorConfig,
+        StateError,
+        StateFile,
+        serve_forever,
+    )
 
     if other_window is not None and not other_load:
         raise UsageError("--other-load-window says when the other load runs: give its rate with --other-load")
@@ -95,8 +125,15 @@ def simulate(port, rate, state_path, reset, seed_path, count, api_key_file, othe
     else:
         key, hints, flags = "simulator", [f"export {KEY_ENV}=simulator"], ""
     config = SimulatorConfig(api_key=key, history=0, background_rps=other_load, background_window=other_window,
+                             users=users, licenses=licenses, offices=offices,
                              **simulator_knobs(rate, latency_ms, fail_rate, drop_rate, slow_rate))
-    announce = functools.partial(_announce, count=len(store), where=where, hints=hints, flags=flags)
+    kept = state.company if state is not None else None
+    users = users if users is not None else kept.users if kept is not None else DEFAULT_USERS
+    licenses = licenses if licenses is not None else kept.licenses if kept is not None else DEFAULT_LICENSES
+    company = (f"{users} users (ids {USER_ID_BASE + 1} to {USER_ID_BASE + users}), "
+               f"{licenses} call center licenses")
+    announce = functools.partial(_announce, count=len(store), where=where, hints=hints, flags=flags,
+                                 company=company)
     # The call centers (and every module) live as long as the server: frozen, the collector
     # stops walking them mid-run. 10,000 call centers cost 270-440 ms pauses of the oldest
     # generation during a 10,000-PATCH run (the burst after such a pause drew false 429s).
@@ -105,6 +142,8 @@ def simulate(port, rate, state_path, reset, seed_path, count, api_key_file, othe
         asyncio.run(serve_forever(config, store, port, announce, state=state))
     except KeyboardInterrupt:
         pass
+    except StateError as exc:  # the state file became locked or unwritable while starting
+        raise UsageError(str(exc)) from None
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise UsageError(f"port {port} on 127.0.0.1 is in use (another bulkcc simulate?): stop what uses "
@@ -132,9 +171,10 @@ def _initial_store(seed_path: Path | None, count: int) -> dict:
     return seed_store(validate_file(seed_path).ids, random.Random(0))
 
 
-def _announce(url: str, *, count: int, where: str, hints: list[str], flags: str) -> None:
+def _announce(url: str, *, count: int, where: str, hints: list[str], flags: str, company: str) -> None:
     out.print(f"simulating Dialpad's call center API at {url} with {count} call centers, {where} "
               "(Ctrl-C stops)", markup=False)
+    out.print(f"the company has {company}", markup=False)
     out.print("use it from another terminal:", markup=False)
     for line in hints:
         out.print(f"  {line}", markup=False)

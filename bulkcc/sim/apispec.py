@@ -1,6 +1,8 @@
 """Dialpad's call center OpenAPI, packaged with bulkcc, as JSON Schema.
 
-The OpenAPI file (`bulkcc/data/dialpad-callcenters-openapi.json`) is OpenAPI 3.0:
+The OpenAPI files (`bulkcc/data/dialpad-callcenters-openapi.json`, and
+`dialpad-callcenter-operators-openapi.json` for operators, skill levels, status
+and an office's call centers) are OpenAPI 3.0:
 its schemas say `nullable: true` and point at each other with
 `#/components/schemas/...` references. This module turns a component into a
 self-contained Draft 2020-12 JSON Schema (references inlined, `nullable` as a
@@ -22,16 +24,33 @@ from jsonschema import Draft202012Validator, validators
 
 CALL_CENTER = "schemas.group.CallCenterProto"
 UPDATE_MESSAGE = "schemas.group.UpdateCallCenterMessage"
+CREATE_MESSAGE = "schemas.group.CreateCallCenterMessage"
+ADD_OPERATOR = "schemas.group.AddCallCenterOperatorMessage"
+REMOVE_OPERATOR = "schemas.group.RemoveCallCenterOperatorMessage"
+UPDATE_SKILL = "schemas.group.UpdateOperatorSkillLevelMessage"
+SKILL_LEVEL = "schemas.group.OperatorSkillLevelProto"
+USER = "schemas.user.UserProto"
+STATUS = "schemas.group.CallCenterStatusProto"
+_DOCUMENTS = ("dialpad-callcenters-openapi.json", "dialpad-callcenter-operators-openapi.json")
 _REF_PREFIX = "#/components/schemas/"
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _MAX_REPORTED_ERRORS = 20
 
 
 @functools.cache
-def openapi() -> dict[str, Any]:
-    """The packaged OpenAPI document (read once; treat it as read-only)."""
-    text = resources.files("bulkcc").joinpath("data/dialpad-callcenters-openapi.json").read_text("utf-8")
+def openapi(document: str = _DOCUMENTS[0]) -> dict[str, Any]:
+    """A packaged OpenAPI document, the call centers' by default (read once; treat it as read-only)."""
+    text = resources.files("bulkcc").joinpath(f"data/{document}").read_text("utf-8")
     return json.loads(text)
+
+
+@functools.cache
+def _components() -> dict[str, Any]:
+    """The schemas of both documents by name (the ones they share are the same text)."""
+    merged: dict[str, Any] = {}
+    for document in reversed(_DOCUMENTS):  # the call centers' own document wins a shared name
+        merged.update(openapi(document)["components"]["schemas"])
+    return merged
 
 
 @functools.cache
@@ -42,7 +61,7 @@ def json_schema(schema_name: str, *, strict: bool = False) -> dict[str, Any]:
     body that carries `id` or a misspelt field is a client bug we want to see,
     not a field the server silently drops.
     """
-    components = openapi()["components"]["schemas"]
+    components = _components()
     return _convert(components[schema_name], components, strict, seen=(schema_name,))
 
 
@@ -99,8 +118,8 @@ _StrictIntegerValidator = validators.extend(
 
 
 @functools.cache
-def _update_validator() -> Draft202012Validator:
-    return _StrictIntegerValidator(json_schema(UPDATE_MESSAGE, strict=True))
+def _validator(schema_name: str) -> Draft202012Validator:
+    return _StrictIntegerValidator(json_schema(schema_name, strict=True))
 
 
 def json_path(parts: Any) -> str:
@@ -118,7 +137,12 @@ def update_body_errors(body: Any) -> list[str]:
     `routing_options.open.action: 'x' is not one of [...]`. Sorted by path so the
     answer is stable; at most 20 messages.
     """
-    errors = sorted(_update_validator().iter_errors(body), key=lambda e: (json_path(e.absolute_path), e.message))
+    return body_errors(body, UPDATE_MESSAGE)
+
+
+def body_errors(body: Any, schema_name: str) -> list[str]:
+    """Why `body` is not a valid instance of the request message `schema_name`, as `update_body_errors`."""
+    errors = sorted(_validator(schema_name).iter_errors(body), key=lambda e: (json_path(e.absolute_path), e.message))
     return [f"{json_path(e.absolute_path)}: {e.message}" for e in errors[:_MAX_REPORTED_ERRORS]]
 
 

@@ -1,7 +1,10 @@
 """A built-in stand-in for Dialpad's call center API, served on loopback by aiohttp.
 
-It answers the three calls bulkcc makes (list, get, PATCH) the way the OpenAPI
-file and the PATCH reference describe, and it can misbehave on purpose: rate
+It answers list, get and PATCH the way the OpenAPI file and the PATCH
+reference describe, and (in `routes`) create, delete, an office's call
+centers, operators, skill levels and status as the operators' OpenAPI file
+does, with a pool of users and a limited number of call center licenses
+(`operators`). It can misbehave on purpose: rate
 limiting (429 with Retry-After) with other integrations' load taking a share,
 random 5xx, dropped connections, slow answers, and fields it accepts but does
 not store. Tests and `bulkcc simulate` use it to exercise the client without
@@ -28,10 +31,12 @@ from typing import Any
 
 from aiohttp import web
 
-from bulkcc.sim import apispec
+from bulkcc.sim import apispec, routes
 from bulkcc.sim.limits import SlidingWindowLimiter
+from bulkcc.sim.operators import DEFAULT_LICENSES, DEFAULT_USERS, SEEDED_OPERATORS, ApiError, Company
 from bulkcc.sim.state import MemoryState, StateError, StateFile
 from bulkcc.sim.store import (
+    USER_ID_BASE,
     apply_patch,
     load_seed_file,
     make_callcenter,
@@ -52,6 +57,7 @@ from bulkcc.sim.wire import (
 )
 
 __all__ = [
+    "DEFAULT_LICENSES", "DEFAULT_USERS", "USER_ID_BASE", "Company",
     "RequestLog", "RequestRecord", "Simulator", "SimulatorConfig", "SlidingWindowLimiter", "StateError", "StateFile",
     "decode_cursor", "encode_cursor", "ids_for_demo", "load_seed_file", "make_callcenter", "seed_store",
     "serve_forever",
@@ -60,6 +66,7 @@ __all__ = [
 API_PREFIX = "/api/v2/callcenters"
 _SHUTDOWN_TIMEOUT = 0.5  # seconds closing waits for slow handlers before cancelling them
 _MAX_ERROR_CHARS = 300  # per message: a schema error quotes the value, which may be a whole body
+_WITH_BODY = frozenset({"PATCH", "POST", "DELETE"})
 
 
 @dataclass
@@ -83,6 +90,13 @@ class SimulatorConfig:
     # a record holds its body: a 10,000-row run kept them all and the collector's pauses
     # turned into bursts of false 429s. `bulkcc simulate` and `--simulator` keep none.
     history: int = 10_000
+    # The company: None keeps what the state file holds (DEFAULT_USERS / DEFAULT_LICENSES for a new one);
+    # a value replaces it (and is kept in the file). Licenses count those the users already hold.
+    users: int | None = None  # the pool: ids USER_ID_BASE + 1 .. + users
+    licenses: int | None = None  # call center licenses the company has, in use or not
+    offices: tuple[int, ...] = ()  # offices beyond those of the made-up regions and of the call centers
+    # How many operators each call center of an in-memory store starts with (a state file's get the default).
+    seeded_operators: tuple[int, int] = SEEDED_OPERATORS
 
 
 @dataclass
@@ -116,7 +130,10 @@ class Simulator:
     the store) every change is also on disk before it is answered, and changes
     other simulators make to the file are seen. The latest requests are logged
     in `requests` (`config.history` of them). `clock` is for tests that drive
-    the rate limit without sleeping.
+    the rate limit without sleeping. `company` holds the users, licenses and
+    operators (`sim.operators.Company`): tests read it (or set `licenses` on it
+    for an in-memory simulator; the config's `users` / `licenses` are kept in a
+    state file too).
     """
 
     def __init__(
@@ -141,6 +158,35 @@ class Simulator:
         self._limiter = SlidingWindowLimiter(config.rate_limit_per_min, config.background_rps,
                                              config.background_window)
         self._runner: web.AppRunner | None = None
+        self._set_up_company()
+
+    @property
+    def company(self) -> Company:
+        """The users, licenses and operators: the state's (a re-read of its file keeps the object)."""
+        assert self.state.company is not None  # set up by the constructor
+        return self.state.company
+
+    def _set_up_company(self) -> None:
+        config = self.config
+        if self.state.company is None:  # in memory: made up from the store, as the call centers are
+            self.state.company = Company(
+                users=DEFAULT_USERS if config.users is None else config.users,
+                licenses=DEFAULT_LICENSES if config.licenses is None else config.licenses,
+                offices=set(config.offices), configured=True)
+            self.state.company.seed(self.store, sorted(self.store), config.seeded_operators)
+        company = self.state.company
+        record = company.config_record()
+        wanted = {**record, "offices": sorted(company.offices | set(config.offices)),
+                  **{k: v for k, v in (("users", config.users), ("licenses", config.licenses)) if v is not None}}
+        if wanted != record:  # kept in the state file, like any other change
+            with self.state.changing(self.store):
+                self.commit([wanted])
+
+    def commit(self, records: list[dict[str, Any]]) -> None:
+        """Write company records, then apply them (inside `state.changing`): on disk before answered."""
+        self.state.write(records)
+        for record in records:
+            self.company.apply(self.store, record)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -155,6 +201,7 @@ class Simulator:
         app.router.add_get(API_PREFIX, self._list)
         app.router.add_get(API_PREFIX + "/{id}", self._get)
         app.router.add_patch(API_PREFIX + "/{id}", self._patch)
+        routes.register(app.router, self)
         kwargs: dict[str, Any] = {"access_log_class": AccessLogger} if self._access_log else {"access_log": None}
         runner = web.AppRunner(app, shutdown_timeout=_SHUTDOWN_TIMEOUT, **kwargs)
         await runner.setup()
@@ -219,6 +266,8 @@ class Simulator:
             except web.HTTPException as exc:  # the router's 404/405, as JSON like the rest
                 allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
                 response = error(exc.status, exc.reason, allow)
+            except ApiError as exc:
+                response = error(exc.status, exc.message)
             except StateError as exc:  # the state file is locked or unwritable: nothing was changed
                 response = error(503, f"Service unavailable: {exc}")
         if delay_ms > 0:
@@ -236,7 +285,7 @@ class Simulator:
         try:
             record.body = parse_body(raw)
         except BodyError as exc:
-            if request.method == "PATCH":  # a GET's body means nothing: only a PATCH is refused for it
+            if request.method in _WITH_BODY:  # a GET's body means nothing: only these are refused for it
                 return error(400, str(exc))
         return None
 
@@ -297,20 +346,22 @@ class Simulator:
 
     async def _list(self, request: web.Request) -> web.Response:
         query = request.query
-        try:
-            after = decode_cursor(query["cursor"]) if query.get("cursor") else None
-        except ValueError:
-            return error(400, "Invalid cursor")
         office_id = parse_int64(query["office_id"]) if query.get("office_id") else None
         if query.get("office_id") and office_id is None:
             return error(400, "office_id must be an integer")
         name_search = query.get("name_search", "").casefold()
         self.state.sync(self.store)
+        return self.page(request, lambda cc: (office_id is None or cc.get("office_id") == office_id)
+                         and name_search in str(cc.get("name") or "").casefold())
+
+    def page(self, request: web.Request, keep: Callable[[dict[str, Any]], bool]) -> web.Response:
+        """One page of the call centers `keep` accepts, by id, after the request's `cursor`."""
+        try:
+            after = decode_cursor(request.query["cursor"]) if request.query.get("cursor") else None
+        except ValueError:
+            return error(400, "Invalid cursor")
         matches = [
-            (cc_id, cc) for cc_id, cc in sorted(self.store.items())
-            if (after is None or cc_id > after)
-            and (office_id is None or cc.get("office_id") == office_id)
-            and name_search in str(cc.get("name") or "").casefold()
+            (cc_id, cc) for cc_id, cc in sorted(self.store.items()) if (after is None or cc_id > after) and keep(cc)
         ]
         page = matches[: self.config.page_size]
         answer: dict[str, Any] = {"items": [apispec.to_wire(cc) for _, cc in page]}

@@ -8,9 +8,12 @@ made-up company, one command after the other or at the same time.
 The file is JSON Lines, in the simulator's internal form (ints, not the wire's
 int64 strings): a header line `{"bulkcc_simulator_state": 1, "generation": ...}`
 (the generation is new with each rewrite of the whole file), then one call
-center per line. A later line for an id supersedes the earlier ones, so a
-change is one appended line (O(1) per PATCH, however many call centers the file
-holds) and is on disk before the PATCH is answered.
+center per line, and the company's other records (users, licenses, operators,
+deletions: lines with a `kind`, see `sim.operators`) among them. A later line
+for an id supersedes the earlier ones, so a change is one or two appended lines
+(O(1) per request, however many call centers the file holds) and is on disk
+before the request is answered. A file from before operators (no `kind` lines)
+loads as it is: its call centers get made-up operators on first use.
 
 What keeps it whole when several commands use it at once:
 - every write, and every read that follows another process's write, holds an
@@ -38,6 +41,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from bulkcc.sim.operators import Company
 from bulkcc.sim.store import seed_store
 
 HEADER_KEY = "bulkcc_simulator_state"
@@ -57,6 +61,8 @@ class StateError(Exception):
 class MemoryState:
     """No file: the call centers live as long as the simulator (tests, `bulkcc simulate --seed`)."""
 
+    company: Company | None = None  # the simulator makes one (a StateFile's comes from its file)
+
     def sync(self, store: Store) -> None:
         pass
 
@@ -65,6 +71,9 @@ class MemoryState:
         yield
 
     def record(self, callcenter: dict[str, Any]) -> None:
+        pass
+
+    def write(self, records: list[dict[str, Any]]) -> None:
         pass
 
     def close(self, store: Store) -> None:
@@ -81,6 +90,7 @@ class StateFile(MemoryState):
         self._offset = 0  # bytes of complete lines read: where the next line starts
         self._lines = 0  # lines read, the header included (for error messages and compaction)
         self._generation: Any = None  # the header's token, new with each rewrite of the whole file
+        self.company: Company = Company()  # users, licenses, operators: filled by `load`
 
     # ------------------------------------------------------------ what the simulator calls
 
@@ -88,10 +98,13 @@ class StateFile(MemoryState):
         """The call centers of the file, created from `initial()` if it is missing (or on `reset`).
 
         Ids in `ids` the file does not hold get made-up call centers (the same
-        `seed_store` ones an in-memory simulator would serve), written to it.
+        `seed_store` ones an in-memory simulator would serve), written to it,
+        but for those deleted through the API. Made-up call centers get made-up
+        operators (`Company.seed`); `self.company` holds the company afterwards.
         """
         with self._locked():
             store: Store = {}
+            self.company.clear()
             if reset and self.path.exists() and not self._is_state_file():
                 raise StateError(f"{self.path} is not a bulkcc simulator state file: --reset replaces only "
                                  "those; choose another path")
@@ -100,11 +113,16 @@ class StateFile(MemoryState):
                 self._rewrite(store)
             else:
                 self._read(store, from_start=True)
-            missing = [cc_id for cc_id in dict.fromkeys(ids) if cc_id not in store]
+            if not self.company.configured:  # new, reset, or from before operators
+                self.company.configured = True
+                self._append([self.company.config_record(), *self.company.seed(store, sorted(store))])
+            missing = [cc_id for cc_id in dict.fromkeys(ids)
+                       if cc_id not in store and cc_id not in self.company.deleted]
             if missing:
                 added = seed_store(missing, random.Random(0))
                 self._append(added.values())
                 store.update(added)
+                self._append(self.company.seed(store, missing))
             self._compact_if_grown(store)
             return store
 
@@ -125,6 +143,10 @@ class StateFile(MemoryState):
     def record(self, callcenter: dict[str, Any]) -> None:
         """Append one changed call center (inside `changing`): on disk when this returns."""
         self._append([callcenter])
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        """Append company records (inside `changing`, before they are applied): on disk when this returns."""
+        self._append(records)
 
     def close(self, store: Store) -> None:
         """Rewrite the file if it has grown; a failure here loses nothing (every change is already in it)."""
@@ -157,6 +179,7 @@ class StateFile(MemoryState):
             # tell (ext4 hands the old number to the next file at once); the header's
             # generation, new with each rewrite, can.
             store.clear()
+            self.company.clear()
             self._read(store, from_start=True)
         else:
             self._read(store, from_start=False)
@@ -178,9 +201,16 @@ class StateFile(MemoryState):
         for line in data[:end].splitlines():
             self._lines += 1
             item = self._parse(line)
+            if isinstance(item, dict) and "kind" in item:
+                try:
+                    self.company.apply(store, item)
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise self._corrupt(f"is not a record the simulator wrote ({exc})") from None
+                continue
             if not (isinstance(item, dict) and _is_id(item.get("id"))):
                 raise self._corrupt("is not a call center with a positive integer id")
             store[item["id"]] = item
+            self.company.created(item["id"])
         self._offset += end
 
     def _parse(self, line: bytes) -> Any:
@@ -205,8 +235,8 @@ class StateFile(MemoryState):
             return False
         return False if header is None else header.get("generation")
 
-    def _append(self, callcenters: Iterable[dict[str, Any]]) -> None:
-        data = b"".join(_line(cc) for cc in callcenters)
+    def _append(self, lines: Iterable[dict[str, Any]]) -> None:
+        data = b"".join(_line(item) for item in lines)
         with open(self.path, "r+b") as file:
             # Past the last line we read there is only an append cut short by a crash
             # (we synced under this lock): it was never answered, so it goes.
@@ -219,13 +249,15 @@ class StateFile(MemoryState):
         self._lines += data.count(b"\n")
 
     def _compact_if_grown(self, store: Store) -> None:
-        if self._lines - 1 > 2 * len(store) + _COMPACT_SLACK:
+        needed = len(store) + len(self.company.records())
+        if self._lines - 1 > 2 * needed + _COMPACT_SLACK:
             self._rewrite(store)
 
     def _rewrite(self, store: Store) -> None:
         generation = secrets.token_hex(8)
         header = _line({HEADER_KEY: FORMAT_VERSION, "generation": generation})
-        data = header + b"".join(_line(store[cc_id]) for cc_id in sorted(store))
+        records = self.company.records()
+        data = header + b"".join(_line(store[cc_id]) for cc_id in sorted(store)) + b"".join(map(_line, records))
         folder = self.path.parent
         fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
         try:
@@ -240,7 +272,7 @@ class StateFile(MemoryState):
             raise
         self._known = self._stat()
         self._generation = generation
-        self._offset, self._lines = len(data), 1 + len(store)
+        self._offset, self._lines = len(data), 1 + len(store) + len(records)
 
     def _stat(self) -> _Stat | None:
         try:

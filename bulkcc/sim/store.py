@@ -186,8 +186,10 @@ _REGIONS = {  # region: (timezone, country, office id)
     "US East": ("US/Eastern", "us", 5_100_000_000_000_004),
     "APAC": ("Australia/Sydney", "au", 5_100_000_000_000_005),
 }
+# Every office the simulator knows from the start: office id: (timezone, country).
+OFFICES: dict[int, tuple[str, str]] = {office: (tz, country) for tz, country, office in _REGIONS.values()}
 _ROUTINGS = ("mostskilled", "longestidle", "roundrobin", "fixedorder", "random", "simultaneous")
-_USER_ID_BASE = 6_200_000_000_000_000
+USER_ID_BASE = 6_200_000_000_000_000
 
 
 def _weekday_hours(rng: random.Random) -> list[str]:
@@ -199,7 +201,7 @@ def _dtmf_menu(rng: random.Random) -> list[dict[str, Any]]:
     if rng.random() < 0.5:
         menu.append({"input": "2", "options": {
             "action": "person", "action_target_type": "user",
-            "action_target_id": _USER_ID_BASE + rng.randrange(1, 10_000)}})
+            "action_target_id": USER_ID_BASE + rng.randrange(1, 10_000)}})
     return menu
 
 
@@ -212,7 +214,7 @@ def _routing_state(state: str, rng: random.Random) -> dict[str, Any]:
     }
     if routing["action"] == "person":  # a target is given as a type and id pair, never half
         routing["action_target_type"] = "user"
-        routing["action_target_id"] = _USER_ID_BASE + rng.randrange(1, 10_000)
+        routing["action_target_id"] = USER_ID_BASE + rng.randrange(1, 10_000)
     return routing
 
 
@@ -271,6 +273,41 @@ def make_callcenter(cc_id: int, rng: random.Random) -> dict[str, Any]:
         "first_action": "menu" if routing["open"]["action"] == "menu" else "operators",
         "no_operators_action": routing["open"]["action"],
     }
+
+
+def new_callcenter(cc_id: int, body: dict[str, Any], office: tuple[str, str]) -> dict[str, Any]:
+    """The call center `POST /api/v2/callcenters` makes of a (valid) `body`, in internal form.
+
+    What the body leaves out takes the defaults the reference gives (or, where
+    it gives none, those of the spec's example answer); `office` is the
+    office's (timezone, country).
+    """
+    timezone, country = office
+    routing = {state: {"action": "voicemail", "try_dial_operators": state == "open",
+                       "operator_routing": "longestidle", "dtmf": []} for state in ROUTING_STATES}
+    defaults: dict[str, Any] = {
+        "id": cc_id, "hours_on": False, "ring_seconds": 30,
+        **{f"{day}_hours": ["08:00", "18:00"] for day in DAYS[:5]}, "saturday_hours": [], "sunday_hours": [],
+        "advanced_settings": {"auto_call_recording": {"call_recording_inbound": False,
+                                                      "call_recording_outbound": False,
+                                                      "allow_pause_recording": False},
+                              "max_wrap_up_seconds": 0},
+        "voice_intelligence": {"auto_start": True, "allow_pause": True},
+        "alerts": {"cc_service_level": 95, "cc_service_level_seconds": 60},
+        "hold_queue": {"max_hold_count": 50, "max_hold_seconds": MAX_HOLD_DEFAULT,
+                       "announce_position": ANNOUNCE_DEFAULT, "announcement_interval_seconds": 120,
+                       "allow_queue_callback": False, "queue_callback_threshold": 5, "queue_callback_dtmf": "9",
+                       "queue_escape_dtmf": "*", "unattended_queue": False, "stay_in_queue_after_closing": False},
+        "routing_options": routing,
+    }
+    callcenter = apply_patch(defaults, {k: v for k, v in body.items() if k != "office_id"})
+    open_action = callcenter["routing_options"]["open"].get("action")
+    callcenter.update({  # read-only fields, as the API answers them
+        "office_id": body["office_id"], "timezone": timezone, "country": country, "phone_numbers": [],
+        "state": "active", "availability_status": "open",
+        "first_action": "menu" if open_action == "menu" else "operators", "no_operators_action": open_action,
+    })
+    return callcenter
 
 
 def seed_store(ids: Any, rng: random.Random) -> dict[int, dict[str, Any]]:
