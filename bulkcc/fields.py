@@ -253,15 +253,15 @@ def target_pairs() -> list[tuple[str, str, str]]:
     return triples
 
 
-def suggest_column(name: str) -> str | None:
-    """The valid column an unknown header most likely meant, or None."""
+def suggest_column(name: str, columns: tuple[str, ...] = COLUMNS) -> str | None:
+    """The valid column (of `columns`: a sheet's field table) an unknown header most likely meant, or None."""
     cleaned = name.strip().lower().replace(" ", "_").replace("/", ".")
-    if cleaned in FIELDS_BY_PATH:
+    if cleaned in columns:
         return cleaned
-    leaf_matches = [c for c in COLUMNS if c.endswith("." + cleaned)]
+    leaf_matches = [c for c in columns if c.endswith("." + cleaned)]
     if len(leaf_matches) == 1:
         return leaf_matches[0]
-    close = difflib.get_close_matches(cleaned, COLUMNS, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(cleaned, columns, n=1, cutoff=0.6)
     return close[0] if close else None
 
 

@@ -104,7 +104,7 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | 
     hint = (f"all of them are in {json_path or out_path}" if json_path or out_path
             else "write them all with --json PATH or --out PLAN (or pipe the output)")
     write_requests(the_plan, out_stream, full_plan_hint=hint)
-    if the_plan.validation.problems:
+    if not the_plan.validation.ok:  # a problem of either sheet (callcenters, operators)
         render_text(the_plan.validation, out)  # the warnings too
     else:
         render_warnings(the_plan.validation, out)
@@ -130,7 +130,7 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | 
         write_review(report_path, review)
         out.print(f"wrote {report_path} (the review of " + (f"{out_path}" if saved else "a plan not saved") + ")",
                   markup=False)
-    sys.exit(EXIT_INVALID if the_plan.validation.problems or the_plan.unreadable or the_plan.blocked else EXIT_OK)
+    sys.exit(EXIT_INVALID if not the_plan.validation.ok or the_plan.unreadable or the_plan.blocked else EXIT_OK)
 
 
 def _check_plan_outputs(input_path: Path, *outputs: Path | None) -> None:

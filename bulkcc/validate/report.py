@@ -19,7 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 from bulkcc.errors import InputError, Problem, UsageError
-from bulkcc.validate.validation import VALUE_LIMIT, Validation, bounded
+from bulkcc.operator_fields import OPERATORS_SHEET
+from bulkcc.validate.validation import VALUE_LIMIT, OperatorsValidation, Validation, bounded
 from bulkcc.values import printable
 from bulkcc.workbook.layout import DATA_SHEET, ERRORS_SHEET, XLSX_SUFFIXES
 from bulkcc.workbook.reader import check_zip_size, iter_csv_rows
@@ -34,14 +35,28 @@ XLSX_CELL_LIMIT = 32_767  # what one Excel cell holds
 def summary_line(validation: Validation) -> str:
     rows = len(validation.sheet.rows)
     name = printable(validation.sheet.path.name)
-    count = len(validation.warnings)
+    count = len(all_warnings(validation))
     warned = f"; {count} warning{'' if count == 1 else 's'}" if count else ""
-    if validation.ok:
-        return f"{name}: {rows} rows, all valid{warned}"
+    operators = _operators_summary(validation.operators)
+    if not validation.problems:
+        return f"{name}: {rows} rows, all valid{operators}{warned}"
     invalid = len(validation.invalid_rows)
     why = " (a problem in row 1, the column names, makes every row invalid)" if validation.file_problems else ""
     return (f"{name}: {len(validation.problems)} errors in {invalid} of {rows} rows; "
-            f"{rows - invalid} rows valid{why}{warned}")
+            f"{rows - invalid} rows valid{why}{operators}{warned}")
+
+
+def _operators_summary(operators: OperatorsValidation | None) -> str:
+    """The operators sheet's part of the summary line ("" when the workbook has none, or it is empty and fine)."""
+    if operators is None or (not operators.sheet.rows and operators.ok):
+        return ""
+    rows = len(operators.sheet.rows)
+    if operators.ok:
+        return f"; {OPERATORS_SHEET} sheet: {rows} rows, all valid"
+    invalid = len(operators.invalid_rows)
+    why = " (a problem in its row 1 makes every operator row invalid)" if operators.file_problems else ""
+    return (f"; {OPERATORS_SHEET} sheet: {len(operators.problems)} errors in {invalid} of {rows} rows, "
+            f"{rows - invalid} rows valid{why}")
 
 
 def shown_value(value: object) -> str:
@@ -64,11 +79,19 @@ def problems_table(problems: Sequence[Problem], title: str | None = None) -> Tab
     return table
 
 
+def all_warnings(validation: Validation) -> list[Problem]:
+    """The warnings of the callcenters sheet, then those of the operators sheet."""
+    operators = validation.operators.warnings if validation.operators is not None else []
+    return [*validation.warnings, *operators]
+
+
 def warning_lines(validation: Validation) -> list[str]:
-    """One line per warning, each starting with `warning:` (they never make a row invalid)."""
+    """One line per warning, each starting with `warning:` (they never make a row invalid); those of the
+    operators sheet say so."""
     lines = []
-    for warning in validation.warnings:
-        where = f"row {warning.row}: " if warning.row else ""
+    for warning in all_warnings(validation):
+        sheet = f"{warning.sheet} sheet, " if warning.sheet else ""
+        where = f"{sheet}row {warning.row}: " if warning.row else (f"{warning.sheet} sheet: " if sheet else "")
         lines.append(f"warning: {where}{printable(warning.message, MESSAGE_LIMIT)}")
     return lines
 
@@ -78,12 +101,18 @@ def render_warnings(validation: Validation, console: Console) -> None:
         console.print(line, markup=False, highlight=False)
 
 
+def _render_problems(problems: Sequence[Problem], console: Console, title: str | None = None) -> None:
+    console.print(problems_table(problems, title))
+    if len(problems) > TERMINAL_LIMIT:
+        console.print(f"... {len(problems) - TERMINAL_LIMIT} more: use --format json or --report", markup=False)
+
+
 def render_text(validation: Validation, console: Console) -> None:
     if validation.problems:
-        console.print(problems_table(validation.problems))
-        if len(validation.problems) > TERMINAL_LIMIT:
-            console.print(f"... {len(validation.problems) - TERMINAL_LIMIT} more: use --format json or --report",
-                          markup=False)
+        _render_problems(validation.problems, console)
+    if validation.operators is not None and validation.operators.problems:
+        # Its own table: its rows are the operators sheet's, not the callcenters sheet's.
+        _render_problems(validation.operators.problems, console, title=f"{OPERATORS_SHEET} sheet")
     render_warnings(validation, console)
     console.print(summary_line(validation), markup=False, highlight=False)
 
@@ -133,10 +162,42 @@ def _load_copy(validation: Validation) -> tuple[Workbook, str]:
 def write_report_workbook(validation: Validation, out: str | Path) -> Path:
     """A copy of the input with bad cells highlighted and commented, plus an Errors sheet."""
     workbook, sheet_name = _load_copy(validation)
-    sheet = workbook[sheet_name]
+    # Each problem with the sheet it is on: the callcenters sheet's, then the operators sheet's.
+    located = [(sheet_name, p) for p in validation.problems]
+    operators = validation.operators
+    if operators is not None and operators.sheet_name in workbook.sheetnames:
+        located += [(operators.sheet_name, p) for p in operators.problems]
+    headers = {name: _annotate(workbook[name], [p for s, p in located if s == name])
+               for name in dict.fromkeys(s for s, _ in located)}
+
+    if ERRORS_SHEET in workbook.sheetnames:
+        del workbook[ERRORS_SHEET]
+    errors = workbook.create_sheet(ERRORS_SHEET)
+    # The sheet column only when a problem is on another sheet: the four columns stay as they were.
+    with_sheet = any(s != sheet_name for s, _ in located)
+    write_row(errors, 1, ["row", "column", "value", "message", *(["sheet"] if with_sheet else [])])
+    for number, (on_sheet, problem) in enumerate(located, start=2):
+        shown = bounded(problem)
+        write_row(errors, number, [shown.row, shown.column, _cell_text(shown.value), shown.message,
+                                   *([on_sheet] if with_sheet else [])])
+        target = headers[on_sheet].get(problem.column or "")
+        if problem.row and target:
+            link = errors.cell(row=number, column=1)
+            link.hyperlink = f"#'{on_sheet}'!{get_column_letter(target)}{problem.row}"
+    style_header(errors, 5 if with_sheet else 4, widths=[8, 45, 30, 100, 12][:5 if with_sheet else 4])
+    wrap_column(errors, 4)
+    try:
+        return save_atomic(workbook, out)
+    except OSError as exc:  # a folder in the way, no permission, a full disk: one line, not a traceback
+        raise UsageError(f"cannot write the report {printable(str(out), 300)}: "
+                         f"{printable(exc.strerror or exc)}; pick another path") from exc
+
+
+def _annotate(sheet, problems: Sequence[Problem]) -> dict[str, int]:
+    """Highlight each problem's cell of `sheet`, its messages as a comment; returns the header (name -> column)."""
     header = {str(c.value).strip(): c.column for c in sheet[1] if c.value is not None}
     by_cell: dict[tuple[int, int], list[str]] = {}
-    for problem in validation.problems:
+    for problem in problems:
         column = header.get(problem.column or "", 1)
         by_cell.setdefault((problem.row or 1, column), []).append(problem.message)
     for (row, column), messages in by_cell.items():
@@ -144,25 +205,7 @@ def write_report_workbook(validation: Validation, out: str | Path) -> Path:
         cell.fill = FILLS["error"]
         text = "\n".join(messages)
         cell.comment = Comment(text[:2000], "bulkcc", width=320, height=60 + 18 * len(messages))
-
-    if ERRORS_SHEET in workbook.sheetnames:
-        del workbook[ERRORS_SHEET]
-    errors = workbook.create_sheet(ERRORS_SHEET)
-    write_row(errors, 1, ["row", "column", "value", "message"])
-    for number, problem in enumerate(validation.problems, start=2):
-        shown = bounded(problem)
-        write_row(errors, number, [shown.row, shown.column, _cell_text(shown.value), shown.message])
-        target = header.get(problem.column or "")
-        if problem.row and target:
-            link = errors.cell(row=number, column=1)
-            link.hyperlink = f"#'{sheet_name}'!{get_column_letter(target)}{problem.row}"
-    style_header(errors, 4, widths=[8, 45, 30, 100])
-    wrap_column(errors, 4)
-    try:
-        return save_atomic(workbook, out)
-    except OSError as exc:  # a folder in the way, no permission, a full disk: one line, not a traceback
-        raise UsageError(f"cannot write the report {printable(str(out), 300)}: "
-                         f"{printable(exc.strerror or exc)}; pick another path") from exc
+    return header
 
 
 def _cell_text(value) -> object:

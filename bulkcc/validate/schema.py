@@ -35,6 +35,12 @@ DTYPES = {
 }
 
 Message = Callable[[Any], str]
+UNIQUE_COLUMNS = frozenset({"id"})
+# What a blank required cell needs, by column.
+REQUIRED_FIX = {
+    "id": "fill in the call center's id",
+    "user_id": "fill in the id of the user (the agent) the row adds, changes or removes",
+}
 
 
 @dataclass(frozen=True)
@@ -95,16 +101,19 @@ def _rules_for(field: Field) -> list[_Rule]:
 
 
 @cache
-def _schema_and_messages() -> tuple[pa.DataFrameSchema, dict[tuple[str, int], Message]]:
+def _schema_and_messages(fields: tuple[Field, ...] = FIELDS
+                         ) -> tuple[pa.DataFrameSchema, dict[tuple[str, int], Message]]:
     columns: dict[str, pa.Column] = {}
     messages: dict[tuple[str, int], Message] = {}
-    for field in FIELDS:
+    for field in fields:
         rules = _rules_for(field)
         columns[field.path] = pa.Column(
             DTYPES[field.kind],
             checks=[r.check for r in rules],
             nullable=not field.required,
-            unique=field.kind == "id",
+            # One row per call center: the callcenters sheet's id. (An operators row's ids
+            # repeat: a center has many operators; its own pairs are a rule between cells.)
+            unique=field.path in UNIQUE_COLUMNS,
             required=False,
         )
         for number, rule in enumerate(rules):
@@ -112,27 +121,28 @@ def _schema_and_messages() -> tuple[pa.DataFrameSchema, dict[tuple[str, int], Me
     return pa.DataFrameSchema(columns, strict=False), messages
 
 
-def schema() -> pa.DataFrameSchema:
+def schema(fields: tuple[Field, ...] = FIELDS) -> pa.DataFrameSchema:
     """The pandera schema of a parsed sheet (columns may be absent; blank cells are NA)."""
-    return _schema_and_messages()[0]
+    return _schema_and_messages(fields)[0]
 
 
-def check_frame(typed: pd.DataFrame) -> list[Problem]:
-    """Run the schema over the parsed frame (index: Excel rows) and return every problem."""
+def check_frame(typed: pd.DataFrame, fields: tuple[Field, ...] = FIELDS) -> list[Problem]:
+    """Run the schema of `fields` (a sheet's field table) over the parsed frame (index: Excel rows)."""
     try:
         # pandera's own pandas calls warn on pandas 2.x (FutureWarning about concatenating
         # all-NA frames): noise for an admin, who reads stderr for the problems in the sheet.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
-            schema().validate(typed, lazy=True)
+            schema(fields).validate(typed, lazy=True)
     except SchemaErrors as errors:
-        return failures_to_problems(errors.failure_cases, typed)
+        return failures_to_problems(errors.failure_cases, typed, fields)
     return []
 
 
-def failures_to_problems(failures: pd.DataFrame, typed: pd.DataFrame) -> list[Problem]:
+def failures_to_problems(failures: pd.DataFrame, typed: pd.DataFrame,
+                         fields: tuple[Field, ...] = FIELDS) -> list[Problem]:
     """The one place where pandera's failure cases become Problem records."""
-    messages = _schema_and_messages()[1]
+    messages = _schema_and_messages(fields)[1]
     problems: list[Problem] = []
     duplicates: dict[Any, list[int]] = {}
     if "id" in typed:
@@ -149,7 +159,7 @@ def failures_to_problems(failures: pd.DataFrame, typed: pd.DataFrame) -> list[Pr
             continue
         row = int(row)
         if check == "not_nullable":
-            message = f"{column} is required: fill in the call center's id"
+            message = f"{column} is required: {REQUIRED_FIX.get(column, 'fill it in')}"
             value = None
         elif check == "field_uniqueness":
             others = [r for r in duplicates.get(value, []) if r != row]

@@ -24,5 +24,11 @@ RESULT_COLUMNS = tuple(c for c in (*OUTCOME_COLUMNS, CHANGES_COLUMN) if c != "id
 # validate and apply ignore them and no PATCH ever carries them.
 CONTEXT_PREFIX = "info."
 
+# The operators sheet (bulkcc.operator_fields.OPERATORS_SHEET is "operators") as a results
+# workbook holds it: a row per operator row, these outcome columns in front of the input's
+# own. Fed back, its outcome columns are kept as meta and otherwise ignored.
+OPERATOR_RESULTS_SHEET = "Operators"
+OPERATOR_RESULT_COLUMNS = ("row", "status", "http_status", "attempts", "error", "duration_ms", "action")
+
 XLSX_SUFFIXES = frozenset({".xlsx", ".xlsm"})
 CSV_SUFFIXES = frozenset({".csv", ".txt"})

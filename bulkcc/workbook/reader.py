@@ -25,7 +25,7 @@ warning on the Sheet, which validate, plan and apply show.
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ import pandas as pd
 from openpyxl.utils import get_column_letter
 
 from bulkcc.errors import InputError, Problem
-from bulkcc.fields import FIELDS_BY_PATH, suggest_column
+from bulkcc.fields import FIELDS_BY_PATH, Field, suggest_column
 from bulkcc.values import is_blank, printable
 from bulkcc.workbook.csvtext import csv_rows, decode
 from bulkcc.workbook.hidden import hidden_warnings
@@ -60,6 +60,28 @@ ERROR_TEXTS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NU
                          "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!",
                          "Err:502", "Err:504", "Err:508", "Err:522", "Err:523"})
 _UNNAMED_SHOWN = 3  # past this many cells under no name in one row, one problem says how many
+
+
+@dataclass(frozen=True)
+class SheetTable:
+    """What the reader needs to know of one kind of sheet: its columns and its results form.
+
+    `key` is the column row 1 must hold: without it the callcenters sheet is no sheet
+    of call centers (InputError); a sheet with `key_required=False` gets a Problem in
+    row 1 instead (the operators sheet: the rest of the workbook stays readable).
+    A sheet named `results_sheet` is a fed-back results workbook's: its
+    `result_columns` are kept as meta and otherwise ignored.
+    """
+
+    fields: Mapping[str, Field]
+    suggest: Callable[[str], str | None]
+    key: str
+    results_sheet: str
+    result_columns: tuple[str, ...]
+    key_required: bool = True
+
+
+CALLCENTERS_TABLE = SheetTable(FIELDS_BY_PATH, suggest_column, "id", RESULTS_SHEET, RESULT_COLUMNS)
 
 
 @dataclass
@@ -129,7 +151,13 @@ def _scan_xlsx(path: Path, sheet_name: str) -> tuple[SheetScan, bool]:
     return scan, hidden
 
 
-def _read_xlsx_rows(path: Path) -> tuple[str, list[list], SheetScan, bool]:
+def _data_sheet(names: list[str]) -> str:
+    return DATA_SHEET if DATA_SHEET in names else names[0]
+
+
+def read_xlsx_rows(path: Path, pick: Callable[[list[str]], str | None] = _data_sheet
+                   ) -> tuple[str, list[list], SheetScan, bool] | None:
+    """(sheet name, rows, XML facts, hidden) of the sheet `pick` chooses among the workbook's; None if none."""
     from python_calamine import CalamineWorkbook
 
     check_input_file(path)
@@ -140,7 +168,9 @@ def _read_xlsx_rows(path: Path) -> tuple[str, list[list], SheetScan, bool]:
         names = workbook.sheet_names
         if not names:
             raise InputError(f"{name} has no sheets")
-        sheet_name = DATA_SHEET if DATA_SHEET in names else names[0]
+        sheet_name = pick(names)
+        if sheet_name is None:
+            return None
         scan, hidden = _scan_xlsx(path, sheet_name)
         rows = workbook.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
     except InputError:
@@ -172,7 +202,9 @@ def read_sheet(path: str | Path) -> Sheet:
     suffix = path.suffix.lower()
     name = printable(path.name)
     if suffix in XLSX_SUFFIXES:
-        sheet_name, rows, scan, hidden = _read_xlsx_rows(path)
+        read = read_xlsx_rows(path)
+        assert read is not None  # the data sheet is always picked
+        sheet_name, rows, scan, hidden = read
         return _build_sheet(path, sheet_name, rows, scan=scan, sheet_hidden=hidden)
     if suffix in CSV_SUFFIXES:
         return _build_sheet(path, None, iter_csv_rows(path), shown_errors=True)
@@ -206,7 +238,7 @@ class _Columns:
     problems: list[Problem]
 
 
-def _columns(header: list[str], allow_meta: bool) -> _Columns:
+def _columns(header: list[str], allow_meta: bool, table: SheetTable = CALLCENTERS_TABLE) -> _Columns:
     problems: list[Problem] = []
     field_cols: dict[str, int] = {}
     meta_cols: dict[str, int] = {}
@@ -218,16 +250,16 @@ def _columns(header: list[str], allow_meta: bool) -> _Columns:
         if name in raw_cols or name in meta_cols:
             problems.append(Problem(1, name, name, f"column {shown} appears twice; keep one"))
             continue
-        if not (allow_meta and name in RESULT_COLUMNS):
+        if not (allow_meta and name in table.result_columns):
             raw_cols[name] = pos
-        if name in FIELDS_BY_PATH:
+        if name in table.fields:
             field_cols[name] = pos
-        elif allow_meta and name in RESULT_COLUMNS:
+        elif allow_meta and name in table.result_columns:
             meta_cols[name] = pos
         elif name.startswith(CONTEXT_PREFIX):
             continue  # read-only context from an export
         else:
-            hint = suggest_column(name) if len(name) <= 200 else None  # difflib on a huge name is slow
+            hint = table.suggest(name) if len(name) <= 200 else None  # difflib on a huge name is slow
             fix = f"did you mean {hint}?" if hint else "see the Columns sheet of `bulkcc template` for the names"
             problems.append(Problem(1, name, name, f"unknown column {shown}: {fix}"))
     unnamed = [p for p, h in enumerate(header) if not h]
@@ -258,7 +290,8 @@ def _bad_cell_problems(row: int, bad: Sequence[tuple[int, str, str | None]], hea
 
 
 def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any]], *,
-                 scan: SheetScan | None = None, sheet_hidden: bool = False, shown_errors: bool = False) -> Sheet:
+                 scan: SheetScan | None = None, sheet_hidden: bool = False, shown_errors: bool = False,
+                 table: SheetTable = CALLCENTERS_TABLE) -> Sheet:
     """The Sheet of these rows (row 1 first); `scan` adds what only the sheet's XML says.
 
     `shown_errors`: the rows are text a spreadsheet saved (CSV), where a cell whose formula
@@ -271,13 +304,18 @@ def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any
     if first is None:
         raise InputError(f"{name}: the sheet is empty; row 1 must hold the column names")
     header = ["" if is_blank(h) else str(h).strip() for h in first]
-    if "id" not in header:
+    missing_key = table.key not in header
+    if missing_key and table.key_required:
         raise InputError(
-            f"{name}: no 'id' column in row 1 of sheet {printable(sheet_name or '(csv)', 80)}; "
+            f"{name}: no '{table.key}' column in row 1 of sheet {printable(sheet_name or '(csv)', 80)}; "
             "row 1 must hold the column names, e.g. from `bulkcc template`"
         )
-    columns = _columns(header, allow_meta=sheet_name == RESULTS_SHEET)
+    columns = _columns(header, allow_meta=sheet_name == table.results_sheet, table=table)
     problems = columns.problems
+    if missing_key:
+        problems.insert(0, Problem(1, table.key, None, (
+            f"no {table.key} column in row 1 of the {printable(sheet_name or '', 80)} sheet: every row needs "
+            f"one; add the column (the names are those of `bulkcc template`)")))
     # The bad cells that matter: any in row 1; below it those of field columns and of columns
     # with no name (an info. or a result column is never sent, an unknown one is refused).
     reported = set(columns.fields.values()) | set(columns.unnamed)

@@ -1,0 +1,188 @@
+"""The rules between the cells of the operators sheet, each reported on the cell to fix.
+
+Like `rules` for the callcenters sheet, they run over the parsed frame (index:
+the operators sheet's Excel rows; blank or bad = NA) after the per-cell checks,
+and return Problem records. Some look at the callcenters sheet too: a
+`call_center_name` names a row of it by its `name` cell, and two rows naming the
+same center (by id, or by a name that resolves to a row with that id) and the
+same user are the same operator twice.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from bulkcc.errors import Problem
+from bulkcc.operator_fields import ADD_SKILL_MIN, SKILL_MAX
+from bulkcc.values import native, printable
+
+CENTER_ID, CENTER_NAME, USER = "call_center_id", "call_center_name", "user_id"
+# The cells of an add or a change: a removal takes only the user.
+NOT_FOR_REMOVAL = ("role", "skill_level", "license_type", "keep_paid_numbers")
+SUGGEST_AMONG = 5000  # names difflib compares an unknown one with (it is quadratic in the worst case)
+SHOWN_ROWS = 10
+
+
+def _col(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name in frame:
+        return frame[name]
+    return pd.Series(pd.NA, index=frame.index, dtype=object)
+
+
+def _rows_text(rows: list[int]) -> str:
+    shown = ", ".join(map(str, rows[:SHOWN_ROWS]))
+    return shown + (f" and {len(rows) - SHOWN_ROWS:,} more" if len(rows) > SHOWN_ROWS else "")
+
+
+def _problem(row: object, column: str, value: object, message: str) -> Problem:
+    return Problem(int(row), column, native(value), message)  # type: ignore[call-overload]
+
+
+@dataclass
+class Centers:
+    """The callcenters sheet as call_center_name sees it: each name's rows, and each row's id."""
+
+    rows_by_name: dict[str, list[int]] = field(default_factory=dict)
+    ids: dict[int, int] = field(default_factory=dict)
+    has_names: bool = False
+    _folded: dict[str, list[str]] | None = None
+
+    @classmethod
+    def of(cls, callcenters: pd.DataFrame) -> Centers:
+        centers = cls(has_names="name" in callcenters)
+        for row, name in _col(callcenters, "name").dropna().items():
+            centers.rows_by_name.setdefault(str(name), []).append(int(row))  # type: ignore[call-overload]
+        for row, center_id in _col(callcenters, "id").dropna().items():
+            centers.ids[int(row)] = int(center_id)  # type: ignore[call-overload]
+        return centers
+
+    def suggestion(self, name: str) -> str | None:
+        """The name of the sheet an unknown one most likely meant: the same but for case, else a close one."""
+        if self._folded is None:
+            self._folded = {}
+            for known in self.rows_by_name:
+                self._folded.setdefault(known.casefold(), []).append(known)
+        same = self._folded.get(name.casefold())
+        if same:
+            return same[0]
+        if len(self.rows_by_name) > SUGGEST_AMONG or len(name) > 100:
+            return None
+        close = difflib.get_close_matches(name, list(self.rows_by_name), n=1, cutoff=0.75)
+        return close[0] if close else None
+
+    def describe(self, row: int) -> str:
+        """A center of the sheet in words, for messages."""
+        center_id = self.ids.get(row)
+        return f"call center {center_id}" if center_id is not None else f"the call center of callcenters row {row}"
+
+
+def one_center(raw: pd.DataFrame) -> Iterator[Problem]:
+    """Exactly one of call_center_id and call_center_name (as typed: a bad cell is still filled)."""
+    has_id, has_name = _col(raw, CENTER_ID).notna(), _col(raw, CENTER_NAME).notna()
+    for row in raw.index[~has_id & ~has_name]:
+        yield _problem(row, CENTER_ID, None,
+                       "the row names no call center: fill in call_center_id (a center that exists) or "
+                       "call_center_name (the name of a row of the callcenters sheet, e.g. one created in this run)")
+    for row in raw.index[has_id & has_name]:
+        yield _problem(row, CENTER_NAME, raw.at[row, CENTER_NAME],
+                       "call_center_id and call_center_name are both filled: a row gives one of them; clear "
+                       "call_center_name to use the id, or call_center_id to use the name")
+
+
+def resolve_names(typed: pd.DataFrame, raw: pd.DataFrame, centers: Centers,
+                  resolved: dict[int, int]) -> Iterator[Problem]:
+    """A call_center_name names exactly one row of the callcenters sheet by its name cell.
+
+    Fills `resolved` (operators row -> callcenters row) for each name that does.
+    """
+    names = _col(typed, CENTER_NAME)
+    only_name = names.notna() & _col(raw, CENTER_ID).isna()
+    for row, name in names[only_name].items():
+        text = str(name)
+        shown = printable(text, 60, quote=True)
+        rows = centers.rows_by_name.get(text, [])
+        if len(rows) == 1:
+            resolved[int(row)] = rows[0]  # type: ignore[call-overload]
+        elif rows:
+            yield _problem(row, CENTER_NAME, name, (
+                f"call_center_name {shown} names {len(rows)} rows of the callcenters sheet (rows "
+                f"{_rows_text(rows)}): it must name one; make those names distinct, or use call_center_id"))
+        elif not centers.has_names:
+            yield _problem(row, CENTER_NAME, name, (
+                f"call_center_name {shown} names no row of the callcenters sheet, which has no name column: "
+                "add the center's row there with its name, or use call_center_id for a center that exists"))
+        else:
+            hint = centers.suggestion(text)
+            did_you_mean = f"did you mean {printable(hint, 60, quote=True)}? " if hint else ""
+            yield _problem(row, CENTER_NAME, name, (
+                f"call_center_name {shown} names no row of the callcenters sheet (by its name cell); "
+                f"{did_you_mean}type a name of that sheet exactly, or use call_center_id for a center that exists"))
+
+
+def one_row_per_operator(typed: pd.DataFrame, centers: Centers, resolved: dict[int, int]) -> Iterator[Problem]:
+    """The same (call center, user) twice is an error on every row of it."""
+    users = _col(typed, USER)
+    center_ids = _col(typed, CENTER_ID)
+    groups: dict[tuple[str, int, int], list[int]] = {}
+    words: dict[tuple[str, int, int], str] = {}
+    for row, user in users.dropna().items():
+        row = int(row)  # type: ignore[call-overload]
+        center_id = center_ids.at[row]
+        if not pd.isna(center_id):
+            key = ("id", int(center_id), int(user))
+            words[key] = f"call center {int(center_id)}"
+        elif row in resolved:
+            sheet_row = resolved[row]
+            by_id = centers.ids.get(sheet_row)
+            # A name resolving to a row with an id is that center, as an id cell would name it.
+            key = ("id", by_id, int(user)) if by_id is not None else ("row", sheet_row, int(user))
+            words.setdefault(key, centers.describe(sheet_row))
+        else:
+            continue
+        groups.setdefault(key, []).append(row)
+    for key, rows in groups.items():
+        if len(rows) < 2:
+            continue
+        for row in rows:
+            others = [r for r in rows if r != row]
+            yield _problem(row, USER, key[2], (
+                f"user {key[2]} is listed more than once for {words[key]} (also in row {_rows_text(others)}): "
+                "one row per operator of a call center; keep one of these rows"))
+
+
+def removal_takes_only_the_user(typed: pd.DataFrame, raw: pd.DataFrame) -> Iterator[Problem]:
+    """remove TRUE with role, skill_level, license_type or keep_paid_numbers filled."""
+    removing = _col(typed, "remove").fillna(False).astype(bool)
+    for column in NOT_FOR_REMOVAL:
+        filled = _col(raw, column).notna() & removing
+        for row in raw.index[filled]:
+            yield _problem(row, column, raw.at[row, column], (
+                f"remove is TRUE, and removing an operator takes only the user: {column} is not used; "
+                f"clear {column}, or set remove to FALSE to add or change the operator"))
+
+
+def skill_zero_only_with_diff(typed: pd.DataFrame, *, diff: bool) -> Iterator[Problem]:
+    """skill_level 0 only changes an existing operator's level (--diff); adding takes 1-100."""
+    if diff:
+        return
+    skill = _col(typed, "skill_level")
+    for row in typed.index[(skill == 0).fillna(False).astype(bool)]:
+        yield _problem(row, "skill_level", 0, (
+            f"skill_level 0 is allowed only when changing an existing operator's level (with --diff); adding "
+            f"an operator takes {ADD_SKILL_MIN}-{SKILL_MAX}: type {ADD_SKILL_MIN} to {SKILL_MAX}, or run with "
+            "--diff to change the level of an operator the call center has"))
+
+
+def check_operator_rules(typed: pd.DataFrame, raw: pd.DataFrame, callcenters: pd.DataFrame, *,
+                         diff: bool = False) -> tuple[list[Problem], dict[int, int]]:
+    """Every broken rule of the operators sheet, and each resolved call_center_name's callcenters row."""
+    centers = Centers.of(callcenters)
+    resolved: dict[int, int] = {}
+    problems = [*one_center(raw), *resolve_names(typed, raw, centers, resolved)]
+    problems += [*one_row_per_operator(typed, centers, resolved), *removal_takes_only_the_user(typed, raw),
+                 *skill_zero_only_with_diff(typed, diff=diff)]
+    return problems, resolved

@@ -1,0 +1,81 @@
+"""Reading the operators sheet of a workbook (the agents of each call center).
+
+The same reader as the callcenters sheet's (`reader._build_sheet`, with the same
+bounds on rows and cells, the same problems for error cells, formulas never
+computed and cells under no name, and the same warnings for what is hidden on
+screen), over the operators field table. The sheet is optional: a CSV has none,
+and a workbook without an `operators` sheet (or whose sheet is blank) has no
+operator rows. A fed-back results workbook holds it as `Operators`, whose
+outcome columns are kept as meta and otherwise ignored, as the Results sheet's.
+
+A sheet without a `user_id` column is not an unreadable file: the problem is in
+row 1 of the sheet, and every operator row is invalid (exit 1, not 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from bulkcc.errors import Problem
+from bulkcc.fields import suggest_column
+from bulkcc.operator_fields import OPERATOR_COLUMNS, OPERATOR_FIELDS_BY_PATH, OPERATORS_SHEET
+from bulkcc.values import is_blank
+from bulkcc.workbook.layout import OPERATOR_RESULT_COLUMNS, OPERATOR_RESULTS_SHEET, XLSX_SUFFIXES
+from bulkcc.workbook.reader import Sheet, SheetTable, _build_sheet, read_xlsx_rows
+
+
+def suggest_operator_column(name: str) -> str | None:
+    """The operators sheet's column an unknown header most likely meant, or None."""
+    cleaned = name.strip().lower().replace(" ", "_")
+    aliases = {"id": "call_center_id", "callcenter_id": "call_center_id", "user": "user_id",
+               "agent": "user_id", "agent_id": "user_id", "name": "call_center_name", "skill": "skill_level",
+               "license": "license_type", "licence": "license_type", "licence_type": "license_type",
+               "delete": "remove", "level": "skill_level"}
+    return aliases.get(cleaned) or suggest_column(name, OPERATOR_COLUMNS)
+
+
+OPERATORS_TABLE = SheetTable(OPERATOR_FIELDS_BY_PATH, suggest_operator_column, "user_id",
+                             OPERATOR_RESULTS_SHEET, OPERATOR_RESULT_COLUMNS, key_required=False)
+
+
+def operator_sheet_name(names: list[str]) -> str | None:
+    """The workbook's operators sheet: `operators`, else a results workbook's `Operators`, else None.
+
+    Excel's sheet names ignore case (a workbook cannot hold both), so any spelling
+    of the name is the operators sheet.
+    """
+    for wanted in (OPERATORS_SHEET, OPERATOR_RESULTS_SHEET):
+        if wanted in names:
+            return wanted
+    return next((n for n in names if n.strip().lower() == OPERATORS_SHEET), None)
+
+
+def with_sheet(problems: list[Problem]) -> list[Problem]:
+    """The problems (or warnings) as located on the operators sheet."""
+    return [p if p.sheet == OPERATORS_SHEET else replace(p, sheet=OPERATORS_SHEET) for p in problems]
+
+
+def build_operator_sheet(path: Path, rows: list[list], sheet_name: str = OPERATORS_SHEET, **scan_facts) -> Sheet:
+    """The operators Sheet of these rows (row 1 first), as `read_operator_sheet` builds it from a file."""
+    return _finish(_build_sheet(path, sheet_name, rows, table=OPERATORS_TABLE, **scan_facts))
+
+
+def read_operator_sheet(path: str | Path) -> Sheet | None:
+    """The workbook's operators sheet, or None (a CSV, no such sheet, a blank one); InputError if unreadable."""
+    path = Path(path)
+    if path.suffix.lower() not in XLSX_SUFFIXES:
+        return None
+    read = read_xlsx_rows(path, operator_sheet_name)
+    if read is None:
+        return None
+    sheet_name, rows, scan, hidden = read
+    if not any(not is_blank(v) for row in rows for v in row) and not scan.bad_cells:
+        return None  # a blank sheet: no operator rows
+    return build_operator_sheet(path, rows, sheet_name, scan=scan, sheet_hidden=hidden)
+
+
+def _finish(sheet: Sheet) -> Sheet:
+    sheet.header_problems = with_sheet(sheet.header_problems)
+    sheet.warnings = with_sheet(sheet.warnings)
+    return sheet
