@@ -12,6 +12,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
 
 from bulkcc.fields import FIELDS
+from bulkcc.operator_fields import OPERATOR_FIELDS, OPERATORS_SHEET
 from bulkcc.validate.cells import FALSE_WORDS, TRUE_WORDS, parse_bool
 from bulkcc.validate.validation import validate_file
 from bulkcc.workbook.docs import DOCS_PATH, columns_markdown
@@ -25,6 +26,7 @@ from bulkcc.workbook.template import (
     PROMPT_LIMIT,
     PROMPT_TITLE_LIMIT,
     VALIDATED_ROWS,
+    build_template,
     build_workbook,
     write_template,
 )
@@ -75,7 +77,7 @@ def _validation_of(sheet, column: int):
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Workbook:
-    return _saved(build_workbook(), tmp_path_factory.mktemp("template") / "template.xlsx")
+    return _saved(build_template(), tmp_path_factory.mktemp("template") / "template.xlsx")
 
 
 def test_committed_template_is_current(template):
@@ -85,7 +87,7 @@ def test_committed_template_is_current(template):
         expected, actual = _content(template[name]), _content(committed[name])
         for part in expected:
             assert actual[part] == expected[part], (
-                f"templates/callcenters.xlsx, sheet {name}: {part} differ from build_workbook(): {REGENERATE}"
+                f"templates/callcenters.xlsx, sheet {name}: {part} differ from build_template(): {REGENERATE}"
             )
     assert committed.properties.modified == DOCUMENT_TIME
 
@@ -98,12 +100,40 @@ def test_header_is_every_field_in_order(template):
     comments = [sheet.cell(row=1, column=i).comment for i in range(1, len(FIELDS) + 1)]
     assert all(c is not None and f.help in c.text for c, f in zip(comments, FIELDS, strict=False))
     columns_sheet = template["Columns"]
-    assert [row[0] for row in columns_sheet.iter_rows(min_row=2, values_only=True)] == [f.path for f in FIELDS]
+    listed = [row[:2] for row in columns_sheet.iter_rows(min_row=2, values_only=True)]
+    assert listed == [(f.path, f.group) for f in FIELDS] + [(f.path, "operators sheet") for f in OPERATOR_FIELDS]
 
 
-def test_validations_match_the_fields(template):
-    sheet = template[DATA_SHEET]
-    for column, field in enumerate(FIELDS, start=1):
+def test_the_operators_sheet_has_every_operator_column_with_its_help(template):
+    assert template.sheetnames[:2] == [DATA_SHEET, OPERATORS_SHEET]
+    sheet = template[OPERATORS_SHEET]
+    assert [c.value for c in sheet[1]] == [f.path for f in OPERATOR_FIELDS]
+    assert sheet.freeze_panes == "A2"
+    for column, field in enumerate(OPERATOR_FIELDS, start=1):
+        comment = sheet.cell(row=1, column=column).comment
+        assert comment is not None and field.help in comment.text and f"Allowed: {field.allowed}." in comment.text
+        width = sheet.column_dimensions[get_column_letter(column)].width
+        assert width >= len(field.path) + 2, field.path
+    drop_downs = {field.path: _validation_of(sheet, column).formula1
+                  for column, field in enumerate(OPERATOR_FIELDS, start=1)}
+    assert drop_downs["role"] == '"admin,operator,supervisor"'
+    assert drop_downs["license_type"] == '"agents,lite_support_agents"'
+    assert drop_downs["remove"].startswith('"TRUE,FALSE,') and drop_downs["keep_paid_numbers"] == drop_downs["remove"]
+    skill = _validation_of(sheet, [f.path for f in OPERATOR_FIELDS].index("skill_level") + 1)
+    assert (skill.type, skill.operator, skill.formula1, skill.formula2) == ("whole", "between", "0", "100")
+    assert "1-100 when adding" in skill.prompt
+
+
+def test_the_template_s_operators_sheet_reads_as_no_operator_rows(tmp_path):
+    validation = validate_file(write_template(tmp_path / "template.xlsx"))
+    assert validation.ok and validation.operators is not None and validation.operator_rows == []
+    assert validation.operators.sheet.rows == [] and validation.operators.problems == []
+
+
+@pytest.mark.parametrize(("sheet_name", "fields"), [(DATA_SHEET, FIELDS), (OPERATORS_SHEET, OPERATOR_FIELDS)])
+def test_validations_match_the_fields(template, sheet_name, fields):
+    sheet = template[sheet_name]
+    for column, field in enumerate(fields, start=1):
         dv = _validation_of(sheet, column)
         letter = get_column_letter(column)
         assert str(dv.sqref) == f"{letter}2:{letter}{VALIDATED_ROWS + 1}"
@@ -124,8 +154,9 @@ def test_validations_match_the_fields(template):
                 assert (dv.operator, dv.formula2) == ("between", str(field.maximum)), field.path
         elif field.max_length:
             assert (dv.type, dv.operator, dv.formula1) == ("textLength", "lessThanOrEqual", str(field.max_length))
-    keys = _validation_of(sheet, [f.path for f in FIELDS].index("hold_queue.queue_escape_dtmf") + 1)
-    assert keys.formula1 == '"0,1,2,3,4,5,6,7,8,9,*,#"'
+    if fields is FIELDS:
+        keys = _validation_of(sheet, [f.path for f in FIELDS].index("hold_queue.queue_escape_dtmf") + 1)
+        assert keys.formula1 == '"0,1,2,3,4,5,6,7,8,9,*,#"'
 
 
 def test_outlined_groups_are_separate_and_dtmf_collapsed(template):

@@ -1,4 +1,4 @@
-"""The column reference of the docs (`docs/columns.md`), generated from FIELDS.
+"""The column reference of the docs (`docs/columns.md`), generated from FIELDS and OPERATOR_FIELDS.
 
 The 60 per-key DTMF columns are shown as 6 rows with a `K` placeholder for the
 key. Regenerate with `python -m bulkcc.docs`; a test checks the file is current.
@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from bulkcc.fields import FIELDS, KIND_LABEL, MENU_KEYS, Field, dtmf_path, split_dtmf_path
+from bulkcc.operator_fields import OPERATOR_FIELDS, OPERATORS_SHEET
 from bulkcc.workbook.template import allowed_cell_text
 from bulkcc.workbook.xlsx import write_atomic_text
 
@@ -36,7 +37,8 @@ def columns_markdown() -> str:
     lines = [
         "# Workbook columns",
         "",
-        "Generated from `bulkcc/fields.py` by `python -m bulkcc.docs`; do not edit by hand.",
+        "Generated from `bulkcc/fields.py` and `bulkcc/operator_fields.py` by `python -m bulkcc.docs`; "
+        "do not edit by hand.",
         "",
         f"A blank cell leaves a setting unchanged. In the `dtmf.{KEY_PLACEHOLDER}` rows, {KEY_PLACEHOLDER} "
         f"stands for a phone key {MENU_KEYS[0]}…{MENU_KEYS[-1]}: each row is ten columns.",
@@ -51,9 +53,28 @@ def columns_markdown() -> str:
             if dtmf[1] != MENU_KEYS[0]:
                 continue  # the key-0 column stands for all ten
             name, help_text = _with_placeholder(field)
-        cells = [f"`{name}`", KIND_LABEL[field.kind], allowed_cell_text(field), field.default, help_text]
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        lines.append(_row(field, name, help_text))
+    lines += [
+        "",
+        f"## The `{OPERATORS_SHEET}` sheet",
+        "",
+        "One row per operator (agent) of a call center: `user_id` and exactly one of `call_center_id` and "
+        "`call_center_name` (the `name` of one row of the callcenters sheet, e.g. a center created in the same "
+        "run). `remove` TRUE removes the operator and takes only the center and the user. Otherwise the row adds "
+        "the operator (blank `role`, `skill_level`, `license_type` mean the API's defaults: operator, 100, "
+        "agents; `skill_level` takes 1–100), or with `--diff` changes the role and skill level of an operator "
+        "the center has (`skill_level` 0–100). A (call center, user) appears once.",
+        "",
+        "| column | type | allowed | default | description |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    lines += [_row(field, field.path, field.help) for field in OPERATOR_FIELDS]
     return "\n".join(lines) + "\n"
+
+
+def _row(field: Field, name: str, help_text: str) -> str:
+    cells = [f"`{name}`", KIND_LABEL[field.kind], allowed_cell_text(field), field.default, help_text]
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
 def write_columns_doc(path: str | Path = DOCS_PATH) -> Path:

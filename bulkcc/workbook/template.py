@@ -1,5 +1,8 @@
 """The template workbook: every column of FIELDS, with drop-downs, ranges and help.
 
+Its `operators` sheet is laid out the same way from OPERATOR_FIELDS: a row per
+(call center, user), to add, change or remove the agents of a center.
+
 The sheet `callcenters` holds one column per field, in table order, each with
 its help as the header's comment and as the input message of a data validation
 (a drop-down for enums, booleans and phone keys; a whole-number range; a text
@@ -29,6 +32,7 @@ from openpyxl.worksheet.properties import Outline
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bulkcc.fields import FIELDS, FIELDS_BY_PATH, KIND_LABEL, Field
+from bulkcc.operator_fields import OPERATOR_FIELDS, OPERATORS_SHEET
 from bulkcc.status import Status
 from bulkcc.workbook.layout import COLUMNS_SHEET, DATA_SHEET
 from bulkcc.workbook.reader import MAX_ROWS
@@ -72,6 +76,11 @@ README_LINES = (
     "An export leaves blank any live value a cell cannot hold exactly (bulkcc export lists them, with why): "
     "with --diff a blank cell leaves the live value as it is.",
     "Columns starting with info. are read-only context: validate and apply ignore them.",
+    "The operators sheet assigns agents: one row per operator of a call center, with user_id and either "
+    "call_center_id or call_center_name (the name of a row of the callcenters sheet, e.g. a center created in "
+    "the same run). remove TRUE removes the operator (fill only the center and user_id); otherwise the row adds "
+    "the operator, or with --diff changes its role and skill_level. Blank role, skill_level and license_type "
+    "mean the API's defaults when adding (operator, 100, agents).",
     "Each header's comment and the Columns sheet describe the column. "
     "Check a filled sheet with `bulkcc validate` and `bulkcc plan` before `bulkcc apply`.",
 )
@@ -212,9 +221,9 @@ def _outline_groups(sheet: Worksheet) -> None:
 EXCEL_DIGITS = 10**15  # Excel keeps 15 significant digits of a number
 
 
-def _as_cell(column: str, value: Any) -> Any:
+def _as_cell(column: str, value: Any, fields: Mapping[str, Field] = FIELDS_BY_PATH) -> Any:
     """Ids, and numbers Excel would round, are written as text: Excel keeps only 15 significant digits."""
-    field = FIELDS_BY_PATH.get(column)
+    field = fields.get(column)
     if field is not None and isinstance(value, int) and not isinstance(value, bool) and (
             field.is_identifier or abs(value) >= EXCEL_DIGITS):
         return str(value)
@@ -224,15 +233,17 @@ def _as_cell(column: str, value: Any) -> Any:
 ID_WIDTH = 22  # a 19-digit id (int64) and the filter button
 
 
-def _data_column_width(name: str) -> int:
+def _data_column_width(name: str, fields: Mapping[str, Field] = FIELDS_BY_PATH) -> int:
     """Wide enough for the whole header (+4: the filter button), and for a 19-digit id."""
-    field = FIELDS_BY_PATH.get(name)
+    field = fields.get(name)
     floor = ID_WIDTH if field is not None and field.is_identifier else 12
     return max(len(name) + 4, floor)
 
 
-def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], context_columns: Sequence[str]) -> None:
-    header = [field.path for field in FIELDS] + list(context_columns)
+def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], context_columns: Sequence[str],
+                      fields: tuple[Field, ...] = FIELDS) -> None:
+    by_path = {field.path: field for field in fields}
+    header = [field.path for field in fields] + list(context_columns)
     write_row(sheet, 1, header)
     known = set(header)
     row_count = 0
@@ -240,10 +251,10 @@ def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], conte
         unknown = sorted(set(values) - known)
         if unknown:  # a caller's bug: the value would silently not be written
             raise ValueError(f"row {row_count}: no column named {', '.join(unknown)}")
-        write_row(sheet, row_count + 1, [_as_cell(name, values.get(name)) for name in header])
+        write_row(sheet, row_count + 1, [_as_cell(name, values.get(name), by_path) for name in header])
     last_row = max(VALIDATED_ROWS + 1, row_count + 1)
 
-    for column, field in enumerate(FIELDS, start=1):
+    for column, field in enumerate(fields, start=1):
         letter = get_column_letter(column)
         sheet.cell(row=1, column=column).comment = _comment(column_help(field))
         validation = field_validation(field)
@@ -251,22 +262,32 @@ def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], conte
         if field.is_identifier:
             sheet.column_dimensions[letter].number_format = "@"  # typed ids stay text, all 16 digits
         sheet.add_data_validation(validation)
-    widths = [_data_column_width(name) for name in header]
-    style_header(sheet, len(header), freeze="B2", widths=widths)
-    for column in range(len(FIELDS) + 1, len(header) + 1):
+    widths = [_data_column_width(name, by_path) for name in header]
+    # The callcenters sheet keeps its id column in view; an operators row reads left to right.
+    style_header(sheet, len(header), freeze="B2" if fields is FIELDS else "A2", widths=widths)
+    for column in range(len(fields) + 1, len(header) + 1):
         _style_context_header(sheet, column)
-    _outline_groups(sheet)
+    if fields is FIELDS:
+        _outline_groups(sheet)
+    else:
+        # No print area: one fixed to the rows written would leave out every row an admin types
+        # below them (the template's operators sheet has none). Fitted to the width, it prints whole.
+        sheet.print_area = None
 
 
 # ---- the reference sheets ----
 
+OPERATORS_GROUP = f"{OPERATORS_SHEET} sheet"  # the group the Columns sheet shows for the operators sheet's columns
+
+
 def _write_columns_sheet(sheet: Worksheet) -> None:
     write_row(sheet, 1, COLUMNS_HEADER)
-    for row, field in enumerate(FIELDS, start=2):
+    listed = [(field, field.group) for field in FIELDS] + [(field, OPERATORS_GROUP) for field in OPERATOR_FIELDS]
+    for row, (field, group) in enumerate(listed, start=2):
         numeric_range = field.range_text
         allowed = "" if numeric_range else allowed_cell_text(field)  # the range column already says it
         write_row(sheet, row, [
-            field.path, field.group, KIND_LABEL[field.kind], allowed, numeric_range,
+            field.path, group, KIND_LABEL[field.kind], allowed, numeric_range,
             field.max_length, field.default, field.help,
         ])
         sheet.cell(row=row, column=len(COLUMNS_HEADER)).alignment = Alignment(wrap_text=True, vertical="top")
@@ -280,12 +301,15 @@ def _write_readme_sheet(sheet: Worksheet) -> None:
     sheet.column_dimensions["A"].width = 120
 
 
-def build_workbook(rows: Iterable[Mapping[str, Any]] = (), context_columns: Sequence[str] = ()) -> Workbook:
-    """The call center workbook: the template, or an export when given rows and context columns.
+def build_workbook(rows: Iterable[Mapping[str, Any]] = (), context_columns: Sequence[str] = (),
+                   operator_rows: Iterable[Mapping[str, Any]] | None = None) -> Workbook:
+    """The call center workbook: an export when given rows and context columns (`build_template`: the template).
 
     `rows` map column names to cell values already rendered for a cell (see
     `payload.cell_value`); a missing column is a blank cell. `context_columns`
     (`info.` names) come after every field column and are never read back.
+    `operator_rows` (OPERATOR_FIELDS names to cells; ids as ints or text) fill an
+    `operators` sheet, placed after the callcenters sheet; None: no such sheet.
     """
     workbook = Workbook()
     workbook.properties = _FixedTimeProperties(creator=AUTHOR, lastModifiedBy=AUTHOR,
@@ -293,11 +317,18 @@ def build_workbook(rows: Iterable[Mapping[str, Any]] = (), context_columns: Sequ
     data_sheet = active_sheet(workbook)
     data_sheet.title = DATA_SHEET
     _write_data_sheet(data_sheet, rows, context_columns)
+    if operator_rows is not None:
+        _write_data_sheet(workbook.create_sheet(OPERATORS_SHEET), operator_rows, (), OPERATOR_FIELDS)
     _write_columns_sheet(workbook.create_sheet(COLUMNS_SHEET))
     _write_readme_sheet(workbook.create_sheet(README_SHEET))
     return workbook
 
 
+def build_template() -> Workbook:
+    """The empty template: the callcenters sheet, the operators sheet and the reference sheets."""
+    return build_workbook(operator_rows=())
+
+
 def write_template(path: str | Path) -> Path:
     """Write the empty template to `path` (atomically) and return the path."""
-    return save_atomic(build_workbook(), path)
+    return save_atomic(build_template(), path)
