@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import write_xlsx_file
+from openpyxl import Workbook
 from workbooks import patch_sheet_xml, sheet_member, write_sheet
 
 from bulkcc.cli import main
@@ -134,6 +135,67 @@ def far_cell(folder: Path) -> Path:
     return write_sheet(folder / "far.xlsx", [["id"], ["1001"]], far_cell=(1_048_576, 16_384))
 
 
+OPS = ["call_center_id", "call_center_name", "user_id", "role", "skill_level", "remove"]
+
+
+def with_operators(name: str, rows: list[list], *, header: list[str] = OPS, errors: dict[str, str] | None = None,
+                   hidden: bool = False, far: bool = False) -> Callable[[Path], Path]:
+    """A workbook with a valid callcenters sheet and an operators sheet of `rows` (sheet2.xml)."""
+    def make(folder: Path) -> Path:
+        workbook = Workbook()
+        centers = workbook.active
+        centers.title = "callcenters"
+        centers.append(["id", "name"])
+        centers.append(["1001", "Sales"])
+        sheet = workbook.create_sheet("operators")
+        for number, values in enumerate([header, *rows], start=1):
+            for column, value in enumerate(values, start=1):
+                if value is not None:
+                    cell = sheet.cell(row=number, column=column, value=value)
+                    if isinstance(value, str):
+                        cell.data_type = "s"  # text stays text
+        for ref, shown in (errors or {}).items():
+            sheet[ref].value = shown
+            sheet[ref].data_type = "e"
+        if far:
+            sheet.cell(row=1_048_576, column=16_384, value="x")
+        sheet.sheet_state = "hidden" if hidden else "visible"
+        path = folder / name
+        workbook.save(path)
+        return path
+    return make
+
+
+def operators_cut_short(folder: Path) -> Path:
+    path = with_operators("ops-broken.xlsx", [["1001", None, "5"]])(folder)
+    return sheet_member(path, "xl/worksheets/sheet2.xml", lambda d: d[: len(d) // 2])
+
+
+def operators_huge_cell(folder: Path) -> Path:
+    path = with_operators("ops-huge.xlsx", [["1001", "HUGE", "5"]])(folder)
+    return patch_sheet_xml(path, {b"HUGE": b"a" * 10_485_760}, member="xl/worksheets/sheet2.xml")
+
+
+OPERATOR_CASES = [
+    Case("operators: a bad role and a name of no row", with_operators("ops-bad.xlsx", [
+        ["1001", None, "5", "boss"], [None, "Nowhere", "6"]]), EXIT_INVALID, "'boss' is not an allowed role"),
+    Case("operators: no user_id column", with_operators("ops-no-user.xlsx", [["1001", "admin"]],
+                                                         header=["call_center_id", "role"]),
+         EXIT_INVALID, "no user_id column in row 1 of the operators sheet"),
+    Case("operators: error cells", with_operators("ops-errors.xlsx", [["1001", None, None]], errors={"C2": "#N/A"}),
+         EXIT_INVALID, "C2 shows the error #N/A"),
+    Case("operators: sheet XML cut short", operators_cut_short, EXIT_USAGE, "cannot read ops-broken.xlsx"),
+    Case("operators: 10 MB cell", operators_huge_cell, EXIT_INVALID, "(10,485,760 characters)"),
+    Case("operators: a value in XFD1048576", with_operators("ops-far.xlsx", [["1001", None, "5"]], far=True),
+         EXIT_USAGE, "the sheet's cells run to XFD1048576", process=True),
+    Case("operators: hidden sheet", with_operators("ops-hidden.xlsx", [["1001", None, "5"]], hidden=True),
+         EXIT_OK, "warning: operators sheet: the sheet 'operators', which bulkcc reads, is hidden",
+         plan_words="is hidden"),
+    Case("operators: remove with a role, the same user twice", with_operators("ops-rules.xlsx", [
+        ["1001", None, "5", "admin", None, "TRUE"], [None, "Sales", "6"], ["1001", None, "6"]]), EXIT_INVALID,
+         "removing an operator takes only the user"),
+]
+
 CASES = [
     Case("truncated zip", truncated_xlsx, EXIT_USAGE, "truncated.xlsx is not an .xlsx workbook"),
     Case("zip bomb", zip_bomb, EXIT_USAGE, "refusing to open it (a zip bomb or a corrupted file)", process=True),
@@ -186,6 +248,7 @@ CASES = [
     Case("a dangling symlink", link("gone.xlsx", "nowhere.xlsx"), EXIT_USAGE, "gone.xlsx: no such file"),
     Case("a path through a file", through_a_file, EXIT_USAGE, "Not a directory"),
     Case("a missing file", lambda f: f / "missing.csv", EXIT_USAGE, "missing.csv: no such file"),
+    *OPERATOR_CASES,
 ]
 
 

@@ -19,7 +19,6 @@ from bulkcc.validate.cells import CellError, parser_for
 from bulkcc.validate.schema import DTYPES
 from bulkcc.values import is_nan
 
-
 # How much of a value or message a report shows: a cell of 10 MB is shown as its first
 # characters and its length, never whole.
 VALUE_LIMIT = 200

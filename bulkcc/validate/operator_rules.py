@@ -131,8 +131,8 @@ def one_row_per_operator(typed: pd.DataFrame, centers: Centers, resolved: dict[i
     words: dict[tuple[str, int, int], str] = {}
     for row, user in users.dropna().items():
         row = int(row)  # type: ignore[call-overload]
-        center_id = center_ids.at[row]
-        if not pd.isna(center_id):
+        center_id = native(center_ids.at[row])
+        if center_id is not None:
             key = ("id", int(center_id), int(user))
             words[key] = f"call center {int(center_id)}"
         elif row in resolved:
