@@ -361,3 +361,17 @@ def test_the_operators_sheet_is_found_whatever_its_case(tmp_path: Path, name: st
     path = write_book(tmp_path / "case.xlsx", [["id"], ["1001"]], [OPS, row(call_center_id="1001", user_id=5)],
                       operators_name=name)
     assert validate_file(path).operator_rows == [OperatorRow(2, 5, call_center_id=1001)]
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(sheet=operator_sheet())
+def test_an_operators_sheet_in_a_workbook_gives_what_the_same_cells_give_in_memory(sheet, tmp_path: Path) -> None:
+    header, rows = sheet
+    path = write_book(tmp_path / "prop.xlsx", CENTERS, [header, *rows])
+    from_file, in_memory = validate_file(path), validate(rows, header=header)
+    assert from_file.operators is not None and in_memory.operators is not None
+    # The cells, not the words: a workbook holds 2 as the number 2.0, which a message shows as it is.
+    assert [(p.row, p.column) for p in from_file.operators.problems] == [
+        (p.row, p.column) for p in in_memory.operators.problems]
+    assert from_file.operator_rows == in_memory.operator_rows
