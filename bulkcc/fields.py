@@ -75,6 +75,8 @@ class Field:
     single_line: bool = False
     default: str = ""
     required: bool = False
+    # A column only a create sends (POST): never in a PATCH body, never read from a live call center.
+    create_only: bool = False
 
     @property
     def is_dtmf_menu(self) -> bool:
@@ -171,10 +173,13 @@ _HOURS_HELP = {
 }
 
 FIELDS: tuple[Field, ...] = tuple([
-    _f("id", "id", "call center", "The call center's id (required, unique in the sheet). "
-       "The row changes this call center.", required=True, minimum=1),
+    _f("id", "id", "call center", "The call center's id (unique in the sheet): the row changes this call "
+       "center. Leave it blank and fill office_id (and name) to create a new call center instead.", minimum=1),
     _f("name", "text", "call center", "The name of the call center. One line, max 100 characters.",
        max_length=100, single_line=True),
+    _f("office_id", "id", "call center", "Used only to create a call center: with id blank, the row creates a "
+       "new call center (named by name, required) in this office. With id filled it is not sent: a call "
+       "center cannot move office.", minimum=1, create_only=True),
     _f("group_description", "text", "call center", "The description of the call center. Max 256 characters.",
        max_length=256),
     _f("hours_on", "bool", "call center", "Whether the call center keeps the hours below. FALSE means it "
@@ -232,6 +237,8 @@ FIELDS: tuple[Field, ...] = tuple([
 
 FIELDS_BY_PATH: dict[str, Field] = {f.path: f for f in FIELDS}
 COLUMNS: tuple[str, ...] = tuple(FIELDS_BY_PATH)
+# The columns only a create sends (office_id): left out of PATCH bodies, exports and --diff.
+CREATE_ONLY: frozenset[str] = frozenset(f.path for f in FIELDS if f.create_only)
 
 
 def routing_required_columns() -> tuple[str, ...]:

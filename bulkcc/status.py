@@ -33,6 +33,10 @@ class Status(StrEnum):
     # Not re-sent by --only-failed: its body was planned against a state that is gone,
     # so sending it would overwrite someone's change unseen; a new plan decides.
     STALE = ("stale", False, False, False, False, "E4DFEC")
+    # A row that created a call center (POST): its new id is in the Results' id column.
+    CREATED = ("created", True, False, True, False, "A9D08E")
+    # A row of a rollback's created sheet whose call center was deleted (only with --allow-delete).
+    DELETED = ("deleted", True, False, True, False, "D9D9D9")
 
     def __new__(cls, word: str, ok: bool, resend: bool, final: bool, always_counted: bool,
                 fill: str) -> Status:

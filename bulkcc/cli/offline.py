@@ -110,11 +110,12 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | 
         render_warnings(the_plan.validation, out)
     counts = the_plan.summary()
     blocked = f", {len(the_plan.blocked)} rows blocked (never sent)" if the_plan.blocked else ""
-    out.print(f"{counts['requests']} requests planned, {counts['skipped']} rows with nothing to change, "
+    creating = f"{counts['creates']} call centers to create (POST), " if counts["creates"] else ""
+    out.print(f"{creating}{counts['requests']} requests planned, {counts['skipped']} rows with nothing to change, "
               f"{counts['invalid']} invalid rows (never sent){blocked}", markup=False)
     if json_path:
         try:
-            write_plan_jsonl(the_plan.requests, json_path)
+            write_plan_jsonl([*the_plan.creates, *the_plan.requests], json_path)
         except OSError as exc:  # a folder in the way, no permission, a full disk: one line, not a traceback
             raise UsageError(f"cannot write {printable(str(json_path), 300)}: "
                              f"{printable(exc.strerror or exc)}; pick another path") from exc

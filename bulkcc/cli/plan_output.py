@@ -26,8 +26,19 @@ MIN_SCREEN = 24  # lines, when the terminal does not say
 _BODY_JSON = json.JSONEncoder(ensure_ascii=False).encode
 
 
+def create_lines(plan: Plan, limit: int | None = None) -> Iterator[str]:
+    """Each create as `row N: POST /api/v2/callcenters create "Support Berlin" in office 124` and its body."""
+    for create in plan.creates[:limit]:
+        yield f"row {create.row}: {create.describe()}"
+        yield "  " + json.dumps(create.body, ensure_ascii=False)
+
+
 def request_lines(plan: Plan, limit: int | None = None) -> Iterator[str]:
-    """Each planned request as `row N: PATCH path`, its changes, and its body as one JSON line."""
+    """Each planned request as `row N: PATCH path`, its changes, and its body as one JSON line;
+    the creates come first (they are sent first), apart from the updates."""
+    yield from create_lines(plan, limit)
+    if plan.creates and plan.requests:
+        yield "updates:"
     for request in plan.requests[:limit]:
         yield f"row {request.row}: {request.method} {request.path}"
         for change in plan.change_lines(request.row):
@@ -39,7 +50,8 @@ def request_lines(plan: Plan, limit: int | None = None) -> Iterator[str]:
 
 
 def _line_count(plan: Plan) -> int:
-    return sum(2 + len(plan.changes.get(r.row, [])) for r in plan.requests) + len(plan.skipped)
+    return (sum(2 + len(plan.changes.get(r.row, [])) for r in plan.requests) + len(plan.skipped)
+            + 2 * len(plan.creates))
 
 
 def write_requests(plan: Plan, stream: TextIO, *, full_plan_hint: str) -> None:
@@ -47,8 +59,10 @@ def write_requests(plan: Plan, stream: TextIO, *, full_plan_hint: str) -> None:
     screen = max(shutil.get_terminal_size((80, MIN_SCREEN)).lines, MIN_SCREEN)
     if stream.isatty() and _line_count(plan) > screen - 8:
         lines = [*request_lines(plan, FIRST_ROWS),
-                 f"… and {len(plan.requests) - FIRST_ROWS} more requests ({len(plan.skipped)} rows with nothing "
-                 f"to change); {full_plan_hint}",
+                 *([f"… and {len(plan.creates) - FIRST_ROWS} more creates"] if len(plan.creates) > FIRST_ROWS
+                   else []),
+                 f"… and {max(0, len(plan.requests) - FIRST_ROWS)} more requests ({len(plan.skipped)} rows with "
+                 f"nothing to change); {full_plan_hint}",
                  "call centers changed, per field:"]
         counts = plan.field_counts()
         width = max((len(name) for name in counts), default=0)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bulkcc.fields import (
+    CREATE_ONLY,
     DTMF_PARTS,
     FIELDS,
     FIELDS_BY_PATH,
@@ -80,13 +81,17 @@ def field_order(path: str) -> int:
     return _FIELD_ORDER.get(path, len(_FIELD_ORDER))
 
 
+# Never in a PATCH body: the id is in the path, and a call center cannot move office.
+NOT_PATCHED = frozenset({"id"}) | CREATE_ONLY
+
+
 def body_from_values(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The PATCH body a row's values stand for; `id` and blank cells are left out."""
+    """The PATCH body a row's values stand for; `id`, `office_id` and blank cells are left out."""
     body: dict[str, Any] = {}
     menus: dict[str, dict[str, dict[str, Any]]] = {}
     for path in sorted(values, key=field_order):
         value = values[path]
-        if value is None or path == "id":
+        if value is None or path in NOT_PATCHED:
             continue
         dtmf = _split_dtmf(path)
         if dtmf is not None:
@@ -203,7 +208,8 @@ def read_callcenter(callcenter: Mapping[str, Any]) -> LiveValues:
             read.values[field.path] = value
 
     for field in FIELDS:
-        if not field.is_dtmf_menu:
+        # office_id is a create's column: a live center's office is context (export's info.office_id).
+        if not field.is_dtmf_menu and not field.create_only:
             put(field, _get_path(callcenter, field.path))
     for state in ROUTING_STATES:
         menu = _get_path(callcenter, f"routing_options.{state}.dtmf")

@@ -2,7 +2,9 @@
 
 `make_plan` is what `bulkcc plan` shows and what `bulkcc apply` sends: invalid
 rows are never planned, and a valid row with nothing to change is set aside as
-skipped rather than sent as an empty PATCH. A `Plan` is never changed in place:
+skipped rather than sent as an empty PATCH. A row with a blank id and an
+office_id is a create (`creates`, POST), kept apart from the updates: it is
+sent first, and never diffed. A `Plan` is never changed in place:
 narrowing it to some rows (`only`, `without`) or diffing it against live state
 (`bulkcc.plan.diff.diff_plan`) returns a new plan, so what was shown is what
 is sent.
@@ -11,11 +13,12 @@ is sent.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bulkcc.plan.creates import PlannedCreate, is_create, plan_creates
 from bulkcc.plan.payload import PlannedRequest, plan_requests, row_values
 from bulkcc.validate.validation import Validation
 from bulkcc.workbook.xlsx import write_atomic_text
@@ -46,6 +49,7 @@ class Plan:
     prior: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
     unreadable: Mapping[int, str] = field(default_factory=dict)
     blocked: Mapping[int, str] = field(default_factory=dict)
+    creates: list[PlannedCreate] = field(default_factory=list)  # rows that create a call center (POST)
 
     @property
     def rows(self) -> int:
@@ -55,6 +59,7 @@ class Plan:
         return {
             "rows": self.rows,
             "requests": len(self.requests),
+            "creates": len(self.creates),
             "skipped": len(self.skipped),
             "invalid": len(self.validation.invalid_rows),
         }
@@ -91,28 +96,33 @@ class Plan:
         """The same plan narrowed to `rows` (e.g. those --only-failed selects)."""
         return replace(self, requests=[r for r in self.requests if r.row in rows],
                        skipped=[r for r in self.skipped if r.row in rows],
-                       unchanged=[r for r in self.unchanged if r.row in rows])
+                       unchanged=[r for r in self.unchanged if r.row in rows],
+                       creates=[c for c in self.creates if c.row in rows])
 
     def without(self, rows: Collection[int]) -> Plan:
-        """The same plan less the requests of `rows` (e.g. those an earlier run already sent)."""
-        return replace(self, requests=[r for r in self.requests if r.row not in rows])
+        """The same plan less the requests (and creates) of `rows` (e.g. those an earlier run already sent)."""
+        return replace(self, requests=[r for r in self.requests if r.row not in rows],
+                       creates=[c for c in self.creates if c.row not in rows])
 
 
 def make_plan(validation: Validation) -> Plan:
     values = row_values(validation.typed)
-    planned = plan_requests(values, validation.valid_rows)
+    new = [row for row in validation.valid_rows if is_create(values[row])]
+    planned = plan_requests(values, [row for row in validation.valid_rows if not is_create(values[row])])
     return Plan(
         validation=validation,
         requests=[p for p in planned if p.body],
         skipped=[p for p in planned if not p.body],
         values=values,
+        creates=plan_creates(values, new),
     )
 
 
-def plan_jsonl(requests: list[PlannedRequest]) -> str:
+def plan_jsonl(requests: Sequence[PlannedRequest | PlannedCreate]) -> str:
     return "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in requests)
 
 
-def write_plan_jsonl(requests: list[PlannedRequest], path: str | Path) -> Path:
-    """JSON Lines, one request per line: {"row", "id", "method", "path", "body"}."""
+def write_plan_jsonl(requests: Sequence[PlannedRequest | PlannedCreate], path: str | Path) -> Path:
+    """JSON Lines, one request per line: {"row", "id", "method", "path", "body"} (a create also has
+    "kind": "create", and its id is null)."""
     return write_atomic_text(path, plan_jsonl(requests))

@@ -6,7 +6,14 @@ the per-cell checks, and return Problem records like those.
 With --diff (`diff=True`) the routing a row sends is completed from the live
 call center, so a row may fill only the routing cells it changes: the rule that
 routing comes whole is then checked on the completed routing, when the live
-state is known (`bulkcc.plan.exact.routing_blockers`), not on the sheet.
+state is known (`bulkcc.plan.exact.routing_blockers`), not on the sheet. A row
+that creates a call center (blank id, office_id filled) has no live center to
+complete it from, so it keeps that rule in both modes.
+
+The rules of rows as a whole live here too: ids are unique, a row names its call
+center (id) or creates one (office_id and name), and no two creates give one
+office two call centers of the same name (names compared exactly, after the
+leading and trailing blanks a cell cannot keep).
 """
 
 from __future__ import annotations
@@ -81,7 +88,56 @@ def distinct_queue_keys(frame: pd.DataFrame) -> Iterator[Problem]:
                          "queue_callback_dtmf and queue_escape_dtmf may not be the same key; pick another key")
 
 
-RULES = (routing_complete, targets_paired, announce_needs_long_hold, distinct_queue_keys)
+def _also(rows: list[int], row: int) -> str:
+    others = [r for r in rows if r != row]
+    return ", ".join(map(str, others[:10])) + (f" and {len(others) - 10:,} more" if len(others) > 10 else "")
+
+
+def unique_ids(frame: pd.DataFrame) -> Iterator[Problem]:
+    """One row per call center: an id given twice is reported on each of its rows."""
+    ids = _col(frame, "id").dropna()
+    for value, group in ids.groupby(ids):
+        rows = [int(r) for r in group.index]
+        if len(rows) > 1:
+            for row in rows:
+                yield Problem(row, "id", native(value), f"id {value} appears more than once (also in row "
+                                                        f"{_also(rows, row)}); keep one row per call center")
+
+
+def creates(frame: pd.DataFrame) -> pd.Series:
+    """The rows that create a call center: id blank, office_id filled."""
+    return ~_filled(frame, "id") & _filled(frame, "office_id")
+
+
+def id_or_office(frame: pd.DataFrame) -> Iterator[Problem]:
+    yield from _problems(~_filled(frame, "id") & ~_filled(frame, "office_id"), frame, "id",
+                         "id is required: fill in the call center's id, or fill office_id (and name) to create "
+                         "a call center")
+
+
+def create_needs_name(frame: pd.DataFrame) -> Iterator[Problem]:
+    yield from _problems(creates(frame) & ~_filled(frame, "name"), frame, "name",
+                         "name is required to create a call center (the API needs name and office_id): fill it "
+                         "in, or fill id to change an existing call center instead")
+
+
+def distinct_new_names(frame: pd.DataFrame) -> Iterator[Problem]:
+    """Two creates of the same name in the same office would make two call centers of that name."""
+    new = frame[creates(frame) & _filled(frame, "name")]
+    if new.empty:
+        return
+    keys: dict[tuple[int, str], list[int]] = {}
+    for row, office, name in zip(new.index, new["office_id"], new["name"], strict=True):
+        keys.setdefault((int(office), str(name).strip()), []).append(int(row))
+    for (office, name), rows in keys.items():
+        for row in rows if len(rows) > 1 else ():
+            yield Problem(row, "name", name, f"office {office} would get two call centers named {name!r} (also "
+                                             f"row {_also(rows, row)}): give each new call center its own name "
+                                             "in its office, or remove the extra row")
+
+
+RULES = (unique_ids, id_or_office, create_needs_name, distinct_new_names, routing_complete, targets_paired,
+         announce_needs_long_hold, distinct_queue_keys)
 # Rules the live state settles with --diff: they are checked once the row is completed from it.
 LIVE_COMPLETED = (routing_complete,)
 
@@ -89,4 +145,9 @@ LIVE_COMPLETED = (routing_complete,)
 def check_rules(frame: pd.DataFrame, *, diff: bool = False) -> list[Problem]:
     """Every broken rule between fields, over all rows (with `diff`, those a --diff row may leave to live)."""
     rules = [rule for rule in RULES if not (diff and rule in LIVE_COMPLETED)]
-    return [problem for rule in rules for problem in rule(frame)]
+    problems = [problem for rule in rules for problem in rule(frame)]
+    if diff and "office_id" in frame:
+        # A create has no live call center to complete its routing from: routing comes whole.
+        new = frame[creates(frame)]
+        problems += [problem for rule in LIVE_COMPLETED for problem in rule(new)]
+    return problems

@@ -35,7 +35,9 @@ DTYPES = {
 }
 
 Message = Callable[[Any], str]
-UNIQUE_COLUMNS = frozenset({"id"})
+# Columns pandera checks for uniqueness. The callcenters sheet's id is not one of them: it is unique by a
+# rule (`rules.unique_ids`), since pandera counts blank ids (the rows that create a call center) as duplicates.
+UNIQUE_COLUMNS: frozenset[str] = frozenset()
 # What a blank required cell needs, by column.
 REQUIRED_FIX = {
     "id": "fill in the call center's id",
@@ -111,8 +113,8 @@ def _schema_and_messages(fields: tuple[Field, ...] = FIELDS
             DTYPES[field.kind],
             checks=[r.check for r in rules],
             nullable=not field.required,
-            # One row per call center: the callcenters sheet's id. (An operators row's ids
-            # repeat: a center has many operators; its own pairs are a rule between cells.)
+            # None today: the callcenters sheet's id is unique by a rule (see UNIQUE_COLUMNS). (An
+            # operators row's ids repeat: a center has many operators; its own pairs are a rule too.)
             unique=field.path in UNIQUE_COLUMNS,
             required=False,
         )
@@ -144,12 +146,6 @@ def failures_to_problems(failures: pd.DataFrame, typed: pd.DataFrame,
     """The one place where pandera's failure cases become Problem records."""
     messages = _schema_and_messages(fields)[1]
     problems: list[Problem] = []
-    duplicates: dict[Any, list[int]] = {}
-    if "id" in typed:
-        ids = typed["id"].dropna()
-        for value, group in ids.groupby(ids):
-            if len(group) > 1:
-                duplicates[value] = [int(r) for r in group.index]
     for case in failures.to_dict("records"):
         column, check, row = str(case["column"]), str(case["check"]), case["index"]
         value = case["failure_case"]
@@ -161,11 +157,6 @@ def failures_to_problems(failures: pd.DataFrame, typed: pd.DataFrame,
         if check == "not_nullable":
             message = f"{column} is required: {REQUIRED_FIX.get(column, 'fill it in')}"
             value = None
-        elif check == "field_uniqueness":
-            others = [r for r in duplicates.get(value, []) if r != row]
-            also = ", ".join(map(str, others[:10])) + (f" and {len(others) - 10:,} more" if len(others) > 10 else "")
-            message = (f"id {value} appears more than once (also in row {also}); "
-                       "keep one row per call center")
         else:
             number = -1 if is_missing(case["check_number"]) else int(case["check_number"])
             rule = messages.get((column, number))
