@@ -139,19 +139,23 @@ def plan_document(plan: Plan, *, target: str, input_name: str, input_sha256: str
     requests        one per row to send, in row order: {"row" (Excel row), "id", "method",
                     "path", "body"}; with diff also "before" (the live value, when planned,
                     of every field the body overwrites; null or absent: not set) and
-                    "changes" ([{"field", "before", "after"}], the fields that differ)
+                    "changes" ([{"field", "before", "after"}], the fields that differ).
+                    A create (POST) also has "kind": "create", its "id" is null and it has
+                    no "before" or "changes"; a request without "kind" is an update (PATCH),
+                    so plans of updates only are the bytes older bulkcc wrote
     unchanged       with diff: [{"row", "id"}] whose live state already matched
     skipped         [{"row", "id"}] with nothing to change (only an id)
     left_out        [{"row", "id", "reason": "invalid"|"unreadable"|"blocked", "error"}]: rows
                     not in the plan (only with plan --skip-invalid)
     """
-    requests = []
-    for request in sorted(plan.requests, key=lambda r: r.row):
+    requests = [create.to_dict() for create in plan.creates]
+    for request in plan.requests:
         entry = request.to_dict()
         if plan.diffed:
             entry["before"] = dict(plan.prior.get(request.row, {}))
             entry["changes"] = _changes_entry(plan.changes.get(request.row, []))
         requests.append(entry)
+    requests.sort(key=lambda entry: entry["row"])
     return {
         "format": FORMAT,
         "bulkcc_version": version,

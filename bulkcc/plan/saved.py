@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ import pandas as pd
 
 from bulkcc.errors import Problem
 from bulkcc.fields import FIELDS_BY_PATH
+from bulkcc.plan.creates import CREATE_PATH, plan_creates
 from bulkcc.plan.payload import (
     PlannedRequest,
     body_from_values,
@@ -43,6 +44,7 @@ from bulkcc.workbook.reader import Sheet
 TOP_KEYS = ("format", "bulkcc_version", "created", "input", "target", "diff", "requests", "unchanged", "skipped",
             "left_out")
 REQUEST_KEYS = ("row", "id", "method", "path", "body")
+CREATE_KEYS = ("row", "id", "kind", "method", "path", "body")
 DIFF_REQUEST_KEYS = ("before", "changes")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_SHOWN_PROBLEMS = 5
@@ -115,9 +117,36 @@ def _claim(rows: dict[int, str], row: int, where: str) -> None:
     rows[row] = where
 
 
+def _is_create(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("kind") == "create"
+
+
+def _create(value: Any, where: str, rows: dict[int, str]) -> tuple[int, dict[str, Any]]:
+    """A create request: (row, body); its body is checked against its cells later, like an update's."""
+    item = _object(value, where, CREATE_KEYS)
+    row = _int(item["row"], f"{where}.row", 2)
+    _claim(rows, row, where)
+    if item["id"] is not None:
+        raise _fail(f"{where}.id", "a create has no id (null) until the API gives it one")
+    if item["method"] != "POST":
+        raise _fail(f"{where}.method", f"{item['method']!r}: a create is sent as POST")
+    if item["path"] != CREATE_PATH:
+        raise _fail(f"{where}.path", f"{item['path']!r} is not the path of a create ({CREATE_PATH})")
+    body = item["body"]
+    if not isinstance(body, dict) or "name" not in body or "office_id" not in body:
+        raise _fail(f"{where}.body", "expected an object with name and office_id (the API needs both)")
+    _int(body["office_id"], f"{where}.body.office_id", 1)
+    return row, body
+
+
 def _request(value: Any, where: str, diff: bool, rows: dict[int, str]
              ) -> tuple[PlannedRequest, dict[str, Any], list[Change]]:
-    item = _object(value, where, REQUEST_KEYS + (DIFF_REQUEST_KEYS if diff else ()))
+    keys = REQUEST_KEYS + (DIFF_REQUEST_KEYS if diff else ())
+    if isinstance(value, dict) and "kind" in value:
+        if value["kind"] != "update":
+            raise _fail(f"{where}.kind", f"{value['kind']!r} is neither create nor update")
+        keys += ("kind",)
+    item = _object(value, where, keys)
     row = _int(item["row"], f"{where}.row", 2)
     _claim(rows, row, where)
     cc_id = _int(item["id"], f"{where}.id", 1)
@@ -193,13 +222,18 @@ def _values(request: PlannedRequest) -> dict[str, Any]:
 
 
 def _sheet(path: Path, requests: list[PlannedRequest], id_rows: list[tuple[int, int]],
-           left_out: list[LeftOut]) -> Sheet:
-    """The plan's rows as a sheet of cells: a request's cells are its body's, other rows only an id."""
+           left_out: list[LeftOut], creates: Sequence[tuple[int, dict[str, Any]]] = ()) -> Sheet:
+    """The plan's rows as a sheet of cells: a request's cells are its body's, other rows only an id
+    (a create's: its body's, office_id included, and no id)."""
     cells: dict[int, dict[str, Any]] = {}
     for request in requests:
         values = _values(request)
         cells[request.row] = {"id": request.id, **{p: cell_value(FIELDS_BY_PATH[p], v) for p, v in values.items()
                                                    if p != "id"}}
+    for row, body in creates:
+        rest = PlannedRequest(row, 1, {k: v for k, v in body.items() if k != "office_id"})
+        cells[row] = {"id": None, "office_id": body["office_id"],
+                      **{p: cell_value(FIELDS_BY_PATH[p], v) for p, v in _values(rest).items() if p != "id"}}
     for row, cc_id in id_rows:
         cells[row] = {"id": cc_id}
     raw_ids = {r.row: r.id for r in left_out}
@@ -263,8 +297,9 @@ def saved_plan_from_document(document: dict[str, Any], path: Path, checksum: str
         raise _fail("diff", "expected true or false")
 
     rows: dict[int, str] = {}
-    parsed = [_request(item, f"requests[{i}]", diff, rows)
-              for i, item in enumerate(_list(document["requests"], "requests"))]
+    listed = list(enumerate(_list(document["requests"], "requests")))
+    posted = [_create(item, f"requests[{i}]", rows) for i, item in listed if _is_create(item)]
+    parsed = [_request(item, f"requests[{i}]", diff, rows) for i, item in listed if not _is_create(item)]
     unchanged = [_row_id(item, f"unchanged[{i}]", rows)
                  for i, item in enumerate(_list(document["unchanged"], "unchanged"))]
     if unchanged and not diff:
@@ -279,8 +314,12 @@ def saved_plan_from_document(document: dict[str, Any], path: Path, checksum: str
         raise _fail("input.rows", f"{input_rows}, but the plan names {len(rows)} rows")
 
     requests = [request for request, _, _ in parsed]
-    validation = _validated(_sheet(path, requests, unchanged + skipped, left_out), left_out)
+    validation = _validated(_sheet(path, requests, unchanged + skipped, left_out, posted), left_out)
     values = row_values(validation.typed)
+    creates = plan_creates(values, sorted(row for row, _ in posted))
+    for create, (row, body) in zip(creates, sorted(posted, key=lambda item: item[0]), strict=True):
+        if not _same(create.body, body):
+            raise _fail(f"the create of row {row}", _body_difference(body, create.body))
     for position, (request, before, changes) in enumerate(parsed):
         built = body_from_values(values[request.row])
         if not _same(built, request.body):
@@ -300,6 +339,7 @@ def saved_plan_from_document(document: dict[str, Any], path: Path, checksum: str
         prior={r.row: b for r, b, _ in parsed} if diff else {},
         unreadable={item.row: item.error for item in left_out if item.reason == "unreadable"},
         blocked={item.row: item.error for item in left_out if item.reason == "blocked"},
+        creates=creates,
     )
     return SavedPlan(plan=plan, created=created, target=target, input_name=input_name,
                      input_sha256=source["sha256"], input_rows=input_rows, bulkcc_version=version,

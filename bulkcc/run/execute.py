@@ -9,7 +9,9 @@ are not sent again (`--resume`), every finished row is journaled (group commit,
 `commit`) and counts as done only once on disk, the rollback of a --diff run is
 written before anything is sent and, once the sending ends, narrowed to the
 rows that were sent, and the results workbook is written even when the run is
-stopped, the key refused or the disk full.
+stopped, the key refused or the disk full. A plan's creates are sent before its
+updates, by their own phase (`creates`: never twice); the call centers they made
+are on the rollback workbook's created sheet.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from bulkcc.plan.compare import mismatched_fields
 from bulkcc.plan.diff import merge_rollback, read_rollback, rollback_rows
 from bulkcc.plan.planfile import is_plan_file
 from bulkcc.run.answers import fields_problem, other_callcenter
+from bulkcc.run.creates import CreatePhase, created_entries, run_creates
 from bulkcc.run.journal import Journal, Opener, body_hash, journal_path
 from bulkcc.run.live import LiveState
 from bulkcc.run.lock import RunLock
@@ -64,17 +67,40 @@ class Rollback:
     earlier: list[dict[str, Any]] = field(default_factory=list)  # an earlier run's rows (--resume)
     priors: dict[int, tuple[int, Mapping[str, Any]]] = field(default_factory=dict)  # row -> (id, prior)
     written: bool = False  # by this run (a file it did not write is never removed)
+    # The call centers created (this run's, and with --resume an earlier's): deleted on rollback.
+    created: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def for_run(cls, options: ApplyOptions) -> Rollback:
+        rollback = cls(options.rollback_file())
+        if options.resume and rollback.path.exists():
+            from bulkcc.workbook.created import read_created
+
+            # The first run's prior values are the ones to restore: rows it already changed
+            # are not read again (or read as unchanged), so its rollback rows are kept.
+            rollback.earlier = read_rollback(rollback.path)
+            rollback.created = [{"id": r.id, "name": r.name, "office_id": r.office_id}
+                                for r in read_created(rollback.path)[0]]
+        return rollback
+
+    def add_created(self, entries: list[dict[str, Any]]) -> None:
+        known = {entry["id"] for entry in self.created}
+        self.created += [entry for entry in entries if entry["id"] not in known]
 
     def save(self, rows: Collection[int] | None = None) -> Path | None:
         """Write the rollback of `rows` (all planned rows if None); with nothing to roll back, no file."""
+        from bulkcc.workbook.created import add_created_sheet
         from bulkcc.workbook.template import build_workbook
         from bulkcc.workbook.xlsx import save_atomic
 
         this = rollback_rows(prior for row, prior in sorted(self.priors.items()) if rows is None or row in rows)
         merged = merge_rollback(self.earlier, this) if self.earlier else this
-        if merged:
+        if merged or self.created:
             self.written = True
-            return save_atomic(build_workbook(rows=merged), self.path)
+            workbook = build_workbook(rows=merged)
+            if self.created:
+                add_created_sheet(workbook, self.created)
+            return save_atomic(workbook, self.path)
         if self.written:  # nothing was sent after all
             self.path.unlink(missing_ok=True)
             self.written = False
@@ -88,6 +114,7 @@ class Run:
     results: dict[int, RowResult] = field(default_factory=dict)  # sent rows only once journaled
     answered: dict[int, RowResult] = field(default_factory=dict)  # every row the API answered
     stopped_by: str | None = None
+    refused: str | None = None  # why nothing was sent though the run went through (a create's name is live)
     rollback: Rollback | None = None
     start_times: list[float] = field(default_factory=list)  # clock() of every attempt's start
 
@@ -126,11 +153,7 @@ class Run:
 
     def start_rollback(self, options: ApplyOptions, plan: Plan) -> None:
         """Write the rollback of the requests about to be sent, before any is sent."""
-        rollback = Rollback(options.rollback_file())
-        if options.resume and rollback.path.exists():
-            # The first run's prior values are the ones to restore: rows it already changed
-            # are not read again (or read as unchanged), so its rollback rows are kept.
-            rollback.earlier = read_rollback(rollback.path)
+        rollback = self.rollback or Rollback.for_run(options)
         rollback.priors = {r.row: (r.id, plan.prior.get(r.row, {})) for r in plan.requests}
         self.rollback = rollback
         try:
@@ -139,6 +162,16 @@ class Run:
             raise RunStopped(f"the rollback workbook {rollback.path} could not be written "
                              f"({exc.strerror or exc}), so nothing was changed; free some space or pick another "
                              "--rollback path, then run again") from None
+
+    def keep_created(self, options: ApplyOptions, the_plan: Plan) -> None:
+        """The call centers the plan's creates made go on the rollback's created sheet (a rollback
+        workbook is written for them even without --diff)."""
+        entries = created_entries(the_plan.creates, self.results)
+        if not entries and self.rollback is None:
+            return
+        if self.rollback is None:
+            self.rollback = Rollback.for_run(options)
+        self.rollback.add_created(entries)
 
     def narrow_rollback(self) -> None:
         """Once sending ends, the rollback holds only the rows sent. If that save fails, the one
@@ -280,7 +313,14 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
             try:
                 if first_phase is not None:
                     the_plan = await first_phase(conn, the_plan, run, progress, stop)
-                await _send_phase(conn, the_plan, options, run, journal, hashes, progress, stop)
+                if the_plan.creates:  # creates first: then the updates (and what follows them)
+                    run.refused = await run_creates(
+                        CreatePhase(conn.client, journal, run.results, run.answered, run.start_times,
+                                    conn.client.redact, progress, stop),
+                        the_plan, concurrency=options.connection.pool_size, skip_invalid=options.skip_invalid,
+                        target_label=conn.target_label)
+                if run.refused is None:
+                    await _send_phase(conn, the_plan, options, run, journal, hashes, progress, stop)
             except RunStopped as exc:
                 run.stopped_by = str(exc)
             throttled, requests_sent = conn.client.throttled, conn.client.requests_sent
@@ -291,6 +331,7 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
             await journal.drain()
         finally:
             remove_signals()
+            run.keep_created(options, the_plan)
             run.narrow_rollback()  # only what was sent is rolled back
     if journal.failure is not None:
         run.stopped_by = journal.failure_message()
@@ -299,13 +340,14 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
         run.stopped_by = "stopped by a signal (Ctrl-C or SIGTERM); requests in flight were let finish"
 
     results = all_results(validation, rows, the_plan, done, run.results,
-                          not_sent_error=f"not sent: {run.stopped_by or 'the run stopped first'}")
+                          not_sent_error=f"not sent: {run.stopped_by or run.refused or 'the run stopped first'}")
     summary = RunSummary(
         started=started, ended=datetime.now(UTC), target_url=target_label, input_name=source.name,
         input_sha256=source.sha256, version=__version__,
         achieved_rate_per_min=run.achieved_rate_per_min(),
         allowed_rate_per_min=options.connection.rate_per_min, requests_sent=requests_sent,
-        throttled=throttled, simulator=options.target.simulator, note=run.stopped_by, plan=source.plan)
+        throttled=throttled, simulator=options.target.simulator, note=run.stopped_by or run.refused,
+        plan=source.plan)
     written = _write_results(options, results, validation, summary, run, diffed)
     statuses = {Status.of(r.status) for r in results}
     if run.stopped_by:
@@ -318,7 +360,8 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
         # Only now is the run over: a plain rerun on these --results says so instead of asking for --resume.
         journal.finish(summary.ended, count_statuses(results), code, options.results_path.name)
     extra = [run.rollback.path] if run.rollback is not None and run.rollback.written else []
-    return ApplyOutcome(code, results, summary, validation, run.stopped_by, extra, results_written=written)
+    return ApplyOutcome(code, results, summary, validation, run.stopped_by or run.refused, extra,
+                        results_written=written)
 
 
 def _write_results(options: ApplyOptions, results: list[RowResult], validation: Validation, summary: RunSummary,

@@ -10,7 +10,13 @@ by `kill -9` or a full disk is ignored (that row is simply re-sent).
 
 Lines are a header per run (`{"journal": FORMAT, ...}`), a result per row
 (`{"result": ..., "body": hash}`), and, once a run has gone through every row
-and written its results, `{"finished": time, "counts": {...}}`. A plain run on
+and written its results, `{"finished": time, "counts": {...}}`. A create (POST,
+not idempotent) adds two: its intent (`{"intent": {"row", "office_id", "name",
+"body"}}`), fsynced before the POST is sent, and its result with the key it is
+known by (`{"result": ..., "body": hash, "create": {"office_id", "name"}}`; with
+`"unsure": true` when nobody knows whether it was made). An intent that no sure
+result follows is *open*: `--resume` looks the call center up by name before
+sending it again (`bulkcc.run.creates`). A plain run on
 the same --results is refused when the journal holds a finished row (it names
 --resume, or for a finished run its counts and time); a journal with no
 finished row (killed at once, or only failures) is simply started over.
@@ -18,11 +24,12 @@ finished row (killed at once, or only failures) is simply started over.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -66,15 +73,33 @@ class JournalState:
     header: dict[str, Any]
     results: dict[int, tuple[RowResult, str]]  # call center id -> (result, body hash); later runs win
     finished: dict[str, Any] | None  # the last run's "finished" entry, if no run started after it
+    # Creates, by (office_id, name): the last sure result, and the intents no sure result followed.
+    creates: dict[CreateKey, tuple[RowResult, str]] = field(default_factory=dict)
+    intents: dict[CreateKey, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def done_count(self) -> int:
-        return sum(1 for result, _ in self.results.values() if result.status in FINAL_STATUSES)
+        return (sum(1 for result, _ in self.results.values() if result.status in FINAL_STATUSES)
+                + sum(1 for result, _ in self.creates.values() if result.id is not None))
+
+
+CreateKey = tuple[int, str]  # (office_id, name): what a create is known by before it has an id
+
+
+def _create_key(data: Any) -> CreateKey | None:
+    if not isinstance(data, dict):
+        return None
+    office, name = data.get("office_id"), data.get("name")
+    if isinstance(office, int) and not isinstance(office, bool) and isinstance(name, str):
+        return office, name
+    return None
 
 
 def read_journal_state(path: str | Path) -> JournalState:
     header: dict[str, Any] = {}
     results: dict[int, tuple[RowResult, str]] = {}
+    creates: dict[CreateKey, tuple[RowResult, str]] = {}
+    intents: dict[CreateKey, dict[str, Any]] = {}
     finished: dict[str, Any] | None = None
     with Path(path).open(encoding="utf-8", errors="replace") as handle:
         for line in handle:
@@ -87,13 +112,22 @@ def read_journal_state(path: str | Path) -> JournalState:
             if "journal" in entry:
                 header = header or entry
                 finished = None  # a run started after it: that one has not finished (yet)
+            elif "intent" in entry:
+                key = _create_key(entry["intent"])
+                if key is not None:
+                    intents[key] = entry["intent"]
+            elif "result" in entry and "create" in entry:
+                key = _create_key(entry["create"])
+                if key is not None and not entry["create"].get("unsure"):
+                    creates[key] = (RowResult.from_dict(entry["result"]), entry.get("body", ""))
+                    intents.pop(key, None)  # its outcome is known
             elif "result" in entry:
                 result = RowResult.from_dict(entry["result"])
                 if result.id is not None:
                     results[result.id] = (result, entry.get("body", ""))
             elif "finished" in entry:
                 finished = entry
-    return JournalState(header, results, finished)
+    return JournalState(header, results, finished, creates, intents)
 
 
 def read_journal(path: str | Path) -> tuple[dict[str, Any], dict[int, tuple[RowResult, str]]]:
@@ -118,18 +152,24 @@ def _refusal(path: Path, state: JournalState) -> UsageError:
             f"{results} holds the results of an earlier run that finished at "
             f"{_when(state.finished.get('finished'))} ({counts or 'no rows'}; journal {path.name}): to run again, "
             "pick another --results path, or pass --restart to start over and replace them")
+    unsure = (f", and {len(state.intents)} create{'s' if len(state.intents) != 1 else ''} whose outcome is not "
+              "known (--resume looks each up by name before sending it again)" if state.intents else "")
     return UsageError(
-        f"{path.name} holds an earlier run's journal that stopped part way ({state.done_count} rows done): "
+        f"{path.name} holds an earlier run's journal that stopped part way ({state.done_count} rows done{unsure}): "
         "add --resume to continue that run (rows already updated are not sent again), or --restart to start over")
 
 
 class Journal:
     """Append-only record of finished rows; also what `--resume` reads."""
 
-    def __init__(self, path: Path, handle: BinaryIO, previous: dict[int, tuple[RowResult, str]]):
+    def __init__(self, path: Path, handle: BinaryIO, previous: dict[int, tuple[RowResult, str]],
+                 earlier: JournalState | None = None):
         self.path = path
         self._handle = handle
         self.previous = previous  # call center id -> (result, body hash) from earlier runs
+        # Earlier runs' creates (by office and name) and their open intents (--resume only).
+        self.created = earlier.creates if earlier is not None else {}
+        self.intents = earlier.intents if earlier is not None else {}
         self._commit = GroupCommit(handle)
 
     @classmethod
@@ -146,7 +186,7 @@ class Journal:
             raise UsageError(f"{path} is not a regular file, so it cannot be the run's journal; "
                              "pick another --results path (nothing was sent)")
         existing = read_journal_state(path) if path.exists() and not restart else None
-        if existing is not None and not resume and existing.done_count:
+        if existing is not None and not resume and (existing.done_count or existing.intents):
             raise _refusal(path, existing)
         if existing is not None and resume:
             if existing.header and existing.header.get("target") != header.get("target"):
@@ -166,7 +206,7 @@ class Journal:
         except OSError as exc:
             handle.close()
             raise _unwritable(path, exc) from None
-        return cls(path, handle, previous)
+        return cls(path, handle, previous, existing if appending else None)
 
     def done_rows(self, requests: Iterable[PlannedRequest], hashes: Mapping[int, str]) -> dict[int, RowResult]:
         """Earlier results that still stand, by current row: the same call center, done, for the same body.
@@ -181,9 +221,28 @@ class Journal:
                 done[request.row] = replace(earlier[0], row=request.row)
         return done
 
-    def record(self, result: RowResult, digest: str, on_synced: OnSynced | None = None) -> bool:
-        """Queue a row's line; `on_synced` runs once it is on disk. False if it never will be (see `failure`)."""
-        return self._commit.put(_line({"result": result.to_dict(), "body": digest}), on_synced)
+    def record(self, result: RowResult, digest: str, on_synced: OnSynced | None = None,
+               extra: Mapping[str, Any] | None = None) -> bool:
+        """Queue a row's line (`extra`: more keys, e.g. a create's); `on_synced` runs once it is on disk.
+        False if it never will be (see `failure`)."""
+        return self._commit.put(_line({"result": result.to_dict(), "body": digest, **(extra or {})}), on_synced)
+
+    async def write_now(self, entry: Mapping[str, Any]) -> bool:
+        """Write one line and wait until it is fsynced (a create's intent, before its POST goes out).
+        False if it could not be written: then nothing may be sent for it."""
+        written: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        def synced() -> None:
+            if not written.done():
+                written.set_result(True)
+
+        if not self._commit.put(_line(dict(entry)), synced):
+            return False
+        while not written.done():  # the writer either syncs the line or fails: bounded by the disk
+            if self.failure is not None:
+                return False
+            await asyncio.wait({written}, timeout=0.05)
+        return True
 
     @property
     def failure(self) -> OSError | None:

@@ -40,15 +40,21 @@ def _page_items(data: Mapping[str, Any], page: int) -> list[Any]:
     return items
 
 
+def office_path(office_id: int) -> str:
+    """An office's call centers (`GET /api/v2/offices/{office_id}/callcenters`, cursor paging, no limit)."""
+    return f"/api/v2/offices/{office_id}/callcenters"
+
+
 async def list_pages(client: ApiClient, params: Mapping[str, Any] | None = None,
-                     limit: int = PAGE_LIMIT) -> AsyncIterator[Page]:
-    """Each page of the listing, in order; LiveStateError when the listing cannot be trusted."""
-    base = {**(params or {}), "limit": limit}
+                     limit: int | None = PAGE_LIMIT, path: str = LIST_PATH) -> AsyncIterator[Page]:
+    """Each page of the listing at `path`, in order; LiveStateError when the listing cannot be trusted.
+    `limit` None: the endpoint takes none (an office's listing)."""
+    base = {**(params or {}), **({"limit": limit} if limit is not None else {})}
     cursor = None
     seen: dict[str, int] = {}  # cursor -> the page that gave it
     for number in range(1, MAX_PAGES + 1):
         query = {**base, **({"cursor": cursor} if cursor else {})}
-        result = await client.call("GET", f"{LIST_PATH}?{urlencode(query)}")
+        result = await client.call("GET", f"{path}?{urlencode(query)}" if query else path)
         if not result.ok or not isinstance(result.data, dict):
             raise LiveStateError(f"listing call centers failed at page {number}: {result.error}")
         yield Page(number, _page_items(result.data, number), result.started_at)

@@ -35,6 +35,8 @@ RATE_WINDOW_S = 10  # the rate shown is over the last 10 s (fewer whole seconds 
 PHASES = {
     "sending": ("PATCH", "sending {total} requests to {label}"),
     "reading": ("GET", "reading {total} live call centers from {label}"),
+    "listing": ("GET", "reading the call centers of {total} offices from {label}"),
+    "creating": ("POST", "creating {total} call centers on {label}"),
 }
 
 

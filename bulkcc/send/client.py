@@ -10,6 +10,14 @@ PATCH or GET may be sent again. What it never retries: any other 4xx, and 3xx
 or 403 raises KeyRefused at once, carrying the refused call as failed: a
 refused key must not be hammered.
 
+A call that is not idempotent (a create: `idempotent=False`) is never sent
+again after an attempt that may have taken effect: a timeout, a connection
+dropped after it was made, a 5xx, a 2xx that is no JSON object. It returns
+`unsure` instead, and the caller finds out what happened (a create looks its
+call center up by name, `bulkcc.run.creates`). A 429 and a connection that
+could not even be opened are refusals before anything was done, so those are
+retried as for any call.
+
 Everything an answer says is treated as hostile: bodies are read only up to a
 bound (a 10 MB error page or a gzip bomb cannot fill memory), and text from the
 API reaches an error message only with the key redacted and control characters
@@ -52,6 +60,9 @@ class ApiResult:
     data: Any = None  # the parsed JSON answer
     error: str | None = None
     started_at: list[float] = field(default_factory=list)  # clock() at each attempt's start
+    # The last attempt may have taken effect though no answer says so (timeout, dropped, 5xx, no JSON):
+    # a call that is not idempotent is then not retried (see `ApiClient.call`).
+    unsure: bool = False
 
 
 def error_message(status: int, text: str) -> str:
@@ -159,8 +170,11 @@ class ApiClient:
         self.redact = redact or Redactor([_bearer_key(session)])
 
     async def call(self, method: str, path: str, body: dict | None = None,
-                   stop: asyncio.Event | None = None) -> ApiResult:
-        """Make the call, retrying what can be retried; raise KeyRefused on 401/403."""
+                   stop: asyncio.Event | None = None, *, idempotent: bool = True) -> ApiResult:
+        """Make the call, retrying what can be retried; raise KeyRefused on 401/403.
+
+        With `idempotent=False` an attempt that may have taken effect is not retried: the
+        result is `unsure` (see the module's docstring)."""
         result = ApiResult(ok=False, http_status=None, attempts=0, duration_ms=0)
         while True:
             if not await self._turn_or_stop(stop):
@@ -172,8 +186,12 @@ class ApiClient:
             result.attempts += 1
             self.requests_sent += 1
             result.started_at.append(self.clock())
+            result.unsure = False
             retry_in, timeout = await self._attempt(method, path, body, result)
             if retry_in is None:
+                break
+            if result.unsure and not idempotent:
+                result.error = f"{result.error} (not sent again: it may have been done, and it is not idempotent)"
                 break
             if result.attempts >= self.policy.max_attempts:
                 result.error = f"{result.error} (gave up after {result.attempts} attempts)"
@@ -233,11 +251,14 @@ class ApiClient:
                 charset = response.charset
         except TimeoutError:
             result.http_status, result.error = None, f"timed out after {self.timeout.total:g} s"
+            result.unsure = True
             return self.policy.delay(result.attempts, self.rng), True
         except (aiohttp.ClientError, OSError) as exc:
             # Connection refused, reset, or dropped without an answer or in the middle of one.
             text = printable(self.redact(f"{type(exc).__name__}: {exc}"), limit=300)
             result.http_status, result.error = None, f"connection failed: {text}"
+            # A connection never opened sent nothing; one dropped after it was open may have.
+            result.unsure = not isinstance(exc, aiohttp.ClientConnectorError)
             return self.policy.delay(result.attempts, self.rng), False
 
         result.http_status = status
@@ -264,6 +285,7 @@ class ApiClient:
             self.pacer.back_off(wait, started_at=result.started_at[-1] if result.started_at else None)
             return max(wait, self.policy.delay(result.attempts, self.rng)), False
         if status >= 500:
+            result.unsure = True  # a 5xx may come after the work was done (a proxy's timeout)
             return self.policy.delay(result.attempts, self.rng), False
         return None, False  # other 4xx: the request itself is wrong; retrying won't help
 
@@ -279,6 +301,7 @@ class ApiClient:
             result.ok, result.data = False, None
             shown = self.redact(_decoded(raw[:4 * SHOWN_BYTES], charset))
             result.error = not_an_object(status, printable(content_type or "", limit=80), raw, shown, why)
+            result.unsure = True  # the API said yes, but to what is not known
             return self.policy.delay(result.attempts, self.rng), False
         result.ok, result.error, result.data = True, None, data
         return None, False

@@ -37,6 +37,11 @@ def summary_line(validation: Validation) -> str:
     name = printable(validation.sheet.path.name)
     count = len(all_warnings(validation))
     warned = f"; {count} warning{'' if count == 1 else 's'}" if count else ""
+    creates = len(validation.create_rows)
+    if creates:  # shown apart: a create is a POST of a new call center, not a change of one
+        updates = len(validation.valid_rows) - creates
+        warned = (f"; {creates} valid row{' creates' if creates == 1 else 's create'} a call center (POST), "
+                  f"{updates} change{'s' if updates == 1 else ''} one (PATCH){warned}")
     operators = _operators_summary(validation.operators)
     if not validation.problems:
         return f"{name}: {rows} rows, all valid{operators}{warned}"

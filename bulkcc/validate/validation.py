@@ -74,6 +74,15 @@ class Validation:
         return [int(i) for i in self.typed["id"].dropna()]
 
     @property
+    def create_rows(self) -> list[int]:
+        """The valid rows that create a call center (blank id, office_id filled), in sheet order."""
+        if "office_id" not in self.typed:
+            return []
+        new = self.typed["office_id"].notna() & (self.typed["id"].isna() if "id" in self.typed else True)
+        bad = self.invalid_rows
+        return [int(r) for r in self.typed.index[new.to_numpy(dtype=bool)] if r not in bad]
+
+    @property
     def ok(self) -> bool:
         """No problem in the callcenters sheet nor in the operators sheet."""
         return not self.problems and (self.operators is None or self.operators.ok)
@@ -96,6 +105,7 @@ class Validation:
             "valid": self.ok,
             "rows": len(self.sheet.rows),
             "valid_rows": len(self.valid_rows),
+            "valid_creates": len(self.create_rows),
             "invalid_rows": len(self.invalid_rows),
             "error_count": len(self.problems),
             "diff": self.diff,

@@ -1,0 +1,102 @@
+"""The `created` sheet of a rollback workbook: the call centers a run created, to delete on rollback.
+
+A rollback of a create is a delete, which nothing else in bulkcc sends, so the
+created centers are kept on a sheet of their own (`id, name, office_id`), apart
+from the `callcenters` sheet of PATCH rows: applying the rollback workbook sends
+`DELETE /api/v2/callcenters/{id}` for its rows only with `--allow-delete`
+(`bulkcc.run.deletes`). Reading is strict: a row whose id is not a call center id
+is a Problem on that sheet's cell, and the sheet's rows are never sent then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.comments import Comment
+
+from bulkcc.errors import InputError, Problem
+from bulkcc.values import is_blank, printable
+from bulkcc.workbook.layout import XLSX_SUFFIXES
+from bulkcc.workbook.xlsx import set_cell, style_header, write_row
+
+CREATED_SHEET = "created"
+CREATED_COLUMNS = ("id", "name", "office_id")
+CREATED_NOTE = ("Call centers this run created. Applying this workbook with --allow-delete deletes them "
+                "(DELETE /api/v2/callcenters/{id}); without it they are left alone. Remove a row to keep "
+                "that call center.")
+MAX_ID = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class CreatedRow:
+    """One row of the created sheet: a call center to delete on rollback."""
+
+    row: int  # Excel row on the created sheet
+    id: int
+    name: str
+    office_id: int | None
+
+
+def add_created_sheet(workbook: Workbook, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Add the created sheet (ids as text: Excel keeps only 15 digits of a number)."""
+    sheet = workbook.create_sheet(CREATED_SHEET)
+    write_row(sheet, 1, CREATED_COLUMNS)
+    sheet.cell(row=1, column=1).comment = Comment(CREATED_NOTE, "bulkcc")
+    for number, row in enumerate(rows, start=2):
+        for column, name in enumerate(CREATED_COLUMNS, start=1):
+            value = row.get(name)
+            cell = set_cell(sheet.cell(row=number, column=column), None if value is None else str(value)
+                            if name != "name" else value)
+            cell.number_format = "@"
+    style_header(sheet, len(CREATED_COLUMNS), widths=(22, 40, 22))
+
+
+def _id(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        value = int(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    return value if isinstance(value, int) and 0 < value <= MAX_ID else None
+
+
+def read_created(path: str | Path) -> tuple[list[CreatedRow], list[Problem]]:
+    """The created sheet's rows and its problems; no such sheet (or not a workbook): nothing."""
+    from python_calamine import CalamineWorkbook
+
+    path = Path(path)
+    if path.suffix.lower() not in XLSX_SUFFIXES:
+        return [], []
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        if CREATED_SHEET not in workbook.sheet_names:
+            return [], []
+        cells = workbook.get_sheet_by_name(CREATED_SHEET).to_python(skip_empty_area=False)
+    except Exception as exc:  # the data sheet was read already: a damaged second sheet is named here
+        raise InputError(f"cannot read the {CREATED_SHEET} sheet of {printable(path.name)}: {printable(exc)}") from exc
+    if not cells:
+        return [], []
+    header = [str(h).strip() if h is not None else "" for h in cells[0]]
+    if "id" not in header:
+        return [], [Problem(1, None, None, f"the {CREATED_SHEET} sheet has no id column in row 1: its call centers "
+                                           "cannot be deleted; keep its header as bulkcc wrote it", CREATED_SHEET)]
+    where = {name: header.index(name) for name in CREATED_COLUMNS if name in header}
+    rows: list[CreatedRow] = []
+    problems: list[Problem] = []
+    for number, values in enumerate(cells[1:], start=2):
+        cell = {name: values[pos] if pos < len(values) else None for name, pos in where.items()}
+        if all(is_blank(v) for v in cell.values()):
+            continue
+        cc_id = _id(cell.get("id"))
+        if cc_id is None:
+            problems.append(Problem(number, "id", cell.get("id"), "not a call center id (a positive whole number): "
+                                    "fix it or remove the row", CREATED_SHEET))
+            continue
+        office = _id(cell.get("office_id"))
+        rows.append(CreatedRow(number, cc_id, "" if is_blank(cell.get("name")) else str(cell.get("name")), office))
+    return rows, problems
