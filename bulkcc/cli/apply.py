@@ -21,8 +21,30 @@ from bulkcc.errors import UsageError
 MAX_SHOWN_ROWS = 20  # stale rows listed on the terminal; the results workbook has them all
 
 
-def describe_plan(the_plan, target, *, saved=None, diff: bool = False) -> list[str]:
-    """What the confirmation shows: where it goes, then per field how many call centers it changes."""
+def _creates_and_deletes(the_plan, allow_delete: bool) -> list[str]:
+    """The confirmation's lines for creates (each one) and deletes, apart from the updates."""
+    from bulkcc.cli.options import visible
+
+    lines = []
+    for create in the_plan.creates[:MAX_SHOWN_ROWS]:
+        lines.append(f"  row {create.row}: {visible(create.describe())}")
+    if len(the_plan.creates) > MAX_SHOWN_ROWS:
+        lines.append(f"  … and {len(the_plan.creates) - MAX_SHOWN_ROWS} more creates")
+    if the_plan.deletes:
+        n = len(the_plan.deletes)
+        centers = f"{n} call center{'' if n == 1 else 's'}"
+        if allow_delete:
+            lines.append(f"DELETE /api/v2/callcenters/{{id}} … {centers} (the created sheet, --allow-delete):")
+            lines += [f"  id {item.id}: {visible(repr(item.name))} in office {item.office_id}"
+                      for item in the_plan.deletes[:MAX_SHOWN_ROWS]]
+        else:
+            lines.append(f"Not deleted: {centers} on the created sheet (deleting needs --allow-delete).")
+    return lines
+
+
+def describe_plan(the_plan, target, *, saved=None, diff: bool = False, allow_delete: bool = False) -> list[str]:
+    """What the confirmation shows: where it goes, the creates (and a rollback's deletes) apart, then per
+    field how many call centers the updates change."""
     counts = the_plan.summary()
     source = ""
     if saved is not None:
@@ -30,7 +52,11 @@ def describe_plan(the_plan, target, *, saved=None, diff: bool = False) -> list[s
 
         source = (f" from the plan {saved.path.name if saved.path else ''} (made {duration_text(saved.age())} ago, "
                   f"SHA-256 {saved.checksum[:16]}…)")
-    lines = [f"About to send {counts['requests']} PATCH requests to {target.base_url}{source}."]
+    creating = (f"create {counts['creates']} call center{'' if counts['creates'] == 1 else 's'} (POST) and "
+                if counts["creates"] else "")
+    verb = "About to " + (creating or "") + "send"
+    lines = [f"{verb} {counts['requests']} PATCH requests to {target.base_url}{source}."]
+    lines += _creates_and_deletes(the_plan, allow_delete)
     fields = the_plan.field_counts()
     if fields:
         lines.append("Fields the rows set (with --diff only those that differ from live are sent):" if diff else
@@ -46,7 +72,7 @@ def describe_plan(the_plan, target, *, saved=None, diff: bool = False) -> list[s
     return lines
 
 
-def _confirm_with_user(yes: bool, *, saved=None, diff: bool = False):
+def _confirm_with_user(yes: bool, *, saved=None, diff: bool = False, allow_delete: bool = False):
     """Ask before sending to anything but loopback; refuse without a terminal unless --yes.
 
     The sheet's warnings (hidden rows, columns or sheet holding values) are shown
@@ -57,7 +83,7 @@ def _confirm_with_user(yes: bool, *, saved=None, diff: bool = False):
         render_warnings(the_plan.validation, err)
         if target.is_loopback or yes:
             return True
-        lines = describe_plan(the_plan, target, saved=saved, diff=diff)
+        lines = describe_plan(the_plan, target, saved=saved, diff=diff, allow_delete=allow_delete)
         if not sys.stdin.isatty():
             out.print("\n".join(lines[1:]), markup=False)
             raise UsageError(lines[0] + " No terminal to confirm on: pass --yes to send")
@@ -88,12 +114,15 @@ def _confirm_with_user(yes: bool, *, saved=None, diff: bool = False):
               "workbook shows, so only the approved plan is sent).")
 @click.option("--max-age", "max_age", default="24h", show_default=True,
               help="With a plan file as INPUT: refuse a plan older than this (e.g. 90m, 48h, 2d).")
+@click.option("--allow-delete", is_flag=True, help="With a rollback workbook as INPUT: delete the call centers of "
+              "its created sheet (the ones the run created). Without it they are left alone: nothing else in "
+              "bulkcc ever deletes a call center.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before sending (for scripts).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @target_options
 @handles_errors
 def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, diff, rollback_path, input_check,
-          plan_sha256, max_age, yes, quiet, **target) -> None:
+          plan_sha256, max_age, allow_delete, yes, quiet, **target) -> None:
     """Send the PATCH each valid row of INPUT stands for, and write a results workbook.
 
     INPUT may be a plan file saved by `bulkcc plan INPUT --out PLAN.json`: its requests are sent exactly,
@@ -113,7 +142,7 @@ def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, 
     options = ApplyOptions(results_path=results_path, connection=connection, skip_invalid=skip_invalid,
                            only_failed=only_failed, resume=resume, restart=restart, diff=diff,
                            rollback_path=rollback_path, max_age=parse_duration(max_age, "--max-age"),
-                           input_check=input_check, plan_sha256=plan_sha256)
+                           input_check=input_check, plan_sha256=plan_sha256, allow_delete=allow_delete)
     if connection.target.simulator:
         out.print("Sending to the built-in simulator: nothing real will be changed.", markup=False)
     try:
@@ -125,7 +154,7 @@ def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, 
                                  confirm=_confirm_with_user(yes, saved=saved))
         else:
             outcome = run_apply(input_path, options, progress=make_progress(quiet, err_stream),
-                                confirm=_confirm_with_user(yes, diff=diff))
+                                confirm=_confirm_with_user(yes, diff=diff, allow_delete=allow_delete))
     except InvalidRowsError as exc:
         from bulkcc.validate import render_text
 
@@ -150,6 +179,13 @@ def _render_outcome(outcome, results_path: Path) -> None:
     if stale:
         out.print("Stale rows were not sent: make a new plan (`bulkcc plan INPUT --diff --out PLAN.json`) to see "
                   "and review their live values", markup=False)
+    if outcome.deletes:
+        deleted = Counter(r.status for r in outcome.deletes)
+        out.print(f"created sheet: {len(outcome.deletes)} call centers: "
+                  + ", ".join(f"{n} {status}" for status, n in sorted(deleted.items())), markup=False)
+        if any(r.error and "--allow-delete" in r.error for r in outcome.deletes):
+            out.print("The call centers of the created sheet were not deleted: to delete them, run the same "
+                      "command with --allow-delete", markup=False)
     rate = outcome.summary.achieved_rate_per_min
     if rate:
         out.print(f"achieved {rate:.0f} requests/min (allowed {outcome.summary.allowed_rate_per_min}); "
@@ -158,7 +194,10 @@ def _render_outcome(outcome, results_path: Path) -> None:
         err.print(f"stopped: {outcome.message}", markup=False)
     if outcome.results_written:
         out.print(f"wrote {results_path}", markup=False)
+    created = sum(1 for r in outcome.results if r.status == "created")
     for path in outcome.extra_files:
-        out.print(f"wrote {path} (apply it to undo this run's changes)", markup=False)
+        deleting = (f"; its created sheet lists the {created} call centers this run created, deleted only "
+                    "with --allow-delete" if created else "")
+        out.print(f"wrote {path} (apply it to undo this run's changes{deleting})", markup=False)
     if outcome.summary.simulator:
         out.print("That was the simulator: nothing real was changed.", markup=False)

@@ -50,6 +50,8 @@ class Plan:
     unreadable: Mapping[int, str] = field(default_factory=dict)
     blocked: Mapping[int, str] = field(default_factory=dict)
     creates: list[PlannedCreate] = field(default_factory=list)  # rows that create a call center (POST)
+    # A rollback workbook's created sheet (`workbook.created.CreatedRow`s): deleted only with --allow-delete.
+    deletes: tuple[Any, ...] = ()
 
     @property
     def rows(self) -> int:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
-from bulkcc.errors import InvalidRowsError, UsageError
+from bulkcc.errors import InputError, InvalidRowsError, UsageError
 from bulkcc.plan import Plan, make_plan
 from bulkcc.plan.planfile import is_plan_file
 from bulkcc.run.execute import Run, Source, check_output_paths, execute, locked_run
@@ -29,6 +30,7 @@ from bulkcc.send.target import Target
 from bulkcc.status import RESEND_STATUSES, Status
 from bulkcc.validate import Validation, validate_file
 from bulkcc.values import sha256_file
+from bulkcc.workbook.created import CREATED_SHEET, CreatedRow, read_created
 from bulkcc.workbook.results import RowResult
 
 __all__ = ["ApplyOptions", "ApplyOutcome", "apply", "apply_async", "check_output_paths", "prepare", "selected_rows"]
@@ -43,6 +45,15 @@ def selected_rows(validation: Validation, only_failed: bool) -> set[int]:
     if "status" not in meta:
         raise UsageError("--only-failed needs a results workbook (its Results sheet has a status column)")
     return {row for row, status in zip(meta.index, meta["status"], strict=True) if Status.of(status) in RESEND_STATUSES}
+
+
+def read_deletes(input_path: Path) -> list[CreatedRow]:
+    """A rollback workbook's created sheet (none elsewhere); a bad row there refuses the run before it starts."""
+    rows, problems = read_created(input_path)
+    if problems:
+        shown = "; ".join(f"row {p.row}: {p.column or 'row'}: {p.message}" for p in problems[:5])
+        raise InputError(f"{input_path.name}, sheet {CREATED_SHEET}: {shown}; nothing was sent")
+    return rows
 
 
 def prepare(validation: Validation, options: ApplyOptions) -> tuple[Plan, set[int]]:
@@ -97,6 +108,9 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
     with locked_run(options, input_path.name):
         validation = validate_file(input_path, diff=options.diff)
         the_plan, rows = prepare(validation, options)
+        if the_plan.creates:  # the call centers it creates are on a rollback workbook, even without --diff
+            check_output_paths(input_path, options, writes_rollback=True)
+        the_plan = replace(the_plan, deletes=tuple(read_deletes(input_path)))
         if confirm is not None and not confirm(the_plan, options.target):
             raise UsageError("not confirmed: nothing was sent")
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -30,22 +30,23 @@ from bulkcc import __version__
 from bulkcc.errors import EXIT_ABORTED, EXIT_INVALID, EXIT_OK, RunStopped, UsageError
 from bulkcc.plan import Plan, PlannedRequest
 from bulkcc.plan.compare import mismatched_fields
-from bulkcc.plan.diff import merge_rollback, read_rollback, rollback_rows
 from bulkcc.plan.planfile import is_plan_file
 from bulkcc.run.answers import fields_problem, other_callcenter
 from bulkcc.run.creates import CreatePhase, created_entries, run_creates
+from bulkcc.run.deletes import all_deletes, deleted_sheet, run_deletes
 from bulkcc.run.journal import Journal, Opener, body_hash, journal_path
 from bulkcc.run.live import LiveState
 from bulkcc.run.lock import RunLock
 from bulkcc.run.options import ApplyOptions, ApplyOutcome
 from bulkcc.run.progress import QuietProgress
+from bulkcc.run.rollback import Rollback
 from bulkcc.send.client import ApiResult
 from bulkcc.send.connection import Connection, connect
 from bulkcc.send.pool import patch_call, run_pool
 from bulkcc.status import OK_STATUSES, Status
 from bulkcc.validate import Validation
 from bulkcc.values import is_missing
-from bulkcc.workbook.results import RowResult, RunSummary, count_statuses, write_results
+from bulkcc.workbook.results import ExtraSheet, RowResult, RunSummary, count_statuses, write_results
 from bulkcc.workbook.xlsx import check_writable, remove_stale_temp_files
 
 
@@ -60,59 +61,12 @@ class Source:
 
 
 @dataclass
-class Rollback:
-    """The rollback workbook of a --diff run: the prior values of the rows sent (and of an earlier run's)."""
-
-    path: Path
-    earlier: list[dict[str, Any]] = field(default_factory=list)  # an earlier run's rows (--resume)
-    priors: dict[int, tuple[int, Mapping[str, Any]]] = field(default_factory=dict)  # row -> (id, prior)
-    written: bool = False  # by this run (a file it did not write is never removed)
-    # The call centers created (this run's, and with --resume an earlier's): deleted on rollback.
-    created: list[dict[str, Any]] = field(default_factory=list)
-
-    @classmethod
-    def for_run(cls, options: ApplyOptions) -> Rollback:
-        rollback = cls(options.rollback_file())
-        if options.resume and rollback.path.exists():
-            from bulkcc.workbook.created import read_created
-
-            # The first run's prior values are the ones to restore: rows it already changed
-            # are not read again (or read as unchanged), so its rollback rows are kept.
-            rollback.earlier = read_rollback(rollback.path)
-            rollback.created = [{"id": r.id, "name": r.name, "office_id": r.office_id}
-                                for r in read_created(rollback.path)[0]]
-        return rollback
-
-    def add_created(self, entries: list[dict[str, Any]]) -> None:
-        known = {entry["id"] for entry in self.created}
-        self.created += [entry for entry in entries if entry["id"] not in known]
-
-    def save(self, rows: Collection[int] | None = None) -> Path | None:
-        """Write the rollback of `rows` (all planned rows if None); with nothing to roll back, no file."""
-        from bulkcc.workbook.created import add_created_sheet
-        from bulkcc.workbook.template import build_workbook
-        from bulkcc.workbook.xlsx import save_atomic
-
-        this = rollback_rows(prior for row, prior in sorted(self.priors.items()) if rows is None or row in rows)
-        merged = merge_rollback(self.earlier, this) if self.earlier else this
-        if merged or self.created:
-            self.written = True
-            workbook = build_workbook(rows=merged)
-            if self.created:
-                add_created_sheet(workbook, self.created)
-            return save_atomic(workbook, self.path)
-        if self.written:  # nothing was sent after all
-            self.path.unlink(missing_ok=True)
-            self.written = False
-        return None
-
-
-@dataclass
 class Run:
     """What one run collects while it goes."""
 
     results: dict[int, RowResult] = field(default_factory=dict)  # sent rows only once journaled
     answered: dict[int, RowResult] = field(default_factory=dict)  # every row the API answered
+    deleted: dict[int, RowResult] = field(default_factory=dict)  # a rollback's deletes, by created-sheet row
     stopped_by: str | None = None
     refused: str | None = None  # why nothing was sent though the run went through (a create's name is live)
     rollback: Rollback | None = None
@@ -321,6 +275,11 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
                         target_label=conn.target_label)
                 if run.refused is None:
                     await _send_phase(conn, the_plan, options, run, journal, hashes, progress, stop)
+                if the_plan.deletes and run.refused is None:  # a rollback's deletes: after its updates
+                    await run_deletes(conn.client, the_plan.deletes, allow=options.allow_delete, journal=journal,
+                                      results=run.deleted, start_times=run.start_times, redact=conn.client.redact,
+                                      progress=progress, stop=stop, concurrency=options.connection.pool_size,
+                                      target_label=conn.target_label)
             except RunStopped as exc:
                 run.stopped_by = str(exc)
             throttled, requests_sent = conn.client.throttled, conn.client.requests_sent
@@ -339,8 +298,9 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
     elif stop.is_set() and run.stopped_by is None:
         run.stopped_by = "stopped by a signal (Ctrl-C or SIGTERM); requests in flight were let finish"
 
-    results = all_results(validation, rows, the_plan, done, run.results,
-                          not_sent_error=f"not sent: {run.stopped_by or run.refused or 'the run stopped first'}")
+    not_sent_error = f"not sent: {run.stopped_by or run.refused or 'the run stopped first'}"
+    results = all_results(validation, rows, the_plan, done, run.results, not_sent_error=not_sent_error)
+    deletes = all_deletes(the_plan.deletes, run.deleted, not_sent_error)
     summary = RunSummary(
         started=started, ended=datetime.now(UTC), target_url=target_label, input_name=source.name,
         input_sha256=source.sha256, version=__version__,
@@ -348,8 +308,9 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
         allowed_rate_per_min=options.connection.rate_per_min, requests_sent=requests_sent,
         throttled=throttled, simulator=options.target.simulator, note=run.stopped_by or run.refused,
         plan=source.plan)
-    written = _write_results(options, results, validation, summary, run, diffed)
-    statuses = {Status.of(r.status) for r in results}
+    extra_sheets = [deleted_sheet(the_plan.deletes, deletes)] if the_plan.deletes else []
+    written = _write_results(options, results, validation, summary, run, diffed, extra_sheets)
+    statuses = {Status.of(r.status) for r in [*results, *deletes]}
     if run.stopped_by:
         code = EXIT_ABORTED
     elif statuses <= OK_STATUSES:
@@ -361,14 +322,15 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
         journal.finish(summary.ended, count_statuses(results), code, options.results_path.name)
     extra = [run.rollback.path] if run.rollback is not None and run.rollback.written else []
     return ApplyOutcome(code, results, summary, validation, run.stopped_by or run.refused, extra,
-                        results_written=written)
+                        results_written=written, deletes=deletes)
 
 
 def _write_results(options: ApplyOptions, results: list[RowResult], validation: Validation, summary: RunSummary,
-                   run: Run, diffed: bool) -> bool:
+                   run: Run, diffed: bool, extra_sheets: Sequence[ExtraSheet]) -> bool:
     """Write the results workbook; on a full disk say so (the journal keeps what was done) instead of a traceback."""
     try:
-        write_results(options.results_path, results, validation.sheet.raw, summary, include_changes=diffed)
+        write_results(options.results_path, results, validation.sheet.raw, summary, include_changes=diffed,
+                      extra_sheets=extra_sheets)
     except OSError as exc:
         note = (f"the results workbook {options.results_path} could not be written ({exc.strerror or exc}); "
                 "the journal keeps what was done: run the same command with --resume once there is space")
@@ -377,10 +339,11 @@ def _write_results(options: ApplyOptions, results: list[RowResult], validation: 
     return True
 
 
-def check_output_paths(input_path: Path, options: ApplyOptions) -> None:
+def check_output_paths(input_path: Path, options: ApplyOptions, *, writes_rollback: bool = False) -> None:
     """The files a run writes are never its input, never each other, and their folders take a file
-    (checked before the input is even read, so a run that could not record anything sends nothing)."""
-    writes_rollback = options.diff or is_plan_file(input_path)  # a --diff plan writes a rollback too
+    (checked before the input is even read, so a run that could not record anything sends nothing;
+    again with `writes_rollback` once the input is known to create call centers)."""
+    writes_rollback = writes_rollback or options.diff or is_plan_file(input_path)  # a --diff plan writes one too
     written = [options.results_path] + ([options.rollback_file()] if writes_rollback else [])
     inputs = [Path(input_path)] + ([options.input_check] if options.input_check else [])
     if any(path.resolve() == source.resolve() for path in written for source in inputs):

@@ -32,6 +32,8 @@ class ApplyOptions:
     max_age: timedelta = DEFAULT_MAX_AGE
     input_check: Path | None = None
     plan_sha256: str | None = None  # the checksum the review approved: any other plan is refused
+    # A rollback workbook's created sheet is deleted (DELETE) only with this (--allow-delete).
+    allow_delete: bool = False
 
     @property
     def target(self) -> Target:
@@ -50,3 +52,4 @@ class ApplyOutcome:
     message: str | None = None  # why the run stopped early, if it did
     extra_files: list[Path] = field(default_factory=list)
     results_written: bool = True  # False when the results workbook could not be saved (a full disk)
+    deletes: list[RowResult] = field(default_factory=list)  # the created sheet's rows (a rollback's deletes)

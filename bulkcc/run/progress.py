@@ -37,6 +37,7 @@ PHASES = {
     "reading": ("GET", "reading {total} live call centers from {label}"),
     "listing": ("GET", "reading the call centers of {total} offices from {label}"),
     "creating": ("POST", "creating {total} call centers on {label}"),
+    "deleting": ("DELETE", "deleting {total} call centers on {label}"),
 }
 
 

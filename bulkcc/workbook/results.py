@@ -137,17 +137,38 @@ def summary_rows(summary: RunSummary) -> list[tuple[str, Any]]:
     return rows
 
 
+# A sheet of its own after Results: (name, header, rows); a `status` column is coloured by status.
+ExtraSheet = tuple[str, Sequence[str], Sequence[Sequence[Any]]]
+
+
 def write_results(path: str | Path, results: Sequence[RowResult], input_frame: pd.DataFrame,
-                  summary: RunSummary, include_changes: bool = False) -> Path:
+                  summary: RunSummary, include_changes: bool = False, extra_sheets: Sequence[ExtraSheet] = ()) -> Path:
     """Write the results workbook atomically; returns its path.
 
     Streamed (write-only): each row is made and appended once, so 100,000 rows cost
-    little more than a plain dump of their cells (bench/bench_results.py).
+    little more than a plain dump of their cells (bench/bench_results.py). `extra_sheets`
+    (e.g. the Deleted sheet of a rollback's deletes) come after Results, which stays first
+    so that the file can be fed back.
     """
     workbook = Workbook(write_only=True)
     _write_results_sheet(workbook.create_sheet(RESULTS_SHEET), results, input_frame, include_changes)
+    for name, header, rows in extra_sheets:
+        _write_extra_sheet(workbook.create_sheet(name), header, rows)
     _write_summary_sheet(workbook.create_sheet(SUMMARY_SHEET), results, summary)
     return save_atomic(workbook, path)
+
+
+def _write_extra_sheet(sheet: StreamSheet, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    widths = _column_widths(header, [(list(row), []) for row in rows[:WIDTH_SAMPLE_ROWS]])
+    declare_layout(sheet, columns=len(header), rows=len(rows) + 1, widths=widths, freeze="A2",
+                   print_columns=len(header))
+    sheet.append(header_row(sheet, list(header)))
+    status = list(header).index("status") if "status" in header else None
+    for row in rows:
+        fill = FILLS.get(str(row[status])) if status is not None else None
+        sheet.append([stream_cell(sheet, _cell_value(value), fill=fill,
+                                  alignment=WRAPPED if name in WIDE_COLUMNS else None)
+                      for name, value in zip(header, row, strict=True)])
 
 
 # Ids are written as text: Excel keeps only 15 significant digits of a number.

@@ -1,0 +1,132 @@
+"""Rolling back creates: `DELETE /api/v2/callcenters/{id}` for the created sheet of a rollback workbook.
+
+This is the only module of bulkcc that sends a DELETE (a test holds every other
+module to that), and it does so only when the run was given --allow-delete:
+without it the created sheet's rows are not sent, each says how to delete it,
+and the run exits 1 (the rollback is not complete). Deletes go after the PATCH
+rows of the same workbook (a rollback undoes the run in reverse: its updates
+were sent after its creates), through the run's one client and pacer, and each
+finished delete is journaled, so --resume does not send it again.
+
+A delete is verified like any write: the answer must be the call center asked
+for (or name none). A 404 after a retry means the first attempt took it (the
+answer was lost): deleted, and said so; a 404 on the first attempt is failed,
+since that call center was not there to delete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any
+
+from bulkcc.run.answers import answer_id
+from bulkcc.run.journal import Journal
+from bulkcc.run.progress import QuietProgress
+from bulkcc.send.client import ApiClient, ApiResult
+from bulkcc.send.pool import run_pool
+from bulkcc.status import FINAL_STATUSES, Status
+from bulkcc.workbook.created import CREATED_SHEET, CreatedRow
+from bulkcc.workbook.results import RowResult
+
+DELETE_BODY = "delete"  # the journal's body hash of a delete: it has no body
+DELETES_SHEET = "Deleted"  # the results workbook's sheet of the created sheet's rows
+NOT_ALLOWED = (f"not deleted: deleting a call center needs --allow-delete (run the same command with "
+               f"--allow-delete to delete the call centers of the {CREATED_SHEET} sheet)")
+
+
+@dataclass(frozen=True)
+class DeleteRequest:
+    item: CreatedRow
+
+    @property
+    def path(self) -> str:
+        return f"/api/v2/callcenters/{self.item.id}"
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return {}
+
+
+async def delete_call(client: ApiClient, request: DeleteRequest, stop: asyncio.Event) -> ApiResult:
+    """The one DELETE of bulkcc: reached only from `run_deletes`, and that only with --allow-delete."""
+    return await client.call("DELETE", request.path, stop=stop)
+
+
+def delete_result(item: CreatedRow, api: ApiResult) -> RowResult:
+    result = RowResult(row=item.row, id=item.id, status=Status.FAILED, http_status=api.http_status,
+                       attempts=api.attempts, error=api.error, duration_ms=api.duration_ms)
+    if api.attempts == 0:
+        result.status = Status.NOT_SENT
+    elif api.ok:
+        got = api.data.get("id") if isinstance(api.data, Mapping) else None
+        if got is not None and answer_id(got) != item.id:
+            result.status, result.error = Status.MISMATCH, (f"the API answered with call center {got}, not {item.id}, "
+                                                            "the one asked to delete: check both in Dialpad")
+        else:
+            result.status, result.error = Status.DELETED, None
+    elif api.http_status == 404 and api.attempts > 1:
+        result.status = Status.DELETED
+        result.error = "the first attempt's answer was lost and the retry found it gone (404): deleted by that attempt"
+    return result
+
+
+def delete_results(items: Sequence[CreatedRow], journal: Journal) -> dict[int, RowResult]:
+    """The created sheet's rows an earlier run of these --results already deleted."""
+    done = {}
+    for item in items:
+        earlier = journal.previous.get(item.id)
+        if earlier and earlier[1] == DELETE_BODY and earlier[0].status in FINAL_STATUSES:
+            done[item.row] = replace(earlier[0], row=item.row)
+    return done
+
+
+async def run_deletes(client: ApiClient, items: Sequence[CreatedRow], *, allow: bool, journal: Journal,
+                      results: dict[int, RowResult], start_times: list[float], redact: Callable[[str], str],
+                      progress: QuietProgress, stop: asyncio.Event, concurrency: int, target_label: str) -> None:
+    """Delete the created sheet's call centers (only with `allow`); `results` by created-sheet row."""
+    if not allow:
+        for item in items:
+            results[item.row] = RowResult(row=item.row, id=item.id, status=Status.NOT_SENT, error=NOT_ALLOWED)
+        return
+    results.update(delete_results(items, journal))
+    to_send = [DeleteRequest(item) for item in items if item.row not in results]
+
+    def on_result(request: DeleteRequest, api: ApiResult) -> None:
+        result = delete_result(request.item, api)
+        result.error = redact(result.error) if result.error else result.error
+        start_times.extend(api.started_at)
+        progress.advance(result.status, api.started_at)
+        if result.status == Status.NOT_SENT:
+            results[request.item.row] = result
+            return
+        if not journal.record(result, DELETE_BODY, on_synced=partial(results.__setitem__, request.item.row, result)):
+            results[request.item.row] = replace(result, error=f"{result.error or 'deleted'}; "
+                                                              f"{journal.unrecorded_note()}")
+
+    if to_send and not stop.is_set():
+        progress.start(len(to_send), target_label, phase="deleting")
+        try:
+            await run_pool(client, to_send, delete_call, on_result, concurrency=concurrency, stop=stop)
+        finally:
+            progress.close()
+
+
+def all_deletes(items: Sequence[CreatedRow], results: Mapping[int, RowResult], not_sent_error: str) -> list[RowResult]:
+    """One result per row of the created sheet (once the journal is drained): a row with none was not sent."""
+    return [results.get(item.row) or RowResult(row=item.row, id=item.id, status=Status.NOT_SENT, error=not_sent_error)
+            for item in items]
+
+
+DELETED_COLUMNS = ("row", "id", "name", "office_id", "status", "http_status", "attempts", "error")
+
+
+def deleted_sheet(items: Sequence[CreatedRow], results: Sequence[RowResult]) -> tuple[str, tuple[str, ...],
+                                                                                         list[list[Any]]]:
+    """The results workbook's Deleted sheet: each row of the created sheet and what became of it."""
+    rows = [[item.row, str(item.id), item.name, None if item.office_id is None else str(item.office_id),
+             str(result.status), result.http_status, result.attempts, result.error]
+            for item, result in zip(items, results, strict=True)]
+    return DELETES_SHEET, DELETED_COLUMNS, rows
