@@ -36,10 +36,12 @@ class CallCenterApi:
         self.store: dict[int, dict[str, Any]] = store or {}
         self.page_size = page_size
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
+        self.bodies: list[tuple[str, str, object]] = []  # (method, path, JSON body) of every write
         # Misbehaviour after a create is stored, one per create, in order: "drop", "500", "late", "ok".
         self.after_create: list[str] = []
         self.late_s = 1.0
         self.office_failures = 0  # office listings answered 503 before they work
+        self.fail_before_store = 0  # creates answered 500 before anything is stored
         self.next_id = FIRST_ID
 
     @property
@@ -72,12 +74,18 @@ class CallCenterApi:
     @web.middleware
     async def _log(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
+        if request.method in ("POST", "PATCH"):
+            raw = await request.read()
+            self.bodies.append((request.method, request.path, json.loads(raw) if raw else None))
         return await handler(request)
 
     async def _create(self, request: web.Request) -> web.StreamResponse:
         body = json.loads(await request.read())
         if not isinstance(body, dict) or not body.get("name") or not body.get("office_id"):
             return web.json_response({"error": {"message": "name and office_id are required"}}, status=400)
+        if self.fail_before_store:
+            self.fail_before_store -= 1
+            return web.json_response({"error": {"message": "internal"}}, status=500)
         cc_id, self.next_id = self.next_id, self.next_id + 1
         self.store[cc_id] = {**body, "id": cc_id, "office_id": int(body["office_id"])}
         how = self.after_create.pop(0) if self.after_create else "ok"

@@ -28,7 +28,14 @@ from typing import Any
 
 from bulkcc.fields import FIELDS_BY_PATH, ROUTING_PREFIX
 from bulkcc.plan.exact import blocked_message, routing_blockers
-from bulkcc.plan.payload import PlannedRequest, body_from_values, cell_value, values_from_callcenter
+from bulkcc.plan.payload import (
+    NOT_PATCHED,
+    PlannedRequest,
+    body_from_values,
+    cell_value,
+    values_from_callcenter,
+    wire_int,
+)
 from bulkcc.plan.plans import Change, Plan
 
 
@@ -74,7 +81,10 @@ def diff_row(request: PlannedRequest, row: Mapping[str, Any], live: Mapping[str,
     """Compare a row's values (parsed cells) with its live call center (as the API returns it)."""
     live_values = values_from_callcenter(live)
     changes = [Change(path, live_values.get(path), new) for path, new in row.items()
-               if path != "id" and not same_value(live_values.get(path), new)]
+               if path not in NOT_PATCHED and not same_value(live_values.get(path), new)]
+    moved = _office_moved(row, live)
+    if moved is not None:
+        return RowDiff(PlannedRequest(request.row, request.id, {}), changes, blocked=moved)
     live_routing = {p: v for p, v in live_values.items() if p.startswith(ROUTING_PREFIX)}
     row_routing = {p: v for p, v in row.items() if p.startswith(ROUTING_PREFIX)}
     changed = {change.column for change in changes}
@@ -89,6 +99,16 @@ def diff_row(request: PlannedRequest, row: Mapping[str, Any], live: Mapping[str,
         prior.update(live_routing)  # the rollback must restore routing whole too
     body = body_from_values(to_send)
     return RowDiff(PlannedRequest(request.row, request.id, body), changes, prior)
+
+
+def _office_moved(row: Mapping[str, Any], live: Mapping[str, Any]) -> str | None:
+    """A row with an id and an office_id other than its call center's: the office cannot change by PATCH."""
+    office, live_office = row.get("office_id"), wire_int(live.get("office_id"))
+    if office is None or live_office is None or office == live_office:
+        return None
+    return (f"office_id {office} is not this call center's office ({live_office}): a call center cannot move "
+            "office, and office_id is sent only to create one. Blank the cell (or set it to "
+            f"{live_office}) to change this call center, or blank the id to create a new one in office {office}")
 
 
 def diff_plan(plan: Plan, live: Mapping[int, Mapping[str, Any]], unreadable: Mapping[int, str]) -> Plan:
@@ -106,7 +126,7 @@ def diff_plan(plan: Plan, live: Mapping[int, Mapping[str, Any]], unreadable: Map
         if request.row not in live:
             continue
         diff = diff_row(request, plan.values[request.row], live[request.row])
-        if diff.unchanged:
+        if diff.unchanged and diff.blocked is None:
             unchanged.append(request)
             continue
         changes[request.row] = diff.changes

@@ -62,6 +62,10 @@ def _notes(plan: Plan) -> list[str]:
                  "the plan with --diff to see old → new, and to have apply refuse rows changed since."]
     notes.append("Only the call centers and fields on the Changes sheet are changed; every other setting "
                  "stays as it is.")
+    if plan.creates:
+        notes.append("The Creates sheet lists the call centers the plan creates (POST), apart from the changes: "
+                     "apply sends them first, each exactly once, and refuses a row whose name already exists "
+                     "in its office. Their new ids are written to the results workbook.")
     return notes
 
 
@@ -102,6 +106,12 @@ def build_review(plan: Plan, *, target: str, input_name: str, input_sha256: str,
     ]
     if saved:
         facts.append(("bulkcc version", saved.bulkcc_version))
+    creates = [ReviewRow(c.row, None, c.name, str(c.office_id),
+                         {path: (None, shown(path, value)) for path, value in values_from_callcenter(c.body).items()})
+               for c in plan.creates]
+    if creates:
+        facts.insert(facts.index(("Call centers to change", len(changes))), ("Call centers to create", len(creates)))
     return Review(checksum=saved.checksum if saved else None, facts=facts, columns=columns, changes=changes,
                   unchanged=unchanged, left_out=left_out, field_counts=list(plan.field_counts().items()),
-                  office_counts=office_counts, notes=_notes(plan))
+                  office_counts=office_counts, notes=_notes(plan), creates=creates,
+                  create_columns=sorted({col for item in creates for col in item.cells}, key=field_order))

@@ -278,3 +278,19 @@ def created_entries(creates: list[PlannedCreate], results: Mapping[int, RowResul
         if result is not None and result.id is not None and result.status in (Status.CREATED, Status.MISMATCH):
             entries.append({"id": result.id, "name": create.name, "office_id": create.office_id})
     return entries
+
+
+async def name_clashes(client: ApiClient, creates: list[PlannedCreate]) -> dict[int, str]:
+    """`plan --diff`: each create whose name is already live in its office (or whose office cannot be
+    read), with why; one listing per office."""
+    offices = {office_id: await read_office(client, office_id) for office_id in sorted({c.office_id for c in creates})}
+    clashes = {}
+    for create in creates:
+        office = offices[create.office_id]
+        ids = office.names.get(create.key[1], [])
+        if office.error is not None:
+            clashes[create.row] = (f"the call centers of office {create.office_id} could not be read, so whether "
+                                   f"{create.key[1]!r} already exists is not known ({office.error})")
+        elif ids:
+            clashes[create.row] = clash_message(create, ids).replace("nothing was sent", "it would not be sent")
+    return clashes

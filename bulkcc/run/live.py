@@ -139,14 +139,22 @@ async def plan_against_live_async(plan: Plan, options: ConnectionOptions,
 async def read_plan_against_live_async(plan: Plan, options: ConnectionOptions,
                                        progress: QuietProgress | None = None) -> tuple[Plan, LiveState]:
     """`plan --diff`, and what was read (the review workbook names each call center's office)."""
+    from bulkcc.run.creates import name_clashes
+
     progress = progress or QuietProgress()
     async with connect(options, simulator_ids=[r.id for r in plan.requests]) as conn:
         progress.start(len(plan.requests), conn.target_label, phase="reading")
         try:
-            return await diff_with_live(conn.client, plan, concurrency=options.pool_size,
-                                        stop=asyncio.Event(), progress=progress)
+            diffed, state = await diff_with_live(conn.client, plan, concurrency=options.pool_size,
+                                                 stop=asyncio.Event(), progress=progress)
         finally:
             progress.close()
+        if diffed.creates:
+            # A create whose name is live in its office would be refused by apply: blocked here already.
+            clashes = await name_clashes(conn.client, diffed.creates)
+            diffed = replace(diffed, creates=[c for c in diffed.creates if c.row not in clashes],
+                             blocked={**diffed.blocked, **clashes})
+        return diffed, state
 
 
 def plan_against_live(plan: Plan, options: ConnectionOptions, progress: QuietProgress | None = None) -> Plan:

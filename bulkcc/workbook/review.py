@@ -5,6 +5,8 @@ workbook layer knows nothing of plans. Sheets, in order:
 
 - `Summary`: the plan's facts (file, checksum, when, target, input), counts per
   field and per office, notes on reading it, and lines to sign;
+- `Creates` (only if any): one row per call center the plan creates (POST),
+  apart from the changes, one column per field set, each cell the value sent;
 - `Changes`: one row per call center to change, one column per field any row
   changes, each cell `old → new` (or the new value, without --diff), coloured.
   A plan of more fields than print legibly side by side gets several Changes
@@ -36,6 +38,7 @@ from bulkcc.fields import FIELDS_BY_PATH
 from bulkcc.workbook.xlsx import HEADER_FILL, HEADER_FONT, active_sheet, save_atomic, set_cell, write_row
 
 SUMMARY, CHANGES, UNCHANGED, LEFT_OUT = "Summary", "Changes", "Unchanged", "Left out"
+CREATES = "Creates"
 CHANGED_FILL = PatternFill("solid", fgColor="FFF2CC")  # a cell the plan changes
 LEFT_OUT_FILL = PatternFill("solid", fgColor="FFEB9C")
 THIN = Side(style="thin", color="BFBFBF")
@@ -70,6 +73,8 @@ class Review:
     field_counts: list[tuple[str, int]]  # field, call centers it changes on
     office_counts: list[tuple[str, int, int, int]]  # office, to change, unchanged, left out
     notes: list[str] = field(default_factory=list)
+    creates: list[ReviewRow] = field(default_factory=list)  # the call centers to create (no id yet)
+    create_columns: list[str] = field(default_factory=list)  # the fields the creates set
 
 
 FONT = "Calibri"
@@ -302,6 +307,8 @@ def write_review(path: str | Path, review: Review) -> Path:
     if summary.max_row <= SUMMARY_ONE_PAGE_ROWS:
         summary.page_setup.fitToHeight = 1  # a short Summary stays one page, its sign-off lines included
     sheets: list[tuple[str, Callable[[Worksheet], None]]] = []
+    if review.creates:
+        sheets.append((CREATES, functools.partial(_changes_sheet, columns=review.create_columns, rows=review.creates)))
     for title, columns in layout:
         rows = [r for r in review.changes if any(c in r.cells for c in columns)] if len(layout) > 1 else review.changes
         sheets.append((title, functools.partial(_changes_sheet, columns=columns, rows=rows)))
