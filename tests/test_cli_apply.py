@@ -617,3 +617,74 @@ def test_apply_shows_the_sheets_warnings_before_it_asks(tmp_path: Path) -> None:
     warning = run.stderr.index("warning: 1 hidden row holds values, read and sent like any other: row 3")
     assert warning < run.stderr.index("About to send 2 PATCH requests")
     assert "Traceback" not in run.output
+
+
+# ---------------------------------------------------------------- creates (issue 11)
+
+DACH = 5_100_000_000_000_002  # an office the simulator knows
+
+
+def _create_rows(count: int) -> list[dict[str, Any]]:
+    return [{"name": f"Migrated Berlin {i:02d}", "office_id": DACH, "ring_seconds": 25} for i in range(count)]
+
+
+def _stored_names(sim, office: int = DACH) -> Counter:
+    return Counter(cc["name"] for cc in sim.store.values()
+                   if cc.get("office_id") == office and cc["name"].startswith("Migrated"))
+
+
+async def test_kill_9_during_the_creates_then_resume_creates_each_exactly_once(tmp_path: Path) -> None:
+    rows = _create_rows(20)
+    source = write_rows(tmp_path / "new.xlsx", rows, header=["id", "name", "office_id", "ring_seconds"])
+    results = tmp_path / "out.xlsx"
+    async with simulator([1001], rate_limit_per_min=1200, latency_ms=(200, 300)) as sim:
+        args = [source, "--results", results, "--base-url", sim.base_url, "--rate-limit", "1200",
+                "--concurrency", "4", "--quiet"]
+        process = await start_cli(*args, cwd=tmp_path)
+        posts = lambda: [r for r in sim.requests if r.method == "POST"]  # noqa: E731
+        await wait_until(lambda: sum(r.status == 200 for r in posts()) >= 5 or process.returncode is not None,
+                         what="the first answered creates")
+        process.send_signal(signal.SIGKILL)
+        killed = await finish(process)
+        assert killed.code == -signal.SIGKILL, killed
+        await asyncio.sleep(0.5)  # the simulator finishes the creates it had in flight (stored, answer lost)
+        made_before = sum(_stored_names(sim).values())
+        assert 5 <= made_before < 20
+
+        refused = await run_cli(*args, cwd=tmp_path)  # a plain rerun is refused: it names --resume
+        assert refused.code == EXIT_USAGE and "--resume" in refused.stderr, refused
+        resumed = await run_cli(*args, "--resume", cwd=tmp_path)
+        assert resumed.code == EXIT_OK, resumed
+        assert _stored_names(sim) == Counter(row["name"] for row in rows)  # each exactly once
+        assert sum(r.status == 200 for r in posts()) == 20  # no create was made twice
+        final = read_results(results)
+        assert {r.status for r in final} == {"created"}
+        by_name = {cc["name"]: cc_id for cc_id, cc in sim.store.items() if cc.get("office_id") == DACH}
+        assert [r.id for r in final] == [by_name[row["name"]] for row in rows]
+
+        again = await run_cli(*args, "--resume", cwd=tmp_path)  # the same workbook again: nothing new
+        assert again.code == EXIT_OK and sum(r.status == 200 for r in posts()) == 20, again
+
+
+async def test_a_create_workbook_on_the_simulator_rolls_back_only_with_allow_delete(tmp_path: Path) -> None:
+    rows = _create_rows(3)
+    source = write_rows(tmp_path / "new.xlsx", rows, header=["id", "name", "office_id", "ring_seconds"])
+    async with simulator([1001]) as sim:
+        url = ["--base-url", sim.base_url, "--quiet"]
+        first = await run_cli(source, "--results", tmp_path / "out.xlsx", *url, cwd=tmp_path)
+        assert first.code == EXIT_OK and "its created sheet lists the 3 call centers" in first.stdout, first
+        created = {r.id for r in read_results(tmp_path / "out.xlsx")}
+        rollback = tmp_path / "out-rollback.xlsx"
+
+        kept = await run_cli(rollback, "--results", tmp_path / "undo.xlsx", *url, cwd=tmp_path)
+        assert kept.code == EXIT_INVALID and "--allow-delete" in kept.stdout, kept
+        assert not [r for r in sim.requests if r.method == "DELETE"] and created <= set(sim.store)
+
+        undone = await run_cli(rollback, "--results", tmp_path / "undo2.xlsx", "--allow-delete", *url, cwd=tmp_path)
+        assert undone.code == EXIT_OK, undone
+        deletes = [r for r in sim.requests if r.method == "DELETE"]
+        assert {r.callcenter_id for r in deletes} == created and len(deletes) == 3
+        assert not created & set(sim.store) and 1001 in sim.store
+        sheet = load_workbook(tmp_path / "undo2.xlsx")["Deleted"]
+        assert [c.value for c in sheet[1]][:5] == ["row", "id", "name", "office_id", "status"]
+        assert {row[4] for row in sheet.iter_rows(min_row=2, values_only=True)} == {"deleted"}
