@@ -323,3 +323,28 @@ def test_printable_and_the_redactor() -> None:
     assert redact(f"a {KEY} b Bearer other-token-123 c") == "a **** b Bearer **** c"
     assert redact("Bearer token required") == "Bearer token required"  # prose is left alone
     assert Redactor()("nothing to hide") == "nothing to hide"
+
+
+# ---- calls that are not idempotent (a create) ------------------------------------------
+
+@pytest.mark.parametrize("answer", [("json", 503, {"error": "busy"}), ("drop",), ("sleep", 1.0, OK_ANSWER),
+                                    ("raw", 200, b"<html>")])
+async def test_a_call_that_is_not_idempotent_is_not_sent_again_after_an_answer_that_may_hide_success(answer):
+    async with ScriptedApi({"api/v2/callcenters": [answer, OK_ANSWER]}) as api:
+        async with api_client(api.base_url, max_attempts=5, timeout_s=0.3) as client:
+            result = await client.call("POST", "/api/v2/callcenters", {"name": "x", "office_id": 1},
+                                       idempotent=False)
+            assert api.total == 1 and result.attempts == 1
+            assert result.unsure and not result.ok and "not sent again" in result.error
+            # The same answer to an idempotent call is retried as always.
+            again = await client.call("PATCH", "/api/v2/callcenters", {"name": "x"})
+            assert again.ok and not again.unsure
+
+
+async def test_a_429_is_retried_even_for_a_call_that_is_not_idempotent():
+    throttled = ("json", 429, {"error": "slow down"}, {"Retry-After": "0"})
+    async with ScriptedApi({"api/v2/callcenters": [throttled, OK_ANSWER]}) as api:
+        async with api_client(api.base_url, max_attempts=3) as client:
+            result = await client.call("POST", "/api/v2/callcenters", {"name": "x", "office_id": 1},
+                                       idempotent=False)
+            assert result.ok and result.attempts == 2 and api.total == 2 and not result.unsure

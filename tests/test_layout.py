@@ -65,3 +65,28 @@ def test_no_module_is_over_400_lines() -> None:
     sizes = {path.relative_to(REPO): len(path.read_text("utf-8").splitlines())
              for path in (REPO / "bulkcc").rglob("*.py")}
     assert {p: n for p, n in sizes.items() if n > MAX_MODULE_LINES} == {}
+
+
+def test_only_the_rollback_delete_path_sends_a_delete() -> None:
+    """No path of bulkcc but the rollback's --allow-delete ever sends a DELETE: the method appears in
+    one module's code (run/deletes, outside the simulator), in one call, and that module is reached
+    only from the engine's delete phase, which runs only for a rollback's created sheet."""
+    package = Path(__file__).resolve().parents[1] / "bulkcc"
+    holders = {}
+    for path in package.rglob("*.py"):
+        if "sim" in path.relative_to(package).parts:
+            continue  # the simulator answers DELETEs; it never sends one
+        code = path.read_text("utf-8")
+        found = code.count('"DELETE"') + code.count("'DELETE'")
+        if found:
+            holders[str(path.relative_to(package))] = found
+    assert holders == {"run/deletes.py": 1}
+    deletes = (package / "run" / "deletes.py").read_text("utf-8")
+    assert 'return await client.call("DELETE", request.path, stop=stop)' in deletes
+    assert deletes.count("delete_call") == 2  # defined, and used once: in run_deletes, behind `allow`
+    users = [str(p.relative_to(package)) for p in package.rglob("*.py")
+             if "run_deletes" in p.read_text("utf-8") and p.name != "deletes.py"]
+    assert users == ["run/execute.py"]
+    execute = (package / "run" / "execute.py").read_text("utf-8")
+    assert "if the_plan.deletes and run.refused is None:" in execute and execute.count("run_deletes(") == 1
+    assert "allow=options.allow_delete" in execute

@@ -11,7 +11,7 @@ import pytest
 from bulkcc.fields import COLUMNS
 from bulkcc.plan.plans import make_plan, plan_jsonl, write_plan_jsonl
 from bulkcc.validate.validation import validate_file, validate_sheet
-from bulkcc.workbook.reader import _build_sheet
+from bulkcc.workbook.reader import _build_sheet, read_sheet
 
 R = "routing_options"
 ROUTING = {
@@ -281,3 +281,52 @@ def test_a_routing_change_is_blocked_by_what_it_would_lose_and_by_what_is_missin
     unchanged_routing = {"id": 1001, "ring_seconds": 30}  # no routing change: the live routing is not touched
     diff = diff_row(PlannedRequest(2, 1001, body_from_values(unchanged_routing)), unchanged_routing, live)
     assert diff.blocked is None and diff.request.body == {"ring_seconds": 30}
+
+
+# ---- creates (issue 11) ----------------------------------------------------------------
+
+def test_create_bodies_carry_only_keys_of_create_call_center_message(samples_dir: Path, spec_dir: Path) -> None:
+    from conftest import openapi_to_json_schema
+    from jsonschema import Draft202012Validator
+
+    from bulkcc.plan.creates import CREATE_KEYS, REQUIRED_KEYS
+
+    components = json.loads((spec_dir / "dialpad-callcenters-openapi.json").read_text("utf-8"))["components"]["schemas"]
+    message = components["schemas.group.CreateCallCenterMessage"]
+    assert CREATE_KEYS == set(message["properties"]) and set(REQUIRED_KEYS) == set(message["required"])
+    validator = Draft202012Validator(openapi_to_json_schema(message, components))  # strict: no unknown key
+    sheet = read_sheet(samples_dir / "callcenters.xlsx")
+    sheet.frame["office_id"] = "124"
+    sheet.frame["id"] = None  # every sample row, as a create: every kind of cell
+    sheet.frame["name"] = [f"New {row}" for row in sheet.frame.index]
+    plan = make_plan(validate_sheet(sheet))
+    assert len(plan.creates) == 20 and plan.requests == []
+    for create in plan.creates:
+        assert [e.message for e in validator.iter_errors(create.body)] == [], create.row
+        assert create.body["office_id"] == 124 and create.to_dict()["method"] == "POST"
+    assert {"routing_options", "hold_queue", "advanced_settings"} <= set().union(*(c.body for c in plan.creates))
+
+
+def test_a_row_with_an_id_never_sends_office_id() -> None:
+    from bulkcc.plan.payload import body_from_values
+
+    assert body_from_values({"id": 1, "office_id": 124, "ring_seconds": 20}) == {"ring_seconds": 20}
+
+
+def test_plan_shows_creates_apart_from_updates(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from bulkcc.cli import main
+
+    book = tmp_path / "c.csv"
+    book.write_text("id,name,office_id,ring_seconds\n,Support Berlin,124,20\n1001,,,25\n")
+    result = CliRunner().invoke(main, ["plan", str(book), "--json", str(tmp_path / "p.jsonl")])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:4] == ['row 2: POST /api/v2/callcenters create "Support Berlin" in office 124',
+                         '  {"name": "Support Berlin", "office_id": 124, "ring_seconds": 20}', "updates:",
+                         "row 3: PATCH /api/v2/callcenters/1001"]
+    assert "1 call centers to create (POST), 1 requests planned" in result.stdout
+    first = json.loads((tmp_path / "p.jsonl").read_text().splitlines()[0])
+    assert first == {"row": 2, "id": None, "kind": "create", "method": "POST", "path": "/api/v2/callcenters",
+                     "body": {"name": "Support Berlin", "office_id": 124, "ring_seconds": 20}}

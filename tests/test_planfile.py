@@ -346,3 +346,65 @@ def small_diff_document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     write_plan_file(path, plan.only({r.row for r in plan.requests[:3]} | set(plan.unreadable)), target="simulator",
                     input_path=SAMPLE)
     return json.loads(path.read_text("utf-8"))
+
+
+# ---- creates (issue 11) ----------------------------------------------------------------
+
+def _create_book(tmp_path: Path) -> Path:
+    rows = [{"name": "Support Berlin", "office_id": 5_100_000_000_000_002, "ring_seconds": 20},
+            {"id": 1001, "ring_seconds": 25}, {"name": "Support Munich", "office_id": 5_100_000_000_000_002}]
+    return write_rows(tmp_path / "creates.xlsx", rows, header=["id", "name", "office_id", "ring_seconds"])
+
+
+def test_a_plan_with_creates_round_trips_and_update_only_plans_keep_their_bytes(tmp_path: Path) -> None:
+    book = _create_book(tmp_path)
+    plan = make_plan(validate_file(book))
+    path = tmp_path / "plan.json"
+    write_plan_file(path, plan, target=TARGET, input_path=book)
+    requests = json.loads(path.read_text("utf-8"))["requests"]
+    assert [(r["row"], r.get("kind"), r["method"], r["id"]) for r in requests] == [
+        (2, "create", "POST", None), (3, None, "PATCH", 1001), (4, "create", "POST", None)]
+    back = read_plan_file(path).plan
+    assert back.creates == plan.creates and [r.to_dict() for r in back.requests] == [r.to_dict() for r in plan.requests]
+    # A plan of updates only is what older bulkcc wrote: no "kind" anywhere, so either reads it.
+    old = tmp_path / "old.json"
+    write_plan_file(old, make_plan(validate_file(SAMPLE)), target=TARGET, input_path=SAMPLE)
+    assert '"kind"' not in old.read_text("utf-8") and read_plan_file(old).plan.creates == []
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda r: r.update(id=5), "a create has no id"),
+    (lambda r: r.update(method="PATCH"), "a create is sent as POST"),
+    (lambda r: r["body"].pop("office_id"), "name and office_id"),
+    (lambda r: r["body"].update(office_id=0), "at least 1"),
+    (lambda r: r["body"].update(name=" Support Berlin"), "name is"),
+    (lambda r: r["body"].update(ring_seconds=99), "ring_seconds"),
+    (lambda r: r.update(kind="upsert"), "neither create nor update"),
+])
+def test_a_hand_edited_create_is_refused(tmp_path: Path, edit: Callable[[dict], Any], message: str) -> None:
+    book = _create_book(tmp_path)
+    path = tmp_path / "plan.json"
+    write_plan_file(path, make_plan(validate_file(book)), target=TARGET, input_path=book)
+    document = json.loads(path.read_text("utf-8"))
+    edit(document["requests"][0])
+    path.write_text(json.dumps(document), "utf-8")
+    with pytest.raises(InputError, match=message):
+        read_plan_file(path)
+
+
+async def test_apply_plan_sends_its_creates_exactly_and_once(tmp_path: Path) -> None:
+    from support import options, simulator
+
+    from bulkcc.run.apply_plan import apply_plan_async
+
+    book = _create_book(tmp_path)
+    path = tmp_path / "plan.json"
+    async with simulator([1001]) as sim:
+        saved = write_plan_file(path, make_plan(validate_file(book)), target=sim.base_url, input_path=book)
+        outcome = await apply_plan_async(read_plan_file(path), options(tmp_path / "r.xlsx", sim.base_url))
+        assert [r.status for r in outcome.results] == ["created", "updated", "created"], outcome.results
+        posts = [r.body for r in sim.requests if r.method == "POST"]
+        assert posts == [c.body for c in saved.plan.creates]
+        again = await apply_plan_async(read_plan_file(path), options(tmp_path / "r2.xlsx", sim.base_url))
+        assert [r.status for r in again.results] == ["invalid", "not_sent", "invalid"]  # live names: refused
+        assert len([r for r in sim.requests if r.method == "POST"]) == 2

@@ -904,3 +904,53 @@ def test_a_bad_cell_only_in_an_info_column_leaves_its_row_blank(tmp_path: Path, 
     assert validation.sheet.rows == [2]  # row 3 holds only an info column's formula: blank
     csv_path = write_csv(["id", "info.office_id", "name"], [[1001, "#N/A", "ok"]])
     assert validate_file(csv_path).problems == []
+
+
+# ---- creates (issue 11): a blank id and an office_id -------------------------------------
+
+def _problems(tmp_path: Path, rows: list[list[Any]], diff: bool = False) -> dict[tuple[int, str | None], str]:
+    validation = validate_file(write_sheet(tmp_path / "c.xlsx", rows), diff=diff)
+    return {(p.row, p.column): p.message for p in validation.problems}
+
+
+def test_a_blank_id_with_an_office_id_is_a_create_that_needs_a_name(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, [["id", "name", "office_id"], [None, "Support Berlin", 124], [None, None, 124],
+                                    [None, "No office", None], ["1001", "Renamed", 124]])
+    assert list(problems) == [(3, "name"), (4, "id")]
+    assert problems[(3, "name")].startswith("name is required to create a call center")
+    # A blank id with no office_id stays the error it was, and names the other way out.
+    assert problems[(4, "id")].startswith("id is required: fill in the call center's id")
+    assert "or fill office_id" in problems[(4, "id")]
+    validation = validate_file(tmp_path / "c.xlsx")
+    assert validation.create_rows == [2]
+    assert "1 valid row creates a call center (POST), 1 changes one (PATCH)" in render_summary(validation)
+
+
+def render_summary(validation: Validation) -> str:
+    from bulkcc.validate.report import summary_line
+
+    return summary_line(validation)
+
+
+def test_two_creates_of_one_name_in_one_office_are_errors_on_both_rows(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, [["id", "name", "office_id"], [None, "Support", 124], [None, "Support ", 124],
+                                    [None, "Support", 125], [None, "support", 124], ["1001", "Support", 124]])
+    assert set(problems) == {(2, "name"), (3, "name")}  # trimmed, exact: "support" is another name
+    assert "office 124 would get two call centers named 'Support' (also row 3)" in problems[(2, "name")]
+
+
+def test_ids_stay_unique_with_create_rows_between_them(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, [["id", "name", "office_id"], ["7", "a", None], [None, "b", 1], [None, "c", 1],
+                                    ["7", "d", None]])
+    assert problems == {(2, "id"): "id 7 appears more than once (also in row 5); keep one row per call center",
+                        (5, "id"): "id 7 appears more than once (also in row 2); keep one row per call center"}
+
+
+def test_a_create_keeps_the_whole_routing_rule_with_diff(tmp_path: Path) -> None:
+    rows = [["id", "name", "office_id", "routing_options.open.action"], [None, "New", 124, "voicemail"],
+            ["1001", None, None, "voicemail"]]
+    with_diff = _problems(tmp_path, rows, diff=True)
+    # The create has no live call center to complete its routing from; the update has.
+    assert {row for row, _ in with_diff} == {2}
+    assert all(cell[1].startswith("routing_options.") for cell in with_diff)
+    assert {row for row, _ in _problems(tmp_path, rows)} == {2, 3}

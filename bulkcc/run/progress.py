@@ -37,7 +37,7 @@ PHASES = {
     "reading": ("GET", "reading {total} live call centers from {label}"),
     "listing": ("GET", "reading the call centers of {total} offices from {label}"),
     "creating": ("POST", "creating {total} call centers on {label}"),
-    "deleting": ("DELETE", "deleting {total} call centers on {label}"),
+    "deleting": ("delete", "deleting {total} call centers on {label}"),  # a label: no method literal
 }
 
 
