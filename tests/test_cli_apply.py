@@ -688,3 +688,29 @@ async def test_a_create_workbook_on_the_simulator_rolls_back_only_with_allow_del
         sheet = load_workbook(tmp_path / "undo2.xlsx")["Deleted"]
         assert [c.value for c in sheet[1]][:5] == ["row", "id", "name", "office_id", "status"]
         assert {row[4] for row in sheet.iter_rows(min_row=2, values_only=True)} == {"deleted"}
+
+
+def test_the_confirmation_shows_creates_and_deletes_apart_from_updates(tmp_path: Path) -> None:
+    from bulkcc.workbook.created import add_created_sheet
+    from bulkcc.workbook.template import build_workbook
+
+    book = tmp_path / "c.csv"
+    book.write_text(f"id,name,office_id,ring_seconds\n,Support Berlin,{DACH},20\n1001,,,25\n,Support Munich,{DACH},\n")
+    runner = CliRunner()
+    args = ["apply", str(book), "--base-url", "https://dialpad.invalid", "--results", str(tmp_path / "r.xlsx")]
+    result = runner.invoke(main, args, env={"DIALPAD_API_KEY": KEY})
+    assert result.exit_code == EXIT_USAGE
+    assert ("About to create 2 call centers (POST) and send 1 PATCH requests to https://dialpad.invalid. "
+            "No terminal to confirm on") in result.stderr
+    assert f'  row 2: POST /api/v2/callcenters create "Support Berlin" in office {DACH}' in result.stdout
+
+    rollback = tmp_path / "rollback.xlsx"
+    workbook = build_workbook(rows=[])
+    add_created_sheet(workbook, [{"id": 7001, "name": "a", "office_id": DACH}, {"id": 7002, "name": "b",
+                                                                                 "office_id": DACH}])
+    workbook.save(rollback)
+    undo = ["apply", str(rollback), "--base-url", "https://dialpad.invalid", "--results", str(tmp_path / "u.xlsx")]
+    kept = runner.invoke(main, undo, env={"DIALPAD_API_KEY": KEY})
+    assert "Not deleted: 2 call centers on the created sheet (deleting needs --allow-delete)." in kept.stdout
+    deleting = runner.invoke(main, [*undo, "--allow-delete"], env={"DIALPAD_API_KEY": KEY})
+    assert "DELETE /api/v2/callcenters/{id} … 2 call centers" in deleting.stdout

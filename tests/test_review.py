@@ -156,3 +156,20 @@ def test_a_plan_of_many_fields_is_split_over_sheets_a_page_can_hold(tmp_path: Pa
     on_sheet = {row[0]: row[2] for row in workbook["Summary"].iter_rows(values_only=True) if row[0] in
                 {path for _, path in sent}}
     assert set(on_sheet.values()) == set(change_sheets)
+
+
+def test_the_review_puts_creates_on_a_sheet_of_their_own(tmp_path: Path) -> None:
+    from bulkcc.cli import main
+
+    book = tmp_path / "c.csv"
+    book.write_text("id,name,office_id,ring_seconds\n,Support Berlin,124,20\n1001,,,25\n")
+    report = tmp_path / "review.xlsx"
+    result = CliRunner().invoke(main, ["plan", str(book), "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    workbook = load_workbook(report)
+    assert workbook.sheetnames.index("Creates") < workbook.sheetnames.index("Changes")
+    assert _sheet_rows(workbook["Creates"]) == [{"row": 2, "id": None, "call center": "Support Berlin",
+                                                  "office": "124", "name": "Support Berlin", "ring_seconds": "20"}]
+    assert [r["id"] for r in _sheet_rows(workbook["Changes"])] == ["1001"]
+    facts = {row[0]: row[1] for row in workbook["Summary"].iter_rows(values_only=True) if row and row[0]}
+    assert facts["Call centers to create"] == 1 and facts["Call centers to change"] == 1
