@@ -1,6 +1,8 @@
 """Planning: from valid rows to the exact requests they stand for.
 
-Owns the PATCH body builder and its inverse (`payload`), the `Plan` value
+Owns the PATCH body builder and its inverse (`payload`), the creates (`creates`:
+a blank id and an office_id is a POST, its body checked against
+CreateCallCenterMessage's keys), the `Plan` value
 (`plans`), the --diff comparison against live call centers (`diff`, pure: the
 live state is read by the run layer), what of a live routing a PATCH cannot
 carry back, so that --diff never sends a routing that would lose it (`exact`),

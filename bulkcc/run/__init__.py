@@ -3,6 +3,9 @@
 Owns `apply` (validate, plan, read live state for --diff), `apply_plan` (send
 a saved plan after its checks and stale guard), the engine both end in
 (`execute`: lock, journal, send, rollback, results) and their `options`,
+the create phase it runs before the updates (`creates`: each new call center
+exactly once), the rollback workbook (`rollback`) and the deletes of its
+created sheet, only with --allow-delete (`deletes`, the one DELETE of bulkcc),
 `export` (and `export_cells`: every cell reads back as its live value, or is
 blank with a note), reading live call centers (`live`), the crash-safe journal
 (`journal`, written through the group commit of `commit`), the lock that

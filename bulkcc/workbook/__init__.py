@@ -6,7 +6,7 @@ size; `csvtext`: CSV in any separator and encoding Excel writes; `sheetxml`: wha
 only the sheet's XML says, such as error cells; `hidden`: the warnings for what is
 hidden on screen), safe xlsx writing (`xlsx`: text stays text,
 atomic saves), the template and export format (`template`), the results
-workbook (`results`), the review workbook of a plan (`review`) and the
+workbook (`results`), a rollback's created sheet (`created`), the review workbook of a plan (`review`) and the
 generated column docs (`docs`). May import only
 the bottom layer (`fields`, `errors`, `values`, `status`).
 """
