@@ -52,8 +52,8 @@ def describe_plan(the_plan, target, *, saved=None, diff: bool = False, allow_del
 
         source = (f" from the plan {saved.path.name if saved.path else ''} (made {duration_text(saved.age())} ago, "
                   f"SHA-256 {saved.checksum[:16]}…)")
-    creating = (f"create {counts['creates']} call center{'' if counts['creates'] == 1 else 's'} (POST) and "
-                if counts["creates"] else "")
+    new = len(the_plan.creates)
+    creating = f"create {new} call center{'' if new == 1 else 's'} (POST) and " if new else ""
     verb = "About to " + (creating or "") + "send"
     lines = [f"{verb} {counts['requests']} PATCH requests to {target.base_url}{source}."]
     lines += _creates_and_deletes(the_plan, allow_delete)

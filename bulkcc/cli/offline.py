@@ -110,7 +110,7 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | 
         render_warnings(the_plan.validation, out)
     counts = the_plan.summary()
     blocked = f", {len(the_plan.blocked)} rows blocked (never sent)" if the_plan.blocked else ""
-    creating = f"{counts['creates']} call centers to create (POST), " if counts["creates"] else ""
+    creating = f"{len(the_plan.creates)} call centers to create (POST), " if len(the_plan.creates) else ""
     out.print(f"{creating}{counts['requests']} requests planned, {counts['skipped']} rows with nothing to change, "
               f"{counts['invalid']} invalid rows (never sent){blocked}", markup=False)
     if json_path:

@@ -61,7 +61,6 @@ class Plan:
         return {
             "rows": self.rows,
             "requests": len(self.requests),
-            "creates": len(self.creates),
             "skipped": len(self.skipped),
             "invalid": len(self.validation.invalid_rows),
         }

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-from bulkcc.errors import LiveStateError
+from bulkcc.errors import LiveStateError, RunStopped
 from bulkcc.plan import Plan
 from bulkcc.plan.compare import mismatched_fields
 from bulkcc.plan.creates import CREATE_PATH, PlannedCreate, name_key
@@ -127,7 +127,12 @@ class CreatePhase:
             if not api.unsure:
                 total.unsure = False
                 return total
-            found = await self._look_up(client, create, total)
+            try:
+                found = await self._look_up(client, create, total)
+            except RunStopped as exc:  # the key refused mid-look-up: the create's outcome is still unknown
+                total.unsure = True
+                total.error = f"{total.error}; not looked up by name: {exc.message}"
+                raise type(exc)(exc.message, result=total) from exc
             if found is not None or stop.is_set():
                 return found or total
             if not client.budget.take(timeout=api.http_status is None):
