@@ -96,7 +96,8 @@ def _also(rows: list[int], row: int) -> str:
 def unique_ids(frame: pd.DataFrame) -> Iterator[Problem]:
     """One row per call center: an id given twice is reported on each of its rows."""
     ids = _col(frame, "id").dropna()
-    for value, group in ids.groupby(ids):
+    repeated = ids[ids.duplicated(keep=False)]  # at C speed: a groupby over 100,000 distinct ids took 2 s
+    for value, group in repeated.groupby(repeated):
         rows = [int(r) for r in group.index]
         if len(rows) > 1:
             for row in rows:
