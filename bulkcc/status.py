@@ -37,6 +37,9 @@ class Status(StrEnum):
     CREATED = ("created", True, False, True, False, "A9D08E")
     # A row of a rollback's created sheet whose call center was deleted (only with --allow-delete).
     DELETED = ("deleted", True, False, True, False, "D9D9D9")
+    # An operator added to or removed from a call center (the operators sheet's rows).
+    ADDED = ("added", True, False, True, False, "C6EFCE")
+    REMOVED = ("removed", True, False, True, False, "C6EFCE")
 
     def __new__(cls, word: str, ok: bool, resend: bool, final: bool, always_counted: bool,
                 fill: str) -> Status:

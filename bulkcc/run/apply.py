@@ -16,13 +16,16 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from bulkcc.errors import InputError, InvalidRowsError, UsageError
 from bulkcc.plan import Plan, make_plan
+from bulkcc.plan.operators import OperatorPlan
 from bulkcc.plan.planfile import is_plan_file
 from bulkcc.run.execute import Run, Source, check_output_paths, execute, locked_run
 from bulkcc.run.journal import Opener
 from bulkcc.run.live import LiveState, diff_with_live
+from bulkcc.run.operator_phase import ConfirmRemovals, OperatorWork
 from bulkcc.run.options import ApplyOptions, ApplyOutcome
 from bulkcc.run.progress import QuietProgress
 from bulkcc.send.connection import Connection
@@ -57,11 +60,27 @@ def read_deletes(input_path: Path) -> list[CreatedRow]:
 
 
 def prepare(validation: Validation, options: ApplyOptions) -> tuple[Plan, set[int]]:
-    """The plan of the selected rows; raises InvalidRowsError unless invalid rows may be skipped."""
+    """The plan of the selected rows; raises InvalidRowsError unless invalid rows may be skipped
+    (of either sheet: an invalid operator row stops the run too)."""
     rows = selected_rows(validation, options.only_failed)
-    if validation.invalid_rows & rows and not options.skip_invalid:
-        raise InvalidRowsError(validation, len(validation.invalid_rows))
+    operators: Any = getattr(validation, "operators", None)
+    invalid_operators = len(operators.invalid_rows) if operators is not None else 0
+    if (validation.invalid_rows & rows or invalid_operators) and not options.skip_invalid:
+        raise InvalidRowsError(validation, len(validation.invalid_rows) + invalid_operators)
     return make_plan(validation).only(rows), rows
+
+
+def prepare_operators(validation: Validation, the_plan: Plan, options: ApplyOptions,
+                      confirm_removals: ConfirmRemovals | None) -> OperatorWork | None:
+    """The operators sheet's part of the run (None without one); with --resume the rollback's operators
+    rows of the earlier run are kept (their prior values are the true ones)."""
+    from bulkcc.run.operator_input import operator_work
+    from bulkcc.workbook.operator_sheet import read_operator_rows
+
+    rollback = options.rollback_file()
+    earlier = read_operator_rows(rollback) if options.diff and options.resume and rollback.is_file() else []
+    return operator_work(validation, the_plan.values, only_failed=options.only_failed, diff=options.diff,
+                         exact=options.exact_operators, confirm_removals=confirm_removals, earlier_rollback=earlier)
 
 
 async def _diff_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, run: Run, progress: QuietProgress,
@@ -85,8 +104,10 @@ async def _diff_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, r
 
 async def apply_async(input_path: Path, options: ApplyOptions, *, progress: QuietProgress | None = None,
                       confirm: Callable[[Plan, Target], bool] | None = None,
-                      stop: asyncio.Event | None = None, journal_opener: Opener | None = None) -> ApplyOutcome:
+                      stop: asyncio.Event | None = None, journal_opener: Opener | None = None,
+                      confirm_removals: Callable[[OperatorPlan], bool] | None = None) -> ApplyOutcome:
     """The whole of `bulkcc apply`, as a library call. INPUT may be a workbook or a saved plan.
+    `confirm_removals` is asked before --exact-operators removes operators (once they are known).
 
     Before the input is even read: the results folder (and the rollback's) must take a
     file, and the run takes the results path's lock for its whole length, so a second
@@ -111,6 +132,7 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
         if the_plan.creates:  # the call centers it creates are on a rollback workbook, even without --diff
             check_output_paths(input_path, options, writes_rollback=True)
         the_plan = replace(the_plan, deletes=tuple(read_deletes(input_path)))
+        operators = prepare_operators(validation, the_plan, options, confirm_removals)
         if confirm is not None and not confirm(the_plan, options.target):
             raise UsageError("not confirmed: nothing was sent")
 
@@ -121,7 +143,8 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
                                   stop: asyncio.Event) -> Plan:
                 return await _diff_phase(conn, plan, options, run, progress, stop)
         return await execute(the_plan, rows, options, source, progress=progress or QuietProgress(),
-                             stop=stop or asyncio.Event(), first_phase=first_phase, journal_opener=journal_opener)
+                             stop=stop or asyncio.Event(), first_phase=first_phase, journal_opener=journal_opener,
+                             operators=operators)
 
 
 def apply(input_path: Path, options: ApplyOptions, **kwargs) -> ApplyOutcome:

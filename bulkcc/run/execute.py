@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -37,9 +36,11 @@ from bulkcc.run.deletes import all_deletes, deleted_sheet, run_deletes
 from bulkcc.run.journal import Journal, Opener, body_hash, journal_path
 from bulkcc.run.live import LiveState
 from bulkcc.run.lock import RunLock
+from bulkcc.run.operator_phase import OperatorWork
 from bulkcc.run.options import ApplyOptions, ApplyOutcome
 from bulkcc.run.progress import QuietProgress
 from bulkcc.run.rollback import Rollback
+from bulkcc.run.signals import install_stop_signals
 from bulkcc.send.client import ApiResult
 from bulkcc.send.connection import Connection, connect
 from bulkcc.send.pool import patch_call, run_pool
@@ -71,6 +72,7 @@ class Run:
     refused: str | None = None  # why nothing was sent though the run went through (a create's name is live)
     rollback: Rollback | None = None
     start_times: list[float] = field(default_factory=list)  # clock() of every attempt's start
+    operator_rollback: Callable[[bool], list[dict[str, Any]]] | None = None  # see Rollback.operator_rows
 
     def achieved_rate_per_min(self) -> float | None:
         """Starts per minute over the sending window: (n - 1) intervals between n starts."""
@@ -108,6 +110,7 @@ class Run:
     def start_rollback(self, options: ApplyOptions, plan: Plan) -> None:
         """Write the rollback of the requests about to be sent, before any is sent."""
         rollback = self.rollback or Rollback.for_run(options)
+        rollback.operator_rows = self.operator_rollback
         rollback.priors = {r.row: (r.id, plan.prior.get(r.row, {})) for r in plan.requests}
         self.rollback = rollback
         try:
@@ -198,21 +201,6 @@ async def _send_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, r
         progress.close()
 
 
-def _install_stop_signals(stop: asyncio.Event) -> Callable[[], None]:
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-
-    def remove() -> None:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-
-    return remove
-
-
 @contextlib.contextmanager
 def locked_run(options: ApplyOptions, input_name: str) -> Iterator[None]:
     """The results path's lock for the whole run (a second run on the same --results is refused
@@ -226,9 +214,10 @@ def locked_run(options: ApplyOptions, input_name: str) -> Iterator[None]:
 async def execute(the_plan: Plan, rows: set[int], options: ApplyOptions, source: Source, *,
                   progress: QuietProgress, stop: asyncio.Event, first_phase: FirstPhase | None = None,
                   prefilled: Mapping[int, RowResult] | None = None,
-                  journal_opener: Opener | None = None) -> ApplyOutcome:
+                  journal_opener: Opener | None = None, operators: OperatorWork | None = None) -> ApplyOutcome:
     """Send `the_plan` (its rows `rows` are this run's), after `first_phase` (the --diff read or
-    the stale guard) has narrowed it; `prefilled` are results known before anything is sent.
+    the stale guard) has narrowed it; `prefilled` are results known before anything is sent;
+    `operators` is the operators sheet's part, sent after the call centers.
     Call it under `locked_run`. `journal_opener` opens the journal file (tests inject a full disk)."""
     started = datetime.now(UTC)
     header = {"target": options.target.name, "input": source.name, "input_sha256": source.sha256,
@@ -239,14 +228,15 @@ async def execute(the_plan: Plan, rows: set[int], options: ApplyOptions, source:
                            restart=options.restart, opener=journal_opener)
     try:
         return await _run_journaled(the_plan, rows, options, source, journal, started, progress=progress,
-                                    stop=stop, first_phase=first_phase, prefilled=prefilled)
+                                    stop=stop, first_phase=first_phase, prefilled=prefilled, operators=operators)
     finally:
         journal.close()
 
 
 async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, source: Source, journal: Journal,
                          started: datetime, *, progress: QuietProgress, stop: asyncio.Event,
-                         first_phase: FirstPhase | None, prefilled: Mapping[int, RowResult] | None) -> ApplyOutcome:
+                         first_phase: FirstPhase | None, prefilled: Mapping[int, RowResult] | None,
+                         operators: OperatorWork | None = None) -> ApplyOutcome:
     validation = the_plan.validation
     # Resume: what an earlier run already did for the same call center and body is not
     # sent again. The hash is of the row's whole body, before any --diff, so that a
@@ -255,18 +245,22 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
     done = journal.done_rows(the_plan.requests, hashes)
     the_plan = the_plan.without(done)
 
-    run = Run(results=dict(prefilled or {}))
+    run = Run(results=dict(prefilled or {}), operator_rollback=operators.rollback_rows if operators else None)
     journal.on_failure(lambda _exc: stop.set())  # a journal that cannot record: start no new request
-    remove_signals = _install_stop_signals(stop)
+    remove_signals = install_stop_signals(stop)
     target_label = options.target.base_url
     diffed = options.diff or the_plan.diffed
     throttled = requests_sent = 0
     try:
-        async with connect(options.connection, simulator_ids=validation.ids) as conn:
+        simulator_ids = [*validation.ids, *(operators.center_ids if operators is not None else ())]
+        async with connect(options.connection, simulator_ids=simulator_ids) as conn:
             target_label = conn.target_label
+            pool = options.connection.pool_size
             try:
                 if first_phase is not None:
                     the_plan = await first_phase(conn, the_plan, run, progress, stop)
+                if operators is not None:  # planned (and read, with --diff) before anything is sent
+                    await operators.prepare(conn, run, journal, concurrency=pool, progress=progress, stop=stop)
                 if the_plan.creates:  # creates first: then the updates (and what follows them)
                     run.refused = await run_creates(
                         CreatePhase(conn.client, journal, run.results, run.answered, run.start_times,
@@ -280,6 +274,8 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
                                       results=run.deleted, start_times=run.start_times, redact=conn.client.redact,
                                       progress=progress, stop=stop, concurrency=options.connection.pool_size,
                                       target_label=conn.target_label)
+                if operators is not None and run.refused is None:  # creates, updates, then operator changes
+                    await operators.send(conn, run, journal, concurrency=pool, progress=progress, stop=stop)
             except RunStopped as exc:
                 run.stopped_by = str(exc)
             throttled, requests_sent = conn.client.throttled, conn.client.requests_sent
@@ -295,22 +291,26 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
     if journal.failure is not None:
         run.stopped_by = journal.failure_message()
         run.mark_unjournaled(journal.unrecorded_note())
+        if operators is not None:
+            operators.mark_unjournaled(journal.unrecorded_note())
     elif stop.is_set() and run.stopped_by is None:
         run.stopped_by = "stopped by a signal (Ctrl-C or SIGTERM); requests in flight were let finish"
 
     not_sent_error = f"not sent: {run.stopped_by or run.refused or 'the run stopped first'}"
     results = all_results(validation, rows, the_plan, done, run.results, not_sent_error=not_sent_error)
     deletes = all_deletes(the_plan.deletes, run.deleted, not_sent_error)
+    operator_results = operators.all_results(not_sent_error) if operators is not None else []
     summary = RunSummary(
         started=started, ended=datetime.now(UTC), target_url=target_label, input_name=source.name,
         input_sha256=source.sha256, version=__version__,
         achieved_rate_per_min=run.achieved_rate_per_min(),
         allowed_rate_per_min=options.connection.rate_per_min, requests_sent=requests_sent,
         throttled=throttled, simulator=options.target.simulator, note=run.stopped_by or run.refused,
-        plan=source.plan)
+        plan=source.plan, operator_counts=count_statuses(operator_results) if operator_results else None)
     extra_sheets = [deleted_sheet(the_plan.deletes, deletes)] if the_plan.deletes else []
-    written = _write_results(options, results, validation, summary, run, diffed, extra_sheets)
-    statuses = {Status.of(r.status) for r in [*results, *deletes]}
+    written = _write_results(options, results, validation, summary, run, diffed, extra_sheets,
+                             operators.result_sheets(operator_results) if operators is not None else ())
+    statuses = {Status.of(r.status) for r in [*results, *deletes]} | {Status.of(r.status) for r in operator_results}
     if run.stopped_by:
         code = EXIT_ABORTED
     elif statuses <= OK_STATUSES:
@@ -319,18 +319,20 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
         code = EXIT_INVALID
     if written and not run.stopped_by:
         # Only now is the run over: a plain rerun on these --results says so instead of asking for --resume.
-        journal.finish(summary.ended, count_statuses(results), code, options.results_path.name)
+        operator_counts = {f"operators {status}": n for status, n in (summary.operator_counts or {}).items()}
+        journal.finish(summary.ended, {**count_statuses(results), **operator_counts}, code, options.results_path.name)
     extra = [run.rollback.path] if run.rollback is not None and run.rollback.written else []
     return ApplyOutcome(code, results, summary, validation, run.stopped_by or run.refused, extra,
-                        results_written=written, deletes=deletes)
+                        results_written=written, deletes=deletes, operator_results=operator_results)
 
 
 def _write_results(options: ApplyOptions, results: list[RowResult], validation: Validation, summary: RunSummary,
-                   run: Run, diffed: bool, extra_sheets: Sequence[ExtraSheet]) -> bool:
+                   run: Run, diffed: bool, extra_sheets: Sequence[ExtraSheet],
+                   more_sheets: Sequence[tuple[str, Any]] = ()) -> bool:
     """Write the results workbook; on a full disk say so (the journal keeps what was done) instead of a traceback."""
     try:
         write_results(options.results_path, results, validation.sheet.raw, summary, include_changes=diffed,
-                      extra_sheets=extra_sheets)
+                      extra_sheets=extra_sheets, more_sheets=more_sheets)
     except OSError as exc:
         note = (f"the results workbook {options.results_path} could not be written ({exc.strerror or exc}); "
                 "the journal keeps what was done: run the same command with --resume once there is space")

@@ -9,7 +9,9 @@ body, before any --diff): a row edited since is sent again. A line cut short
 by `kill -9` or a full disk is ignored (that row is simply re-sent).
 
 Lines are a header per run (`{"journal": FORMAT, ...}`), a result per row
-(`{"result": ..., "body": hash}`), and, once a run has gone through every row
+(`{"result": ..., "body": hash}`), a result per operator change (`{"operator":
+..., "body": hash}`, keyed by call center and user: `bulkcc.run.operator_phase`),
+and, once a run has gone through every row
 and written its results, `{"finished": time, "counts": {...}}`. A create (POST,
 not idempotent) adds two: its intent (`{"intent": {"row", "office_id", "name",
 "body"}}`), fsynced before the POST is sent, and its result with the key it is
@@ -38,6 +40,7 @@ from bulkcc.errors import UsageError
 from bulkcc.plan.payload import PlannedRequest
 from bulkcc.run.commit import GroupCommit, OnSynced, write_synced
 from bulkcc.status import FINAL_STATUSES
+from bulkcc.workbook.operator_results import OperatorResult
 from bulkcc.workbook.results import RowResult
 
 FORMAT = "bulkcc-journal/1"
@@ -76,11 +79,14 @@ class JournalState:
     # Creates, by (office_id, name): the last sure result, and the intents no sure result followed.
     creates: dict[CreateKey, tuple[RowResult, str]] = field(default_factory=dict)
     intents: dict[CreateKey, dict[str, Any]] = field(default_factory=dict)
+    # (call center id, user id) -> (result, intent hash) of operator changes; later runs win
+    operators: dict[tuple[int, int], tuple[OperatorResult, str]] = field(default_factory=dict)
 
     @property
     def done_count(self) -> int:
         return (sum(1 for result, _ in self.results.values() if result.status in FINAL_STATUSES)
-                + sum(1 for result, _ in self.creates.values() if result.id is not None))
+                + sum(1 for result, _ in self.creates.values() if result.id is not None)
+                + sum(1 for result, _ in self.operators.values() if result.status in FINAL_STATUSES))
 
 
 CreateKey = tuple[int, str]  # (office_id, name): what a create is known by before it has an id
@@ -100,6 +106,7 @@ def read_journal_state(path: str | Path) -> JournalState:
     results: dict[int, tuple[RowResult, str]] = {}
     creates: dict[CreateKey, tuple[RowResult, str]] = {}
     intents: dict[CreateKey, dict[str, Any]] = {}
+    operators: dict[tuple[int, int], tuple[OperatorResult, str]] = {}
     finished: dict[str, Any] | None = None
     with Path(path).open(encoding="utf-8", errors="replace") as handle:
         for line in handle:
@@ -125,9 +132,13 @@ def read_journal_state(path: str | Path) -> JournalState:
                 result = RowResult.from_dict(entry["result"])
                 if result.id is not None:
                     results[result.id] = (result, entry.get("body", ""))
+            elif "operator" in entry and isinstance(entry["operator"], dict):
+                change = OperatorResult.from_dict(entry["operator"])
+                if change.call_center_id is not None and change.user_id is not None:
+                    operators[(change.call_center_id, change.user_id)] = (change, entry.get("body", ""))
             elif "finished" in entry:
                 finished = entry
-    return JournalState(header, results, finished, creates, intents)
+    return JournalState(header, results, finished, creates, intents, operators)
 
 
 def read_journal(path: str | Path) -> tuple[dict[str, Any], dict[int, tuple[RowResult, str]]]:
@@ -170,6 +181,8 @@ class Journal:
         # Earlier runs' creates (by office and name) and their open intents (--resume only).
         self.created = earlier.creates if earlier is not None else {}
         self.intents = earlier.intents if earlier is not None else {}
+        # Earlier runs' operator changes: (center, user) -> (result, intent hash) (--resume only).
+        self.previous_operators = earlier.operators if earlier is not None else {}
         self._commit = GroupCommit(handle)
 
     @classmethod
@@ -182,6 +195,7 @@ class Journal:
         """
         path = Path(path)
         previous: dict[int, tuple[RowResult, str]] = {}
+        previous_operators: dict[tuple[int, int], tuple[OperatorResult, str]] = {}
         if path.exists() and not path.is_file():
             raise UsageError(f"{path} is not a regular file, so it cannot be the run's journal; "
                              "pick another --results path (nothing was sent)")
@@ -193,6 +207,7 @@ class Journal:
                 raise UsageError(f"{path.name} is the journal of a run against {existing.header.get('target')}, "
                                  f"not {header.get('target')}; pick another --results path")
             previous = existing.results
+            previous_operators = existing.operators
         appending = bool(resume and existing is not None)
         # A line a crash or a full disk cut short must not swallow the next run's header.
         lead = b"\n" if appending and not _ends_with_newline(path) else b""
@@ -202,7 +217,8 @@ class Journal:
         except OSError as exc:
             raise _unwritable(path, exc) from None
         try:
-            write_synced(handle, lead + _line({"journal": FORMAT, **header, "resumed": bool(previous)}))
+            write_synced(handle, lead + _line({"journal": FORMAT, **header,
+                                               "resumed": bool(previous or previous_operators)}))
         except OSError as exc:
             handle.close()
             raise _unwritable(path, exc) from None
@@ -243,6 +259,10 @@ class Journal:
                 return False
             await asyncio.wait({written}, timeout=0.05)
         return True
+
+    def record_operator(self, result: OperatorResult, digest: str, on_synced: OnSynced | None = None) -> bool:
+        """Queue an operator change's line, like `record`."""
+        return self._commit.put(_line({"operator": result.to_dict(), "body": digest}), on_synced)
 
     @property
     def failure(self) -> OSError | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from bulkcc.send.connection import ConnectionOptions
 from bulkcc.send.target import Target
 from bulkcc.validate import Validation
+from bulkcc.workbook.operator_results import OperatorResult
 from bulkcc.workbook.results import RowResult, RunSummary
 
 DEFAULT_MAX_AGE = timedelta(hours=24)
@@ -34,6 +35,8 @@ class ApplyOptions:
     plan_sha256: str | None = None  # the checksum the review approved: any other plan is refused
     # A rollback workbook's created sheet is deleted (DELETE) only with this (--allow-delete).
     allow_delete: bool = False
+    # With diff: also remove the operators the operators sheet does not list, for the centers it names.
+    exact_operators: bool = False
 
     @property
     def target(self) -> Target:
@@ -53,3 +56,4 @@ class ApplyOutcome:
     extra_files: list[Path] = field(default_factory=list)
     results_written: bool = True  # False when the results workbook could not be saved (a full disk)
     deletes: list[RowResult] = field(default_factory=list)  # the created sheet's rows (a rollback's deletes)
+    operator_results: list[OperatorResult] = field(default_factory=list)  # the operators sheet's rows

@@ -2,7 +2,8 @@
 
 All three take the same calls (`start`, `advance`, `close`), so the sender does
 not care where its progress goes. A run has up to two phases, each started
-with `start`: reading the live call centers (--diff) and sending the PATCHes.
+with `start`: reading the live call centers (--diff) and sending the PATCHes
+(and the operators sheet's: reading live operators, sending their changes).
 
 The rate shown is the starts of the last whole seconds (up to ten), not rows
 done over time elapsed: answers finish in bunches, and done/elapsed showed
@@ -38,6 +39,10 @@ PHASES = {
     "listing": ("GET", "reading the call centers of {total} offices from {label}"),
     "creating": ("POST", "creating {total} call centers on {label}"),
     "deleting": ("delete", "deleting {total} call centers on {label}"),  # a label: no method literal
+    # The operators sheet's phases: its --diff reads, then its changes (after the call centers').
+    "reading operators": ("GET operators", "reading the operators of {total} call centers from {label}"),
+    "reading skills": ("GET skill", "reading {total} operators' skill levels from {label}"),
+    "operators": ("operators", "sending {total} operator changes to {label}"),
 }
 
 

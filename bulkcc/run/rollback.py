@@ -4,13 +4,16 @@ A --diff run writes the prior value of every field it sends (the `callcenters`
 sheet: PATCH rows) before anything is sent, and narrows it to the rows sent once
 the sending ends; a run that creates call centers lists them on the `created`
 sheet (`bulkcc.workbook.created`), which applying the workbook deletes only with
---allow-delete. With --resume an earlier run's rows are kept: its prior values are
-the true ones, and the centers it created are still to be deleted.
+--allow-delete. The operators sheet's changes of a --diff run are undone by the
+`operators` sheet (`bulkcc.run.operator_phase`: added operators removed, removed
+ones re-added with their role and skill level, skill levels put back). With
+--resume an earlier run's rows are kept: its prior values are the true ones, and
+the centers it created are still to be deleted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,8 @@ class Rollback:
     written: bool = False  # by this run (a file it did not write is never removed)
     # The call centers created (this run's, and with --resume an earlier's): deleted on rollback.
     created: list[dict[str, Any]] = field(default_factory=list)
+    # The operators sheet's rows (`OperatorWork.rollback_rows`; True: only of the changes sent).
+    operator_rows: Callable[[bool], list[dict[str, Any]]] | None = None
 
     @classmethod
     def for_run(cls, options: ApplyOptions) -> Rollback:
@@ -55,9 +60,10 @@ class Rollback:
 
         this = rollback_rows(prior for row, prior in sorted(self.priors.items()) if rows is None or row in rows)
         merged = merge_rollback(self.earlier, this) if self.earlier else this
-        if merged or self.created:
+        operators = self.operator_rows(rows is not None) if self.operator_rows is not None else []
+        if merged or self.created or operators:
             self.written = True
-            workbook = build_workbook(rows=merged)
+            workbook = build_workbook(rows=merged, operator_rows=operators or None)
             if self.created:
                 add_created_sheet(workbook, self.created)
             return save_atomic(workbook, self.path)

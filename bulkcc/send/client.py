@@ -8,7 +8,9 @@ from a proxy, broken or empty JSON, a list): that is no verified answer, and a
 PATCH or GET may be sent again. What it never retries: any other 4xx, and 3xx
 (aiohttp would re-send a PATCH body to whatever host a redirect names). A 401
 or 403 raises KeyRefused at once, carrying the refused call as failed: a
-refused key must not be hammered.
+refused key must not be hammered. The one 403 that is no refusal of the key is
+a license error (adding an operator when no call center license is left,
+`is_license_error`): that call fails on its own, unretried, and the run goes on.
 
 A call that is not idempotent (a create: `idempotent=False`) is never sent
 again after an attempt that may have taken effect: a timeout, a connection
@@ -31,6 +33,7 @@ import contextlib
 import email.utils
 import json
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,6 +66,18 @@ class ApiResult:
     # The last attempt may have taken effect though no answer says so (timeout, dropped, 5xx, no JSON):
     # a call that is not idempotent is then not retried (see `ApiClient.call`).
     unsure: bool = False
+
+
+# "no call center license is available", "No licenses left", "insufficient licenses" …: a licence
+# word and a word about how many there are (matched on the API's own message). "API access is not
+# in your license" says neither, so it stays a refused key.
+_LICENSE = re.compile(r"licen[cs]e", re.IGNORECASE)
+_NONE_LEFT = re.compile(r"(available|left|remaining|insufficient|exhausted|exceed|out of|run out)", re.IGNORECASE)
+
+
+def is_license_error(message: str | None) -> bool:
+    """Whether an error answer's message says no (call center) license is available."""
+    return bool(message) and bool(_LICENSE.search(message or "")) and bool(_NONE_LEFT.search(message or ""))
 
 
 def error_message(status: int, text: str) -> str:
@@ -267,7 +282,7 @@ class ApiClient:
         if ok_status:
             return self._answer(result, raw, cut, charset, headers.get("Content-Type"))
         result.error = error_message(status, self.redact(_decoded(raw, charset)))
-        if status in (401, 403):
+        if status in (401, 403) and not is_license_error(result.error):
             result.duration_ms = self._since_first_attempt(result)
             raise KeyRefused(f"the API refused the key ({result.error}); check DIALPAD_API_KEY. "
                              "Nothing more was sent", result=result)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 from openpyxl import Workbook, load_workbook
@@ -93,6 +93,7 @@ class RunSummary:
     simulator: bool
     note: str | None = None  # e.g. "stopped by Ctrl-C"
     plan: str | None = None  # applying a saved plan: its file, checksum and age
+    operator_counts: Mapping[str, int] | None = None  # the operators sheet's rows by status, if it has any
 
     @property
     def duration_s(self) -> float:
@@ -104,8 +105,13 @@ def _as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def count_statuses(results: Sequence[RowResult]) -> dict[str, int]:
-    """Rows per status: the standard five always, the others when present, in a fixed order."""
+class _WithStatus(Protocol):
+    status: str
+
+
+def count_statuses(results: Sequence[_WithStatus]) -> dict[str, int]:
+    """Rows (of call centers or operators) per status: the standard five always, the others when
+    present, in a fixed order."""
     counts = Counter(str(r.status) for r in results)
     order: list[str] = [*STANDARD_STATUSES, *(s for s in STATUSES if s not in STANDARD_STATUSES and counts[s])]
     order += sorted(s for s in counts if s not in STATUSES)
@@ -130,6 +136,9 @@ def summary_rows(summary: RunSummary) -> list[tuple[str, Any]]:
         ("Input SHA-256", summary.input_sha256),
         ("bulkcc version", summary.version),
     ]
+    if summary.operator_counts:
+        counts = ", ".join(f"{n} {status}" for status, n in summary.operator_counts.items() if n)
+        rows.append(("Operator rows", f"{sum(summary.operator_counts.values())}: {counts}"))
     if summary.plan:
         rows.append(("Plan", summary.plan))
     if summary.note:
@@ -142,18 +151,22 @@ ExtraSheet = tuple[str, Sequence[str], Sequence[Sequence[Any]]]
 
 
 def write_results(path: str | Path, results: Sequence[RowResult], input_frame: pd.DataFrame,
-                  summary: RunSummary, include_changes: bool = False, extra_sheets: Sequence[ExtraSheet] = ()) -> Path:
+                  summary: RunSummary, include_changes: bool = False, extra_sheets: Sequence[ExtraSheet] = (),
+                  more_sheets: Sequence[tuple[str, Callable[[StreamSheet], None]]] = ()) -> Path:
     """Write the results workbook atomically; returns its path.
 
     Streamed (write-only): each row is made and appended once, so 100,000 rows cost
     little more than a plain dump of their cells (bench/bench_results.py). `extra_sheets`
     (e.g. the Deleted sheet of a rollback's deletes) come after Results, which stays first
-    so that the file can be fed back.
+    so that the file can be fed back; then `more_sheets`, each (name, writer) laying out a
+    sheet of its own (the operators sheet's `Operators`).
     """
     workbook = Workbook(write_only=True)
     _write_results_sheet(workbook.create_sheet(RESULTS_SHEET), results, input_frame, include_changes)
     for name, header, rows in extra_sheets:
         _write_extra_sheet(workbook.create_sheet(name), header, rows)
+    for name, write_sheet in more_sheets:
+        write_sheet(workbook.create_sheet(name))
     _write_summary_sheet(workbook.create_sheet(SUMMARY_SHEET), results, summary)
     return save_atomic(workbook, path)
 

@@ -1,0 +1,441 @@
+"""Operator changes: from the operators sheet's rows (and, with --diff, live operators) to requests.
+
+Pure, like `diff`: the run layer reads live operators and sends; this module
+decides what each row stands for, as a frozen `OperatorPlan` that `plan`, the
+confirmation, the plan file and `apply` all show and send alike.
+
+A row names its call center by id, or by the name of a `callcenters` row
+(`CenterIndex`): that row's id, or, for a row that creates its center in this
+run, the id the create returns (the request's center is then resolved when the
+creates are done). Without --diff a row adds its operator
+(`POST …/operators`, `OperatorRow.add_body()`) or, with remove TRUE, removes it
+(`DELETE …/operators`). With --diff each named center's operators are compared:
+the missing are added, skill levels that differ are changed
+(`PATCH …/operators/{user}/skill`), those marked are removed, and the rest is
+unchanged; `exact` (`--exact-operators`) also removes the live operators the
+sheet does not list, for the centers it names.
+
+A role cannot be changed: no endpoint of the API takes one for an existing
+operator. Removing and adding the operator again would be two requests that
+are not atomic (a failed add, a license error, leaves the center without that
+agent) and would drop its skill level, so a row whose role differs from live
+is `blocked`: never sent, failed with the reason and what to do instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bulkcc.operator_fields import ADD_SKILL_MIN, SKILL_MAX, OperatorRow
+from bulkcc.values import printable
+
+ADD, REMOVE, SKILL = "add", "remove", "skill"
+METHODS = {ADD: "POST", REMOVE: "DELETE", SKILL: "PATCH"}
+CENTERS_PATH = "/api/v2/callcenters"
+
+
+def operators_path(center_id: int | str) -> str:
+    return f"{CENTERS_PATH}/{center_id}/operators"
+
+
+def skill_path(center_id: int | str, user_id: int) -> str:
+    return f"{CENTERS_PATH}/{center_id}/operators/{user_id}/skill"
+
+
+@dataclass(frozen=True)
+class LiveOperator:
+    """An operator as the API lists it: its role in the center (None: the API did not say) and,
+    where it was read, its skill level."""
+
+    user_id: int
+    role: str | None
+    skill_level: int | None = None
+
+
+@dataclass(frozen=True)
+class CenterLive:
+    """A call center's operators as read: users by id, and how many rooms (which the sheet cannot list)."""
+
+    center_id: int
+    operators: Mapping[int, LiveOperator] = field(default_factory=dict)
+    rooms: int = 0
+
+
+@dataclass(frozen=True)
+class CenterRef:
+    """The call center a row names: its id, or the `callcenters` row whose create gives it."""
+
+    id: int | None
+    name: str | None = None
+    create_row: int | None = None  # a center created in this run: its row on the callcenters sheet
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            created = " (created in this run)" if self.create_row is not None else ""
+            return f"{printable(self.name, limit=60, quote=True)}{created}"
+        return f"call center {self.id}"
+
+    def key(self) -> tuple[str, int]:
+        """Which center, whether or not its id is known yet."""
+        return ("id", self.id) if self.id is not None else ("create", self.create_row or 0)
+
+
+@dataclass(frozen=True)
+class OperatorRequest:
+    """One operator change: what to send, for which sheet row (None: an --exact-operators removal)."""
+
+    kind: str  # ADD, REMOVE or SKILL
+    center: CenterRef
+    user_id: int
+    body: Mapping[str, Any]
+    row: int | None = None
+    # With --diff: the operator as read when planned (None: it was not an operator), to roll back.
+    before: LiveOperator | None = None
+
+    @property
+    def method(self) -> str:
+        return METHODS[self.kind]
+
+    @property
+    def path(self) -> str:
+        center: int | str = self.center.id if self.center.id is not None else \
+            f"{{id of {self.center.label}}}"
+        return skill_path(center, self.user_id) if self.kind == SKILL else operators_path(center)
+
+    def describe(self) -> str:
+        """The change in words: "add user 42 to 'Support Berlin' as supervisor, skill 80"."""
+        label, user = self.center.label, self.user_id
+        if self.kind == ADD:
+            text = f"add user {user} to {label} as {self.body.get('role') or 'operator'}"
+            if "skill_level" in self.body:
+                text += f", skill {self.body['skill_level']}"
+            if "license_type" in self.body:
+                text += f", {self.body['license_type']} license"
+            return text
+        if self.kind == SKILL:
+            before = self.before.skill_level if self.before is not None else None
+            was = f"{before} → " if before is not None else ""
+            return f"set the skill level of user {user} in {label}: {was}{self.body.get('skill_level')}"
+        text = f"remove user {user} from {label}"
+        if self.row is None:
+            text += " (not on the sheet: --exact-operators)"
+        if self.before is not None:
+            text += f" (was {self.before.role or 'an operator'}" + (
+                f", skill {self.before.skill_level})" if self.before.skill_level is not None else ")")
+        return text
+
+    def for_center(self, center_id: int) -> OperatorRequest:
+        """The same change, once its center's id is known (a center created in this run)."""
+        return replace(self, center=replace(self.center, id=center_id))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "call_center_id": self.center.id, "user_id": self.user_id,
+                "method": self.method, "path": self.path, "body": dict(self.body), "action": self.describe()}
+
+
+@dataclass(frozen=True)
+class OperatorPlan:
+    """What the operators sheet stands for. Rows not in `requests` are in exactly one of the others."""
+
+    requests: tuple[OperatorRequest, ...] = ()  # in sheet order; --exact-operators removals last
+    unchanged: Mapping[int, str] = field(default_factory=dict)  # row -> why nothing is sent (--diff)
+    blocked: Mapping[int, str] = field(default_factory=dict)  # row -> why it is never sent (failed)
+    unresolved: Mapping[int, str] = field(default_factory=dict)  # row -> why its center is unknown (not sent)
+    unreadable: Mapping[int, str] = field(default_factory=dict)  # row -> why its live state is unknown
+    diffed: bool = False
+    exact: bool = False
+    rooms: Mapping[int, int] = field(default_factory=dict)  # center id -> rooms --exact-operators leaves alone
+
+    @property
+    def exact_removals(self) -> list[OperatorRequest]:
+        return [r for r in self.requests if r.row is None]
+
+    def counts(self) -> dict[str, int]:
+        kinds = [r.kind for r in self.requests if r.row is not None]
+        return {"add": kinds.count(ADD), "remove": kinds.count(REMOVE), "skill": kinds.count(SKILL),
+                "exact_remove": len(self.exact_removals), "unchanged": len(self.unchanged),
+                "blocked": len(self.blocked), "unresolved": len(self.unresolved),
+                "unreadable": len(self.unreadable)}
+
+    def summary_text(self) -> str:
+        """One line of counts: "3 adds, 1 skill level change, 2 removals (--exact-operators), 5 unchanged"."""
+        counts = self.counts()
+        parts = [_count(counts["add"], "add"), _count(counts["skill"], "skill level change"),
+                 _count(counts["remove"], "removal")]
+        if self.exact:
+            parts.append(_count(counts["exact_remove"], "removal") + " of operators the sheet does not list "
+                         "(--exact-operators)")
+        parts += [f"{counts[k]} {k}" for k in ("unchanged", "blocked", "unresolved", "unreadable") if counts[k]]
+        return ", ".join(parts)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+# ---- which call center a row names ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class CenterIndex:
+    """The callcenters sheet as operator rows see it: each name's rows (with their id; None for a
+    create), the names of its invalid rows, and a name per id for the labels."""
+
+    by_name: Mapping[str, tuple[tuple[int, int | None], ...]] = field(default_factory=dict)
+    invalid: Mapping[str, int] = field(default_factory=dict)
+    names: Mapping[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, values: Mapping[int, Mapping[str, Any]], invalid_names: Mapping[str, int] | None = None
+           ) -> CenterIndex:
+        """From the parsed cells of the valid callcenters rows (by Excel row) and the names of the invalid ones."""
+        by_name: dict[str, list[tuple[int, int | None]]] = {}
+        names: dict[int, str] = {}
+        for row, cells in sorted(values.items()):
+            name = cells.get("name")
+            cc_id = cells.get("id")
+            if isinstance(name, str) and name.strip():
+                by_name.setdefault(name.strip(), []).append((row, cc_id))
+                if cc_id is not None:
+                    names[int(cc_id)] = name.strip()
+        return cls({k: tuple(v) for k, v in by_name.items()}, dict(invalid_names or {}), names)
+
+    def resolve(self, row: OperatorRow) -> CenterRef | str:
+        """The center a row names, or why it names none."""
+        if row.call_center_id is not None:
+            return CenterRef(row.call_center_id, self.names.get(row.call_center_id))
+        name = (row.call_center_name or "").strip()
+        shown = printable(name, limit=60, quote=True)
+        found = self.by_name.get(name, ())
+        if len(found) > 1:
+            rows = ", ".join(str(r) for r, _ in found)
+            return (f"call_center_name {shown} names {len(found)} rows of the callcenters sheet (rows {rows}): "
+                    "give call_center_id instead, or make the names unique")
+        if found:
+            center_row, cc_id = found[0]
+            return CenterRef(cc_id, name, None if cc_id is not None else center_row)
+        if name in self.invalid:
+            return (f"call_center_name {shown} names row {self.invalid[name]} of the callcenters sheet, which is "
+                    "invalid (fix it, and this row is sent with it)")
+        return (f"call_center_name {shown} names no row of the callcenters sheet: give the call center's id "
+                "in call_center_id, or add a callcenters row of that name")
+
+
+# ---- planning ------------------------------------------------------------------
+
+
+def _add_blocker(row: OperatorRow, label: str) -> str | None:
+    if row.skill_level is not None and row.skill_level < ADD_SKILL_MIN:
+        return (f"skill_level {row.skill_level}: adding user {row.user_id} to {label} takes a skill level of "
+                f"{ADD_SKILL_MIN}-{SKILL_MAX} (0 only changes an existing operator's level, with --diff)")
+    return None
+
+
+def _role_blocker(row: OperatorRow, live: LiveOperator, label: str) -> str | None:
+    if row.role is None or live.role == row.role:
+        return None
+    if live.role is None:
+        return (f"the API did not say the role of user {row.user_id} in {label}, so the row's role {row.role} "
+                "cannot be compared; nothing was sent (clear the role cell to keep the live one)")
+    return (f"user {row.user_id} is {live.role} in {label}, the row says {row.role}: no API endpoint changes an "
+            "operator's role, so the row is not sent. Change the role in Dialpad, or remove the operator "
+            "(remove TRUE) in one run and add it with the new role in the next")
+
+
+def _diff_row(row: OperatorRow, center: CenterRef, live: CenterLive | None, plan: _Builder) -> None:
+    """One row against its center's live operators (None: a center created in this run, with none yet)."""
+    current = live.operators.get(row.user_id) if live is not None else None
+    label = center.label
+    if row.remove:
+        if current is None:
+            plan.unchanged[row.excel_row] = f"user {row.user_id} is not an operator of {label}: nothing to remove"
+        else:
+            plan.add(OperatorRequest(REMOVE, center, row.user_id, {"user_id": row.user_id}, row.excel_row, current))
+        return
+    if current is None:
+        blocker = _add_blocker(row, label)
+        if blocker:
+            plan.blocked[row.excel_row] = blocker
+        else:
+            plan.add(OperatorRequest(ADD, center, row.user_id, row.add_body(), row.excel_row, None))
+        return
+    blocker = _role_blocker(row, current, label)
+    if blocker:
+        plan.blocked[row.excel_row] = blocker
+        return
+    if row.skill_level is not None:
+        if current.skill_level is None:
+            plan.unreadable[row.excel_row] = f"the skill level of user {row.user_id} in {label} was not read"
+            return
+        if current.skill_level != row.skill_level:
+            plan.add(OperatorRequest(SKILL, center, row.user_id, {"skill_level": row.skill_level},
+                                     row.excel_row, current))
+            return
+    skill = f", skill {current.skill_level}" if current.skill_level is not None else ""
+    plan.unchanged[row.excel_row] = f"user {row.user_id} is already {current.role or 'an operator'} in {label}{skill}"
+
+
+@dataclass
+class _Builder:
+    requests: list[OperatorRequest] = field(default_factory=list)
+    unchanged: dict[int, str] = field(default_factory=dict)
+    blocked: dict[int, str] = field(default_factory=dict)
+    unresolved: dict[int, str] = field(default_factory=dict)
+    unreadable: dict[int, str] = field(default_factory=dict)
+
+    def add(self, request: OperatorRequest) -> None:
+        self.requests.append(request)
+
+
+def resolved_rows(rows: Sequence[OperatorRow], index: CenterIndex) -> tuple[list[tuple[OperatorRow, CenterRef]],
+                                                                            dict[int, str], dict[int, str]]:
+    """Each row with its center, in sheet order; the rows whose center is unknown, and the rows that
+    repeat an earlier row's (center, user) (sent once only: which one would win is a guess)."""
+    resolved: list[tuple[OperatorRow, CenterRef]] = []
+    unresolved: dict[int, str] = {}
+    repeated: dict[int, str] = {}
+    seen: dict[tuple[tuple[str, int], int], int] = {}
+    for row in sorted(rows, key=lambda r: r.excel_row):
+        center = index.resolve(row)
+        if isinstance(center, str):
+            unresolved[row.excel_row] = center
+            continue
+        key = (center.key(), row.user_id)
+        if key in seen:
+            repeated[row.excel_row] = (f"user {row.user_id} of {center.label} is on row {seen[key]} already: "
+                                       "one row per operator and call center (delete one of them)")
+            continue
+        seen[key] = row.excel_row
+        resolved.append((row, center))
+    return resolved, unresolved, repeated
+
+
+def plan_operators(rows: Sequence[OperatorRow], index: CenterIndex, *,
+                   live: Mapping[int, CenterLive] | None = None, unreadable: Mapping[int, str] | None = None,
+                   exact: bool = False) -> OperatorPlan:
+    """The plan of the valid operator rows. `live` (by center id) makes it a --diff plan: a center in
+    neither `live` nor `unreadable` (by center id: why it could not be read) was not read, so its rows
+    are unreadable too; a center created in this run has no operators yet."""
+    resolved, unresolved, repeated = resolved_rows(rows, index)
+    plan = _Builder(unresolved=unresolved, blocked=dict(repeated))
+    if live is None:
+        for row, center in resolved:
+            if row.remove:
+                plan.add(OperatorRequest(REMOVE, center, row.user_id, {"user_id": row.user_id}, row.excel_row))
+            elif blocker := _add_blocker(row, center.label):
+                plan.blocked[row.excel_row] = blocker
+            else:
+                plan.add(OperatorRequest(ADD, center, row.user_id, row.add_body(), row.excel_row))
+        return _finish(plan, diffed=False, exact=False, rooms={})
+    unreadable = unreadable or {}
+    for row, center in resolved:
+        if center.id is not None and center.id not in live:
+            why = unreadable.get(center.id, "not read: the run stopped first")
+            plan.unreadable[row.excel_row] = f"reading the operators of {center.label}: {why}"
+            continue
+        _diff_row(row, center, live.get(center.id) if center.id is not None else None, plan)
+    rooms: dict[int, int] = {}
+    if exact:
+        rooms = _exact_removals(resolved, live, plan)
+    return _finish(plan, diffed=True, exact=exact, rooms=rooms)
+
+
+def _exact_removals(resolved: Sequence[tuple[OperatorRow, CenterRef]], live: Mapping[int, CenterLive],
+                    plan: _Builder) -> dict[int, int]:
+    """--exact-operators: remove each live operator of a named center that no row lists (rooms stay)."""
+    listed: dict[int, set[int]] = {}
+    centers: dict[int, CenterRef] = {}
+    for row, center in resolved:
+        if center.id is not None and center.id in live:
+            listed.setdefault(center.id, set()).add(row.user_id)
+            centers.setdefault(center.id, center)
+    rooms = {}
+    for center_id in sorted(listed):
+        center_live = live[center_id]
+        for user_id in sorted(set(center_live.operators) - listed[center_id]):
+            plan.add(OperatorRequest(REMOVE, centers[center_id], user_id, {"user_id": user_id}, None,
+                                     center_live.operators[user_id]))
+        if center_live.rooms:
+            rooms[center_id] = center_live.rooms
+    return rooms
+
+
+def _finish(plan: _Builder, *, diffed: bool, exact: bool, rooms: dict[int, int]) -> OperatorPlan:
+    return OperatorPlan(requests=tuple(plan.requests), unchanged=plan.unchanged, blocked=plan.blocked,
+                        unresolved=plan.unresolved, unreadable=plan.unreadable, diffed=diffed, exact=exact,
+                        rooms=rooms)
+
+
+def centers_to_read(rows: Sequence[OperatorRow], index: CenterIndex) -> list[int]:
+    """The existing centers whose operators --diff reads (one GET each), in id order."""
+    resolved, _, _ = resolved_rows(rows, index)
+    return sorted({center.id for _, center in resolved if center.id is not None})
+
+
+def skills_to_read(rows: Sequence[OperatorRow], index: CenterIndex, live: Mapping[int, CenterLive],
+                   exact: bool = False) -> list[tuple[int, int]]:
+    """The (center, user) skill levels --diff reads: where a row sets one for an existing operator, and
+    for every operator it removes (the rollback re-adds it with its level)."""
+    resolved, _, _ = resolved_rows(rows, index)
+    pairs: list[tuple[int, int]] = []
+    listed: dict[int, set[int]] = {}
+    for row, center in resolved:
+        if center.id is None or center.id not in live:
+            continue
+        listed.setdefault(center.id, set()).add(row.user_id)
+        if row.user_id in live[center.id].operators and (row.remove or row.skill_level is not None):
+            pairs.append((center.id, row.user_id))
+    if exact:
+        for center_id, users in sorted(listed.items()):
+            pairs += [(center_id, u) for u in sorted(set(live[center_id].operators) - users)]
+    return list(dict.fromkeys(pairs))
+
+
+def with_skills(live: Mapping[int, CenterLive], skills: Mapping[tuple[int, int], int]) -> dict[int, CenterLive]:
+    """The live operators with the skill levels read filled in."""
+    out = {}
+    for center_id, center in live.items():
+        operators = {u: replace(op, skill_level=skills.get((center_id, u), op.skill_level))
+                     for u, op in center.operators.items()}
+        out[center_id] = replace(center, operators=operators)
+    return out
+
+
+def rollback_operator_rows(requests: Iterable[OperatorRequest]) -> list[dict[str, Any]]:
+    """Rows of an operators sheet that undo the --diff `requests` (applied with or without --diff):
+    an added operator is removed, a removed one re-added with its role and skill level, a changed
+    skill level put back."""
+    rows: list[dict[str, Any]] = []
+    for request in requests:
+        center_id = request.center.id
+        if center_id is None:
+            continue  # never sent: its center was not created
+        cells: dict[str, Any] = {"call_center_id": center_id, "user_id": request.user_id}
+        before = request.before
+        if request.kind == ADD and before is None:
+            cells["remove"] = True
+        elif request.kind == REMOVE and before is not None:
+            cells.update({k: v for k, v in (("role", before.role), ("skill_level", before.skill_level))
+                          if v is not None})
+        elif request.kind == SKILL and before is not None and before.skill_level is not None:
+            cells["skill_level"] = before.skill_level
+        else:
+            continue  # planned without live state: nothing known to put back
+        rows.append(cells)
+    return rows
+
+
+def merge_operator_rollback(earlier: Sequence[Mapping[str, Any]], later: Sequence[Mapping[str, Any]]
+                            ) -> list[dict[str, Any]]:
+    """One operators rollback of two runs (--resume): per center and user, the row seen first (the true prior) wins."""
+    merged: dict[tuple[int, int], dict[str, Any]] = {}
+    for cells in [*earlier, *later]:
+        try:
+            key = (int(str(cells["call_center_id"]).split(".")[0]), int(str(cells["user_id"]).split(".")[0]))
+        except (KeyError, ValueError):
+            continue  # not a row bulkcc wrote
+        merged.setdefault(key, dict(cells))
+    return list(merged.values())

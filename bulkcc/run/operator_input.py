@@ -1,0 +1,84 @@
+"""From a validated workbook to the operators sheet's part of a run (`OperatorWork`).
+
+The one place that knows how validation reports the operators sheet
+(`Validation.operators`: its valid `OperatorRow`s, its problems by row, the
+sheet's own cells and, fed back from a results workbook, the outcome columns
+of its `Operators` sheet as meta), and how operator rows see the callcenters
+sheet (`CenterIndex`: its names, with the id of each, or none for a center the
+run creates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bulkcc.plan.operators import CenterIndex
+from bulkcc.run.operator_phase import ConfirmRemovals, OperatorInput, OperatorWork
+from bulkcc.validate import Validation
+from bulkcc.values import is_blank
+from bulkcc.workbook.operator_results import OperatorResult
+from bulkcc.workbook.results import _int_or_none
+
+
+def operator_input(validation: Validation) -> OperatorInput | None:
+    """The operators sheet of the validated workbook, or None when it has none."""
+    operators: Any = getattr(validation, "operators", None)
+    if operators is None:
+        return None
+    by_row = operators.problems_by_row()
+    file_problems = "; ".join(p.message for p in operators.file_problems)
+    invalid = {row: "; ".join(f"{p.column or 'row'}: {p.message}" for p in by_row.get(row, [])) or file_problems
+               for row in operators.invalid_rows}
+    sheet = operators.sheet
+    return OperatorInput(rows=tuple(operators.rows), sheet_rows=tuple(int(r) for r in sheet.rows), invalid=invalid,
+                         raw=sheet.raw, earlier=_earlier(sheet.meta))
+
+
+def _earlier(meta: Any) -> dict[int, OperatorResult]:
+    """A fed-back Operators sheet's results by row (what --only-failed keeps for the rows it leaves alone)."""
+    if meta is None or "status" not in getattr(meta, "columns", ()):
+        return {}
+    out = {}
+    for row, cells in meta.to_dict(orient="index").items():
+        if is_blank(cells.get("status")):
+            continue
+
+        def text(name: str, cells: Mapping[str, Any] = cells) -> str | None:
+            value = cells.get(name)
+            return None if is_blank(value) else str(value)
+
+        out[int(row)] = OperatorResult(
+            int(row), str(cells["status"]).strip(), http_status=_int_or_none(cells.get("http_status")),
+            attempts=_int_or_none(cells.get("attempts")) or 0, error=text("error"),
+            duration_ms=_int_or_none(cells.get("duration_ms")), action=text("action"))
+    return out
+
+
+def center_index(validation: Validation, values: Mapping[int, Mapping[str, Any]]) -> CenterIndex:
+    """How operator rows find callcenters rows by name: `values` are the parsed cells by row (a plan's)."""
+    valid = set(validation.valid_rows)
+    names = validation.sheet.frame["name"] if "name" in validation.sheet.frame.columns else None
+    invalid: dict[str, int] = {}
+    for row in sorted(validation.invalid_rows):
+        raw = names.get(row) if names is not None else None
+        if isinstance(raw, str) and raw.strip():
+            invalid.setdefault(raw.strip(), row)
+    return CenterIndex.of({row: cells for row, cells in values.items() if row in valid}, invalid)
+
+
+def operator_work(validation: Validation, values: Mapping[int, Mapping[str, Any]], *, only_failed: bool,
+                  diff: bool, exact: bool, confirm_removals: ConfirmRemovals | None = None,
+                  earlier_rollback: list[dict[str, Any]] | None = None) -> OperatorWork | None:
+    """The operators sheet's part of a run of `validation`'s workbook; None when it has no operators sheet
+    (--exact-operators then has nothing to go by, and is refused)."""
+    from bulkcc.errors import UsageError
+
+    found = operator_input(validation)
+    if found is None:
+        if exact:
+            raise UsageError("--exact-operators: the workbook has no operators sheet, so it lists no operators "
+                             "to keep; add one (bulkcc template has it), or drop --exact-operators")
+        return None
+    return OperatorWork(found, center_index(validation, values), found.selected(only_failed), diff=diff,
+                        exact=exact, confirm_removals=confirm_removals, earlier_rollback=earlier_rollback or [])

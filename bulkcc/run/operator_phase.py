@@ -1,0 +1,321 @@
+"""The operators sheet's part of an `apply` run: plan, read, send, journal, results.
+
+The engine (`execute`) calls `OperatorWork` at two points of a run, on the one
+connection (and so the one pacer) of the run: `prepare` after the call
+centers' first phase and before anything is sent (with --diff: read each named
+center's operators and the skill levels the plan needs, plan, ask before
+removing operators the sheet does not list, extend the rollback), and `send`
+after the call center updates (creates, then updates, then operator changes).
+
+Each finished change is journaled (`Journal.record_operator`, keyed by call
+center and user, with the hash of what the row asks), so `--resume` never sends
+a finished one again, for a center created in this run too (its id is known by
+then). `results` gives one `OperatorResult` per row of the sheet, in order, and
+one per --exact-operators removal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any
+
+import pandas as pd
+
+from bulkcc.errors import RunStopped, UsageError
+from bulkcc.operator_fields import OperatorRow
+from bulkcc.plan.operators import (
+    CenterIndex,
+    OperatorPlan,
+    OperatorRequest,
+    centers_to_read,
+    merge_operator_rollback,
+    plan_operators,
+    rollback_operator_rows,
+    skills_to_read,
+    with_skills,
+)
+from bulkcc.run.journal import Journal, body_hash
+from bulkcc.run.operators import OperatorReads, read_centers, read_skills, send_requests
+from bulkcc.run.progress import QuietProgress
+from bulkcc.send.connection import Connection
+from bulkcc.status import FINAL_STATUSES, OK_STATUSES, RESEND_STATUSES, Status
+from bulkcc.workbook.operator_results import OPERATORS_RESULTS, OperatorResult, write_operator_sheet
+from bulkcc.workbook.results import RowResult
+
+Key = int | tuple[str, int, int]  # a sheet row, or ("exact", center, user) for an --exact-operators removal
+ConfirmRemovals = Callable[[OperatorPlan], bool]
+EXACT_INTENT = body_hash({"exact_remove": True})
+
+
+@dataclass(frozen=True)
+class OperatorInput:
+    """The operators sheet of a workbook, as a run needs it."""
+
+    rows: tuple[OperatorRow, ...]  # the valid rows
+    sheet_rows: tuple[int, ...]  # every row of the sheet (Excel rows), in order
+    invalid: Mapping[int, str] = field(default_factory=dict)  # row -> its problems, in words
+    raw: pd.DataFrame | None = None  # the sheet's own cells (index: Excel rows), for the Operators sheet
+    earlier: Mapping[int, OperatorResult] = field(default_factory=dict)  # a fed-back Operators sheet's results
+
+    def selected(self, only_failed: bool) -> set[int]:
+        """The rows this run is about: all, or with --only-failed those not finished before."""
+        if not only_failed:
+            return set(self.sheet_rows)
+        return {row for row in self.sheet_rows
+                if row not in self.earlier or Status.of(self.earlier[row].status) in RESEND_STATUSES}
+
+
+def intent_hash(row: OperatorRow) -> str:
+    """What a row asks, whatever its center is called: an edited row is sent again on --resume."""
+    return body_hash({"user_id": row.user_id, "remove": row.remove, "role": row.role,
+                      "skill_level": row.skill_level, "license_type": row.license_type,
+                      "keep_paid_numbers": row.keep_paid_numbers})
+
+
+def _key(request: OperatorRequest) -> Key:
+    if request.row is not None:
+        return request.row
+    assert request.center.id is not None  # --exact-operators removes only from centers read live
+    return ("exact", request.center.id, request.user_id)
+
+
+@dataclass
+class OperatorWork:
+    """The operators sheet's part of one run (see the module's docstring)."""
+
+    input: OperatorInput
+    index: CenterIndex
+    selected: set[int]
+    diff: bool = False
+    exact: bool = False
+    confirm_removals: ConfirmRemovals | None = None
+    plan: OperatorPlan | None = None
+    results: dict[Key, OperatorResult] = field(default_factory=dict)
+    answered: dict[Key, OperatorResult] = field(default_factory=dict)  # answered, maybe not yet journaled
+    sent: set[Key] = field(default_factory=set)  # the changes sent (at least one attempt), for the rollback
+    # An earlier run's operators rollback rows (--resume): kept, their prior values being the true ones.
+    earlier_rollback: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.exact and not self.diff:
+            raise UsageError("--exact-operators needs --diff: which operators the sheet does not list is known "
+                             "only once each center's operators are read")
+
+    @property
+    def center_ids(self) -> list[int]:
+        """The existing centers the rows name (the simulator serves them)."""
+        return centers_to_read(self.input.rows, self.index)
+
+    def _rows(self, rows: Collection[int]) -> list[OperatorRow]:
+        return [r for r in self.input.rows if r.excel_row in rows]
+
+    def _done_before(self, journal: Journal, request: OperatorRequest) -> OperatorResult | None:
+        """An earlier run's result that still stands for this change: same center and user, done, same ask."""
+        if request.center.id is None:
+            return None
+        earlier = journal.previous_operators.get((request.center.id, request.user_id))
+        if earlier is None or Status.of(earlier[0].status) not in FINAL_STATUSES:
+            return None
+        if request.row is None:
+            wanted = EXACT_INTENT
+        else:
+            row = next((r for r in self.input.rows if r.excel_row == request.row), None)
+            wanted = intent_hash(row) if row is not None else ""
+        return replace(earlier[0], row=request.row) if earlier[1] == wanted else None
+
+    # ---- before anything is sent
+
+    async def prepare(self, conn: Connection, run: Any, journal: Journal, *, concurrency: int,
+                      progress: QuietProgress, stop: asyncio.Event) -> None:
+        """Plan the rows (with --diff against live operators); ask before --exact-operators removals."""
+        to_plan = set(self.selected) - set(self.input.invalid)
+        # --exact-operators removes what no row lists: every valid row counts as listed, even those
+        # --only-failed leaves alone.
+        rows = self.input.rows if self.exact else tuple(self._rows(to_plan))
+        reads = None
+        if not self.diff:
+            self.plan = _only(plan_operators(rows, self.index), to_plan)
+        else:
+            reads = OperatorReads()
+            try:
+                await self._read(conn, rows, reads, concurrency=concurrency, progress=progress, stop=stop)
+            finally:  # even when the reads were stopped (a refused key): what was read decides
+                run.start_times.extend(reads.started_at)
+                live = with_skills(reads.readable(), reads.skills)
+                self.plan = _only(plan_operators(rows, self.index, live=live, unreadable=reads.unreadable(),
+                                                 exact=self.exact), to_plan)
+                self._record_unsent(reads, conn.client.redact)
+        if reads is None:
+            self._record_unsent(None, conn.client.redact)
+        if self.plan.exact_removals and self.confirm_removals is not None and not self.confirm_removals(self.plan):
+            raise UsageError("not confirmed: nothing was sent")
+        rollback = getattr(run, "rollback", None)
+        if self.diff and rollback is not None:
+            rollback.operator_rows = self.rollback_rows
+            try:
+                rollback.save()  # before anything is sent, like the call centers' part
+            except OSError as exc:
+                raise RunStopped(f"the rollback workbook {rollback.path} could not be written "
+                                 f"({exc.strerror or exc}), so nothing was changed; free some space or pick "
+                                 "another --rollback path, then run again") from None
+
+    async def _read(self, conn: Connection, rows: tuple[OperatorRow, ...] | list[OperatorRow], reads: OperatorReads,
+                    *, concurrency: int, progress: QuietProgress, stop: asyncio.Event) -> None:
+        centers = centers_to_read(rows, self.index)
+        if not centers:
+            return
+        progress.start(len(centers), conn.target_label, phase="reading operators")
+        try:
+            await read_centers(conn.client, centers, reads, concurrency=concurrency, stop=stop, progress=progress)
+        finally:
+            progress.close()
+        pairs = skills_to_read(rows, self.index, reads.centers, exact=self.exact)
+        if pairs and not stop.is_set():
+            progress.start(len(pairs), conn.target_label, phase="reading skills")
+            try:
+                await read_skills(conn.client, pairs, reads, concurrency=concurrency, stop=stop, progress=progress)
+            finally:
+                progress.close()
+
+    def _record_unsent(self, reads: OperatorReads | None, redact: Callable[[str], str]) -> None:
+        """The rows the plan sends nothing for: blocked, unresolved, unreadable, unchanged."""
+        plan = self.plan
+        assert plan is not None
+        centers = {r.excel_row: self.index.resolve(r) for r in self.input.rows}
+        for row, why in plan.blocked.items():
+            self.results[row] = OperatorResult(row, Status.FAILED, error=redact(why), **self._ids(row, centers))
+        for row, why in plan.unresolved.items():
+            self.results[row] = OperatorResult(row, Status.NOT_SENT, error=redact(why), **self._ids(row, centers))
+        for row, why in plan.unchanged.items():
+            self.results[row] = OperatorResult(row, Status.UNCHANGED, action=redact(why), **self._ids(row, centers))
+        for row, why in plan.unreadable.items():
+            center = centers.get(row)
+            failure = reads.failures.get(center.id) if reads is not None and not isinstance(center, str) and \
+                center is not None and center.id is not None else None
+            tried = failure is not None and failure.attempts > 0
+            self.results[row] = OperatorResult(row, Status.FAILED if tried else Status.NOT_SENT,
+                                               http_status=failure.http_status if failure else None,
+                                               attempts=failure.attempts if failure else 0, error=redact(why),
+                                               **self._ids(row, centers))
+
+    def _ids(self, row: int, centers: Mapping[int, Any]) -> dict[str, Any]:
+        center = centers.get(row)
+        user = next((r.user_id for r in self.input.rows if r.excel_row == row), None)
+        return {"call_center_id": None if center is None or isinstance(center, str) else center.id, "user_id": user}
+
+    # ---- after the call center updates
+
+    async def send(self, conn: Connection, run: Any, journal: Journal, *, concurrency: int,
+                   progress: QuietProgress, stop: asyncio.Event) -> None:
+        """Send the planned changes, each centre's id known by now (created in this run, or not)."""
+        if self.plan is None or stop.is_set():
+            return
+        redact = conn.client.redact
+        to_send: list[OperatorRequest] = []
+        for request in self.plan.requests:
+            resolved = _resolved(request, run.results)
+            key = _key(resolved) if isinstance(resolved, OperatorRequest) else _key(request)
+            if isinstance(resolved, str):
+                self.results[key] = OperatorResult(request.row, Status.NOT_SENT, error=redact(resolved),
+                                                   action=request.describe(), user_id=request.user_id)
+                continue
+            done = self._done_before(journal, resolved)
+            if done is not None:
+                self.results[key] = done
+                continue
+            to_send.append(resolved)
+
+        def on_result(result: OperatorResult, started_at: list[float]) -> None:
+            result.error = redact(result.error) if result.error else result.error
+            key: Key = result.row if result.row is not None else \
+                ("exact", result.call_center_id or 0, result.user_id or 0)
+            run.start_times.extend(started_at)
+            progress.advance(result.status, started_at)
+            if result.attempts:
+                self.sent.add(key)
+            if result.status == Status.NOT_SENT:
+                self.results[key] = result
+                return
+            self.answered[key] = result
+            row = next((r for r in self.input.rows if r.excel_row == result.row), None)
+            digest = intent_hash(row) if row is not None else EXACT_INTENT
+            journal.record_operator(result, digest, on_synced=lambda: self.results.__setitem__(key, result))
+
+        progress.start(len(to_send), conn.target_label, phase="operators")
+        try:
+            await send_requests(conn.client, to_send, on_result, concurrency=concurrency, stop=stop)
+        finally:
+            progress.close()
+
+    def mark_unjournaled(self, note: str) -> None:
+        """Changes the API answered but the journal could not record keep what the API said, and say so."""
+        for key, result in self.answered.items():
+            if key not in self.results:
+                self.results[key] = replace(result, error=f"{result.error}; {note}" if result.error else note)
+
+    def rollback_rows(self, sent_only: bool) -> list[dict[str, Any]]:
+        """The operators rows of the rollback: of every planned change, or only of those sent; an
+        earlier run's first (--resume)."""
+        plan = self.plan
+        this: list[dict[str, Any]] = []
+        if plan is not None and self.diff:
+            this = rollback_operator_rows(r for r in plan.requests if r.center.id is not None
+                                          and (not sent_only or _key(r) in self.sent))
+        return merge_operator_rollback(self.earlier_rollback, this)
+
+    def result_sheets(self, results: list[OperatorResult]) -> list[tuple[str, Callable[[Any], None]]]:
+        """The results workbook's Operators sheet, as (name, writer)."""
+        return [(OPERATORS_RESULTS, partial(write_operator_sheet, results=results, input_frame=self.input.raw))]
+
+    # ---- the outcome
+
+    def all_results(self, not_sent_error: str) -> list[OperatorResult]:
+        """One result per row of the sheet, in order, then the --exact-operators removals."""
+        out = []
+        valid = {r.excel_row: r for r in self.input.rows}
+        for row in self.input.sheet_rows:
+            if row not in self.selected:
+                out.append(self.input.earlier.get(row) or OperatorResult(row, Status.NOT_SENT,
+                                                                           error="not selected by --only-failed"))
+            elif row in self.input.invalid:
+                out.append(OperatorResult(row, Status.INVALID, error=self.input.invalid[row]))
+            elif row in self.results:
+                out.append(self.results[row])
+            else:
+                user = valid[row].user_id if row in valid else None
+                out.append(OperatorResult(row, Status.NOT_SENT, error=not_sent_error, user_id=user))
+        extra = sorted((k for k in self.results if isinstance(k, tuple)), key=lambda k: (k[1], k[2]))
+        return out + [self.results[k] for k in extra]
+
+    @staticmethod
+    def all_ok(results: list[OperatorResult]) -> bool:
+        return all(Status.of(r.status) in OK_STATUSES for r in results)
+
+
+def _only(plan: OperatorPlan, rows: Collection[int]) -> OperatorPlan:
+    """The plan narrowed to `rows` (--only-failed), keeping its --exact-operators removals."""
+    def keep(mapping: Mapping[int, str]) -> dict[int, str]:
+        return {row: why for row, why in mapping.items() if row in rows}
+
+    return replace(plan, requests=tuple(r for r in plan.requests if r.row is None or r.row in rows),
+                   unchanged=keep(plan.unchanged), blocked=keep(plan.blocked), unresolved=keep(plan.unresolved),
+                   unreadable=keep(plan.unreadable))
+
+
+def _resolved(request: OperatorRequest, results: Mapping[int, RowResult]) -> OperatorRequest | str:
+    """The request with its center's id, once the center is created in this run; or why it is not."""
+    create_row = request.center.create_row
+    if request.center.id is not None or create_row is None:
+        return request
+    created = results.get(create_row)
+    label = request.center.label
+    if created is None:
+        return f"call center {label} (callcenters row {create_row}) was not created in this run: nothing sent"
+    if Status.of(created.status) not in OK_STATUSES or created.id is None:
+        why = f"{created.status}: {created.error}" if created.error else str(created.status)
+        return (f"call center {label} (callcenters row {create_row}) was not created ({why}): nothing sent for "
+                "its operators; fix that row and re-run with --only-failed")
+    return request.for_center(created.id)
