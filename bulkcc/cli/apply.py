@@ -15,6 +15,7 @@ from bulkcc.cli.options import (
     out,
     parse_duration,
     target_options,
+    visible,
 )
 from bulkcc.errors import UsageError
 
@@ -42,7 +43,8 @@ def _creates_and_deletes(the_plan, allow_delete: bool) -> list[str]:
     return lines
 
 
-def describe_plan(the_plan, target, *, saved=None, diff: bool = False, allow_delete: bool = False) -> list[str]:
+def describe_plan(the_plan, target, *, saved=None, diff: bool = False, allow_delete: bool = False,
+                  exact: bool = False) -> list[str]:
     """What the confirmation shows: where it goes, the creates (and a rollback's deletes) apart, then per
     field how many call centers the updates change."""
     counts = the_plan.summary()
@@ -69,10 +71,30 @@ def describe_plan(the_plan, target, *, saved=None, diff: bool = False, allow_del
     unchanged = f"{len(the_plan.unchanged)} unchanged, " if the_plan.diffed else ""
     lines.append(f"({counts['skipped']} rows with nothing to change, {unchanged}{counts['invalid']} invalid rows "
                  "not sent.)")
-    return lines
+    from bulkcc.cli.operator_output import operator_confirmation_lines
+
+    return lines + operator_confirmation_lines(the_plan, diff=diff, exact=exact)
 
 
-def _confirm_with_user(yes: bool, *, saved=None, diff: bool = False, allow_delete: bool = False):
+def _confirm_removals(yes: bool, target):
+    """--exact-operators: once the operators are read, the removals of those the sheet does not list are
+    shown and asked for (a loopback target or --yes: not asked)."""
+    def confirm(operator_plan) -> bool:
+        if target.is_loopback or yes:
+            return True
+        removals = operator_plan.exact_removals
+        out.print(f"--exact-operators: {len(removals)} operators that the operators sheet does not list would be "
+                  "removed:", markup=False)
+        for request in removals[:MAX_SHOWN_ROWS * 5]:
+            out.print(f"  {visible(request.describe())}", markup=False)
+        if len(removals) > MAX_SHOWN_ROWS * 5:
+            out.print(f"  … and {len(removals) - MAX_SHOWN_ROWS * 5} more", markup=False)
+        return click.confirm("Remove them (and send the rest)?", default=False)
+    return confirm
+
+
+def _confirm_with_user(yes: bool, *, saved=None, diff: bool = False, allow_delete: bool = False,
+                       exact: bool = False):
     """Ask before sending to anything but loopback; refuse without a terminal unless --yes.
 
     The sheet's warnings (hidden rows, columns or sheet holding values) are shown
@@ -83,7 +105,7 @@ def _confirm_with_user(yes: bool, *, saved=None, diff: bool = False, allow_delet
         render_warnings(the_plan.validation, err)
         if target.is_loopback or yes:
             return True
-        lines = describe_plan(the_plan, target, saved=saved, diff=diff, allow_delete=allow_delete)
+        lines = describe_plan(the_plan, target, saved=saved, diff=diff, allow_delete=allow_delete, exact=exact)
         if not sys.stdin.isatty():
             out.print("\n".join(lines[1:]), markup=False)
             raise UsageError(lines[0] + " No terminal to confirm on: pass --yes to send")
@@ -103,6 +125,9 @@ def _confirm_with_user(yes: bool, *, saved=None, diff: bool = False, allow_delet
 @click.option("--restart", is_flag=True, help="Start over, ignoring (and replacing) an earlier run's journal.")
 @click.option("--diff", is_flag=True, help="Read each call center first and send only the fields that differ; "
               "saves the prior values as a rollback workbook.")
+@click.option("--exact-operators", "exact_operators", is_flag=True,
+              help="With --diff: also remove the operators that the operators sheet does not list, from the call "
+              "centers it names (they are listed, and asked for, before anything is sent).")
 @click.option("--rollback", "rollback_path", type=click.Path(dir_okay=False, path_type=Path),
               help="With --diff (or a --diff plan): where to save the prior values "
               "(default: <results name>-rollback.xlsx).")
@@ -121,8 +146,8 @@ def _confirm_with_user(yes: bool, *, saved=None, diff: bool = False, allow_delet
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @target_options
 @handles_errors
-def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, diff, rollback_path, input_check,
-          plan_sha256, max_age, allow_delete, yes, quiet, **target) -> None:
+def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, diff, exact_operators, rollback_path,
+          input_check, plan_sha256, max_age, allow_delete, yes, quiet, **target) -> None:
     """Send the PATCH each valid row of INPUT stands for, and write a results workbook.
 
     INPUT may be a plan file saved by `bulkcc plan INPUT --out PLAN.json`: its requests are sent exactly,
@@ -137,12 +162,16 @@ def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, 
 
     if resume and restart:
         raise click.UsageError("--resume and --restart contradict each other")
+    if exact_operators and not diff:
+        raise click.UsageError("--exact-operators needs --diff: which operators the sheet does not list is known "
+                               "only once each call center's operators are read")
     connection = connection_options(**target)
     results_path = results_path or Path(f"{input_path.stem}-results.xlsx")
     options = ApplyOptions(results_path=results_path, connection=connection, skip_invalid=skip_invalid,
                            only_failed=only_failed, resume=resume, restart=restart, diff=diff,
                            rollback_path=rollback_path, max_age=parse_duration(max_age, "--max-age"),
-                           input_check=input_check, plan_sha256=plan_sha256, allow_delete=allow_delete)
+                           input_check=input_check, plan_sha256=plan_sha256, allow_delete=allow_delete,
+                           exact_operators=exact_operators)
     if connection.target.simulator:
         out.print("Sending to the built-in simulator: nothing real will be changed.", markup=False)
     try:
@@ -154,7 +183,9 @@ def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, 
                                  confirm=_confirm_with_user(yes, saved=saved))
         else:
             outcome = run_apply(input_path, options, progress=make_progress(quiet, err_stream),
-                                confirm=_confirm_with_user(yes, diff=diff, allow_delete=allow_delete))
+                                confirm=_confirm_with_user(yes, diff=diff, allow_delete=allow_delete,
+                                                           exact=exact_operators),
+                                confirm_removals=_confirm_removals(yes, connection.target))
     except InvalidRowsError as exc:
         from bulkcc.validate import render_text
 
@@ -171,6 +202,10 @@ def _render_outcome(outcome, results_path: Path) -> None:
     counts = Counter(r.status for r in outcome.results)
     parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     out.print(f"{len(outcome.results)} rows: {parts}", markup=False)
+    from bulkcc.cli.operator_output import operator_outcome_lines
+
+    for line in operator_outcome_lines(outcome.operator_results, MAX_SHOWN_ROWS, results_path):
+        out.print(visible(line), markup=False)
     stale = [r for r in outcome.results if r.status == "stale"]
     for result in stale[:MAX_SHOWN_ROWS]:
         out.print(f"row {result.row} (id {result.id}): stale, {result.error}", markup=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bulkcc.cli.options import connection_options, err, handles_errors, out, target_options
+from bulkcc.cli.options import connection_options, err, handles_errors, out, target_options, visible
 from bulkcc.errors import EXIT_INVALID
 
 
@@ -29,13 +29,17 @@ def _ids(text: str | None) -> tuple[int, ...]:
 @click.option("--ids", help="Only these call centers, by id: 1,2,3.")
 @click.option("--office-id", type=int, help="Only the call centers of this office.")
 @click.option("--name-search", help="Only call centers whose name contains this text.")
+@click.option("--operators", "with_operators", is_flag=True,
+              help="Also export each call center's operators (role, skill level) to the operators sheet: one "
+              "request per call center and one per operator.")
 @target_options
 @handles_errors
-def export(output, ids, office_id, name_search, **target) -> None:
+def export(output, ids, office_id, name_search, with_operators, **target) -> None:
     """Write the live call centers as a workbook in the template's format.
 
     A listed item that cannot be a row (no id, not a call center, listed twice)
-    is skipped with a line on stderr, and the command then exits 1.
+    is skipped with a line on stderr, and the command then exits 1. With --operators
+    a read of operators that fails stops the export before anything is written.
     """
     from bulkcc.run.export import ExportQuery
     from bulkcc.run.export import export as run_export
@@ -52,9 +56,14 @@ def export(output, ids, office_id, name_search, **target) -> None:
         skipped.append(line)
         err.print(f"warning: {line}", markup=False)
 
-    callcenters = run_export(output, query, connection, report=report)
+    callcenters = run_export(output, query, connection, report=report, operators=with_operators)
     out.print(f"exported {len(callcenters)} call centers to {output}", markup=False)
     _print_notes(callcenters.notes)
+    if callcenters.operators is not None:
+        out.print(f"exported {callcenters.operators.summary()} to its operators sheet", markup=False)
+        for note in callcenters.operators.notes:
+            where = f"operators row {note.row}, {note.column}: " if note.row is not None else ""
+            err.print(visible(f"note: {where}{note.message}"), markup=False)
     if skipped:
         err.print(f"{len(skipped)} listed items were skipped (see above): the workbook holds only the others",
                   markup=False)

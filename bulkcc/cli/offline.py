@@ -66,25 +66,40 @@ def validate(input_path: Path, fmt: str, report_path: Path | None, diff: bool) -
               "(old → new with --diff), the unchanged rows, and a Summary with counts and the plan's checksum.")
 @click.option("--skip-invalid", is_flag=True, help="With --out: save the plan even if some rows are invalid (or, "
               "with --diff, unreadable or blocked); they are left out of it, and listed in it.")
+@click.option("--exact-operators", "exact_operators", is_flag=True, help="With --diff: also plan the removal of "
+              "the operators that the operators sheet does not list, from the call centers it names.")
 @click.option("--quiet", "-q", is_flag=True, help="With --diff: no progress output while reading.")
 @target_options
 @handles_errors
 def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | None, report_path: Path | None,
-         skip_invalid: bool, quiet: bool, **target) -> None:
+         skip_invalid: bool, exact_operators: bool, quiet: bool, **target) -> None:
     """Show the exact request each valid row of INPUT stands for; nothing is sent."""
+    from bulkcc.cli.operator_output import operator_plan_of, write_operator_plan
     from bulkcc.plan import make_plan, write_plan_jsonl
     from bulkcc.validate import render_text, render_warnings, validate_file
 
+    if exact_operators and not diff:
+        raise click.UsageError("--exact-operators needs --diff: which operators the sheet does not list is known "
+                               "only once each call center's operators are read")
     _check_plan_outputs(input_path, json_path, out_path, report_path)
     the_plan = make_plan(validate_file(input_path, diff=diff))
     live: dict = {}
+    operator_plan = None
     if diff:
         from bulkcc.run.live import read_plan_against_live
+        from bulkcc.run.operator_input import LiveOperatorPlan
         from bulkcc.run.progress import make_progress
 
         connection = connection_options(**target)
         the_target = connection.target
-        the_plan, state = read_plan_against_live(the_plan, connection, make_progress(quiet, err_stream))
+        operators = LiveOperatorPlan.of(the_plan.validation, the_plan.values, exact=exact_operators,
+                                        concurrency=connection.pool_size)
+        if exact_operators and operators is None:
+            raise UsageError("--exact-operators: the workbook has no operators sheet, so it lists no operators "
+                             "to keep; add one (bulkcc template has it), or drop --exact-operators")
+        the_plan, state = read_plan_against_live(the_plan, connection, make_progress(quiet, err_stream),
+                                                 also=operators)
+        operator_plan = operators.plan if operators is not None else None
         live = state.callcenters
         for row, why in sorted(the_plan.unreadable.items()):
             out.print(f"row {row}: cannot read the live call center: {why}", markup=False)
@@ -101,9 +116,11 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | 
         from bulkcc.send.target import resolve_target
 
         the_target = resolve_target(target["base_url"], target["sandbox"], target["simulator"])
+        operator_plan = operator_plan_of(the_plan)
     hint = (f"all of them are in {json_path or out_path}" if json_path or out_path
             else "write them all with --json PATH or --out PLAN (or pipe the output)")
     write_requests(the_plan, out_stream, full_plan_hint=hint)
+    write_operator_plan(operator_plan, out_stream)
     if not the_plan.validation.ok:  # a problem of either sheet (callcenters, operators)
         render_text(the_plan.validation, out)  # the warnings too
     else:
@@ -113,6 +130,8 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | 
     creating = f"{len(the_plan.creates)} call centers to create (POST), " if len(the_plan.creates) else ""
     out.print(f"{creating}{counts['requests']} requests planned, {counts['skipped']} rows with nothing to change, "
               f"{counts['invalid']} invalid rows (never sent){blocked}", markup=False)
+    if operator_plan is not None:
+        out.print(f"operators: {operator_plan.summary_text()}", markup=False)
     if json_path:
         try:
             write_plan_jsonl([*the_plan.creates, *the_plan.requests], json_path)
@@ -131,7 +150,10 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | 
         write_review(report_path, review)
         out.print(f"wrote {report_path} (the review of " + (f"{out_path}" if saved else "a plan not saved") + ")",
                   markup=False)
-    sys.exit(EXIT_INVALID if not the_plan.validation.ok or the_plan.unreadable or the_plan.blocked else EXIT_OK)
+    operators_bad = operator_plan is not None and bool(operator_plan.blocked or operator_plan.unresolved
+                                                       or operator_plan.unreadable)
+    sys.exit(EXIT_INVALID if not the_plan.validation.ok or the_plan.unreadable or the_plan.blocked or operators_bad
+             else EXIT_OK)
 
 
 def _check_plan_outputs(input_path: Path, *outputs: Path | None) -> None:

@@ -29,6 +29,7 @@ from bulkcc.errors import LiveStateError, Problem
 from bulkcc.plan.payload import PlannedRequest
 from bulkcc.run.answers import answer_id, fields_problem, id_problem, kind_of, other_callcenter
 from bulkcc.run.export_cells import CONTEXT_FIELDS, context_cells, live_cells, write_export
+from bulkcc.run.export_operators import ExportedOperators, read_operators_for_export
 from bulkcc.run.listing import list_pages
 from bulkcc.send.client import ApiClient, ApiResult
 from bulkcc.send.connection import ConnectionOptions, connect
@@ -52,9 +53,11 @@ class Exported(list[dict[str, Any]]):
     the written workbook (Excel row, column or API path, live value, why).
     """
 
-    def __init__(self, callcenters: list[dict[str, Any]], notes: list[Problem]):
+    def __init__(self, callcenters: list[dict[str, Any]], notes: list[Problem],
+                 operators: ExportedOperators | None = None):
         super().__init__(callcenters)
         self.notes = notes
+        self.operators = operators  # with --operators: the operators sheet's rows, their request count, notes
 
 
 def callcenter_row(callcenter: dict[str, Any]) -> dict[str, Any]:
@@ -136,12 +139,14 @@ def _rows(listed: Sequence[_Listed], report: Report) -> tuple[list[dict[str, Any
 
 
 async def export_async(output: Path, query: ExportQuery, options: ConnectionOptions,
-                       report: Report | None = None) -> Exported:
+                       report: Report | None = None, operators: bool = False) -> Exported:
     """Read the call centers and write the workbook; returns the call centers written, with the notes.
 
     A listed item that cannot be a row (not an object, no usable id, listed
     twice, fields that do not read) is skipped and told to `report`, one line
     each; an answer that makes the whole listing doubtful raises LiveStateError.
+    With `operators`, each call center's operators fill the operators sheet
+    (`export_operators`: any read that fails stops the export).
     """
     report = report or (lambda _line: None)
     # The simulator serves the ids asked for (made up if it lacks them), besides its demo company.
@@ -150,11 +155,17 @@ async def export_async(output: Path, query: ExportQuery, options: ConnectionOpti
             listed = await _get_each(conn.client, query.ids, options.pool_size)
         else:
             listed = await _list_all(conn.client, query)
-    callcenters, _ = _rows(listed, report)
-    notes = write_export(output, callcenters)  # the rows again, checked by reading them back
-    return Exported(callcenters, notes)
+        callcenters, _ = _rows(listed, report)
+        exported = None
+        if operators:
+            ids = [answer_id(cc.get("id")) for cc in callcenters]
+            exported = await read_operators_for_export(conn.client, [i for i in ids if i is not None],
+                                                       concurrency=options.pool_size)
+    # The rows again, checked by reading them back.
+    notes = write_export(output, callcenters, exported.rows if exported is not None else ())
+    return Exported(callcenters, notes, exported)
 
 
 def export(output: Path, query: ExportQuery, options: ConnectionOptions,
-           report: Report | None = None) -> Exported:
-    return asyncio.run(export_async(output, query, options, report))
+           report: Report | None = None, operators: bool = False) -> Exported:
+    return asyncio.run(export_async(output, query, options, report, operators))

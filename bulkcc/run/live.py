@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from bulkcc.errors import LiveStateError
 from bulkcc.plan import Plan, PlannedRequest, diff_plan
@@ -21,9 +21,18 @@ from bulkcc.run.answers import answer_id, callcenter_problem, fields_problem
 from bulkcc.run.listing import PAGE_LIMIT, list_pages
 from bulkcc.run.progress import QuietProgress
 from bulkcc.send.client import ApiClient, ApiResult
-from bulkcc.send.connection import ConnectionOptions, connect
+from bulkcc.send.connection import Connection, ConnectionOptions, connect
 from bulkcc.send.pool import get_call, run_pool
 from bulkcc.workbook.layout import CONTEXT_PREFIX
+
+
+class AlsoRead(Protocol):
+    """More to read on plan --diff's connection, once the call centers are read."""
+
+    @property
+    def center_ids(self) -> Sequence[int]: ...  # call centers the simulator must serve
+
+    async def __call__(self, conn: Connection, progress: QuietProgress) -> None: ...
 
 
 @dataclass
@@ -137,12 +146,15 @@ async def plan_against_live_async(plan: Plan, options: ConnectionOptions,
 
 
 async def read_plan_against_live_async(plan: Plan, options: ConnectionOptions,
-                                       progress: QuietProgress | None = None) -> tuple[Plan, LiveState]:
-    """`plan --diff`, and what was read (the review workbook names each call center's office)."""
+                                       progress: QuietProgress | None = None, also: AlsoRead | None = None
+                                       ) -> tuple[Plan, LiveState]:
+    """`plan --diff`, and what was read (the review workbook names each call center's office). `also`
+    reads more on the same connection afterwards (the operators sheet's live operators)."""
     from bulkcc.run.creates import name_clashes
 
     progress = progress or QuietProgress()
-    async with connect(options, simulator_ids=[r.id for r in plan.requests]) as conn:
+    ids = [r.id for r in plan.requests] + list(also.center_ids if also is not None else ())
+    async with connect(options, simulator_ids=ids) as conn:
         progress.start(len(plan.requests), conn.target_label, phase="reading")
         try:
             diffed, state = await diff_with_live(conn.client, plan, concurrency=options.pool_size,
@@ -154,6 +166,8 @@ async def read_plan_against_live_async(plan: Plan, options: ConnectionOptions,
             clashes = await name_clashes(conn.client, diffed.creates)
             diffed = replace(diffed, creates=[c for c in diffed.creates if c.row not in clashes],
                              blocked={**diffed.blocked, **clashes})
+        if also is not None:
+            await also(conn, progress)
         return diffed, state
 
 
@@ -161,6 +175,6 @@ def plan_against_live(plan: Plan, options: ConnectionOptions, progress: QuietPro
     return asyncio.run(plan_against_live_async(plan, options, progress))
 
 
-def read_plan_against_live(plan: Plan, options: ConnectionOptions,
-                           progress: QuietProgress | None = None) -> tuple[Plan, LiveState]:
-    return asyncio.run(read_plan_against_live_async(plan, options, progress))
+def read_plan_against_live(plan: Plan, options: ConnectionOptions, progress: QuietProgress | None = None,
+                           also: AlsoRead | None = None) -> tuple[Plan, LiveState]:
+    return asyncio.run(read_plan_against_live_async(plan, options, progress, also))

@@ -10,11 +10,17 @@ run creates).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from bulkcc.plan.operators import CenterIndex
+from bulkcc.operator_fields import OperatorRow
+from bulkcc.plan.operators import CenterIndex, OperatorPlan, centers_to_read
 from bulkcc.run.operator_phase import ConfirmRemovals, OperatorInput, OperatorWork
+from bulkcc.run.operators import OperatorReads, read_operator_state
+from bulkcc.run.progress import QuietProgress
+from bulkcc.send.connection import Connection
 from bulkcc.validate import Validation
 from bulkcc.values import is_blank
 from bulkcc.workbook.operator_results import OperatorResult
@@ -82,3 +88,35 @@ def operator_work(validation: Validation, values: Mapping[int, Mapping[str, Any]
         return None
     return OperatorWork(found, center_index(validation, values), found.selected(only_failed), diff=diff,
                         exact=exact, confirm_removals=confirm_removals, earlier_rollback=earlier_rollback or [])
+
+
+@dataclass
+class LiveOperatorPlan:
+    """`plan --diff`'s operator part: the rows against live operators, read on the plan's connection."""
+
+    rows: tuple[OperatorRow, ...]
+    index: CenterIndex
+    exact: bool = False
+    concurrency: int = 8
+    plan: OperatorPlan | None = None
+
+    @classmethod
+    def of(cls, validation: Validation, values: Mapping[int, Mapping[str, Any]], *, exact: bool,
+           concurrency: int) -> LiveOperatorPlan | None:
+        """None when the workbook has no operators sheet."""
+        found = operator_input(validation)
+        if found is None:
+            return None
+        return cls(found.rows, center_index(validation, values), exact, concurrency)
+
+    @property
+    def center_ids(self) -> list[int]:
+        return centers_to_read(self.rows, self.index)
+
+    async def __call__(self, conn: Connection, progress: QuietProgress) -> None:
+        reads = OperatorReads()
+        try:
+            await read_operator_state(conn.client, conn.target_label, self.rows, self.index, reads, exact=self.exact,
+                                      concurrency=self.concurrency, progress=progress, stop=asyncio.Event())
+        finally:
+            self.plan = reads.plan(self.rows, self.index, exact=self.exact)

@@ -34,11 +34,9 @@ from bulkcc.plan.operators import (
     merge_operator_rollback,
     plan_operators,
     rollback_operator_rows,
-    skills_to_read,
-    with_skills,
 )
 from bulkcc.run.journal import Journal, body_hash
-from bulkcc.run.operators import OperatorReads, read_centers, read_skills, send_requests
+from bulkcc.run.operators import OperatorReads, read_operator_state, send_requests
 from bulkcc.run.progress import QuietProgress
 from bulkcc.send.connection import Connection
 from bulkcc.status import FINAL_STATUSES, OK_STATUSES, RESEND_STATUSES, Status
@@ -112,6 +110,21 @@ class OperatorWork:
     def _rows(self, rows: Collection[int]) -> list[OperatorRow]:
         return [r for r in self.input.rows if r.excel_row in rows]
 
+    def _done_rows(self, journal: Journal) -> set[int]:
+        """The rows an earlier run finished for their center (known before anything is created): their
+        result stands, and they are neither read nor planned again (--resume)."""
+        done = set()
+        for row in self._rows(self.selected):
+            center = self.index.resolve(row)
+            if isinstance(center, str) or center.id is None:
+                continue
+            request = OperatorRequest("row", center, row.user_id, {}, row.excel_row)
+            earlier = self._done_before(journal, request)
+            if earlier is not None:
+                self.results[row.excel_row] = earlier
+                done.add(row.excel_row)
+        return done
+
     def _done_before(self, journal: Journal, request: OperatorRequest) -> OperatorResult | None:
         """An earlier run's result that still stands for this change: same center and user, done, same ask."""
         if request.center.id is None:
@@ -131,7 +144,7 @@ class OperatorWork:
     async def prepare(self, conn: Connection, run: Any, journal: Journal, *, concurrency: int,
                       progress: QuietProgress, stop: asyncio.Event) -> None:
         """Plan the rows (with --diff against live operators); ask before --exact-operators removals."""
-        to_plan = set(self.selected) - set(self.input.invalid)
+        to_plan = set(self.selected) - set(self.input.invalid) - self._done_rows(journal)
         # --exact-operators removes what no row lists: every valid row counts as listed, even those
         # --only-failed leaves alone.
         rows = self.input.rows if self.exact else tuple(self._rows(to_plan))
@@ -141,12 +154,11 @@ class OperatorWork:
         else:
             reads = OperatorReads()
             try:
-                await self._read(conn, rows, reads, concurrency=concurrency, progress=progress, stop=stop)
+                await read_operator_state(conn.client, conn.target_label, rows, self.index, reads, exact=self.exact,
+                                          concurrency=concurrency, progress=progress, stop=stop)
             finally:  # even when the reads were stopped (a refused key): what was read decides
                 run.start_times.extend(reads.started_at)
-                live = with_skills(reads.readable(), reads.skills)
-                self.plan = _only(plan_operators(rows, self.index, live=live, unreadable=reads.unreadable(),
-                                                 exact=self.exact), to_plan)
+                self.plan = _only(reads.plan(rows, self.index, exact=self.exact), to_plan)
                 self._record_unsent(reads, conn.client.redact)
         if reads is None:
             self._record_unsent(None, conn.client.redact)
@@ -161,24 +173,6 @@ class OperatorWork:
                 raise RunStopped(f"the rollback workbook {rollback.path} could not be written "
                                  f"({exc.strerror or exc}), so nothing was changed; free some space or pick "
                                  "another --rollback path, then run again") from None
-
-    async def _read(self, conn: Connection, rows: tuple[OperatorRow, ...] | list[OperatorRow], reads: OperatorReads,
-                    *, concurrency: int, progress: QuietProgress, stop: asyncio.Event) -> None:
-        centers = centers_to_read(rows, self.index)
-        if not centers:
-            return
-        progress.start(len(centers), conn.target_label, phase="reading operators")
-        try:
-            await read_centers(conn.client, centers, reads, concurrency=concurrency, stop=stop, progress=progress)
-        finally:
-            progress.close()
-        pairs = skills_to_read(rows, self.index, reads.centers, exact=self.exact)
-        if pairs and not stop.is_set():
-            progress.start(len(pairs), conn.target_label, phase="reading skills")
-            try:
-                await read_skills(conn.client, pairs, reads, concurrency=concurrency, stop=stop, progress=progress)
-            finally:
-                progress.close()
 
     def _record_unsent(self, reads: OperatorReads | None, redact: Callable[[str], str]) -> None:
         """The rows the plan sends nothing for: blocked, unresolved, unreadable, unchanged."""

@@ -28,16 +28,22 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bulkcc.operator_fields import SKILL_MAX, SKILL_MIN
+from bulkcc.operator_fields import SKILL_MAX, SKILL_MIN, OperatorRow
 from bulkcc.plan.operators import (
     ADD,
     REMOVE,
     SKILL,
+    CenterIndex,
     CenterLive,
     LiveOperator,
+    OperatorPlan,
     OperatorRequest,
+    centers_to_read,
     operators_path,
+    plan_operators,
     skill_path,
+    skills_to_read,
+    with_skills,
 )
 from bulkcc.plan.payload import wire_int
 from bulkcc.run.answers import answer_id, kind_of, shown
@@ -123,9 +129,13 @@ class OperatorReads:
         return why
 
     def readable(self) -> dict[int, CenterLive]:
-        """The centers read whole (every skill level asked for included)."""
+        """The centers read whole (every skill level asked for included), skill levels filled in."""
         bad = {c for c, _ in self.skill_failures}
-        return {c: live for c, live in self.centers.items() if c not in bad}
+        return with_skills({c: live for c, live in self.centers.items() if c not in bad}, self.skills)
+
+    def plan(self, rows: Sequence[OperatorRow], index: CenterIndex, *, exact: bool) -> OperatorPlan:
+        """The --diff plan of `rows` against what was read."""
+        return plan_operators(rows, index, live=self.readable(), unreadable=self.unreadable(), exact=exact)
 
 
 def _believed(result: ApiResult, parse: Callable[[Any], Any]) -> tuple[ApiResult, Any]:
@@ -173,6 +183,28 @@ async def read_skills(client: ApiClient, pairs: Sequence[tuple[int, int]], reads
 
     items = [_Get(skill_path(c, u), (c, u)) for c, u in pairs]
     await run_pool(client, items, get_call, on_result, concurrency=concurrency, stop=stop)
+
+
+async def read_operator_state(client: ApiClient, label: str, rows: Sequence[OperatorRow], index: CenterIndex,
+                              reads: OperatorReads, *, exact: bool, concurrency: int, progress: QuietProgress,
+                              stop: asyncio.Event) -> None:
+    """What --diff needs of `rows`: each named center's operators, then the skill levels the plan compares
+    or must restore (`skills_to_read`), into `reads` (kept when stopped part way)."""
+    centers = centers_to_read(rows, index)
+    if not centers:
+        return
+    progress.start(len(centers), label, phase="reading operators")
+    try:
+        await read_centers(client, centers, reads, concurrency=concurrency, stop=stop, progress=progress)
+    finally:
+        progress.close()
+    pairs = skills_to_read(rows, index, reads.centers, exact=exact)
+    if pairs and not stop.is_set():
+        progress.start(len(pairs), label, phase="reading skills")
+        try:
+            await read_skills(client, pairs, reads, concurrency=concurrency, stop=stop, progress=progress)
+        finally:
+            progress.close()
 
 
 # ---- writing -------------------------------------------------------------------
@@ -253,7 +285,12 @@ async def _read_back(client: ApiClient, job: _Job, api: ApiResult, stop: asyncio
                                                     f"{listed.error})")
     current = live.operators.get(request.user_id)
     label = request.center.label
+    # An attempt before the last went unanswered (timeout, 5xx): it may be what took effect.
+    earlier = (f"an earlier attempt went unanswered but took effect: read back, user {request.user_id} is "
+               f"{'not ' if request.kind == REMOVE else ''}an operator of {label} ({api.error})")
     if request.kind == REMOVE:
+        if current is None and api.attempts > 1:
+            return _result(request, Status.REMOVED, api, earlier)
         if current is None:
             return _result(request, Status.UNCHANGED, api, f"user {request.user_id} was not an operator of {label}: "
                                                            f"nothing to remove ({api.error})")
@@ -261,6 +298,8 @@ async def _read_back(client: ApiClient, job: _Job, api: ApiResult, stop: asyncio
     if current is None:
         return _result(request, Status.FAILED, api, api.error)
     role = request.body.get("role")
+    if api.attempts > 1 and (role is None or current.role == role):
+        return _result(request, Status.ADDED, api, earlier)
     if role is not None and current.role != role:
         return _result(request, Status.FAILED, api, (
             f"user {request.user_id} is already an operator of {label} as {current.role or 'an unknown role'}, "
