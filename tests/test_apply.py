@@ -580,3 +580,23 @@ async def test_leftovers_of_a_killed_run_do_not_block_or_stay(tmp_path: Path) ->
         again = await apply_async(source, options(tmp_path / "failed.xlsx", sim.base_url))
         assert len(patches(sim)) == 4
     assert again.exit_code == EXIT_OK
+
+
+async def test_a_journal_of_operator_changes_alone_refuses_a_plain_run_and_resumes_them(tmp_path: Path) -> None:
+    from bulkcc.workbook.operator_results import OperatorResult
+
+    path = journal_path(tmp_path / "results.xlsx")
+    journal = Journal.open(path, {"target": "https://api.example"}, resume=False)
+    added = OperatorResult(row=3, status="added", http_status=200, attempts=1, call_center_id=1001, user_id=42)
+    failed = OperatorResult(row=4, status="failed", http_status=400, attempts=1, call_center_id=1001, user_id=43)
+    journal.record_operator(added, "hash-a")
+    journal.record_operator(failed, "hash-b")
+    await journal.drain()
+    journal.close()
+
+    with pytest.raises(UsageError, match="1 rows done"):  # the added one: a plain run would add it again
+        Journal.open(path, {"target": "https://api.example"}, resume=False)
+    resumed = Journal.open(path, {"target": "https://api.example"}, resume=True)
+    resumed.close()
+    assert resumed.previous_operators[(1001, 42)] == (added, "hash-a")
+    assert resumed.previous_operators[(1001, 43)][0].status == "failed"

@@ -21,7 +21,7 @@ from bulkcc.errors import (
     KeyRefused,
     RetryBudgetSpent,
 )
-from bulkcc.send.client import MAX_ANSWER_BYTES
+from bulkcc.send.client import MAX_ANSWER_BYTES, is_license_error
 from bulkcc.send.pacing import RetryBudget
 from bulkcc.send.pool import patch_call, run_pool
 
@@ -127,6 +127,22 @@ async def test_401_and_403_raise_at_once(status: int) -> None:
     assert len(api.arrivals["x"]) == 1
     assert caught.value.exit_code == EXIT_ABORTED and f"HTTP {status}" in str(caught.value)
     assert KEY not in str(caught.value)
+
+
+@pytest.mark.parametrize("message", ["No call center license is available for user 7",
+                                     "no call center licenses left", "Insufficient licenses"])
+async def test_a_license_error_answered_403_is_no_refused_key_and_is_not_retried(message: str) -> None:
+    step = ("json", 403, {"error": {"message": message}})
+    async with ScriptedApi({"x": [step]}) as api, api_client(api.base_url, max_attempts=5) as client:
+        result = await client.call("POST", "/x", {"user_id": 7})
+    assert (result.ok, result.http_status, result.attempts) == (False, 403, 1)
+    assert result.error == f"HTTP 403: {message}" and is_license_error(result.error)
+    assert len(api.arrivals["x"]) == 1
+
+
+@pytest.mark.parametrize("message", ["Invalid or missing API key", "API access is not included in your license"])
+def test_only_a_message_about_licenses_running_out_is_a_license_error(message: str) -> None:
+    assert not is_license_error(f"HTTP 403: {message}")
 
 
 async def test_a_dropped_connection_is_retried() -> None:

@@ -94,6 +94,7 @@ class OperatorRequest:
     row: int | None = None
     # With --diff: the operator as read when planned (None: it was not an operator), to roll back.
     before: LiveOperator | None = None
+    diffed: bool = False  # planned against live operators (`before` is known)
 
     @property
     def method(self) -> str:
@@ -253,14 +254,15 @@ def _diff_row(row: OperatorRow, center: CenterRef, live: CenterLive | None, plan
         if current is None:
             plan.unchanged[row.excel_row] = f"user {row.user_id} is not an operator of {label}: nothing to remove"
         else:
-            plan.add(OperatorRequest(REMOVE, center, row.user_id, {"user_id": row.user_id}, row.excel_row, current))
+            plan.add(OperatorRequest(REMOVE, center, row.user_id, {"user_id": row.user_id}, row.excel_row, current,
+                                     True))
         return
     if current is None:
         blocker = _add_blocker(row, label)
         if blocker:
             plan.blocked[row.excel_row] = blocker
         else:
-            plan.add(OperatorRequest(ADD, center, row.user_id, row.add_body(), row.excel_row, None))
+            plan.add(OperatorRequest(ADD, center, row.user_id, row.add_body(), row.excel_row, None, True))
         return
     blocker = _role_blocker(row, current, label)
     if blocker:
@@ -272,7 +274,7 @@ def _diff_row(row: OperatorRow, center: CenterRef, live: CenterLive | None, plan
             return
         if current.skill_level != row.skill_level:
             plan.add(OperatorRequest(SKILL, center, row.user_id, {"skill_level": row.skill_level},
-                                     row.excel_row, current))
+                                     row.excel_row, current, True))
             return
     skill = f", skill {current.skill_level}" if current.skill_level is not None else ""
     plan.unchanged[row.excel_row] = f"user {row.user_id} is already {current.role or 'an operator'} in {label}{skill}"
@@ -357,7 +359,7 @@ def _exact_removals(resolved: Sequence[tuple[OperatorRow, CenterRef]], live: Map
         center_live = live[center_id]
         for user_id in sorted(set(center_live.operators) - listed[center_id]):
             plan.add(OperatorRequest(REMOVE, centers[center_id], user_id, {"user_id": user_id}, None,
-                                     center_live.operators[user_id]))
+                                     center_live.operators[user_id], True))
         if center_live.rooms:
             rooms[center_id] = center_live.rooms
     return rooms
@@ -411,8 +413,8 @@ def rollback_operator_rows(requests: Iterable[OperatorRequest]) -> list[dict[str
     rows: list[dict[str, Any]] = []
     for request in requests:
         center_id = request.center.id
-        if center_id is None:
-            continue  # never sent: its center was not created
+        if center_id is None or not request.diffed:
+            continue  # never sent (its center was not created), or planned without live state
         cells: dict[str, Any] = {"call_center_id": center_id, "user_id": request.user_id}
         before = request.before
         if request.kind == ADD and before is None:
@@ -423,7 +425,7 @@ def rollback_operator_rows(requests: Iterable[OperatorRequest]) -> list[dict[str
         elif request.kind == SKILL and before is not None and before.skill_level is not None:
             cells["skill_level"] = before.skill_level
         else:
-            continue  # planned without live state: nothing known to put back
+            continue
         rows.append(cells)
     return rows
 

@@ -94,6 +94,7 @@ class OperatorWork:
     results: dict[Key, OperatorResult] = field(default_factory=dict)
     answered: dict[Key, OperatorResult] = field(default_factory=dict)  # answered, maybe not yet journaled
     sent: set[Key] = field(default_factory=set)  # the changes sent (at least one attempt), for the rollback
+    resolved: dict[Key, OperatorRequest] = field(default_factory=dict)  # as sent: a created center's id known
     # An earlier run's operators rollback rows (--resume): kept, their prior values being the true ones.
     earlier_rollback: list[dict[str, Any]] = field(default_factory=list)
 
@@ -220,6 +221,7 @@ class OperatorWork:
             if done is not None:
                 self.results[key] = done
                 continue
+            self.resolved[key] = resolved
             to_send.append(resolved)
 
         def on_result(result: OperatorResult, started_at: list[float]) -> None:
@@ -256,7 +258,8 @@ class OperatorWork:
         plan = self.plan
         this: list[dict[str, Any]] = []
         if plan is not None and self.diff:
-            this = rollback_operator_rows(r for r in plan.requests if r.center.id is not None
+            requests = [self.resolved.get(_key(r), r) if r.row is not None else r for r in plan.requests]
+            this = rollback_operator_rows(r for r in requests if r.center.id is not None
                                           and (not sent_only or _key(r) in self.sent))
         return merge_operator_rollback(self.earlier_rollback, this)
 
