@@ -73,7 +73,8 @@ def describe_plan(the_plan, target, *, saved=None, diff: bool = False, allow_del
                  "not sent.)")
     from bulkcc.cli.operator_output import operator_confirmation_lines
 
-    return lines + operator_confirmation_lines(the_plan, diff=diff, exact=exact)
+    return lines + operator_confirmation_lines(the_plan, diff=diff, exact=exact,
+                                               saved=saved.operators if saved is not None else None)
 
 
 def _confirm_removals(yes: bool, target):

@@ -139,14 +139,15 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | 
             raise UsageError(f"cannot write {printable(str(json_path), 300)}: "
                              f"{printable(exc.strerror or exc)}; pick another path") from exc
         out.print(f"wrote {printable(str(json_path), 300)}", markup=False)
-    saved = _save_plan(the_plan, out_path, the_target.name, input_path, skip_invalid) if out_path else None
+    saved = _save_plan(the_plan, out_path, the_target.name, input_path, skip_invalid,
+                       operator_plan) if out_path else None
     if report_path:
         from bulkcc.plan.review import build_review
         from bulkcc.values import sha256_file
         from bulkcc.workbook.review import write_review
 
         review = build_review(the_plan, target=the_target.name, input_name=input_path.name,
-                              input_sha256=sha256_file(input_path), saved=saved, live=live)
+                              input_sha256=sha256_file(input_path), saved=saved, live=live, operators=operator_plan)
         write_review(report_path, review)
         out.print(f"wrote {report_path} (the review of " + (f"{out_path}" if saved else "a plan not saved") + ")",
                   markup=False)
@@ -164,18 +165,24 @@ def _check_plan_outputs(input_path: Path, *outputs: Path | None) -> None:
         raise click.UsageError("--json, --out and --report must name different files")
 
 
-def _save_plan(the_plan, out_path: Path, target: str, input_path: Path, skip_invalid: bool):
+def _save_plan(the_plan, out_path: Path, target: str, input_path: Path, skip_invalid: bool, operator_plan=None):
     """Write the plan file, unless rows would be left out of it unasked; returns it as saved, or None."""
+    from bulkcc.cli.operator_output import left_out_count
     from bulkcc.plan.planfile import left_out_rows, write_plan_file
 
     left_out = left_out_rows(the_plan)
-    if left_out and not skip_invalid:
+    operators_left = left_out_count(operator_plan)
+    if (left_out or operators_left) and not skip_invalid:
         kinds = sorted({r.reason for r in left_out})
         rows = "1 row is" if len(left_out) == 1 else f"{len(left_out)} rows are"
-        err.print(f"error: plan file not written: {rows} {' or '.join(kinds)} and would be left "
+        what = [f"{rows} {' or '.join(kinds)}"] if left_out else []
+        if operators_left:
+            what.append(f"{operators_left} operator row{' is' if operators_left == 1 else 's are'} invalid, "
+                        "blocked, unresolved or unreadable")
+        err.print(f"error: plan file not written: {' and '.join(what)} and would be left "
                   "out of it (fix them, or pass --skip-invalid to save a plan of the other rows)", markup=False)
         return None
-    saved = write_plan_file(out_path, the_plan, target=target, input_path=input_path)
+    saved = write_plan_file(out_path, the_plan, target=target, input_path=input_path, operators=operator_plan)
     note = f"; {len(left_out)} row{'' if len(left_out) == 1 else 's'} left out of it, listed in it" if left_out else ""
     out.print(f"wrote {out_path} (plan SHA-256 {saved.checksum}{note}): send it with `bulkcc apply {out_path}`"
               + (" (it checks live state again first)" if the_plan.diffed else ""), markup=False)

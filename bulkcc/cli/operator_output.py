@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,15 @@ def operator_plan_of(the_plan: Plan) -> OperatorPlan | None:
     found = operator_input(the_plan.validation)
     if found is None:
         return None
-    return plan_operators(found.rows, center_index(the_plan.validation, the_plan.values))
+    plan = plan_operators(found.rows, center_index(the_plan.validation, the_plan.values))
+    return replace(plan, invalid=dict(found.invalid))
+
+
+def left_out_count(plan: OperatorPlan | None) -> int:
+    """Operator rows a saved plan would leave out (it lists them, with why)."""
+    if plan is None:
+        return 0
+    return len(plan.invalid) + len(plan.blocked) + len(plan.unresolved) + len(plan.unreadable)
 
 
 def operator_request_lines(plan: OperatorPlan, limit: int | None = None) -> Iterator[str]:
@@ -52,16 +61,17 @@ def operator_request_lines(plan: OperatorPlan, limit: int | None = None) -> Iter
                "--exact-operators leaves rooms as they are (the sheet lists users only)")
 
 
-def operator_confirmation_lines(the_plan: Plan, *, diff: bool, exact: bool) -> list[str]:
-    """What the confirmation adds for the operators sheet (nothing without one)."""
-    plan = operator_plan_of(the_plan)
+def operator_confirmation_lines(the_plan: Plan, *, diff: bool, exact: bool,
+                                saved: OperatorPlan | None = None) -> list[str]:
+    """What the confirmation adds for the operators sheet (nothing without one); `saved`: a saved plan's."""
+    plan = saved if saved is not None else operator_plan_of(the_plan)
     if plan is None:
         return []
     lines = [f"Operator changes, sent after the call centers: {plan.summary_text()}"
-             + (" (with --diff only what differs from live is sent)" if diff else "") + "."]
+             + (" (with --diff only what differs from live is sent)" if diff and saved is None else "") + "."]
     lines += [f"  {line}" for line in operator_request_lines(plan, FIRST_OPERATOR_LINES)
               if not line.startswith("  {")]
-    if exact:
+    if exact and saved is None:
         lines.append("--exact-operators: the operators that the sheet does not list are removed from the call "
                      "centers it names; they are listed, and asked for, once they are read.")
     return lines

@@ -149,6 +149,7 @@ class OperatorPlan:
     diffed: bool = False
     exact: bool = False
     rooms: Mapping[int, int] = field(default_factory=dict)  # center id -> rooms --exact-operators leaves alone
+    invalid: Mapping[int, str] = field(default_factory=dict)  # row -> its problems: never planned (a saved plan)
 
     @property
     def exact_removals(self) -> list[OperatorRequest]:
@@ -170,6 +171,8 @@ class OperatorPlan:
             parts.append(_count(counts["exact_remove"], "removal") + " of operators the sheet does not list "
                          "(--exact-operators)")
         parts += [f"{counts[k]} {k}" for k in ("unchanged", "blocked", "unresolved", "unreadable") if counts[k]]
+        if self.invalid:
+            parts.append(f"{len(self.invalid)} invalid")
         return ", ".join(parts)
 
 
@@ -441,3 +444,18 @@ def merge_operator_rollback(earlier: Sequence[Mapping[str, Any]], later: Sequenc
             continue  # not a row bulkcc wrote
         merged.setdefault(key, dict(cells))
     return list(merged.values())
+
+
+def moved_since(request: OperatorRequest, live: CenterLive) -> str | None:
+    """Why a saved --diff plan's change no longer fits its center's live operators (the stale guard), or None."""
+    current = live.operators.get(request.user_id)
+    before, user, label = request.before, request.user_id, request.center.label
+    if before is None:
+        return f"user {user} is an operator of {label} now" if current is not None else None
+    if current is None:
+        return f"user {user} is no longer an operator of {label}"
+    if current.role != before.role:
+        return f"the role of user {user} in {label} is {current.role or 'unknown'} now, not {before.role}"
+    if before.skill_level is not None and current.skill_level != before.skill_level:
+        return f"the skill level of user {user} in {label} is {current.skill_level} now, not {before.skill_level}"
+    return None

@@ -70,6 +70,7 @@ class SavedPlan:
     checksum: str  # SHA-256 of the canonical file
     left_out: tuple[LeftOut, ...] = ()
     path: Path | None = None
+    operators: Any = None  # the operators sheet's part (`bulkcc.plan.operators.OperatorPlan`), if it has one
 
     @property
     def diff(self) -> bool:
@@ -127,7 +128,7 @@ def _changes_entry(changes: list[Change]) -> list[dict[str, Any]]:
 
 
 def plan_document(plan: Plan, *, target: str, input_name: str, input_sha256: str, created: datetime,
-                  version: str) -> dict[str, Any]:
+                  version: str, operators: Any = None) -> dict[str, Any]:
     """The plan file's content. Every key, as the README documents it:
 
     format          "bulkcc-plan/1"
@@ -147,6 +148,7 @@ def plan_document(plan: Plan, *, target: str, input_name: str, input_sha256: str
     skipped         [{"row", "id"}] with nothing to change (only an id)
     left_out        [{"row", "id", "reason": "invalid"|"unreadable"|"blocked", "error"}]: rows
                     not in the plan (only with plan --skip-invalid)
+    operators       only for a workbook with an operators sheet: its changes (operator_planfile)
     """
     requests = [create.to_dict() for create in plan.creates]
     for request in plan.requests:
@@ -156,7 +158,13 @@ def plan_document(plan: Plan, *, target: str, input_name: str, input_sha256: str
             entry["changes"] = _changes_entry(plan.changes.get(request.row, []))
         requests.append(entry)
     requests.sort(key=lambda entry: entry["row"])
+    extra = {}
+    if operators is not None:
+        from bulkcc.plan.operator_planfile import operators_entry
+
+        extra["operators"] = operators_entry(operators)
     return {
+        **extra,
         "format": FORMAT,
         "bulkcc_version": version,
         "created": _utc_text(created),
@@ -180,7 +188,7 @@ def checksum_of(document: Mapping[str, Any]) -> str:
 
 
 def write_plan_file(path: str | Path, plan: Plan, *, target: str, input_path: str | Path,
-                    created: datetime | None = None) -> SavedPlan:
+                    created: datetime | None = None, operators: Any = None) -> SavedPlan:
     """Write the plan file atomically; returns it as saved (with its checksum)."""
     from bulkcc import __version__
     from bulkcc.values import sha256_file
@@ -189,13 +197,13 @@ def write_plan_file(path: str | Path, plan: Plan, *, target: str, input_path: st
     input_path = Path(input_path)
     input_sha = sha256_file(input_path)
     document = plan_document(plan, target=target, input_name=input_path.name, input_sha256=input_sha,
-                             created=created, version=__version__)
+                             created=created, version=__version__, operators=operators)
     text = canonical_text(document)
     write_atomic_text(path, text)
     return SavedPlan(plan=plan, created=created, target=target, input_name=input_path.name,
                      input_sha256=input_sha, input_rows=plan.rows, bulkcc_version=__version__,
                      checksum=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                     left_out=tuple(left_out_rows(plan)), path=Path(path))
+                     left_out=tuple(left_out_rows(plan)), path=Path(path), operators=operators)
 
 
 # ---- reading ---------------------------------------------------------------------

@@ -16,12 +16,13 @@ from typing import Any
 
 from bulkcc.fields import ROUTING_PREFIX
 from bulkcc.plan.diff import shown
+from bulkcc.plan.operators import OperatorPlan
 from bulkcc.plan.payload import field_order, values_from_callcenter
 from bulkcc.plan.planfile import SavedPlan, left_out_rows
 from bulkcc.plan.plans import Plan
 from bulkcc.values import is_blank
 from bulkcc.workbook.layout import CONTEXT_PREFIX
-from bulkcc.workbook.review import Review, ReviewRow
+from bulkcc.workbook.review import OperatorReviewRow, Review, ReviewRow
 
 UNKNOWN_OFFICE = "unknown"
 OFFICE_COLUMN = CONTEXT_PREFIX + "office_id"
@@ -69,9 +70,24 @@ def _notes(plan: Plan) -> list[str]:
     return notes
 
 
+def _operator_rows(plan: OperatorPlan) -> list[OperatorReviewRow]:
+    """Each operator change in words and as its request, then the rows that send nothing, and why."""
+    rows = [OperatorReviewRow(r.row, r.center.label, r.user_id, r.describe(), f"{r.method} {r.path}")
+            for r in plan.requests]
+    users: dict[int | None, tuple[str, int | None]] = {r.row: (r.center.label, r.user_id) for r in plan.requests}
+    for title, reasons in (("unchanged", plan.unchanged), ("invalid", plan.invalid), ("blocked", plan.blocked),
+                           ("unresolved", plan.unresolved), ("unreadable", plan.unreadable)):
+        for row, why in sorted(reasons.items()):
+            center, user = users.get(row, ("", None))
+            rows.append(OperatorReviewRow(row, center, user, f"{title}: {why}", sent=False))
+    return rows
+
+
 def build_review(plan: Plan, *, target: str, input_name: str, input_sha256: str, saved: SavedPlan | None = None,
-                 live: Mapping[int, Mapping[str, Any]] | None = None) -> Review:
-    """The review of `plan`; `live` are the call centers read for it (with --diff), by Excel row."""
+                 live: Mapping[int, Mapping[str, Any]] | None = None, operators: OperatorPlan | None = None
+                 ) -> Review:
+    """The review of `plan`; `live` are the call centers read for it (with --diff), by Excel row;
+    `operators` the operators sheet's part, shown apart."""
     live = live or {}
     changes = [ReviewRow(r.row, r.id, _name(plan, r.row, live), _office(plan, r.row, live), _cells(plan, r.row, r.body))
                for r in sorted(plan.requests, key=lambda r: r.row)]
@@ -104,6 +120,8 @@ def build_review(plan: Plan, *, target: str, input_name: str, input_sha256: str,
         ("Unchanged", len(unchanged)),
         ("Left out of the plan", len(left_out)),
     ]
+    if operators is not None:
+        facts.append(("Operator changes", operators.summary_text()))
     if saved:
         facts.append(("bulkcc version", saved.bulkcc_version))
     creates = [ReviewRow(c.row, None, c.name, str(c.office_id),
@@ -114,4 +132,5 @@ def build_review(plan: Plan, *, target: str, input_name: str, input_sha256: str,
     return Review(checksum=saved.checksum if saved else None, facts=facts, columns=columns, changes=changes,
                   unchanged=unchanged, left_out=left_out, field_counts=list(plan.field_counts().items()),
                   office_counts=office_counts, notes=_notes(plan), creates=creates,
-                  create_columns=sorted({col for item in creates for col in item.cells}, key=field_order))
+                  create_columns=sorted({col for item in creates for col in item.cells}, key=field_order),
+                  operators=_operator_rows(operators) if operators is not None else None)

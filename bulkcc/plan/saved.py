@@ -283,7 +283,7 @@ def _check_changes(request: PlannedRequest, before: Mapping[str, Any], changes: 
 
 
 def saved_plan_from_document(document: dict[str, Any], path: Path, checksum: str) -> SavedPlan:
-    _object(document, "plan", TOP_KEYS)
+    _object(document, "plan", TOP_KEYS + (("operators",) if "operators" in document else ()))
     version = _text(document["bulkcc_version"], "bulkcc_version")
     created = _created(document["created"])
     source = _object(document["input"], "input", ("name", "sha256", "rows"))
@@ -341,6 +341,13 @@ def saved_plan_from_document(document: dict[str, Any], path: Path, checksum: str
         blocked={item.row: item.error for item in left_out if item.reason == "blocked"},
         creates=creates,
     )
+    operators = None
+    if "operators" in document:
+        from bulkcc.plan.operator_planfile import read_operators_entry
+
+        operators = read_operators_entry(document["operators"], diff=diff,
+                                         create_rows={create.row for create in plan.creates})
     return SavedPlan(plan=plan, created=created, target=target, input_name=input_name,
                      input_sha256=source["sha256"], input_rows=input_rows, bulkcc_version=version,
-                     checksum=checksum, left_out=tuple(sorted(left_out, key=lambda r: r.row)), path=path)
+                     checksum=checksum, left_out=tuple(sorted(left_out, key=lambda r: r.row)), path=path,
+                     operators=operators)

@@ -172,9 +172,15 @@ async def _apply_locked(saved: SavedPlan, options: ApplyOptions, *, progress: Qu
     async def guard(conn: Connection, the_plan: Plan, run: Run, progress: QuietProgress, stop: asyncio.Event) -> Plan:
         return await _guard_phase(conn, the_plan, options, run, progress, stop)
 
+    operators = None
+    if saved.operators is not None:
+        from bulkcc.run.operator_input import saved_operator_work
+
+        operators = saved_operator_work(saved.operators)
     return await execute(plan, set(plan.validation.sheet.rows), options, source,
                          progress=progress or QuietProgress(), stop=stop or asyncio.Event(),
-                         first_phase=guard if saved.diff else None, prefilled=prefilled, journal_opener=journal_opener)
+                         first_phase=guard if saved.diff else None, prefilled=prefilled, journal_opener=journal_opener,
+                         operators=operators)
 
 
 def apply_plan(saved: SavedPlan, options: ApplyOptions, **kwargs) -> ApplyOutcome:

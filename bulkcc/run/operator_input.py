@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bulkcc.operator_fields import OperatorRow
@@ -98,6 +98,7 @@ class LiveOperatorPlan:
     index: CenterIndex
     exact: bool = False
     concurrency: int = 8
+    invalid: Mapping[int, str] = field(default_factory=dict)
     plan: OperatorPlan | None = None
 
     @classmethod
@@ -107,7 +108,7 @@ class LiveOperatorPlan:
         found = operator_input(validation)
         if found is None:
             return None
-        return cls(found.rows, center_index(validation, values), exact, concurrency)
+        return cls(found.rows, center_index(validation, values), exact, concurrency, found.invalid)
 
     @property
     def center_ids(self) -> list[int]:
@@ -119,4 +120,26 @@ class LiveOperatorPlan:
             await read_operator_state(conn.client, conn.target_label, self.rows, self.index, reads, exact=self.exact,
                                       concurrency=self.concurrency, progress=progress, stop=asyncio.Event())
         finally:
-            self.plan = reads.plan(self.rows, self.index, exact=self.exact)
+            self.plan = replace(reads.plan(self.rows, self.index, exact=self.exact), invalid=dict(self.invalid))
+
+
+def saved_operator_work(plan: OperatorPlan) -> OperatorWork:
+    """The operators part of a run of a saved plan: its changes as saved (no workbook is read: the
+    Operators sheet's input columns are each change's cells)."""
+    import pandas as pd
+
+    from bulkcc.plan.operator_planfile import operator_rows_of
+
+    cells = operator_rows_of(plan)
+    rows = []
+    for row, values in sorted(cells.items()):
+        rows.append(OperatorRow(row, int(values["user_id"]), call_center_id=values.get("call_center_id"),
+                                call_center_name=values.get("call_center_name"), role=values.get("role"),
+                                skill_level=values.get("skill_level"), license_type=values.get("license_type"),
+                                keep_paid_numbers=values.get("keep_paid_numbers"),
+                                remove=bool(values.get("remove"))))
+    sheet_rows = sorted({*cells, *plan.unchanged, *plan.blocked, *plan.unresolved, *plan.unreadable,
+                         *plan.invalid})
+    raw = pd.DataFrame.from_dict(cells, orient="index") if cells else None
+    found = OperatorInput(rows=tuple(rows), sheet_rows=tuple(sheet_rows), invalid=dict(plan.invalid), raw=raw)
+    return OperatorWork(found, CenterIndex(), set(sheet_rows), diff=plan.diffed, exact=plan.exact, plan=plan)

@@ -32,11 +32,12 @@ from bulkcc.plan.operators import (
     OperatorRequest,
     centers_to_read,
     merge_operator_rollback,
+    moved_since,
     plan_operators,
     rollback_operator_rows,
 )
 from bulkcc.run.journal import Journal, body_hash
-from bulkcc.run.operators import OperatorReads, read_operator_state, send_requests
+from bulkcc.run.operators import OperatorReads, read_centers, read_operator_state, read_skills, send_requests
 from bulkcc.run.progress import QuietProgress
 from bulkcc.send.connection import Connection
 from bulkcc.status import FINAL_STATUSES, OK_STATUSES, RESEND_STATUSES, Status
@@ -149,10 +150,13 @@ class OperatorWork:
         # --exact-operators removes what no row lists: every valid row counts as listed, even those
         # --only-failed leaves alone.
         rows = self.input.rows if self.exact else tuple(self._rows(to_plan))
-        reads = None
-        if not self.diff:
-            self.plan = _only(plan_operators(rows, self.index), to_plan)
-        else:
+        redact = conn.client.redact
+        if self.plan is not None:  # a saved plan's: sent as saved, less (--diff) what went stale since
+            reads = await self._guard(conn, run, concurrency=concurrency, progress=progress, stop=stop) \
+                if self.plan.diffed else None
+            self.plan = _only(self.plan, to_plan)
+            self._record_unsent(reads, redact)
+        elif self.diff:
             reads = OperatorReads()
             try:
                 await read_operator_state(conn.client, conn.target_label, rows, self.index, reads, exact=self.exact,
@@ -160,9 +164,10 @@ class OperatorWork:
             finally:  # even when the reads were stopped (a refused key): what was read decides
                 run.start_times.extend(reads.started_at)
                 self.plan = _only(reads.plan(rows, self.index, exact=self.exact), to_plan)
-                self._record_unsent(reads, conn.client.redact)
-        if reads is None:
-            self._record_unsent(None, conn.client.redact)
+                self._record_unsent(reads, redact)
+        else:
+            self.plan = _only(plan_operators(rows, self.index), to_plan)
+            self._record_unsent(None, redact)
         if self.plan.exact_removals and self.confirm_removals is not None and not self.confirm_removals(self.plan):
             raise UsageError("not confirmed: nothing was sent")
         rollback = getattr(run, "rollback", None)
@@ -174,6 +179,49 @@ class OperatorWork:
                 raise RunStopped(f"the rollback workbook {rollback.path} could not be written "
                                  f"({exc.strerror or exc}), so nothing was changed; free some space or pick "
                                  "another --rollback path, then run again") from None
+
+    async def _guard(self, conn: Connection, run: Any, *, concurrency: int, progress: QuietProgress,
+                     stop: asyncio.Event) -> OperatorReads:
+        """A saved --diff plan's stale guard: each change's center is read again, and a change whose
+        operator moved since the plan was made is `stale`, not sent."""
+        plan = self.plan
+        assert plan is not None
+        reads = OperatorReads()
+        centers = sorted({r.center.id for r in plan.requests if r.center.id is not None})
+        try:
+            if centers:
+                progress.start(len(centers), conn.target_label, phase="reading operators")
+                try:
+                    await read_centers(conn.client, centers, reads, concurrency=concurrency, stop=stop,
+                                       progress=progress)
+                finally:
+                    progress.close()
+            pairs = [(r.center.id, r.user_id) for r in plan.requests if r.center.id in reads.centers
+                     and r.before is not None and r.before.skill_level is not None
+                     and r.user_id in reads.centers[r.center.id].operators]
+            if pairs and not stop.is_set():
+                await read_skills(conn.client, pairs, reads, concurrency=concurrency, stop=stop)
+        finally:
+            run.start_times.extend(reads.started_at)
+        live, why = reads.readable(), reads.unreadable()
+        keep, unreadable = [], dict(plan.unreadable)
+        for request in plan.requests:
+            center = request.center.id
+            if center is None:
+                keep.append(request)  # created in this run: nothing was there to move
+            elif center not in live:
+                if request.row is not None:
+                    unreadable[request.row] = f"reading the operators of {request.center.label}: " + \
+                        why.get(center, "not read: the run stopped first")
+            elif (moved := moved_since(request, live[center])) is not None:
+                self.results[_key(request)] = OperatorResult(
+                    request.row, Status.STALE, action=request.describe(), call_center_id=center,
+                    user_id=request.user_id, error=conn.client.redact(
+                        f"not sent: live operators changed since the plan was made: {moved}"))
+            else:
+                keep.append(request)
+        self.plan = replace(plan, requests=tuple(keep), unreadable=unreadable)
+        return reads
 
     def _record_unsent(self, reads: OperatorReads | None, redact: Callable[[str], str]) -> None:
         """The rows the plan sends nothing for: blocked, unresolved, unreadable, unchanged."""

@@ -78,8 +78,10 @@ def write_operator_sheet(sheet: StreamSheet, results: Sequence[OperatorResult], 
     def back(result: OperatorResult) -> list[Any]:
         if result.row is not None and result.row in raw:
             cells = raw[result.row]
-        else:  # an --exact-operators removal: the row that stands for what was done
+        elif result.row is None:  # an --exact-operators removal: the row that stands for what was done
             cells = {"call_center_id": result.call_center_id, "user_id": result.user_id, "remove": True}
+        else:
+            cells = {"call_center_id": result.call_center_id, "user_id": result.user_id}
         return [_identifier_text(cells.get(c)) if c in OPERATOR_IDENTIFIERS else _cell_value(cells.get(c))
                 for c in columns]
 

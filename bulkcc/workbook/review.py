@@ -12,7 +12,9 @@ workbook layer knows nothing of plans. Sheets, in order:
   A plan of more fields than print legibly side by side gets several Changes
   sheets, a few fields each, by field group (the Summary names each field's);
 - `Unchanged`: the rows that change nothing, and why;
-- `Left out` (only if any): rows not in the plan, and why.
+- `Left out` (only if any): rows not in the plan, and why;
+- `Operators` (only for a workbook with an operators sheet): each operator change
+  in words and as its request, then the operator rows that send nothing, and why.
 
 Every sheet prints landscape, fit to the page's width, its header row repeated
 on every page, and the plan's checksum in the footer, so each printed page
@@ -37,8 +39,10 @@ from openpyxl.worksheet.worksheet import Worksheet
 from bulkcc.fields import FIELDS_BY_PATH
 from bulkcc.workbook.xlsx import HEADER_FILL, HEADER_FONT, active_sheet, save_atomic, set_cell, write_row
 
-SUMMARY, CHANGES, UNCHANGED, LEFT_OUT = "Summary", "Changes", "Unchanged", "Left out"
+SUMMARY, CHANGES, UNCHANGED, LEFT_OUT, OPERATORS = "Summary", "Changes", "Unchanged", "Left out", "Operators"
 CREATES = "Creates"
+OPERATOR_COLUMNS = ("operators row", "call center", "user", "change", "request")
+OPERATOR_WIDTHS = (10, 24, 20, 56, 44)
 CHANGED_FILL = PatternFill("solid", fgColor="FFF2CC")  # a cell the plan changes
 LEFT_OUT_FILL = PatternFill("solid", fgColor="FFEB9C")
 THIN = Side(style="thin", color="BFBFBF")
@@ -63,6 +67,18 @@ class ReviewRow:
 
 
 @dataclass(frozen=True)
+class OperatorReviewRow:
+    """An operator change (or an operator row that sends nothing: `request` blank, `change` why)."""
+
+    row: int | None  # the operators sheet's row; None for an --exact-operators removal
+    center: str
+    user: int | None
+    change: str
+    request: str = ""
+    sent: bool = True
+
+
+@dataclass(frozen=True)
 class Review:
     checksum: str | None  # the plan file's SHA-256; None when no plan file was written
     facts: list[tuple[str, Any]]  # label, value: the Summary's first table
@@ -75,6 +91,7 @@ class Review:
     notes: list[str] = field(default_factory=list)
     creates: list[ReviewRow] = field(default_factory=list)  # the call centers to create (no id yet)
     create_columns: list[str] = field(default_factory=list)  # the fields the creates set
+    operators: list[OperatorReviewRow] | None = None  # None: the workbook has no operators sheet
 
 
 FONT = "Calibri"
@@ -240,6 +257,17 @@ def _rows_sheet(sheet: Worksheet, rows: Sequence[ReviewRow], style: str | None =
     _layout(sheet, widths, freeze="A2")
 
 
+def _operators_sheet(sheet: Worksheet, rows: Sequence[OperatorReviewRow]) -> None:
+    _header(sheet, 1, list(OPERATOR_COLUMNS), OPERATOR_WIDTHS)
+    for excel_row, item in enumerate(rows, start=2):
+        style = CHANGED_STYLE if item.sent else None
+        where = "(not on the sheet)" if item.row is None else item.row
+        user = "" if item.user is None else str(item.user)
+        _body(sheet, excel_row, [where, item.center, user, item.change, item.request], OPERATOR_WIDTHS,
+              [None, None, None, style, style])
+    _layout(sheet, OPERATOR_WIDTHS, freeze="A2")
+
+
 def _layout(sheet: Worksheet, widths: Sequence[float], freeze: str) -> None:
     for col, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(col)].width = width
@@ -315,6 +343,8 @@ def write_review(path: str | Path, review: Review) -> Path:
     sheets.append((UNCHANGED, functools.partial(_rows_sheet, rows=review.unchanged)))
     if review.left_out:
         sheets.append((LEFT_OUT, functools.partial(_rows_sheet, rows=review.left_out, style=LEFT_OUT_STYLE)))
+    if review.operators is not None:
+        sheets.append((OPERATORS, functools.partial(_operators_sheet, rows=review.operators)))
     for title, fill_in in sheets:
         sheet = workbook.create_sheet(title)
         fill_in(sheet)
