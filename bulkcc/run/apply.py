@@ -16,7 +16,6 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from bulkcc.errors import InputError, InvalidRowsError, UsageError
 from bulkcc.plan import Plan, make_plan
@@ -63,8 +62,7 @@ def prepare(validation: Validation, options: ApplyOptions) -> tuple[Plan, set[in
     """The plan of the selected rows; raises InvalidRowsError unless invalid rows may be skipped
     (of either sheet: an invalid operator row stops the run too)."""
     rows = selected_rows(validation, options.only_failed)
-    operators: Any = getattr(validation, "operators", None)
-    invalid_operators = len(operators.invalid_rows) if operators is not None else 0
+    invalid_operators = len(validation.operators.invalid_rows) if validation.operators is not None else 0
     if (validation.invalid_rows & rows or invalid_operators) and not options.skip_invalid:
         raise InvalidRowsError(validation, len(validation.invalid_rows) + invalid_operators)
     return make_plan(validation).only(rows), rows

@@ -162,7 +162,7 @@ async def export_async(output: Path, query: ExportQuery, options: ConnectionOpti
             exported = await read_operators_for_export(conn.client, [i for i in ids if i is not None],
                                                        concurrency=options.pool_size)
     # The rows again, checked by reading them back.
-    notes = write_export(output, callcenters, exported.rows if exported is not None else ())
+    notes = write_export(output, callcenters, exported.rows if exported is not None else None)
     return Exported(callcenters, notes, exported)
 
 

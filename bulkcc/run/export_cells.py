@@ -34,7 +34,6 @@ from bulkcc.plan.payload import LiveValues, cell_value, read_callcenter, row_val
 from bulkcc.validate.cells import has_control_characters
 from bulkcc.validate.validation import validate_file
 from bulkcc.workbook.layout import CONTEXT_PREFIX
-from bulkcc.workbook.operator_sheet import put_operator_rows
 from bulkcc.workbook.template import build_workbook
 from bulkcc.workbook.xlsx import save_atomic
 
@@ -181,18 +180,10 @@ def _jsonable(value: Any) -> Any:
     return value if isinstance(value, str) and len(value) <= 200 else shown_value(value)
 
 
-def _workbook(rows: Sequence[Mapping[str, Any]], context: Sequence[str],
-              operator_rows: Sequence[Mapping[str, Any]]) -> Any:
-    workbook = build_workbook(rows=rows, context_columns=context)
-    if operator_rows:
-        put_operator_rows(workbook, operator_rows)
-    return workbook
-
-
 def write_export(output: Path, callcenters: Sequence[Mapping[str, Any]],
-                 operator_rows: Sequence[Mapping[str, Any]] = ()) -> list[Problem]:
+                 operator_rows: Sequence[Mapping[str, Any]] | None = None) -> list[Problem]:
     """Write the call centers (one row each, in order, from Excel row 2) to `output`; return the notes.
-    `operator_rows` (export --operators) fill the operators sheet.
+    `operator_rows` (export --operators) fill the operators sheet; None: the export has none.
 
     The file is replaced atomically, and only once every cell reads back as its live value.
     """
@@ -210,7 +201,7 @@ def write_export(output: Path, callcenters: Sequence[Mapping[str, Any]],
     temp = Path(temp_name)
     try:
         for _ in range(ROUNDS):
-            save_atomic(_workbook(rows, context, operator_rows), temp)
+            save_atomic(build_workbook(rows=rows, context_columns=context, operator_rows=operator_rows), temp)
             misread = _misread(temp, rows, reads)
             if not misread:
                 break
@@ -219,7 +210,7 @@ def write_export(output: Path, callcenters: Sequence[Mapping[str, Any]],
                     _blank(rows[index], all_notes[index], column, value, why)
                 _keep_targets_whole(rows[index], all_notes[index], reads[index].values)
         else:
-            save_atomic(_workbook(rows, context, operator_rows), temp)
+            save_atomic(build_workbook(rows=rows, context_columns=context, operator_rows=operator_rows), temp)
         os.replace(temp, output)
     finally:
         temp.unlink(missing_ok=True)

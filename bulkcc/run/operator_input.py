@@ -29,7 +29,7 @@ from bulkcc.workbook.results import _int_or_none
 
 def operator_input(validation: Validation) -> OperatorInput | None:
     """The operators sheet of the validated workbook, or None when it has none."""
-    operators: Any = getattr(validation, "operators", None)
+    operators = validation.operators
     if operators is None:
         return None
     by_row = operators.problems_by_row()

@@ -21,14 +21,16 @@ import pandas as pd
 from openpyxl import load_workbook
 
 from bulkcc.operator_fields import OPERATOR_COLUMNS, OPERATOR_FIELDS
+from bulkcc.workbook.layout import OPERATOR_RESULT_COLUMNS, OPERATOR_RESULTS_SHEET
 from bulkcc.workbook.results import WIDE_COLUMNS, _cell_value, _column_widths, _identifier_text, _int_or_none
 from bulkcc.workbook.stream import StreamSheet, declare_layout, header_row, wrapped_height
 from bulkcc.workbook.stream import cell as stream_cell
 from bulkcc.workbook.xlsx import FILLS, WRAPPED
 
-# The sheet's name in a results workbook (the reader takes it as the operators sheet when fed back).
-OPERATORS_RESULTS = "Operators"
-OPERATOR_OUTCOME_COLUMNS = ("row", "status", "http_status", "attempts", "error", "duration_ms", "action")
+# The sheet's name in a results workbook (the reader takes it as the operators sheet when fed back,
+# its outcome columns as meta), and those columns.
+OPERATORS_RESULTS = OPERATOR_RESULTS_SHEET
+OPERATOR_OUTCOME_COLUMNS = OPERATOR_RESULT_COLUMNS
 OPERATOR_IDENTIFIERS = frozenset(f.path for f in OPERATOR_FIELDS if f.is_identifier)
 _WIDE = WIDE_COLUMNS | {"action"}
 
