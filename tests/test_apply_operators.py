@@ -20,7 +20,7 @@ from openpyxl import Workbook, load_workbook
 from support import ScriptedApi, options
 
 from bulkcc.cli import main
-from bulkcc.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from bulkcc.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, UsageError
 from bulkcc.run.apply import apply_async
 from bulkcc.run.export import ExportQuery, export_async
 from bulkcc.run.progress import QuietProgress
@@ -497,3 +497,55 @@ async def test_a_plan_whose_operator_request_was_edited_by_hand_is_refused(sim: 
     assert refused.exit_code == EXIT_USAGE
     assert "operators.requests[0].body.skill_level: expected a whole number of 1-100, not 500" in refused.output
     assert sim.requests == []
+
+
+async def test_the_results_operators_sheet_is_outcome_then_input_and_feeds_back(tmp_path: Path) -> None:
+    target = _target_state(IDS[:2], per_center=2)
+    async with _sim(IDS[:2], seeded_operators=(0, 0)) as sim:
+        source = _workbook(tmp_path / "ops.xlsx", _rows_of(target))
+        outcome = await apply_async(source, _options(sim, tmp_path / "results.xlsx"))
+        assert outcome.exit_code == EXIT_OK, outcome.message
+        sheet = load_workbook(tmp_path / "results.xlsx")["Operators"]
+        header = [c.value for c in sheet[1]]
+        assert header == ["row", "status", "http_status", "attempts", "error", "duration_ms", "action",
+                          "call_center_id", "call_center_name", "user_id", "role", "skill_level", "remove"]
+        assert sheet.cell(row=2, column=8).value == str(IDS[0])  # ids stay text
+        summary = {r[0]: r[1] for r in load_workbook(tmp_path / "results.xlsx")["Summary"].iter_rows(values_only=True)}
+        assert summary["Operator rows"] == "4: 4 added"
+
+        sim.requests.clear()
+        again = await apply_async(tmp_path / "results.xlsx", _options(sim, tmp_path / "again.xlsx", diff=True))
+        assert again.exit_code == EXIT_OK, again.message
+        assert {r.status for r in again.operator_results} == {"unchanged"} and _writes(sim) == []
+
+
+async def test_exact_removals_are_asked_for_once_read_and_a_no_sends_nothing(sim: Simulator, tmp_path: Path) -> None:
+    before = _state(sim)
+    center = next(cc for cc, ops in before.items() if ops)
+    source = _workbook(tmp_path / "ops.xlsx", [{"call_center_id": center, "user_id": USERS[150]}])
+    asked: list[list[str]] = []
+
+    def refuse(plan: Any) -> bool:
+        asked.append([r.describe() for r in plan.exact_removals])
+        return False
+
+    with pytest.raises(UsageError, match="not confirmed: nothing was sent"):
+        await apply_async(source, _options(sim, tmp_path / "results.xlsx", diff=True, exact_operators=True),
+                          confirm_removals=refuse)
+    assert len(asked) == 1 and len(asked[0]) == len(before[center])
+    assert all("(not on the sheet: --exact-operators)" in line for line in asked[0])
+    assert _writes(sim) == [] and _state(sim) == before
+    assert not (tmp_path / "results-rollback.xlsx").exists()
+
+
+async def test_the_confirmation_shows_operator_changes_apart(tmp_path: Path) -> None:
+    source = _workbook(tmp_path / "ops.xlsx", [
+        {"call_center_id": 1001, "user_id": 42, "role": "supervisor", "skill_level": 80},
+        {"call_center_id": 1001, "user_id": 43, "remove": True}])
+    result = await _cli("apply", source, "--base-url", "https://dialpad.example", "--diff", "--exact-operators")
+    assert result.exit_code == EXIT_USAGE
+    assert "No terminal to confirm on: pass --yes to send" in result.output
+    assert ("Operator changes, sent after the call centers: 1 add, 0 skill level changes, 1 removal (with --diff "
+            "only what differs from live is sent).") in result.stdout
+    assert "add user 42 to call center 1001 as supervisor, skill 80" in result.stdout
+    assert "--exact-operators: the operators that the sheet does not list are removed" in result.stdout
