@@ -100,6 +100,7 @@ class OperatorWork:
     earlier_rollback: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self._by_row = {r.excel_row: r for r in self.input.rows}  # looked up per answer: no scan of the sheet
         if self.exact and not self.diff:
             raise UsageError("--exact-operators needs --diff: which operators the sheet does not list is known "
                              "only once each center's operators are read")
@@ -137,7 +138,7 @@ class OperatorWork:
         if request.row is None:
             wanted = EXACT_INTENT
         else:
-            row = next((r for r in self.input.rows if r.excel_row == request.row), None)
+            row = self._by_row.get(request.row)
             wanted = intent_hash(row) if row is not None else ""
         return replace(earlier[0], row=request.row) if earlier[1] == wanted else None
 
@@ -246,7 +247,8 @@ class OperatorWork:
 
     def _ids(self, row: int, centers: Mapping[int, Any]) -> dict[str, Any]:
         center = centers.get(row)
-        user = next((r.user_id for r in self.input.rows if r.excel_row == row), None)
+        found = self._by_row.get(row)
+        user = found.user_id if found is not None else None
         return {"call_center_id": None if center is None or isinstance(center, str) else center.id, "user_id": user}
 
     # ---- after the call center updates
@@ -284,7 +286,7 @@ class OperatorWork:
                 self.results[key] = result
                 return
             self.answered[key] = result
-            row = next((r for r in self.input.rows if r.excel_row == result.row), None)
+            row = self._by_row.get(result.row) if result.row is not None else None
             digest = intent_hash(row) if row is not None else EXACT_INTENT
             journal.record_operator(result, digest, on_synced=lambda: self.results.__setitem__(key, result))
 
