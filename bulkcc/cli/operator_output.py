@@ -93,12 +93,13 @@ def operator_outcome_lines(results: Sequence[Any], limit: int, results_path: Pat
 
 
 def write_operator_plan(plan: OperatorPlan | None, stream: Any) -> None:
-    """`bulkcc plan`'s operator changes, after the call centers' requests (all of them: a plan is read
-    to be approved, and operator lines are few)."""
+    """`bulkcc plan`'s operator changes, after the call centers' requests: every one of them, or on a
+    terminal the first ones (the plan file and the review workbook hold them all)."""
     from bulkcc.cli.options import visible
 
     if plan is None:
         return
-    lines = list(operator_request_lines(plan))
+    limit = FIRST_OPERATOR_LINES if stream.isatty() and len(plan.requests) > FIRST_OPERATOR_LINES else None
+    lines = list(operator_request_lines(plan, limit))
     if lines:
         stream.write(visible("\n".join(lines)) + "\n")
