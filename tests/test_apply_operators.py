@@ -67,9 +67,11 @@ def _workbook(path: Path, operators: Sequence[dict[str, Any]], centers: Sequence
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "callcenters"
-    sheet.append(["id", "name"])
+    sheet.append(["id", "name", "office_id"])
     for center in centers:
-        sheet.append([str(center["id"]), center.get("name")])
+        cc_id, office = center.get("id"), center.get("office_id")
+        sheet.append([None if cc_id is None else str(cc_id), center.get("name"),
+                      None if office is None else str(office)])
     columns = ["call_center_id", "call_center_name", "user_id", "role", "skill_level", "remove"]
     ops = workbook.create_sheet("operators")
     ops.append(columns)
@@ -129,6 +131,48 @@ async def test_twenty_centers_of_five_operators_end_in_exactly_that_state(tmp_pa
         back = read_operator_results(tmp_path / "results.xlsx")
         assert [r.row for r in back] == list(range(2, 102))
         assert all(r.action.startswith("add user ") for r in back)
+
+
+async def test_twenty_centers_created_and_given_five_operators_each_in_one_run(tmp_path: Path) -> None:
+    office = 5_100_000_000_000_002  # one of the simulator's offices
+    roles = ("operator", "supervisor", "admin")
+    wanted = {f"Migrated {n:02d}": {USERS[60 + n * 5 + k]: {"role": roles[(n + k) % 3], "skill_level": 10 + n + k}
+                                    for k in range(5)} for n in range(20)}
+    centers = [{"name": name, "office_id": office} for name in wanted]
+    centers.append({"name": "Nowhere", "office_id": 999})  # an office the API does not know: not created
+    operators = [{"call_center_name": name, "user_id": u, **op} for name, ops in wanted.items()
+                 for u, op in ops.items()] + [{"call_center_name": "Nowhere", "user_id": USERS[0]}]
+    async with _sim([], seeded_operators=(0, 0)) as sim:
+        source = _workbook(tmp_path / "migrate.xlsx", operators, centers)
+        outcome = await apply_async(source, _options(sim, tmp_path / "results.xlsx"))
+
+        assert outcome.exit_code == EXIT_INVALID  # the one center that could not be created
+        created = {r.row: r for r in outcome.results}
+        assert [created[row].status for row in range(2, 22)] == ["created"] * 20
+        assert created[22].status == "failed"
+        ids = {name: created[row].id for row, name in enumerate(wanted, start=2)}
+        assert {cc: sim.company.operators.get(cc, {}) for cc in ids.values()} == \
+            {ids[name]: ops for name, ops in wanted.items()}
+        statuses = [r.status for r in outcome.operator_results]
+        assert statuses == ["added"] * 100 + ["not_sent"]
+        assert outcome.operator_results[-1].error.startswith(
+            "the call center 'Nowhere' of callcenters row 22 was not created (failed: ")
+        assert "Office not found" in outcome.operator_results[-1].error
+        assert "fix that row and re-run with --only-failed" in outcome.operator_results[-1].error
+        # Each operator was sent once its center existed: the creates first, then the operators (the
+        # center of an unknown office is refused when its office is listed, before any POST).
+        posts = [r for r in sim.requests if r.method == "POST"]
+        assert [r.path for r in posts[:20]] == ["/api/v2/callcenters"] * 20
+        assert len(posts) == 120 and all(r.path.endswith("/operators") for r in posts[20:])
+
+        # The results workbook holds the new ids: applied again with --diff, its names resolve to them and
+        # no operator is sent again.
+        sim.requests.clear()
+        again = await apply_async(tmp_path / "results.xlsx", _options(sim, tmp_path / "again.xlsx", diff=True))
+        assert [r.status for r in again.operator_results[:100]] == ["unchanged"] * 100
+        assert not [r for r in _writes(sim) if r.path.endswith("/operators")]
+        assert {cc: sim.company.operators.get(cc, {}) for cc in ids.values()} == \
+            {ids[name]: ops for name, ops in wanted.items()}
 
 
 async def test_diff_with_exact_operators_brings_seeded_centers_to_exactly_the_sheet(sim: Simulator,

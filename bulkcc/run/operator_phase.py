@@ -41,6 +41,7 @@ from bulkcc.run.operators import OperatorReads, read_centers, read_operator_stat
 from bulkcc.run.progress import QuietProgress
 from bulkcc.send.connection import Connection
 from bulkcc.status import FINAL_STATUSES, OK_STATUSES, RESEND_STATUSES, Status
+from bulkcc.values import printable
 from bulkcc.workbook.operator_results import OPERATORS_RESULTS, OperatorResult, write_operator_sheet
 from bulkcc.workbook.results import RowResult
 
@@ -260,8 +261,11 @@ class OperatorWork:
             return
         redact = conn.client.redact
         to_send: list[OperatorRequest] = []
+        # A create's result counts once journaled; its id is known as soon as the API answered (the
+        # group commit may still hold the line): later lines, these operators' among them, sync after it.
+        known = {**getattr(run, "answered", {}), **run.results}
         for request in self.plan.requests:
-            resolved = _resolved(request, run.results)
+            resolved = _resolved(request, known)
             key = _key(resolved) if isinstance(resolved, OperatorRequest) else _key(request)
             if isinstance(resolved, str):
                 self.results[key] = OperatorResult(request.row, Status.NOT_SENT, error=redact(resolved),
@@ -358,11 +362,11 @@ def _resolved(request: OperatorRequest, results: Mapping[int, RowResult]) -> Ope
     if request.center.id is not None or create_row is None:
         return request
     created = results.get(create_row)
-    label = request.center.label
+    name = printable(request.center.name or "", limit=60, quote=True)
     if created is None:
-        return f"call center {label} (callcenters row {create_row}) was not created in this run: nothing sent"
+        return f"the call center {name} of callcenters row {create_row} was not created in this run: nothing sent"
     if Status.of(created.status) not in OK_STATUSES or created.id is None:
         why = f"{created.status}: {created.error}" if created.error else str(created.status)
-        return (f"call center {label} (callcenters row {create_row}) was not created ({why}): nothing sent for "
-                "its operators; fix that row and re-run with --only-failed")
+        return (f"the call center {name} of callcenters row {create_row} was not created ({why}): nothing sent "
+                "for its operators; fix that row and re-run with --only-failed")
     return request.for_center(created.id)
