@@ -473,7 +473,8 @@ async def test_plan_shows_operator_changes_apart_in_words(sim: Simulator, tmp_pa
 async def test_cli_exact_operators_needs_diff_and_export_says_its_request_count(sim: Simulator,
                                                                                tmp_path: Path) -> None:
     source = _workbook(tmp_path / "ops.xlsx", [{"call_center_id": IDS[0], "user_id": USERS[150]}])
-    refused = await _cli("apply", source, "--exact-operators", "--yes", *_target_args(sim.base_url))
+    refused = await _cli("apply", source, "--exact-operators", "--yes", "--results", tmp_path / "r0.xlsx",
+                         *_target_args(sim.base_url))
     assert refused.exit_code == EXIT_USAGE
     assert "--exact-operators needs --diff" in refused.output
     assert sim.requests == []
@@ -537,7 +538,8 @@ async def test_a_plan_whose_operator_request_was_edited_by_hand_is_refused(sim: 
     document = json.loads((tmp_path / "plan.json").read_text())
     document["operators"]["requests"][0]["body"]["skill_level"] = 500
     (tmp_path / "plan.json").write_text(json.dumps(document))
-    refused = await _cli("apply", tmp_path / "plan.json", "--yes", *_target_args(sim.base_url))
+    refused = await _cli("apply", tmp_path / "plan.json", "--yes", "--results", tmp_path / "r.xlsx",
+                         *_target_args(sim.base_url))
     assert refused.exit_code == EXIT_USAGE
     assert "operators.requests[0].body.skill_level: expected a whole number of 1-100, not 500" in refused.output
     assert sim.requests == []
@@ -586,7 +588,8 @@ async def test_the_confirmation_shows_operator_changes_apart(tmp_path: Path) -> 
     source = _workbook(tmp_path / "ops.xlsx", [
         {"call_center_id": 1001, "user_id": 42, "role": "supervisor", "skill_level": 80},
         {"call_center_id": 1001, "user_id": 43, "remove": True}])
-    result = await _cli("apply", source, "--base-url", "https://dialpad.example", "--diff", "--exact-operators")
+    result = await _cli("apply", source, "--base-url", "https://dialpad.example", "--diff", "--exact-operators",
+                        "--results", tmp_path / "results.xlsx")
     assert result.exit_code == EXIT_USAGE
     assert "No terminal to confirm on: pass --yes to send" in result.output
     assert ("Operator changes, sent after the call centers: 1 add, 0 skill level changes, 1 removal (with --diff "
