@@ -68,9 +68,11 @@ def test_no_module_is_over_400_lines() -> None:
 
 
 def test_only_the_rollback_delete_path_sends_a_delete() -> None:
-    """No path of bulkcc but the rollback's --allow-delete ever sends a DELETE: the method appears in
-    one module's code (run/deletes, outside the simulator), in one call, and that module is reached
-    only from the engine's delete phase, which runs only for a rollback's created sheet."""
+    """No path of bulkcc but the rollback's --allow-delete ever sends a DELETE of a call center: the
+    method appears in one module's code (run/deletes, outside the simulator), in one call, and that
+    module is reached only from the engine's delete phase, which runs only for a rollback's created
+    sheet. The one other DELETE is the API's way to remove an operator, and it goes only to
+    `…/callcenters/{id}/operators` (plan/operator_changes: a removal's method, its path the operators')."""
     package = Path(__file__).resolve().parents[1] / "bulkcc"
     holders = {}
     for path in package.rglob("*.py"):
@@ -80,7 +82,10 @@ def test_only_the_rollback_delete_path_sends_a_delete() -> None:
         found = code.count('"DELETE"') + code.count("'DELETE'")
         if found:
             holders[str(path.relative_to(package))] = found
-    assert holders == {"run/deletes.py": 1}
+    assert holders == {"run/deletes.py": 1, "plan/operator_changes.py": 1}
+    changes = (package / "plan" / "operator_changes.py").read_text("utf-8")
+    assert 'METHODS = {ADD: "POST", REMOVE: "DELETE", SKILL: "PATCH"}' in changes
+    assert "return skill_path(center, self.user_id) if self.kind == SKILL else operators_path(center)" in changes
     deletes = (package / "run" / "deletes.py").read_text("utf-8")
     assert 'return await client.call("DELETE", request.path, stop=stop)' in deletes
     assert deletes.count("delete_call") == 2  # defined, and used once: in run_deletes, behind `allow`
