@@ -24,6 +24,7 @@ from openpyxl import Workbook
 from bulkcc.fields import (
     ACTIONS,
     COLUMNS,
+    CREATE_ONLY,
     DTMF_KEYS,
     FIELDS_BY_PATH,
     INT64_MAX,
@@ -252,8 +253,10 @@ def test_any_single_cell_is_either_a_problem_or_parsed(column: str, value: Any) 
         assert plan.requests == []
     else:
         assert parsed is not None and parsed is not pd.NA
-        if not reported and column != "id":
+        if not reported and column != "id" and column not in CREATE_ONLY:
             assert [r.row for r in plan.requests] == [2]
+        elif not reported and column in CREATE_ONLY:  # beside an id it changes nothing: no PATCH carries it
+            assert plan.requests == [] and [r.row for r in plan.skipped] == [2]
 
 
 # ---- (b) whatever the input, every planned body is valid -------------------------
