@@ -193,7 +193,7 @@ OPERATOR_CASES = [
          plan_words="is hidden"),
     Case("operators: remove with a role, the same user twice", with_operators("ops-rules.xlsx", [
         ["1001", None, "5", "admin", None, "TRUE"], [None, "Sales", "6"], ["1001", None, "6"]]), EXIT_INVALID,
-         "removing an operator takes only the user"),
+         "is listed more than once"),
 ]
 
 CASES = [

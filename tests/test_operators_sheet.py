@@ -163,13 +163,18 @@ def test_the_same_call_center_and_user_twice_is_an_error_on_both_rows() -> None:
     assert "for the call center of callcenters row 2 (also in row 3)" in created[(2, "user_id")]
 
 
-def test_remove_takes_only_the_user() -> None:
-    found = cells(validate([row(call_center_id="1001", user_id=5, remove=True, role="admin", skill_level=5,
-                                license_type="agents", keep_paid_numbers=False),
-                            row(call_center_id="1001", user_id=6, remove=False, role="admin")]))
-    assert set(found) == {(2, c) for c in ("role", "skill_level", "license_type", "keep_paid_numbers")}
-    assert found[(2, "role")] == ("remove is TRUE, and removing an operator takes only the user: role is not used; "
-                                  "clear role, or set remove to FALSE to add or change the operator")
+def test_remove_with_other_cells_filled_is_a_warning_and_the_removal_takes_only_the_user() -> None:
+    # An exported row marked for removal still holds the agent's role and skill: no need to clear them.
+    validation = validate([row(call_center_id="1001", user_id=5, remove=True, role="admin", skill_level=5,
+                               license_type="agents", keep_paid_numbers=False),
+                           row(call_center_id="1001", user_id=6, remove=False, role="admin")])
+    assert validation.ok
+    assert [w.message for w in validation.operators.warnings] == [
+        "remove is TRUE in 1 row that also fill role, skill_level, license_type, keep_paid_numbers (rows 2): "
+        "those operators are removed, and those cells are not used (a removal takes only the user)"]
+    removed = validation.operator_rows[0]
+    assert (removed.remove, removed.role, removed.skill_level, removed.license_type, removed.keep_paid_numbers) \
+        == (True, None, None, None, None)
 
 
 def test_skill_level_0_only_with_diff() -> None:

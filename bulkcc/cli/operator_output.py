@@ -34,6 +34,9 @@ def operator_plan_of(the_plan: Plan) -> OperatorPlan | None:
     return replace(plan, invalid=dict(found.invalid))
 
 
+SHOWN_UNCHANGED = 20  # unchanged operator rows shown each with why; more are one line of row numbers
+
+
 def left_out_count(plan: OperatorPlan | None) -> int:
     """Operator rows a saved plan would leave out (it lists them, with why)."""
     if plan is None:
@@ -52,10 +55,17 @@ def operator_request_lines(plan: OperatorPlan, limit: int | None = None) -> Iter
         yield "  " + json.dumps(dict(request.body), ensure_ascii=False)
     if limit is not None and len(plan.requests) > limit:
         yield f"… and {len(plan.requests) - limit} more operator changes"
-    for title, rows in (("not sent", plan.blocked), ("not sent", plan.unresolved), ("unchanged", plan.unchanged),
-                        ("cannot read", plan.unreadable)):
+    for title, rows in (("not sent", plan.blocked), ("not sent", plan.unresolved), ("cannot read", plan.unreadable)):
         for row, why in sorted(rows.items())[:limit]:
             yield f"operators row {row}: {title}: {why}"
+    if 0 < len(plan.unchanged) <= SHOWN_UNCHANGED:
+        for row, why in sorted(plan.unchanged.items())[:limit]:
+            yield f"operators row {row}: unchanged: {why}"
+    elif plan.unchanged:
+        # One line, as for the call centers: an unedited export's hundreds of agents are not news.
+        unchanged = sorted(plan.unchanged)
+        shown = ", ".join(map(str, unchanged[:SHOWN_UNCHANGED])) + (" …" if len(unchanged) > SHOWN_UNCHANGED else "")
+        yield f"operators: {len(unchanged)} rows unchanged (live already matches), not sent: rows {shown}"
     for center, rooms in sorted(plan.rooms.items()):
         yield (f"call center {center} also has {rooms} room{'' if rooms == 1 else 's'} as operators: "
                "--exact-operators leaves rooms as they are (the sheet lists users only)")

@@ -154,15 +154,26 @@ def one_row_per_operator(typed: pd.DataFrame, centers: Centers, resolved: dict[i
                 "one row per operator of a call center; keep one of these rows"))
 
 
-def removal_takes_only_the_user(typed: pd.DataFrame, raw: pd.DataFrame) -> Iterator[Problem]:
-    """remove TRUE with role, skill_level, license_type or keep_paid_numbers filled."""
+def removal_ignores_the_rest(typed: pd.DataFrame, raw: pd.DataFrame) -> Iterator[Problem]:
+    """remove TRUE with role, skill_level, license_type or keep_paid_numbers filled: a warning, not an error.
+
+    A removal takes only the user, but an exported row marked for removal still holds the agent's
+    role and skill level; making the admin clear them first would only be busywork. The row says
+    what is not used, so nobody reads a role there as something that will be set.
+    """
     removing = _col(typed, "remove").fillna(False).astype(bool)
+    rows: set[int] = set()
+    columns = []
     for column in NOT_FOR_REMOVAL:
-        filled = _col(raw, column).notna() & removing
-        for row in raw.index[filled]:
-            yield _problem(row, column, raw.at[row, column], (
-                f"remove is TRUE, and removing an operator takes only the user: {column} is not used; "
-                f"clear {column}, or set remove to FALSE to add or change the operator"))
+        filled = [int(r) for r in raw.index[_col(raw, column).notna() & removing]]
+        if filled:
+            rows.update(filled)
+            columns.append(column)
+    if rows:  # one line for the sheet: removing a hundred exported agents is not a hundred warnings
+        yield Problem(None, "remove", None, (
+            f"remove is TRUE in {len(rows)} row{'' if len(rows) == 1 else 's'} that also fill "
+            f"{', '.join(columns)} (rows {_rows_text(sorted(rows))}): those operators are removed, and "
+            "those cells are not used (a removal takes only the user)"))
 
 
 def skill_zero_only_with_diff(typed: pd.DataFrame, *, diff: bool) -> Iterator[Problem]:
@@ -183,6 +194,5 @@ def check_operator_rules(typed: pd.DataFrame, raw: pd.DataFrame, callcenters: pd
     centers = Centers.of(callcenters)
     resolved: dict[int, int] = {}
     problems = [*one_center(raw), *resolve_names(typed, raw, centers, resolved)]
-    problems += [*one_row_per_operator(typed, centers, resolved), *removal_takes_only_the_user(typed, raw),
-                 *skill_zero_only_with_diff(typed, diff=diff)]
+    problems += [*one_row_per_operator(typed, centers, resolved), *skill_zero_only_with_diff(typed, diff=diff)]
     return problems, resolved

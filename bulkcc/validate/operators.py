@@ -23,7 +23,7 @@ import pandas as pd
 from bulkcc.errors import Problem
 from bulkcc.operator_fields import OPERATOR_FIELDS, OPERATOR_FIELDS_BY_PATH, OPERATORS_SHEET, OperatorRow
 from bulkcc.validate.frame import bounded, merged, parse_frame
-from bulkcc.validate.operator_rules import check_operator_rules
+from bulkcc.validate.operator_rules import check_operator_rules, removal_ignores_the_rest
 from bulkcc.validate.schema import check_frame
 from bulkcc.values import native
 from bulkcc.workbook.opsheet import with_sheet
@@ -98,12 +98,14 @@ def operator_rows(typed: pd.DataFrame, valid: list[int]) -> list[OperatorRow]:
     rows = []
     for row in valid:
         center_id, skill = cell("call_center_id", row), cell("skill_level", row)
-        keep = cell("keep_paid_numbers", row)
+        keep, role, license_type = cell("keep_paid_numbers", row), cell("role", row), cell("license_type", row)
+        if cell("remove", row):  # a removal takes only the user: the rest was warned about, and is not used
+            skill = keep = role = license_type = None
         rows.append(OperatorRow(
             excel_row=int(row), user_id=int(cell("user_id", row)),
             call_center_id=None if center_id is None else int(center_id),
-            call_center_name=cell("call_center_name", row), role=cell("role", row),
-            skill_level=None if skill is None else int(skill), license_type=cell("license_type", row),
+            call_center_name=cell("call_center_name", row), role=role,
+            skill_level=None if skill is None else int(skill), license_type=license_type,
             keep_paid_numbers=None if keep is None else bool(keep), remove=bool(cell("remove", row) or False),
         ))
     return rows
@@ -117,7 +119,8 @@ def validate_operators(sheet: Sheet, callcenters: pd.DataFrame, *, diff: bool = 
     problems = with_sheet(merged(sheet.header_problems + problems, check_frame(typed, OPERATOR_FIELDS) + rules,
                                  sheet.frame, OPERATOR_FIELDS_BY_PATH))
     validation = OperatorsValidation(sheet=sheet, typed=typed, problems=problems, rows=[], diff=diff,
-                                     warnings=with_sheet(list(sheet.warnings)))
+                                     warnings=with_sheet([*sheet.warnings,
+                                                          *removal_ignores_the_rest(typed, sheet.frame)]))
     valid = validation.valid_rows
     validation.rows = operator_rows(typed, valid)
     valid_set = set(valid)
