@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
@@ -37,6 +38,7 @@ from bulkcc.errors import InputError, Problem
 from bulkcc.fields import FIELDS_BY_PATH, Field, suggest_column
 from bulkcc.values import is_blank, printable
 from bulkcc.workbook.csvtext import csv_rows, decode
+from bulkcc.workbook.grid import grid_of
 from bulkcc.workbook.hidden import hidden_warnings
 from bulkcc.workbook.inputfile import check_input_file, read_input_bytes
 from bulkcc.workbook.layout import (
@@ -266,18 +268,16 @@ def _columns(header: list[str], allow_meta: bool, table: SheetTable = CALLCENTER
     return _Columns(header, field_cols, meta_cols, raw_cols, unnamed, problems)
 
 
-def _unnamed_problems(row: int, cells: list[Any], columns: _Columns) -> list[Problem]:
-    """Cells under no name: a blank header, or past the last one (an unquoted separator in a CSV)."""
-    width = len(columns.header)
-    filled = [p for p in columns.unnamed if cells[p] is not None]
-    filled += [p for p in range(width, len(cells)) if cells[p] is not None]
+def _unnamed_problems(row: int, filled: list[tuple[int, Any]]) -> list[Problem]:
+    """Cells under no name (position, value): a blank header, or past the last one (an unquoted
+    separator in a CSV)."""
     if len(filled) <= _UNNAMED_SHOWN:
-        return [Problem(row, None, cells[p],
+        return [Problem(row, None, value,
                         f"a value in column {get_column_letter(p + 1)}, which has no name in row 1; "
                         "name the column or clear the cell (in a CSV: quote a text with commas)")
-                for p in filled]
-    letters = ", ".join(get_column_letter(p + 1) for p in filled[:_UNNAMED_SHOWN])
-    return [Problem(row, None, cells[filled[0]],
+                for p, value in filled]
+    letters = ", ".join(get_column_letter(p + 1) for p, _ in filled[:_UNNAMED_SHOWN])
+    return [Problem(row, None, filled[0][1],
                     f"{len(filled):,} values in columns which have no name in row 1 ({letters} …); name the "
                     "columns or clear the cells (in a CSV: quote a text that holds the separator)")]
 
@@ -327,44 +327,32 @@ def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any
         problems.append(Problem(1, None, shown, "the column name in " + _bad_cell_message(kind, _cell_ref(1, position),
                                                                                             shown)))
 
-    index: list[int] = []
-    values: list[list[Any]] = []
-    kept = 0
-    last = 1
-    for excel_row, raw in enumerate(iterator, start=2):
-        last = excel_row
-        bad = bad_by_row.get(excel_row)
-        if bad is None and all(is_blank(v) for v in raw):
-            continue
-        kept += 1
-        if kept > MAX_ROWS:
-            continue  # counted for the message, not kept
-        cells = [None if is_blank(v) else v for v in raw]
-        cells += [None] * (len(header) - len(cells))
-        if shown_errors and not ERROR_TEXTS.isdisjoint(cells):
-            at = [pos for pos, v in enumerate(cells) if v in ERROR_TEXTS and (pos in reported or pos >= len(header))]
-            bad = [*(bad or ()), *((pos, ERROR, str(cells[pos])) for pos in at)]
-            for pos in at:
-                cells[pos] = None  # blank, as an xlsx error cell reads
-        problems += _unnamed_problems(excel_row, cells, columns)
-        problems += _bad_cell_problems(excel_row, bad or (), header)
-        index.append(excel_row)
-        values.append(cells)
-    for excel_row in sorted(r for r in bad_by_row if r > last):  # bad cells past calamine's last row
-        kept += 1
-        index.append(excel_row)
-        values.append([None] * len(header))
+    # Column-wise, at C speed (see `grid`): body row r is Excel row r + 2.
+    grid = grid_of(list(iterator), len(header))
+    keep = np.asarray(grid.filled.any(axis=1))  # a blank row is skipped, unless it holds a bad cell
+    keep[[r - 2 for r in bad_by_row if 2 <= r < len(keep) + 2]] = True
+    kept = np.flatnonzero(keep)
+    past = sorted(r for r in bad_by_row if r > len(keep) + 1)  # bad cells past calamine's last row
+    if len(kept) + len(past) > MAX_ROWS:
+        raise InputError(f"{name} has {len(kept) + len(past):,} rows that hold values, over the {MAX_ROWS} limit; "
+                         "split the file")
+    bad_at = {r - 2: bad for r, bad in bad_by_row.items() if 2 <= r < len(keep) + 2}
+    if shown_errors:  # each such cell is then blank, as an xlsx error cell reads
+        for r, found in grid.take(sorted(reported | set(range(len(header), grid.width))), ERROR_TEXTS).items():
+            bad_at[r] = [*bad_at.get(r, ()), *((position, ERROR, str(value)) for position, value in found)]
+    # Problems row by row, as a reader of the sheet meets them: cells under no name, then bad cells.
+    unnamed = [*columns.unnamed, *range(len(header), grid.width)]
+    with_unnamed = np.flatnonzero(grid.filled[:, unnamed].any(axis=1)).tolist() if unnamed else []
+    for r in sorted({*with_unnamed, *bad_at}):
+        filled = [(p, grid.cells[r, p]) for p in unnamed if grid.filled[r, p]]
+        problems += _unnamed_problems(r + 2, filled)
+        problems += _bad_cell_problems(r + 2, bad_at.get(r, ()), header)
+    for excel_row in past:
         problems += _bad_cell_problems(excel_row, bad_by_row[excel_row], header)
-    if kept > MAX_ROWS:
-        raise InputError(f"{name} has {kept:,} rows that hold values, over the {MAX_ROWS} limit; split the file")
 
+    index = [*(kept + 2).tolist(), *past]
     idx = pd.Index(index, name="excel_row", dtype="int64")
-
-    def frame_of(positions: dict[str, int]) -> pd.DataFrame:
-        return pd.DataFrame([[cells[p] for p in positions.values()] for cells in values],
-                            columns=list(positions), index=idx, dtype=object)
-
-    frame = frame_of(columns.fields)
+    frame, meta, raw = grid.frames(kept, len(past), idx, columns.fields, columns.meta, columns.raw)
     warnings = hidden_warnings(sheet_name, index, frame, columns.fields, scan, sheet_hidden)
-    return Sheet(path=path, sheet_name=sheet_name, frame=frame, meta=frame_of(columns.meta),
-                 header_problems=problems, raw=frame_of(columns.raw), warnings=warnings)
+    return Sheet(path=path, sheet_name=sheet_name, frame=frame, meta=meta, header_problems=problems, raw=raw,
+                 warnings=warnings)
