@@ -103,15 +103,22 @@ def _not_blank(cells: np.ndarray) -> np.ndarray:
     return np.frompyfunc(lambda v: not is_blank(v), 1, 1)(cells).astype(bool)
 
 
+def _any_blank(values: set[Any]) -> bool:
+    """Whether any of these values (none of them "") is blank: text of only blanks, or missing."""
+    texts = [v for v in values if v.__class__ is str]
+    return any(map(str.isspace, texts)) or any(is_blank(v) for v in values if v.__class__ is not str)
+
+
 def _filled(cells: np.ndarray) -> np.ndarray:
     try:
         filled = np.not_equal(cells, "")
-        for c in range(cells.shape[1]):
-            column = cells[:, c]
-            candidates = column[filled[:, c]]
-            # Blank in other forms: rare, and each column's values repeat (hours, flags): test each once.
-            if candidates.size and any(is_blank(v) for v in set(candidates)):
-                filled[:, c] = _not_blank(column)
+        # Blank in other forms is rare, and a sheet's values repeat (hours, flags): each distinct
+        # value of the whole sheet is tested once, then each column only when one was blank.
+        if _any_blank(set(cells[filled].tolist())):
+            for c in range(cells.shape[1]):
+                column = cells[:, c]
+                if _any_blank(set(column[filled[:, c]].tolist())):
+                    filled[:, c] = _not_blank(column)
         return filled
     except (TypeError, ValueError):  # a value that does not compare or hash plainly (pd.NA, a list, an array)
         return _not_blank(cells)
