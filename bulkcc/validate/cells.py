@@ -10,6 +10,7 @@ afterwards by the pandera schema, on the parsed values.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -201,7 +202,19 @@ def parse_hours(value: Any) -> tuple[str, ...]:
 
 def hours_in_order(times: tuple[str, ...]) -> bool:
     """Each range opens before it closes, and ranges ascend without overlapping."""
+    try:
+        return _hours_in_order(times)
+    except TypeError:  # not a tuple (unhashable): checked on its own
+        return _ascending(times)
+
+
+def _ascending(times: tuple[str, ...]) -> bool:
     return all(a < b for a, b in zip(times, times[1:], strict=False))
+
+
+# The schema checks every hours cell (700,000 in a full sheet) and a sheet's hours repeat: the
+# answer of each distinct list is kept (a few thousand at most, bounded).
+_hours_in_order = functools.lru_cache(maxsize=4096)(_ascending)
 
 
 PARSERS: dict[str, Callable[[Any], Any]] = {
