@@ -39,7 +39,7 @@ class Grid:
         value) by row, in column order; each is blank from then on."""
         found: dict[int, list[tuple[int, Any]]] = {}
         for position in positions:
-            rows = np.flatnonzero(self.filled[:, position])
+            rows = self.filled[:, position].nonzero()[0]
             values = self.cells[rows, position]
             if texts.isdisjoint(values):  # the common case, at C speed
                 continue
@@ -80,8 +80,37 @@ class Grid:
         return frames
 
 
-def _matrix(rows: Sequence[Sequence[Any]], width: int) -> np.ndarray:
+def room(height: int, width: int) -> np.ndarray | None:
+    """An object matrix for a sheet's cells, its memory touched now (None if it cannot be had).
+
+    Memory first touched is slow (on a shared VM 80 MB took from 0.1 s to 1 s): the reader asks
+    for the room while calamine parses the sheet, which it does without the GIL, on another core.
+    """
+    if height <= 0 or width <= 0:
+        return None
+    try:
+        cells = np.empty((height, width), dtype=object)
+        cells.fill(None)
+    except MemoryError:
+        return None
+    return cells
+
+
+def into(cells: np.ndarray | None, rows: list[list[Any]]) -> np.ndarray | list[list[Any]]:
+    """The rows placed in `cells` when they fit it exactly; else the rows as they are."""
+    if cells is None or len(rows) != len(cells) or any(len(row) != cells.shape[1] for row in rows):
+        return rows
+    try:
+        cells[...] = rows
+    except ValueError:  # a cell numpy takes for a sequence (calamine gives none): keep the rows
+        return rows
+    return cells
+
+
+def _matrix(rows: Sequence[Sequence[Any]] | np.ndarray, width: int) -> np.ndarray:
     """The rows as an object matrix, each padded with "" to `width` (calamine's are all equally wide)."""
+    if isinstance(rows, np.ndarray) and rows.ndim == 2 and rows.shape[1] == width and rows.dtype == object:
+        return rows  # laid out by `into` already
     padded = [row if len(row) == width else [*row, *[""] * (width - len(row))] for row in rows]
     if not padded:
         return np.empty((0, width), dtype=object)
@@ -124,8 +153,11 @@ def _filled(cells: np.ndarray) -> np.ndarray:
         return _not_blank(cells)
 
 
-def grid_of(rows: Sequence[Sequence[Any]], width: int) -> Grid:
+def grid_of(rows: Sequence[Sequence[Any]] | np.ndarray, width: int) -> Grid:
     """The rows as a Grid at least `width` wide (wider when a row runs past it)."""
-    width = max(width, max(map(len, rows), default=0))
+    if isinstance(rows, np.ndarray):
+        width = max(width, rows.shape[1])
+    else:
+        width = max(width, max(map(len, rows), default=0))
     cells = _matrix(rows, width)
     return Grid(cells, _filled(cells))

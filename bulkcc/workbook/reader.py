@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from bulkcc.errors import InputError, Problem
 from bulkcc.fields import FIELDS_BY_PATH, Field, suggest_column
 from bulkcc.values import is_blank, printable
 from bulkcc.workbook.csvtext import csv_rows, decode
-from bulkcc.workbook.grid import grid_of
+from bulkcc.workbook.grid import grid_of, into, room
 from bulkcc.workbook.hidden import hidden_warnings
 from bulkcc.workbook.inputfile import check_input_file, read_input_bytes
 from bulkcc.workbook.layout import (
@@ -61,6 +62,7 @@ MAX_CELLS = 25_000_000
 ERROR_TEXTS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA",
                          "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!",
                          "Err:502", "Err:504", "Err:508", "Err:522", "Err:523"})
+Rows = np.ndarray | list[list[Any]]  # a sheet's cells from A1, row by row
 _UNNAMED_SHOWN = 3  # past this many cells under no name in one row, one problem says how many
 
 
@@ -158,8 +160,9 @@ def _data_sheet(names: list[str]) -> str:
 
 
 def read_xlsx_rows(path: Path, pick: Callable[[list[str]], str | None] = _data_sheet
-                   ) -> tuple[str, list[list], SheetScan, bool] | None:
-    """(sheet name, rows, XML facts, hidden) of the sheet `pick` chooses among the workbook's; None if none."""
+                   ) -> tuple[str, Rows, SheetScan, bool] | None:
+    """(sheet name, rows from A1, XML facts, hidden) of the sheet `pick` chooses among the workbook's; None if
+    none. The rows are an object matrix (see `grid.room`) unless the sheet's extent was not the scan's."""
     from python_calamine import CalamineWorkbook
 
     check_input_file(path)
@@ -173,8 +176,13 @@ def read_xlsx_rows(path: Path, pick: Callable[[list[str]], str | None] = _data_s
         sheet_name = pick(names)
         if sheet_name is None:
             return None
-        scan, hidden = _scan_xlsx(path, sheet_name)
-        rows = workbook.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
+        scan, hidden = _scan_xlsx(path, sheet_name)  # first: it bounds what calamine will lay out
+        with ThreadPoolExecutor(1, thread_name_prefix="bulkcc-calamine") as pool:
+            parsing = pool.submit(workbook.get_sheet_by_name, sheet_name)  # 1 s at 100,000 rows, without the GIL
+            cells = room(scan.last_row, scan.last_column)
+            sheet = parsing.result()
+        rows = into(cells, sheet.to_python(skip_empty_area=False))
+        del sheet  # calamine's copy of the cells (3 times the size of the matrix)
     except InputError:
         raise
     except Exception as exc:  # CalamineError, XmlError, ZipError, OSError, ValueError …
@@ -289,7 +297,7 @@ def _bad_cell_problems(row: int, bad: Sequence[tuple[int, str, str | None]], hea
             for column, (position, kind, shown) in zip(named, bad, strict=True)]
 
 
-def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any]], *,
+def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any]] | np.ndarray, *,
                  scan: SheetScan | None = None, sheet_hidden: bool = False, shown_errors: bool = False,
                  table: SheetTable = CALLCENTERS_TABLE) -> Sheet:
     """The Sheet of these rows (row 1 first); `scan` adds what only the sheet's XML says.
@@ -301,6 +309,7 @@ def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any
     scan = scan or SheetScan()
     iterator = iter(rows)
     first = next(iterator, None)
+    body = rows[1:] if isinstance(rows, np.ndarray) else None  # a matrix from read_xlsx_rows: no copy
     if first is None:
         raise InputError(f"{name}: the sheet is empty; row 1 must hold the column names")
     header = ["" if is_blank(h) else str(h).strip() for h in first]
@@ -328,7 +337,7 @@ def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any
                                                                                             shown)))
 
     # Column-wise, at C speed (see `grid`): body row r is Excel row r + 2.
-    grid = grid_of(list(iterator), len(header))
+    grid = grid_of(list(iterator) if body is None else body, len(header))
     keep = np.asarray(grid.filled.any(axis=1))  # a blank row is skipped, unless it holds a bad cell
     keep[[r - 2 for r in bad_by_row if 2 <= r < len(keep) + 2]] = True
     kept = np.flatnonzero(keep)
