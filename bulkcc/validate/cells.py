@@ -233,6 +233,24 @@ def parser_for(field: Field) -> Callable[[Any], Any]:
     return parse_identifier if field.is_identifier else PARSERS[field.kind]
 
 
+def plain_numbers(values: list[Any]) -> list[int] | None:
+    """The numbers parse_int and parse_identifier read in these cells when every one is plain ASCII
+    digits (a column of ids), in one pass at C speed; None when any is not."""
+    if not values or any(value.__class__ is not str for value in values):
+        return None
+    if max(map(len, values)) > _PLAIN_DIGITS or min(map(len, values)) < 1:
+        return None
+    joined = "".join(values)
+    return list(map(int, values)) if joined.isascii() and joined.isdigit() else None
+
+
+# Parsers that read a whole column of plain cells at once (see plain_numbers).
+COLUMN_PARSERS: dict[Callable[[Any], Any], Callable[[list[Any]], list[Any] | None]] = {
+    parse_int: plain_numbers,
+    parse_identifier: plain_numbers,
+}
+
+
 def parse_cell(field: Field, value: Any) -> Any:
     """The parsed value of a non-blank cell, or CellError."""
     return parser_for(field)(value)

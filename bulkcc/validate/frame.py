@@ -16,7 +16,7 @@ import pandas as pd
 
 from bulkcc.errors import Problem
 from bulkcc.fields import FIELDS_BY_PATH, Field
-from bulkcc.validate.cells import CellError, parser_for
+from bulkcc.validate.cells import COLUMN_PARSERS, CellError, parser_for
 from bulkcc.validate.schema import DTYPES
 from bulkcc.values import is_nan
 
@@ -50,11 +50,15 @@ def parse_frame(raw: pd.DataFrame, fields: Mapping[str, Field] = FIELDS_BY_PATH
     """Parse every non-blank cell by its column's kind (of `fields`, the sheet's table); bad cells become NA."""
     problems: list[Problem] = []
     columns: dict[str, pd.Series] = {}
-    for name in raw.columns:
+    # The reader's frame is one matrix laid out row by row: its blanks are found in one pass over
+    # it (a pass per column reads each cell's cache line apart, twice as slow).
+    cells = raw.to_numpy(dtype=object)
+    filled = pd.notna(cells)
+    for number, name in enumerate(raw.columns):
         field = fields[name]
-        values = raw[name].to_numpy(dtype=object)
-        # Most cells are blank: only the filled ones are visited (found at C speed).
-        positions = np.flatnonzero(pd.notna(values))
+        values = cells[:, number]
+        # Most cells are blank: only the filled ones are visited.
+        positions = filled[:, number].nonzero()[0]  # (flatnonzero would copy the strided column)
         results = _parse_all(parser_for(field), values[positions].tolist())
         good = np.ones(len(positions), dtype=bool)
         for at, error in results.errors:
@@ -63,7 +67,7 @@ def parse_frame(raw: pd.DataFrame, fields: Mapping[str, Field] = FIELDS_BY_PATH
         columns[name] = pd.Series(_typed_array(DTYPES[field.kind], len(values), positions[good],
                                                [r for r, ok in zip(results.values, good, strict=True) if ok]
                                                if results.errors else results.values), index=raw.index)
-    return pd.DataFrame(columns, index=raw.index), problems
+    return pd.DataFrame(columns, index=raw.index, copy=False), problems
 
 
 @dataclass
@@ -83,9 +87,15 @@ def _parse_all(parse: Callable[[Any], Any], cells: list[Any]) -> _Parsed:
         values = _parse_each(parse, cells)
     else:
         failed = False
-        for key in memo:
-            memo[key] = result = _parse_one(parse, key if keys is cells else key[1])
-            failed = failed or isinstance(result, CellError)
+        distinct = list(memo) if keys is cells else [value for _, value in memo]
+        whole = COLUMN_PARSERS.get(parse)
+        parsed = whole(distinct) if whole is not None else None
+        if parsed is not None:  # every value plain: read at once
+            memo = dict(zip(memo, parsed, strict=True))
+        else:
+            for key, value in zip(memo, distinct, strict=True):
+                memo[key] = result = _parse_one(parse, value)
+                failed = failed or isinstance(result, CellError)
         values = list(map(memo.__getitem__, keys))
         if not failed:
             return _Parsed(values, [])
