@@ -22,7 +22,7 @@ from bulkcc.fields import suggest_column
 from bulkcc.operator_fields import OPERATOR_COLUMNS, OPERATOR_FIELDS_BY_PATH, OPERATORS_SHEET
 from bulkcc.values import is_blank
 from bulkcc.workbook.layout import OPERATOR_RESULT_COLUMNS, OPERATOR_RESULTS_SHEET, XLSX_SUFFIXES
-from bulkcc.workbook.reader import Sheet, SheetTable, _build_sheet, read_xlsx_rows
+from bulkcc.workbook.reader import Rows, Sheet, SheetTable, _build_sheet, read_xlsx_rows
 
 
 def suggest_operator_column(name: str) -> str | None:
@@ -56,7 +56,7 @@ def with_sheet(problems: list[Problem]) -> list[Problem]:
     return [p if p.sheet == OPERATORS_SHEET else replace(p, sheet=OPERATORS_SHEET) for p in problems]
 
 
-def build_operator_sheet(path: Path, rows: list[list], sheet_name: str = OPERATORS_SHEET, **scan_facts) -> Sheet:
+def build_operator_sheet(path: Path, rows: Rows, sheet_name: str = OPERATORS_SHEET, **scan_facts) -> Sheet:
     """The operators Sheet of these rows (row 1 first), as `read_operator_sheet` builds it from a file."""
     return _finish(_build_sheet(path, sheet_name, rows, table=OPERATORS_TABLE, **scan_facts))
 

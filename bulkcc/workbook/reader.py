@@ -11,10 +11,13 @@ absurd uncompressed size is refused before any XML is parsed, and openpyxl (used
 when a workbook is copied for a report) parses through defusedxml. The cell
 values are read with python-calamine, which measured 15x faster than openpyxl's
 read-only mode on a 10,000 x 100 sheet of short random cells (0.60 s against
-9.36 s; bench/bench_validate.py shows 2.3x on realistic rows). What calamine
-does not say (error cells, formulas never computed, hidden rows and columns, the
-extent of the sheet) comes from one pass over the sheet's XML (`sheetxml`); CSV
-text in any encoding and separator Excel writes is read by `csvtext`.
+9.36 s; bench/bench_validate.py shows 5x on realistic rows, parsing included). What
+calamine does not say (error cells, formulas never computed, hidden rows and
+columns, the extent of the sheet) comes from one pass over the sheet's XML
+(`sheetxml`), made first because it bounds what calamine lays out; calamine then
+parses the sheet on a second core while the matrix for its cells is laid out, and
+blank cells and rows are found column-wise at C speed (`grid`). CSV text in any
+encoding and separator Excel writes is read by `csvtext`.
 
 Data that could be wrong is refused: a cell that shows an error or a formula
 without a value is a Problem at that cell, never a blank. Data an admin does not
@@ -26,10 +29,12 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
@@ -37,6 +42,7 @@ from bulkcc.errors import InputError, Problem
 from bulkcc.fields import FIELDS_BY_PATH, Field, suggest_column
 from bulkcc.values import is_blank, printable
 from bulkcc.workbook.csvtext import csv_rows, decode
+from bulkcc.workbook.grid import grid_of, into, room
 from bulkcc.workbook.hidden import hidden_warnings
 from bulkcc.workbook.inputfile import check_input_file, read_input_bytes
 from bulkcc.workbook.layout import (
@@ -59,6 +65,7 @@ MAX_CELLS = 25_000_000
 ERROR_TEXTS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA",
                          "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!",
                          "Err:502", "Err:504", "Err:508", "Err:522", "Err:523"})
+Rows = np.ndarray | list[list[Any]]  # a sheet's cells from A1, row by row
 _UNNAMED_SHOWN = 3  # past this many cells under no name in one row, one problem says how many
 
 
@@ -156,8 +163,9 @@ def _data_sheet(names: list[str]) -> str:
 
 
 def read_xlsx_rows(path: Path, pick: Callable[[list[str]], str | None] = _data_sheet
-                   ) -> tuple[str, list[list], SheetScan, bool] | None:
-    """(sheet name, rows, XML facts, hidden) of the sheet `pick` chooses among the workbook's; None if none."""
+                   ) -> tuple[str, Rows, SheetScan, bool] | None:
+    """(sheet name, rows from A1, XML facts, hidden) of the sheet `pick` chooses among the workbook's; None if
+    none. The rows are an object matrix (see `grid.room`) unless the sheet's extent was not the scan's."""
     from python_calamine import CalamineWorkbook
 
     check_input_file(path)
@@ -171,8 +179,13 @@ def read_xlsx_rows(path: Path, pick: Callable[[list[str]], str | None] = _data_s
         sheet_name = pick(names)
         if sheet_name is None:
             return None
-        scan, hidden = _scan_xlsx(path, sheet_name)
-        rows = workbook.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
+        scan, hidden = _scan_xlsx(path, sheet_name)  # first: it bounds what calamine will lay out
+        with ThreadPoolExecutor(1, thread_name_prefix="bulkcc-calamine") as pool:
+            parsing = pool.submit(workbook.get_sheet_by_name, sheet_name)  # 1 s at 100,000 rows, without the GIL
+            cells = room(scan.last_row, scan.last_column)
+            sheet = parsing.result()
+        rows = into(cells, sheet.to_python(skip_empty_area=False))
+        del sheet  # calamine's copy of the cells (3 times the size of the matrix)
     except InputError:
         raise
     except Exception as exc:  # CalamineError, XmlError, ZipError, OSError, ValueError …
@@ -266,18 +279,16 @@ def _columns(header: list[str], allow_meta: bool, table: SheetTable = CALLCENTER
     return _Columns(header, field_cols, meta_cols, raw_cols, unnamed, problems)
 
 
-def _unnamed_problems(row: int, cells: list[Any], columns: _Columns) -> list[Problem]:
-    """Cells under no name: a blank header, or past the last one (an unquoted separator in a CSV)."""
-    width = len(columns.header)
-    filled = [p for p in columns.unnamed if cells[p] is not None]
-    filled += [p for p in range(width, len(cells)) if cells[p] is not None]
+def _unnamed_problems(row: int, filled: list[tuple[int, Any]]) -> list[Problem]:
+    """Cells under no name (position, value): a blank header, or past the last one (an unquoted
+    separator in a CSV)."""
     if len(filled) <= _UNNAMED_SHOWN:
-        return [Problem(row, None, cells[p],
+        return [Problem(row, None, value,
                         f"a value in column {get_column_letter(p + 1)}, which has no name in row 1; "
                         "name the column or clear the cell (in a CSV: quote a text with commas)")
-                for p in filled]
-    letters = ", ".join(get_column_letter(p + 1) for p in filled[:_UNNAMED_SHOWN])
-    return [Problem(row, None, cells[filled[0]],
+                for p, value in filled]
+    letters = ", ".join(get_column_letter(p + 1) for p, _ in filled[:_UNNAMED_SHOWN])
+    return [Problem(row, None, filled[0][1],
                     f"{len(filled):,} values in columns which have no name in row 1 ({letters} …); name the "
                     "columns or clear the cells (in a CSV: quote a text that holds the separator)")]
 
@@ -289,7 +300,7 @@ def _bad_cell_problems(row: int, bad: Sequence[tuple[int, str, str | None]], hea
             for column, (position, kind, shown) in zip(named, bad, strict=True)]
 
 
-def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any]], *,
+def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any]] | np.ndarray, *,
                  scan: SheetScan | None = None, sheet_hidden: bool = False, shown_errors: bool = False,
                  table: SheetTable = CALLCENTERS_TABLE) -> Sheet:
     """The Sheet of these rows (row 1 first); `scan` adds what only the sheet's XML says.
@@ -301,6 +312,7 @@ def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any
     scan = scan or SheetScan()
     iterator = iter(rows)
     first = next(iterator, None)
+    body = rows[1:] if isinstance(rows, np.ndarray) else None  # a matrix from read_xlsx_rows: no copy
     if first is None:
         raise InputError(f"{name}: the sheet is empty; row 1 must hold the column names")
     header = ["" if is_blank(h) else str(h).strip() for h in first]
@@ -327,44 +339,32 @@ def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any
         problems.append(Problem(1, None, shown, "the column name in " + _bad_cell_message(kind, _cell_ref(1, position),
                                                                                             shown)))
 
-    index: list[int] = []
-    values: list[list[Any]] = []
-    kept = 0
-    last = 1
-    for excel_row, raw in enumerate(iterator, start=2):
-        last = excel_row
-        bad = bad_by_row.get(excel_row)
-        if bad is None and all(is_blank(v) for v in raw):
-            continue
-        kept += 1
-        if kept > MAX_ROWS:
-            continue  # counted for the message, not kept
-        cells = [None if is_blank(v) else v for v in raw]
-        cells += [None] * (len(header) - len(cells))
-        if shown_errors and not ERROR_TEXTS.isdisjoint(cells):
-            at = [pos for pos, v in enumerate(cells) if v in ERROR_TEXTS and (pos in reported or pos >= len(header))]
-            bad = [*(bad or ()), *((pos, ERROR, str(cells[pos])) for pos in at)]
-            for pos in at:
-                cells[pos] = None  # blank, as an xlsx error cell reads
-        problems += _unnamed_problems(excel_row, cells, columns)
-        problems += _bad_cell_problems(excel_row, bad or (), header)
-        index.append(excel_row)
-        values.append(cells)
-    for excel_row in sorted(r for r in bad_by_row if r > last):  # bad cells past calamine's last row
-        kept += 1
-        index.append(excel_row)
-        values.append([None] * len(header))
+    # Column-wise, at C speed (see `grid`): body row r is Excel row r + 2.
+    grid = grid_of(list(iterator) if body is None else body, len(header))
+    keep = np.asarray(grid.filled.any(axis=1))  # a blank row is skipped, unless it holds a bad cell
+    keep[[r - 2 for r in bad_by_row if 2 <= r < len(keep) + 2]] = True
+    kept = np.flatnonzero(keep)
+    past = sorted(r for r in bad_by_row if r > len(keep) + 1)  # bad cells past calamine's last row
+    if len(kept) + len(past) > MAX_ROWS:
+        raise InputError(f"{name} has {len(kept) + len(past):,} rows that hold values, over the {MAX_ROWS} limit; "
+                         "split the file")
+    bad_at = {r - 2: bad for r, bad in bad_by_row.items() if 2 <= r < len(keep) + 2}
+    if shown_errors:  # each such cell is then blank, as an xlsx error cell reads
+        for r, found in grid.take(sorted(reported | set(range(len(header), grid.width))), ERROR_TEXTS).items():
+            bad_at[r] = [*bad_at.get(r, ()), *((position, ERROR, str(value)) for position, value in found)]
+    # Problems row by row, as a reader of the sheet meets them: cells under no name, then bad cells.
+    unnamed = [*columns.unnamed, *range(len(header), grid.width)]
+    with_unnamed = np.flatnonzero(grid.filled[:, unnamed].any(axis=1)).tolist() if unnamed else []
+    for r in sorted({*with_unnamed, *bad_at}):
+        filled = [(p, grid.cells[r, p]) for p in unnamed if grid.filled[r, p]]
+        problems += _unnamed_problems(r + 2, filled)
+        problems += _bad_cell_problems(r + 2, bad_at.get(r, ()), header)
+    for excel_row in past:
         problems += _bad_cell_problems(excel_row, bad_by_row[excel_row], header)
-    if kept > MAX_ROWS:
-        raise InputError(f"{name} has {kept:,} rows that hold values, over the {MAX_ROWS} limit; split the file")
 
+    index = [*(kept + 2).tolist(), *past]
     idx = pd.Index(index, name="excel_row", dtype="int64")
-
-    def frame_of(positions: dict[str, int]) -> pd.DataFrame:
-        return pd.DataFrame([[cells[p] for p in positions.values()] for cells in values],
-                            columns=list(positions), index=idx, dtype=object)
-
-    frame = frame_of(columns.fields)
+    frame, meta, raw = grid.frames(kept, len(past), idx, columns.fields, columns.meta, columns.raw)
     warnings = hidden_warnings(sheet_name, index, frame, columns.fields, scan, sheet_hidden)
-    return Sheet(path=path, sheet_name=sheet_name, frame=frame, meta=frame_of(columns.meta),
-                 header_problems=problems, raw=frame_of(columns.raw), warnings=warnings)
+    return Sheet(path=path, sheet_name=sheet_name, frame=frame, meta=meta, header_problems=problems, raw=raw,
+                 warnings=warnings)
