@@ -202,7 +202,8 @@ def _render_outcome(outcome, results_path: Path) -> None:
 
     counts = Counter(r.status for r in outcome.results)
     parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    out.print(f"{len(outcome.results)} rows: {parts}", markup=False)
+    if outcome.results or not outcome.operator_results:  # (a sheet of operators only has no call center rows)
+        out.print(f"{len(outcome.results)} row{'' if len(outcome.results) == 1 else 's'}: {parts}", markup=False)
     from bulkcc.cli.operator_output import operator_outcome_lines
 
     for line in operator_outcome_lines(outcome.operator_results, MAX_SHOWN_ROWS, results_path):

@@ -269,13 +269,15 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
                         target_label=conn.target_label)
                 if run.refused is None:
                     await _send_phase(conn, the_plan, options, run, journal, hashes, progress, stop)
-                if the_plan.deletes and run.refused is None:  # a rollback's deletes: after its updates
+                if operators is not None and run.refused is None:  # creates, updates, then operator changes
+                    await operators.send(conn, run, journal, concurrency=pool, progress=progress, stop=stop)
+                if the_plan.deletes and run.refused is None:
+                    # A rollback's deletes come last: its operator rows may take agents out of the very
+                    # centers it deletes, and a center deleted first answers those with a 404.
                     await run_deletes(conn.client, the_plan.deletes, allow=options.allow_delete, journal=journal,
                                       results=run.deleted, start_times=run.start_times, redact=conn.client.redact,
                                       progress=progress, stop=stop, concurrency=options.connection.pool_size,
                                       target_label=conn.target_label)
-                if operators is not None and run.refused is None:  # creates, updates, then operator changes
-                    await operators.send(conn, run, journal, concurrency=pool, progress=progress, stop=stop)
             except RunStopped as exc:
                 run.stopped_by = str(exc)
             throttled, requests_sent = conn.client.throttled, conn.client.requests_sent

@@ -34,15 +34,15 @@ Clock = Callable[[], float]
 RATE_WINDOW_S = 10  # the rate shown is over the last 10 s (fewer whole seconds at the start)
 # Per phase: the bar's label, and the line that starts it in a log.
 PHASES = {
-    "sending": ("PATCH", "sending {total} requests to {label}"),
-    "reading": ("GET", "reading {total} live call centers from {label}"),
-    "listing": ("GET", "reading the call centers of {total} offices from {label}"),
-    "creating": ("POST", "creating {total} call centers on {label}"),
-    "deleting": ("delete", "deleting {total} call centers on {label}"),  # a label: no method literal
+    "sending": ("PATCH", "sending {total} request{s} to {label}"),
+    "reading": ("GET", "reading {total} live call center{s} from {label}"),
+    "listing": ("GET", "reading the call centers of {total} office{s} from {label}"),
+    "creating": ("POST", "creating {total} call center{s} on {label}"),
+    "deleting": ("delete", "deleting {total} call center{s} on {label}"),  # a label: no method literal
     # The operators sheet's phases: its --diff reads, then its changes (after the call centers').
-    "reading operators": ("GET operators", "reading the operators of {total} call centers from {label}"),
-    "reading skills": ("GET skill", "reading {total} operators' skill levels from {label}"),
-    "operators": ("operators", "sending {total} operator changes to {label}"),
+    "reading operators": ("GET operators", "reading the operators of {total} call center{s} from {label}"),
+    "reading skills": ("GET skill", "reading the skill levels of {total} operator{s} from {label}"),
+    "operators": ("operators", "sending {total} operator change{s} to {label}"),
 }
 
 
@@ -111,7 +111,9 @@ class LineProgress(QuietProgress):
     def start(self, total: int, label: str, phase: str = "sending") -> None:
         super().start(total, label, phase)
         self._last = self.clock()
-        print(PHASES[phase][1].format(total=total, label=label), file=self.stream, flush=True)
+        if total:  # a phase with nothing to do (a rollback with no PATCH rows) is not worth two lines
+            print(PHASES[phase][1].format(total=total, label=label, s="" if total == 1 else "s"),
+                  file=self.stream, flush=True)
 
     def advance(self, status: str, started_at: Iterable[float] = ()) -> None:
         super().advance(status, started_at)
@@ -129,7 +131,8 @@ class LineProgress(QuietProgress):
         print(self.line(), file=self.stream, flush=True)
 
     def close(self) -> None:
-        self._print()
+        if self.total:
+            self._print()
 
 
 class BarProgress(QuietProgress):
