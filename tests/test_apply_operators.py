@@ -175,6 +175,31 @@ async def test_twenty_centers_created_and_given_five_operators_each_in_one_run(t
             {ids[name]: ops for name, ops in wanted.items()}
 
 
+async def test_one_rollback_takes_the_agents_out_of_created_centers_then_deletes_them(tmp_path: Path) -> None:
+    office = 5_100_000_000_000_002
+    centers = [{"name": name, "office_id": office} for name in ("New A", "New B")]
+    operators = [{"call_center_name": name, "user_id": USERS[60 + n], "role": "operator", "skill_level": 50}
+                 for n, name in enumerate(["New A", "New A", "New B"])]
+    async with _sim([], seeded_operators=(0, 0)) as sim:
+        source = _workbook(tmp_path / "migrate.xlsx", operators, centers)
+        outcome = await apply_async(source, _options(sim, tmp_path / "results.xlsx", diff=True))
+        assert outcome.exit_code == EXIT_OK, outcome.message
+        created = [int(r.id) for r in outcome.results]
+
+        sim.requests.clear()
+        back = await apply_async(tmp_path / "results-rollback.xlsx",
+                                 _options(sim, tmp_path / "rollback.xlsx", allow_delete=True))
+        assert back.exit_code == EXIT_OK, back.message
+        assert [r.status for r in back.operator_results] == ["removed"] * 3
+        assert [r.status for r in back.deletes] == ["deleted"] * 2
+        # The agents are taken out before their centers go: no answer of the rollback was a 404.
+        writes = _writes(sim)
+        assert [r.method for r in writes] == ["DELETE"] * 5
+        assert all(r.path.endswith("/operators") for r in writes[:3])
+        assert sorted(r.path for r in writes[3:]) == sorted(f"/api/v2/callcenters/{cc}" for cc in created)
+        assert all(cc not in sim.store for cc in created)
+
+
 async def test_diff_with_exact_operators_brings_seeded_centers_to_exactly_the_sheet(sim: Simulator,
                                                                                    tmp_path: Path) -> None:
     seeded = _state(sim)
