@@ -28,7 +28,7 @@ from bulkcc.send.connection import ConnectionOptions
 from bulkcc.send.target import KEY_ENV, Target
 from bulkcc.sim.server import USER_ID_BASE, Simulator, SimulatorConfig, ids_for_demo, seed_store
 from bulkcc.workbook.operator_results import read_operator_results
-from bulkcc.workbook.operator_sheet import read_operator_rows
+from bulkcc.workbook.opsheet import read_operator_rows
 
 pytestmark = pytest.mark.timeout(60)
 

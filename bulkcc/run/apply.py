@@ -73,7 +73,7 @@ def prepare_operators(validation: Validation, the_plan: Plan, options: ApplyOpti
     """The operators sheet's part of the run (None without one); with --resume the rollback's operators
     rows of the earlier run are kept (their prior values are the true ones)."""
     from bulkcc.run.operator_input import operator_work
-    from bulkcc.workbook.operator_sheet import read_operator_rows
+    from bulkcc.workbook.opsheet import read_operator_rows
 
     rollback = options.rollback_file()
     earlier = read_operator_rows(rollback) if options.diff and options.resume and rollback.is_file() else []

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from bulkcc.errors import Problem
 from bulkcc.fields import suggest_column
@@ -73,6 +74,24 @@ def read_operator_sheet(path: str | Path) -> Sheet | None:
     if not any(not is_blank(v) for row in rows for v in row) and not scan.bad_cells:
         return None  # a blank sheet: no operator rows
     return build_operator_sheet(path, rows, sheet_name, scan=scan, sheet_hidden=hidden)
+
+
+def read_operator_rows(path: str | Path) -> list[dict[str, Any]]:
+    """The filled cells of each row of a workbook's operators sheet, as plain cells ([] if it has none).
+
+    For a rollback workbook merged on --resume: read through the same bounded reader as any input.
+    """
+    sheet = read_operator_sheet(path)
+    if sheet is None:
+        return []
+    out = []
+    for cells in sheet.frame.to_dict("records"):
+        # python-calamine reads every number as a float: a skill level of 50 is 50, as the sheet shows it.
+        filled = {name: int(value) if isinstance(value, float) and value.is_integer() else value
+                  for name, value in cells.items() if name in OPERATOR_COLUMNS and not is_blank(value)}
+        if filled:
+            out.append(filled)
+    return out
 
 
 def _finish(sheet: Sheet) -> Sheet:
