@@ -91,8 +91,11 @@ async def test_a_429_spaces_every_start_at_the_cut_rate_without_idling_for_its_r
     times = sorted(await start_times(pacer, 4))  # four callers waiting at once: none slips through
     assert pacer.pauses == 1
     assert times[0] - throttled_at < 0.3  # the others did not idle for the Retry-After
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-    assert min(gaps) >= 0.95 / (100 * SAFETY_MARGIN * BETA)  # spaced at the cut rate, no burst
+    # Spaced at the cut rate, no burst: the k-th start comes no sooner than k + 1 slots of the cut rate
+    # after the 429. (Against the 429, not the previous start: a start that wakes late on a loaded
+    # machine shortens the gap to the next one, which was booked on time, without any burst.)
+    cut = 100 * SAFETY_MARGIN * BETA
+    assert all(t - throttled_at >= 0.95 * (k + 1) / cut for k, t in enumerate(times)), times
 
 
 async def test_a_429_for_a_request_sent_before_the_cut_does_not_cut_again() -> None:
