@@ -14,6 +14,7 @@ import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from bulkcc.errors import Problem
@@ -31,6 +32,12 @@ def _col(frame: pd.DataFrame, name: str) -> pd.Series:
     if name in frame:
         return frame[name]
     return pd.Series(pd.NA, index=frame.index, dtype=object)
+
+
+def _true(column: pd.Series) -> pd.Series:
+    """True where the cell is True; blank (NA) is not. (`fillna(False)` on an object column warns of a
+    downcast on pandas 2.x.)"""
+    return column.map(lambda v: v is True or v is np.True_).astype(bool)
 
 
 def _rows_text(rows: list[int]) -> str:
@@ -161,7 +168,7 @@ def removal_ignores_the_rest(typed: pd.DataFrame, raw: pd.DataFrame) -> Iterator
     role and skill level; making the admin clear them first would only be busywork. The row says
     what is not used, so nobody reads a role there as something that will be set.
     """
-    removing = _col(typed, "remove").fillna(False).astype(bool)
+    removing = _true(_col(typed, "remove"))
     rows: set[int] = set()
     columns = []
     for column in NOT_FOR_REMOVAL:
@@ -181,7 +188,7 @@ def skill_zero_only_with_diff(typed: pd.DataFrame, *, diff: bool) -> Iterator[Pr
     if diff:
         return
     skill = _col(typed, "skill_level")
-    for row in typed.index[(skill == 0).fillna(False).astype(bool)]:
+    for row in typed.index[_true(skill == 0)]:
         yield _problem(row, "skill_level", 0, (
             f"skill_level 0 is allowed only when changing an existing operator's level (with --diff); adding "
             f"an operator takes {ADD_SKILL_MIN}-{SKILL_MAX}: type {ADD_SKILL_MIN} to {SKILL_MAX}, or run with "

@@ -201,7 +201,9 @@ def _write_results_sheet(sheet: StreamSheet, results: Sequence[RowResult], input
     outcome = [*OUTCOME_COLUMNS, CHANGES_COLUMN] if include_changes else list(OUTCOME_COLUMNS)
     # `id` is already an outcome column; a name twice in row 1 would make the file unreadable as input.
     input_columns = [c for c in input_frame.columns if c not in outcome]
-    raw_rows = input_frame[input_columns].itertuples(index=False, name=None)
+    # (pandas 2.2.0's itertuples of no columns yields no rows at all, rather than empty ones)
+    raw_rows = input_frame[input_columns].itertuples(index=False, name=None) if input_columns else \
+        (() for _ in input_frame.index)
     raw_by_row = dict(zip(input_frame.index, raw_rows, strict=True))
     raw_ids = input_frame["id"].to_dict() if "id" in input_frame.columns else {}
     identifier = [name in IDENTIFIER_COLUMNS for name in input_columns]
