@@ -6,6 +6,10 @@
 * `callcenters-with-errors.xlsx`: the mistakes admins typically make, one or two
   per row, between a few valid rows (and an unknown column `max_hold_secs`).
 * `callcenters.csv`: the first rows of `callcenters.xlsx` as CSV (UTF-8).
+* `migration.xlsx`: a migration in one workbook: three new call centers (no id,
+  an `office_id` the simulator knows) and a change to center 1001 on the
+  callcenters sheet, and on the operators sheet five agents for each new center
+  (by `call_center_name`) and one more for 1001 (by `call_center_id`).
 
 The output is deterministic (seeded values, fixed zip timestamps), so running the
 script again leaves git clean. `realistic_row(i, rng)` is also the row generator
@@ -305,6 +309,50 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
     return path
 
 
+MIGRATION_OFFICE = "5100000000000002"  # one of the simulator's made-up offices (DACH)
+FIRST_USER = 6_200_000_000_000_101  # in the simulator's pool of users (from 6200000000000001)
+ROLES = ("operator", "operator", "supervisor", "operator", "admin")
+
+
+def migration_sheets() -> tuple[list[list[Any]], list[list[Any]]]:
+    """The callcenters and operators sheets of `migration.xlsx` (header row first)."""
+    header = ["id", "name", "office_id", "ring_seconds", "monday_hours", "hold_queue.max_hold_seconds"]
+    centers: list[list[Any]] = [header]
+    new = ("Support Berlin", "Support München", "Vertrieb Hamburg")
+    centers += [[None, name, MIGRATION_OFFICE, 25, "08:00-18:00", 600] for name in new]
+    centers.append(["1001", None, None, 30, None, None])
+    operators: list[list[Any]] = [["call_center_id", "call_center_name", "user_id", "role", "skill_level"]]
+    user = FIRST_USER
+    for name in new:
+        for n, role in enumerate(ROLES):
+            operators.append([None, name, str(user), role, 100 - 10 * n])
+            user += 1
+    operators.append(["1001", None, str(user), "operator", 80])
+    return centers, operators
+
+
+def write_migration(path: Path) -> Path:
+    centers, operators = migration_sheets()
+    workbook = Workbook()
+    for title, rows in (("callcenters", centers), ("operators", operators)):
+        sheet = workbook.active if title == "callcenters" else workbook.create_sheet(title)
+        sheet.title = title
+        for row in rows:
+            sheet.append(row)
+        for cell in sheet[1]:
+            cell.font = Font(bold=True, color="FFFFFF")
+            cell.fill = PatternFill("solid", fgColor="305496")
+        for column in sheet.columns:
+            sheet.column_dimensions[column[0].column_letter].width = max(12, *(len(str(c.value or "")) + 2
+                                                                               for c in column))
+            if column[0].value in ("id", "office_id", "call_center_id", "user_id"):
+                for cell in column[1:]:
+                    cell.number_format = "@"  # ids are text: Excel keeps 15 significant digits of a number
+    workbook.save(path)
+    _make_reproducible(path)
+    return path
+
+
 def main(out_dir: Path = HERE) -> list[Path]:
     rows = sample_rows()
     header = used_columns(rows)
@@ -321,6 +369,7 @@ def main(out_dir: Path = HERE) -> list[Path]:
     csv_header = used_columns(csv_rows)
     written.append(write_csv(out_dir / "callcenters.csv", csv_header,
                              [[row.get(c) for c in csv_header] for row in csv_rows]))
+    written.append(write_migration(out_dir / "migration.xlsx"))
     return written
 
 

@@ -579,6 +579,22 @@ def test_the_quick_start_works_from_a_fresh_folder(tmp_path: Path, monkeypatch) 
     assert _statuses(tmp_path / "results2.xlsx") == {"unchanged": 20}  # the first run's changes were kept
 
 
+def test_the_sample_migration_creates_its_centers_with_their_agents_once(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    first = _bulkcc("apply", SAMPLES.HERE / "migration.xlsx", "--simulator", "--results", "results.xlsx")
+    assert first.exit_code == EXIT_OK, first.output
+    assert "4 rows: 3 created, 1 updated" in first.output and "16 operator rows: 16 added" in first.output
+    kept = StateFile(tmp_path / ".bulkcc-simulator.jsonl").load(dict)
+    created = {int(cc_id) for cc_id, cc in kept.items() if cc.get("name") in ("Support Berlin", "Support München",
+                                                                            "Vertrieb Hamburg")}
+    assert len(created) == 3
+    again = _bulkcc("apply", SAMPLES.HERE / "migration.xlsx", "--simulator", "--results", "again.xlsx")
+    assert again.exit_code == EXIT_INVALID  # the names are live in their office now: nothing is sent
+    assert "already" in again.output
+    assert len([cc for cc in StateFile(tmp_path / ".bulkcc-simulator.jsonl").load(dict).values()
+                if cc.get("name") == "Support Berlin"]) == 1
+
+
 def test_simulator_state_works_only_with_simulator(tmp_path: Path) -> None:
     source = write_rows(tmp_path / "in.xlsx", realistic_rows(2))
     run = _bulkcc("apply", source, "--base-url", "http://127.0.0.1:9", "--simulator-state", tmp_path / "s.jsonl",

@@ -377,7 +377,8 @@ def test_the_samples_are_what_make_samples_writes(tmp_path: Path, samples_dir: P
         return {name: [[c.value for c in row] for row in workbook[name].iter_rows()] for name in workbook.sheetnames}
 
     written = make_samples.main(tmp_path)
-    assert [p.name for p in written] == ["callcenters.xlsx", "callcenters-with-errors.xlsx", "callcenters.csv"]
+    assert [p.name for p in written] == ["callcenters.xlsx", "callcenters-with-errors.xlsx", "callcenters.csv",
+                                         "migration.xlsx"]
     for path in written:
         assert content(path) == content(samples_dir / path.name), f"{path.name} is stale: rerun make_samples.py"
 
