@@ -8,7 +8,10 @@ live state is read by the run layer), what of a live routing a PATCH cannot
 carry back, so that --diff never sends a routing that would lose it (`exact`),
 the check that an answer shows what was sent (`compare`), the saved plan file
 (`planfile`, read back strictly by `saved`), the stale guard of a saved --diff
-plan (`stale`) and the data of the review workbook (`review`). May import
+plan (`stale`), the data of the review workbook (`review`), and the operator
+changes of the operators sheet as values (`operator_changes`), planned purely
+from its rows and the live operators (`operators`), in the saved plan
+(`operator_planfile`). May import
 `validate`, `workbook`, and the bottom layer (`fields`, `errors`, `values`,
 `status`); never `send`, `run` or `sim`.
 """

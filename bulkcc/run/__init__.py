@@ -9,7 +9,11 @@ created sheet, only with --allow-delete (`deletes`, the one DELETE of bulkcc),
 `export` (and `export_cells`: every cell reads back as its live value, or is
 blank with a note), reading live call centers (`live`), the crash-safe journal
 (`journal`, written through the group commit of `commit`), the lock that
-allows one run per results path (`lock`) and progress output (`progress`).
+allows one run per results path (`lock`), Ctrl-C and SIGTERM (`signals`) and
+progress output (`progress`); and the operators sheet's part of a run: its
+input (`operator_input`), its --diff reads and its sends (`operators`), the phase
+the engine runs after the call centers (`operator_phase`) and `export --operators`
+(`export_operators`). Office listings for creates go through `listing`.
 May import `send`,
 `plan`, `validate`, `workbook` and the bottom layer; never `cli` or `sim`.
 """

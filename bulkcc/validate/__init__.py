@@ -1,8 +1,9 @@
 """Validation: every cell and every rule of a sheet, all problems at once.
 
-Owns the cell parsers (`cells`), the pandera schema generated from the field
-table (`schema`), the rules between fields (`rules`), the `Validation` report
-(`validation`) and its renderings as a terminal table, JSON and an annotated
+Owns the cell parsers (`cells`), a sheet parsed column by column (`frame`), the
+pandera schema generated from a field table (`schema`), the rules between fields
+(`rules`; the operators sheet's: `operator_rules`), the `Validation` report
+(`validation`; the operators sheet's part: `operators`) and its renderings as a terminal table, JSON and an annotated
 workbook (`report`). May import `workbook` (to read the sheet) and the bottom
 layer; never `plan`, `send`, `run` or `sim`.
 """

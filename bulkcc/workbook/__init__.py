@@ -4,9 +4,12 @@ Owns the layout (sheet names, the Results columns: `layout`), reading a workbook
 or CSV into raw cells (`reader`, over `inputfile`: only regular files of bounded
 size; `csvtext`: CSV in any separator and encoding Excel writes; `sheetxml`: what
 only the sheet's XML says, such as error cells; `hidden`: the warnings for what is
-hidden on screen), safe xlsx writing (`xlsx`: text stays text,
+hidden on screen; `grid`: a sheet's cells as one matrix, blanks found column-wise;
+`opsheet`: the operators sheet, through the same reader), safe xlsx writing (`xlsx`: text stays text,
 atomic saves), the template and export format (`template`), the results
-workbook (`results`), a rollback's created sheet (`created`), the review workbook of a plan (`review`) and the
+workbook (`results`, and its Operators sheet: `operator_results`), a rollback's
+created sheet (`created`), the review workbook of a plan (`review`) and the
 generated column docs (`docs`). May import only
-the bottom layer (`fields`, `errors`, `values`, `status`).
+the field tables (`fields`, `operator_fields`) and the bottom layer (`errors`,
+`values`, `status`).
 """
