@@ -8,8 +8,8 @@ use, so `import bulkcc` (and the CLI's `--help`) stays fast:
     for problem in validation.problems: ...
 
 Layers, top to bottom (import-linter checks them, see pyproject.toml):
-`cli` → `run` → `send` | `plan` → `validate` → `workbook` → `fields`, `errors`,
-`values`, `status`. The simulator (`sim`) sits beside them, reached only by
+`cli` → `run` → `send` | `plan` → `validate` → `workbook` → `operator_fields` →
+`fields`, `errors`, `values`, `status`. The simulator (`sim`) sits beside them, reached only by
 `bulkcc simulate` and the `--simulator` hook in `send.connection`.
 """
 
@@ -46,17 +46,29 @@ _EXPORTS = {
     "UsageError": "bulkcc.errors",
     "RunStopped": "bulkcc.errors",
     "Status": "bulkcc.status",
+    # Migrations: creates and the operators sheet.
+    "PlannedCreate": "bulkcc.plan.creates",
+    "OperatorRow": "bulkcc.operator_fields",
+    "OperatorsValidation": "bulkcc.validate.operators",
+    "OperatorPlan": "bulkcc.plan.operator_changes",
+    "plan_operators": "bulkcc.plan.operators",
 }
 
 __all__ = [
-    "ApplyOptions", "ApplyOutcome", "BulkccError", "ConnectionOptions", "ExportQuery", "InputError", "Plan",
-    "Problem", "RunStopped", "SavedPlan", "Status", "UsageError", "Validation", "__version__", "apply",
-    "apply_async", "apply_plan", "apply_plan_async", "export", "export_async", "make_plan", "read_plan_file",
+    "ApplyOptions", "ApplyOutcome", "BulkccError", "ConnectionOptions", "ExportQuery", "InputError", "OperatorPlan",
+    "OperatorRow", "OperatorsValidation", "Plan", "PlannedCreate", "Problem", "RunStopped", "SavedPlan", "Status",
+    "UsageError", "Validation", "__version__", "apply",
+    "apply_async", "apply_plan", "apply_plan_async", "export", "export_async", "make_plan", "plan_operators",
+    "read_plan_file",
     "resolve_target", "validate_file", "write_plan_file",
 ]
 
 if TYPE_CHECKING:
     from bulkcc.errors import BulkccError, InputError, Problem, RunStopped, UsageError
+    from bulkcc.operator_fields import OperatorRow
+    from bulkcc.plan.creates import PlannedCreate
+    from bulkcc.plan.operator_changes import OperatorPlan
+    from bulkcc.plan.operators import plan_operators
     from bulkcc.plan.planfile import SavedPlan, read_plan_file, write_plan_file
     from bulkcc.plan.plans import Plan, make_plan
     from bulkcc.run.apply import ApplyOptions, ApplyOutcome, apply, apply_async
@@ -65,6 +77,7 @@ if TYPE_CHECKING:
     from bulkcc.send.connection import ConnectionOptions
     from bulkcc.send.target import resolve_target
     from bulkcc.status import Status
+    from bulkcc.validate.operators import OperatorsValidation
     from bulkcc.validate.validation import Validation, validate_file
 
 
