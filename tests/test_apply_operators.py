@@ -621,3 +621,27 @@ async def test_the_confirmation_shows_operator_changes_apart(tmp_path: Path) -> 
             "only what differs from live is sent).") in result.stdout
     assert "add user 42 to call center 1001 as supervisor, skill 80" in result.stdout
     assert "--exact-operators: the operators that the sheet does not list are removed" in result.stdout
+
+
+@pytest.mark.parametrize("key", ["user_id", "call_center_id"])
+async def test_a_plan_whose_operator_ids_were_edited_beyond_int64_is_refused(sim: Simulator, tmp_path: Path,
+                                                                             key: str) -> None:
+    """A cell of 2^64 is refused (over 2^63): a plan edited to that id is refused as well, never sent."""
+    import json
+
+    source = _workbook(tmp_path / "ops.xlsx", [{"call_center_id": IDS[0], "user_id": USERS[150]}])
+    made = await _cli("plan", source, "--out", tmp_path / "plan.json", *_target_args(sim.base_url))
+    assert made.exit_code == EXIT_OK, made.output
+    document = json.loads((tmp_path / "plan.json").read_text())
+    request = document["operators"]["requests"][0]
+    old, big = request[key], 2**64
+    request[key] = big
+    request["body"] = {k: big if k == key else v for k, v in request["body"].items()}
+    request["path"] = request["path"].replace(str(old), str(big))
+    request["action"] = request["action"].replace(str(old), str(big))
+    (tmp_path / "plan.json").write_text(json.dumps(document))
+    refused = await _cli("apply", tmp_path / "plan.json", "--yes", "--results", tmp_path / "r.xlsx",
+                         *_target_args(sim.base_url))
+    assert refused.exit_code == EXIT_USAGE, refused.output
+    assert f"operators.requests[0].{key}: expected a whole number of 1-9223372036854775807" in refused.output
+    assert _writes(sim) == []

@@ -26,6 +26,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from bulkcc.fields import INT64_MAX
 from bulkcc.operator_fields import (
     ADD_KEYS,
     ADD_SKILL_MIN,
@@ -129,9 +130,10 @@ def _before(value: Any, where: str) -> LiveOperator | None:
 def _request(value: Any, where: str, diff: bool, exact: bool) -> OperatorRequest:
     item = _object(value, where, REQUEST_KEYS + (("before",) if diff else ()))
     row = _int(item["row"], f"{where}.row", 2, null=exact)
-    user_id = _int(item["user_id"], f"{where}.user_id", 1)
+    # Ids are int64 on the API: one beyond it is no id a workbook could name (its cell is refused).
+    user_id = _int(item["user_id"], f"{where}.user_id", 1, INT64_MAX)
     assert user_id is not None
-    center_id = _int(item["call_center_id"], f"{where}.call_center_id", 1, null=True)
+    center_id = _int(item["call_center_id"], f"{where}.call_center_id", 1, INT64_MAX, null=True)
     name = _text(item["call_center_name"], f"{where}.call_center_name", null=True)
     create_row = _int(item["create_row"], f"{where}.create_row", 2, null=True)
     if (center_id is None) == (create_row is None) or (create_row is not None and name is None):
