@@ -20,7 +20,7 @@ from openpyxl import Workbook, load_workbook
 from support import ScriptedApi, options
 
 from bulkcc.cli import main
-from bulkcc.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, UsageError
+from bulkcc.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, LiveStateError, UsageError
 from bulkcc.run.apply import apply_async
 from bulkcc.run.export import ExportQuery, export_async
 from bulkcc.run.progress import QuietProgress
@@ -432,6 +432,25 @@ async def test_a_center_whose_operators_cannot_be_read_gets_nothing_sent(tmp_pat
     assert [r.status for r in outcome.operator_results] == ["failed", "failed"]
     assert "its users are a string, not a list" in outcome.operator_results[0].error
     assert set(api.arrivals) == {"api/v2/callcenters/11/operators"}  # read once, nothing written
+
+
+async def test_an_operators_list_that_gives_a_cursor_is_not_exported_as_if_whole(tmp_path: Path) -> None:
+    """The operators list has no pages: one that says it has more would leave operators out of the export,
+    and --exact-operators would then remove them. Nothing is written; --diff reads it as unreadable."""
+    first = {"id": "7", "group_details": [{"group_id": "11", "role": "admin"}]}
+    scripts = {"api/v2/callcenters": [("json", 200, {"items": [{"id": "11", "name": "A"}]})],
+               "api/v2/callcenters/11/operators": [("json", 200, {"users": [first], "cursor": "page2"})],
+               "api/v2/callcenters/11/operators/7/skill": [("json", 200, {"skill_level": "50"})]}
+    async with ScriptedApi(scripts) as api:
+        with pytest.raises(LiveStateError, match="gives a cursor"):
+            await export_async(tmp_path / "export.xlsx", ExportQuery(), _connection(api.base_url), operators=True)
+        assert not (tmp_path / "export.xlsx").exists()
+        rows = [{"call_center_id": 11, "user_id": 8}]
+        outcome = await apply_async(_workbook(tmp_path / "ops.xlsx", rows),
+                                    _options(api, tmp_path / "r.xlsx", diff=True, exact_operators=True))
+    assert [r.status for r in outcome.operator_results] == ["failed"]
+    assert "gives a cursor" in outcome.operator_results[0].error
+    assert len(api.arrivals["api/v2/callcenters/11/operators"]) == 2  # the export's read, the run's: no add
 
 
 # ---- a stopped run, resumed ----------------------------------------------------------

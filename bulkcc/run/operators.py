@@ -78,6 +78,11 @@ def parse_operators(data: Any, center_id: int) -> CenterLive | str:
         users = []  # the schema allows a null list: no users
     if not isinstance(users, list):
         return f"its users are {kind_of(users)}, not a list"
+    if data.get("cursor"):
+        # The spec's list has no pages: one that has more is not whole, and an operator missing from an
+        # export would be removed by --exact-operators when it is applied.
+        return (f"it gives a cursor ({shown(data.get('cursor'))}), as if it had more pages, which the operators "
+                "list does not have: it cannot be read whole")
     operators: dict[int, LiveOperator] = {}
     for position, user in enumerate(users, start=1):
         user_id = answer_id(user.get("id")) if isinstance(user, Mapping) else None
