@@ -205,3 +205,48 @@ async def test_an_office_that_cannot_be_read_sends_none_of_its_creates(tmp_path)
         assert "could not be read" in outcome.results[0].error
         assert api.count("POST") == 0
 
+
+
+def _rollback_book(path: Path, ids: list, far_cell: bool = False) -> Path:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.title = "callcenters"
+    workbook.active.append(["id", "ring_seconds"])
+    workbook.active.append(["1001", 20])
+    sheet = workbook.create_sheet("created")
+    sheet.append(["id", "name", "office_id"])
+    for cc_id in ids:
+        sheet.append([cc_id, "Support", str(OFFICE)])
+    if far_cell:
+        sheet.cell(row=1_048_576, column=16_384, value="x")
+    workbook.save(path)
+    return path
+
+
+def test_a_created_sheet_that_runs_to_the_last_cell_is_refused_not_laid_out(tmp_path):
+    """A stray cell at XFD1048576 of the created sheet made calamine lay out 17 billion cells (an abort):
+    it is read by the bounded reader of every input sheet, and refused in one line. A real process: on
+    the old code it dies of the allocation."""
+    import subprocess
+    import sys
+
+    from support import cli_env
+
+    book = _rollback_book(tmp_path / "rollback.xlsx", ["1001"], far_cell=True)
+    done = subprocess.run([sys.executable, "-m", "bulkcc.cli", "apply", str(book), "--yes", "--allow-delete",
+                           "--base-url", "http://127.0.0.1:9", "--results", str(tmp_path / "r.xlsx")],
+                          capture_output=True, text=True, timeout=60, env=cli_env(), cwd=tmp_path)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "cannot read the created sheet" in done.stderr and "over the 25,000,000 limit" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_created_id_typed_as_a_number_of_16_digits_is_refused(tmp_path):
+    """Excel keeps 15 digits of a number: 4800000000000001 typed as one may be another center's id, and a
+    DELETE of it would delete that one. Ids as text (as bulkcc writes them) and short numbers are read."""
+    book = _rollback_book(tmp_path / "rollback.xlsx", [4_800_000_000_000_001, "4800000000000002", 1003])
+    rows, problems = read_created(book)
+    assert [r.id for r in rows] == [4_800_000_000_000_002, 1003]
+    assert [(p.row, p.column) for p in problems] == [(2, "id")]
+    assert "15 digits" in problems[0].message

@@ -29,6 +29,7 @@ CREATED_NOTE = ("Call centers this run created. Applying this workbook with --al
                 "(DELETE /api/v2/callcenters/{id}); without it they are left alone. Remove a row to keep "
                 "that call center.")
 MAX_ID = 2**63 - 1
+ROUNDED_FROM = 10**15  # a number of 16 digits: Excel may have rounded it
 
 
 @dataclass(frozen=True)
@@ -67,18 +68,20 @@ def _id(value: Any) -> int | None:
 
 def read_created(path: str | Path) -> tuple[list[CreatedRow], list[Problem]]:
     """The created sheet's rows and its problems; no such sheet (or not a workbook): nothing."""
-    from python_calamine import CalamineWorkbook
+    from bulkcc.workbook.reader import read_xlsx_rows
 
     path = Path(path)
     if path.suffix.lower() not in XLSX_SUFFIXES:
         return [], []
     try:
-        workbook = CalamineWorkbook.from_path(str(path))
-        if CREATED_SHEET not in workbook.sheet_names:
-            return [], []
-        cells = workbook.get_sheet_by_name(CREATED_SHEET).to_python(skip_empty_area=False)
-    except Exception as exc:  # the data sheet was read already: a damaged second sheet is named here
-        raise InputError(f"cannot read the {CREATED_SHEET} sheet of {printable(path.name)}: {printable(exc)}") from exc
+        # The bounded reader of every input sheet: a stray cell at XFD1048576 would otherwise have
+        # calamine lay out 17 billion cells (an abort, not a message).
+        read = read_xlsx_rows(path, lambda names: CREATED_SHEET if CREATED_SHEET in names else None)
+    except InputError as exc:  # the data sheet was read already: a damaged second sheet is named here
+        raise InputError(f"cannot read the {CREATED_SHEET} sheet of {printable(path.name)}: {exc}") from exc
+    if read is None:
+        return [], []
+    cells = [list(row) for row in read[1]]
     if not cells:
         return [], []
     header = [str(h).strip() if h is not None else "" for h in cells[0]]
@@ -93,6 +96,13 @@ def read_created(path: str | Path) -> tuple[list[CreatedRow], list[Problem]]:
         if all(is_blank(v) for v in cell.values()):
             continue
         cc_id = _id(cell.get("id"))
+        if isinstance(cell.get("id"), float) and abs(cell["id"]) >= ROUNDED_FROM:
+            # Excel keeps 15 digits of a number: a 16-digit id typed as one may be another center's id.
+            problems.append(Problem(number, "id", cell.get("id"), "a number of 16 digits or more: a spreadsheet "
+                                    "keeps only 15 digits of a number, so it may be another call center's id; "
+                                    "format the column as Text and type the id again, or remove the row",
+                                    CREATED_SHEET))
+            continue
         if cc_id is None:
             problems.append(Problem(number, "id", cell.get("id"), "not a call center id (a positive whole number): "
                                     "fix it or remove the row", CREATED_SHEET))
