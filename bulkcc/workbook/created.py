@@ -95,10 +95,11 @@ def read_created(path: str | Path) -> tuple[list[CreatedRow], list[Problem]]:
         cell = {name: values[pos] if pos < len(values) else None for name, pos in where.items()}
         if all(is_blank(v) for v in cell.values()):
             continue
-        cc_id = _id(cell.get("id"))
-        if isinstance(cell.get("id"), float) and abs(cell["id"]) >= ROUNDED_FROM:
+        raw_id = cell.get("id")
+        cc_id = _id(raw_id)
+        if isinstance(raw_id, float) and abs(raw_id) >= ROUNDED_FROM:
             # Excel keeps 15 digits of a number: a 16-digit id typed as one may be another center's id.
-            problems.append(Problem(number, "id", cell.get("id"), "a number of 16 digits or more: a spreadsheet "
+            problems.append(Problem(number, "id", raw_id, "a number of 16 digits or more: a spreadsheet "
                                     "keeps only 15 digits of a number, so it may be another call center's id; "
                                     "format the column as Text and type the id again, or remove the row",
                                     CREATED_SHEET))
