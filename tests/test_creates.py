@@ -250,3 +250,22 @@ def test_a_created_id_typed_as_a_number_of_16_digits_is_refused(tmp_path):
     assert [r.id for r in rows] == [4_800_000_000_000_002, 1003]
     assert [(p.row, p.column) for p in problems] == [(2, "id")]
     assert "15 digits" in problems[0].message
+
+
+async def test_a_create_answered_with_a_center_the_office_already_had_is_not_taken_as_created(tmp_path):
+    """The API answers the POST with the id of a call center its office listed before (under another name):
+    no new center. It is failed, so the created sheet never lists it and no rollback deletes it."""
+    from support import ScriptedApi
+
+    scripts = {f"api/v2/offices/{OFFICE}/callcenters": [("json", 200, {"items": [{"id": "9", "name": "Old"}]})],
+               "api/v2/callcenters": [("json", 200, {"id": "9", "name": "Support 00", "office_id": str(OFFICE)})]}
+    book = write_rows(tmp_path / "new.xlsx", creates(1), header=HEADER)
+    async with ScriptedApi(scripts) as api:
+        outcome = await apply_async(book, options(tmp_path / "results.xlsx", api.base_url, diff=True,
+                                                  retry_policy=fast_retries))
+    assert [r.status for r in outcome.results] == ["failed"]
+    assert "already had before this create" in outcome.results[0].error
+    assert outcome.exit_code == EXIT_INVALID
+    rollback = tmp_path / "results-rollback.xlsx"
+    assert not rollback.exists() or read_created(rollback) == ([], [])
+    assert len(api.arrivals["api/v2/callcenters"]) == 1  # one POST: its answer was clear, if wrong

@@ -185,6 +185,13 @@ class CreatePhase:
         else:
             result.id = answer_id(api.data.get("id"))
             result.status, result.error = _verified(create, api.data)
+            listed = self.offices.get(create.office_id)
+            if listed is not None and any(result.id in ids for ids in listed.names.values()):
+                # Not a new call center: the office listed it before the POST. Failed, so the created
+                # sheet never lists it (a rollback with --allow-delete would delete a center it did not make).
+                result.status = Status.FAILED
+                result.error = (f"the API answered with call center {result.id}, which office {create.office_id} "
+                                "already had before this create: not taken as created (check the office in Dialpad)")
             self._record(create, result)
 
 
