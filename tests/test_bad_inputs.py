@@ -176,7 +176,20 @@ def operators_huge_cell(folder: Path) -> Path:
     return patch_sheet_xml(path, {b"HUGE": b"a" * 10_485_760}, member="xl/worksheets/sheet2.xml")
 
 
+def operators_only(folder: Path) -> Path:
+    """A workbook of agents only: an operators sheet and no callcenters sheet."""
+    workbook = Workbook()
+    workbook.active.title = "operators"
+    workbook.active.append(OPS[:3])
+    workbook.active.append(["1001", None, "5"])
+    path = folder / "ops-only.xlsx"
+    workbook.save(path)
+    return path
+
+
 OPERATOR_CASES = [
+    Case("operators: the only sheet, no callcenters sheet", operators_only, EXIT_USAGE,
+         "has no callcenters sheet (its first sheet is the operators sheet)"),
     Case("operators: a bad role and a name of no row", with_operators("ops-bad.xlsx", [
         ["1001", None, "5", "boss"], [None, "Nowhere", "6"]]), EXIT_INVALID, "'boss' is not an allowed role"),
     Case("operators: no user_id column", with_operators("ops-no-user.xlsx", [["1001", "admin"]],

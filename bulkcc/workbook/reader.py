@@ -317,6 +317,11 @@ def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any
         raise InputError(f"{name}: the sheet is empty; row 1 must hold the column names")
     header = ["" if is_blank(h) else str(h).strip() for h in first]
     missing_key = table.key not in header
+    if missing_key and table.key_required and str(sheet_name or "").strip().lower() == "operators":
+        # A workbook of agents only: its operators sheet is no callcenters sheet, and says so.
+        raise InputError(
+            f"{name} has no callcenters sheet (its first sheet is the operators sheet): add a sheet named "
+            "callcenters with an id column in row 1 (`bulkcc template` has it), even if it lists no call centers")
     if missing_key and table.key_required:
         raise InputError(
             f"{name}: no '{table.key}' column in row 1 of sheet {printable(sheet_name or '(csv)', 80)}; "
