@@ -453,6 +453,18 @@ async def test_an_operators_list_that_gives_a_cursor_is_not_exported_as_if_whole
     assert len(api.arrivals["api/v2/callcenters/11/operators"]) == 2  # the export's read, the run's: no add
 
 
+async def test_an_operators_list_naming_a_user_twice_with_two_roles_is_not_believed(tmp_path: Path) -> None:
+    """Which of two roles is live would be a guess: the export would write one of them. Nothing is written."""
+    twice = [{"id": "7", "group_details": [{"group_id": "11", "role": role}]} for role in ("admin", "operator")]
+    scripts = {"api/v2/callcenters": [("json", 200, {"items": [{"id": "11", "name": "A"}]})],
+               "api/v2/callcenters/11/operators": [("json", 200, {"users": twice})],
+               "api/v2/callcenters/11/operators/7/skill": [("json", 200, {"skill_level": "50"})]}
+    async with ScriptedApi(scripts) as api:
+        with pytest.raises(LiveStateError, match="user 7 is listed twice, as admin and as operator"):
+            await export_async(tmp_path / "export.xlsx", ExportQuery(), _connection(api.base_url), operators=True)
+    assert not (tmp_path / "export.xlsx").exists()
+
+
 # ---- a stopped run, resumed ----------------------------------------------------------
 
 

@@ -89,7 +89,12 @@ def parse_operators(data: Any, center_id: int) -> CenterLive | str:
         if user_id is None:
             what = shown(user.get("id")) if isinstance(user, Mapping) else kind_of(user)
             return f"user {position} of the list has no usable id ({what})"
-        operators[user_id] = LiveOperator(user_id, _role_in(user, center_id))
+        role = _role_in(user, center_id)
+        if user_id in operators and operators[user_id].role != role:
+            # Which role is live is then a guess: an export would write one, and --diff compare with it.
+            return (f"user {user_id} is listed twice, as {operators[user_id].role or 'no role'} and as "
+                    f"{role or 'no role'}")
+        operators[user_id] = LiveOperator(user_id, role)
     rooms = data.get("rooms")
     return CenterLive(center_id, operators, len(rooms) if isinstance(rooms, list) else 0)
 
