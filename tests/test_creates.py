@@ -182,6 +182,25 @@ async def test_rollback_deletes_exactly_the_created_centers_and_only_with_allow_
         assert set(api.store) == {1001, 2001}
 
 
+async def test_a_rollback_deletes_only_centers_still_as_created_and_a_gone_one_is_unchanged(tmp_path):
+    book = write_rows(tmp_path / "new.xlsx", creates(3), header=HEADER)
+    async with CallCenterApi() as api:
+        first = await apply_async(book, opts(tmp_path, api))
+        renamed, gone, kept = (r.id for r in first.results)
+        api.store[renamed]["name"] = "Support Team Lead"  # someone renamed and uses it since
+        del api.store[gone]  # deleted by hand since
+        undone = await apply_async(tmp_path / "results-rollback.xlsx",
+                                   opts(tmp_path, api, name="undo.xlsx", allow_delete=True))
+        by_id = {r.id: r for r in undone.deletes}
+        assert by_id[kept].status == "deleted" and kept not in api.store
+        assert by_id[renamed].status == "not_sent" and renamed in api.store  # never deleted
+        assert by_id[renamed].error.startswith(f"not deleted: call center {renamed} is now named "
+                                               "'Support Team Lead', not 'Support 00'")
+        assert by_id[gone].status == "unchanged" and "nothing to delete" in by_id[gone].error
+        assert api.count("DELETE") == 1  # the one still as created
+        assert undone.exit_code == EXIT_INVALID  # the rollback is not complete: one center was kept
+
+
 async def test_diff_refuses_an_office_id_other_than_the_live_one_and_sends_none(tmp_path):
     rows = [{"id": 1001, "office_id": 999, "ring_seconds": 30}, {"id": 1002, "office_id": OFFICE, "ring_seconds": 30}]
     book = write_rows(tmp_path / "moved.xlsx", rows, header=HEADER)

@@ -8,6 +8,10 @@ rows of the same workbook (a rollback undoes the run in reverse: its updates
 were sent after its creates), through the run's one client and pacer, and each
 finished delete is journaled, so --resume does not send it again.
 
+Before its DELETE, each call center is read: it is deleted only if it is still the
+one the created sheet names (its id, name and office), so an edited sheet or a
+center renamed since cannot turn a rollback into the loss of someone else's
+call center. One that is gone already (404) is `unchanged`: nothing to delete.
 A delete is verified like any write: the answer must be the call center asked
 for (or name none). A 404 after a retry means the first attempt took it (the
 answer was lost): deleted, and said so; a 404 on the first attempt is failed,
@@ -22,6 +26,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
+from bulkcc.plan.creates import name_key
 from bulkcc.run.answers import answer_id
 from bulkcc.run.journal import Journal
 from bulkcc.run.progress import QuietProgress
@@ -51,15 +56,42 @@ class DeleteRequest:
 
 
 async def delete_call(client: ApiClient, request: DeleteRequest, stop: asyncio.Event) -> ApiResult:
-    """The one DELETE of bulkcc: reached only from `run_deletes`, and that only with --allow-delete."""
+    """The one DELETE of bulkcc: reached only from `run_deletes`, and that only with --allow-delete;
+    sent only once a GET shows the call center the created sheet names. When it is not sent, the
+    answer has 0 attempts and says why (a 404 of the GET: it is gone already)."""
+    live = await client.call("GET", request.path, stop=stop)
+    why = _not_to_delete(request.item, live)
+    if why is not None:
+        return replace(live, ok=False, attempts=0, data=None, error=why)
     return await client.call("DELETE", request.path, stop=stop)
+
+
+def _not_to_delete(item: CreatedRow, live: ApiResult) -> str | None:
+    """Why the live call center must not be deleted, or None when it is the one the created sheet names."""
+    if live.http_status == 404:
+        return f"call center {item.id} is not there (404): nothing to delete"
+    if not live.ok or not isinstance(live.data, Mapping):
+        return f"not deleted: call center {item.id} could not be read first ({live.error}); run again to retry"
+    got = answer_id(live.data.get("id"))
+    if got != item.id:
+        return f"not deleted: reading call center {item.id} answered with call center {got}: check it in Dialpad"
+    name = live.data.get("name")
+    if name_key(name) != name_key(item.name):
+        return (f"not deleted: call center {item.id} is now named {str(name)!r}, not {item.name!r} as the "
+                f"{CREATED_SHEET} sheet says (renamed since, or the sheet was edited): delete it in Dialpad if "
+                "it should go")
+    office = answer_id(live.data.get("office_id"))
+    if item.office_id is not None and office != item.office_id:
+        return (f"not deleted: call center {item.id} is in office {office}, not {item.office_id} as the "
+                f"{CREATED_SHEET} sheet says: delete it in Dialpad if it should go")
+    return None
 
 
 def delete_result(item: CreatedRow, api: ApiResult) -> RowResult:
     result = RowResult(row=item.row, id=item.id, status=Status.FAILED, http_status=api.http_status,
                        attempts=api.attempts, error=api.error, duration_ms=api.duration_ms)
-    if api.attempts == 0:
-        result.status = Status.NOT_SENT
+    if api.attempts == 0:  # the DELETE was not sent (see delete_call): gone already, or not ours to delete
+        result.status = Status.UNCHANGED if api.http_status == 404 else Status.NOT_SENT
     elif api.ok:
         got = api.data.get("id") if isinstance(api.data, Mapping) else None
         if got is not None and answer_id(got) != item.id:
@@ -99,7 +131,7 @@ async def run_deletes(client: ApiClient, items: Sequence[CreatedRow], *, allow: 
         result.error = redact(result.error) if result.error else result.error
         start_times.extend(api.started_at)
         progress.advance(result.status, api.started_at)
-        if result.status == Status.NOT_SENT:
+        if result.status in (Status.NOT_SENT, Status.UNCHANGED):
             results[request.item.row] = result
             return
         if not journal.record(result, DELETE_BODY, on_synced=partial(results.__setitem__, request.item.row, result)):
