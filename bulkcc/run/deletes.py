@@ -90,7 +90,7 @@ def _not_to_delete(item: CreatedRow, live: ApiResult) -> str | None:
 def delete_result(item: CreatedRow, api: ApiResult) -> RowResult:
     result = RowResult(row=item.row, id=item.id, status=Status.FAILED, http_status=api.http_status,
                        attempts=api.attempts, error=api.error, duration_ms=api.duration_ms)
-    if api.attempts == 0:  # the DELETE was not sent (see delete_call): gone already, or not ours to delete
+    if api.attempts == 0:  # the DELETE was not sent (the GET before it): gone already, or not ours to delete
         result.status = Status.UNCHANGED if api.http_status == 404 else Status.NOT_SENT
     elif api.ok:
         got = api.data.get("id") if isinstance(api.data, Mapping) else None
