@@ -88,7 +88,7 @@ def simulate(port, rate, state_path, reset, seed_path, count, api_key_file, othe
     import gc
 
     from bulkcc.send.connection import DEFAULT_SIMULATOR_STATE
-    from bulkcc.send.target import KEY_ENV
+    from bulkcc.send.target import KEY_ENV, SIMULATOR_KEY
     from bulkcc.sim.server import (
         DEFAULT_LICENSES,
         DEFAULT_USERS,
@@ -123,7 +123,7 @@ def simulate(port, rate, state_path, reset, seed_path, count, api_key_file, othe
         hints = [f"# it accepts the {KEY_ENV} set in this terminal"] if api_key_file is None else []
         flags = "" if api_key_file is None else f" --api-key-file {api_key_file}"
     else:
-        key, hints, flags = "simulator", [f"export {KEY_ENV}=simulator"], ""
+        key, hints, flags = SIMULATOR_KEY, [f"export {KEY_ENV}={SIMULATOR_KEY}"], ""
     config = SimulatorConfig(api_key=key, history=0, background_rps=other_load, background_window=other_window,
                              users=users, licenses=licenses, offices=offices,
                              **simulator_knobs(rate, latency_ms, fail_rate, drop_rate, slow_rate))
