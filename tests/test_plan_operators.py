@@ -88,6 +88,14 @@ def test_diff_sends_only_what_differs() -> None:
     assert plan.unchanged[3] == "user 2 is already supervisor in 'Support Berlin', skill 70"
 
 
+def test_license_cells_of_an_operator_who_is_there_are_said_to_be_unused() -> None:
+    rows = [OperatorRow(2, 1, call_center_id=1001, license_type="lite_support_agents", keep_paid_numbers=False)]
+    plan = plan_operators(rows, INDEX, live=_live(1001, LiveOperator(1, "operator", 50)))
+    assert plan.requests == ()
+    assert plan.unchanged[2] == ("user 1 is already operator in 'Support Berlin', skill 50 (license_type and "
+                                 "keep_paid_numbers only apply when adding an operator: not used)")
+
+
 def test_a_role_that_differs_is_never_sent_and_says_what_to_do() -> None:
     plan = plan_operators([OperatorRow(2, 1, call_center_id=1001, role="admin", skill_level=60)], INDEX,
                           live=_live(1001, LiveOperator(1, "operator", 50)))

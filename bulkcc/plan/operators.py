@@ -103,7 +103,13 @@ def _diff_row(row: OperatorRow, center: CenterRef, live: CenterLive | None, plan
                                      row.excel_row, current, True))
             return
     skill = f", skill {current.skill_level}" if current.skill_level is not None else ""
-    plan.unchanged[row.excel_row] = f"user {row.user_id} is already {current.role or 'an operator'} in {label}{skill}"
+    # license_type and keep_paid_numbers are part of an add only: no endpoint changes them for an
+    # operator who is there, so the row says they were not used rather than let them look applied.
+    unused = [name for name, value in (("license_type", row.license_type), ("keep_paid_numbers",
+                                                                           row.keep_paid_numbers)) if value is not None]
+    note = f" ({' and '.join(unused)} only apply when adding an operator: not used)" if unused else ""
+    plan.unchanged[row.excel_row] = (f"user {row.user_id} is already {current.role or 'an operator'} in "
+                                     f"{label}{skill}{note}")
 
 
 @dataclass
