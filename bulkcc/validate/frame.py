@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,10 +21,44 @@ from bulkcc.validate.cells import COLUMN_PARSERS, CellError, parser_for
 from bulkcc.validate.schema import DTYPES
 from bulkcc.values import is_nan
 
+if TYPE_CHECKING:
+    from bulkcc.workbook.reader import Sheet
+
 # How much of a value or message a report shows: a cell of 10 MB is shown as its first
 # characters and its length, never whole.
 VALUE_LIMIT = 200
 MESSAGE_LIMIT = 1000
+
+
+class RowProblems:
+    """Which rows a sheet's problems make invalid: shared by both sheets' reports (`Validation`,
+    `OperatorsValidation`), which give `sheet` and `problems`. Cached: `problems` is complete once
+    validation returns, and apply asks per row."""
+
+    sheet: Sheet
+    problems: list[Problem]
+
+    @cached_property
+    def file_problems(self) -> list[Problem]:
+        """Problems of the header or the file: they make every row unusable."""
+        return [p for p in self.problems if p.row is None or p.row == 1]
+
+    @cached_property
+    def invalid_rows(self) -> set[int]:
+        if self.file_problems:
+            return set(self.sheet.rows)
+        return {p.row for p in self.problems if p.row is not None}
+
+    @property
+    def valid_rows(self) -> list[int]:
+        bad = self.invalid_rows
+        return [r for r in self.sheet.rows if r not in bad]
+
+    def problems_by_row(self) -> dict[int, list[Problem]]:
+        grouped: dict[int, list[Problem]] = {}
+        for problem in self.problems:
+            grouped.setdefault(problem.row or 1, []).append(problem)
+        return grouped
 
 
 def _cut(text: str, limit: int) -> str:

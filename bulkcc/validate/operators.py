@@ -15,14 +15,13 @@ operator is added (operator, 100, agents); with --diff a blank keeps the live va
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import pandas as pd
 
 from bulkcc.errors import Problem
 from bulkcc.operator_fields import OPERATOR_FIELDS, OPERATOR_FIELDS_BY_PATH, OPERATORS_SHEET, OperatorRow
-from bulkcc.validate.frame import bounded, merged, parse_frame
+from bulkcc.validate.frame import RowProblems, bounded, merged, parse_frame
 from bulkcc.validate.operator_rules import check_operator_rules, removal_ignores_the_rest
 from bulkcc.validate.schema import check_frame
 from bulkcc.values import native
@@ -31,7 +30,7 @@ from bulkcc.workbook.reader import Sheet
 
 
 @dataclass
-class OperatorsValidation:
+class OperatorsValidation(RowProblems):
     """Every problem of the operators sheet, and its valid rows parsed (index: that sheet's Excel rows)."""
 
     sheet: Sheet
@@ -48,31 +47,9 @@ class OperatorsValidation:
         """The sheet's name in the workbook (`operators`, or `Operators` in a results workbook)."""
         return self.sheet.sheet_name or OPERATORS_SHEET
 
-    @cached_property
-    def file_problems(self) -> list[Problem]:
-        """Problems of the sheet's header: they make every operator row unusable."""
-        return [p for p in self.problems if p.row is None or p.row == 1]
-
-    @cached_property
-    def invalid_rows(self) -> set[int]:
-        if self.file_problems:
-            return set(self.sheet.rows)
-        return {p.row for p in self.problems if p.row is not None}
-
-    @property
-    def valid_rows(self) -> list[int]:
-        bad = self.invalid_rows
-        return [r for r in self.sheet.rows if r not in bad]
-
     @property
     def ok(self) -> bool:
         return not self.problems
-
-    def problems_by_row(self) -> dict[int, list[Problem]]:
-        grouped: dict[int, list[Problem]] = {}
-        for problem in self.problems:
-            grouped.setdefault(problem.row or 1, []).append(problem)
-        return grouped
 
     def to_dict(self) -> dict[str, Any]:
         return {

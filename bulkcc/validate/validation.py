@@ -15,7 +15,6 @@ is the same in both modes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ import pandas as pd
 from bulkcc.errors import Problem
 from bulkcc.fields import FIELDS_BY_PATH
 from bulkcc.operator_fields import OperatorRow
-from bulkcc.validate.frame import MESSAGE_LIMIT, VALUE_LIMIT, bounded, merged, parse_frame
+from bulkcc.validate.frame import MESSAGE_LIMIT, VALUE_LIMIT, RowProblems, bounded, merged, parse_frame
 from bulkcc.validate.operators import OperatorsValidation, validate_operators
 from bulkcc.validate.rules import check_rules
 from bulkcc.validate.schema import check_frame
@@ -36,7 +35,7 @@ __all__ = ["MESSAGE_LIMIT", "VALUE_LIMIT", "OperatorsValidation", "Validation", 
 
 
 @dataclass
-class Validation:
+class Validation(RowProblems):
     """Every problem of a sheet, and its cells parsed (index: Excel rows; blank or bad = NA)."""
 
     sheet: Sheet
@@ -50,23 +49,6 @@ class Validation:
     # The workbook's operators sheet, validated; None when it has none (a CSV, or no such sheet).
     # Its problems are its own (their rows are the operators sheet's), never in `problems`.
     operators: OperatorsValidation | None = None
-
-    # Cached: `problems` is complete once validate_sheet returns, and apply asks per row.
-    @cached_property
-    def file_problems(self) -> list[Problem]:
-        """Problems of the header or the file: they make every row unusable."""
-        return [p for p in self.problems if p.row is None or p.row == 1]
-
-    @cached_property
-    def invalid_rows(self) -> set[int]:
-        if self.file_problems:
-            return set(self.sheet.rows)
-        return {p.row for p in self.problems if p.row is not None}
-
-    @property
-    def valid_rows(self) -> list[int]:
-        bad = self.invalid_rows
-        return [r for r in self.sheet.rows if r not in bad]
 
     @property
     def ids(self) -> list[int]:
@@ -91,12 +73,6 @@ class Validation:
     def operator_rows(self) -> list[OperatorRow]:
         """The valid rows of the operators sheet, in sheet order (empty when there is no such sheet)."""
         return [] if self.operators is None else list(self.operators.rows)
-
-    def problems_by_row(self) -> dict[int, list[Problem]]:
-        grouped: dict[int, list[Problem]] = {}
-        for problem in self.problems:
-            grouped.setdefault(problem.row or 1, []).append(problem)
-        return grouped
 
     def to_dict(self) -> dict[str, Any]:
         return {
