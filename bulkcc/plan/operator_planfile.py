@@ -37,7 +37,7 @@ from bulkcc.operator_fields import (
     OperatorRow,
 )
 from bulkcc.plan.operators import ADD, METHODS, REMOVE, CenterRef, LiveOperator, OperatorPlan, OperatorRequest
-from bulkcc.plan.planfile import PlanFormatError
+from bulkcc.plan.strict import StrictReader
 
 TOP_KEYS = ("exact", "requests", "unchanged", "left_out")
 REQUEST_KEYS = ("row", "call_center_id", "call_center_name", "create_row", "user_id", "method", "path", "body",
@@ -64,41 +64,8 @@ def operators_entry(plan: OperatorPlan) -> dict[str, Any]:
             "left_out": sorted(left_out, key=lambda item: item["row"])}
 
 
-def _fail(where: str, what: str) -> PlanFormatError:
-    return PlanFormatError(f"operators.{where}: {what}")
-
-
-def _object(value: Any, where: str, keys: tuple[str, ...]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _fail(where, "expected an object")
-    missing = [k for k in keys if k not in value]
-    extra = sorted(k for k in value if k not in keys)
-    if missing or extra:
-        raise _fail(where, f"missing key {missing[0]!r}" if missing else f"unknown key {extra[0]!r}")
-    return value
-
-
-def _int(value: Any, where: str, low: int, high: int | None = None, *, null: bool = False) -> int | None:
-    if value is None and null:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < low or (high is not None and value > high):
-        span = f"{low}-{high}" if high is not None else f"at least {low}"
-        raise _fail(where, f"expected a whole number of {span}, not {json.dumps(value)[:40]}")
-    return value
-
-
-def _list(value: Any, where: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise _fail(where, "expected a list")
-    return value
-
-
-def _text(value: Any, where: str, *, null: bool = False) -> str | None:
-    if value is None and null:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise _fail(where, "expected a non-empty text")
-    return value
+_READ = StrictReader("operators.")
+_fail, _object, _int, _list, _text = _READ.fail, _READ.object, _READ.int, _READ.list, _READ.text
 
 
 def _add_row(body: Any, where: str, row: int, user_id: int) -> OperatorRow:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -38,6 +38,7 @@ from bulkcc.plan.payload import (
 )
 from bulkcc.plan.planfile import LEFT_OUT_REASONS, LeftOut, PlanFormatError, SavedPlan, field_value
 from bulkcc.plan.plans import Change, Plan
+from bulkcc.plan.strict import StrictReader
 from bulkcc.validate.validation import Validation, validate_sheet
 from bulkcc.workbook.reader import Sheet
 
@@ -50,38 +51,16 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_SHOWN_PROBLEMS = 5
 
 
-def _fail(where: str, what: str) -> PlanFormatError:
-    return PlanFormatError(f"{where}: {what}")
-
-
-def _object(value: Any, where: str, keys: tuple[str, ...]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _fail(where, "expected an object")
-    missing = [k for k in keys if k not in value]
-    extra = sorted(k for k in value if k not in keys)
-    if missing:
-        raise _fail(where, f"missing key {missing[0]!r}")
-    if extra:
-        raise _fail(where, f"unknown key {extra[0]!r}")
-    return value
-
-
-def _list(value: Any, where: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise _fail(where, "expected a list")
-    return value
+_READ = StrictReader()
+_fail, _object, _list = _READ.fail, _READ.object, _READ.list
 
 
 def _int(value: Any, where: str, minimum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise _fail(where, f"expected a whole number of at least {minimum}, not {json.dumps(value)[:40]}")
-    return value
+    return cast(int, _READ.int(value, where, minimum))
 
 
 def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _fail(where, "expected a non-empty text")
-    return value
+    return cast(str, _READ.text(value, where))
 
 
 def _created(value: Any) -> datetime:
