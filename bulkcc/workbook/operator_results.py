@@ -22,10 +22,8 @@ from openpyxl import load_workbook
 
 from bulkcc.operator_fields import OPERATOR_COLUMNS, OPERATOR_FIELDS
 from bulkcc.workbook.layout import OPERATOR_RESULT_COLUMNS, OPERATOR_RESULTS_SHEET
-from bulkcc.workbook.results import WIDE_COLUMNS, _cell_value, _column_widths, _identifier_text, _int_or_none
-from bulkcc.workbook.stream import StreamSheet, declare_layout, header_row, wrapped_height
-from bulkcc.workbook.stream import cell as stream_cell
-from bulkcc.workbook.xlsx import FILLS, WRAPPED
+from bulkcc.workbook.results import WIDE_COLUMNS, _cell_value, _identifier_text, _int_or_none, stream_outcome_sheet
+from bulkcc.workbook.stream import StreamSheet
 
 # The sheet's name in a results workbook (the reader takes it as the operators sheet when fed back,
 # its outcome columns as meta), and those columns.
@@ -88,23 +86,7 @@ def write_operator_sheet(sheet: StreamSheet, results: Sequence[OperatorResult], 
                 for c in columns]
 
     ordered = sorted(results, key=lambda r: (r.row is None, r.row or 0, r.call_center_id or 0, r.user_id or 0))
-    header = [*OPERATOR_OUTCOME_COLUMNS, *columns]
-    rows = [(_front(r), back(r)) for r in ordered]
-    widths = _column_widths(header, rows[:200])
-    declare_layout(sheet, columns=len(header), rows=len(rows) + 1, widths=widths, freeze="C2",
-                   print_columns=len(OPERATOR_OUTCOME_COLUMNS))
-    wide = [(position, widths[position]) for position, name in enumerate(OPERATOR_OUTCOME_COLUMNS) if name in _WIDE]
-    sheet.append(header_row(sheet, header))
-    for excel_row, (result, (front, cells)) in enumerate(zip(ordered, rows, strict=True), start=2):
-        height = wrapped_height([(front[position], width) for position, width in wide])
-        if height is not None:
-            sheet.row_dimensions[excel_row].height = height
-        fill = FILLS.get(result.status)
-        sheet.append([
-            *(stream_cell(sheet, value, fill=fill, alignment=WRAPPED if name in _WIDE else None)
-              for name, value in zip(OPERATOR_OUTCOME_COLUMNS, front, strict=True)),
-            *(stream_cell(sheet, value) for value in cells),
-        ])
+    stream_outcome_sheet(sheet, OPERATOR_OUTCOME_COLUMNS, columns, ordered, lambda r: (_front(r), back(r)), _WIDE)
 
 
 def _text(value: Any) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -220,21 +220,33 @@ def _write_results_sheet(sheet: StreamSheet, results: Sequence[RowResult], input
         return front, back
 
     ordered = sorted(results, key=lambda r: r.row)
+    stream_outcome_sheet(sheet, outcome, input_columns, ordered, values_of, WIDE_COLUMNS)
+
+
+class _HasStatus(Protocol):
+    status: Any
+
+
+def stream_outcome_sheet(sheet: StreamSheet, outcome: Sequence[str], input_columns: Sequence[str],
+                         results: Sequence[_HasStatus], values_of: Callable[[Any], tuple[list[Any], list[Any]]],
+                         wide_columns: Collection[str]) -> None:
+    """A sheet of one row per result (Results, Operators): its outcome cells (coloured by status, the
+    wide ones wrapped) then the input's own cells; `values_of(result)` gives (outcome, input) cells."""
     header = [*outcome, *input_columns]
-    widths = _column_widths(header, [values_of(r) for r in ordered[:WIDTH_SAMPLE_ROWS]])
+    widths = _column_widths(header, [values_of(r) for r in results[:WIDTH_SAMPLE_ROWS]])
     # Printed: the outcome columns (what a reviewer signs off); the input's own cells are in the file.
-    declare_layout(sheet, columns=len(header), rows=len(ordered) + 1, widths=widths, freeze="C2",
+    declare_layout(sheet, columns=len(header), rows=len(results) + 1, widths=widths, freeze="C2",
                    print_columns=len(outcome))
-    wide = [(position, widths[position]) for position, name in enumerate(outcome) if name in WIDE_COLUMNS]
+    wide = [(position, widths[position]) for position, name in enumerate(outcome) if name in wide_columns]
     sheet.append(header_row(sheet, header))
-    for excel_row, result in enumerate(ordered, start=2):
+    for excel_row, result in enumerate(results, start=2):
         front, back = values_of(result)
         height = wrapped_height([(front[position], width) for position, width in wide])
         if height is not None:
             sheet.row_dimensions[excel_row].height = height
         fill = FILLS.get(result.status)
         sheet.append([
-            *(stream_cell(sheet, value, fill=fill, alignment=WRAPPED if name in WIDE_COLUMNS else None)
+            *(stream_cell(sheet, value, fill=fill, alignment=WRAPPED if name in wide_columns else None)
               for name, value in zip(outcome, front, strict=True)),
             # Input sheets are sparse (a few of ~100 columns filled): blanks stay unwritten.
             *(stream_cell(sheet, value) for value in back),
