@@ -254,12 +254,14 @@ async def invoke_in_thread(*args: Any, key: str = KEY) -> Any:
     return await asyncio.wait_for(call, THREAD_CLI_TIMEOUT)
 
 
-def edit_sheet(path: Path, cells: dict[tuple[int, str], Any], name: str = "edited.xlsx") -> Path:
-    """A copy of a workbook with cells {(excel row, column name): value} set, as an admin would in Excel."""
+def edit_sheet(path: Path, cells: dict[tuple[int, str], Any], name: str = "edited.xlsx",
+               sheet_name: str = "callcenters") -> Path:
+    """A copy of a workbook with cells {(excel row, column name): value} of one sheet set, as an admin
+    would in Excel."""
     from openpyxl import load_workbook
 
     workbook = load_workbook(path)
-    sheet = workbook["callcenters"]
+    sheet = workbook[sheet_name]
     header = [c.value for c in sheet[1]]
     for (row, column), value in cells.items():
         sheet.cell(row=row, column=header.index(column) + 1).value = value

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from openpyxl import Workbook, load_workbook
-from support import ScriptedApi, options
+from support import ScriptedApi, edit_sheet, options
 
 from bulkcc.cli import main
 from bulkcc.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, LiveStateError, UsageError
@@ -257,14 +257,7 @@ async def test_apply_diff_of_an_unedited_export_with_operators_sends_nothing(exp
 
 
 def _edit_operators(path: Path, cells: dict[tuple[int, str], Any], name: str = "edited.xlsx") -> Path:
-    workbook = load_workbook(path)
-    sheet = workbook["operators"]
-    header = [c.value for c in sheet[1]]
-    for (row, column), value in cells.items():
-        sheet.cell(row=row, column=header.index(column) + 1).value = value
-    edited = path.with_name(name)
-    workbook.save(edited)
-    return edited
+    return edit_sheet(path, cells, name, sheet_name="operators")
 
 
 async def test_three_edited_operator_cells_send_three_requests_and_roll_back(exported: Path, sim: Simulator,
