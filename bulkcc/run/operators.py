@@ -161,37 +161,34 @@ def _believed(result: ApiResult, parse: Callable[[Any], Any]) -> tuple[ApiResult
 async def read_centers(client: ApiClient, center_ids: Sequence[int], reads: OperatorReads, *, concurrency: int,
                        stop: asyncio.Event, progress: QuietProgress | None = None) -> None:
     """One GET of operators per center, into `reads`."""
-    progress = progress or QuietProgress()
-
-    def on_result(item: _Get, result: ApiResult) -> None:
-        result, live = _believed(result, lambda data: parse_operators(data, item.key))
-        reads.started_at.extend(result.started_at)
-        if live is not None:
-            reads.centers[item.key] = live
-        else:
-            reads.failures[item.key] = result
-        progress.advance("read" if live is not None else "failed", result.started_at)
-
-    items = [_Get(operators_path(c), c) for c in center_ids]
-    await run_pool(client, items, get_call, on_result, concurrency=concurrency, stop=stop)
+    await _read_each(client, [_Get(operators_path(c), c) for c in center_ids],
+                     lambda item, data: parse_operators(data, item.key), reads.centers, reads.failures, reads,
+                     concurrency=concurrency, stop=stop, progress=progress)
 
 
 async def read_skills(client: ApiClient, pairs: Sequence[tuple[int, int]], reads: OperatorReads, *,
                       concurrency: int, stop: asyncio.Event, progress: QuietProgress | None = None) -> None:
     """One GET of the skill level per (center, user), into `reads`."""
+    await _read_each(client, [_Get(skill_path(c, u), (c, u)) for c, u in pairs],
+                     lambda item, data: parse_skill(data, *item.key), reads.skills, reads.skill_failures, reads,
+                     concurrency=concurrency, stop=stop, progress=progress)
+
+
+async def _read_each(client: ApiClient, items: Sequence[_Get], parse: Callable[[_Get, Any], Any],
+                     found: dict[Any, Any], failures: dict[Any, ApiResult], reads: OperatorReads, *,
+                     concurrency: int, stop: asyncio.Event, progress: QuietProgress | None) -> None:
+    """One GET per item; what `parse` believes of an answer goes into `found`, the rest into `failures`."""
     progress = progress or QuietProgress()
 
     def on_result(item: _Get, result: ApiResult) -> None:
-        center_id, user_id = item.key
-        result, level = _believed(result, lambda data: parse_skill(data, center_id, user_id))
+        result, value = _believed(result, lambda data: parse(item, data))
         reads.started_at.extend(result.started_at)
-        if level is not None:
-            reads.skills[item.key] = level
+        if value is not None:
+            found[item.key] = value
         else:
-            reads.skill_failures[item.key] = result
-        progress.advance("read" if level is not None else "failed", result.started_at)
+            failures[item.key] = result
+        progress.advance("read" if value is not None else "failed", result.started_at)
 
-    items = [_Get(skill_path(c, u), (c, u)) for c, u in pairs]
     await run_pool(client, items, get_call, on_result, concurrency=concurrency, stop=stop)
 
 
