@@ -101,3 +101,28 @@ def printable(text: Any, limit: int | None = SHOWN_LIMIT, *, quote: bool = False
     if quote:
         shown = f"'{shown}'"
     return f"{shown} ({len(raw):,} characters)" if cut else shown
+
+
+# Nouns whose plural is not the noun plus "s", as bulkcc's messages use them.
+_PLURALS = {"entry": "entries", "property": "properties", "policy": "policies", "reply": "replies",
+            "copy": "copies", "retry": "retries", "match": "matches", "box": "boxes", "batch": "batches",
+            "status": "statuses", "address": "addresses", "person": "people", "query": "queries"}
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """`noun` as it reads after `count`: "call center" or "call centers", "entry" or "entries".
+
+    Only the last word changes ("call center" → "call centers"); `many` names an
+    irregular plural outright.
+    """
+    if count == 1:
+        return noun
+    if many is not None:
+        return many
+    head, _, last = noun.rpartition(" ")
+    return f"{head} {_PLURALS.get(last, last + 's')}" if head else _PLURALS.get(last, last + "s")
+
+
+def counted(count: int, noun: str, many: str | None = None) -> str:
+    """A count and its noun, in every message: "1 call center", "3 call centers", "0 rows", "1,200 rows"."""
+    return f"{count:,} {plural(count, noun, many)}"

@@ -1,0 +1,44 @@
+"""Names compared as a person reads them (bottom layer; imports nothing of bulkcc).
+
+Two cells an admin reads as one name must be one name to bulkcc, wherever it
+compares names: two rows creating one call center, a create whose name is
+already live, an operators row's `call_center_name`, a lookup by name. The API
+itself compares names byte for byte (and a store may NFC-normalise what it
+keeps), so "Café Köln" typed in NFD, "Center\\u00a01002" with a no-break space,
+"Center 1003\\u200b" with a zero-width space and " CENTER 1004 " would each make
+a second center that looks exactly like the first.
+
+`name_key` is the one comparison: Unicode NFKC (so NFD and NFC, full-width and
+compatibility forms agree), case-folded, every invisible format character
+(zero-width space and joiners, BOM, soft hyphen, bidi marks: category Cf)
+dropped, and every run of blanks (no-break and other Unicode spaces too) one
+space, none at the ends. It is for comparing only: what bulkcc sends is the
+name as typed (outer blanks trimmed), never the key.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
+def name_key(name: Any) -> str:
+    """The name as a person reads it: the key under which two names are the same name."""
+    text = _fold(str(name))
+    if not text.isascii():
+        text = "".join(char for char in text if unicodedata.category(char) != "Cf")
+    return " ".join(text.split())
+
+
+def same_name(first: Any, second: Any) -> bool:
+    """Two names a person reads as one (see `name_key`)."""
+    return name_key(first) == name_key(second)
+
+
+def sent_name(name: Any) -> str:
+    """A name as bulkcc sends it: as typed, without the outer blanks a cell cannot show."""
+    return str(name).strip()
