@@ -935,9 +935,26 @@ def render_summary(validation: Validation) -> str:
 
 def test_two_creates_of_one_name_in_one_office_are_errors_on_both_rows(tmp_path: Path) -> None:
     problems = _problems(tmp_path, [["id", "name", "office_id"], [None, "Support", 124], [None, "Support ", 124],
-                                    [None, "Support", 125], [None, "support", 124], ["1001", "Support", 124]])
-    assert set(problems) == {(2, "name"), (3, "name")}  # trimmed, exact: "support" is another name
-    assert "office 124 would get two call centers named 'Support' (also row 3)" in problems[(2, "name")]
+                                    [None, "Support", 125], [None, "Sales", 124], ["1001", "Support", 124]])
+    assert set(problems) == {(2, "name"), (3, "name")}  # the other office and the update are no clash
+    assert ("office 124 would get two call centers named alike: 'Support' is the same name as row 3's "
+            "'Support'") in problems[(2, "name")]
+
+
+@pytest.mark.parametrize("alike", ["center 1001", "Center\u00a01001", "Center 1001\u200b", " CENTER  1001 ",
+                                   "Ce\u0301nter 1001", "\uff23enter 1001", "Cen\u00adter 1001"],
+                         ids=["case", "no-break space", "zero-width space", "blanks", "NFD", "full-width",
+                              "soft hyphen"])
+def test_two_creates_whose_names_read_alike_are_errors_showing_both_names(tmp_path: Path, alike: str) -> None:
+    first = "Cénter 1001" if "\u0301" in alike else "Center 1001"
+    problems = _problems(tmp_path, [["id", "name", "office_id"], [None, first, 124], [None, alike, 124]])
+    assert set(problems) == {(2, "name"), (3, "name")}
+    message = problems[(3, "name")]
+    assert "would get two call centers named alike" in message
+    # Both names are shown, the look-alike's invisible and odd characters made visible.
+    from bulkcc.values import printable
+
+    assert printable(alike.strip(), 60, quote=True) in message and f"row 2's '{first}'" in message
 
 
 def test_ids_stay_unique_with_create_rows_between_them(tmp_path: Path) -> None:

@@ -7,11 +7,13 @@ lacks: `create_body` checks the top-level keys against `CREATE_KEYS` (a test
 checks those, and every nested key a full row can set, against the official
 OpenAPI file).
 
-A create is not idempotent, so it is known by its *key*: the office and the name,
-as the API compares names: exactly, after the leading and trailing blanks a cell
-cannot keep (`name_key`). Two rows of one key are a validation error
-(`validate.rules.distinct_new_names`); a key already live is the run's check
-(`bulkcc.run.creates`). Pure: nothing here reads or sends.
+A create is not idempotent, so it is known by its *key*: the office and the name
+as a person reads it (`bulkcc.names.name_key`: Unicode-normalised, case-folded,
+blanks as one, invisible characters dropped), since two names that look alike
+are two call centers nobody can tell apart. Two rows of one key are a validation
+error (`validate.rules.distinct_new_names`); a key already live is the run's
+check (`bulkcc.run.creates`). What is sent is the name as typed (`sent_name`).
+Pure: nothing here reads or sends.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from bulkcc.names import name_key, sent_name
 from bulkcc.plan.payload import body_from_values
 
 CREATE_PATH = "/api/v2/callcenters"
@@ -31,12 +34,7 @@ CREATE_KEYS = frozenset({
 })
 REQUIRED_KEYS = ("name", "office_id")
 
-Key = tuple[int, str]  # (office_id, name as compared)
-
-
-def name_key(name: Any) -> str:
-    """A name as the API compares it: exact, case and inner blanks included, outer blanks trimmed."""
-    return str(name).strip()
+Key = tuple[int, str]  # (office_id, name as compared: `name_key`)
 
 
 def is_create(values: Mapping[str, Any]) -> bool:
@@ -51,7 +49,7 @@ class CreateBodyError(ValueError):
 def create_body(values: Mapping[str, Any]) -> dict[str, Any]:
     """The POST body of a create row: name and office_id first, then every other filled cell."""
     rest = body_from_values(values)
-    body = {"name": name_key(values["name"]), "office_id": int(values["office_id"]),
+    body = {"name": sent_name(values["name"]), "office_id": int(values["office_id"]),
             **{k: v for k, v in rest.items() if k != "name"}}
     unknown = sorted(set(body) - CREATE_KEYS)
     if unknown:

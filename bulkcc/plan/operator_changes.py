@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bulkcc.names import name_key
 from bulkcc.operator_fields import OperatorRow
 from bulkcc.values import printable
 
@@ -173,7 +174,8 @@ def _count(n: int, noun: str) -> str:
 @dataclass(frozen=True)
 class CenterIndex:
     """The callcenters sheet as operator rows see it: each name's rows (with their id; None for a
-    create), the names of its invalid rows, and a name per id for the labels."""
+    create) and the names of its invalid rows, both by `name_key` (names as a person reads them),
+    and a name per id for the labels."""
 
     by_name: Mapping[str, tuple[tuple[int, int | None], ...]] = field(default_factory=dict)
     invalid: Mapping[str, int] = field(default_factory=dict)
@@ -189,10 +191,13 @@ class CenterIndex:
             name = cells.get("name")
             cc_id = cells.get("id")
             if isinstance(name, str) and name.strip():
-                by_name.setdefault(name.strip(), []).append((row, cc_id))
+                by_name.setdefault(name_key(name), []).append((row, cc_id))
                 if cc_id is not None:
                     names[int(cc_id)] = name.strip()
-        return cls({k: tuple(v) for k, v in by_name.items()}, dict(invalid_names or {}), names)
+        invalid: dict[str, int] = {}
+        for invalid_name, row in (invalid_names or {}).items():
+            invalid.setdefault(name_key(invalid_name), row)
+        return cls({k: tuple(v) for k, v in by_name.items()}, invalid, names)
 
     def resolve(self, row: OperatorRow) -> CenterRef | str:
         """The center a row names, or why it names none."""
@@ -200,7 +205,8 @@ class CenterIndex:
             return CenterRef(row.call_center_id, self.names.get(row.call_center_id))
         name = (row.call_center_name or "").strip()
         shown = printable(name, limit=60, quote=True)
-        found = self.by_name.get(name, ())
+        key = name_key(name)
+        found = self.by_name.get(key, ())
         if len(found) > 1:
             rows = ", ".join(str(r) for r, _ in found)
             return (f"call_center_name {shown} names {len(found)} rows of the callcenters sheet (rows {rows}): "
@@ -208,8 +214,8 @@ class CenterIndex:
         if found:
             center_row, cc_id = found[0]
             return CenterRef(cc_id, name, None if cc_id is not None else center_row)
-        if name in self.invalid:
-            return (f"call_center_name {shown} names row {self.invalid[name]} of the callcenters sheet, which is "
+        if key in self.invalid:
+            return (f"call_center_name {shown} names row {self.invalid[key]} of the callcenters sheet, which is "
                     "invalid (fix it, and this row is sent with it)")
         return (f"call_center_name {shown} names no row of the callcenters sheet: give the call center's id "
                 "in call_center_id, or add a callcenters row of that name")

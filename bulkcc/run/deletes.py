@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-from bulkcc.plan.creates import name_key
+from bulkcc.names import name_key
 from bulkcc.run.answers import answer_id
 from bulkcc.run.journal import Journal
 from bulkcc.run.progress import QuietProgress

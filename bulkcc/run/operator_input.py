@@ -69,7 +69,7 @@ def center_index(validation: Validation, values: Mapping[int, Mapping[str, Any]]
     for row in sorted(validation.invalid_rows):
         raw = names.get(row) if names is not None else None
         if isinstance(raw, str) and raw.strip():
-            invalid.setdefault(raw.strip(), row)
+            invalid.setdefault(raw, row)  # CenterIndex compares names by `name_key`
     return CenterIndex.of({row: cells for row, cells in values.items() if row in valid}, invalid)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bulkcc.errors import Problem
+from bulkcc.names import name_key
 from bulkcc.operator_fields import ADD_SKILL_MIN, SKILL_MAX
 from bulkcc.values import native, printable
 
@@ -51,34 +52,35 @@ def _problem(row: object, column: str, value: object, message: str) -> Problem:
 
 @dataclass
 class Centers:
-    """The callcenters sheet as call_center_name sees it: each name's rows, and each row's id."""
+    """The callcenters sheet as call_center_name sees it: each name's rows (by `name_key`, the one
+    comparison of names), each row's id, and each name as typed (for suggestions)."""
 
     rows_by_name: dict[str, list[int]] = field(default_factory=dict)
     ids: dict[int, int] = field(default_factory=dict)
     has_names: bool = False
-    _folded: dict[str, list[str]] | None = None
+    typed: dict[str, str] = field(default_factory=dict)  # name_key -> the first name typed so
 
     @classmethod
     def of(cls, callcenters: pd.DataFrame) -> Centers:
         centers = cls(has_names="name" in callcenters)
         for row, name in _col(callcenters, "name").dropna().items():
-            centers.rows_by_name.setdefault(str(name), []).append(int(row))  # type: ignore[call-overload]
+            key = name_key(name)
+            centers.rows_by_name.setdefault(key, []).append(int(row))  # type: ignore[call-overload]
+            centers.typed.setdefault(key, str(name))
         for row, center_id in _col(callcenters, "id").dropna().items():
             centers.ids[int(row)] = int(center_id)  # type: ignore[call-overload]
         return centers
 
+    def rows_named(self, name: str) -> list[int]:
+        """The rows whose name reads as `name`."""
+        return self.rows_by_name.get(name_key(name), [])
+
     def suggestion(self, name: str) -> str | None:
-        """The name of the sheet an unknown one most likely meant: the same but for case, else a close one."""
-        if self._folded is None:
-            self._folded = {}
-            for known in self.rows_by_name:
-                self._folded.setdefault(known.casefold(), []).append(known)
-        same = self._folded.get(name.casefold())
-        if same:
-            return same[0]
-        if len(self.rows_by_name) > SUGGEST_AMONG or len(name) > 100:
+        """The name of the sheet an unknown one most likely meant: a close one (one that reads the
+        same is no unknown name: `name_key`)."""
+        if len(self.typed) > SUGGEST_AMONG or len(name) > 100:
             return None
-        close = difflib.get_close_matches(name, list(self.rows_by_name), n=1, cutoff=0.75)
+        close = difflib.get_close_matches(name, list(self.typed.values()), n=1, cutoff=0.75)
         return close[0] if close else None
 
     def describe(self, row: int) -> str:
@@ -111,7 +113,7 @@ def resolve_names(typed: pd.DataFrame, raw: pd.DataFrame, centers: Centers,
     for row, name in names[only_name].items():
         text = str(name)
         shown = printable(text, 60, quote=True)
-        rows = centers.rows_by_name.get(text, [])
+        rows = centers.rows_named(text)
         if len(rows) == 1:
             resolved[int(row)] = rows[0]  # type: ignore[call-overload]
         elif rows:
@@ -127,7 +129,7 @@ def resolve_names(typed: pd.DataFrame, raw: pd.DataFrame, centers: Centers,
             did_you_mean = f"did you mean {printable(hint, 60, quote=True)}? " if hint else ""
             yield _problem(row, CENTER_NAME, name, (
                 f"call_center_name {shown} names no row of the callcenters sheet (by its name cell); "
-                f"{did_you_mean}type a name of that sheet exactly, or use call_center_id for a center that exists"))
+                f"{did_you_mean}type a name of that sheet, or use call_center_id for a center that exists"))
 
 
 def one_row_per_operator(typed: pd.DataFrame, centers: Centers, resolved: dict[int, int]) -> Iterator[Problem]:

@@ -24,7 +24,8 @@ import pandas as pd
 
 from bulkcc.errors import Problem
 from bulkcc.fields import COLUMNS, ROUTING_PREFIX, routing_required_columns, split_dtmf_path, target_pairs
-from bulkcc.values import native
+from bulkcc.names import name_key
+from bulkcc.values import native, printable
 
 
 def _col(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -123,18 +124,27 @@ def create_needs_name(frame: pd.DataFrame) -> Iterator[Problem]:
 
 
 def distinct_new_names(frame: pd.DataFrame) -> Iterator[Problem]:
-    """Two creates of the same name in the same office would make two call centers of that name."""
+    """Two creates whose names read as one (`name_key`: case, blanks, invisible characters and Unicode
+    forms aside) in the same office would make two call centers nobody can tell apart."""
     new = frame[creates(frame) & _filled(frame, "name")]
     if new.empty:
         return
-    keys: dict[tuple[int, str], list[int]] = {}
+    keys: dict[tuple[int, str], list[tuple[int, str]]] = {}
     for row, office, name in zip(new.index, new["office_id"], new["name"], strict=True):
-        keys.setdefault((int(office), str(name).strip()), []).append(int(row))
-    for (office, name), rows in keys.items():
-        for row in rows if len(rows) > 1 else ():
-            yield Problem(row, "name", name, f"office {office} would get two call centers named {name!r} (also "
-                                             f"row {_also(rows, row)}): give each new call center its own name "
-                                             "in its office, or remove the extra row")
+        keys.setdefault((int(office), name_key(name)), []).append((int(row), str(name)))
+    for (office, _), named in keys.items():
+        if len(named) < 2:
+            continue
+        for row, name in named:
+            others = [(r, n) for r, n in named if r != row]
+            other_row, other_name = others[0]
+            alike = "the same name as" if other_name == name else "a name that reads as"
+            more = f" (and {len(others) - 1} more rows)" if len(others) > 1 else ""
+            yield Problem(row, "name", name, (
+                f"office {office} would get two call centers named alike: {printable(name, 60, quote=True)} is "
+                f"{alike} row {other_row}'s {printable(other_name, 60, quote=True)}{more} (names are compared as "
+                "a person reads them: case, blanks, invisible characters and Unicode forms aside). Give each new "
+                "call center its own name in its office, or remove the extra row"))
 
 
 RULES = (unique_ids, id_or_office, create_needs_name, distinct_new_names, routing_complete, targets_paired,
