@@ -26,6 +26,7 @@ EXIT_OK = 0
 EXIT_INVALID = 1  # some rows invalid or failed
 EXIT_USAGE = 2  # usage error or unreadable input: nothing was sent
 EXIT_ABORTED = 3  # refused key, interrupted, retry budget spent
+EXIT_MAYBE_CREATED = 4  # a create's outcome is not known: it may exist (`maybe_created`); look before re-sending
 
 
 @dataclass(frozen=True)

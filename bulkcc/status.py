@@ -35,6 +35,11 @@ class Status(StrEnum):
     STALE = ("stale", False, False, False, False, "E4DFEC")
     # A row that created a call center (POST): its new id is in the Results' id column.
     CREATED = ("created", True, False, True, False, "A9D08E")
+    # A create whose POST got no answer that settles it (a timeout, a dropped connection, a 5xx, a 202,
+    # a 2xx that is no call center, an answer naming another center), and whose office did not list
+    # it within the bounded wait: it may exist. Never POSTed again in that run; --resume (or this
+    # results workbook fed back) looks again, and a second POST needs --resend-maybe-created.
+    MAYBE_CREATED = ("maybe_created", False, True, False, False, "F8CBAD")
     # A row of a rollback's created sheet whose call center was deleted (only with --allow-delete).
     DELETED = ("deleted", True, False, True, False, "D9D9D9")
     # An operator added to or removed from a call center (the operators sheet's rows).

@@ -1,20 +1,41 @@
-"""A small stateful API on loopback for the create tests: create, list an office, get, PATCH, delete.
+"""A small stateful API on loopback for the create tests: create, list an office, get, PATCH, delete,
+and a center's operators (list, add, remove, skill level).
 
 It stores what it is sent and answers as the spec's examples do (ids as JSON
-strings), and can misbehave on purpose after storing a create: drop the
-connection, answer 500, or answer too late (the client times out), so the tests
-see that a create that took effect is never made twice.
+strings), and can misbehave on purpose around a create (`after_create`, one per
+create, in order): drop the connection, answer 500, answer too late (the client
+times out), take its time before storing ("slow"), answer 202 with no body, answer
+a 2xx that is no call center ("nobody"), answer with another center's id
+("foreign": one listed before; "elsewhere": one of another office), or refuse
+before storing ("refuse": a 500, nothing made). A listing may show a new center
+only `listing_lag_s` after it was stored; `normalise` stores names NFC, as some
+databases do; `echo` is appended to every text of every answer (ids aside), as a
+server that echoes what it should not. So the tests see that a create that took
+effect is never made twice, and what a hostile answer can and cannot reach.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
+import unicodedata
 from typing import Any
 
 from aiohttp import web
 
 FIRST_ID = 7_000_000_000_000_001
+FOREIGN_ID = 6_900_000_000_000_009  # a center of another office, answered by "elsewhere"
+ID_KEYS = frozenset({"id", "office_id", "group_id", "user_id", "call_center_id", "cursor", "skill_level"})
+
+
+def echoed(value: Any, echo: str, keep: frozenset[str] = ID_KEYS) -> Any:
+    """Every text of an answer with `echo` appended (ids, numbers and the keys `keep` as they are)."""
+    if isinstance(value, dict):
+        return {k: (v if k in keep else echoed(v, echo, keep)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [echoed(v, echo, keep) for v in value]
+    return value + echo if isinstance(value, str) else value
 
 
 def _wire(cc: dict[str, Any]) -> dict[str, Any]:
@@ -43,6 +64,14 @@ class CallCenterApi:
         self.office_failures = 0  # office listings answered 503 before they work
         self.fail_before_store = 0  # creates answered 500 before anything is stored
         self.next_id = FIRST_ID
+        self.listing_lag_s = 0.0  # a new center shows in its office's listing only this long after it is stored
+        self.normalise = False  # names are stored NFC
+        self.echo: str | None = None  # appended to every text of every answer
+        self.echo_keeps: frozenset[str] = ID_KEYS  # the keys whose values are never echoed
+        self.stored_at: dict[int, float] = {}
+        # call center -> user -> {"role", "skill_level"}; users whose add is refused: user -> (status, message)
+        self.operators: dict[int, dict[int, dict[str, Any]]] = {}
+        self.refuse_add: dict[int, tuple[int, str]] = {}
 
     @property
     def base_url(self) -> str:
@@ -54,6 +83,14 @@ class CallCenterApi:
     def named(self, office: int, name: str) -> list[int]:
         return [i for i, cc in self.store.items() if cc["office_id"] == office and cc["name"] == name]
 
+    def in_office(self, office: int) -> dict[str, list[int]]:
+        """Each name stored in the office, with its ids (one each, when nothing was made twice)."""
+        found: dict[str, list[int]] = {}
+        for cc_id, cc in sorted(self.store.items()):
+            if cc["office_id"] == office:
+                found.setdefault(cc["name"], []).append(cc_id)
+        return found
+
     async def __aenter__(self) -> CallCenterApi:
         app = web.Application()
         app.router.add_post("/api/v2/callcenters", self._create)
@@ -62,6 +99,11 @@ class CallCenterApi:
         app.router.add_get("/api/v2/callcenters/{id}", self._get)
         app.router.add_patch("/api/v2/callcenters/{id}", self._patch)
         app.router.add_delete("/api/v2/callcenters/{id}", self._delete)
+        app.router.add_get("/api/v2/callcenters/{id}/operators", self._operators)
+        app.router.add_post("/api/v2/callcenters/{id}/operators", self._add_operator)
+        app.router.add_delete("/api/v2/callcenters/{id}/operators", self._remove_operator)
+        app.router.add_get("/api/v2/callcenters/{id}/operators/{user}/skill", self._skill)
+        app.router.add_patch("/api/v2/callcenters/{id}/operators/{user}/skill", self._skill)
         app.middlewares.append(self._log)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -74,21 +116,29 @@ class CallCenterApi:
     @web.middleware
     async def _log(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
-        if request.method in ("POST", "PATCH"):
+        if request.method in ("POST", "PATCH", "DELETE"):
             raw = await request.read()
             self.bodies.append((request.method, request.path, json.loads(raw) if raw else None))
-        return await handler(request)
+        response = await handler(request)
+        if self.echo and isinstance(response, web.Response) and response.content_type == "application/json":
+            body = json.loads(response.body)  # type: ignore[arg-type]
+            return web.json_response(echoed(body, self.echo, self.echo_keeps), status=response.status)
+        return response
 
     async def _create(self, request: web.Request) -> web.StreamResponse:
         body = json.loads(await request.read())
         if not isinstance(body, dict) or not body.get("name") or not body.get("office_id"):
             return web.json_response({"error": {"message": "name and office_id are required"}}, status=400)
-        if self.fail_before_store:
-            self.fail_before_store -= 1
-            return web.json_response({"error": {"message": "internal"}}, status=500)
-        cc_id, self.next_id = self.next_id, self.next_id + 1
-        self.store[cc_id] = {**body, "id": cc_id, "office_id": int(body["office_id"])}
         how = self.after_create.pop(0) if self.after_create else "ok"
+        if self.fail_before_store or how == "refuse":
+            self.fail_before_store = max(0, self.fail_before_store - 1)
+            return web.json_response({"error": {"message": "internal"}}, status=500)
+        if how == "slow":  # the work takes longer than the client waits: stored after it gave up
+            await asyncio.sleep(self.late_s)
+        cc_id, self.next_id = self.next_id, self.next_id + 1
+        name = unicodedata.normalize("NFC", body["name"]) if self.normalise else body["name"]
+        self.store[cc_id] = {**body, "name": name, "id": cc_id, "office_id": int(body["office_id"])}
+        self.stored_at[cc_id] = time.monotonic()
         if how == "drop":
             request.transport.close()
             return web.Response(status=204)
@@ -96,6 +146,15 @@ class CallCenterApi:
             return web.json_response({"error": {"message": "internal"}}, status=500)
         if how == "late":
             await asyncio.sleep(self.late_s)
+        if how == "202":
+            return web.Response(status=202)
+        if how == "nobody":
+            return web.json_response({"status": "accepted"})
+        if how == "foreign":  # the center the office had first
+            other = min(i for i, cc in self.store.items() if cc["office_id"] == int(body["office_id"]))
+            return web.json_response(_wire(self.store[other]))
+        if how == "elsewhere":
+            return web.json_response({**_wire(self.store[cc_id]), "id": str(FOREIGN_ID), "office_id": "999"})
         return web.json_response(_wire(self.store[cc_id]))
 
     async def _office(self, request: web.Request) -> web.StreamResponse:
@@ -104,7 +163,9 @@ class CallCenterApi:
             return web.json_response({"error": {"message": "unavailable"}}, status=503)
         office = int(request.match_info["office"])
         after = int(request.query.get("cursor") or 0)
-        matches = sorted(i for i, cc in self.store.items() if cc["office_id"] == office and i > after)
+        shown_since = time.monotonic() - self.listing_lag_s
+        matches = sorted(i for i, cc in self.store.items() if cc["office_id"] == office and i > after
+                         and self.stored_at.get(i, 0.0) <= shown_since)
         page = matches[: self.page_size]
         answer: dict[str, Any] = {"items": [_wire(self.store[i]) for i in page]}
         if len(matches) > len(page):
@@ -135,3 +196,51 @@ class CallCenterApi:
         if found is None:
             return web.json_response({"error": {"message": "not found"}}, status=404)
         return web.json_response(_wire(found))
+
+    # ---- operators
+
+    def _center(self, request: web.Request) -> int | None:
+        cc_id = int(request.match_info["id"])
+        return cc_id if cc_id in self.store else None
+
+    async def _operators(self, request: web.Request) -> web.StreamResponse:
+        cc_id = self._center(request)
+        if cc_id is None:
+            return web.json_response({"error": {"message": "not found"}}, status=404)
+        users = [{"id": str(user), "display_name": f"User {user}",
+                  "group_details": [{"group_id": str(cc_id), "group_type": "callcenter", "role": op["role"]}]}
+                 for user, op in sorted(self.operators.get(cc_id, {}).items())]
+        return web.json_response({"users": users})
+
+    async def _add_operator(self, request: web.Request) -> web.StreamResponse:
+        cc_id = self._center(request)
+        body = json.loads(await request.read())
+        user = int(body["user_id"])
+        if cc_id is None:
+            return web.json_response({"error": {"message": "not found"}}, status=404)
+        if user in self.refuse_add:
+            status, message = self.refuse_add[user]
+            return web.json_response({"error": {"message": message}}, status=status)
+        if user in self.operators.get(cc_id, {}):
+            return web.json_response({"error": {"message": "already an operator"}}, status=400)
+        self.operators.setdefault(cc_id, {})[user] = {"role": body.get("role", "operator"),
+                                                      "skill_level": body.get("skill_level", 100)}
+        return web.json_response({"id": str(user), "display_name": f"User {user}"})
+
+    async def _remove_operator(self, request: web.Request) -> web.StreamResponse:
+        cc_id = self._center(request)
+        user = int(json.loads(await request.read())["user_id"])
+        if cc_id is None or user not in self.operators.get(cc_id, {}):
+            return web.json_response({"error": {"message": "not an operator"}}, status=400)
+        del self.operators[cc_id][user]
+        return web.json_response({"id": str(user), "display_name": f"User {user}"})
+
+    async def _skill(self, request: web.Request) -> web.StreamResponse:
+        cc_id, user = self._center(request), int(request.match_info["user"])
+        op = self.operators.get(cc_id or 0, {}).get(user)
+        if op is None:
+            return web.json_response({"error": {"message": "not an operator"}}, status=404)
+        if request.method == "PATCH":
+            op["skill_level"] = json.loads(await request.read())["skill_level"]
+        return web.json_response({"call_center_id": str(cc_id), "user_id": str(user),
+                                  "skill_level": op["skill_level"]})

@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from bulkcc import __version__
-from bulkcc.errors import EXIT_ABORTED, EXIT_INVALID, EXIT_OK, RunStopped, UsageError
+from bulkcc.errors import EXIT_ABORTED, EXIT_INVALID, EXIT_MAYBE_CREATED, EXIT_OK, RunStopped, UsageError
 from bulkcc.plan import Plan, PlannedRequest
 from bulkcc.plan.compare import mismatched_fields
 from bulkcc.plan.planfile import is_plan_file
 from bulkcc.run.answers import fields_problem, other_callcenter
-from bulkcc.run.creates import CreatePhase, created_entries, run_creates
+from bulkcc.run.creates import CreatePhase, created_entries, maybe_created_note, run_creates
 from bulkcc.run.deletes import all_deletes, deleted_sheet, run_deletes
 from bulkcc.run.journal import Journal, Opener, body_hash, journal_path
 from bulkcc.run.live import LiveState
@@ -264,7 +264,8 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
                 if the_plan.creates:  # creates first: then the updates (and what follows them)
                     run.refused = await run_creates(
                         CreatePhase(conn.client, journal, run.results, run.answered, run.start_times,
-                                    conn.client.redact, progress, stop),
+                                    conn.client.redact, progress, stop, lookup_wait_s=options.lookup_wait_s,
+                                    resend_maybe=options.resend_maybe_created),
                         the_plan, concurrency=options.connection.pool_size, skip_invalid=options.skip_invalid,
                         target_label=conn.target_label)
                 if run.refused is None:
@@ -307,7 +308,8 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
         input_sha256=source.sha256, version=__version__,
         achieved_rate_per_min=run.achieved_rate_per_min(),
         allowed_rate_per_min=options.connection.rate_per_min, requests_sent=requests_sent,
-        throttled=throttled, simulator=options.target.simulator, note=run.stopped_by or run.refused,
+        throttled=throttled, simulator=options.target.simulator,
+        note="; ".join(n for n in (run.stopped_by or run.refused, maybe_created_note(results)) if n) or None,
         plan=source.plan, operator_counts=count_statuses(operator_results) if operator_results else None)
     extra_sheets = [deleted_sheet(the_plan.deletes, deletes)] if the_plan.deletes else []
     written = _write_results(options, results, validation, summary, run, diffed, extra_sheets,
@@ -317,6 +319,8 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
         code = EXIT_ABORTED
     elif statuses <= OK_STATUSES:
         code = EXIT_OK
+    elif Status.MAYBE_CREATED in statuses:
+        code = EXIT_MAYBE_CREATED  # look before anything is sent again: see maybe_created_note
     else:
         code = EXIT_INVALID
     if written and not run.stopped_by:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from bulkcc.errors import UsageError
+from bulkcc.names import name_key
 from bulkcc.plan.payload import PlannedRequest
 from bulkcc.run.commit import GroupCommit, OnSynced, write_synced
 from bulkcc.status import FINAL_STATUSES
@@ -89,7 +90,7 @@ class JournalState:
                 + sum(1 for result, _ in self.operators.values() if result.status in FINAL_STATUSES))
 
 
-CreateKey = tuple[int, str]  # (office_id, name): what a create is known by before it has an id
+CreateKey = tuple[int, str]  # (office_id, name_key(name)): what a create is known by before it has an id
 
 
 def _create_key(data: Any) -> CreateKey | None:
@@ -97,7 +98,7 @@ def _create_key(data: Any) -> CreateKey | None:
         return None
     office, name = data.get("office_id"), data.get("name")
     if isinstance(office, int) and not isinstance(office, bool) and isinstance(name, str):
-        return office, name
+        return office, name_key(name)  # a journal of an older bulkcc kept the name as typed
     return None
 
 
@@ -128,6 +129,8 @@ def read_journal_state(path: str | Path) -> JournalState:
                 if key is not None and not entry["create"].get("unsure"):
                     creates[key] = (RowResult.from_dict(entry["result"]), entry.get("body", ""))
                     intents.pop(key, None)  # its outcome is known
+                elif key is not None:  # maybe made: looked for again (an intent fed back from a results
+                    intents.setdefault(key, entry["create"])  # workbook has no intent line of its own here)
             elif "result" in entry:
                 result = RowResult.from_dict(entry["result"])
                 if result.id is not None:
@@ -164,7 +167,8 @@ def _refusal(path: Path, state: JournalState) -> UsageError:
             f"{_when(state.finished.get('finished'))} ({counts or 'no rows'}; journal {path.name}): to run again, "
             "pick another --results path, or pass --restart to start over and replace them")
     unsure = (f", and {len(state.intents)} create{'s' if len(state.intents) != 1 else ''} whose outcome is not "
-              "known (--resume looks each up by name before sending it again)" if state.intents else "")
+              "known (--resume looks for each again; none is sent again without --resend-maybe-created)"
+              if state.intents else "")
     return UsageError(
         f"{path.name} holds an earlier run's journal that stopped part way ({state.done_count} rows done{unsure}): "
         "add --resume to continue that run (rows already updated are not sent again), or --restart to start over")

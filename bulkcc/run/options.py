@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from bulkcc.run.offices import LOOKUP_WAIT_S
 from bulkcc.send.connection import ConnectionOptions
 from bulkcc.send.target import Target
 from bulkcc.validate import Validation
@@ -37,6 +38,11 @@ class ApplyOptions:
     allow_delete: bool = False
     # With diff: also remove the operators the operators sheet does not list, for the centers it names.
     exact_operators: bool = False
+    # How long a create whose answer settled nothing is looked for in its office's listing (seconds).
+    lookup_wait_s: float = LOOKUP_WAIT_S
+    # A create whose outcome an earlier run did not learn, and that its office still does not list, is
+    # sent again (--resend-maybe-created); without it, it stays maybe_created.
+    resend_maybe_created: bool = False
 
     @property
     def target(self) -> Target:
