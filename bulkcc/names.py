@@ -39,6 +39,31 @@ def same_name(first: Any, second: Any) -> bool:
     return name_key(first) == name_key(second)
 
 
+def how_alike(first: Any, second: Any) -> str:
+    """Why two names that read as one (`same_name`) are not the same text, in words a message can
+    give: "they differ in case and blanks". Two names that differ only in Unicode form print alike,
+    so without this a message would show the same name twice."""
+    a, b = str(first).strip(), str(second).strip()
+    if a == b:
+        return "they are the same text"
+    kinds = []
+    if any(" ".join(text.split()) != text for text in (a, b)):
+        kinds.append("blanks")
+    if any(unicodedata.category(char) == "Cf" for char in a + b):
+        kinds.append("invisible characters")
+    if any(unicodedata.normalize("NFKC", text) != text for text in (" ".join(a.split()), " ".join(b.split()))):
+        kinds.append("Unicode form (the same letters written with other code points)")
+    if _visible(a) != _visible(b):
+        kinds.append("case")
+    return "they differ in " + " and ".join(kinds or ["how they are written"])
+
+
+def _visible(text: str) -> str:
+    """The name as a person sees it, case kept."""
+    kept = "".join(c for c in unicodedata.normalize("NFKC", text) if unicodedata.category(c) != "Cf")
+    return " ".join(kept.split())
+
+
 def sent_name(name: Any) -> str:
     """A name as bulkcc sends it: as typed, without the outer blanks a cell cannot show."""
     return str(name).strip()

@@ -202,3 +202,12 @@ class _BodyValidator:
 
 
 # ---- other fixtures below ------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _own_lock_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's create locks in a folder of its own (`BULKCC_LOCK_DIR`, inherited by the CLI
+    subprocesses it starts), never the user's: tests of one target at once would block each other."""
+    folder = tmp_path_factory.mktemp("locks")
+    monkeypatch.setenv("BULKCC_LOCK_DIR", str(folder))
+    return folder

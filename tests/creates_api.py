@@ -6,8 +6,9 @@ strings), and can misbehave on purpose around a create (`after_create`, one per
 create, in order): drop the connection, answer 500, answer too late (the client
 times out), take its time before storing ("slow"), answer 202 with no body, answer
 a 2xx that is no call center ("nobody"), answer with another center's id
-("foreign": one listed before; "elsewhere": one of another office), or refuse
-before storing ("refuse": a 500, nothing made). A listing may show a new center
+("foreign": one listed before; "elsewhere": one of another office; "foreign only":
+one listed before, and nothing made), or refuse before storing ("refuse": a 500,
+nothing made). A listing may show a new center
 only `listing_lag_s` after it was stored; `normalise` stores names NFC, as some
 databases do; `echo` is appended to every text of every answer (ids aside), as a
 server that echoes what it should not. So the tests see that a create that took
@@ -80,6 +81,11 @@ class CallCenterApi:
     def count(self, method: str, prefix: str = "") -> int:
         return sum(1 for m, p in self.requests if m == method and p.startswith(prefix))
 
+    @property
+    def creates(self) -> int:
+        """The POSTs of creates that arrived (operator adds aside)."""
+        return sum(1 for m, p in self.requests if m == "POST" and p == "/api/v2/callcenters")
+
     def named(self, office: int, name: str) -> list[int]:
         return [i for i, cc in self.store.items() if cc["office_id"] == office and cc["name"] == name]
 
@@ -133,6 +139,9 @@ class CallCenterApi:
         if self.fail_before_store or how == "refuse":
             self.fail_before_store = max(0, self.fail_before_store - 1)
             return web.json_response({"error": {"message": "internal"}}, status=500)
+        if how == "foreign only":  # nothing made: the answer is the center the office had first
+            other = min(i for i, cc in self.store.items() if cc["office_id"] == int(body["office_id"]))
+            return web.json_response(_wire(self.store[other]))
         if how == "slow":  # the work takes longer than the client waits: stored after it gave up
             await asyncio.sleep(self.late_s)
         cc_id, self.next_id = self.next_id, self.next_id + 1
@@ -244,3 +253,26 @@ class CallCenterApi:
             op["skill_level"] = json.loads(await request.read())["skill_level"]
         return web.json_response({"call_center_id": str(cc_id), "user_id": str(user),
                                   "skill_level": op["skill_level"]})
+
+
+def migration_book(path: Any, centers: list[dict[str, Any]], operators: list[dict[str, Any]] = ()) -> Any:
+    """A workbook of callcenters rows (id, name, office_id, ring_seconds) and operators rows, ids as text."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "callcenters"
+    sheet.append(["id", "name", "office_id", "ring_seconds"])
+    for center in centers:
+        sheet.append([None if center.get("id") is None else str(center["id"]), center.get("name"),
+                      None if center.get("office_id") is None else str(center["office_id"]),
+                      center.get("ring_seconds")])
+    if operators:
+        columns = ["call_center_id", "call_center_name", "user_id", "role", "skill_level", "remove"]
+        ops = workbook.create_sheet("operators")
+        ops.append(columns)
+        for row in operators:
+            ops.append([str(row[c]) if c in ("call_center_id", "user_id") and c in row else row.get(c)
+                        for c in columns])
+    workbook.save(path)
+    return path

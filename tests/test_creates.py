@@ -98,8 +98,8 @@ async def test_a_name_already_live_in_the_office_refuses_the_run_before_anything
         assert [r.status for r in outcome.results] == ["invalid", "invalid", "not_sent", "not_sent"]
         assert "(id 1002)" in outcome.results[1].error and "--skip-invalid" in outcome.message
         # Both names are shown, the look-alike's no-break space made visible.
-        assert ("already has a call center named 'support\\xa000', which reads as this row's 'Support 00' "
-                "(id 1003)") in outcome.results[0].error
+        assert ("already has a call center named 'support\\xa000' (id 1003), which reads as this row's 'Support 00' "
+                "(they differ in blanks and case)") in outcome.results[0].error
         assert api.count("POST") == api.count("PATCH") == 0
         # With --skip-invalid the other rows go; the clashing ones never do.
         sent = await apply_async(book, opts(tmp_path, api, name="skip.xlsx", skip_invalid=True))

@@ -52,3 +52,16 @@ def test_a_name_is_sent_as_typed() -> None:
 ])
 def test_counts_are_said_as_a_person_says_them(count: int, noun: str, said: str) -> None:
     assert counted(count, noun) == said
+
+
+@pytest.mark.parametrize("typed, live, words", [
+    ("center 1001", "Center 1001", "they differ in case"),
+    ("Center\u00a01002", "Center 1002", "they differ in blanks"),
+    ("Center 1003\u200b", "Center 1003", "they differ in invisible characters"),
+    (" CENTER  1004 ", "Center 1004", "they differ in blanks and case"),
+    (unicodedata.normalize("NFD", "Café Köln"), "Café Köln", "they differ in Unicode form"),
+])
+def test_how_two_names_that_read_alike_differ_is_said_in_words(typed: str, live: str, words: str) -> None:
+    from bulkcc.names import how_alike
+
+    assert how_alike(typed, live).startswith(words)

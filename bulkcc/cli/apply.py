@@ -43,8 +43,14 @@ def _creates_and_deletes(the_plan, allow_delete: bool) -> list[str]:
     return lines
 
 
+RESEND_LINE = ("--resend-maybe-created: each create whose outcome an earlier run did not learn (maybe_created), and "
+               "that its office still does not list after the wait, is sent once more. If its first POST did make "
+               "the call center and the office's listing lags longer than the wait, this makes a second one: check "
+               "the office in Dialpad first.")
+
+
 def describe_plan(the_plan, target, *, saved=None, diff: bool = False, allow_delete: bool = False,
-                  exact: bool = False) -> list[str]:
+                  exact: bool = False, resend: bool = False) -> list[str]:
     """What the confirmation shows: where it goes, the creates (and a rollback's deletes) apart, then per
     field how many call centers the updates change."""
     counts = the_plan.summary()
@@ -59,6 +65,8 @@ def describe_plan(the_plan, target, *, saved=None, diff: bool = False, allow_del
     verb = "About to " + (creating or "") + "send"
     lines = [f"{verb} {counts['requests']} PATCH requests to {target.base_url}{source}."]
     lines += _creates_and_deletes(the_plan, allow_delete)
+    if resend:
+        lines.append(RESEND_LINE)
     fields = the_plan.field_counts()
     if fields:
         lines.append("Fields the rows set (with --diff only those that differ from live are sent):" if diff else
@@ -95,7 +103,7 @@ def _confirm_removals(yes: bool, target):
 
 
 def _confirm_with_user(yes: bool, *, saved=None, diff: bool = False, allow_delete: bool = False,
-                       exact: bool = False):
+                       exact: bool = False, resend: bool = False):
     """Ask before sending to anything but loopback; refuse without a terminal unless --yes.
 
     The sheet's warnings (hidden rows, columns or sheet holding values) are shown
@@ -106,7 +114,8 @@ def _confirm_with_user(yes: bool, *, saved=None, diff: bool = False, allow_delet
         render_warnings(the_plan.validation, err)
         if target.is_loopback or yes:
             return True
-        lines = describe_plan(the_plan, target, saved=saved, diff=diff, allow_delete=allow_delete, exact=exact)
+        lines = describe_plan(the_plan, target, saved=saved, diff=diff, allow_delete=allow_delete, exact=exact,
+                              resend=resend)
         if not sys.stdin.isatty():
             out.print("\n".join(lines[1:]), markup=False)
             raise UsageError(lines[0] + " No terminal to confirm on: pass --yes to send")
@@ -143,12 +152,20 @@ def _confirm_with_user(yes: bool, *, saved=None, diff: bool = False, allow_delet
 @click.option("--allow-delete", is_flag=True, help="With a rollback workbook as INPUT: delete the call centers of "
               "its created sheet (the ones the run created). Without it they are left alone: nothing else in "
               "bulkcc ever deletes a call center.")
+@click.option("--resend-maybe-created", "resend_maybe_created", is_flag=True,
+              help="With --resume (or a results workbook as INPUT): send once more each create whose outcome an "
+              "earlier run did not learn (maybe_created) and that its office still does not list after the wait. "
+              "Check the office in Dialpad first: a listing that lags longer would make a second center.")
+@click.option("--lookup-wait", "lookup_wait", default="10s", show_default=True,
+              help="How long a create whose answer settled nothing is looked for in its office's listing before "
+              "it is called maybe_created (e.g. 30s, 2m).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before sending (for scripts).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @target_options
 @handles_errors
 def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, diff, exact_operators, rollback_path,
-          input_check, plan_sha256, max_age, allow_delete, yes, quiet, **target) -> None:
+          input_check, plan_sha256, max_age, allow_delete, resend_maybe_created, lookup_wait, yes, quiet,
+          **target) -> None:
     """Send the PATCH each valid row of INPUT stands for, and write a results workbook.
 
     INPUT may be a plan file saved by `bulkcc plan INPUT --out PLAN.json`: its requests are sent exactly,
@@ -172,7 +189,8 @@ def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, 
                            only_failed=only_failed, resume=resume, restart=restart, diff=diff,
                            rollback_path=rollback_path, max_age=parse_duration(max_age, "--max-age"),
                            input_check=input_check, plan_sha256=plan_sha256, allow_delete=allow_delete,
-                           exact_operators=exact_operators)
+                           exact_operators=exact_operators, resend_maybe_created=resend_maybe_created,
+                           lookup_wait_s=parse_duration(lookup_wait, "--lookup-wait").total_seconds())
     if connection.target.simulator:
         out.print("Sending to the built-in simulator: nothing real will be changed.", markup=False)
     try:
@@ -181,11 +199,11 @@ def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, 
             saved = read_plan_file(input_path)
             out.print(f"Applying the plan {plan_line(saved)}", markup=False)
             outcome = apply_plan(saved, options, progress=make_progress(quiet, err_stream),
-                                 confirm=_confirm_with_user(yes, saved=saved))
+                                 confirm=_confirm_with_user(yes, saved=saved, resend=resend_maybe_created))
         else:
             outcome = run_apply(input_path, options, progress=make_progress(quiet, err_stream),
                                 confirm=_confirm_with_user(yes, diff=diff, allow_delete=allow_delete,
-                                                           exact=exact_operators),
+                                                           exact=exact_operators, resend=resend_maybe_created),
                                 confirm_removals=_confirm_removals(yes, connection.target))
     except InvalidRowsError as exc:
         from bulkcc.validate import render_text
@@ -216,6 +234,7 @@ def _render_outcome(outcome, results_path: Path) -> None:
     if stale:
         out.print("Stale rows were not sent: make a new plan (`bulkcc plan INPUT --diff --out PLAN.json`) to see "
                   "and review their live values", markup=False)
+    _maybe_created_lines(outcome)
     if outcome.deletes:
         deleted = Counter(r.status for r in outcome.deletes)
         out.print(f"created sheet: {len(outcome.deletes)} call centers: "
@@ -238,3 +257,16 @@ def _render_outcome(outcome, results_path: Path) -> None:
         out.print(f"wrote {path} (apply it to undo this run's changes{deleting})", markup=False)
     if outcome.summary.simulator:
         out.print("That was the simulator: nothing real was changed.", markup=False)
+
+
+def _maybe_created_lines(outcome) -> None:
+    """Creates whose outcome is not known: each row and its error (what to do), then the advice once."""
+    maybe = [r for r in outcome.results if r.status == "maybe_created"]
+    for result in maybe[:MAX_SHOWN_ROWS]:
+        err.print(visible(f"row {result.row}: maybe_created: {result.error}"), markup=False)
+    if len(maybe) > MAX_SHOWN_ROWS:
+        err.print(f"… and {len(maybe) - MAX_SHOWN_ROWS} more maybe_created rows (see the results)", markup=False)
+    if maybe:
+        from bulkcc.run.creates import maybe_created_note
+
+        err.print(visible(maybe_created_note(outcome.results) or ""), markup=False)

@@ -21,7 +21,7 @@ from bulkcc.errors import InputError, InvalidRowsError, UsageError
 from bulkcc.plan import Plan, make_plan
 from bulkcc.plan.operators import OperatorPlan
 from bulkcc.plan.planfile import is_plan_file
-from bulkcc.run.execute import Run, Source, check_output_paths, execute, locked_run
+from bulkcc.run.execute import Run, Source, check_output_paths, creating, execute, locked_run
 from bulkcc.run.journal import Opener
 from bulkcc.run.live import LiveState, diff_with_live
 from bulkcc.run.operator_phase import ConfirmRemovals, OperatorWork
@@ -131,18 +131,18 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
             check_output_paths(input_path, options, writes_rollback=True)
         the_plan = replace(the_plan, deletes=tuple(read_deletes(input_path)))
         operators = prepare_operators(validation, the_plan, options, confirm_removals)
-        if confirm is not None and not confirm(the_plan, options.target):
-            raise UsageError("not confirmed: nothing was sent")
-
-        source = Source(name=input_path.name, sha256=sha256_file(input_path))
-        first_phase = None
-        if options.diff:
-            async def first_phase(conn: Connection, plan: Plan, run: Run, progress: QuietProgress,
-                                  stop: asyncio.Event) -> Plan:
-                return await _diff_phase(conn, plan, options, run, progress, stop)
-        return await execute(the_plan, rows, options, source, progress=progress or QuietProgress(),
-                             stop=stop or asyncio.Event(), first_phase=first_phase, journal_opener=journal_opener,
-                             operators=operators)
+        with creating(options, the_plan, input_path.name):
+            if confirm is not None and not confirm(the_plan, options.target):
+                raise UsageError("not confirmed: nothing was sent")
+            source = Source(name=input_path.name, sha256=sha256_file(input_path))
+            first_phase = None
+            if options.diff:
+                async def first_phase(conn: Connection, plan: Plan, run: Run, progress: QuietProgress,
+                                      stop: asyncio.Event) -> Plan:
+                    return await _diff_phase(conn, plan, options, run, progress, stop)
+            return await execute(the_plan, rows, options, source, progress=progress or QuietProgress(),
+                                 stop=stop or asyncio.Event(), first_phase=first_phase,
+                                 journal_opener=journal_opener, operators=operators)
 
 
 def apply(input_path: Path, options: ApplyOptions, **kwargs) -> ApplyOutcome:

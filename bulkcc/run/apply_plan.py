@@ -20,7 +20,7 @@ from bulkcc.errors import InputError, UsageError
 from bulkcc.plan import Plan
 from bulkcc.plan.planfile import SavedPlan
 from bulkcc.plan.stale import stale_fields
-from bulkcc.run.execute import Run, Source, check_output_paths, execute, locked_run, redacted
+from bulkcc.run.execute import Run, Source, check_output_paths, creating, execute, locked_run, redacted
 from bulkcc.run.journal import Opener
 from bulkcc.run.live import LiveState, read_live
 from bulkcc.run.options import ApplyOptions, ApplyOutcome
@@ -146,7 +146,8 @@ async def apply_plan_async(saved: SavedPlan, options: ApplyOptions, *, progress:
     if saved.path is not None:
         check_output_paths(saved.path, options)
     check_plan(saved, options, now or datetime.now(UTC))
-    with locked_run(options, saved.path.name if saved.path else saved.input_name):
+    name = saved.path.name if saved.path else saved.input_name
+    with locked_run(options, name), creating(options, saved.plan, name):
         return await _apply_locked(saved, options, progress=progress, confirm=confirm, stop=stop, now=now,
                                    journal_opener=journal_opener)
 

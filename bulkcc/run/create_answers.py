@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from bulkcc.names import same_name
+from bulkcc.names import how_alike, same_name
 from bulkcc.plan.compare import mismatched_fields
 from bulkcc.plan.creates import PlannedCreate
 from bulkcc.run.answers import answer_id, id_problem, shown
@@ -95,13 +95,13 @@ def maybe_note(create: PlannedCreate, lookup: Lookup | None, why: str) -> str:
 
 
 def clash_message(create: PlannedCreate, ids: list[int], office: Office) -> str:
-    """A create whose name reads as a live center's: both names shown, and what to do instead."""
-    live = [(cc_id, office.listed.get(cc_id, "")) for cc_id in ids]
-    which = ", ".join(f"id {cc_id}" for cc_id, _ in live)
-    first = live[0][1]
-    alike = (f"named {quoted(first)}" if first == create.name else
-             f"named {quoted(first)}, which reads as this row's {quoted(create.name)}")
-    return (f"office {create.office_id} already has a call center {alike} ({which}): nothing was sent for this "
-            "row (names are compared as a person reads them: case, blanks, invisible characters and Unicode "
-            "forms aside). To change that call center, put its id in the id column; to make another one, give "
-            "this row a name of its own")
+    """A create whose name reads as a live center's: both names shown, how they differ, what to do instead."""
+    which = ", ".join(f"id {cc_id}" for cc_id in ids)
+    live = office.listed.get(ids[0], "")
+    alike = f"named {quoted(live)} ({which})"
+    if live.strip() != create.name.strip():
+        alike += f", which reads as this row's {quoted(create.name)} ({how_alike(live, create.name)})"
+    return (f"office {create.office_id} already has a call center {alike}: nothing was sent for this row (names "
+            "are compared as a person reads them: case, blanks, invisible characters and Unicode forms aside). "
+            "To change that call center, put its id in the id column; to make another one, give this row a name "
+            "of its own")

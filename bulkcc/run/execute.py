@@ -35,7 +35,7 @@ from bulkcc.run.creates import CreatePhase, created_entries, maybe_created_note,
 from bulkcc.run.deletes import all_deletes, deleted_sheet, run_deletes
 from bulkcc.run.journal import Journal, Opener, body_hash, journal_path
 from bulkcc.run.live import LiveState
-from bulkcc.run.lock import RunLock
+from bulkcc.run.lock import RunLock, creates_lock
 from bulkcc.run.operator_phase import OperatorWork
 from bulkcc.run.options import ApplyOptions, ApplyOutcome
 from bulkcc.run.progress import QuietProgress
@@ -201,6 +201,20 @@ async def _send_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, r
         progress.close()
 
 
+def creating(options: ApplyOptions, the_plan: Plan, input_name: str) -> contextlib.AbstractContextManager[None]:
+    """The target's create lock for a plan with creates (`lock.TargetLock`): one create phase per target on
+    this machine, whatever --results each run writes; taken before the confirmation, held to the end."""
+    key: str | None = None
+    label = options.target.base_url
+    if the_plan.creates:
+        state = options.connection.simulator_state
+        if not options.target.simulator:
+            key = options.target.base_url.rstrip("/").lower()
+        elif state is not None:
+            key, label = f"simulator:{Path(state).resolve()}", f"the simulator state {state}"
+    return creates_lock(key, label, input_name=input_name, results=options.results_path)
+
+
 @contextlib.contextmanager
 def locked_run(options: ApplyOptions, input_name: str) -> Iterator[None]:
     """The results path's lock for the whole run (a second run on the same --results is refused
@@ -225,7 +239,8 @@ async def execute(the_plan: Plan, rows: set[int], options: ApplyOptions, source:
     if source.plan_sha256:
         header["plan_sha256"] = source.plan_sha256
     journal = Journal.open(journal_path(options.results_path), header, resume=options.resume,
-                           restart=options.restart, opener=journal_opener)
+                           restart=options.restart, opener=journal_opener,
+                           resend_unknown=options.resend_maybe_created)
     try:
         return await _run_journaled(the_plan, rows, options, source, journal, started, progress=progress,
                                     stop=stop, first_phase=first_phase, prefilled=prefilled, operators=operators)

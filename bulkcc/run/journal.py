@@ -157,8 +157,18 @@ def _when(text: Any) -> str:
         return str(text)
 
 
+def _unknown_creates(state: JournalState) -> str:
+    n = len(state.intents)
+    return f"{n} create{'s' if n != 1 else ''} whose outcome is not known"
+
+
 def _refusal(path: Path, state: JournalState) -> UsageError:
     """Why a plain run may not reuse this journal, and what to do instead."""
+    if state.intents:  # --restart would forget them: the way on is to look for them first
+        return UsageError(
+            f"{path.name} holds {_unknown_creates(state)} (maybe_created, or sent by a run that stopped before "
+            "it knew): run the same command with --resume, which looks for each again and sends none of them "
+            "again unless you add --resend-maybe-created")
     if state.finished is not None:
         counts = ", ".join(f"{n} {status}" for status, n in state.finished.get("counts", {}).items() if n)
         results = state.finished.get("results") or "these --results"
@@ -166,11 +176,8 @@ def _refusal(path: Path, state: JournalState) -> UsageError:
             f"{results} holds the results of an earlier run that finished at "
             f"{_when(state.finished.get('finished'))} ({counts or 'no rows'}; journal {path.name}): to run again, "
             "pick another --results path, or pass --restart to start over and replace them")
-    unsure = (f", and {len(state.intents)} create{'s' if len(state.intents) != 1 else ''} whose outcome is not "
-              "known (--resume looks for each again; none is sent again without --resend-maybe-created)"
-              if state.intents else "")
     return UsageError(
-        f"{path.name} holds an earlier run's journal that stopped part way ({state.done_count} rows done{unsure}): "
+        f"{path.name} holds an earlier run's journal that stopped part way ({state.done_count} rows done): "
         "add --resume to continue that run (rows already updated are not sent again), or --restart to start over")
 
 
@@ -191,11 +198,14 @@ class Journal:
 
     @classmethod
     def open(cls, path: str | Path, header: dict[str, Any], *, resume: bool, restart: bool = False,
-             opener: Opener | None = None) -> Journal:
+             opener: Opener | None = None, resend_unknown: bool = False) -> Journal:
         """Start a journal, or continue one with `resume`; refuse to silently mix two runs.
 
-        The header is written and fsynced before this returns: a journal that cannot be
-        written (full disk, read-only mount) stops the run here, before any request.
+        A journal holding creates whose outcome is not known is never started over blind:
+        `restart` needs `resend_unknown` (--resend-maybe-created) then, since the creates would
+        be sent again without being looked for. The header is written and fsynced before
+        this returns: a journal that cannot be written (full disk, read-only mount) stops the
+        run here, before any request.
         """
         path = Path(path)
         previous: dict[int, tuple[RowResult, str]] = {}
@@ -203,6 +213,11 @@ class Journal:
         if path.exists() and not path.is_file():
             raise UsageError(f"{path} is not a regular file, so it cannot be the run's journal; "
                              "pick another --results path (nothing was sent)")
+        if restart and path.is_file() and not resend_unknown and (forgotten := read_journal_state(path)).intents:
+            raise UsageError(
+                f"{path.name} holds {_unknown_creates(forgotten)}: --restart would send them again without looking "
+                "for them first. Run the same command with --resume instead (it looks for each again), or add "
+                "--resend-maybe-created to --restart if you checked in Dialpad that they were not made")
         existing = read_journal_state(path) if path.exists() and not restart else None
         if existing is not None and not resume and (existing.done_count or existing.intents):
             raise _refusal(path, existing)

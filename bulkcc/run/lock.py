@@ -1,25 +1,39 @@
-"""One run per results path: an OS-level lock beside the journal, and a note of who holds it.
+"""Runs that must not overlap: one run per results path, and one create phase per target on a machine.
 
-`RESULTS.journal.lock` is locked with filelock's `FileLock` (flock on Unix) for
-the whole run, before the journal is read or truncated. A second `apply` on the
-same --results, with or without --resume or --restart, is refused at once and
-told which run holds it. The kernel drops the lock when its holder exits, however
-it exits (`kill -9` included), so a dead run never blocks the next one.
+Each is an OS-level lock (filelock's `FileLock`: flock on Unix) and a note of who
+holds it (pid, host, start time, input), and each refuses a second holder at once,
+naming the first: never a wait, since the other run may take hours.
 
-The lock file stays in place (empty) after a run: removing it on release would
-let two later runs lock two different files of the same name. Who holds the
-lock (pid, host, start time, input) is written to `RESULTS.journal.lock-info`
-once the lock is held, and removed before it is released; a note left by a
-killed run is simply overwritten by the next holder. It is a file of its own
-because filelock 3.x truncates the lock file when it opens it, before it knows
-whether it gets the lock, so the lock file cannot carry the note.
+- `RunLock`: `RESULTS.journal.lock` beside the journal, held for the whole of an
+  `apply`, before the journal is read or truncated. A second `apply` on the same
+  --results, with or without --resume or --restart, is refused.
+- `TargetLock`: held by a run that creates call centers, from before its
+  confirmation to its end, keyed on the target (the API's base URL, or the
+  simulator's state file) and not on --results. Two runs that create at once
+  could each list an office before the other's POST shows there, and both make
+  the same center. The lock lives in one folder per user (`BULKCC_LOCK_DIR`, else
+  `$XDG_CACHE_HOME/bulkcc/locks`, else `~/.cache/bulkcc/locks`), so it covers every
+  run of one user on one machine, and of users that share that folder. It cannot
+  cover two machines: nothing the API offers can (see the README).
+
+The kernel drops a lock when its holder exits, however it exits (`kill -9`
+included), so a dead run never blocks the next one. A lock file stays in place
+(empty) after a run: removing it on release would let two later runs lock two
+different files of the same name. The note is a file of its own (`….lock-info`),
+written once the lock is held and removed before it is released; a note left by
+a killed run is simply overwritten by the next holder. (filelock 3.x truncates the
+lock file when it opens it, before it knows whether it gets the lock, so the lock
+file cannot carry the note.)
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import socket
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +42,8 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from bulkcc.errors import UsageError
+
+LOCK_DIR_ENV = "BULKCC_LOCK_DIR"
 
 
 def lock_path(results_path: str | Path) -> Path:
@@ -40,13 +56,17 @@ def lock_info_path(results_path: str | Path) -> Path:
     return path.with_name(path.stem + ".journal.lock-info")
 
 
-def read_lock_info(results_path: str | Path) -> dict[str, Any] | None:
-    """The note of the run that holds (or last held) the lock, or None if there is none to read."""
+def read_info(info_path: Path) -> dict[str, Any] | None:
+    """The note of the run that holds (or last held) a lock, or None if there is none to read."""
     try:
-        info = json.loads(lock_info_path(results_path).read_text(encoding="utf-8"))
+        info = json.loads(info_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return info if isinstance(info, dict) else None
+
+
+def read_lock_info(results_path: str | Path) -> dict[str, Any] | None:
+    return read_info(lock_info_path(results_path))
 
 
 def describe_holder(info: dict[str, Any] | None) -> str:
@@ -58,41 +78,45 @@ def describe_holder(info: dict[str, Any] | None) -> str:
     except ValueError:
         pass
     what = f" on {info['input']}" if info.get("input") else ""
-    return f"pid {info.get('pid')} on host {info.get('host')}, started {started}{what}"
+    results = f", --results {info['results']}" if info.get("results") else ""
+    return f"pid {info.get('pid')} on host {info.get('host')}, started {started}{what}{results}"
 
 
-class RunLock:
-    """Held for a whole `apply` on one results path; refuses (UsageError) while another run holds it."""
+class HeldLock:
+    """A lock held for a run, with a note of who holds it; a second holder is refused at once."""
 
-    def __init__(self, results_path: str | Path, *, input_name: str | None = None) -> None:
-        self.results_path = Path(results_path)
-        self.path = lock_path(results_path)
-        self.info_path = lock_info_path(results_path)
-        self._input_name = input_name
+    def __init__(self, path: Path, info_path: Path, *, input_name: str | None = None,
+                 results: str | None = None) -> None:
+        self.path = path
+        self.info_path = info_path
+        self._info = {"input": input_name, **({"results": results} if results else {})}
         self._lock = FileLock(str(self.path), timeout=0)  # never wait: the other run may take hours
 
-    def acquire(self) -> RunLock:
+    def refusal(self, holder: str) -> str:
+        raise NotImplementedError
+
+    def acquire(self) -> HeldLock:
         try:
             self._lock.acquire()
         except Timeout:
-            holder = describe_holder(read_lock_info(self.results_path))
-            raise UsageError(f"another bulkcc apply is running on --results {self.results_path} ({holder}); "
-                             "wait for it to end or stop it, or pick another --results path (nothing was sent)"
-                             ) from None
+            raise UsageError(self.refusal(describe_holder(read_info(self.info_path)))) from None
         except OSError as exc:
-            raise UsageError(f"cannot lock {self.path} ({exc.strerror or exc}); pick another --results folder "
+            raise UsageError(f"cannot lock {self.path} ({exc.strerror or exc}); {self.unwritable_fix()} "
                              "(nothing was sent)") from None
         info = {"pid": os.getpid(), "host": socket.gethostname(), "started": datetime.now(UTC).isoformat(),
-                "input": self._input_name}
+                **self._info}
         try:
             # Written in place, not atomically: a reader that catches it half-written only loses the
             # names, and an atomic write would leave its temporary file behind after a kill -9.
             self.info_path.write_text(json.dumps(info) + "\n", encoding="utf-8")
         except OSError as exc:
             self._lock.release()
-            raise UsageError(f"cannot write {self.info_path} ({exc.strerror or exc}); free some space or pick "
-                             "another --results folder (nothing was sent)") from None
+            raise UsageError(f"cannot write {self.info_path} ({exc.strerror or exc}); {self.unwritable_fix()} "
+                             "(nothing was sent)") from None
         return self
+
+    def unwritable_fix(self) -> str:
+        return "free some space or pick another --results folder"
 
     def release(self) -> None:
         if not self._lock.is_locked:
@@ -104,9 +128,68 @@ class RunLock:
             pass
         self._lock.release()
 
-    def __enter__(self) -> RunLock:
+    def __enter__(self) -> HeldLock:
         return self.acquire()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.release()
+
+
+class RunLock(HeldLock):
+    """Held for a whole `apply` on one results path; refuses (UsageError) while another run holds it."""
+
+    def __init__(self, results_path: str | Path, *, input_name: str | None = None) -> None:
+        self.results_path = Path(results_path)
+        super().__init__(lock_path(results_path), lock_info_path(results_path), input_name=input_name)
+
+    def refusal(self, holder: str) -> str:
+        return (f"another bulkcc apply is running on --results {self.results_path} ({holder}); wait for it to end "
+                "or stop it, or pick another --results path (nothing was sent)")
+
+
+def lock_dir() -> Path:
+    """The folder of the target locks (see the module's docstring), made if need be (private: 0700)."""
+    configured = os.environ.get(LOCK_DIR_ENV)
+    if configured:
+        folder = Path(configured)
+    else:
+        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        folder = Path(cache) / "bulkcc" / "locks"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise UsageError(f"cannot make the lock folder {folder} ({exc.strerror or exc}): set {LOCK_DIR_ENV} to a "
+                         "folder you can write (nothing was sent)") from None
+    return folder
+
+
+class TargetLock(HeldLock):
+    """Held by a run that creates call centers on one target (see the module's docstring)."""
+
+    def __init__(self, target_key: str, label: str, *, input_name: str | None = None,
+                 results: str | None = None) -> None:
+        digest = hashlib.sha256(target_key.encode()).hexdigest()[:24]
+        folder = lock_dir()
+        self.label = label
+        super().__init__(folder / f"creates-{digest}.lock", folder / f"creates-{digest}.lock-info",
+                         input_name=input_name, results=results)
+
+    def refusal(self, holder: str) -> str:
+        return (f"another bulkcc run is creating call centers on {self.label} ({holder}): two runs that create at "
+                "once could each make a center the other's listing does not show yet, so one waits for the other. "
+                "Run this one again once that one has ended (nothing was sent)")
+
+    def unwritable_fix(self) -> str:
+        return f"set {LOCK_DIR_ENV} to a folder you can write"
+
+
+@contextlib.contextmanager
+def creates_lock(target_key: str | None, label: str, *, input_name: str, results: Path) -> Iterator[None]:
+    """The target's create lock, held for the block; none for `target_key` None (nothing to create, or a
+    simulator of this process alone)."""
+    if target_key is None:
+        yield
+        return
+    with TargetLock(target_key, label, input_name=input_name, results=str(results)):
+        yield

@@ -24,7 +24,7 @@ import pandas as pd
 
 from bulkcc.errors import Problem
 from bulkcc.fields import COLUMNS, ROUTING_PREFIX, routing_required_columns, split_dtmf_path, target_pairs
-from bulkcc.names import name_key
+from bulkcc.names import how_alike, name_key
 from bulkcc.values import native, printable
 
 
@@ -139,11 +139,12 @@ def distinct_new_names(frame: pd.DataFrame) -> Iterator[Problem]:
             others = [(r, n) for r, n in named if r != row]
             other_row, other_name = others[0]
             alike = "the same name as" if other_name == name else "a name that reads as"
+            how = "" if other_name == name else f" ({how_alike(name, other_name)})"
             more = f" (and {len(others) - 1} more rows)" if len(others) > 1 else ""
             yield Problem(row, "name", name, (
                 f"office {office} would get two call centers named alike: {printable(name, 60, quote=True)} is "
-                f"{alike} row {other_row}'s {printable(other_name, 60, quote=True)}{more} (names are compared as "
-                "a person reads them: case, blanks, invisible characters and Unicode forms aside). Give each new "
+                f"{alike} row {other_row}'s {printable(other_name, 60, quote=True)}{how}{more}. Names are compared "
+                "as a person reads them (case, blanks, invisible characters and Unicode forms aside): give each new "
                 "call center its own name in its office, or remove the extra row"))
 
 

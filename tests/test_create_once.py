@@ -1,0 +1,189 @@
+"""A create row makes at most one call center, whatever the API answers, and the agents of the sheet
+end on the center the row made: against a hostile API of the test's own on loopback
+(`creates_api.CallCenterApi`), which stores a create and then answers late, drops the connection,
+answers 500 or 202 or something that is no call center or another center's id, shows a new center
+in its listing only seconds later, stores names NFC-normalised, or makes nothing at all.
+
+Every test ends by counting what the API holds: one center per create row, with the agents the sheet
+asked for, and no write to any other center.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from pathlib import Path
+
+import pytest
+from creates_api import FOREIGN_ID, CallCenterApi, migration_book
+from support import fast_retries, finish, options, run_cli, start_cli, wait_until
+
+from bulkcc.errors import EXIT_INVALID, EXIT_MAYBE_CREATED, EXIT_OK, UsageError
+from bulkcc.run.apply import apply_async
+from bulkcc.workbook.created import read_created
+from bulkcc.workbook.results import read_results
+
+pytestmark = pytest.mark.timeout(60)
+
+OFFICE = 124
+OLD = 1001  # a center the office had before: no create may end on it
+USERS = (501, 502)
+
+
+def _opts(tmp_path: Path, api: CallCenterApi, name: str = "results.xlsx", **kwargs) -> object:
+    kwargs.setdefault("retry_policy", fast_retries)
+    kwargs.setdefault("lookup_wait_s", 2.0)
+    return options(tmp_path / name, api.base_url, timeout_s=kwargs.pop("timeout_s", 0.3), **kwargs)
+
+
+def _book(tmp_path: Path, names: list[str], agents: bool = True) -> Path:
+    centers = [{"name": name, "office_id": OFFICE, "ring_seconds": 20 + n} for n, name in enumerate(names)]
+    operators = [{"call_center_name": name, "user_id": user, "role": "supervisor", "skill_level": 60}
+                 for name in names for user in USERS] if agents else []
+    return migration_book(tmp_path / "migration.xlsx", centers, operators)
+
+
+def _api(**knobs) -> CallCenterApi:
+    api = CallCenterApi()
+    api.store[OLD] = {"id": OLD, "name": "Old", "office_id": OFFICE, "ring_seconds": 25}
+    api.stored_at[OLD] = 0.0
+    for name, value in knobs.items():
+        setattr(api, name, value)
+    return api
+
+
+def _assert_one_center_per_row_with_its_agents(api: CallCenterApi, names: list[str], results) -> None:
+    stored = api.in_office(OFFICE)
+    wanted = {unicodedata.normalize("NFC", n) if api.normalise else n for n in names}
+    assert {n: len(ids) for n, ids in stored.items() if n != "Old"} == {n: 1 for n in wanted}, stored
+    by_row = {r.row: r for r in results}
+    for row, name in enumerate(names, start=2):
+        stored_name = unicodedata.normalize("NFC", name) if api.normalise else name
+        assert (by_row[row].status, by_row[row].id) == ("created", stored[stored_name][0]), by_row[row]
+        assert api.operators[stored[stored_name][0]] == {u: {"role": "supervisor", "skill_level": 60} for u in USERS}
+    assert OLD not in api.operators and FOREIGN_ID not in api.operators  # no agent went to another center
+    assert not [b for b in api.bodies if b[0] == "PATCH"]
+
+
+UNCLEAR = {
+    "late": {"after_create": ["late"]},  # stored, answered after the client gave up
+    "slow": {"after_create": ["slow"]},  # stored only after the client gave up
+    "dropped": {"after_create": ["drop"]},
+    "500 after the effect": {"after_create": ["500"]},
+    "202 with no body": {"after_create": ["202"]},
+    "2xx that is no call center": {"after_create": ["nobody"]},
+    "a center the office had": {"after_create": ["foreign"]},
+    "a center of another office": {"after_create": ["elsewhere"]},
+    "a listing that shows it 1 s later": {"after_create": ["500"], "listing_lag_s": 1.0},
+    "a store that keeps names NFC": {"after_create": ["500"], "normalise": True},
+}
+
+
+@pytest.mark.parametrize("knobs", UNCLEAR.values(), ids=UNCLEAR.keys())
+async def test_an_unclear_answer_is_never_posted_again_and_the_center_is_found_with_its_agents(tmp_path, knobs):
+    names = ["Slow A", "Ca\u0301fe\u0301 Ko\u0308ln" if knobs.get("normalise") else "Slow B"]  # NFD
+    async with _api(late_s=0.6, **knobs) as api:
+        api.after_create = ["ok", *knobs["after_create"]]
+        outcome = await apply_async(_book(tmp_path, names), _opts(tmp_path, api, concurrency=1))
+        assert api.creates == 2
+        assert outcome.exit_code == EXIT_OK, outcome.results
+        _assert_one_center_per_row_with_its_agents(api, names, outcome.results)
+        unclear = outcome.results[1]
+        assert unclear.error.startswith(f"found in office {OFFICE}'s listing")
+        if "foreign" in knobs["after_create"] or "elsewhere" in knobs["after_create"]:
+            assert str(OLD if "foreign" in knobs["after_create"] else FOREIGN_ID) in unclear.error
+        created = {r.id for r in read_created(tmp_path / "results-rollback.xlsx")[0]}
+        assert created == {r.id for r in outcome.results} and OLD not in created
+
+
+async def test_a_create_not_found_in_the_wait_may_exist_and_is_sent_again_only_when_asked(tmp_path):
+    """The first row's center is made but listed only 1.2 s later (longer than the wait); the second's
+    POST made nothing. Neither is POSTed again until the admin says so, and each ends made once."""
+    names = ["Lagging", "Never made"]
+    book = _book(tmp_path, names)
+    async with _api(after_create=["500", "refuse"], listing_lag_s=1.2) as api:
+        first = await apply_async(book, _opts(tmp_path, api, lookup_wait_s=0.3, concurrency=1))
+        assert first.exit_code == EXIT_MAYBE_CREATED
+        assert [(r.status, r.id) for r in first.results] == [("maybe_created", None)] * 2
+        assert "--resume" in first.results[0].error and "--resend-maybe-created" in first.results[0].error
+        assert "maybe_created" in first.summary.note and "--resend-maybe-created" in first.summary.note
+        assert {r.status for r in first.operator_results} == {"not_sent"}  # no center known: no agent sent
+        assert api.creates == 2  # one each, nothing again
+        # A plain rerun is refused, and so is --restart (it would send them blind): both name --resume.
+        with pytest.raises(UsageError, match="2 creates whose outcome is not known .* --resume"):
+            await apply_async(book, _opts(tmp_path, api))
+        with pytest.raises(UsageError, match="--restart would send them again without looking"):
+            await apply_async(book, _opts(tmp_path, api, restart=True))
+
+        await wait_until(lambda: time.monotonic() > max(api.stored_at.values()) + 1.3, timeout=5)
+        looked = await apply_async(book, _opts(tmp_path, api, lookup_wait_s=0.3, resume=True))
+        assert [r.status for r in looked.results] == ["created", "maybe_created"]  # found now; still not made
+        assert api.creates == 2
+        resent = await apply_async(book, _opts(tmp_path, api, lookup_wait_s=0.3, resume=True,
+                                               resend_maybe_created=True))
+        assert resent.exit_code == EXIT_OK, resent.results
+        assert api.creates == 3
+        _assert_one_center_per_row_with_its_agents(api, names, resent.results)
+
+
+async def test_an_answer_naming_another_center_is_never_the_rows_and_results_fed_back_never_reach_it(tmp_path):
+    """The API answers the POST with the center its office had, and makes nothing. That id is written
+    nowhere as the row's; the agents are not sent; the results workbook fed back looks again and never
+    touches the other center; --resend-maybe-created then makes the row's center once."""
+    book = _book(tmp_path, ["New"])
+    async with _api(after_create=["foreign only"]) as api:
+        first = await apply_async(book, _opts(tmp_path, api, lookup_wait_s=0.3))
+        (row,) = first.results
+        assert (row.status, row.id) == ("maybe_created", None)
+        assert f"it names call center {OLD} ('Old'), which office {OFFICE} already had" in row.error
+        assert read_results(tmp_path / "results.xlsx")[0].id is None
+        assert not (tmp_path / "results-rollback.xlsx").exists()  # no created sheet: nothing made is known
+        assert {r.status for r in first.operator_results} == {"not_sent"}
+        again = await apply_async(tmp_path / "results.xlsx", _opts(tmp_path, api, "again.xlsx", lookup_wait_s=0.3,
+                                                                   only_failed=True))
+        assert [r.status for r in again.results] == ["maybe_created"]
+        assert api.creates == 1 and api.count("PATCH") == 0
+        done = await apply_async(tmp_path / "again.xlsx", _opts(tmp_path, api, "done.xlsx", lookup_wait_s=0.3,
+                                                                only_failed=True, resend_maybe_created=True))
+        assert done.exit_code == EXIT_OK, (done.results, done.operator_results)
+        _assert_one_center_per_row_with_its_agents(api, ["New"], done.results)
+        assert api.store[OLD] == {"id": OLD, "name": "Old", "office_id": OFFICE, "ring_seconds": 25}
+
+
+async def test_names_that_read_alike_are_invalid_against_the_live_ones_showing_both(tmp_path):
+    live = ["Center 1001", "Center 1002", "Center 1003", "Center 1004", "Caf\u00e9 K\u00f6ln"]
+    sheet = ["center 1001", "Center\u00a01002", "Center 1003\u200b", " CENTER  1004 ", "Cafe\u0301 Ko\u0308ln"]
+    async with _api() as api:
+        for n, name in enumerate(live):
+            api.store[2000 + n] = {"id": 2000 + n, "name": name, "office_id": OFFICE}
+        outcome = await apply_async(_book(tmp_path, sheet, agents=False), _opts(tmp_path, api))
+    assert [r.status for r in outcome.results] == ["invalid"] * 5
+    assert api.count("POST") == 0
+    errors = [r.error for r in outcome.results]
+    assert "named 'Center 1002' (id 2001), which reads as this row's 'Center\\xa01002' (they differ in blanks)" \
+        in errors[1]
+    assert "this row's 'Center 1003\\u200b' (they differ in invisible characters)" in errors[2]
+    assert "(they differ in blanks and case)" in errors[3]
+    assert "(they differ in Unicode form" in errors[4]  # printed alike: the message says how they differ
+
+
+async def test_two_runs_that_create_on_one_target_never_overlap_whatever_their_results(tmp_path):
+    """A real second process: while it creates, a run of the same workbook with other --results is
+    refused at once, naming it; once it has ended, that run finds every name live and sends nothing."""
+    names = [f"Busy {n}" for n in range(3)]
+    book = _book(tmp_path, names, agents=False)
+    async with _api(after_create=["late", "ok", "ok"], late_s=1.0) as api:
+        args = [book, "--results", tmp_path / "first.xlsx", "--base-url", api.base_url, "--timeout", "5",
+                "--concurrency", "1", "--quiet"]
+        first = await start_cli(*args, cwd=tmp_path)
+        await wait_until(lambda: api.count("POST") >= 1 or first.returncode is not None, timeout=20,
+                         what="the first run's first POST")
+        with pytest.raises(UsageError) as refused:
+            await apply_async(book, _opts(tmp_path, api, "second.xlsx"))
+        message = str(refused.value)
+        assert f"another bulkcc run is creating call centers on {api.base_url}" in message
+        assert f"pid {first.pid} on host" in message and "first.xlsx" in message
+        assert (await finish(first)).code == EXIT_OK
+        later = await run_cli(book, "--results", tmp_path / "third.xlsx", "--base-url", api.base_url, cwd=tmp_path)
+        assert later.code == EXIT_INVALID and "already exist in the office: nothing was sent" in later.stderr, later
+    assert {n: len(ids) for n, ids in api.in_office(OFFICE).items()} == {"Old": 1, **{n: 1 for n in names}}
