@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from creates_api import FOREIGN_ID, CallCenterApi, migration_book
-from support import fast_retries, finish, options, run_cli, start_cli, wait_until
+from support import fast_retries, finish, options, start_cli, wait_until
 
 from bulkcc.errors import EXIT_INVALID, EXIT_MAYBE_CREATED, EXIT_OK, UsageError
 from bulkcc.run.apply import apply_async
@@ -172,7 +172,7 @@ async def test_two_runs_that_create_on_one_target_never_overlap_whatever_their_r
     refused at once, naming it; once it has ended, that run finds every name live and sends nothing."""
     names = [f"Busy {n}" for n in range(3)]
     book = _book(tmp_path, names, agents=False)
-    async with _api(after_create=["late", "ok", "ok"], late_s=1.0) as api:
+    async with _api(after_create=["late", "ok", "ok"], late_s=0.8) as api:
         args = [book, "--results", tmp_path / "first.xlsx", "--base-url", api.base_url, "--timeout", "5",
                 "--concurrency", "1", "--quiet"]
         first = await start_cli(*args, cwd=tmp_path)
@@ -184,6 +184,6 @@ async def test_two_runs_that_create_on_one_target_never_overlap_whatever_their_r
         assert f"another bulkcc run is creating call centers on {api.base_url}" in message
         assert f"pid {first.pid} on host" in message and "first.xlsx" in message
         assert (await finish(first)).code == EXIT_OK
-        later = await run_cli(book, "--results", tmp_path / "third.xlsx", "--base-url", api.base_url, cwd=tmp_path)
-        assert later.code == EXIT_INVALID and "already exist in the office: nothing was sent" in later.stderr, later
+        later = await apply_async(book, _opts(tmp_path, api, "second.xlsx"))
+        assert later.exit_code == EXIT_INVALID and "already exist in the office: nothing was sent" in later.message
     assert {n: len(ids) for n, ids in api.in_office(OFFICE).items()} == {"Old": 1, **{n: 1 for n in names}}
