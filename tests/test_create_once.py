@@ -187,3 +187,21 @@ async def test_two_runs_that_create_on_one_target_never_overlap_whatever_their_r
         later = await apply_async(book, _opts(tmp_path, api, "second.xlsx"))
         assert later.exit_code == EXIT_INVALID and "already exist in the office: nothing was sent" in later.message
     assert {n: len(ids) for n, ids in api.in_office(OFFICE).items()} == {"Old": 1, **{n: 1 for n in names}}
+
+
+async def test_the_terminal_the_summary_and_the_exit_code_say_a_create_may_exist_and_what_to_do(tmp_path):
+    from openpyxl import load_workbook
+    from support import invoke_in_thread
+
+    book = _book(tmp_path, ["Never made"], agents=False)
+    async with _api(after_create=["refuse"]) as api:
+        run = await invoke_in_thread("apply", book, "--results", tmp_path / "r.xlsx", "--base-url", api.base_url,
+                                     "--lookup-wait", "0.2s", "--max-attempts", "2")
+    assert run.exit_code == EXIT_MAYBE_CREATED, run.output
+    assert "1 maybe_created" in run.stdout
+    assert "row 2: maybe_created: HTTP 500: internal" in run.stderr
+    assert "did not list 'Never made' (2 listings over 0.2 s)" in run.stderr
+    assert "1 create may or may not have made its call center (maybe_created, rows 2)" in run.stderr
+    assert "--resend-maybe-created" in run.stderr
+    summary = {row[0]: row[1] for row in load_workbook(tmp_path / "r.xlsx")["Summary"].iter_rows(values_only=True)}
+    assert "maybe_created" in summary["Note"] and "maybe_created" in summary

@@ -218,6 +218,8 @@ def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, 
 def _render_outcome(outcome, results_path: Path) -> None:
     from collections import Counter
 
+    from bulkcc.values import counted
+
     counts = Counter(r.status for r in outcome.results)
     parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     if outcome.results or not outcome.operator_results:  # (a sheet of operators only has no call center rows)
@@ -252,8 +254,8 @@ def _render_outcome(outcome, results_path: Path) -> None:
         out.print(f"wrote {results_path}", markup=False)
     created = sum(1 for r in outcome.results if r.status == "created")
     for path in outcome.extra_files:
-        deleting = (f"; its created sheet lists the {created} call centers this run created, deleted only "
-                    "with --allow-delete" if created else "")
+        deleting = (f"; its created sheet lists the {counted(created, 'call center')} this run created, deleted "
+                    "only with --allow-delete" if created else "")
         out.print(f"wrote {path} (apply it to undo this run's changes{deleting})", markup=False)
     if outcome.summary.simulator:
         out.print("That was the simulator: nothing real was changed.", markup=False)

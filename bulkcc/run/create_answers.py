@@ -88,7 +88,7 @@ def maybe_note(create: PlannedCreate, lookup: Lookup | None, why: str) -> str:
         looked = f"office {create.office_id} could not be read to look for it ({lookup.error})"
     else:
         looked = f"office {create.office_id} did not list {quoted(create.name)} ({lookup.words()})"
-    return (f"{why}; {looked}, so it may or may not have been made: not sent again. Check office "
+    return (f"{why}; {looked}, so it may or may not have been made. Check office "
             f"{create.office_id} in Dialpad, then run the same command with --resume (or apply these results): "
             f"it looks again and takes the call center's id if it is there; if it is not, add {RESEND_FLAG} to "
             "send it once more")
