@@ -365,6 +365,28 @@ async def test_a_license_error_answered_403_fails_its_row_and_is_no_refused_key(
     assert len(api.arrivals["api/v2/callcenters/11/operators"]) == 1  # never retried
 
 
+async def test_a_403_about_seats_fails_its_row_and_the_run_goes_on(tmp_path: Path) -> None:
+    """A 403 whose message is about seats, not a license: the key works for other calls (a check of it
+    answers 2xx), so it is that row's failure; the other row is added and the run is not stopped."""
+    from aiohttp import web
+
+    def center_11(request: web.Request) -> web.Response:
+        if request.method == "POST":
+            return web.json_response({"error": {"message": "No seats remain for this user"}}, status=403)
+        return web.json_response({"users": []})  # read back: not an operator
+
+    scripts = {"api/v2/callcenters/11/operators": [("call", center_11)],
+               "api/v2/callcenters/12/operators": [("json", 200, {"id": "7", "name": "Ada"})],
+               "api/v2/callcenters": [("json", 200, {"items": []})]}
+    async with ScriptedApi(scripts) as api:
+        rows = [{"call_center_id": 11, "user_id": 7}, {"call_center_id": 12, "user_id": 7}]
+        outcome = await apply_async(_workbook(tmp_path / "ops.xlsx", rows), _options(api, tmp_path / "r.xlsx"))
+    assert outcome.message is None and outcome.exit_code == EXIT_INVALID
+    assert [(r.status, r.http_status) for r in outcome.operator_results] == [("failed", 403), ("added", 200)]
+    assert "No seats remain" in outcome.operator_results[0].error
+    assert "the key works for other calls" in outcome.operator_results[0].error
+
+
 # ---- answers not taken at their word ------------------------------------------------------
 
 

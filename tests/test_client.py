@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -367,3 +368,44 @@ async def test_a_429_is_retried_even_for_a_call_that_is_not_idempotent():
             result = await client.call("POST", "/api/v2/callcenters", {"name": "x", "office_id": 1},
                                        idempotent=False)
             assert result.ok and result.attempts == 2 and api.total == 2 and not result.unsure
+
+
+# ---- a 403 that is one call's own, and the one choke point for the server's text
+
+SEATS_403 = ("json", 403, {"error": {"message": "No seats remain for this user in the call center"}})
+KEY_OK = ("json", 200, {"items": []})
+
+
+async def test_a_403_is_that_calls_own_failure_when_the_key_works_for_other_calls() -> None:
+    scripts = {"api/v2/callcenters/1/operators": [SEATS_403], "api/v2/callcenters": [KEY_OK]}
+    async with ScriptedApi(scripts) as api, api_client(api.base_url, max_attempts=5) as client:
+        refused = await client.call("POST", "/api/v2/callcenters/1/operators", {"user_id": 7})
+        again = await client.call("POST", "/api/v2/callcenters/1/operators", {"user_id": 8})
+    assert (refused.ok, refused.http_status, refused.attempts) == (False, 403, 1)  # never retried
+    assert refused.error.startswith("HTTP 403: No seats remain") and "the key works for other calls" in refused.error
+    assert not again.ok and len(api.arrivals["api/v2/callcenters"]) == 1  # the key check's 2xx is trusted a while
+    assert len(api.arrivals["api/v2/callcenters/1/operators"]) == 2
+
+
+async def test_a_403_stops_the_run_when_the_key_fails_for_every_call() -> None:
+    scripts = {"api/v2/callcenters/1/operators": [SEATS_403], "api/v2/callcenters": [SEATS_403]}
+    async with ScriptedApi(scripts) as api, api_client(api.base_url) as client:
+        with pytest.raises(KeyRefused, match="the API refused the key"):
+            await client.call("POST", "/api/v2/callcenters/1/operators", {"user_id": 7})
+    assert len(api.arrivals["api/v2/callcenters"]) == 1  # one check of the key, then the stop
+
+
+async def test_every_string_of_an_answer_is_scrubbed_of_the_key_and_control_characters_where_it_is_decoded() -> None:
+    answer = {"id": "1", "name": f"\x1b[2J{KEY}\x07", KEY: "a key as a key", "list": [f"Bearer {KEY}", 5, None],
+              "tab and line": "a\tb\nc", "deep": "DEEP"}
+    # The key written with a JSON escape, and nested as deep as the parser takes (the walk is iterative).
+    hidden = "\\u00" + f"{ord(KEY[0]):02x}" + KEY[1:]
+    raw = json.dumps(answer).replace('"DEEP"', "[" * 900 + f'{{"name": "x{hidden}"}}' + "]" * 900)
+    async with ScriptedApi({"x": [("raw", 200, raw.encode(), {"Content-Type": "application/json"})]}) as api, \
+            api_client(api.base_url) as client:
+        result = await client.call("GET", "/x")
+    assert result.ok
+    text = json.dumps(result.data)
+    assert KEY not in text and "\x1b" not in text and "\x07" not in text
+    assert result.data["name"] == "\\x1b[2J****\\x07" and result.data["****"] == "a key as a key"
+    assert result.data["list"] == ["Bearer ****", 5, None] and result.data["tab and line"] == "a\tb\nc"

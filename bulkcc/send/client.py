@@ -12,6 +12,13 @@ refused key must not be hammered. The one 403 that is no refusal of the key is
 a license error (adding an operator when no call center license is left,
 `is_license_error`): that call fails on its own, unretried, and the run goes on.
 
+A 403 that is no license error is the key's refusal only if the key fails for
+every call: unless a call got a 2xx in the last `KEY_TRUST_S` seconds, the client
+asks the API one harmless question (`GET /api/v2/callcenters?limit=1`, shared by
+every 403 that arrives meanwhile); a 2xx to it proves the key works, and the
+refused call fails on its own (a seat, a permission, a center the key may not
+touch), never retried. A 401, or a 403 when the key check fails too, stops the run.
+
 A call that is not idempotent (a create: `idempotent=False`) is never sent
 again after an attempt that may have taken effect: a timeout, a connection
 dropped after it was made, a 5xx, a 2xx that is no JSON object. It returns
@@ -21,9 +28,11 @@ could not even be opened are refusals before anything was done, so those are
 retried as for any call.
 
 Everything an answer says is treated as hostile: bodies are read only up to a
-bound (a 10 MB error page or a gzip bomb cannot fill memory), and text from the
-API reaches an error message only with the key redacted and control characters
-made visible (`printable`), so no server can print the key or drive the terminal.
+bound (a 10 MB error page or a gzip bomb cannot fill memory); every string of a
+2xx answer is scrubbed of the key, its control characters made visible, where it
+is decoded and before anything stores it (`bulkcc.send.scrub`, the one choke
+point); and text of an error answer reaches a message only so redacted and
+`printable`, so no server can have the key written anywhere or drive the terminal.
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ import aiohttp
 
 from bulkcc.errors import KeyRefused, RetryBudgetSpent
 from bulkcc.send.pacing import Clock, Pacer, RetryBudget, RetryPolicy, Sleep
+from bulkcc.send.scrub import needs_scrub, scrub
 from bulkcc.send.target import Redactor
 from bulkcc.values import printable
 
@@ -50,6 +60,8 @@ MAX_ERROR_TEXT = 500
 MAX_ANSWER_BYTES = 16 << 20  # a page of 100 call centers is a few hundred KB
 MAX_ERROR_BYTES = 64 << 10  # enough of an error answer for its message
 SHOWN_BYTES = 120  # how much of an unexpected answer a message quotes
+KEY_TRUST_S = 30.0  # a 2xx this recent proves the key works: a 403 meanwhile is that call's own
+KEY_CHECK_PATH = "/api/v2/callcenters?limit=1"  # a GET every key that can use bulkcc may make
 
 
 @dataclass
@@ -181,11 +193,14 @@ class ApiClient:
         self.rng = rng or random.Random()
         self.throttled = 0  # 429 answers seen
         self.requests_sent = 0  # every attempt that went out, reads, writes and retries alike
+        self._key_worked_at: float | None = None  # clock() of the last 2xx
+        self._key_check: asyncio.Future[bool] | None = None  # a check of the key under way (a 403 asked)
         # API text is redacted where it enters: by default of the key the session sends.
         self.redact = redact or Redactor([_bearer_key(session)])
 
     async def call(self, method: str, path: str, body: dict | None = None,
-                   stop: asyncio.Event | None = None, *, idempotent: bool = True) -> ApiResult:
+                   stop: asyncio.Event | None = None, *, idempotent: bool = True,
+                   checking_key: bool = False) -> ApiResult:
         """Make the call, retrying what can be retried; raise KeyRefused on 401/403.
 
         With `idempotent=False` an attempt that may have taken effect is not retried: the
@@ -202,7 +217,7 @@ class ApiClient:
             self.requests_sent += 1
             result.started_at.append(self.clock())
             result.unsure = False
-            retry_in, timeout = await self._attempt(method, path, body, result)
+            retry_in, timeout = await self._attempt(method, path, body, result, checking_key=checking_key)
             if retry_in is None:
                 break
             if result.unsure and not idempotent:
@@ -252,8 +267,19 @@ class ApiClient:
         # Both may be done at once; a stop wins, since the request has not started yet.
         return not stop.is_set() and turn.done() and not turn.cancelled()
 
+    async def _key_works(self) -> bool:
+        """Whether the key works for other calls (see the module's docstring): a recent 2xx, or one to a
+        harmless GET asked now (one at a time: every 403 that comes meanwhile waits for its answer)."""
+        if self._key_worked_at is not None and self.clock() - self._key_worked_at <= KEY_TRUST_S:
+            return True
+        if self._key_check is None or self._key_check.done():
+            async def check() -> bool:
+                return (await self.call("GET", KEY_CHECK_PATH, checking_key=True)).ok
+            self._key_check = asyncio.ensure_future(check())
+        return await asyncio.shield(self._key_check)
+
     async def _attempt(self, method: str, path: str, body: dict | None,
-                       result: ApiResult) -> tuple[float | None, bool]:
+                       result: ApiResult, *, checking_key: bool = False) -> tuple[float | None, bool]:
         """One attempt; returns (seconds to wait before retrying or None, was it a timeout)."""
         url = self.base_url + path
         try:
@@ -282,7 +308,13 @@ class ApiClient:
         if ok_status:
             return self._answer(result, raw, cut, charset, headers.get("Content-Type"))
         result.error = error_message(status, self.redact(_decoded(raw, charset)))
+        if status in (401, 403) and checking_key:
+            return None, False  # the key check's own refusal: `_key_works` says no
         if status in (401, 403) and not is_license_error(result.error):
+            if status == 403 and await self._key_works():
+                result.error += (" (the key works for other calls: only this one was refused; not retried. Check "
+                                 "what the message says, e.g. seats or permissions, then re-run with --only-failed)")
+                return None, False
             result.duration_ms = self._since_first_attempt(result)
             raise KeyRefused(f"the API refused the key ({result.error}); check DIALPAD_API_KEY. "
                              "Nothing more was sent", result=result)
@@ -318,7 +350,10 @@ class ApiClient:
             result.error = not_an_object(status, printable(content_type or "", limit=80), raw, shown, why)
             result.unsure = True  # the API said yes, but to what is not known
             return self.policy.delay(result.attempts, self.rng), False
+        if needs_scrub(_decoded(raw, charset), self.redact):
+            data = scrub(data, self.redact)  # the one choke point: nothing reads the answer before this
         result.ok, result.error, result.data = True, None, data
+        self._key_worked_at = self.clock()
         return None, False
 
 
