@@ -73,6 +73,7 @@ class CallCenterApi:
         # call center -> user -> {"role", "skill_level"}; users whose add is refused: user -> (status, message)
         self.operators: dict[int, dict[int, dict[str, Any]]] = {}
         self.refuse_add: dict[int, tuple[int, str]] = {}
+        self.refuse_remove: dict[int, tuple[int, str]] = {}
 
     @property
     def base_url(self) -> str:
@@ -239,6 +240,9 @@ class CallCenterApi:
     async def _remove_operator(self, request: web.Request) -> web.StreamResponse:
         cc_id = self._center(request)
         user = int(json.loads(await request.read())["user_id"])
+        if user in self.refuse_remove:
+            status, message = self.refuse_remove[user]
+            return web.json_response({"error": {"message": message}}, status=status)
         if cc_id is None or user not in self.operators.get(cc_id, {}):
             return web.json_response({"error": {"message": "not an operator"}}, status=400)
         del self.operators[cc_id][user]

@@ -89,9 +89,11 @@ def _confirm_removals(yes: bool, target):
     """--exact-operators: once the operators are read, the removals of those the sheet does not list are
     shown and asked for (a loopback target or --yes: not asked)."""
     def confirm(operator_plan) -> bool:
-        if target.is_loopback or yes:
-            return True
+        for center, why in sorted(operator_plan.exact_held.items()):
+            out.print(visible(f"--exact-operators, call center {center}: {why}"), markup=False)
         removals = operator_plan.exact_removals
+        if target.is_loopback or yes or not removals:
+            return True
         out.print(f"--exact-operators: {len(removals)} operators that the operators sheet does not list would be "
                   "removed:", markup=False)
         for request in removals[:MAX_SHOWN_ROWS * 5]:

@@ -66,6 +66,8 @@ def operator_request_lines(plan: OperatorPlan, limit: int | None = None) -> Iter
         unchanged = sorted(plan.unchanged)
         shown = ", ".join(map(str, unchanged[:SHOWN_UNCHANGED])) + (" …" if len(unchanged) > SHOWN_UNCHANGED else "")
         yield f"operators: {len(unchanged)} rows unchanged (live already matches), not sent: rows {shown}"
+    for center, why in sorted(plan.exact_held.items()):
+        yield f"--exact-operators, call center {center}: {why}"
     for center, rooms in sorted(plan.rooms.items()):
         yield (f"call center {center} also has {rooms} room{'' if rooms == 1 else 's'} as operators: "
                "--exact-operators leaves rooms as they are (the sheet lists users only)")

@@ -138,6 +138,8 @@ class OperatorPlan:
     exact: bool = False
     rooms: Mapping[int, int] = field(default_factory=dict)  # center id -> rooms --exact-operators leaves alone
     invalid: Mapping[int, str] = field(default_factory=dict)  # row -> its problems: never planned (a saved plan)
+    # --exact-operators: center id -> why its unlisted operators are not removed (an invalid row names it)
+    exact_held: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def exact_removals(self) -> list[OperatorRequest]:
@@ -158,6 +160,9 @@ class OperatorPlan:
         if self.exact:
             parts.append(_count(counts["exact_remove"], "removal") + " of operators the sheet does not list "
                          "(--exact-operators)")
+        if self.exact_held:
+            parts.append(f"no removal of unlisted operators from {_count(len(self.exact_held), 'call center')} "
+                         "that an invalid row names")
         parts += [f"{counts[k]} {k}" for k in ("unchanged", "blocked", "unresolved", "unreadable") if counts[k]]
         if self.invalid:
             parts.append(f"{len(self.invalid)} invalid")

@@ -119,6 +119,7 @@ class _Builder:
     blocked: dict[int, str] = field(default_factory=dict)
     unresolved: dict[int, str] = field(default_factory=dict)
     unreadable: dict[int, str] = field(default_factory=dict)
+    exact_held: dict[int, str] = field(default_factory=dict)
 
     def add(self, request: OperatorRequest) -> None:
         self.requests.append(request)
@@ -149,10 +150,11 @@ def resolved_rows(rows: Sequence[OperatorRow], index: CenterIndex) -> tuple[list
 
 def plan_operators(rows: Sequence[OperatorRow], index: CenterIndex, *,
                    live: Mapping[int, CenterLive] | None = None, unreadable: Mapping[int, str] | None = None,
-                   exact: bool = False) -> OperatorPlan:
+                   exact: bool = False, held: Mapping[int | None, str] | None = None) -> OperatorPlan:
     """The plan of the valid operator rows. `live` (by center id) makes it a --diff plan: a center in
     neither `live` nor `unreadable` (by center id: why it could not be read) was not read, so its rows
-    are unreadable too; a center created in this run has no operators yet."""
+    are unreadable too; a center created in this run has no operators yet. `held`: the centers (None:
+    every center) whose unlisted operators `exact` may not remove, and why (an invalid row names them)."""
     resolved, unresolved, repeated = resolved_rows(rows, index)
     plan = _Builder(unresolved=unresolved, blocked=dict(repeated))
     if live is None:
@@ -173,13 +175,21 @@ def plan_operators(rows: Sequence[OperatorRow], index: CenterIndex, *,
         _diff_row(row, center, live.get(center.id) if center.id is not None else None, plan)
     rooms: dict[int, int] = {}
     if exact:
-        rooms = _exact_removals(resolved, live, plan)
+        rooms = _exact_removals(resolved, live, plan, dict(held or {}))
     return _finish(plan, diffed=True, exact=exact, rooms=rooms)
 
 
 def _exact_removals(resolved: Sequence[tuple[OperatorRow, CenterRef]], live: Mapping[int, CenterLive],
-                    plan: _Builder) -> dict[int, int]:
-    """--exact-operators: remove each live operator of a named center that no row lists (rooms stay)."""
+                    plan: _Builder, held: dict[int | None, str]) -> dict[int, int]:
+    """--exact-operators: remove each live operator of a named center that no row lists (rooms stay).
+
+    A row of the sheet that is invalid, or names no center bulkcc can find, may list anyone: the center
+    it names (every center, when which one is not known) gets no such removal in this run, and the plan
+    says why (`held`)."""
+    if plan.unresolved:
+        first = min(plan.unresolved)
+        held.setdefault(None, f"operators row {first} names a call center that is not known "
+                              f"({plan.unresolved[first]}), so whom it lists is not known")
     listed: dict[int, set[int]] = {}
     centers: dict[int, CenterRef] = {}
     for row, center in resolved:
@@ -189,7 +199,16 @@ def _exact_removals(resolved: Sequence[tuple[OperatorRow, CenterRef]], live: Map
     rooms = {}
     for center_id in sorted(listed):
         center_live = live[center_id]
-        for user_id in sorted(set(center_live.operators) - listed[center_id]):
+        unlisted = sorted(set(center_live.operators) - listed[center_id])
+        why = held.get(center_id, held.get(None))
+        if why is not None:
+            if unlisted:
+                plan.exact_held[center_id] = (
+                    f"{len(unlisted)} operator{'' if len(unlisted) == 1 else 's'} of {centers[center_id].label} "
+                    f"that the sheet does not list {'is' if len(unlisted) == 1 else 'are'} not removed in this run: "
+                    f"{why}. Fix that row, then run again")
+            continue
+        for user_id in unlisted:
             plan.add(OperatorRequest(REMOVE, centers[center_id], user_id, {"user_id": user_id}, None,
                                      center_live.operators[user_id], True))
         if center_live.rooms:
@@ -200,7 +219,7 @@ def _exact_removals(resolved: Sequence[tuple[OperatorRow, CenterRef]], live: Map
 def _finish(plan: _Builder, *, diffed: bool, exact: bool, rooms: dict[int, int]) -> OperatorPlan:
     return OperatorPlan(requests=tuple(plan.requests), unchanged=plan.unchanged, blocked=plan.blocked,
                         unresolved=plan.unresolved, unreadable=plan.unreadable, diffed=diffed, exact=exact,
-                        rooms=rooms)
+                        rooms=rooms, exact_held=plan.exact_held)
 
 
 def centers_to_read(rows: Sequence[OperatorRow], index: CenterIndex) -> list[int]:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bulkcc.names import name_key
 from bulkcc.operator_fields import OperatorRow
 from bulkcc.plan.operators import CenterIndex, OperatorPlan, centers_to_read
 from bulkcc.run.operator_phase import ConfirmRemovals, OperatorInput, OperatorWork
@@ -73,6 +74,38 @@ def center_index(validation: Validation, values: Mapping[int, Mapping[str, Any]]
     return CenterIndex.of({row: cells for row, cells in values.items() if row in valid}, invalid)
 
 
+def exact_held(validation: Validation, index: CenterIndex) -> dict[int | None, str]:
+    """The centers whose unlisted operators --exact-operators may not remove: each one an invalid row of the
+    operators sheet names (None: every center, when the row does not say which), with why. An invalid row
+    may list anyone: a removal of "whoever the sheet does not list" would take its user out."""
+    operators = validation.operators
+    if operators is None or not operators.invalid_rows:
+        return {}
+    typed, raw = operators.typed, operators.sheet.frame
+    held: dict[int | None, str] = {}
+
+    def cell(frame: Any, column: str, row: int) -> Any:
+        value = frame[column].get(row) if column in frame else None
+        return None if is_blank(value) else value
+
+    for row in sorted(operators.invalid_rows):
+        why = f"operators row {row} is invalid, so whom it lists is not known"
+        center_id, name = cell(typed, "call_center_id", row), cell(typed, "call_center_name", row)
+        if center_id is not None:
+            held.setdefault(int(center_id), why)
+        elif name is not None and cell(raw, "call_center_id", row) is None:
+            found = index.by_name.get(name_key(name), ())
+            if len(found) == 1 and found[0][1] is None:
+                continue  # a center this run creates: it has no operators to remove
+            if len(found) == 1:
+                held.setdefault(int(found[0][1]), why)  # type: ignore[arg-type]
+            else:
+                held.setdefault(None, why + " (nor which call center it names)")
+        else:
+            held.setdefault(None, why + " (nor which call center it names)")
+    return held
+
+
 def operator_work(validation: Validation, values: Mapping[int, Mapping[str, Any]], *, only_failed: bool,
                   diff: bool, exact: bool, confirm_removals: ConfirmRemovals | None = None,
                   earlier_rollback: list[dict[str, Any]] | None = None) -> OperatorWork | None:
@@ -86,8 +119,10 @@ def operator_work(validation: Validation, values: Mapping[int, Mapping[str, Any]
             raise UsageError("--exact-operators: the workbook has no operators sheet, so it lists no operators "
                              "to keep; add one (bulkcc template has it), or drop --exact-operators")
         return None
-    return OperatorWork(found, center_index(validation, values), found.selected(only_failed), diff=diff,
-                        exact=exact, confirm_removals=confirm_removals, earlier_rollback=earlier_rollback or [])
+    index = center_index(validation, values)
+    return OperatorWork(found, index, found.selected(only_failed), diff=diff, exact=exact,
+                        confirm_removals=confirm_removals, earlier_rollback=earlier_rollback or [],
+                        held=exact_held(validation, index) if exact else {})
 
 
 @dataclass
@@ -100,6 +135,7 @@ class LiveOperatorPlan:
     concurrency: int = 8
     invalid: Mapping[int, str] = field(default_factory=dict)
     plan: OperatorPlan | None = None
+    held: Mapping[int | None, str] = field(default_factory=dict)  # see `exact_held`
 
     @classmethod
     def of(cls, validation: Validation, values: Mapping[int, Mapping[str, Any]], *, exact: bool,
@@ -108,7 +144,9 @@ class LiveOperatorPlan:
         found = operator_input(validation)
         if found is None:
             return None
-        return cls(found.rows, center_index(validation, values), exact, concurrency, found.invalid)
+        index = center_index(validation, values)
+        return cls(found.rows, index, exact, concurrency, found.invalid,
+                   held=exact_held(validation, index) if exact else {})
 
     @property
     def center_ids(self) -> list[int]:
@@ -120,7 +158,8 @@ class LiveOperatorPlan:
             await read_operator_state(conn.client, conn.target_label, self.rows, self.index, reads, exact=self.exact,
                                       concurrency=self.concurrency, progress=progress, stop=asyncio.Event())
         finally:
-            self.plan = replace(reads.plan(self.rows, self.index, exact=self.exact), invalid=dict(self.invalid))
+            self.plan = replace(reads.plan(self.rows, self.index, exact=self.exact, held=self.held),
+                                invalid=dict(self.invalid))
 
 
 def saved_operator_work(plan: OperatorPlan) -> OperatorWork:

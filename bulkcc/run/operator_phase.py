@@ -99,6 +99,8 @@ class OperatorWork:
     resolved: dict[Key, OperatorRequest] = field(default_factory=dict)  # as sent: a created center's id known
     # An earlier run's operators rollback rows (--resume): kept, their prior values being the true ones.
     earlier_rollback: list[dict[str, Any]] = field(default_factory=list)
+    # --exact-operators: the centers an invalid row names (None: every center), which get no such removal.
+    held: Mapping[int | None, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._by_row = {r.excel_row: r for r in self.input.rows}  # looked up per answer: no scan of the sheet
@@ -165,12 +167,13 @@ class OperatorWork:
                                           concurrency=concurrency, progress=progress, stop=stop)
             finally:  # even when the reads were stopped (a refused key): what was read decides
                 run.start_times.extend(reads.started_at)
-                self.plan = _only(reads.plan(rows, self.index, exact=self.exact), to_plan)
+                self.plan = _only(reads.plan(rows, self.index, exact=self.exact, held=self.held), to_plan)
                 self._record_unsent(reads, redact)
         else:
             self.plan = _only(plan_operators(rows, self.index), to_plan)
             self._record_unsent(None, redact)
-        if self.plan.exact_removals and self.confirm_removals is not None and not self.confirm_removals(self.plan):
+        if (self.plan.exact_removals or self.plan.exact_held) and self.confirm_removals is not None \
+                and not self.confirm_removals(self.plan):
             raise UsageError("not confirmed: nothing was sent")
         rollback = getattr(run, "rollback", None)
         if self.diff and rollback is not None:

@@ -143,9 +143,11 @@ class OperatorReads:
         bad = {c for c, _ in self.skill_failures}
         return with_skills({c: live for c, live in self.centers.items() if c not in bad}, self.skills)
 
-    def plan(self, rows: Sequence[OperatorRow], index: CenterIndex, *, exact: bool) -> OperatorPlan:
-        """The --diff plan of `rows` against what was read."""
-        return plan_operators(rows, index, live=self.readable(), unreadable=self.unreadable(), exact=exact)
+    def plan(self, rows: Sequence[OperatorRow], index: CenterIndex, *, exact: bool,
+             held: Mapping[int | None, str] | None = None) -> OperatorPlan:
+        """The --diff plan of `rows` against what was read (`held`: see `plan_operators`)."""
+        return plan_operators(rows, index, live=self.readable(), unreadable=self.unreadable(), exact=exact,
+                              held=held)
 
 
 def _believed(result: ApiResult, parse: Callable[[Any], Any]) -> tuple[ApiResult, Any]:

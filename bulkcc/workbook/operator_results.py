@@ -2,7 +2,9 @@
 
 One row per operator row, in sheet order, then one per operator that
 --exact-operators removed (no sheet row: `row` is blank, and its input cells
-are the call center, the user and `remove` TRUE, which is what happened). The
+are the call center, the user and `remove` TRUE, which is what happened; those
+columns are added when the input lacked them). So the sheet is a faithful
+input: fed back, no row of it undoes what the run did. The
 outcome columns come first (`row, status, http_status, attempts, error,
 duration_ms, action`), then the input's own cells, so the sheet is fed back as
 an operators sheet like the Results sheet is fed back as the callcenters one:
@@ -69,6 +71,10 @@ def write_operator_sheet(sheet: StreamSheet, results: Sequence[OperatorResult], 
     columns = [c for c in (input_frame.columns if input_frame is not None else ()) if c not in
                OPERATOR_OUTCOME_COLUMNS]
     columns = [str(c) for c in columns] or list(OPERATOR_COLUMNS)
+    if any(r.row is None for r in results):
+        # An --exact-operators removal says what it did in cells the reader takes: its center, its user
+        # and remove TRUE, whatever columns the input had (fed back, a bare row would add the user again).
+        columns += [c for c in ("call_center_id", "user_id", "remove") if c not in columns]
     raw: dict[int, dict[str, Any]] = {}
     if input_frame is not None:
         raw = {int(row): dict(zip(input_frame.columns, values, strict=True))
