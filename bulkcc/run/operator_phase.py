@@ -368,6 +368,10 @@ def _resolved(request: OperatorRequest, results: Mapping[int, RowResult]) -> Ope
     name = printable(request.center.name or "", limit=60, quote=True)
     if created is None:
         return f"the call center {name} of callcenters row {create_row} was not created in this run: nothing sent"
+    if Status.of(created.status) == Status.MAYBE_CREATED:
+        return (f"whether the call center {name} of callcenters row {create_row} was made is not known "
+                "(maybe_created): nothing sent for its operators; run the same command with --resume, which "
+                "looks for it again and sends them once it is found")
     if Status.of(created.status) not in OK_STATUSES or created.id is None:
         why = f"{created.status}: {created.error}" if created.error else str(created.status)
         return (f"the call center {name} of callcenters row {create_row} was not created ({why}): nothing sent "
