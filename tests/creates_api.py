@@ -70,6 +70,7 @@ class CallCenterApi:
         self.echo: str | None = None  # appended to every text of every answer
         self.echo_keeps: frozenset[str] = ID_KEYS  # the keys whose values are never echoed
         self.stored_at: dict[int, float] = {}
+        self.released = asyncio.Event()  # lets the creates of "hold" answer
         # call center -> user -> {"role", "skill_level"}; users whose add is refused: user -> (status, message)
         self.operators: dict[int, dict[int, dict[str, Any]]] = {}
         self.refuse_add: dict[int, tuple[int, str]] = {}
@@ -145,6 +146,8 @@ class CallCenterApi:
             return web.json_response(_wire(self.store[other]))
         if how == "slow":  # the work takes longer than the client waits: stored after it gave up
             await asyncio.sleep(self.late_s)
+        if how == "hold":  # answered only once the test lets it (at most 10 s)
+            await asyncio.wait_for(self.released.wait(), 10)
         cc_id, self.next_id = self.next_id, self.next_id + 1
         name = unicodedata.normalize("NFC", body["name"]) if self.normalise else body["name"]
         self.store[cc_id] = {**body, "name": name, "id": cc_id, "office_id": int(body["office_id"])}

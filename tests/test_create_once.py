@@ -74,7 +74,7 @@ UNCLEAR = {
     "2xx that is no call center": {"after_create": ["nobody"]},
     "a center the office had": {"after_create": ["foreign"]},
     "a center of another office": {"after_create": ["elsewhere"]},
-    "a listing that shows it 1 s later": {"after_create": ["500"], "listing_lag_s": 1.0},
+    "a listing that shows it seconds later": {"after_create": ["500"], "listing_lag_s": 0.4},
     "a store that keeps names NFC": {"after_create": ["500"], "normalise": True},
 }
 
@@ -82,9 +82,9 @@ UNCLEAR = {
 @pytest.mark.parametrize("knobs", UNCLEAR.values(), ids=UNCLEAR.keys())
 async def test_an_unclear_answer_is_never_posted_again_and_the_center_is_found_with_its_agents(tmp_path, knobs):
     names = ["Slow A", "Ca\u0301fe\u0301 Ko\u0308ln" if knobs.get("normalise") else "Slow B"]  # NFD
-    async with _api(late_s=0.6, **knobs) as api:
+    async with _api(late_s=0.45, **knobs) as api:
         api.after_create = ["ok", *knobs["after_create"]]
-        outcome = await apply_async(_book(tmp_path, names), _opts(tmp_path, api, concurrency=1))
+        outcome = await apply_async(_book(tmp_path, names), _opts(tmp_path, api, concurrency=1, timeout_s=0.25))
         assert api.creates == 2
         assert outcome.exit_code == EXIT_OK, outcome.results
         _assert_one_center_per_row_with_its_agents(api, names, outcome.results)
@@ -97,12 +97,12 @@ async def test_an_unclear_answer_is_never_posted_again_and_the_center_is_found_w
 
 
 async def test_a_create_not_found_in_the_wait_may_exist_and_is_sent_again_only_when_asked(tmp_path):
-    """The first row's center is made but listed only 1.2 s later (longer than the wait); the second's
+    """The first row's center is made but listed only 0.6 s later (longer than the wait); the second's
     POST made nothing. Neither is POSTed again until the admin says so, and each ends made once."""
     names = ["Lagging", "Never made"]
     book = _book(tmp_path, names)
-    async with _api(after_create=["500", "refuse"], listing_lag_s=1.2) as api:
-        first = await apply_async(book, _opts(tmp_path, api, lookup_wait_s=0.3, concurrency=1))
+    async with _api(after_create=["500", "refuse"], listing_lag_s=0.6) as api:
+        first = await apply_async(book, _opts(tmp_path, api, lookup_wait_s=0.1, concurrency=1))
         assert first.exit_code == EXIT_MAYBE_CREATED
         assert [(r.status, r.id) for r in first.results] == [("maybe_created", None)] * 2
         assert "--resume" in first.results[0].error and "--resend-maybe-created" in first.results[0].error
@@ -115,11 +115,11 @@ async def test_a_create_not_found_in_the_wait_may_exist_and_is_sent_again_only_w
         with pytest.raises(UsageError, match="--restart would send them again without looking"):
             await apply_async(book, _opts(tmp_path, api, restart=True))
 
-        await wait_until(lambda: time.monotonic() > max(api.stored_at.values()) + 1.3, timeout=5)
-        looked = await apply_async(book, _opts(tmp_path, api, lookup_wait_s=0.3, resume=True))
+        await wait_until(lambda: time.monotonic() > max(api.stored_at.values()) + 0.7, timeout=5)
+        looked = await apply_async(book, _opts(tmp_path, api, lookup_wait_s=0.1, resume=True))
         assert [r.status for r in looked.results] == ["created", "maybe_created"]  # found now; still not made
         assert api.creates == 2
-        resent = await apply_async(book, _opts(tmp_path, api, lookup_wait_s=0.3, resume=True,
+        resent = await apply_async(book, _opts(tmp_path, api, lookup_wait_s=0.1, resume=True,
                                                resend_maybe_created=True))
         assert resent.exit_code == EXIT_OK, resent.results
         assert api.creates == 3
@@ -132,18 +132,18 @@ async def test_an_answer_naming_another_center_is_never_the_rows_and_results_fed
     touches the other center; --resend-maybe-created then makes the row's center once."""
     book = _book(tmp_path, ["New"])
     async with _api(after_create=["foreign only"]) as api:
-        first = await apply_async(book, _opts(tmp_path, api, lookup_wait_s=0.3))
+        first = await apply_async(book, _opts(tmp_path, api, lookup_wait_s=0.2))
         (row,) = first.results
         assert (row.status, row.id) == ("maybe_created", None)
         assert f"it names call center {OLD} ('Old'), which office {OFFICE} already had" in row.error
         assert read_results(tmp_path / "results.xlsx")[0].id is None
         assert not (tmp_path / "results-rollback.xlsx").exists()  # no created sheet: nothing made is known
         assert {r.status for r in first.operator_results} == {"not_sent"}
-        again = await apply_async(tmp_path / "results.xlsx", _opts(tmp_path, api, "again.xlsx", lookup_wait_s=0.3,
+        again = await apply_async(tmp_path / "results.xlsx", _opts(tmp_path, api, "again.xlsx", lookup_wait_s=0.2,
                                                                    only_failed=True))
         assert [r.status for r in again.results] == ["maybe_created"]
         assert api.creates == 1 and api.count("PATCH") == 0
-        done = await apply_async(tmp_path / "again.xlsx", _opts(tmp_path, api, "done.xlsx", lookup_wait_s=0.3,
+        done = await apply_async(tmp_path / "again.xlsx", _opts(tmp_path, api, "done.xlsx", lookup_wait_s=0.2,
                                                                 only_failed=True, resend_maybe_created=True))
         assert done.exit_code == EXIT_OK, (done.results, done.operator_results)
         _assert_one_center_per_row_with_its_agents(api, ["New"], done.results)
@@ -172,7 +172,7 @@ async def test_two_runs_that_create_on_one_target_never_overlap_whatever_their_r
     refused at once, naming it; once it has ended, that run finds every name live and sends nothing."""
     names = [f"Busy {n}" for n in range(3)]
     book = _book(tmp_path, names, agents=False)
-    async with _api(after_create=["late", "ok", "ok"], late_s=0.8) as api:
+    async with _api(after_create=["hold", "ok", "ok"]) as api:
         args = [book, "--results", tmp_path / "first.xlsx", "--base-url", api.base_url, "--timeout", "5",
                 "--concurrency", "1", "--quiet"]
         first = await start_cli(*args, cwd=tmp_path)
@@ -183,6 +183,7 @@ async def test_two_runs_that_create_on_one_target_never_overlap_whatever_their_r
         message = str(refused.value)
         assert f"another bulkcc run is creating call centers on {api.base_url}" in message
         assert f"pid {first.pid} on host" in message and "first.xlsx" in message
+        api.released.set()
         assert (await finish(first)).code == EXIT_OK
         later = await apply_async(book, _opts(tmp_path, api, "second.xlsx"))
         assert later.exit_code == EXIT_INVALID and "already exist in the office: nothing was sent" in later.message
