@@ -21,9 +21,10 @@ from bulkcc.errors import InputError, InvalidRowsError, UsageError
 from bulkcc.plan import Plan, make_plan
 from bulkcc.plan.operators import OperatorPlan
 from bulkcc.plan.planfile import is_plan_file
-from bulkcc.run.execute import Run, Source, check_output_paths, creating, execute, locked_run
+from bulkcc.run.execute import Run, Source, check_output_paths, execute, locked_run
 from bulkcc.run.journal import Opener
 from bulkcc.run.live import LiveState, diff_with_live
+from bulkcc.run.lock import creating
 from bulkcc.run.operator_phase import ConfirmRemovals, OperatorWork
 from bulkcc.run.options import ApplyOptions, ApplyOutcome
 from bulkcc.run.progress import QuietProgress

@@ -20,9 +20,10 @@ from bulkcc.errors import InputError, UsageError
 from bulkcc.plan import Plan
 from bulkcc.plan.planfile import SavedPlan
 from bulkcc.plan.stale import stale_fields
-from bulkcc.run.execute import Run, Source, check_output_paths, creating, execute, locked_run, redacted
+from bulkcc.run.execute import Run, Source, check_output_paths, execute, locked_run, redacted
 from bulkcc.run.journal import Opener
 from bulkcc.run.live import LiveState, read_live
+from bulkcc.run.lock import creating
 from bulkcc.run.options import ApplyOptions, ApplyOutcome
 from bulkcc.run.progress import QuietProgress
 from bulkcc.send.connection import Connection

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkcc import __version__
-from bulkcc.errors import EXIT_ABORTED, EXIT_INVALID, EXIT_MAYBE_CREATED, EXIT_OK, RunStopped, UsageError
+from bulkcc.errors import RunStopped, UsageError
 from bulkcc.plan import Plan, PlannedRequest
 from bulkcc.plan.compare import mismatched_fields
 from bulkcc.plan.planfile import is_plan_file
@@ -35,16 +35,16 @@ from bulkcc.run.creates import CreatePhase, created_entries, maybe_created_note,
 from bulkcc.run.deletes import all_deletes, deleted_sheet, run_deletes
 from bulkcc.run.journal import Journal, Opener, body_hash, journal_path
 from bulkcc.run.live import LiveState
-from bulkcc.run.lock import RunLock, creates_lock
+from bulkcc.run.lock import RunLock
 from bulkcc.run.operator_phase import OperatorWork
-from bulkcc.run.options import ApplyOptions, ApplyOutcome
+from bulkcc.run.options import ApplyOptions, ApplyOutcome, exit_code
 from bulkcc.run.progress import QuietProgress
 from bulkcc.run.rollback import Rollback
 from bulkcc.run.signals import install_stop_signals
 from bulkcc.send.client import ApiResult
 from bulkcc.send.connection import Connection, connect
 from bulkcc.send.pool import patch_call, run_pool
-from bulkcc.status import OK_STATUSES, Status
+from bulkcc.status import Status
 from bulkcc.validate import Validation
 from bulkcc.values import is_missing
 from bulkcc.workbook.results import ExtraSheet, RowResult, RunSummary, count_statuses, write_results
@@ -201,20 +201,6 @@ async def _send_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, r
         progress.close()
 
 
-def creating(options: ApplyOptions, the_plan: Plan, input_name: str) -> contextlib.AbstractContextManager[None]:
-    """The target's create lock for a plan with creates (`lock.TargetLock`): one create phase per target on
-    this machine, whatever --results each run writes; taken before the confirmation, held to the end."""
-    key: str | None = None
-    label = options.target.base_url
-    if the_plan.creates:
-        state = options.connection.simulator_state
-        if not options.target.simulator:
-            key = options.target.base_url.rstrip("/").lower()
-        elif state is not None:
-            key, label = f"simulator:{Path(state).resolve()}", f"the simulator state {state}"
-    return creates_lock(key, label, input_name=input_name, results=options.results_path)
-
-
 @contextlib.contextmanager
 def locked_run(options: ApplyOptions, input_name: str) -> Iterator[None]:
     """The results path's lock for the whole run (a second run on the same --results is refused
@@ -329,15 +315,8 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
     extra_sheets = [deleted_sheet(the_plan.deletes, deletes)] if the_plan.deletes else []
     written = _write_results(options, results, validation, summary, run, diffed, extra_sheets,
                              operators.result_sheets(operator_results) if operators is not None else ())
-    statuses = {Status.of(r.status) for r in [*results, *deletes]} | {Status.of(r.status) for r in operator_results}
-    if run.stopped_by:
-        code = EXIT_ABORTED
-    elif statuses <= OK_STATUSES:
-        code = EXIT_OK
-    elif Status.MAYBE_CREATED in statuses:
-        code = EXIT_MAYBE_CREATED  # look before anything is sent again: see maybe_created_note
-    else:
-        code = EXIT_INVALID
+    code = exit_code({Status.of(r.status) for r in [*results, *deletes]} | {Status.of(r.status) for r in
+                                                                           operator_results}, bool(run.stopped_by))
     if written and not run.stopped_by:
         # Only now is the run over: a plain rerun on these --results says so instead of asking for --resume.
         operator_counts = {f"operators {status}": n for status, n in (summary.operator_counts or {}).items()}

@@ -31,6 +31,7 @@ from bulkcc.fields import COLUMNS, FIELDS, FIELDS_BY_PATH, KIND_LABEL, Field, sp
 from bulkcc.plan.diff import same_value
 from bulkcc.plan.exact import routing_losses, shown_value
 from bulkcc.plan.payload import LiveValues, cell_value, read_callcenter, row_values
+from bulkcc.send.scrub import Scrubbed
 from bulkcc.validate.cells import has_control_characters
 from bulkcc.validate.validation import validate_file
 from bulkcc.workbook.layout import CONTEXT_PREFIX
@@ -55,6 +56,9 @@ def _unwritable(field: Field, value: Any, cell: Any) -> str | None:
     """Why no cell can hold this (parsed) live value exactly, or None. The round trip catches the rest."""
     if field.kind == "hours" and len(value) % 2:
         return "it has an odd number of times (an opening with no closing), which time ranges cannot show"
+    if isinstance(cell, Scrubbed):
+        return ("it contains control characters (invisible codes) or the API key, which bulkcc never writes "
+                "(shown made visible, the key as ****): a cell could not hold the live value exactly")
     if isinstance(cell, str):
         if _has_surrogates(cell):
             return "it holds characters that are not valid Unicode (lone surrogates), which a workbook cannot hold"

@@ -42,6 +42,8 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from bulkcc.errors import UsageError
+from bulkcc.plan import Plan
+from bulkcc.run.options import ApplyOptions
 
 LOCK_DIR_ENV = "BULKCC_LOCK_DIR"
 
@@ -193,3 +195,17 @@ def creates_lock(target_key: str | None, label: str, *, input_name: str, results
         return
     with TargetLock(target_key, label, input_name=input_name, results=str(results)):
         yield
+
+
+def creating(options: ApplyOptions, the_plan: Plan, input_name: str) -> contextlib.AbstractContextManager[None]:
+    """The target's create lock for a plan with creates (`lock.TargetLock`): one create phase per target on
+    this machine, whatever --results each run writes; taken before the confirmation, held to the end."""
+    key: str | None = None
+    label = options.target.base_url
+    if the_plan.creates:
+        state = options.connection.simulator_state
+        if not options.target.simulator:
+            key = options.target.base_url.rstrip("/").lower()
+        elif state is not None:
+            key, label = f"simulator:{Path(state).resolve()}", f"the simulator state {state}"
+    return creates_lock(key, label, input_name=input_name, results=options.results_path)

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from bulkcc.errors import EXIT_ABORTED, EXIT_INVALID, EXIT_MAYBE_CREATED, EXIT_OK
 from bulkcc.run.offices import LOOKUP_WAIT_S
 from bulkcc.send.connection import ConnectionOptions
 from bulkcc.send.target import Target
+from bulkcc.status import OK_STATUSES, Status
 from bulkcc.validate import Validation
 from bulkcc.workbook.operator_results import OperatorResult
 from bulkcc.workbook.results import RowResult, RunSummary
@@ -63,3 +65,13 @@ class ApplyOutcome:
     results_written: bool = True  # False when the results workbook could not be saved (a full disk)
     deletes: list[RowResult] = field(default_factory=list)  # the created sheet's rows (a rollback's deletes)
     operator_results: list[OperatorResult] = field(default_factory=list)  # the operators sheet's rows
+
+
+def exit_code(statuses: set[Status | None], stopped: bool) -> int:
+    """A run's exit code: 3 stopped; 0 all good; 4 a create may exist (look before anything is sent
+    again: `creates.maybe_created_note`); 1 some rows invalid, failed, mismatched, stale."""
+    if stopped:
+        return EXIT_ABORTED
+    if statuses <= OK_STATUSES:
+        return EXIT_OK
+    return EXIT_MAYBE_CREATED if Status.MAYBE_CREATED in statuses else EXIT_INVALID

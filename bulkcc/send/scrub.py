@@ -15,7 +15,9 @@ turns them into a message (`client.error_message`).
 
 A live value that holds the key therefore reads as `****` everywhere, and a
 rollback restores `****`, never the key. That is on purpose: the key must be
-written nowhere.
+written nowhere. A string so changed is a `Scrubbed` (a str), so that export,
+which writes a live value only when a cell holds it exactly, leaves its cell
+blank with a note instead of writing the scrubbed text as if it were live.
 
 The walk is iterative (a hostile answer nests as deep as the JSON parser allows)
 and skipped outright for an answer whose raw text has neither a backslash (no
@@ -39,10 +41,19 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{ord(match.group()):02x}"
 
 
+class Scrubbed(str):
+    """A string of an answer that the choke point changed: not the text the server holds. Export leaves
+    such a value's cell blank (it could not be written back exactly), whatever it shows."""
+
+    __slots__ = ()
+
+
 def scrub_text(text: str, redact: Redact) -> str:
-    """One string of an answer: the key out, control characters made visible."""
-    text = redact(text)
-    return _CONTROL.sub(_escape, text) if _CONTROL.search(text) else text
+    """One string of an answer: the key out, control characters made visible (`Scrubbed` if changed)."""
+    scrubbed = redact(text)
+    if _CONTROL.search(scrubbed):
+        scrubbed = _CONTROL.sub(_escape, scrubbed)
+    return Scrubbed(scrubbed) if scrubbed != text else text
 
 
 def needs_scrub(raw: str, redact: Redact) -> bool:
