@@ -294,8 +294,12 @@ def _write_summary_sheet(sheet: StreamSheet, results: Sequence[RowResult], summa
         sheet.append([stream_cell(sheet, status, fill=FILLS.get(status)), stream_cell(sheet, count)])
     sheet.append([stream_cell(sheet, "Total rows", font=bold), stream_cell(sheet, len(results))])
     sheet.append([])  # a blank row between the counts and the facts of the run
-    for label, value in facts:
-        sheet.append([stream_cell(sheet, label, font=bold), stream_cell(sheet, value)])
+    for excel_row, (label, value) in enumerate(facts, start=last_count_row + 3):
+        note = label == "Note"  # a long note (what to do about maybe_created rows) wraps in its cell
+        if note and (height := wrapped_height([(value, 66)])) is not None:
+            sheet.row_dimensions[excel_row].height = height
+        sheet.append([stream_cell(sheet, label, font=bold),
+                      stream_cell(sheet, value, alignment=WRAPPED if note else None)])
     if summary.simulator:
         sheet.append([])
         sheet.append([stream_cell(sheet, SIMULATOR_LINE, font=Font(bold=True, color="C00000"))])
