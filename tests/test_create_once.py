@@ -206,3 +206,16 @@ async def test_the_terminal_the_summary_and_the_exit_code_say_a_create_may_exist
     assert "--resend-maybe-created" in run.stderr
     summary = {row[0]: row[1] for row in load_workbook(tmp_path / "r.xlsx")["Summary"].iter_rows(values_only=True)}
     assert "maybe_created" in summary["Note"] and "maybe_created" in summary
+
+
+async def test_a_create_whose_outcome_is_unknown_stays_so_when_its_office_cannot_be_read_again(tmp_path):
+    book = _book(tmp_path, ["Never made"], agents=False)
+    async with _api(after_create=["refuse"]) as api:
+        first = await apply_async(book, _opts(tmp_path, api, lookup_wait_s=0.1))
+        assert [r.status for r in first.results] == ["maybe_created"]
+        api.office_failures = 1000  # the office's listing answers 503 from now on
+        again = await apply_async(book, _opts(tmp_path, api, lookup_wait_s=0.1, resume=True,
+                                              resend_maybe_created=True, max_attempts=1))
+        assert [(r.status, r.id) for r in again.results] == [("maybe_created", None)]  # never not_sent or failed
+        assert "could not be read" in again.results[0].error and again.exit_code == EXIT_MAYBE_CREATED
+        assert api.creates == 1  # even with --resend-maybe-created: not sent unless it was looked for

@@ -202,15 +202,23 @@ async def _look_again(phase: CreatePhase, creates: list[PlannedCreate]) -> list[
     """Creates an earlier run did not learn the outcome of, not in the first listing: looked for over the
     bounded wait (the listing may lag); found, created; not found, sent again only with --resend-maybe-created."""
     why = "an earlier run sent it and stopped, or got no answer that settles it, before it knew whether it was made"
-    found = await asyncio.gather(*(phase.look(c) for c in creates))
+    found = await asyncio.gather(*(phase.look(c) for c in creates), return_exceptions=True)
     to_send = []
+    stopped: RunStopped | None = None
     for create, lookup in zip(creates, found, strict=True):
-        if len(lookup.ids) == 1:
+        if isinstance(lookup, RunStopped):  # the key refused, the API down: still unknown, and said so
+            stopped = stopped or lookup
+            phase.settle_unfound(create, None, f"{why}; not looked for again: {lookup.message}")
+        elif isinstance(lookup, BaseException):
+            raise lookup
+        elif len(lookup.ids) == 1:
             phase.settle_found(create, lookup.ids[0], f"{why}; {found_note(create, lookup, 'looked again')}")
         elif not lookup.ids and lookup.error is None and not lookup.stopped and phase.resend_maybe:
             to_send.append(create)
         else:
             phase.settle_unfound(create, lookup, why)
+    if stopped is not None:
+        raise stopped
     return to_send
 
 
@@ -231,12 +239,22 @@ async def run_creates(phase: CreatePhase, plan: Plan, *, concurrency: int, skip_
             pending.append(create)
     if not pending:
         return None
-    await _list_offices(phase, pending, target_label)
+    unknown_rows = {c.row for c in pending if c.key in phase.journal.intents or c.row in maybe_rows}
+    try:
+        await _list_offices(phase, pending, target_label)
+    except RunStopped as exc:  # a create whose outcome is not known stays so (never not_sent: resent blind)
+        for create in pending:
+            if create.row in unknown_rows:
+                phase.settle_unfound(create, None, f"an earlier run's create; not looked for again: {exc.message}")
+        raise
     to_send, recheck, clashes = [], [], 0
     for create in pending:
         listed = phase.offices.get(create.office_id)
-        unknown = create.key in phase.journal.intents or create.row in maybe_rows
+        unknown = create.row in unknown_rows
         if listed is None:
+            if unknown:
+                phase.settle_unfound(create, None, "an earlier run's create; not looked for again: the run was "
+                                                   "stopped first")
             continue  # stopped before its office was read: not sent
         if listed.error is not None:
             why = (f"the call centers of office {create.office_id} could not be read, so whether "
@@ -263,6 +281,9 @@ async def run_creates(phase: CreatePhase, plan: Plan, *, concurrency: int, skip_
         else:
             to_send.append(create)
     if clashes and not skip_invalid:
+        for create in recheck:  # still unknown, and said so: not_sent would let a later run send it blind
+            phase.settle_unfound(create, None, "an earlier run's create; not looked for again: other rows' names "
+                                               "are already live, so nothing was sent")
         rows = "1 row creates a call center whose name" if clashes == 1 else \
             f"{clashes} rows create call centers whose names"
         return (f"{rows} already exist{'s' if clashes == 1 else ''} in the office: nothing was sent (fix them, or "
