@@ -16,11 +16,13 @@ and written its results, `{"finished": time, "counts": {...}}`. A create (POST,
 not idempotent) adds two: its intent (`{"intent": {"row", "office_id", "name",
 "body"}}`), fsynced before the POST is sent, and its result with the key it is
 known by (`{"result": ..., "body": hash, "create": {"office_id", "name"}}`; with
-`"unsure": true` when nobody knows whether it was made). An intent that no sure
-result follows is *open*: `--resume` looks the call center up by name before
-sending it again (`bulkcc.run.creates`). A plain run on
-the same --results is refused when the journal holds a finished row (it names
---resume, or for a finished run its counts and time); a journal with no
+`"unsure": true` when nobody knows whether it was made: `maybe_created`). An
+intent that no sure result follows, or an unsure result, is *open*: `--resume`
+looks for the call center by name again, and sends it again only with
+--resend-maybe-created (`bulkcc.run.creates`). A plain run on the same --results
+is refused when the journal holds a finished row or an open create (it names
+--resume, or for a finished run its counts and time), and --restart is refused
+while a create is open (unless --resend-maybe-created); a journal with no
 finished row (killed at once, or only failures) is simply started over.
 """
 
