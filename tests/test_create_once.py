@@ -82,9 +82,9 @@ UNCLEAR = {
 @pytest.mark.parametrize("knobs", UNCLEAR.values(), ids=UNCLEAR.keys())
 async def test_an_unclear_answer_is_never_posted_again_and_the_center_is_found_with_its_agents(tmp_path, knobs):
     names = ["Slow A", "Ca\u0301fe\u0301 Ko\u0308ln" if knobs.get("normalise") else "Slow B"]  # NFD
-    async with _api(late_s=0.45, **knobs) as api:
+    async with _api(late_s=0.35, **knobs) as api:
         api.after_create = ["ok", *knobs["after_create"]]
-        outcome = await apply_async(_book(tmp_path, names), _opts(tmp_path, api, concurrency=1, timeout_s=0.25))
+        outcome = await apply_async(_book(tmp_path, names), _opts(tmp_path, api, concurrency=1, timeout_s=0.2))
         assert api.creates == 2
         assert outcome.exit_code == EXIT_OK, outcome.results
         _assert_one_center_per_row_with_its_agents(api, names, outcome.results)

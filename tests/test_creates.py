@@ -70,22 +70,6 @@ async def test_a_workbook_creating_20_centers_ends_with_exactly_those_and_a_reru
         assert api.count("POST") == 20 and len(api.store) == 20
 
 
-@pytest.mark.parametrize("misbehaviour", ["drop", "500", "late"])
-async def test_a_create_whose_answer_is_lost_is_found_by_name_and_never_posted_twice(tmp_path, misbehaviour):
-    book = write_rows(tmp_path / "new.xlsx", creates(3), header=HEADER)
-    async with CallCenterApi() as api:
-        api.after_create = ["ok", misbehaviour, "ok"]
-        api.late_s = 1.0
-        outcome = await apply_async(book, opts(tmp_path, api, timeout_s=0.3, concurrency=1))
-        assert outcome.exit_code == EXIT_OK, outcome.results
-        assert api.count("POST") == 3  # the lost one was looked up, not sent again
-        assert {name: len(ids) for name, ids in named_in(api).items()} == {"Support 00": 1, "Support 01": 1,
-                                                                          "Support 02": 1}
-        lost = outcome.results[1]
-        assert lost.status == "created" and lost.id == named_in(api)["Support 01"][0]
-        assert "found in office 124's listing" in lost.error
-
-
 async def test_a_name_already_live_in_the_office_refuses_the_run_before_anything_is_sent(tmp_path):
     rows = [*creates(3), {"id": 1001, "ring_seconds": 30}]
     book = write_rows(tmp_path / "new.xlsx", rows, header=HEADER)
