@@ -725,6 +725,8 @@ def test_the_confirmation_shows_creates_and_deletes_apart_from_updates(tmp_path:
     assert ("About to create 2 call centers (POST) and send 1 PATCH requests to https://dialpad.invalid. "
             "No terminal to confirm on") in result.stderr
     assert f'  row 2: POST /api/v2/callcenters create "Support Berlin" in office {DACH}' in result.stdout
+    resend = runner.invoke(main, [*args, "--resend-maybe-created"], env={"DIALPAD_API_KEY": KEY})
+    assert "--resend-maybe-created: each create whose outcome an earlier run did not learn" in resend.stdout
 
     rollback = tmp_path / "rollback.xlsx"
     workbook = build_workbook(rows=[])
