@@ -174,12 +174,18 @@ _HOURS_HELP = {
 
 FIELDS: tuple[Field, ...] = tuple([
     _f("id", "id", "call center", "The call center's id (unique in the sheet): the row changes this call "
-       "center. Leave it blank and fill office_id (and name) to create a new call center instead.", minimum=1),
+       "center. Leave it blank and fill office_id or office_name (and name) to create a new call center "
+       "instead.", minimum=1),
     _f("name", "text", "call center", "The name of the call center. One line, max 100 characters.",
        max_length=100, single_line=True),
     _f("office_id", "id", "call center", "Used only to create a call center: with id blank, the row creates a "
        "new call center (named by name, required) in this office. With id filled it is not sent: a call "
        "center cannot move office.", minimum=1, create_only=True),
+    _f("office_name", "text", "call center", "The office's name, instead of office_id, to create a call center "
+       "(looked up among the company's offices when planned with a key or applied, compared as a person reads "
+       "names: case, accents' forms and blanks aside; an unknown or ambiguous name is an invalid row). Give "
+       "office_id or office_name, not both. With id filled it is not used.", max_length=100, single_line=True,
+       create_only=True),
     _f("group_description", "text", "call center", "The description of the call center. Max 256 characters.",
        max_length=256),
     _f("hours_on", "bool", "call center", "Whether the call center keeps the hours below. FALSE means it "
@@ -237,7 +243,7 @@ FIELDS: tuple[Field, ...] = tuple([
 
 FIELDS_BY_PATH: dict[str, Field] = {f.path: f for f in FIELDS}
 COLUMNS: tuple[str, ...] = tuple(FIELDS_BY_PATH)
-# The columns only a create sends (office_id): left out of PATCH bodies, exports and --diff.
+# The columns only a create uses (office_id, office_name): left out of PATCH bodies, exports and --diff.
 CREATE_ONLY: frozenset[str] = frozenset(f.path for f in FIELDS if f.create_only)
 
 

@@ -25,11 +25,16 @@ ADD_SKILL_MIN, SKILL_MIN, SKILL_MAX = 1, 0, 100
 
 OPERATOR_FIELDS: tuple[Field, ...] = (
     _f("call_center_id", "id", "operator", "The id of the call center the operator belongs to. Give this, "
-       "or call_center_name for a center of the callcenters sheet (one created in the same run).", minimum=1),
-    _f("call_center_name", "text", "operator", "The name of a call center on the callcenters sheet of this "
-       "workbook, instead of call_center_id: a center created in this run gets its agents in the same run.",
-       max_length=100, single_line=True),
-    _f("user_id", "id", "operator", "The ID of the user (required).", required=True, minimum=1),
+       "or call_center_name.", minimum=1),
+    _f("call_center_name", "text", "operator", "The call center's name, instead of call_center_id: a row of the "
+       "callcenters sheet of this workbook (a center created in this run gets its agents in the same run) or a "
+       "live call center, looked up when planned with a key or applied. Names are compared as a person reads "
+       "them (case and blanks aside); a name that is both on the sheet and live as another center, or two live "
+       "centers', is ambiguous: an invalid row.", max_length=100, single_line=True),
+    _f("user_id", "id", "operator", "The ID of the user. Give this, or user_email.", minimum=1),
+    _f("user_email", "text", "operator", "The user's email, instead of user_id: looked up when planned with a "
+       "key or applied (compared ignoring case and outer blanks, nothing looser). An email of no user, of two "
+       "users, or of a suspended or deleted user is an invalid row.", max_length=254, single_line=True),
     _f("role", "enum", "operator", "The role the user should assume. Blank: operator when added; "
        "with --diff the live role is kept.", choices=ROLES, default="operator"),
     _f("skill_level", "int", "operator", "Skill level of the operator: 1-100 when adding (default 100), "
@@ -50,12 +55,20 @@ OPERATOR_COLUMNS: tuple[str, ...] = tuple(OPERATOR_FIELDS_BY_PATH)
 ADD_KEYS = ("user_id", "role", "skill_level", "license_type", "keep_paid_numbers")
 
 
+def email_key(email: object) -> str:
+    """An email as the lookup compares it: outer blanks trimmed, case ignored, nothing looser."""
+    return str(email).strip().lower()
+
+
 @dataclass(frozen=True)
 class OperatorRow:
     """One valid row of the operators sheet, parsed. None means the cell was blank.
 
-    Exactly one of `call_center_id` and `call_center_name` is set; a name refers to
-    a row of the callcenters sheet and is resolved to an id when the run knows it.
+    A row names its call center by `call_center_id` or by `call_center_name` (a row of
+    the callcenters sheet, resolved to an id when the run knows it); a live center's
+    name, once looked up, is kept beside the id it gave (`bulkcc.plan.lookups`). The
+    user is `user_id`; a row that named it by email carries `user_email` too, once
+    looked up (a row not yet looked up is not an OperatorRow).
     """
 
     excel_row: int
@@ -67,6 +80,7 @@ class OperatorRow:
     license_type: str | None = None
     keep_paid_numbers: bool | None = None
     remove: bool = False
+    user_email: str | None = None  # the email the row named the user by (looked up), for the words and sheets
 
     def add_body(self) -> dict[str, object]:
         """The POST body that adds this operator: user_id and every filled cell."""

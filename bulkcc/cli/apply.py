@@ -64,6 +64,9 @@ def describe_plan(the_plan, target, *, saved=None, diff: bool = False, allow_del
     creating = f"create {new} call center{'' if new == 1 else 's'} (POST) and " if new else ""
     verb = "About to " + (creating or "") + "send"
     lines = [f"{verb} {counts['requests']} PATCH requests to {target.base_url}{source}."]
+    from bulkcc.cli.lookup_output import lookup_lines
+
+    lines += lookup_lines(the_plan.lookups)
     lines += _creates_and_deletes(the_plan, allow_delete)
     if resend:
         lines.append(RESEND_LINE)

@@ -82,41 +82,44 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | 
         raise click.UsageError("--exact-operators needs --diff: which operators the sheet does not list is known "
                                "only once each call center's operators are read")
     _check_plan_outputs(input_path, json_path, out_path, report_path)
-    the_plan = make_plan(validate_file(input_path, diff=diff))
+    validation = validate_file(input_path, diff=diff)
+    look = validation.needs_lookups and (diff or _can_look_up(target))
     live: dict = {}
     operator_plan = None
-    if diff:
-        from bulkcc.run.live import read_plan_against_live
+    if diff or look:
         from bulkcc.run.operator_input import LiveOperatorPlan
         from bulkcc.run.progress import make_progress
+        from bulkcc.run.resolve import plan_with_names
 
         connection = connection_options(**target)
         the_target = connection.target
-        operators = LiveOperatorPlan.of(the_plan.validation, the_plan.values, exact=exact_operators,
-                                        concurrency=connection.pool_size)
-        if exact_operators and operators is None:
+        if exact_operators and validation.operators is None:
             raise UsageError("--exact-operators: the workbook has no operators sheet, so it lists no operators "
                              "to keep; add one (bulkcc template has it), or drop --exact-operators")
-        the_plan, state = read_plan_against_live(the_plan, connection, make_progress(quiet, err_stream),
-                                                 also=operators)
-        operator_plan = operators.plan if operators is not None else None
-        live = state.callcenters
-        for row, why in sorted(the_plan.unreadable.items()):
-            out.print(f"row {row}: cannot read the live call center: {why}", markup=False)
-        for row, why in sorted(the_plan.blocked.items()):
-            out.print(f"row {row}: {why}", markup=False)
-            for change in the_plan.change_lines(row):
-                out.print(f"  {change}", markup=False)
-        if the_plan.unchanged:
-            rows = [r.row for r in the_plan.unchanged]
-            shown = ", ".join(map(str, rows[:20])) + (" …" if len(rows) > 20 else "")
-            out.print(f"{len(rows)} rows unchanged (live state already matches), not sent: rows {shown}",
-                      markup=False)
+
+        def operators_of(planned):
+            return LiveOperatorPlan.of(planned.validation, planned.values, exact=exact_operators,
+                                       concurrency=connection.pool_size)
+
+        the_plan, state, operators = plan_with_names(validation, connection, make_progress(quiet, err_stream),
+                                                     diff=diff, look=look, operators_of=operators_of if diff else None)
+        if not diff:
+            operator_plan = operator_plan_of(the_plan)
+        else:
+            operator_plan = operators.plan if operators is not None else None
+            live = state.callcenters if state is not None else {}
+            _print_live(the_plan)
     else:
+        from bulkcc.run.resolve import offline_plan
         from bulkcc.send.target import resolve_target
 
         the_target = resolve_target(target["base_url"], target["sandbox"], target["simulator"])
+        the_plan = offline_plan(validation) if validation.needs_lookups else make_plan(validation)
         operator_plan = operator_plan_of(the_plan)
+    from bulkcc.cli.lookup_output import SHOWN_NAMES, lookup_lines
+
+    for line in lookup_lines(the_plan.lookups, SHOWN_NAMES if out_stream.isatty() else None):
+        out.print(line, markup=False)
     hint = (f"all of them are in {json_path or out_path}" if json_path or out_path
             else "write them all with --json PATH or --out PLAN (or pipe the output)")
     write_requests(the_plan, out_stream, full_plan_hint=hint)
@@ -157,6 +160,30 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | 
              else EXIT_OK)
 
 
+def _can_look_up(target: dict) -> bool:
+    """Whether `plan` may read names from the API: the simulator, or a key to read with (a key file, or the
+    variable). Without one it plans what the sheet alone says, and tells which rows wait."""
+    import os
+
+    from bulkcc.send.target import KEY_ENV
+
+    return bool(target["simulator"] or target["api_key_file"] or os.environ.get(KEY_ENV))
+
+
+def _print_live(the_plan) -> None:
+    """plan --diff's lines on what live state said: unreadable rows, blocked ones, the unchanged."""
+    for row, why in sorted(the_plan.unreadable.items()):
+        out.print(f"row {row}: cannot read the live call center: {why}", markup=False)
+    for row, why in sorted(the_plan.blocked.items()):
+        out.print(f"row {row}: {why}", markup=False)
+        for change in the_plan.change_lines(row):
+            out.print(f"  {change}", markup=False)
+    if the_plan.unchanged:
+        rows = [r.row for r in the_plan.unchanged]
+        shown = ", ".join(map(str, rows[:20])) + (" …" if len(rows) > 20 else "")
+        out.print(f"{len(rows)} rows unchanged (live state already matches), not sent: rows {shown}", markup=False)
+
+
 def _check_plan_outputs(input_path: Path, *outputs: Path | None) -> None:
     paths = [p for p in outputs if p is not None]
     if any(p.resolve() == input_path.resolve() for p in paths):
@@ -170,6 +197,12 @@ def _save_plan(the_plan, out_path: Path, target: str, input_path: Path, skip_inv
     from bulkcc.cli.operator_output import left_out_count
     from bulkcc.plan.planfile import left_out_rows, write_plan_file
 
+    waiting = the_plan.lookups.waiting if the_plan.lookups is not None else 0
+    if waiting:
+        err.print(f"error: plan file not written: {waiting} row{' waits' if waiting == 1 else 's wait'} for names "
+                  "to be looked up, and a plan file holds ids: plan with a key (DIALPAD_API_KEY or --api-key-file) "
+                  "or --simulator", markup=False)
+        return None
     left_out = left_out_rows(the_plan)
     operators_left = left_out_count(operator_plan)
     if (left_out or operators_left) and not skip_invalid:

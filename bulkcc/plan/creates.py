@@ -66,6 +66,7 @@ class PlannedCreate:
     office_id: int
     name: str
     body: dict[str, Any]
+    office_name: str | None = None  # the office as the row named it (looked up as office_id), for the words
 
     method: ClassVar[str] = "POST"
     kind: ClassVar[str] = "create"
@@ -80,12 +81,13 @@ class PlannedCreate:
         return self.office_id, name_key(self.name)
 
     def describe(self) -> str:
-        """`POST /api/v2/callcenters create "Support Berlin" in office 124`."""
-        return f"{self.method} {self.path} create {_quoted(self.name)} in office {self.office_id}"
+        """`POST /api/v2/callcenters create "Support Berlin" in office 124` (`… 124 (Berlin)` by its name)."""
+        office = f" ({_quoted(self.office_name)})" if self.office_name else ""
+        return f"{self.method} {self.path} create {_quoted(self.name)} in office {self.office_id}{office}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"row": self.row, "id": None, "kind": self.kind, "method": self.method, "path": self.path,
-                "body": self.body}
+                "body": self.body, **({"office_name": self.office_name} if self.office_name else {})}
 
 
 def _quoted(name: str) -> str:
@@ -98,5 +100,7 @@ def plan_creates(values_by_row: Mapping[int, Mapping[str, Any]], rows: Iterable[
     for row in rows:
         values = values_by_row[row]
         body = create_body(values)
-        out.append(PlannedCreate(row, body["office_id"], body["name"], body))
+        office_name = values.get("office_name")
+        out.append(PlannedCreate(row, body["office_id"], body["name"], body,
+                                 None if office_name is None else str(office_name)))
     return out

@@ -40,6 +40,8 @@ class LiveOperator:
     user_id: int
     role: str | None
     skill_level: int | None = None
+    email: str | None = None  # the user's first email, as the list gives it (for the words)
+    name: str | None = None  # the user's display name, as the list gives it (export's context)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class OperatorRequest:
     # With --diff: the operator as read when planned (None: it was not an operator), to roll back.
     before: LiveOperator | None = None
     diffed: bool = False  # planned against live operators (`before` is known)
+    # The user's email, shown beside the id: the one the row named the user by, or the live operator's.
+    user_email: str | None = None
 
     @property
     def method(self) -> str:
@@ -96,7 +100,8 @@ class OperatorRequest:
 
     def describe(self) -> str:
         """The change in words: "add user 42 to 'Support Berlin' as supervisor, skill 80"."""
-        label, user = self.center.label, self.user_id
+        label = self.center.label
+        user = f"{self.user_id} ({printable(self.user_email, limit=80)})" if self.user_email else str(self.user_id)
         if self.kind == ADD:
             text = f"add user {user} to {label} as {self.body.get('role') or 'operator'}"
             if "skill_level" in self.body:
@@ -122,7 +127,8 @@ class OperatorRequest:
 
     def to_dict(self) -> dict[str, Any]:
         return {"row": self.row, "call_center_id": self.center.id, "user_id": self.user_id,
-                "method": self.method, "path": self.path, "body": dict(self.body), "action": self.describe()}
+                "method": self.method, "path": self.path, "body": dict(self.body), "action": self.describe(),
+                **({"user_email": self.user_email} if self.user_email else {})}
 
 
 @dataclass(frozen=True)
@@ -206,8 +212,8 @@ class CenterIndex:
 
     def resolve(self, row: OperatorRow) -> CenterRef | str:
         """The center a row names, or why it names none."""
-        if row.call_center_id is not None:
-            return CenterRef(row.call_center_id, self.names.get(row.call_center_id))
+        if row.call_center_id is not None:  # typed, or a live center's name looked up (kept for the words)
+            return CenterRef(row.call_center_id, self.names.get(row.call_center_id) or row.call_center_name)
         name = (row.call_center_name or "").strip()
         shown = printable(name, limit=60, quote=True)
         key = name_key(name)

@@ -11,7 +11,9 @@ were):
                    "call_center_id" (null for a center created in the same run, then "create_row":
                    its callcenters row), "call_center_name", "create_row", "user_id", "method",
                    "path", "body", "action" (the change in words)} and, in a --diff plan,
-                   "before": the operator as read ({"role", "skill_level"}), or null if it was none
+                   "before": the operator as read ({"role", "skill_level"}), or null if it was none;
+                   "user_email" when the user is known by one (the row named it by email, looked up
+                   when the plan was made, or the live operator's): shown beside the id, never sent
 
 Reading checks every key and type, and that each request is exactly the one
 bulkcc builds from its row: a POST's body is `OperatorRow.add_body()` of valid
@@ -31,6 +33,7 @@ from bulkcc.operator_fields import (
     ADD_KEYS,
     ADD_SKILL_MIN,
     LICENSE_TYPES,
+    OPERATOR_FIELDS_BY_PATH,
     ROLES,
     SKILL_MAX,
     SKILL_MIN,
@@ -40,6 +43,7 @@ from bulkcc.plan.operators import ADD, METHODS, REMOVE, CenterRef, LiveOperator,
 from bulkcc.plan.strict import StrictReader
 
 TOP_KEYS = ("exact", "requests", "unchanged", "left_out")
+USER_EMAIL_MAX = OPERATOR_FIELDS_BY_PATH["user_email"].max_length or 254
 REQUEST_KEYS = ("row", "call_center_id", "call_center_name", "create_row", "user_id", "method", "path", "body",
                 "action")
 LEFT_OUT_REASONS = ("invalid", "blocked", "unresolved", "unreadable")
@@ -95,7 +99,11 @@ def _before(value: Any, where: str) -> LiveOperator | None:
 
 
 def _request(value: Any, where: str, diff: bool, exact: bool) -> OperatorRequest:
-    item = _object(value, where, REQUEST_KEYS + (("before",) if diff else ()))
+    email_key = ("user_email",) if isinstance(value, dict) and "user_email" in value else ()
+    item = _object(value, where, REQUEST_KEYS + (("before",) if diff else ()) + email_key)
+    email = _text(item["user_email"], f"{where}.user_email") if email_key else None
+    if email is not None and len(email) > USER_EMAIL_MAX:
+        raise _fail(f"{where}.user_email", "is longer than a user_email cell takes")
     row = _int(item["row"], f"{where}.row", 2, null=exact)
     # Ids are int64 on the API: one beyond it is no id a workbook could name (its cell is refused).
     user_id = _int(item["user_id"], f"{where}.user_id", 1, INT64_MAX)
@@ -126,7 +134,8 @@ def _request(value: Any, where: str, diff: bool, exact: bool) -> OperatorRequest
     before = _before(item["before"], f"{where}.before") if diff else None
     if before is not None:
         before = LiveOperator(user_id, before.role, before.skill_level)
-    request = OperatorRequest(kind, CenterRef(center_id, name, create_row), user_id, body, row, before, diff)
+    request = OperatorRequest(kind, CenterRef(center_id, name, create_row), user_id, body, row, before, diff,
+                              user_email=email)
     if item["path"] != request.path:
         raise _fail(f"{where}.path", f"{json.dumps(item['path'])[:80]} is not {request.path}")
     if item["action"] != request.describe():
@@ -191,6 +200,8 @@ def operator_rows_of(plan: OperatorPlan) -> dict[int, dict[str, Any]]:
         center: Mapping[str, Any] = ({"call_center_id": request.center.id} if request.center.id is not None
                                      else {"call_center_name": request.center.name})
         row: dict[str, Any] = {**center, "user_id": request.user_id}
+        if request.user_email:  # looked up when planned: shown beside the id, read-only (the id is what is sent)
+            row["info.user_email"] = request.user_email
         if request.kind == REMOVE:
             row["remove"] = True
         else:

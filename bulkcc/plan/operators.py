@@ -45,10 +45,10 @@ from bulkcc.plan.operator_changes import (
     skill_path,
 )
 
-__all__ = ["ADD", "CENTERS_PATH", "METHODS", "REMOVE", "SKILL", "CenterIndex", "CenterLive", "CenterRef",
-           "LiveOperator", "OperatorPlan", "OperatorRequest", "centers_to_read", "merge_operator_rollback",
-           "moved_since", "operators_path", "plan_operators", "rollback_operator_rows", "skill_path",
-           "skills_to_read", "with_skills"]
+__all__ = ["ADD", "CENTERS_PATH", "METHODS", "REMOVE", "ROLLBACK_CONTEXT", "SKILL", "CenterIndex", "CenterLive",
+           "CenterRef", "LiveOperator", "OperatorPlan", "OperatorRequest", "centers_to_read",
+           "merge_operator_rollback", "moved_since", "operators_path", "plan_operators", "rollback_operator_rows",
+           "skill_path", "skills_to_read", "with_skills"]
 
 
 # ---- planning ------------------------------------------------------------------
@@ -165,7 +165,7 @@ def plan_operators(rows: Sequence[OperatorRow], index: CenterIndex, *,
                 plan.blocked[row.excel_row] = blocker
             else:
                 plan.add(OperatorRequest(ADD, center, row.user_id, row.add_body(), row.excel_row))
-        return _finish(plan, diffed=False, exact=False, rooms={})
+        return _finish(plan, diffed=False, exact=False, rooms={}, rows=rows)
     unreadable = unreadable or {}
     for row, center in resolved:
         if center.id is not None and center.id not in live:
@@ -176,7 +176,7 @@ def plan_operators(rows: Sequence[OperatorRow], index: CenterIndex, *,
     rooms: dict[int, int] = {}
     if exact:
         rooms = _exact_removals(resolved, live, plan, dict(held or {}))
-    return _finish(plan, diffed=True, exact=exact, rooms=rooms)
+    return _finish(plan, diffed=True, exact=exact, rooms=rooms, rows=rows)
 
 
 def _exact_removals(resolved: Sequence[tuple[OperatorRow, CenterRef]], live: Mapping[int, CenterLive],
@@ -216,8 +216,14 @@ def _exact_removals(resolved: Sequence[tuple[OperatorRow, CenterRef]], live: Map
     return rooms
 
 
-def _finish(plan: _Builder, *, diffed: bool, exact: bool, rooms: dict[int, int]) -> OperatorPlan:
-    return OperatorPlan(requests=tuple(plan.requests), unchanged=plan.unchanged, blocked=plan.blocked,
+def _finish(plan: _Builder, *, diffed: bool, exact: bool, rooms: dict[int, int],
+            rows: Sequence[OperatorRow] = ()) -> OperatorPlan:
+    """The plan, each change showing the user's email beside its id: the row's (looked up), else the live
+    operator's."""
+    emails = {r.excel_row: r.user_email for r in rows if r.user_email}
+    requests = [replace(r, user_email=emails.get(r.row) if r.row is not None and r.row in emails else
+                        r.before.email if r.before is not None else None) for r in plan.requests]
+    return OperatorPlan(requests=tuple(requests), unchanged=plan.unchanged, blocked=plan.blocked,
                         unresolved=plan.unresolved, unreadable=plan.unreadable, diffed=diffed, exact=exact,
                         rooms=rooms, exact_held=plan.exact_held)
 
@@ -267,6 +273,9 @@ def rollback_operator_rows(requests: Iterable[OperatorRequest]) -> list[dict[str
         if center_id is None or not request.diffed:
             continue  # never sent (its center was not created), or planned without live state
         cells: dict[str, Any] = {"call_center_id": center_id, "user_id": request.user_id}
+        # The names beside the ids, read-only (the ids are what is sent): the center's, the user's email.
+        cells.update({k: v for k, v in ((CONTEXT_CENTER, request.center.name), (CONTEXT_EMAIL, request.user_email))
+                      if v})
         before = request.before
         if request.kind == ADD and before is None:
             cells["remove"] = True
@@ -279,6 +288,10 @@ def rollback_operator_rows(requests: Iterable[OperatorRequest]) -> list[dict[str
             continue
         rows.append(cells)
     return rows
+
+
+CONTEXT_CENTER, CONTEXT_EMAIL = "info.call_center_name", "info.user_email"
+ROLLBACK_CONTEXT = (CONTEXT_CENTER, CONTEXT_EMAIL)  # the operators rollback's read-only columns, in order
 
 
 def merge_operator_rollback(earlier: Sequence[Mapping[str, Any]], later: Sequence[Mapping[str, Any]]

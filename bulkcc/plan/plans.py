@@ -52,6 +52,8 @@ class Plan:
     creates: list[PlannedCreate] = field(default_factory=list)  # rows that create a call center (POST)
     # A rollback workbook's created sheet (`workbook.created.CreatedRow`s): deleted only with --allow-delete.
     deletes: tuple[Any, ...] = ()
+    # The names the sheet's rows gave and the ids they were looked up as (`plan.lookups.Resolution`), if any.
+    lookups: Any = None
 
     @property
     def rows(self) -> int:
@@ -107,9 +109,13 @@ class Plan:
 
 
 def make_plan(validation: Validation) -> Plan:
+    """The plan of the valid rows; a create whose office is named by office_name is planned only once the
+    office is looked up (`bulkcc.plan.lookups` fills its office_id in)."""
     values = row_values(validation.typed)
-    new = [row for row in validation.valid_rows if is_create(values[row])]
-    planned = plan_requests(values, [row for row in validation.valid_rows if not is_create(values[row])])
+    waiting = validation.lookups
+    rows = [row for row in validation.valid_rows if row not in waiting]
+    new = [row for row in rows if is_create(values[row])]
+    planned = plan_requests(values, [row for row in rows if not is_create(values[row])])
     return Plan(
         validation=validation,
         requests=[p for p in planned if p.body],

@@ -16,7 +16,7 @@ from typing import Any
 
 from bulkcc.fields import ROUTING_PREFIX
 from bulkcc.plan.diff import shown
-from bulkcc.plan.operators import OperatorPlan
+from bulkcc.plan.operators import OperatorPlan, OperatorRequest
 from bulkcc.plan.payload import field_order, values_from_callcenter
 from bulkcc.plan.planfile import SavedPlan, left_out_rows
 from bulkcc.plan.plans import Plan
@@ -70,11 +70,22 @@ def _notes(plan: Plan) -> list[str]:
     return notes
 
 
+def _user(request: OperatorRequest) -> str:
+    """The user as an approver reads it: its id, and beside it its email when known (looked up, or live)."""
+    return f"{request.user_id} ({request.user_email})" if request.user_email else str(request.user_id)
+
+
+def _center(request: OperatorRequest) -> str:
+    """The call center: its name, and beside it its id when both are known."""
+    center = request.center
+    return f"{center.label} ({center.id})" if center.name and center.id is not None else center.label
+
+
 def _operator_rows(plan: OperatorPlan) -> list[OperatorReviewRow]:
     """Each operator change in words and as its request, then the rows that send nothing, and why."""
-    rows = [OperatorReviewRow(r.row, r.center.label, r.user_id, r.describe(), f"{r.method} {r.path}")
+    rows = [OperatorReviewRow(r.row, _center(r), _user(r), r.describe(), f"{r.method} {r.path}")
             for r in plan.requests]
-    users: dict[int | None, tuple[str, int | None]] = {r.row: (r.center.label, r.user_id) for r in plan.requests}
+    users: dict[int | None, tuple[str, str | None]] = {r.row: (_center(r), _user(r)) for r in plan.requests}
     for title, reasons in (("unchanged", plan.unchanged), ("invalid", plan.invalid), ("blocked", plan.blocked),
                            ("unresolved", plan.unresolved), ("unreadable", plan.unreadable)):
         for row, why in sorted(reasons.items()):
@@ -124,7 +135,7 @@ def build_review(plan: Plan, *, target: str, input_name: str, input_sha256: str,
         facts.append(("Operator changes", operators.summary_text()))
     if saved:
         facts.append(("bulkcc version", saved.bulkcc_version))
-    creates = [ReviewRow(c.row, None, c.name, str(c.office_id),
+    creates = [ReviewRow(c.row, None, c.name, f"{c.office_id} ({c.office_name})" if c.office_name else str(c.office_id),
                          {path: (None, shown(path, value)) for path, value in values_from_callcenter(c.body).items()})
                for c in plan.creates]
     if creates:

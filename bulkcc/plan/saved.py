@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
@@ -100,9 +101,11 @@ def _is_create(value: Any) -> bool:
     return isinstance(value, dict) and value.get("kind") == "create"
 
 
-def _create(value: Any, where: str, rows: dict[int, str]) -> tuple[int, dict[str, Any]]:
-    """A create request: (row, body); its body is checked against its cells later, like an update's."""
-    item = _object(value, where, CREATE_KEYS)
+def _create(value: Any, where: str, rows: dict[int, str]) -> tuple[int, dict[str, Any], str | None]:
+    """A create request: (row, body, the office's name if the row named it so); its body is checked against
+    its cells later, like an update's."""
+    item = _object(value, where, CREATE_KEYS + (("office_name",) if isinstance(value, dict) and "office_name"
+                                                in value else ()))
     row = _int(item["row"], f"{where}.row", 2)
     _claim(rows, row, where)
     if item["id"] is not None:
@@ -115,7 +118,10 @@ def _create(value: Any, where: str, rows: dict[int, str]) -> tuple[int, dict[str
     if not isinstance(body, dict) or "name" not in body or "office_id" not in body:
         raise _fail(f"{where}.body", "expected an object with name and office_id (the API needs both)")
     _int(body["office_id"], f"{where}.body.office_id", 1)
-    return row, body
+    office_name = _text(item["office_name"], f"{where}.office_name") if "office_name" in item else None
+    if office_name is not None and len(office_name) > (FIELDS_BY_PATH["office_name"].max_length or 100):
+        raise _fail(f"{where}.office_name", "is longer than an office_name cell takes")
+    return row, body, office_name
 
 
 def _request(value: Any, where: str, diff: bool, rows: dict[int, str]
@@ -293,12 +299,14 @@ def saved_plan_from_document(document: dict[str, Any], path: Path, checksum: str
         raise _fail("input.rows", f"{input_rows}, but the plan names {len(rows)} rows")
 
     requests = [request for request, _, _ in parsed]
-    validation = _validated(_sheet(path, requests, unchanged + skipped, left_out, posted), left_out)
+    validation = _validated(_sheet(path, requests, unchanged + skipped, left_out,
+                                   [(row, body) for row, body, _ in posted]), left_out)
     values = row_values(validation.typed)
-    creates = plan_creates(values, sorted(row for row, _ in posted))
-    for create, (row, body) in zip(creates, sorted(posted, key=lambda item: item[0]), strict=True):
-        if not _same(create.body, body):
-            raise _fail(f"the create of row {row}", _body_difference(body, create.body))
+    creates = plan_creates(values, sorted(row for row, _, _ in posted))
+    for position, (row, body, office_name) in enumerate(sorted(posted, key=lambda item: item[0])):
+        if not _same(creates[position].body, body):
+            raise _fail(f"the create of row {row}", _body_difference(body, creates[position].body))
+        creates[position] = replace(creates[position], office_name=office_name)  # looked up when planned
     for position, (request, before, changes) in enumerate(parsed):
         built = body_from_values(values[request.row])
         if not _same(built, request.body):

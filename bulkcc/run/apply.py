@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bulkcc.errors import InputError, InvalidRowsError, UsageError
 from bulkcc.plan import Plan, make_plan
+from bulkcc.plan.lookups import Resolution
 from bulkcc.plan.operators import OperatorPlan
 from bulkcc.plan.planfile import is_plan_file
 from bulkcc.run.execute import Run, Source, check_output_paths, execute, locked_run
@@ -28,7 +29,8 @@ from bulkcc.run.lock import creating
 from bulkcc.run.operator_phase import ConfirmRemovals, OperatorWork
 from bulkcc.run.options import ApplyOptions, ApplyOutcome
 from bulkcc.run.progress import QuietProgress
-from bulkcc.send.connection import Connection
+from bulkcc.run.resolve import look_up, simulator_ids
+from bulkcc.send.connection import Connection, connect
 from bulkcc.send.target import Target
 from bulkcc.status import RESEND_STATUSES, Status
 from bulkcc.validate import Validation, validate_file
@@ -127,13 +129,39 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
                          "(plan files are written by `bulkcc plan INPUT --out PLAN.json`)")
     with locked_run(options, input_path.name):
         validation = validate_file(input_path, diff=options.diff)
+        progress, stop = progress or QuietProgress(), stop or asyncio.Event()
+        run = _Workbook(input_path, options, progress, stop, confirm, confirm_removals, journal_opener)
+        if not validation.needs_lookups:
+            return await run.apply(validation)
+        # Names first, on the connection the run then goes on with: one pacer, one budget.
+        async with connect(options.connection, simulator_ids=simulator_ids(validation)) as conn:
+            resolution = await look_up(conn.client, validation, concurrency=options.connection.pool_size, stop=stop,
+                                       progress=progress, label=conn.target_label)
+            return await run.apply(resolution.validation, conn, resolution)
+
+
+@dataclass
+class _Workbook:
+    """A workbook's run once validated (and its names looked up): plan, confirm, execute."""
+
+    input_path: Path
+    options: ApplyOptions
+    progress: QuietProgress
+    stop: asyncio.Event
+    confirm: Callable[[Plan, Target], bool] | None
+    confirm_removals: Callable[[OperatorPlan], bool] | None
+    journal_opener: Opener | None
+
+    async def apply(self, validation: Validation, conn: Connection | None = None,
+                    resolution: Resolution | None = None) -> ApplyOutcome:
+        input_path, options = self.input_path, self.options
         the_plan, rows = prepare(validation, options)
         if the_plan.creates:  # the call centers it creates are on a rollback workbook, even without --diff
             check_output_paths(input_path, options, writes_rollback=True)
-        the_plan = replace(the_plan, deletes=tuple(read_deletes(input_path)))
-        operators = prepare_operators(validation, the_plan, options, confirm_removals)
+        the_plan = replace(the_plan, deletes=tuple(read_deletes(input_path)), lookups=resolution)
+        operators = prepare_operators(validation, the_plan, options, self.confirm_removals)
         with creating(options, the_plan, input_path.name):
-            if confirm is not None and not confirm(the_plan, options.target):
+            if self.confirm is not None and not self.confirm(the_plan, options.target):
                 raise UsageError("not confirmed: nothing was sent")
             source = Source(name=input_path.name, sha256=sha256_file(input_path))
             first_phase = None
@@ -141,9 +169,9 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
                 async def first_phase(conn: Connection, plan: Plan, run: Run, progress: QuietProgress,
                                       stop: asyncio.Event) -> Plan:
                     return await _diff_phase(conn, plan, options, run, progress, stop)
-            return await execute(the_plan, rows, options, source, progress=progress or QuietProgress(),
-                                 stop=stop or asyncio.Event(), first_phase=first_phase,
-                                 journal_opener=journal_opener, operators=operators)
+            return await execute(the_plan, rows, options, source, progress=self.progress, stop=self.stop,
+                                 first_phase=first_phase, journal_opener=self.journal_opener, operators=operators,
+                                 conn=conn)
 
 
 def apply(input_path: Path, options: ApplyOptions, **kwargs) -> ApplyOutcome:

@@ -42,7 +42,7 @@ from bulkcc.run.progress import QuietProgress
 from bulkcc.run.rollback import Rollback
 from bulkcc.run.signals import install_stop_signals
 from bulkcc.send.client import ApiResult
-from bulkcc.send.connection import Connection, connect
+from bulkcc.send.connection import Connection, connected
 from bulkcc.send.pool import patch_call, run_pool
 from bulkcc.status import Status
 from bulkcc.validate import Validation
@@ -214,11 +214,12 @@ def locked_run(options: ApplyOptions, input_name: str) -> Iterator[None]:
 async def execute(the_plan: Plan, rows: set[int], options: ApplyOptions, source: Source, *,
                   progress: QuietProgress, stop: asyncio.Event, first_phase: FirstPhase | None = None,
                   prefilled: Mapping[int, RowResult] | None = None,
-                  journal_opener: Opener | None = None, operators: OperatorWork | None = None) -> ApplyOutcome:
+                  journal_opener: Opener | None = None, operators: OperatorWork | None = None,
+                  conn: Connection | None = None) -> ApplyOutcome:
     """Send `the_plan` (its rows `rows` are this run's), after `first_phase` (the --diff read or
     the stale guard) has narrowed it; `prefilled` are results known before anything is sent;
-    `operators` is the operators sheet's part, sent after the call centers.
-    Call it under `locked_run`. `journal_opener` opens the journal file (tests inject a full disk)."""
+    `operators` is the operators sheet's part, sent after the call centers; `conn` the connection names
+    were looked up on. Call it under `locked_run`. `journal_opener` opens the journal (tests inject a full disk)."""
     started = datetime.now(UTC)
     header = {"target": options.target.name, "input": source.name, "input_sha256": source.sha256,
               "started": started.isoformat()}
@@ -229,7 +230,8 @@ async def execute(the_plan: Plan, rows: set[int], options: ApplyOptions, source:
                            resend_unknown=options.resend_maybe_created)
     try:
         return await _run_journaled(the_plan, rows, options, source, journal, started, progress=progress,
-                                    stop=stop, first_phase=first_phase, prefilled=prefilled, operators=operators)
+                                    stop=stop, first_phase=first_phase, prefilled=prefilled, operators=operators,
+                                    conn=conn)
     finally:
         journal.close()
 
@@ -237,7 +239,7 @@ async def execute(the_plan: Plan, rows: set[int], options: ApplyOptions, source:
 async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, source: Source, journal: Journal,
                          started: datetime, *, progress: QuietProgress, stop: asyncio.Event,
                          first_phase: FirstPhase | None, prefilled: Mapping[int, RowResult] | None,
-                         operators: OperatorWork | None = None) -> ApplyOutcome:
+                         operators: OperatorWork | None = None, conn: Connection | None = None) -> ApplyOutcome:
     validation = the_plan.validation
     # Resume: what an earlier run already did for the same call center and body is not
     # sent again. The hash is of the row's whole body, before any --diff, so that a
@@ -254,7 +256,7 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
     throttled = requests_sent = 0
     try:
         simulator_ids = [*validation.ids, *(operators.center_ids if operators is not None else ())]
-        async with connect(options.connection, simulator_ids=simulator_ids) as conn:
+        async with connected(options.connection, simulator_ids, conn) as conn:
             target_label = conn.target_label
             pool = options.connection.pool_size
             try:

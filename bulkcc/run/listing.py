@@ -28,14 +28,15 @@ class Page:
     number: int  # from 1
     items: list[Any]
     started_at: list[float] = field(default_factory=list)  # the call's attempt starts (for progress)
+    more: bool = False  # the answer gave a cursor: another page follows
 
 
-def _page_items(data: Mapping[str, Any], page: int) -> list[Any]:
+def _page_items(data: Mapping[str, Any], page: int, what: str = "call centers") -> list[Any]:
     items = data.get("items")
     if items is None:  # the schema allows a null list: an empty page
         return []
     if not isinstance(items, list):
-        raise LiveStateError(f"listing call centers: page {page} is not a list of call centers (its items "
+        raise LiveStateError(f"listing {what}: page {page} is not a list of {what} (its items "
                              f"are {kind_of(items)})")
     return items
 
@@ -46,9 +47,10 @@ def office_path(office_id: int) -> str:
 
 
 async def list_pages(client: ApiClient, params: Mapping[str, Any] | None = None,
-                     limit: int | None = PAGE_LIMIT, path: str = LIST_PATH) -> AsyncIterator[Page]:
-    """Each page of the listing at `path`, in order; LiveStateError when the listing cannot be trusted.
-    `limit` None: the endpoint takes none (an office's listing)."""
+                     limit: int | None = PAGE_LIMIT, path: str = LIST_PATH, what: str = "call centers"
+                     ) -> AsyncIterator[Page]:
+    """Each page of the listing at `path` (of `what`, for messages), in order; LiveStateError when the
+    listing cannot be trusted. `limit` None: the endpoint takes none (an office's listing)."""
     base = {**(params or {}), **({"limit": limit} if limit is not None else {})}
     cursor = None
     seen: dict[str, int] = {}  # cursor -> the page that gave it
@@ -56,16 +58,17 @@ async def list_pages(client: ApiClient, params: Mapping[str, Any] | None = None,
         query = {**base, **({"cursor": cursor} if cursor else {})}
         result = await client.call("GET", f"{path}?{urlencode(query)}" if query else path)
         if not result.ok or not isinstance(result.data, dict):
-            raise LiveStateError(f"listing call centers failed at page {number}: {result.error}")
-        yield Page(number, _page_items(result.data, number), result.started_at)
+            raise LiveStateError(f"listing {what} failed at page {number}: {result.error}")
+        yield Page(number, _page_items(result.data, number, what), result.started_at,
+                   more=bool(result.data.get("cursor")))
         cursor = result.data.get("cursor")
         if not cursor:
             return
         if not isinstance(cursor, str):
-            raise LiveStateError(f"listing call centers: page {number} gives a cursor that is {kind_of(cursor)}, "
+            raise LiveStateError(f"listing {what}: page {number} gives a cursor that is {kind_of(cursor)}, "
                                  "not text")
         if cursor in seen:
-            raise LiveStateError(f"listing call centers loops: page {number} gives the same cursor as page "
+            raise LiveStateError(f"listing {what} loops: page {number} gives the same cursor as page "
                                  f"{seen[cursor]}, so the listing would never end")
         seen[cursor] = number
-    raise LiveStateError(f"listing call centers did not end after {MAX_PAGES} pages")
+    raise LiveStateError(f"listing {what} did not end after {MAX_PAGES} pages")

@@ -150,25 +150,31 @@ async def read_plan_against_live_async(plan: Plan, options: ConnectionOptions,
                                        ) -> tuple[Plan, LiveState]:
     """`plan --diff`, and what was read (the review workbook names each call center's office). `also`
     reads more on the same connection afterwards (the operators sheet's live operators)."""
-    from bulkcc.run.creates import name_clashes
-
     progress = progress or QuietProgress()
     ids = [r.id for r in plan.requests] + list(also.center_ids if also is not None else ())
     async with connect(options, simulator_ids=ids) as conn:
-        progress.start(len(plan.requests), conn.target_label, phase="reading")
-        try:
-            diffed, state = await diff_with_live(conn.client, plan, concurrency=options.pool_size,
-                                                 stop=asyncio.Event(), progress=progress)
-        finally:
-            progress.close()
-        if diffed.creates:
-            # A create whose name is live in its office would be refused by apply: blocked here already.
-            clashes = await name_clashes(conn.client, diffed.creates)
-            diffed = replace(diffed, creates=[c for c in diffed.creates if c.row not in clashes],
-                             blocked={**diffed.blocked, **clashes})
-        if also is not None:
-            await also(conn, progress)
-        return diffed, state
+        return await against_live(conn, plan, options.pool_size, progress, also)
+
+
+async def against_live(conn: Connection, plan: Plan, concurrency: int, progress: QuietProgress,
+                       also: AlsoRead | None = None) -> tuple[Plan, LiveState]:
+    """`plan --diff` on an open connection (the one names were looked up on, if any)."""
+    from bulkcc.run.creates import name_clashes
+
+    progress.start(len(plan.requests), conn.target_label, phase="reading")
+    try:
+        diffed, state = await diff_with_live(conn.client, plan, concurrency=concurrency, stop=asyncio.Event(),
+                                             progress=progress)
+    finally:
+        progress.close()
+    if diffed.creates:
+        # A create whose name is live in its office would be refused by apply: blocked here already.
+        clashes = await name_clashes(conn.client, diffed.creates)
+        diffed = replace(diffed, creates=[c for c in diffed.creates if c.row not in clashes],
+                         blocked={**diffed.blocked, **clashes})
+    if also is not None:
+        await also(conn, progress)
+    return diffed, state
 
 
 def plan_against_live(plan: Plan, options: ConnectionOptions, progress: QuietProgress | None = None) -> Plan:

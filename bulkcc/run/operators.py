@@ -94,7 +94,12 @@ def parse_operators(data: Any, center_id: int) -> CenterLive | str:
             # Which role is live is then a guess: an export would write one, and --diff compare with it.
             return (f"user {user_id} is listed twice, as {operators[user_id].role or 'no role'} and as "
                     f"{role or 'no role'}")
-        operators[user_id] = LiveOperator(user_id, role)
+        emails = user.get("emails")
+        email = next((e for e in emails if isinstance(e, str) and e.strip()), None) if isinstance(emails, list) \
+            else None
+        name = user.get("display_name")
+        operators[user_id] = LiveOperator(user_id, role, email=email.strip() if email else None,
+                                          name=name.strip() if isinstance(name, str) and name.strip() else None)
     rooms = data.get("rooms")
     return CenterLive(center_id, operators, len(rooms) if isinstance(rooms, list) else 0)
 

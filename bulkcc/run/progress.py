@@ -37,6 +37,7 @@ PHASES = {
     "sending": ("PATCH", "sending {total} request{s} to {label}"),
     "reading": ("GET", "reading {total} live call center{s} from {label}"),
     "listing": ("GET", "reading the call centers of {total} office{s} from {label}"),
+    "looking up": ("GET", "looking up {total} name{s} on {label}"),
     "creating": ("POST", "creating {total} call center{s} on {label}"),
     "deleting": ("delete", "deleting {total} call center{s} on {label}"),  # a label: no method literal
     # The operators sheet's phases: its --diff reads, then its changes (after the call centers').

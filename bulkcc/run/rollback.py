@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkcc.plan.diff import merge_rollback, read_rollback, rollback_rows
+from bulkcc.plan.operators import ROLLBACK_CONTEXT
 from bulkcc.run.options import ApplyOptions
 
 
@@ -63,7 +64,8 @@ class Rollback:
         operators = self.operator_rows(rows is not None) if self.operator_rows is not None else []
         if merged or self.created or operators:
             self.written = True
-            workbook = build_workbook(rows=merged, operator_rows=operators or None)
+            context = [c for c in ROLLBACK_CONTEXT if any(c in cells for cells in operators)]
+            workbook = build_workbook(rows=merged, operator_rows=operators or None, operator_context=context)
             if self.created:
                 add_created_sheet(workbook, self.created)
             return save_atomic(workbook, self.path)

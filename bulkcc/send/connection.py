@@ -119,3 +119,14 @@ async def _session(options: ConnectionOptions, base_url: str, api_key: str | Non
         yield ApiClient(session, base_url, Pacer(options.rate_per_min),
                         policy=options.retry_policy(options.max_attempts), budget=options.retry_budget(),
                         timeout_s=options.timeout_s)
+
+
+@asynccontextmanager
+async def connected(options: ConnectionOptions, simulator_ids: Iterable[int] = (),
+                    conn: Connection | None = None) -> AsyncIterator[Connection]:
+    """`conn` if given (a run that looked names up on it goes on with its pacer and budget), else a new one."""
+    if conn is not None:
+        yield conn
+        return
+    async with connect(options, simulator_ids) as opened:
+        yield opened

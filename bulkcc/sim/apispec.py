@@ -2,7 +2,8 @@
 
 The OpenAPI files (`bulkcc/data/dialpad-callcenters-openapi.json`, and
 `dialpad-callcenter-operators-openapi.json` for operators, skill levels, status
-and an office's call centers) are OpenAPI 3.0:
+and an office's call centers, `dialpad-users-offices-openapi.json` for users and
+offices) are OpenAPI 3.0:
 its schemas say `nullable: true` and point at each other with
 `#/components/schemas/...` references. This module turns a component into a
 self-contained Draft 2020-12 JSON Schema (references inlined, `nullable` as a
@@ -30,8 +31,10 @@ REMOVE_OPERATOR = "schemas.group.RemoveCallCenterOperatorMessage"
 UPDATE_SKILL = "schemas.group.UpdateOperatorSkillLevelMessage"
 SKILL_LEVEL = "schemas.group.OperatorSkillLevelProto"
 USER = "schemas.user.UserProto"
+OFFICE = "schemas.office.OfficeProto"
 STATUS = "schemas.group.CallCenterStatusProto"
-_DOCUMENTS = ("dialpad-callcenters-openapi.json", "dialpad-callcenter-operators-openapi.json")
+_DOCUMENTS = ("dialpad-callcenters-openapi.json", "dialpad-callcenter-operators-openapi.json",
+              "dialpad-users-offices-openapi.json")
 _REF_PREFIX = "#/components/schemas/"
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _MAX_REPORTED_ERRORS = 20

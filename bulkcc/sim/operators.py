@@ -17,8 +17,9 @@ log of what happened, and memory is always what the file says:
   "skill_level": S}`: U is an operator of CC (added, or its skill changed);
 - `{"kind": "operator_removed", "callcenter_id": CC, "user_id": U}`.
 
-Users are made up from their id alone (name, office, email), so only the pool's
-size is stored. Like `store`, this module never reads bulkcc's own tables.
+Users are made up from their id alone (name, office, email `user{n}@example.com`,
+state: a few are suspended or deleted), so only the pool's size is stored.
+Like `store`, this module never reads bulkcc's own tables.
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ class Company:
             "id": user_id, "company_id": COMPANY_ID, "first_name": first, "last_name": last,
             "display_name": f"{first} {last}", "emails": [f"user{index}@example.com"],
             "office_id": office_id, "country": country, "timezone": timezone, "language": "en",
-            "state": "active", "license": self.licensed.get(user_id, "talk"), "extension": f"{10000 + index}",
+            "state": user_state(index), "license": self.licensed.get(user_id, "talk"), "extension": f"{10000 + index}",
             "phone_numbers": [f"+1415556{index % 10_000:04d}"], "admin_office_ids": [],
             "is_admin": False, "is_super_admin": False, "is_available": True, "is_on_duty": False,
             "is_online": False, "do_not_disturb": False, "on_duty_status": "unavailable", "group_details": groups,
@@ -232,6 +233,12 @@ class Company:
                     self.apply(store, record)
                 records += new
         return records
+
+
+def user_state(index: int) -> str:
+    """A user's state, from its place in the pool: active, but for users 97, 197 … (suspended) and 98, 198 …
+    (deleted), so that looking an agent up by email meets both."""
+    return {97: "suspended", 98: "deleted"}.get(index % 100, "active")
 
 
 def check_skill(skill: int, bounds: tuple[int, int], when: str) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bulkcc.sim import apispec
+from bulkcc.sim import apispec, directory
 from bulkcc.sim.operators import ApiError, Company
 from bulkcc.sim.store import OFFICES, merged_errors, new_callcenter, reference_errors
 from bulkcc.sim.wire import parse_body, parse_id
@@ -28,6 +28,7 @@ _MAX_ERROR_CHARS = 300  # per message, as for PATCH
 
 
 def register(router: web.UrlDispatcher, sim: Simulator) -> None:
+    directory.register(router, sim)  # users and offices
     routes = _Routes(sim)
     router.add_post(API_PREFIX, routes.create)
     router.add_delete(API_PREFIX + "/{id}", routes.delete)

@@ -186,8 +186,9 @@ _REGIONS = {  # region: (timezone, country, office id)
     "US East": ("US/Eastern", "us", 5_100_000_000_000_004),
     "APAC": ("Australia/Sydney", "au", 5_100_000_000_000_005),
 }
-# Every office the simulator knows from the start: office id: (timezone, country).
+# Every office the simulator knows from the start: office id: (timezone, country); and its name.
 OFFICES: dict[int, tuple[str, str]] = {office: (tz, country) for tz, country, office in _REGIONS.values()}
+OFFICE_NAMES: dict[int, str] = {office: region for region, (_, _, office) in _REGIONS.items()}
 _ROUTINGS = ("mostskilled", "longestidle", "roundrobin", "fixedorder", "random", "simultaneous")
 USER_ID_BASE = 6_200_000_000_000_000
 

@@ -3,14 +3,17 @@
 Like `rules` for the callcenters sheet, they run over the parsed frame (index:
 the operators sheet's Excel rows; blank or bad = NA) after the per-cell checks,
 and return Problem records. Some look at the callcenters sheet too: a
-`call_center_name` names a row of it by its `name` cell, and two rows naming the
-same center (by id, or by a name that resolves to a row with that id) and the
-same user are the same operator twice.
+`call_center_name` names a row of it by its `name` cell (names compared as a
+person reads them, `bulkcc.names`), or else a live call center, which only the
+run can look up (`bulkcc.plan.lookups`); two rows naming the same center (by id,
+or by a name that resolves to a row with that id) and the same user (by id, or
+by email whatever its case) are the same operator twice.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -19,10 +22,12 @@ import pandas as pd
 
 from bulkcc.errors import Problem
 from bulkcc.names import name_key
-from bulkcc.operator_fields import ADD_SKILL_MIN, SKILL_MAX
+from bulkcc.operator_fields import ADD_SKILL_MIN, SKILL_MAX, email_key
 from bulkcc.values import native, printable
 
-CENTER_ID, CENTER_NAME, USER = "call_center_id", "call_center_name", "user_id"
+CENTER_ID, CENTER_NAME, USER, EMAIL = "call_center_id", "call_center_name", "user_id", "user_email"
+# An email as a person types one: something, one @, a domain; no blanks (the lookup compares it whole).
+EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+")
 # The cells of an add or a change: a removal takes only the user.
 NOT_FOR_REMOVAL = ("role", "skill_level", "license_type", "keep_paid_numbers")
 SUGGEST_AMONG = 5000  # names difflib compares an unknown one with (it is quadratic in the worst case)
@@ -62,6 +67,7 @@ class Centers:
 
     @classmethod
     def of(cls, callcenters: pd.DataFrame) -> Centers:
+        """Each name's rows, by the name as a person reads it (`name_key`)."""
         centers = cls(has_names="name" in callcenters)
         for row, name in _col(callcenters, "name").dropna().items():
             key = name_key(name)
@@ -95,18 +101,40 @@ def one_center(raw: pd.DataFrame) -> Iterator[Problem]:
     for row in raw.index[~has_id & ~has_name]:
         yield _problem(row, CENTER_ID, None,
                        "the row names no call center: fill in call_center_id (a center that exists) or "
-                       "call_center_name (the name of a row of the callcenters sheet, e.g. one created in this run)")
+                       "call_center_name (the name of a row of the callcenters sheet, e.g. one created in this run, "
+                       "or of a live call center)")
     for row in raw.index[has_id & has_name]:
         yield _problem(row, CENTER_NAME, raw.at[row, CENTER_NAME],
                        "call_center_id and call_center_name are both filled: a row gives one of them; clear "
                        "call_center_name to use the id, or call_center_id to use the name")
 
 
-def resolve_names(typed: pd.DataFrame, raw: pd.DataFrame, centers: Centers,
-                  resolved: dict[int, int]) -> Iterator[Problem]:
-    """A call_center_name names exactly one row of the callcenters sheet by its name cell.
+def one_user(raw: pd.DataFrame) -> Iterator[Problem]:
+    """Exactly one of user_id and user_email (as typed), and an email that looks like one."""
+    has_id, has_email = _col(raw, USER).notna(), _col(raw, EMAIL).notna()
+    for row in raw.index[~has_id & ~has_email]:
+        yield _problem(row, USER, None, "the row names no user: fill in user_id, or user_email (looked up when "
+                                        "planned with a key or applied)")
+    for row in raw.index[has_id & has_email]:
+        yield _problem(row, EMAIL, raw.at[row, EMAIL],
+                       "user_id and user_email are both filled: a row gives one of them; clear user_email to use "
+                       "the id, or user_id to look the user up by email")
 
-    Fills `resolved` (operators row -> callcenters row) for each name that does.
+
+def emails_look_like_emails(typed: pd.DataFrame) -> Iterator[Problem]:
+    for row, email in _col(typed, EMAIL).dropna().items():
+        if not EMAIL_SHAPE.fullmatch(str(email)):
+            yield _problem(row, EMAIL, email, f"{printable(str(email), 60, quote=True)} is not an email address "
+                                              "(name@domain, no blanks): type the user's email, or use user_id")
+
+
+def resolve_names(typed: pd.DataFrame, raw: pd.DataFrame, centers: Centers,
+                  resolved: dict[int, int], live: dict[int, str] | None = None) -> Iterator[Problem]:
+    """A call_center_name names at most one row of the callcenters sheet by its name cell (names as a
+    person reads them, `name_key`).
+
+    Fills `resolved` (operators row -> callcenters row) for each name that does, and `live` (operators
+    row -> the name) for each that names none: a live call center's, looked up when the run reads them.
     """
     names = _col(typed, CENTER_NAME)
     only_name = names.notna() & _col(raw, CENTER_ID).isna()
@@ -120,45 +148,61 @@ def resolve_names(typed: pd.DataFrame, raw: pd.DataFrame, centers: Centers,
             yield _problem(row, CENTER_NAME, name, (
                 f"call_center_name {shown} names {len(rows)} rows of the callcenters sheet (rows "
                 f"{_rows_text(rows)}): it must name one; make those names distinct, or use call_center_id"))
-        elif not centers.has_names:
-            yield _problem(row, CENTER_NAME, name, (
-                f"call_center_name {shown} names no row of the callcenters sheet, which has no name column: "
-                "add the center's row there with its name, or use call_center_id for a center that exists"))
-        else:
-            hint = centers.suggestion(text)
-            did_you_mean = f"did you mean {printable(hint, 60, quote=True)}? " if hint else ""
-            yield _problem(row, CENTER_NAME, name, (
-                f"call_center_name {shown} names no row of the callcenters sheet (by its name cell); "
-                f"{did_you_mean}type a name of that sheet, or use call_center_id for a center that exists"))
+        elif live is not None:
+            live[int(row)] = text  # type: ignore[call-overload]
+
+
+def live_names_note(live: dict[int, str], centers: Centers) -> Iterator[Problem]:
+    """One warning for the sheet: the names that no row of the callcenters sheet has are looked up live
+    (so a typo of a sheet's name is seen offline: did you mean …)."""
+    if not live:
+        return
+    rows = sorted(live)
+    hints = []
+    for row in rows[:SHOWN_ROWS]:
+        hint = centers.suggestion(live[row])
+        if hint is not None and name_key(hint) != name_key(live[row]):
+            hints.append(f"row {row} {printable(live[row], 60, quote=True)}: did you mean the sheet's "
+                         f"{printable(hint, 60, quote=True)}?")
+    near = f" ({'; '.join(hints)})" if hints else ""
+    yield Problem(None, CENTER_NAME, None, (
+        f"call_center_name in {len(rows)} row{'' if len(rows) == 1 else 's'} (rows {_rows_text(rows)}) names no "
+        f"row of the callcenters sheet: looked up among the live call centers when planned with a key or "
+        f"applied{near}"))
 
 
 def one_row_per_operator(typed: pd.DataFrame, centers: Centers, resolved: dict[int, int]) -> Iterator[Problem]:
     """The same (call center, user) twice is an error on every row of it."""
-    users = _col(typed, USER)
     center_ids = _col(typed, CENTER_ID)
-    groups: dict[tuple[str, int, int], list[int]] = {}
-    words: dict[tuple[str, int, int], str] = {}
-    for row, user in users.dropna().items():
+    groups: dict[tuple[str, object, object], list[int]] = {}
+    words: dict[tuple[str, object, object], str] = {}
+    users = [(row, user, USER) for row, user in _col(typed, USER).dropna().items()]
+    # An email is one user whatever its case: the lookup compares it so.
+    users += [(row, email_key(email), EMAIL) for row, email in _col(typed, EMAIL).dropna().items()]
+    columns: dict[int, str] = {}
+    for row, user, column in users:
         row = int(row)  # type: ignore[call-overload]
+        user = int(user) if column == USER else user
         center_id = native(center_ids.at[row])
         if center_id is not None:
-            key = ("id", int(center_id), int(user))
+            key: tuple[str, object, object] = ("id", int(center_id), user)
             words[key] = f"call center {int(center_id)}"
         elif row in resolved:
             sheet_row = resolved[row]
             by_id = centers.ids.get(sheet_row)
             # A name resolving to a row with an id is that center, as an id cell would name it.
-            key = ("id", by_id, int(user)) if by_id is not None else ("row", sheet_row, int(user))
+            key = ("id", by_id, user) if by_id is not None else ("row", sheet_row, user)
             words.setdefault(key, centers.describe(sheet_row))
         else:
             continue
         groups.setdefault(key, []).append(row)
+        columns[row] = column
     for key, rows in groups.items():
         if len(rows) < 2:
             continue
         for row in rows:
             others = [r for r in rows if r != row]
-            yield _problem(row, USER, key[2], (
+            yield _problem(row, columns[row], key[2], (
                 f"user {key[2]} is listed more than once for {words[key]} (also in row {_rows_text(others)}): "
                 "one row per operator of a call center; keep one of these rows"))
 
@@ -197,11 +241,24 @@ def skill_zero_only_with_diff(typed: pd.DataFrame, *, diff: bool) -> Iterator[Pr
             "--diff to change the level of an operator the call center has"))
 
 
+@dataclass
+class NameRules:
+    """What the rules found of the names: each call_center_name resolved on the sheet (operators row ->
+    callcenters row), each left to the live call centers (operators row -> name), and the warning that says
+    which those are."""
+
+    resolved: dict[int, int] = field(default_factory=dict)
+    live: dict[int, str] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)
+
+
 def check_operator_rules(typed: pd.DataFrame, raw: pd.DataFrame, callcenters: pd.DataFrame, *,
-                         diff: bool = False) -> tuple[list[Problem], dict[int, int]]:
-    """Every broken rule of the operators sheet, and each resolved call_center_name's callcenters row."""
+                         diff: bool = False) -> tuple[list[Problem], NameRules]:
+    """Every broken rule of the operators sheet, and what became of its call center names."""
     centers = Centers.of(callcenters)
-    resolved: dict[int, int] = {}
-    problems = [*one_center(raw), *resolve_names(typed, raw, centers, resolved)]
-    problems += [*one_row_per_operator(typed, centers, resolved), *skill_zero_only_with_diff(typed, diff=diff)]
-    return problems, resolved
+    names = NameRules()
+    problems = [*one_center(raw), *one_user(raw), *emails_look_like_emails(typed),
+                *resolve_names(typed, raw, centers, names.resolved, names.live)]
+    problems += [*one_row_per_operator(typed, centers, names.resolved), *skill_zero_only_with_diff(typed, diff=diff)]
+    names.warnings = list(live_names_note(names.live, centers))
+    return problems, names

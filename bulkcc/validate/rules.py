@@ -11,7 +11,7 @@ that creates a call center (blank id, office_id filled) has no live center to
 complete it from, so it keeps that rule in both modes.
 
 The rules of rows as a whole live here too: ids are unique, a row names its call
-center (id) or creates one (office_id and name), and no two creates give one
+center (id) or creates one (office_id or office_name, and name), and no two creates give one
 office two call centers of the same name (names compared exactly, after the
 leading and trailing blanks a cell cannot keep).
 """
@@ -107,14 +107,22 @@ def unique_ids(frame: pd.DataFrame) -> Iterator[Problem]:
 
 
 def creates(frame: pd.DataFrame) -> pd.Series:
-    """The rows that create a call center: id blank, office_id filled."""
-    return ~_filled(frame, "id") & _filled(frame, "office_id")
+    """The rows that create a call center: id blank, office_id or office_name filled."""
+    return ~_filled(frame, "id") & (_filled(frame, "office_id") | _filled(frame, "office_name"))
 
 
 def id_or_office(frame: pd.DataFrame) -> Iterator[Problem]:
-    yield from _problems(~_filled(frame, "id") & ~_filled(frame, "office_id"), frame, "id",
-                         "id is required: fill in the call center's id, or fill office_id (and name) to create "
-                         "a call center")
+    yield from _problems(~_filled(frame, "id") & ~_filled(frame, "office_id") & ~_filled(frame, "office_name"),
+                         frame, "id", "id is required: fill in the call center's id, or fill office_id or "
+                                      "office_name (and name) to create a call center")
+
+
+def one_office(frame: pd.DataFrame) -> Iterator[Problem]:
+    """A create names its office once: by id or by name."""
+    yield from _problems(~_filled(frame, "id") & _filled(frame, "office_id") & _filled(frame, "office_name"),
+                         frame, "office_name", "office_id and office_name are both filled: a create gives one of "
+                                               "them; clear office_name to use the id, or office_id to look the "
+                                               "office up by name")
 
 
 def create_needs_name(frame: pd.DataFrame) -> Iterator[Problem]:
@@ -129,12 +137,20 @@ def distinct_new_names(frame: pd.DataFrame) -> Iterator[Problem]:
     new = frame[creates(frame) & _filled(frame, "name")]
     if new.empty:
         return
-    keys: dict[tuple[int, str], list[tuple[int, str]]] = {}
-    for row, office, name in zip(new.index, new["office_id"], new["name"], strict=True):
-        keys.setdefault((int(office), name_key(name)), []).append((int(row), str(name)))
-    for (office, _), named in keys.items():
+    keys: dict[tuple[object, str], list[tuple[int, str]]] = {}
+    shown: dict[object, str] = {}
+    offices, office_names = _col(new, "office_id"), _col(new, "office_name")
+    for row, name in zip(new.index, new["name"], strict=True):
+        office = native(offices.at[row])
+        # By id, or (looked up later) by its name as a person reads it: the same office either way.
+        key: object = int(office) if office is not None else ("name", name_key(office_names.at[row]))
+        shown.setdefault(key, str(office) if office is not None else printable(str(office_names.at[row]), 60,
+                                                                               quote=True))
+        keys.setdefault((key, name_key(name)), []).append((int(row), str(name)))
+    for (key, _), named in keys.items():
         if len(named) < 2:
             continue
+        office = shown[key]
         for row, name in named:
             others = [(r, n) for r, n in named if r != row]
             other_row, other_name = others[0]
@@ -148,7 +164,7 @@ def distinct_new_names(frame: pd.DataFrame) -> Iterator[Problem]:
                 "call center its own name in its office, or remove the extra row"))
 
 
-RULES = (unique_ids, id_or_office, create_needs_name, distinct_new_names, routing_complete, targets_paired,
+RULES = (unique_ids, id_or_office, one_office, create_needs_name, distinct_new_names, routing_complete, targets_paired,
          announce_needs_long_hold, distinct_queue_keys)
 # Rules the live state settles with --diff: they are checked once the row is completed from it.
 LIVE_COMPLETED = (routing_complete,)
@@ -158,7 +174,7 @@ def check_rules(frame: pd.DataFrame, *, diff: bool = False) -> list[Problem]:
     """Every broken rule between fields, over all rows (with `diff`, those a --diff row may leave to live)."""
     rules = [rule for rule in RULES if not (diff and rule in LIVE_COMPLETED)]
     problems = [problem for rule in rules for problem in rule(frame)]
-    if diff and "office_id" in frame:
+    if diff and ("office_id" in frame or "office_name" in frame):
         # A create has no live call center to complete its routing from: routing comes whole.
         new = frame[creates(frame)]
         problems += [problem for rule in LIVE_COMPLETED for problem in rule(new)]

@@ -65,6 +65,28 @@ class Validation(RowProblems):
         return [int(r) for r in self.typed.index[new.to_numpy(dtype=bool)] if r not in bad]
 
     @property
+    def lookups(self) -> dict[int, str]:
+        """The valid rows that create a call center in an office named by office_name (no office_id yet):
+        row -> the office's name, looked up before they can be planned (`bulkcc.plan.lookups`)."""
+        if "office_name" not in self.typed:
+            return {}
+        names = self.typed["office_name"]
+        new = names.notna() & (self.typed["id"].isna() if "id" in self.typed else True)
+        if "office_id" in self.typed:
+            new &= self.typed["office_id"].isna()
+        bad = self.invalid_rows
+        return {int(r): str(names.at[r]) for r in self.typed.index[new.to_numpy(dtype=bool)] if r not in bad}
+
+    @property
+    def needs_lookups(self) -> bool:
+        """Whether a look-up must come before the plan: an office_name, a user_email or a call_center_name
+        (a name on the sheet too: the live centers are read to be sure it names no other one)."""
+        operators = self.operators
+        names = operators is not None and ("call_center_name" in operators.typed and
+                                           bool(operators.typed["call_center_name"].notna().any()))
+        return bool(self.lookups) or bool(operators is not None and operators.lookups) or names
+
+    @property
     def ok(self) -> bool:
         """No problem in the callcenters sheet nor in the operators sheet."""
         return not self.problems and (self.operators is None or self.operators.ok)

@@ -8,7 +8,7 @@ and a workbook without an `operators` sheet (or whose sheet is blank) has no
 operator rows. A fed-back results workbook holds it as `Operators`, whose
 outcome columns are kept as meta and otherwise ignored, as the Results sheet's.
 
-A sheet without a `user_id` column is not an unreadable file: the problem is in
+A sheet without a `user_id` (or `user_email`) column is not an unreadable file: the problem is in
 row 1 of the sheet, and every operator row is invalid (exit 1, not 2).
 """
 
@@ -30,14 +30,17 @@ def suggest_operator_column(name: str) -> str | None:
     """The operators sheet's column an unknown header most likely meant, or None."""
     cleaned = name.strip().lower().replace(" ", "_")
     aliases = {"id": "call_center_id", "callcenter_id": "call_center_id", "user": "user_id",
-               "agent": "user_id", "agent_id": "user_id", "name": "call_center_name", "skill": "skill_level",
+               "agent": "user_id", "agent_id": "user_id",
+               "email": "user_email", "mail": "user_email", "agent_email": "user_email", "user_mail": "user_email",
+               "name": "call_center_name", "skill": "skill_level",
                "license": "license_type", "licence": "license_type", "licence_type": "license_type",
                "delete": "remove", "level": "skill_level"}
     return aliases.get(cleaned) or suggest_column(name, OPERATOR_COLUMNS)
 
 
 OPERATORS_TABLE = SheetTable(OPERATOR_FIELDS_BY_PATH, suggest_operator_column, "user_id",
-                             OPERATOR_RESULTS_SHEET, OPERATOR_RESULT_COLUMNS, key_required=False)
+                             OPERATOR_RESULTS_SHEET, OPERATOR_RESULT_COLUMNS, key_required=False,
+                             alternate_keys=("user_email",))
 
 
 def operator_sheet_name(names: list[str]) -> str | None:

@@ -86,6 +86,7 @@ class SheetTable:
     results_sheet: str
     result_columns: tuple[str, ...]
     key_required: bool = True
+    alternate_keys: tuple[str, ...] = ()  # columns that stand in for `key` (the operators sheet's user_email)
 
 
 CALLCENTERS_TABLE = SheetTable(FIELDS_BY_PATH, suggest_column, "id", RESULTS_SHEET, RESULT_COLUMNS)
@@ -316,7 +317,7 @@ def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any
     if first is None:
         raise InputError(f"{name}: the sheet is empty; row 1 must hold the column names")
     header = ["" if is_blank(h) else str(h).strip() for h in first]
-    missing_key = table.key not in header
+    missing_key = table.key not in header and not any(key in header for key in table.alternate_keys)
     if missing_key and table.key_required and str(sheet_name or "").strip().lower() == "operators":
         # A workbook of agents only: its operators sheet is no callcenters sheet, and says so.
         raise InputError(
@@ -330,8 +331,9 @@ def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any
     columns = _columns(header, allow_meta=sheet_name == table.results_sheet, table=table)
     problems = columns.problems
     if missing_key:
+        either = " or ".join((table.key, *table.alternate_keys))
         problems.insert(0, Problem(1, table.key, None, (
-            f"no {table.key} column in row 1 of the {printable(sheet_name or '', 80)} sheet: every row needs "
+            f"no {either} column in row 1 of the {printable(sheet_name or '', 80)} sheet: every row needs "
             f"one; add the column (the names are those of `bulkcc template`)")))
     # The bad cells that matter: any in row 1; below it those of field columns and of columns
     # with no name (an info. or a result column is never sent, an unknown one is refused).

@@ -72,7 +72,7 @@ class OperatorReviewRow:
 
     row: int | None  # the operators sheet's row; None for an --exact-operators removal
     center: str
-    user: int | None
+    user: int | str | None  # the id, with the email beside it when known
     change: str
     request: str = ""
     sent: bool = True

@@ -302,14 +302,16 @@ def _write_readme_sheet(sheet: Worksheet) -> None:
 
 
 def build_workbook(rows: Iterable[Mapping[str, Any]] = (), context_columns: Sequence[str] = (),
-                   operator_rows: Iterable[Mapping[str, Any]] | None = None) -> Workbook:
+                   operator_rows: Iterable[Mapping[str, Any]] | None = None,
+                   operator_context: Sequence[str] = ()) -> Workbook:
     """The call center workbook: an export when given rows and context columns (`build_template`: the template).
 
     `rows` map column names to cell values already rendered for a cell (see
     `payload.cell_value`); a missing column is a blank cell. `context_columns`
     (`info.` names) come after every field column and are never read back.
     `operator_rows` (OPERATOR_FIELDS names to cells; ids as ints or text) fill an
-    `operators` sheet, placed after the callcenters sheet; None: no such sheet.
+    `operators` sheet, placed after the callcenters sheet; None: no such sheet. Its
+    `operator_context` columns (`info.user_email` …) come after its field columns.
     """
     workbook = Workbook()
     workbook.properties = _FixedTimeProperties(creator=AUTHOR, lastModifiedBy=AUTHOR,
@@ -318,7 +320,7 @@ def build_workbook(rows: Iterable[Mapping[str, Any]] = (), context_columns: Sequ
     data_sheet.title = DATA_SHEET
     _write_data_sheet(data_sheet, rows, context_columns)
     if operator_rows is not None:
-        _write_data_sheet(workbook.create_sheet(OPERATORS_SHEET), operator_rows, (), OPERATOR_FIELDS)
+        _write_data_sheet(workbook.create_sheet(OPERATORS_SHEET), operator_rows, operator_context, OPERATOR_FIELDS)
     _write_columns_sheet(workbook.create_sheet(COLUMNS_SHEET))
     _write_readme_sheet(workbook.create_sheet(README_SHEET))
     return workbook

@@ -1,0 +1,182 @@
+"""What a look-up read (users, offices, live call centers), and what one name of a row names in it.
+
+The values `bulkcc.run.resolve` fills from the API (`Directory`) and the one
+decision per kind of name (`user_of`, `office_of`, `center_of`): the one thing
+the name gives, or the message of the row's problem, naming the value and the
+closest names there are. Never guessed: see `bulkcc.plan.lookups`. Pure.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bulkcc.names import name_key
+from bulkcc.operator_fields import email_key
+from bulkcc.validate import Validation
+from bulkcc.values import native, printable
+
+UNUSABLE_STATES = frozenset({"suspended", "deleted", "cancelled"})
+SUGGESTIONS = 3  # closest names offered for an unknown one
+SUGGEST_AMONG = 20_000  # difflib is quadratic at worst: past this many names, none are offered
+SHOWN_IDS = 5
+
+
+@dataclass(frozen=True)
+class User:
+    """A user as the users endpoint gives it: what a look-up needs of it."""
+
+    id: int
+    emails: tuple[str, ...]
+    name: str | None = None  # display_name, or first and last name
+    state: str | None = None
+
+    def words(self) -> str:
+        return f"user {self.id}" + (f" ({printable(self.name, 60)})" if self.name else "")
+
+
+@dataclass(frozen=True)
+class Office:
+    id: int
+    name: str | None
+    state: str | None = None
+
+
+@dataclass(frozen=True)
+class Center:
+    """A live call center as the listing gives it."""
+
+    id: int
+    name: str | None
+    office_id: int | None = None
+
+
+@dataclass
+class Directory:
+    """What the run read to look names up; None: not read (nothing asked for it, or no key: plan offline).
+
+    `users` holds, per email asked for (as `email_key`), every user that has it; with the whole listing read,
+    `all_emails` holds every email of the company (for suggestions)."""
+
+    users: dict[str, list[User]] | None = None
+    all_emails: list[str] = field(default_factory=list)
+    offices: list[Office] | None = None
+    centers: list[Center] | None = None
+    # Requests spent (retries included), by what was read: "user page", "email look-up", "office page",
+    # "call center page".
+    requests: dict[str, int] = field(default_factory=dict)
+    users_by: str = ""  # "email" (one GET per email) or "listing" (every page of users)
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+
+def _suggest(name: str, known: Iterable[str], key: Any = name_key) -> str:
+    """`; did you mean 'a' or 'b'?` of the closest known names, or ""."""
+    shown: dict[str, str] = {}
+    for item in known:
+        if len(shown) > SUGGEST_AMONG:
+            return ""
+        shown.setdefault(key(item), item)
+    if len(name) > 200:
+        return ""
+    close = difflib.get_close_matches(key(name), list(shown), n=SUGGESTIONS, cutoff=0.6)
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(printable(shown[c], 60, quote=True) for c in close) + "?"
+
+
+def _ids(ids: Sequence[int]) -> str:
+    shown = ", ".join(map(str, ids[:SHOWN_IDS]))
+    return shown + (f" and {len(ids) - SHOWN_IDS} more" if len(ids) > SHOWN_IDS else "")
+
+
+def user_of(email: str, directory: Directory) -> User | str:
+    """The one user an email names, or why it names none (the message of the row's problem)."""
+    assert directory.users is not None
+    shown = printable(email, 80, quote=True)
+    users = directory.users.get(email_key(email), [])
+    usable = [u for u in users if (u.state or "").lower() not in UNUSABLE_STATES]
+    if len(usable) == 1:
+        return usable[0]
+    if len(usable) > 1:
+        return (f"user_email {shown} is the email of {len(usable)} users ({_ids([u.id for u in usable])}): which "
+                "one is meant is not known; use user_id")
+    if users:
+        states = "; ".join(f"{u.words()} is {printable(u.state or '', 30)}" for u in users[:SHOWN_IDS])
+        return (f"user_email {shown}: {states}, so no one can be added by it; reactivate the user in Dialpad, or "
+                "use another agent's email")
+    hint = _suggest(email, directory.all_emails, email_key) if directory.users_by == "listing" else ""
+    return (f"user_email {shown} is the email of no user of the company{hint}; type the email the user signs in "
+            "with, or use user_id")
+
+
+def office_of(name: str, directory: Directory) -> Office | str:
+    assert directory.offices is not None
+    shown = printable(name, 80, quote=True)
+    offices = [o for o in directory.offices if o.name is not None and name_key(o.name) == name_key(name)]
+    usable = [o for o in offices if (o.state or "").lower() not in UNUSABLE_STATES]
+    if len(usable) == 1:
+        return usable[0]
+    if len(usable) > 1:
+        return (f"office_name {shown} names {len(usable)} offices ({_ids([o.id for o in usable])}): which one is "
+                "meant is not known; use office_id")
+    if offices:
+        states = "; ".join(f"office {o.id} is {printable(o.state or '', 30)}" for o in offices[:SHOWN_IDS])
+        return f"office_name {shown}: {states}; a call center cannot be created there"
+    hint = _suggest(name, (o.name for o in directory.offices if o.name))
+    return f"office_name {shown} names no office of the company{hint}; type the office's name, or use office_id"
+
+
+@dataclass(frozen=True)
+class SheetCenters:
+    """The callcenters sheet as call_center_name sees it: by name, the rows (with their id; None: a create)."""
+
+    rows: Mapping[str, tuple[tuple[int, int | None], ...]]
+
+    @classmethod
+    def of(cls, validation: Validation) -> SheetCenters:
+        typed = validation.typed
+        if "name" not in typed:
+            return cls({})
+        ids = typed["id"] if "id" in typed else None
+        by_name: dict[str, list[tuple[int, int | None]]] = {}
+        for row, name in typed["name"].dropna().items():
+            cc_id = native(ids.at[row]) if ids is not None else None
+            row_number = int(row)  # type: ignore[call-overload]
+            by_name.setdefault(name_key(name), []).append((row_number, None if cc_id is None else int(cc_id)))
+        return cls({k: tuple(v) for k, v in by_name.items()})
+
+
+def center_of(name: str, sheet: SheetCenters, directory: Directory) -> tuple[int | None, int | None] | str | None:
+    """What a call_center_name names: (id, None) a call center, (None, row) the one a row creates; a message
+    when it names none or more than one; None while the live centers are not read (a name the sheet lacks)."""
+    key = name_key(name)
+    shown = printable(name, 80, quote=True)
+    on_sheet = sheet.rows.get(key, ())
+    if directory.centers is None:
+        return None if not on_sheet else ((on_sheet[0][1], None) if on_sheet[0][1] is not None
+                                          else (None, on_sheet[0][0]))
+    live = [c for c in directory.centers if c.name is not None and name_key(c.name) == key]
+    candidates: dict[tuple[str, int], str] = {}
+    for row, cc_id in on_sheet:
+        candidates[("id", cc_id) if cc_id is not None else ("row", row)] = (
+            f"call center {cc_id} (callcenters row {row})" if cc_id is not None
+            else f"the call center created by callcenters row {row}")
+    for center in live:
+        office = f" in office {center.office_id}" if center.office_id is not None else ""
+        candidates.setdefault(("id", center.id), f"live call center {center.id}{office}")
+    if len(candidates) == 1:
+        (kind, value), = candidates
+        return (value, None) if kind == "id" else (None, value)
+    if candidates:
+        return (f"call_center_name {shown} names {len(candidates)} call centers ({'; '.join(candidates.values())}): "
+                "which one is meant is not known; use call_center_id, or give the call centers distinct names")
+    hint = _suggest(name, [c.name for c in directory.centers if c.name])
+    return (f"call_center_name {shown} names no call center (no row of the callcenters sheet, no live one){hint}; "
+            "type the call center's name, or use call_center_id")
+
+
