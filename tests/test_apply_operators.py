@@ -284,7 +284,8 @@ async def test_three_edited_operator_cells_send_three_requests_and_roll_back(exp
     assert (by_row[2].status, by_row[3].status, by_row[4].status) == ("updated", "updated", "added")
     assert {r.status for row, r in by_row.items() if row not in (2, 3, 4)} == {"unchanged"}
     name = sim.store[int(skill_row["call_center_id"])]["name"]  # the callcenters sheet names the center
-    assert by_row[2].action == (f"set the skill level of user {skill_row['user_id']} in '{name}': "
+    email = f"user{int(skill_row['user_id']) - USER_ID_BASE}@example.com"  # the live operator's, beside the id
+    assert by_row[2].action == (f"set the skill level of user {skill_row['user_id']} ({email}) in '{name}': "
                                 f"{skill_row['skill_level']} → {new_skill}")
 
     sim.requests.clear()
@@ -537,7 +538,9 @@ async def test_plan_shows_operator_changes_apart_in_words(sim: Simulator, tmp_pa
         diffed.stdout
     seeded = sorted(sim.company.operators.get(IDS[0], {}))
     for user in seeded:
-        assert f"remove user {user} from 'Support Berlin' (not on the sheet: --exact-operators)" in diffed.stdout
+        email = f"user{user - USER_ID_BASE}@example.com"  # the live operator's email, beside its id
+        assert f"remove user {user} ({email}) from 'Support Berlin' (not on the sheet: --exact-operators)" in \
+            diffed.stdout
     assert _writes(sim) == []
 
 
@@ -584,7 +587,8 @@ async def test_a_saved_diff_plan_sends_its_operator_changes_less_the_stale_ones(
                                                               "skill_level": first["skill_level"]}
     sheet = load_workbook(review)["Operators"]
     changes = [sheet.cell(row=r, column=4).value for r in range(2, 5)]
-    assert changes[0].startswith(f"set the skill level of user {first['user_id']} in ")
+    assert changes[0].startswith(f"set the skill level of user {first['user_id']} "
+                                 f"(user{int(first['user_id']) - USER_ID_BASE}@example.com) in ")
     assert changes[2].startswith(f"add user {USERS[-1]} to ")
 
     # Someone changes the second operator's level meanwhile: that change is stale, not sent.

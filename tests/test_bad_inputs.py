@@ -194,7 +194,7 @@ OPERATOR_CASES = [
         ["1001", None, "5", "boss"], [None, "Nowhere", "6"]]), EXIT_INVALID, "'boss' is not an allowed role"),
     Case("operators: no user_id column", with_operators("ops-no-user.xlsx", [["1001", "admin"]],
                                                          header=["call_center_id", "role"]),
-         EXIT_INVALID, "no user_id column in row 1 of the operators sheet"),
+         EXIT_INVALID, "no user_id or user_email column in row 1 of the operators sheet"),
     Case("operators: error cells", with_operators("ops-errors.xlsx", [["1001", None, None]], errors={"C2": "#N/A"}),
          EXIT_INVALID, "C2 shows the error #N/A"),
     Case("operators: sheet XML cut short", operators_cut_short, EXIT_USAGE, "cannot read ops-broken.xlsx"),

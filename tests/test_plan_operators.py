@@ -149,9 +149,10 @@ def test_the_rollback_undoes_each_change_and_keeps_the_first_prior() -> None:
                            OperatorRow(3, 2, call_center_id=1001, remove=True),
                            OperatorRow(4, 3, call_center_id=1001, role="admin", skill_level=20)], INDEX, live=live)
     rows = rollback_operator_rows(plan.requests)
-    assert rows == [{"call_center_id": 1001, "user_id": 1, "skill_level": 50},
-                    {"call_center_id": 1001, "user_id": 2, "role": "supervisor", "skill_level": 70},
-                    {"call_center_id": 1001, "user_id": 3, "remove": True}]
+    center = {"call_center_id": 1001, "info.call_center_name": "Support Berlin"}  # the name beside the id
+    assert rows == [{**center, "user_id": 1, "skill_level": 50},
+                    {**center, "user_id": 2, "role": "supervisor", "skill_level": 70},
+                    {**center, "user_id": 3, "remove": True}]
     # Without live state there is nothing known to put back.
     assert rollback_operator_rows(plan_operators([OperatorRow(2, 1, call_center_id=1001)], INDEX).requests) == []
     earlier = [{"call_center_id": "1001", "user_id": "1", "skill_level": 10}]

@@ -88,7 +88,7 @@ async def test_404_for_an_unknown_or_non_integer_id(sim: Simulator, http: aiohtt
 
 
 async def test_unknown_paths_and_methods_answer_json_errors(sim: Simulator, http: aiohttp.ClientSession) -> None:
-    async with http.get(f"{sim.base_url}/api/v2/users", headers=AUTH) as resp:
+    async with http.get(f"{sim.base_url}/api/v2/contacts", headers=AUTH) as resp:  # (users are served now)
         assert resp.status == 404 and (await resp.json())["error"]["code"] == 404
     async with http.put(_url(sim, IDS[0]), headers=AUTH) as resp:  # DELETE is an endpoint now
         assert resp.status == 405 and (await resp.json())["error"]["code"] == 405

@@ -41,4 +41,5 @@ def lookup_lines(resolution: Any, limit: int | None = SHOWN_NAMES) -> Iterator[s
         rows = resolution.waiting
         yield (f"{rows} row{' waits' if rows == 1 else 's wait'} for names to be looked up (an office_name, a "
                "user_email, or a call_center_name no row of the callcenters sheet has): plan with a key "
-               "(DIALPAD_API_KEY or --api-key-file) or --simulator to see their ids; apply looks them up")
+               "(DIALPAD_API_KEY or --api-key-file) or a target (--simulator, --sandbox, --base-url) to see "
+               "their ids; apply looks them up")

@@ -83,7 +83,7 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | 
                                "only once each call center's operators are read")
     _check_plan_outputs(input_path, json_path, out_path, report_path)
     validation = validate_file(input_path, diff=diff)
-    look = validation.needs_lookups and (diff or _can_look_up(target))
+    look = validation.needs_lookups and (diff or _can_look_up(target, validation))
     live: dict = {}
     operator_plan = None
     if diff or look:
@@ -160,14 +160,20 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | 
              else EXIT_OK)
 
 
-def _can_look_up(target: dict) -> bool:
-    """Whether `plan` may read names from the API: the simulator, or a key to read with (a key file, or the
-    variable). Without one it plans what the sheet alone says, and tells which rows wait."""
+def _can_look_up(target: dict, validation) -> bool:
+    """Whether `plan` (without --diff) reads names from the API: when given a target (--simulator, --sandbox,
+    --base-url) or a key file, or when a key is in the environment and the sheet names what only the API
+    knows (an email, an office, a call center no row has). Otherwise it plans what the sheet alone says, as
+    it always did, and tells which rows wait."""
     import os
 
     from bulkcc.send.target import KEY_ENV
 
-    return bool(target["simulator"] or target["api_key_file"] or os.environ.get(KEY_ENV))
+    if target["simulator"] or target["sandbox"] or target["base_url"] or target["api_key_file"]:
+        return True
+    operators = validation.operators
+    only_the_api = bool(validation.lookups) or (operators is not None and bool(operators.lookups))
+    return only_the_api and bool(os.environ.get(KEY_ENV))
 
 
 def _print_live(the_plan) -> None:

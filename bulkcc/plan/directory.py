@@ -15,7 +15,6 @@ from typing import Any
 
 from bulkcc.names import name_key
 from bulkcc.operator_fields import email_key
-from bulkcc.validate import Validation
 from bulkcc.values import native, printable
 
 UNUSABLE_STATES = frozenset({"suspended", "deleted", "cancelled"})
@@ -133,36 +132,48 @@ def office_of(name: str, directory: Directory) -> Office | str:
 
 @dataclass(frozen=True)
 class SheetCenters:
-    """The callcenters sheet as call_center_name sees it: by name, the rows (with their id; None: a create)."""
+    """The callcenters sheet as call_center_name sees it: by name, its rows as (row, id, office), the id None
+    for a row that creates its center (in that office, once looked up)."""
 
-    rows: Mapping[str, tuple[tuple[int, int | None], ...]]
+    rows: Mapping[str, tuple[tuple[int, int | None, int | None], ...]]
 
     @classmethod
-    def of(cls, validation: Validation) -> SheetCenters:
-        typed = validation.typed
+    def of(cls, typed: Any) -> SheetCenters:
+        """From the callcenters sheet's parsed cells (with office_id filled in where office_name gave it)."""
         if "name" not in typed:
             return cls({})
-        ids = typed["id"] if "id" in typed else None
-        by_name: dict[str, list[tuple[int, int | None]]] = {}
+
+        def column(name: str) -> Any:
+            return typed[name] if name in typed else None
+
+        ids, offices = column("id"), column("office_id")
+        by_name: dict[str, list[tuple[int, int | None, int | None]]] = {}
         for row, name in typed["name"].dropna().items():
             cc_id = native(ids.at[row]) if ids is not None else None
-            row_number = int(row)  # type: ignore[call-overload]
-            by_name.setdefault(name_key(name), []).append((row_number, None if cc_id is None else int(cc_id)))
+            office = native(offices.at[row]) if offices is not None else None
+            by_name.setdefault(name_key(name), []).append((int(row), None if cc_id is None else int(cc_id),
+                                                            None if office is None else int(office)))
         return cls({k: tuple(v) for k, v in by_name.items()})
 
 
 def center_of(name: str, sheet: SheetCenters, directory: Directory) -> tuple[int | None, int | None] | str | None:
     """What a call_center_name names: (id, None) a call center, (None, row) the one a row creates; a message
-    when it names none or more than one; None while the live centers are not read (a name the sheet lacks)."""
+    when it names none or more than one; None while the live centers are not read (a name the sheet lacks).
+
+    A live center in the very office a row creates a center of that name in is that row's name, not another
+    center: the create is refused (its name is live in its office, `bulkcc.run.creates` says so), and the
+    operators naming it then wait on it."""
     key = name_key(name)
     shown = printable(name, 80, quote=True)
     on_sheet = sheet.rows.get(key, ())
     if directory.centers is None:
         return None if not on_sheet else ((on_sheet[0][1], None) if on_sheet[0][1] is not None
                                           else (None, on_sheet[0][0]))
-    live = [c for c in directory.centers if c.name is not None and name_key(c.name) == key]
+    created_in = {office for _, cc_id, office in on_sheet if cc_id is None and office is not None}
+    live = [c for c in directory.centers if c.name is not None and name_key(c.name) == key
+            and not (c.office_id is not None and c.office_id in created_in)]
     candidates: dict[tuple[str, int], str] = {}
-    for row, cc_id in on_sheet:
+    for row, cc_id, _ in on_sheet:
         candidates[("id", cc_id) if cc_id is not None else ("row", row)] = (
             f"call center {cc_id} (callcenters row {row})" if cc_id is not None
             else f"the call center created by callcenters row {row}")

@@ -174,7 +174,7 @@ def resolve(validation: Validation, directory: Directory, redact: Callable[[str]
     resolved = replace(validation, sheet=sheet, typed=callcenters, problems=[*validation.problems, *problems])
     waiting = len(resolved.lookups)
     if validation.operators is not None:
-        operators = _resolve_operators(validation.operators, SheetCenters.of(validation), directory, found,
+        operators = _resolve_operators(validation.operators, SheetCenters.of(callcenters), directory, found,
                                        redact)
         operators.sheet = _beside(operators.sheet, found, OPERATORS_SHEET, {
             "user_email": CONTEXT + "user_id", "call_center_name": CONTEXT + "call_center_id"})

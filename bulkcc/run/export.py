@@ -138,6 +138,20 @@ def _rows(listed: Sequence[_Listed], report: Report) -> tuple[list[dict[str, Any
     return [cc for cc, _ in ordered], [row for _, row in ordered]
 
 
+async def _office_names(client: ApiClient, report: Report) -> dict[int, str]:
+    """Each office's name, for the `info.office_name` column beside `info.office_id` (one listing). Only
+    context: if the offices cannot be listed, the column is left out and a line says why."""
+    from bulkcc.run.resolve import OFFICES_PATH, parse_office
+
+    try:
+        items = [item async for page in list_pages(client, None, limit=None, path=OFFICES_PATH, what="offices")
+                 for item in page.items]
+    except LiveStateError as exc:
+        report(f"the offices' names are not shown (info.office_name): {exc}")
+        return {}
+    return {office.id: office.name for office in map(parse_office, items) if office is not None and office.name}
+
+
 async def export_async(output: Path, query: ExportQuery, options: ConnectionOptions,
                        report: Report | None = None, operators: bool = False) -> Exported:
     """Read the call centers and write the workbook; returns the call centers written, with the notes.
@@ -156,13 +170,16 @@ async def export_async(output: Path, query: ExportQuery, options: ConnectionOpti
         else:
             listed = await _list_all(conn.client, query)
         callcenters, _ = _rows(listed, report)
+        office_names = await _office_names(conn.client, report) if callcenters else {}
         exported = None
         if operators:
             ids = [answer_id(cc.get("id")) for cc in callcenters]
+            names = {cc_id: cc["name"] for cc_id, cc in zip(ids, callcenters, strict=True)
+                     if cc_id is not None and isinstance(cc.get("name"), str)}
             exported = await read_operators_for_export(conn.client, [i for i in ids if i is not None],
-                                                       concurrency=options.pool_size)
+                                                       concurrency=options.pool_size, names=names)
     # The rows again, checked by reading them back.
-    notes = write_export(output, callcenters, exported.rows if exported is not None else None)
+    notes = write_export(output, callcenters, exported.rows if exported is not None else None, office_names)
     return Exported(callcenters, notes, exported)
 
 

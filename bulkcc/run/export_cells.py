@@ -31,6 +31,7 @@ from bulkcc.fields import COLUMNS, FIELDS, FIELDS_BY_PATH, KIND_LABEL, Field, sp
 from bulkcc.plan.diff import same_value
 from bulkcc.plan.exact import routing_losses, shown_value
 from bulkcc.plan.payload import LiveValues, cell_value, read_callcenter, row_values
+from bulkcc.run.answers import answer_id
 from bulkcc.send.scrub import Scrubbed
 from bulkcc.validate.cells import has_control_characters
 from bulkcc.validate.validation import validate_file
@@ -40,6 +41,9 @@ from bulkcc.workbook.xlsx import save_atomic
 
 # Read-only fields shown for context; no PATCH ever carries them.
 CONTEXT_FIELDS = ("office_id", "timezone", "state", "country", "phone_numbers", "availability_status")
+OFFICE_NAME = CONTEXT_PREFIX + "office_name"  # beside info.office_id: the office's name, from the offices listed
+# The operators sheet's read-only columns (export --operators): the center's name, the agent's email and name.
+OPERATOR_CONTEXT = (CONTEXT_PREFIX + "call_center_name", CONTEXT_PREFIX + "user_email", CONTEXT_PREFIX + "user_name")
 EXCEL_CELL_MAX = 32_767  # characters Excel keeps in a cell
 LEFT_BLANK = "the cell is left blank: with --diff a blank cell leaves the live value as it is"
 ROUNDS = 3  # write-and-read rounds at most; the second only confirms what the first blanked
@@ -123,16 +127,27 @@ def live_cells(callcenter: Mapping[str, Any], read: LiveValues | None = None) ->
     return cells, notes
 
 
-def context_cells(callcenter: Mapping[str, Any]) -> dict[str, str]:
-    """The `info.` cells of a call center: read-only, never read back, so shown as text."""
+def context_text(value: Any) -> str:
+    """A value an `info.` cell shows: text (a list joined), any lone surrogate replaced, cut to what a cell holds
+    (the workbook writer drops the control characters xlsx cannot hold)."""
+    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    if _has_surrogates(text):
+        text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    return text[:EXCEL_CELL_MAX]
+
+
+def context_cells(callcenter: Mapping[str, Any], office_names: Mapping[int, str] | None = None) -> dict[str, str]:
+    """The `info.` cells of a call center: read-only, never read back, so shown as text; with `office_names`
+    its office's name beside its office_id."""
     row: dict[str, str] = {}
     for name in CONTEXT_FIELDS:
         value = callcenter.get(name)
         if value is not None:
-            text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-            if _has_surrogates(text):
-                text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
-            row[CONTEXT_PREFIX + name] = text[:EXCEL_CELL_MAX]
+            row[CONTEXT_PREFIX + name] = context_text(value)
+        if name == "office_id" and office_names:
+            office = office_names.get(answer_id(value))  # type: ignore[arg-type]
+            if office is not None:
+                row[OFFICE_NAME] = context_text(office)
     return row
 
 
@@ -185,9 +200,11 @@ def _jsonable(value: Any) -> Any:
 
 
 def write_export(output: Path, callcenters: Sequence[Mapping[str, Any]],
-                 operator_rows: Sequence[Mapping[str, Any]] | None = None) -> list[Problem]:
+                 operator_rows: Sequence[Mapping[str, Any]] | None = None,
+                 office_names: Mapping[int, str] | None = None) -> list[Problem]:
     """Write the call centers (one row each, in order, from Excel row 2) to `output`; return the notes.
-    `operator_rows` (export --operators) fill the operators sheet; None: the export has none.
+    `operator_rows` (export --operators) fill the operators sheet; None: the export has none. `office_names`
+    (office id: name) put each office's name beside its id (`info.office_name`).
 
     The file is replaced atomically, and only once every cell reads back as its live value.
     """
@@ -196,16 +213,20 @@ def write_export(output: Path, callcenters: Sequence[Mapping[str, Any]],
     all_notes: list[Notes] = []
     for callcenter, read in zip(callcenters, reads, strict=True):
         cells, notes = live_cells(callcenter, read)
-        rows.append({**cells, **context_cells(callcenter)})
+        rows.append({**cells, **context_cells(callcenter, office_names)})
         all_notes.append(notes)
-    context = [CONTEXT_PREFIX + name for name in CONTEXT_FIELDS if any(CONTEXT_PREFIX + name in r for r in rows)]
+    names = [CONTEXT_PREFIX + name for name in CONTEXT_FIELDS]
+    names.insert(names.index(CONTEXT_PREFIX + "office_id") + 1, OFFICE_NAME)
+    context = [name for name in names if any(name in r for r in rows)]
+    operator_context = [c for c in OPERATOR_CONTEXT if any(c in r for r in operator_rows or ())]
     output.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{output.stem}-", suffix=".xlsx", dir=output.parent)
     os.close(handle)
     temp = Path(temp_name)
     try:
         for _ in range(ROUNDS):
-            save_atomic(build_workbook(rows=rows, context_columns=context, operator_rows=operator_rows), temp)
+            save_atomic(build_workbook(rows=rows, context_columns=context, operator_rows=operator_rows,
+                                       operator_context=operator_context), temp)
             misread = _misread(temp, rows, reads)
             if not misread:
                 break
@@ -214,7 +235,8 @@ def write_export(output: Path, callcenters: Sequence[Mapping[str, Any]],
                     _blank(rows[index], all_notes[index], column, value, why)
                 _keep_targets_whole(rows[index], all_notes[index], reads[index].values)
         else:
-            save_atomic(build_workbook(rows=rows, context_columns=context, operator_rows=operator_rows), temp)
+            save_atomic(build_workbook(rows=rows, context_columns=context, operator_rows=operator_rows,
+                                       operator_context=operator_context), temp)
         os.replace(temp, output)
     finally:
         temp.unlink(missing_ok=True)

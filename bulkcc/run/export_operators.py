@@ -5,7 +5,9 @@ One `GET /api/v2/callcenters/{id}/operators` per call center, then one
 levels), through the export's paced client: 20 centers of 5 operators cost 120
 requests. Each operator becomes a row `call_center_id, user_id, role,
 skill_level`, so that the unedited export applied with --diff changes nothing
-(and with --exact-operators removes nothing).
+(and with --exact-operators removes nothing); beside the ids, read-only
+(`info.`, never read back), the center's name and the agent's email and name
+as the list gives them, so no one has to look an id up.
 
 The sheet must be whole or not be written: a missing operator would be removed
 by --exact-operators, so any read that fails, or any answer that cannot be
@@ -18,12 +20,13 @@ take is left blank (with --diff a blank role keeps the live one), and rooms
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bulkcc.errors import LiveStateError, Problem
 from bulkcc.operator_fields import ROLES
+from bulkcc.run.export_cells import OPERATOR_CONTEXT, context_text
 from bulkcc.run.operators import OperatorReads, read_centers, read_skills
 from bulkcc.send.client import ApiClient
 from bulkcc.values import printable
@@ -54,9 +57,10 @@ def _first_failure(failures: dict[Any, Any], what: Callable[[Any], str]) -> Live
                           "remove what it lacks)")
 
 
-async def read_operators_for_export(client: ApiClient, center_ids: Sequence[int], *, concurrency: int
-                                    ) -> ExportedOperators:
-    """The operators of `center_ids` as rows; LiveStateError if any read fails."""
+async def read_operators_for_export(client: ApiClient, center_ids: Sequence[int], *, concurrency: int,
+                                    names: Mapping[int, str] | None = None) -> ExportedOperators:
+    """The operators of `center_ids` as rows; LiveStateError if any read fails. Beside the ids, read-only,
+    each center's name (`names`) and each agent's email and name as the list gives them."""
     before = client.requests_sent
     reads = OperatorReads()
     stop = asyncio.Event()
@@ -75,8 +79,11 @@ async def read_operators_for_export(client: ApiClient, center_ids: Sequence[int]
         live = reads.centers[center_id]
         for user_id in sorted(live.operators):
             role = live.operators[user_id].role
+            operator = live.operators[user_id]
             row: dict[str, Any] = {"call_center_id": center_id, "user_id": user_id,
                                    "skill_level": reads.skills[(center_id, user_id)]}
+            context = zip(OPERATOR_CONTEXT, ((names or {}).get(center_id), operator.email, operator.name), strict=True)
+            row.update({column: context_text(value) for column, value in context if value})
             if role in ROLES:
                 row["role"] = role
             elif role is not None:
