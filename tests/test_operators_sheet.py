@@ -110,7 +110,8 @@ def test_an_unknown_column_gets_a_suggestion_and_makes_every_operator_row_invali
 
 def test_a_sheet_without_user_id_is_a_problem_of_its_row_1_not_an_unreadable_file() -> None:
     validation = validate([["1001", "admin"]], header=["call_center_id", "role"])
-    assert cells(validation)[(1, "user_id")].startswith("no user_id or user_email column in row 1 of the operators sheet")
+    assert cells(validation)[(1, "user_id")].startswith(
+        "no user_id or user_email column in row 1 of the operators sheet")
     assert validation.operators is not None and validation.operators.invalid_rows == {2}
 
 

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from bulkcc.errors import LiveStateError
+from bulkcc.errors import Interrupted, LiveStateError
 from bulkcc.operator_fields import email_key
 from bulkcc.plan import Plan, make_plan
 from bulkcc.plan.lookups import Center, Directory, Office, Resolution, User, Wanted, resolve, wanted
@@ -39,6 +39,7 @@ from bulkcc.run.answers import answer_id
 from bulkcc.run.listing import LIST_PATH, list_pages
 from bulkcc.run.live import LiveState, against_live
 from bulkcc.run.progress import QuietProgress
+from bulkcc.run.signals import install_stop_signals
 from bulkcc.send.client import ApiClient
 from bulkcc.send.connection import ConnectionOptions, connect
 from bulkcc.validate import Validation
@@ -83,22 +84,32 @@ def parse_center(item: Any) -> Center | None:
     return None if cc_id is None else Center(cc_id, _text(item.get("name")), answer_id(item.get("office_id")))
 
 
-async def _listing(client: ApiClient, path: str, what: str, limit: int | None = 100) -> list[Any]:
+def _stopped(stop: asyncio.Event) -> None:
+    if stop.is_set():
+        raise Interrupted("stopped by a signal (Ctrl-C or SIGTERM) while names were looked up: nothing was sent")
+
+
+async def _listing(client: ApiClient, path: str, what: str, stop: asyncio.Event, limit: int | None = 100
+                   ) -> list[Any]:
     """Every item of a listing."""
+    items: list[Any] = []
     try:
-        return [item async for page in list_pages(client, None, limit=limit, path=path, what=what)
-                for item in page.items]
+        async for page in list_pages(client, None, limit=limit, path=path, what=what):
+            items += page.items
+            _stopped(stop)
     except LiveStateError as exc:
         raise LiveStateError(f"looking names up: {exc}; nothing was sent") from exc
+    return items
 
 
-async def _users_by_listing(client: ApiClient, emails: Iterable[str], max_pages: int
+async def _users_by_listing(client: ApiClient, emails: Iterable[str], max_pages: int, stop: asyncio.Event
                             ) -> tuple[dict[str, list[User]], list[str]] | None:
     """Every user, if the listing ends within `max_pages` pages; None if it goes on (nothing more is read)."""
     items: list[Any] = []
     try:
         async for page in list_pages(client, ALL_STATES, path=USERS_PATH, what="users"):
             items += page.items
+            _stopped(stop)
             if page.more and page.number >= max_pages:
                 return None
     except LiveStateError as exc:
@@ -121,8 +132,7 @@ async def _users_by_email(client: ApiClient, emails: Mapping[str, str], concurre
 
     async def one(key: str, email: str) -> tuple[str, list[User]]:
         async with gate:
-            if stop.is_set():
-                raise LiveStateError("looking users up was stopped; nothing was sent")
+            _stopped(stop)
             try:
                 items = [item async for page in list_pages(client, {"email": email, **ALL_STATES},
                                                            path=USERS_PATH, what=f"users of {email!r}")
@@ -159,7 +169,7 @@ async def read_directory(client: ApiClient, want: Wanted, *, concurrency: int, s
     try:
         if want.emails:
             before = client.requests_sent
-            listed = await _users_by_listing(client, want.emails, len(want.emails)) \
+            listed = await _users_by_listing(client, want.emails, len(want.emails), stop) \
                 if len(want.emails) > 1 else None
             pages = client.requests_sent - before
             if listed is not None:
@@ -177,13 +187,13 @@ async def read_directory(client: ApiClient, want: Wanted, *, concurrency: int, s
                 progress.advance("read")
         if want.offices:
             before = client.requests_sent
-            items = await _listing(client, OFFICES_PATH, "offices", limit=None)
+            items = await _listing(client, OFFICES_PATH, "offices", stop, limit=None)
             directory.offices = [o for o in map(parse_office, items) if o is not None]
             directory.requests["office page"] = client.requests_sent - before
             progress.advance("read")
         if want.centers:
             before = client.requests_sent
-            items = await _listing(client, LIST_PATH, "call centers")
+            items = await _listing(client, LIST_PATH, "call centers", stop)
             directory.centers = [c for c in map(parse_center, items) if c is not None]
             directory.requests["call center page"] = client.requests_sent - before
             progress.advance("read")
@@ -196,8 +206,13 @@ async def look_up(client: ApiClient, validation: Validation, *, concurrency: int
                   progress: QuietProgress | None = None, label: str = "") -> Resolution:
     """`validation` with its names looked up (`plan.lookups.resolve`); what a server said reaches the
     problems' messages with the key redacted."""
-    directory = await read_directory(client, wanted(validation), concurrency=concurrency, stop=stop,
-                                     progress=progress, label=label)
+    remove = install_stop_signals(stop)  # Ctrl-C: no new look-up starts, and nothing is sent
+    try:
+        directory = await read_directory(client, wanted(validation), concurrency=concurrency, stop=stop,
+                                         progress=progress, label=label)
+        _stopped(stop)
+    finally:
+        remove()
     return resolve(validation, directory, redact=client.redact)
 
 
