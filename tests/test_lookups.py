@@ -1,0 +1,227 @@
+"""Names looked up: the decisions (pure, over a Directory made by hand), the look-ups' cost against the
+simulator, and what a hostile server's answers can and cannot make bulkcc believe.
+
+The run-level flows against the simulator are in test_lookups_apply.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import Workbook
+from support import ScriptedApi, api_client, options
+
+from bulkcc.errors import EXIT_USAGE, InvalidRowsError, LiveStateError
+from bulkcc.plan.lookups import Center, Directory, Office, User, resolve, wanted
+from bulkcc.run.apply import apply_async
+from bulkcc.run.resolve import read_directory
+from bulkcc.sim.server import Simulator, SimulatorConfig, ids_for_demo, seed_store
+from bulkcc.validate.validation import Validation, validate_sheet
+from bulkcc.workbook.opsheet import build_operator_sheet
+from bulkcc.workbook.reader import _build_sheet
+
+pytestmark = pytest.mark.timeout(30)
+
+KEY = "lookups-unit-key"
+PATH = Path("book.xlsx")
+OPS = ["call_center_id", "call_center_name", "user_id", "user_email"]
+
+
+def _validation(centers: list[list[Any]], operators: list[list[Any]] | None = None) -> Validation:
+    return validate_sheet(_build_sheet(PATH, "callcenters", centers),
+                          operators=build_operator_sheet(PATH, [OPS, *operators]) if operators else None)
+
+
+def _problems(validation: Validation) -> dict[tuple[str | None, int | None, str | None], str]:
+    found = {(p.sheet, p.row, p.column): p.message for p in validation.problems}
+    if validation.operators is not None:
+        found.update({(p.sheet, p.row, p.column): p.message for p in validation.operators.problems})
+    return found
+
+
+# ---- the decisions ------------------------------------------------------------------------------
+
+
+def test_a_create_s_name_live_in_another_office_is_ambiguous_in_its_own_office_it_is_the_create_s() -> None:
+    sheet = _validation([["id", "name", "office_id"], [None, "Support", "7"], [None, "Sales", "7"]],
+                        [[None, "support", "1", None], [None, "SALES", "2", None]])
+    live = [Center(100, "Support", office_id=8), Center(101, "Sales ", office_id=7)]
+    resolution = resolve(sheet, Directory(centers=live))
+    problems = _problems(resolution.validation)
+    assert problems == {("operators", 2, "call_center_name"): (
+        "call_center_name 'support' names 2 call centers (the call center created by callcenters row 2; live call "
+        "center 100 in office 8): which one is meant is not known; use call_center_id, or give the call centers "
+        "distinct names")}
+    # Live in the create's own office: the create is refused as a clash by the run, and its agents wait on it.
+    assert resolution.validation.operators.center_rows == {3: 3}
+
+
+def test_a_name_of_an_update_row_is_that_center_live_or_renamed_and_another_live_one_is_ambiguous() -> None:
+    sheet = _validation([["id", "name"], ["5", "Sales"], ["6", "Renamed"]],
+                        [[None, "sales", "1", None], [None, "Old name", "2", None], [None, "Renamed", "3", None]])
+    directory = Directory(centers=[Center(5, "SALES"), Center(6, "Old Name"), Center(7, "renamed")])
+    resolved = resolve(sheet, directory).validation
+    assert set(_problems(resolved)) == {("operators", 4, "call_center_name")}  # 'Renamed': row 3's 6, and live 7
+    assert [(r.excel_row, r.call_center_id, r.call_center_name) for r in resolved.operators.rows] == [
+        (2, None, "sales"), (3, 6, "Old name")]  # 6 is live as "Old Name" (the sheet renames it: still 6)
+    assert resolved.operators.center_rows == {2: 2}
+
+
+def test_names_written_two_ways_are_one_name_and_emails_only_differ_by_case_and_outer_blanks() -> None:
+    nfd = unicodedata.normalize("NFD", "Café Köln")
+    sheet = _validation([["id", "name", "office_name"], [None, "New", f"  {nfd}  "]],
+                        [["1001", None, None, " Anna@Example.COM "], ["1001", None, None, "anna@example.com."]])
+    directory = Directory(users={"anna@example.com": [User(42, ("anna@example.com",), "Anna")],
+                                 "anna@example.com.": []},
+                          offices=[Office(9, "café  KÖLN", "active")])
+    resolution = resolve(sheet, directory)
+    assert resolution.validation.typed.at[2, "office_id"] == 9
+    assert [(r.excel_row, r.user_id, r.user_email) for r in resolution.validation.operators.rows] == [
+        (2, 42, "Anna@Example.COM")]
+    assert "'anna@example.com.' is the email of no user" in _problems(resolution.validation)[
+        ("operators", 3, "user_email")]  # nothing looser than case: a trailing dot is another address
+
+
+def test_users_and_offices_that_give_no_one_thing_are_errors_that_say_why() -> None:
+    sheet = _validation([["id", "name", "office_name"], [None, "A", "Twice"], [None, "B", "Gone"],
+                         [None, "C", "Berln"]],
+                        [["1001", None, None, "two@x.io"], ["1001", None, None, "old@x.io"],
+                         ["1001", None, None, "back@x.io"]])
+    directory = Directory(
+        users={"two@x.io": [User(1, ("two@x.io",)), User(2, ("Two@x.io",), state="pending")],
+               "old@x.io": [User(3, ("old@x.io",), "Old Timer", "deleted")],
+               # A deleted user whose address a new one took: the active one, not a guess.
+               "back@x.io": [User(4, ("back@x.io",), state="deleted"), User(5, ("back@x.io",), state="active")]},
+        offices=[Office(1, "Twice"), Office(2, "twice"), Office(3, "Gone", "cancelled"), Office(4, "Berlin")])
+    resolution = resolve(sheet, directory)
+    problems = _problems(resolution.validation)
+    assert problems[(None, 2, "office_name")].startswith("office_name 'Twice' names 2 offices (1, 2)")
+    assert problems[(None, 3, "office_name")] == ("office_name 'Gone': office 3 is cancelled; a call center cannot "
+                                                   "be created there")
+    assert "did you mean 'Berlin'?" in problems[(None, 4, "office_name")]
+    assert problems[("operators", 2, "user_email")].startswith("user_email 'two@x.io' is the email of 2 users (1, 2)")
+    assert "user 3 (Old Timer) is deleted" in problems[("operators", 3, "user_email")]
+    assert [(r.excel_row, r.user_id) for r in resolution.validation.operators.rows] == [(4, 5)]
+
+
+def test_one_user_by_id_and_by_email_for_one_center_is_one_operator_twice() -> None:
+    sheet = _validation([["id", "name"]], [["1001", None, "42", None], ["1001", None, None, "anna@x.io"]])
+    resolution = resolve(sheet, Directory(users={"anna@x.io": [User(42, ("anna@x.io",))]}))
+    problems = _problems(resolution.validation)
+    assert set(problems) == {("operators", 2, "user_id"), ("operators", 3, "user_email")}
+    assert "user 42 is listed more than once for call center 1001 (also in row 3, once looked up)" in problems[
+        ("operators", 2, "user_id")]
+
+
+def test_what_the_sheet_needs_looked_up_and_what_waits_without_a_directory() -> None:
+    sheet = _validation([["id", "name", "office_name"], [None, "A", "Berlin"], ["7", "Sales", None]],
+                        [["1001", None, None, "a@x.io"], [None, "Sales", "5", None], [None, "Live", "6", None],
+                         ["1002", None, None, "A@X.IO"]])
+    want = wanted(sheet)
+    assert (dict(want.emails), want.offices, want.centers) == ({"a@x.io": "a@x.io"}, True, True)
+    offline = resolve(sheet, Directory())
+    assert offline.waiting == 4 and offline.found == []  # the office row, two email rows, the live name
+    assert [r.excel_row for r in offline.validation.operators.rows] == [3]  # 'Sales' is the sheet's row 3
+    assert not wanted(_validation([["id"], ["1"]], [["1001", None, "5", None]]))
+
+
+# ---- what the look-ups cost, against the simulator -------------------------------------------------
+
+
+@pytest.mark.parametrize(("users", "emails", "expected", "least"), [
+    (500, 1, {"email look-up": 1}, 1),  # one email: one look-up
+    (50, 3, {"user page": 1}, 1),  # a small company: one page holds them all
+    (500, 30, {"user page": 5}, 5),  # a migration: 5 pages, not 30 look-ups
+    (500, 3, {"user page": 3, "email look-up": 3}, 3),  # the worst case: twice the least
+])
+async def test_users_cost_the_fewest_requests_or_at_worst_twice_that(users: int, emails: int,
+                                                                     expected: dict[str, int], least: int) -> None:
+    config = SimulatorConfig(api_key=KEY, rate_limit_per_min=600_000, users=users, seeded_operators=(0, 0))
+    async with Simulator(config, store=seed_store(ids_for_demo(2), random.Random(0))) as sim:
+        sheet = _validation([["id"]], [["1001", None, None, f"user{n}@example.com"] for n in range(1, emails + 1)])
+        async with api_client(sim.base_url, rate=600_000, key=KEY) as client:
+            directory = await read_directory(client, wanted(sheet), concurrency=8, stop=asyncio.Event())
+        assert directory.requests == expected
+        assert len(sim.requests) == sum(expected.values()) <= 2 * least
+        assert all(len(found) == 1 for found in (directory.users or {}).values())
+
+
+# ---- a hostile server ------------------------------------------------------------------------------
+
+
+def _user(user_id: Any, email: str, **more: Any) -> dict[str, Any]:
+    return {"id": user_id, "emails": [email], "state": "active", **more}
+
+
+def _ops_book(path: Path, emails: list[str]) -> Path:
+    workbook = Workbook()
+    workbook.active.title = "callcenters"
+    workbook.active.append(["id"])
+    sheet = workbook.create_sheet("operators")
+    sheet.append(["call_center_id", "user_email"])
+    for email in emails:
+        sheet.append(["1001", email])
+    workbook.save(path)
+    return path
+
+
+async def _apply(api: ScriptedApi, book: Path, tmp_path: Path, **kwargs: Any):
+    return await apply_async(book, options(tmp_path / "results.xlsx", api.base_url, api_key=KEY, max_attempts=2,
+                                           **kwargs))
+
+
+ADD = "api/v2/callcenters/1001/operators"
+
+
+async def test_a_server_that_ignores_the_email_filter_cannot_hand_over_someone_else(tmp_path: Path) -> None:
+    others = {"items": [_user("7", "boss@x.io"), _user("8", "eve@x.io")]}
+    async with ScriptedApi({"api/v2/users": [("json", 200, others)], ADD: [("json", 200, {"id": "7"})]}) as api:
+        with pytest.raises(InvalidRowsError) as raised:
+            await _apply(api, _ops_book(tmp_path / "in.xlsx", ["anna@x.io"]), tmp_path)
+        assert "'anna@x.io' is the email of no user" in raised.value.validation.operators.problems[0].message
+        assert ADD not in api.arrivals  # nothing was sent
+
+
+async def test_two_users_of_one_email_and_server_text_in_messages_are_never_taken_at_their_word(
+        tmp_path: Path) -> None:
+    twins = {"items": [_user("7", "anna@x.io"), _user(8, "ANNA@x.io"),  # an int64 as a number or as a string
+                       _user("9", "bob@x.io", display_name=f"Bob {KEY} \x1b[2J", state="suspended")]}
+    async with ScriptedApi({"api/v2/users": [("json", 200, twins)]}) as api:
+        with pytest.raises(InvalidRowsError) as raised:
+            await _apply(api, _ops_book(tmp_path / "in.xlsx", ["anna@x.io", "bob@x.io"]), tmp_path)
+        messages = [p.message for p in raised.value.validation.operators.problems]
+        assert messages[0].startswith("user_email 'anna@x.io' is the email of 2 users (7, 8)")
+        assert "user 9 (Bob **** \\x1b[2J) is suspended" in messages[1]  # the key redacted, the escape visible
+        assert KEY not in " ".join(messages) and "\x1b" not in " ".join(messages)
+        assert api.total == 1 and ADD not in api.arrivals  # one page held every user
+
+
+async def test_a_users_listing_that_cannot_be_trusted_stops_the_run_before_anything_is_sent(
+        tmp_path: Path) -> None:
+    looping = {"items": [_user("7", "a@x.io")], "cursor": "again"}
+    async with ScriptedApi({"api/v2/users": [("json", 200, looping)], ADD: [("json", 200, {"id": "7"})]}) as api:
+        with pytest.raises(LiveStateError) as raised:
+            await _apply(api, _ops_book(tmp_path / "in.xlsx", ["a@x.io", "b@x.io", "c@x.io"]), tmp_path)
+        assert "listing users loops" in str(raised.value) and "nothing was sent" in str(raised.value)
+        assert raised.value.exit_code == EXIT_USAGE and ADD not in api.arrivals
+    async with ScriptedApi({"api/v2/users": [("json", 503, {"error": {"message": "down"}})]}) as api:
+        with pytest.raises(LiveStateError) as raised:
+            await _apply(api, _ops_book(tmp_path / "in2.xlsx", ["a@x.io"]), tmp_path)
+        assert "HTTP 503: down" in str(raised.value) and ADD not in api.arrivals
+        assert len(api.arrivals["api/v2/users"]) == 2  # retried as any read, then given up
+
+
+async def test_a_user_listed_on_two_pages_is_one_user_not_two(tmp_path: Path) -> None:
+    first = {"items": [_user("7", "a@x.io")], "cursor": "p2"}
+    second = {"items": [_user("7", "a@x.io"), _user("8", "b@x.io")]}
+    async with ScriptedApi({"api/v2/users": [("json", 200, first), ("json", 200, second)],
+                            ADD: [("json", 200, _user("7", "a@x.io")), ("json", 200, _user("8", "b@x.io"))]}) as api:
+        outcome = await _apply(api, _ops_book(tmp_path / "in.xlsx", ["a@x.io", "b@x.io"]), tmp_path)
+        assert [r.status for r in outcome.operator_results] == ["added", "added"]
+        assert [body["user_id"] for body in api.bodies[ADD]] == [7, 8]
+        assert {path: len(times) for path, times in api.arrivals.items()} == {"api/v2/users": 2, ADD: 2}
