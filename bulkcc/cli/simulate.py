@@ -67,13 +67,14 @@ def _offices(ctx, param, text: str | None) -> tuple[int, ...]:
 @click.option("--other-load-window", "other_window", callback=_window, metavar="A,B",
               help="Run the other load only from A to B seconds after the first request (default: always).")
 @click.option("--users", type=click.IntRange(0), default=None,
-              help="Users the company has, ids 6200000000000001 up (default 500; kept in the state file).")
+              help="Users the company has, ids 6200000000000001 up, user N's email userN@example.com (users 97, "
+                   "197 … suspended, 98, 198 … deleted; default 500; kept in the state file).")
 @click.option("--licenses", type=click.IntRange(0), default=None,
               help="Call center licenses the company has, those in use included; adding an operator who holds "
                    "none takes one, and with none left the add fails (default 1000; kept in the state file).")
 @click.option("--offices", callback=_offices, metavar="ID,ID",
-              help="Offices to know beyond those of the call centers (POST /api/v2/callcenters in another office "
-                   "is a 404).")
+              help="Offices to know beyond those of the call centers, each named `Office N` (POST "
+                   "/api/v2/callcenters in another office is a 404).")
 @simulator_options()
 @handles_errors
 def simulate(port, rate, state_path, reset, seed_path, count, api_key_file, other_load, other_window,

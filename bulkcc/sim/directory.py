@@ -19,7 +19,7 @@ rate limit, faults), like every endpoint.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -49,9 +49,10 @@ def office_name(office_id: int) -> str:
     return OFFICE_NAMES.get(office_id, f"Office {office_id % 10_000}")
 
 
-def _page(request: web.Request, items: Iterator[tuple[int, dict[str, Any]]], size: int) -> web.Response:
-    """One page of (id, item) pairs in id order, after the request's cursor; `items` is read only as far as
-    the page needs (and one more, to know whether a cursor is due)."""
+def _page(request: web.Request, items: Callable[[int | None], Iterator[tuple[int, dict[str, Any]]]],
+          size: int) -> web.Response:
+    """One page of (id, item) pairs in id order after the request's cursor; `items(after)` yields those after
+    an id and is read only as far as the page needs (and one more, to know whether a cursor is due)."""
     try:
         after = decode_cursor(request.query["cursor"]) if request.query.get("cursor") else None
     except ValueError:
@@ -63,9 +64,7 @@ def _page(request: web.Request, items: Iterator[tuple[int, dict[str, Any]]], siz
         size = min(size, int(limit))
     page: list[tuple[int, dict[str, Any]]] = []
     more = False
-    for item_id, item in items:
-        if after is not None and item_id <= after:
-            continue
+    for item_id, item in items(after):
         if len(page) == size:
             more = True
             break
@@ -99,8 +98,10 @@ class _Directory:
         email = query.get("email", "").strip().lower()
         company = self.sim.company
 
-        def matching() -> Iterator[tuple[int, dict[str, Any]]]:
+        def matching(after: int | None) -> Iterator[tuple[int, dict[str, Any]]]:
             for user_id in sorted({*company.user_ids(), *company.licensed}):
+                if after is not None and user_id <= after:
+                    continue  # before the cursor: not even made up
                 user = company.user(user_id)
                 if state != "all" and user["state"] != state:
                     continue
@@ -108,7 +109,7 @@ class _Directory:
                     continue
                 yield user_id, apispec.to_wire(user, apispec.USER)
 
-        return _page(request, matching(), min(100, self.sim.config.page_size))
+        return _page(request, matching, min(100, self.sim.config.page_size))
 
     async def user(self, request: web.Request) -> web.Response:
         self.sim.state.sync(self.sim.store)
@@ -121,9 +122,13 @@ class _Directory:
     async def offices(self, request: web.Request) -> web.Response:
         self.sim.state.sync(self.sim.store)
         active_only = request.query.get("active_only", "").lower() == "true"
-        offices = ((office_id, self._office(office_id)) for office_id in self._offices())
-        return _page(request, ((i, o) for i, o in offices if not active_only or o.get("state") == "active"),
-                     self.sim.config.page_size)
+        def listed(after: int | None) -> Iterator[tuple[int, dict[str, Any]]]:
+            for office_id in self._offices():
+                office = self._office(office_id)
+                if (after is None or office_id > after) and (not active_only or office.get("state") == "active"):
+                    yield office_id, office
+
+        return _page(request, listed, self.sim.config.page_size)
 
     async def office(self, request: web.Request) -> web.Response:
         self.sim.state.sync(self.sim.store)

@@ -58,9 +58,11 @@ def columns_markdown() -> str:
         "",
         f"## The `{OPERATORS_SHEET}` sheet",
         "",
-        "One row per operator (agent) of a call center: `user_id` and exactly one of `call_center_id` and "
-        "`call_center_name` (the `name` of one row of the callcenters sheet, e.g. a center created in the same "
-        "run). `remove` TRUE removes the operator and takes only the center and the user. Otherwise the row adds "
+        "One row per operator (agent) of a call center: exactly one of `user_id` and `user_email` (looked up), "
+        "and exactly one of `call_center_id` and `call_center_name` (the `name` of one row of the callcenters "
+        "sheet, e.g. a center created in the same run, or of a live call center, looked up). A name that names "
+        "no one thing is an invalid row, never a guess. `remove` TRUE removes the operator and takes only the "
+        "center and the user. Otherwise the row adds "
         "the operator (blank `role`, `skill_level`, `license_type` mean the API's defaults: operator, 100, "
         "agents; `skill_level` takes 1–100), or with `--diff` changes the role and skill level of an operator "
         "the center has (`skill_level` 0–100). A (call center, user) appears once.",

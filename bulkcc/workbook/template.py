@@ -76,9 +76,11 @@ README_LINES = (
     "An export leaves blank any live value a cell cannot hold exactly (bulkcc export lists them, with why): "
     "with --diff a blank cell leaves the live value as it is.",
     "Columns starting with info. are read-only context: validate and apply ignore them.",
-    "The operators sheet assigns agents: one row per operator of a call center, with user_id and either "
-    "call_center_id or call_center_name (the name of a row of the callcenters sheet, e.g. a center created in "
-    "the same run). remove TRUE removes the operator (fill only the center and user_id); otherwise the row adds "
+    "To create a call center, leave id blank and give its name and office_id, or office_name (looked up by name).",
+    "The operators sheet assigns agents: one row per operator of a call center, with user_id or user_email (looked "
+    "up) and either call_center_id or call_center_name (the name of a row of the callcenters sheet, e.g. a center "
+    "created in the same run, or of a live call center). A name that is unknown or could mean two is an invalid "
+    "row: never guessed. remove TRUE removes the operator (fill only the center and the user); otherwise the row adds "
     "the operator, or with --diff changes its role and skill_level. Blank role, skill_level and license_type "
     "mean the API's defaults when adding (operator, 100, agents).",
     "Each header's comment and the Columns sheet describe the column. "
