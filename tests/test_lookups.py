@@ -225,3 +225,28 @@ async def test_a_user_listed_on_two_pages_is_one_user_not_two(tmp_path: Path) ->
         assert [r.status for r in outcome.operator_results] == ["added", "added"]
         assert [body["user_id"] for body in api.bodies[ADD]] == [7, 8]
         assert {path: len(times) for path, times in api.arrivals.items()} == {"api/v2/users": 2, ADD: 2}
+
+
+def test_the_confirmation_shows_each_name_beside_its_id_and_what_the_look_ups_cost() -> None:
+    from dataclasses import replace
+
+    from bulkcc.cli.apply import describe_plan
+    from bulkcc.plan import make_plan
+    from bulkcc.send.target import Target
+
+    sheet = _validation([["id", "name", "office_name"], [None, "New", "berlin"]],
+                        [[None, "New", None, "Anna@x.io"], ["1001", None, None, "anna@x.io "]])
+    directory = Directory(users={"anna@x.io": [User(42, ("anna@x.io",), "Anna Berg")]},
+                          offices=[Office(9, "Berlin")], centers=[Center(1001, "Old")],
+                          requests={"email look-up": 1, "office page": 1, "call center page": 1}, users_by="email")
+    resolution = resolve(sheet, directory)
+    lines = describe_plan(replace(make_plan(resolution.validation), lookups=resolution),
+                          Target("https://dialpad.com"))
+    assert lines[1:5] == [
+        "Names: looked up 1 email, 1 office name and 1 call center name in 3 requests (1 email look-up, "
+        "1 office page, 1 call center page).",
+        "  row 2: office_name 'berlin' → office 9 (Berlin)",
+        "  operators row 2: call_center_name 'New' → the call center created by callcenters row 2",
+        "  operators rows 2, 3: user_email 'Anna@x.io' → user 42 (Anna Berg)"]
+    assert '  row 2: POST /api/v2/callcenters create "New" in office 9 ("berlin")' in lines
+    assert "    add user 42 (anna@x.io) to call center 1001 as operator" in lines

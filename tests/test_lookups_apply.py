@@ -10,6 +10,7 @@ a worker thread, so the simulator keeps answering.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -22,7 +23,7 @@ from openpyxl import Workbook, load_workbook
 from support import options
 
 from bulkcc.cli import main
-from bulkcc.errors import EXIT_INVALID, EXIT_OK, InvalidRowsError
+from bulkcc.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, InvalidRowsError
 from bulkcc.run.apply import apply_async
 from bulkcc.run.export import ExportQuery, export_async
 from bulkcc.send.connection import ConnectionOptions
@@ -213,6 +214,16 @@ async def test_a_saved_plan_holds_the_ids_and_their_names_and_apply_looks_nothin
     review_rows = _sheet(review, "Operators")
     assert review_rows[0]["user"] == f"{users[0]} ({_email(users[0])})"
     assert _sheet(review, "Creates")[0]["office"] == f"{DACH} (DACH)"
+
+    document = json.loads(plan_file.read_text("utf-8"))
+    for mangle in (lambda d: d["operators"]["requests"][0].update(user_email=5),
+                   lambda d: next(r for r in d["requests"] if r.get("kind") == "create").update(office_name=""),
+                   lambda d: d["operators"]["requests"][0].update(user_name="x")):
+        edited = json.loads(json.dumps(document))
+        mangle(edited)
+        (tmp_path / "edited.json").write_text(json.dumps(edited), "utf-8")
+        refused = await _cli("apply", tmp_path / "edited.json", "--results", tmp_path / "no.xlsx", *_target(sim))
+        assert refused.exit_code == EXIT_USAGE and "is not a valid bulkcc plan" in refused.output, refused.output
 
     sim.requests.clear()
     sent = await _cli("apply", plan_file, "--results", tmp_path / "results.xlsx", *_target(sim))

@@ -42,7 +42,7 @@ from bulkcc.workbook.xlsx import HEADER_FILL, HEADER_FONT, active_sheet, save_at
 SUMMARY, CHANGES, UNCHANGED, LEFT_OUT, OPERATORS = "Summary", "Changes", "Unchanged", "Left out", "Operators"
 CREATES = "Creates"
 OPERATOR_COLUMNS = ("operators row", "call center", "user", "change", "request")
-OPERATOR_WIDTHS = (10, 24, 20, 56, 44)
+OPERATOR_WIDTHS = (10, 24, 26, 50, 44)  # the user: its id, and its email beside it
 CHANGED_FILL = PatternFill("solid", fgColor="FFF2CC")  # a cell the plan changes
 LEFT_OUT_FILL = PatternFill("solid", fgColor="FFEB9C")
 THIN = Side(style="thin", color="BFBFBF")
