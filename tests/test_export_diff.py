@@ -30,7 +30,7 @@ from bulkcc.send.connection import ConnectionOptions
 from bulkcc.send.target import KEY_ENV, Target
 from bulkcc.sim import apispec
 from bulkcc.sim.server import Simulator, SimulatorConfig, ids_for_demo, seed_store
-from bulkcc.sim.store import apply_patch, reference_errors
+from bulkcc.sim.store import OFFICE_NAMES, apply_patch, reference_errors
 from bulkcc.validate.validation import Validation, validate_file
 from bulkcc.workbook.layout import CONTEXT_PREFIX, DATA_SHEET
 from bulkcc.workbook.results import read_results
@@ -41,6 +41,7 @@ KEY = "export-diff-test-key"
 FAST = 600_000  # requests per minute: loopback only, so 250 reads take well under a second
 IDS = list(ids_for_demo(250))
 LIST_PATH = "/api/v2/callcenters"
+OFFICES = "/api/v2/offices"
 CLI_TIMEOUT_S = 20
 
 
@@ -153,7 +154,8 @@ async def test_export_pages_through_all_and_equals_the_store(sim: Simulator, tmp
     callcenters = await export_async(path, ExportQuery(), _options(sim))
 
     assert len(callcenters) == 250
-    assert [(r.method, r.path) for r in sim.requests] == [("GET", LIST_PATH)] * 3  # 100 + 100 + 50
+    # 100 + 100 + 50, then the offices (their names beside their ids)
+    assert [(r.method, r.path) for r in sim.requests] == [("GET", LIST_PATH)] * 3 + [("GET", OFFICES)]
     assert all(r.status == 200 for r in sim.requests)
     _assert_equals_store(path, sim.store, IDS)
 
@@ -161,9 +163,11 @@ async def test_export_pages_through_all_and_equals_the_store(sim: Simulator, tmp
 async def test_export_info_columns_are_present_and_ignored(exported: Path, sim: Simulator) -> None:
     header, rows = _sheet(exported)
     context = [h for h in header if h.startswith(CONTEXT_PREFIX)]
-    assert context == [CONTEXT_PREFIX + name for name in CONTEXT_FIELDS]
+    names = [CONTEXT_PREFIX + name for name in CONTEXT_FIELDS]
+    assert context == [*names[:1], CONTEXT_PREFIX + "office_name", *names[1:]]  # the office's name beside its id
     first = dict(zip(header, rows[0], strict=False))
     assert first[CONTEXT_PREFIX + "office_id"] == str(sim.store[IDS[0]]["office_id"])
+    assert first[CONTEXT_PREFIX + "office_name"] == OFFICE_NAMES[sim.store[IDS[0]]["office_id"]]
     assert first[CONTEXT_PREFIX + "phone_numbers"] == ", ".join(sim.store[IDS[0]]["phone_numbers"])
 
     # Even nonsense in an info. cell is no concern of validation: it is never read.
@@ -179,7 +183,8 @@ async def test_export_by_ids_reads_each_and_nothing_else(sim: Simulator, tmp_pat
     path = tmp_path / "ids.xlsx"
     await export_async(path, ExportQuery(ids=wanted), _options(sim))
 
-    assert sorted((r.method, r.path) for r in sim.requests) == sorted(("GET", f"{LIST_PATH}/{i}") for i in wanted)
+    assert sorted((r.method, r.path) for r in sim.requests) == sorted(
+        [("GET", OFFICES), *(("GET", f"{LIST_PATH}/{i}") for i in wanted)])
     assert list(_row_of(path)) == sorted(wanted)  # rows in id order
     _assert_equals_store(path, sim.store, wanted)
 
@@ -206,7 +211,7 @@ async def test_export_filters(sim: Simulator, tmp_path: Path, query_of: Callable
     path = tmp_path / "filtered.xlsx"
     await export_async(path, ExportQuery(office_id=query.office_id, name_search=query.name_search), _options(sim))
 
-    assert {(r.method, r.path) for r in sim.requests} == {("GET", LIST_PATH)}
+    assert {(r.method, r.path) for r in sim.requests} == {("GET", LIST_PATH), ("GET", OFFICES)}
     _assert_equals_store(path, sim.store, expected)
     if query.office_id is not None:
         header, rows = _sheet(path)
@@ -597,9 +602,10 @@ async def test_export_skips_and_reports_what_no_row_can_hold(tmp_path: Path) -> 
     path = tmp_path / "out.xlsx"
     async with ScriptedApi({"api/v2/callcenters": [("json", 200, first), ("json", 200, second)]}) as api:
         result = await _cli("export", "-o", path, *_hostile_args(api))
-        assert api.total == 2
+        assert api.total == 3  # the two pages, and the offices (not served here: their names are left out)
     _no_traceback(result)
     assert result.exit_code == 1, result.output
+    assert "note: the offices' names are not shown (info.office_name): listing offices failed" in result.stderr
     assert "page 1, item 2: skipped: its id is null" in result.stderr
     assert "page 1, item 3: skipped: it has no id" in result.stderr
     assert "page 1, item 4: skipped: it is a string, not a call center" in result.stderr

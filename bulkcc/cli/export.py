@@ -59,6 +59,8 @@ def export(output, ids, office_id, name_search, with_operators, **target) -> Non
     callcenters = run_export(output, query, connection, report=report, operators=with_operators)
     out.print(f"exported {len(callcenters)} call centers to {output}", markup=False)
     _print_notes(callcenters.notes)
+    if callcenters.office_note:
+        err.print(visible(f"note: {callcenters.office_note}"), markup=False)
     if callcenters.operators is not None:
         out.print(f"exported {callcenters.operators.summary()} to its operators sheet", markup=False)
         for note in callcenters.operators.notes:

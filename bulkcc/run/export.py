@@ -5,7 +5,8 @@ ones named by id, through the same paced, retrying client as apply, and writes
 one row per call center: int64 strings as numbers (ids as text, all 16 digits
 kept), hours as `08:00-18:00` text,
 DTMF menus spread over their per-key columns. Fields the PATCH cannot set are
-shown under `info.` columns, which validate and apply ignore. An unedited
+shown under `info.` columns, which validate and apply ignore, the office's name
+beside its id (one listing of the offices). An unedited
 export validates cleanly for --diff, and applying it with --diff changes
 nothing, whatever the API returned: a value no cell can hold exactly is left
 blank, with a note (Excel row, column, why) returned as `notes` and printed by
@@ -54,10 +55,11 @@ class Exported(list[dict[str, Any]]):
     """
 
     def __init__(self, callcenters: list[dict[str, Any]], notes: list[Problem],
-                 operators: ExportedOperators | None = None):
+                 operators: ExportedOperators | None = None, office_note: str | None = None):
         super().__init__(callcenters)
         self.notes = notes
         self.operators = operators  # with --operators: the operators sheet's rows, their request count, notes
+        self.office_note = office_note  # why the offices' names could not be shown, if they could not
 
 
 def callcenter_row(callcenter: dict[str, Any]) -> dict[str, Any]:
@@ -138,18 +140,18 @@ def _rows(listed: Sequence[_Listed], report: Report) -> tuple[list[dict[str, Any
     return [cc for cc, _ in ordered], [row for _, row in ordered]
 
 
-async def _office_names(client: ApiClient, report: Report) -> dict[int, str]:
-    """Each office's name, for the `info.office_name` column beside `info.office_id` (one listing). Only
-    context: if the offices cannot be listed, the column is left out and a line says why."""
+async def _office_names(client: ApiClient) -> tuple[dict[int, str], str | None]:
+    """Each office's name, for the `info.office_name` column beside `info.office_id` (one listing), and a note
+    if it cannot be read: only context, so the column is then left out, and the note says why."""
     from bulkcc.run.resolve import OFFICES_PATH, parse_office
 
     try:
         items = [item async for page in list_pages(client, None, limit=None, path=OFFICES_PATH, what="offices")
                  for item in page.items]
     except LiveStateError as exc:
-        report(f"the offices' names are not shown (info.office_name): {exc}")
-        return {}
-    return {office.id: office.name for office in map(parse_office, items) if office is not None and office.name}
+        return {}, f"the offices' names are not shown (info.office_name): {exc}"
+    return {office.id: office.name for office in map(parse_office, items) if office is not None and office.name}, \
+        None
 
 
 async def export_async(output: Path, query: ExportQuery, options: ConnectionOptions,
@@ -170,7 +172,7 @@ async def export_async(output: Path, query: ExportQuery, options: ConnectionOpti
         else:
             listed = await _list_all(conn.client, query)
         callcenters, _ = _rows(listed, report)
-        office_names = await _office_names(conn.client, report) if callcenters else {}
+        office_names, office_note = await _office_names(conn.client) if callcenters else ({}, None)
         exported = None
         if operators:
             ids = [answer_id(cc.get("id")) for cc in callcenters]
@@ -180,7 +182,7 @@ async def export_async(output: Path, query: ExportQuery, options: ConnectionOpti
                                                        concurrency=options.pool_size, names=names)
     # The rows again, checked by reading them back.
     notes = write_export(output, callcenters, exported.rows if exported is not None else None, office_names)
-    return Exported(callcenters, notes, exported)
+    return Exported(callcenters, notes, exported, office_note)
 
 
 def export(output: Path, query: ExportQuery, options: ConnectionOptions,
