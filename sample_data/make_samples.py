@@ -310,24 +310,29 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
 
 
 MIGRATION_OFFICE = "5100000000000002"  # one of the simulator's made-up offices (DACH)
+MIGRATION_OFFICE_NAME = "DACH"  # the same office, by the name admins know it by (looked up)
 FIRST_USER = 6_200_000_000_000_101  # in the simulator's pool of users (from 6200000000000001)
+USER_BASE = 6_200_000_000_000_000  # the simulator's user n has the email user<n>@example.com
 ROLES = ("operator", "operator", "supervisor", "operator", "admin")
 
 
 def migration_sheets() -> tuple[list[list[Any]], list[list[Any]]]:
-    """The callcenters and operators sheets of `migration.xlsx` (header row first)."""
-    header = ["id", "name", "office_id", "ring_seconds", "monday_hours", "hold_queue.max_hold_seconds"]
+    """The callcenters and operators sheets of `migration.xlsx` (header row first): one center created in an
+    office given by id, two in an office given by name; agents by email, and one by id."""
+    header = ["id", "name", "office_id", "office_name", "ring_seconds", "monday_hours", "hold_queue.max_hold_seconds"]
     centers: list[list[Any]] = [header]
     new = ("Support Berlin", "Support München", "Vertrieb Hamburg")
-    centers += [[None, name, MIGRATION_OFFICE, 25, "08:00-18:00", 600] for name in new]
-    centers.append(["1001", None, None, 30, None, None])
-    operators: list[list[Any]] = [["call_center_id", "call_center_name", "user_id", "role", "skill_level"]]
+    centers += [[None, name, MIGRATION_OFFICE if n == 0 else None, None if n == 0 else MIGRATION_OFFICE_NAME, 25,
+                 "08:00-18:00", 600] for n, name in enumerate(new)]
+    centers.append(["1001", None, None, None, 30, None, None])
+    operators: list[list[Any]] = [["call_center_id", "call_center_name", "user_id", "user_email", "role",
+                                   "skill_level"]]
     user = FIRST_USER
     for name in new:
         for n, role in enumerate(ROLES):
-            operators.append([None, name, str(user), role, 100 - 10 * n])
+            operators.append([None, name, None, f"user{user - USER_BASE}@example.com", role, 100 - 10 * n])
             user += 1
-    operators.append(["1001", None, str(user), "operator", 80])
+    operators.append(["1001", None, str(user), None, "operator", 80])
     return centers, operators
 
 
