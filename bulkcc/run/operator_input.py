@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bulkcc.names import name_key
 from bulkcc.operator_fields import OperatorRow
 from bulkcc.plan.operators import CenterIndex, OperatorPlan, centers_to_read
 from bulkcc.run.operator_phase import ConfirmRemovals, OperatorInput, OperatorWork
