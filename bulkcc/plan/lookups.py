@@ -131,13 +131,6 @@ class Resolution:
     def total_requests(self) -> int:
         return sum(self.requests.values())
 
-    def found_in(self, sheet: str) -> dict[int, list[Found]]:
-        out: dict[int, list[Found]] = {}
-        for item in self.found:
-            if item.sheet == sheet:
-                out.setdefault(item.row, []).append(item)
-        return out
-
     def summary(self) -> str:
         """`looked up 30 emails, 1 office name and 2 call center names in 6 requests (5 user pages, …)`."""
         kinds = {"user_email": "email", "office_name": "office name", "call_center_name": "call center name"}
