@@ -129,17 +129,21 @@ def simulator_options(prefix: str = ""):
                          help="Share of requests whose connection is dropped without an answer."),
             click.option(f"--{prefix}slow-rate", "slow_rate", type=float, default=0.0, callback=_probability,
                          help="Share of answers delayed by 5 s (to exercise timeouts)."),
+            click.option(f"--{prefix}repeated-add", "repeated_add", type=click.Choice(["refuse", "update"]),
+                         default="refuse", show_default=True,
+                         help="An add of a user who is an operator of the call center already: refused (400), or "
+                              "taken as an update of its role and skill level (the defaults where not given)."),
         ]
         return _stack(command, options)
     return decorate
 
 
 def simulator_knobs(rate: int, latency_ms: str, fail_rate: float, drop_rate: float,
-                    slow_rate: float) -> dict[str, Any]:
+                    slow_rate: float, repeated_add: str = "refuse") -> dict[str, Any]:
     """The fault-injection options as SimulatorConfig fields, kept as plain data so that
     choosing --simulator does not import the simulator before the connection opens."""
     return {"rate_limit_per_min": rate, "latency_ms": _latency(latency_ms), "fail_rate": fail_rate,
-            "drop_rate": drop_rate, "slow_rate": slow_rate}
+            "drop_rate": drop_rate, "slow_rate": slow_rate, "repeated_add": repeated_add}
 
 
 def target_options(command):
@@ -169,7 +173,8 @@ def target_options(command):
 
 
 def connection_options(*, base_url, sandbox, simulator, api_key_file, rate, concurrency, max_attempts, timeout_s,
-                       sim_rate_limit, latency_ms, fail_rate, drop_rate, slow_rate, simulator_state=None):
+                       sim_rate_limit, latency_ms, fail_rate, drop_rate, slow_rate, repeated_add="refuse",
+                       simulator_state=None):
     """ConnectionOptions from the target options; refuses what must not be sent."""
     from bulkcc.errors import UsageError
     from bulkcc.send.connection import DEFAULT_SIMULATOR_STATE, ConnectionOptions
@@ -183,7 +188,7 @@ def connection_options(*, base_url, sandbox, simulator, api_key_file, rate, conc
     return ConnectionOptions(
         target=target, api_key=api_key, rate_per_min=rate,
         concurrency=concurrency, max_attempts=max_attempts, timeout_s=timeout_s,
-        simulator_knobs=simulator_knobs(sim_rate_limit, latency_ms, fail_rate, drop_rate, slow_rate)
+        simulator_knobs=simulator_knobs(sim_rate_limit, latency_ms, fail_rate, drop_rate, slow_rate, repeated_add)
         if simulator else None,
         simulator_state=(simulator_state or DEFAULT_SIMULATOR_STATE) if simulator else None,
     )

@@ -78,7 +78,7 @@ def _offices(ctx, param, text: str | None) -> tuple[int, ...]:
 @simulator_options()
 @handles_errors
 def simulate(port, rate, state_path, reset, seed_path, count, api_key_file, other_load, other_window,
-             users, licenses, offices, latency_ms, fail_rate, drop_rate, slow_rate) -> None:
+             users, licenses, offices, latency_ms, fail_rate, drop_rate, slow_rate, repeated_add) -> None:
     """Run a local stand-in for Dialpad's call center API on 127.0.0.1.
 
     It serves the call centers of the state file that --simulator uses, so
@@ -127,7 +127,7 @@ def simulate(port, rate, state_path, reset, seed_path, count, api_key_file, othe
         key, hints, flags = SIMULATOR_KEY, [f"export {KEY_ENV}={SIMULATOR_KEY}"], ""
     config = SimulatorConfig(api_key=key, history=0, background_rps=other_load, background_window=other_window,
                              users=users, licenses=licenses, offices=offices,
-                             **simulator_knobs(rate, latency_ms, fail_rate, drop_rate, slow_rate))
+                             **simulator_knobs(rate, latency_ms, fail_rate, drop_rate, slow_rate, repeated_add))
     kept = state.company if state is not None else None
     users = users if users is not None else kept.users if kept is not None else DEFAULT_USERS
     licenses = licenses if licenses is not None else kept.licenses if kept is not None else DEFAULT_LICENSES

@@ -39,6 +39,9 @@ FIRST_CREATED_ID = 4_900_000_000_000_001  # created call centers get ids from he
 COMPANY_ID = 5_000_000_000_000_001
 ROLES = ("admin", "operator", "supervisor")
 ADD_SKILL, CHANGE_SKILL = (1, 100), (0, 100)  # the spec: 1-100 when adding, 0-100 when changed
+# What an add of a user who is an operator already does: the spec does not say, so both are served.
+REFUSE, UPDATE = "refuse", "update"
+REPEATED_ADDS = (REFUSE, UPDATE)
 
 _FIRST = ("Ada", "Ben", "Chloé", "Dara", "Emil", "Farah", "Goran", "Hana", "Ivo", "Jules", "Kofi", "Lena",
           "Mateo", "Nia", "Oskar", "Priya", "Quinn", "Rosa", "Sami", "Tomás", "Uma", "Viktor", "Wen", "Yara")
@@ -168,13 +171,19 @@ class Company:
 
     # ------------------------------------------------------------ what a request would change
 
-    def add_records(self, cc_id: int, body: dict[str, Any]) -> list[dict[str, Any]]:
-        """The records of `POST .../operators` (`body` passed the schema); ApiError if refused."""
+    def add_records(self, cc_id: int, body: dict[str, Any], *, repeated: str = REFUSE) -> list[dict[str, Any]]:
+        """The records of `POST .../operators` (`body` passed the schema); ApiError if refused.
+
+        An add of a user who is an operator of the center already is refused (`repeated` REFUSE),
+        or taken as an update (UPDATE): the user gets the body's role and skill level, the API's
+        defaults (operator, 100) where the body has none, as an API of that kind would do."""
         user_id = body["user_id"]
         skill = body.get("skill_level")
         skill = ADD_SKILL[1] if skill is None else skill
         check_skill(skill, ADD_SKILL, "when adding an operator")
         self._need_user(user_id)
+        if user_id in self.operators.get(cc_id, {}) and repeated == UPDATE:
+            return [_operator(cc_id, user_id, body.get("role") or "operator", skill)]
         if user_id in self.operators.get(cc_id, {}):
             raise ApiError(400, f"User {user_id} is already an operator of call center {cc_id}: change its skill "
                                 "level with PATCH .../operators/{user_id}/skill, or remove it first")

@@ -128,7 +128,7 @@ class _Routes:
         body = await _body(request, apispec.ADD_OPERATOR)
         with self.sim.state.changing(self.sim.store):
             cc_id = self._center(request)
-            self.sim.commit(self.company.add_records(cc_id, body))
+            self.sim.commit(self.company.add_records(cc_id, body, repeated=self.sim.config.repeated_add))
         return self._user(body["user_id"])
 
     async def remove_operator(self, request: web.Request) -> web.Response:

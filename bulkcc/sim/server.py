@@ -33,7 +33,7 @@ from aiohttp import web
 
 from bulkcc.sim import apispec, routes
 from bulkcc.sim.limits import SlidingWindowLimiter
-from bulkcc.sim.operators import DEFAULT_LICENSES, DEFAULT_USERS, SEEDED_OPERATORS, ApiError, Company
+from bulkcc.sim.operators import DEFAULT_LICENSES, DEFAULT_USERS, REFUSE, SEEDED_OPERATORS, ApiError, Company
 from bulkcc.sim.state import MemoryState, StateError, StateFile
 from bulkcc.sim.store import (
     USER_ID_BASE,
@@ -97,6 +97,9 @@ class SimulatorConfig:
     offices: tuple[int, ...] = ()  # offices beyond those of the made-up regions and of the call centers
     # How many operators each call center of an in-memory store starts with (a state file's get the default).
     seeded_operators: tuple[int, int] = SEEDED_OPERATORS
+    # An add of a user who is an operator of the center already: refused (400), or taken as an update
+    # of its role and skill level (the body's, or the defaults operator and 100).
+    repeated_add: str = REFUSE
 
 
 @dataclass
