@@ -1,4 +1,8 @@
-"""`apply` as a library call, end to end against the simulator on loopback."""
+"""`apply` as a library call, end to end against the simulator on loopback.
+
+A run reads the call centers it changes before its first write (for its rollback); the tests of the
+sending itself (pace, retries, answers) pass `no_rollback=True`, so that their servers see the sends only.
+"""
 
 from __future__ import annotations
 
@@ -55,13 +59,15 @@ async def test_the_sample_workbook_sends_exactly_the_planned_bodies(tmp_path: Pa
     async with simulator(planned) as sim:
         outcome = await apply_async(source, options(tmp_path / "results.xlsx", sim.base_url))
         received = {r.callcenter_id: r.body for r in patches(sim)}
-        assert len(patches(sim)) == 20  # one PATCH per row, nothing else
+        # One page of the listing first (the values before, for the rollback), then one PATCH per row.
+        assert [r.method for r in sim.requests] == ["GET"] + ["PATCH"] * 20
         assert received == planned
         assert all(r.status == 200 for r in sim.requests)
         assert sim.store[1001]["ring_seconds"] == planned[1001]["ring_seconds"]
 
     assert outcome.exit_code == EXIT_OK
-    assert outcome.summary.throttled == 0 and outcome.summary.requests_sent == 20
+    assert outcome.summary.throttled == 0 and outcome.summary.requests_sent == 21
+    assert outcome.extra_files == [tmp_path / "results-rollback.xlsx"]
     results = read_results(tmp_path / "results.xlsx")
     assert [r.row for r in results] == list(range(2, 22))  # one per input row, in sheet order
     assert [r.id for r in results] == list(planned)
@@ -84,7 +90,8 @@ async def test_the_pace_holds_at_the_simulators_limit(tmp_path: Path) -> None:
     rows = realistic_rows(30)
     source = write_rows(tmp_path / "in.xlsx", rows)
     async with simulator(ids_of(rows), rate_limit_per_min=600, latency_ms=(20, 80)) as sim:
-        outcome = await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url, rate=600, concurrency=8))
+        outcome = await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url, rate=600, concurrency=8,
+                                                    no_rollback=True))
         arrivals = [r.t for r in patches(sim)]
         statuses = Counter(r.status for r in sim.requests)
     assert statuses == {200: 30}  # zero 429s
@@ -116,7 +123,7 @@ async def test_a_failing_api_leaves_rows_failed_after_max_attempts(tmp_path: Pat
     source = write_rows(tmp_path / "in.xlsx", rows)
     async with simulator(ids_of(rows), fail_rate=1.0) as sim:
         outcome = await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url, max_attempts=2,
-                                                    retry_policy=fast_retries))
+                                                    retry_policy=fast_retries, no_rollback=True))
         assert len(sim.requests) == 8 * 2
     assert outcome.exit_code == EXIT_INVALID
     results = read_results(tmp_path / "r.xlsx")
@@ -131,7 +138,7 @@ async def test_a_wrong_key_stops_the_run_after_one_request(tmp_path: Path) -> No
     source = write_rows(tmp_path / "in.xlsx", rows)
     async with simulator(ids_of(rows)) as sim:
         outcome = await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url, rate=600, concurrency=4,
-                                                    api_key=WRONG_KEY))
+                                                    api_key=WRONG_KEY, no_rollback=True))
         assert len(sim.requests) == 1 and sim.requests[0].status == 401  # no hammering
     assert outcome.exit_code == EXIT_ABORTED
     assert "refused the key" in outcome.message and WRONG_KEY not in outcome.message
@@ -152,7 +159,8 @@ async def test_a_spent_retry_budget_stops_the_run_with_a_clear_message(tmp_path:
     async with simulator(ids_of(rows), fail_rate=1.0) as sim:
         outcome = await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url, concurrency=2,
                                                     max_attempts=5, retry_policy=fast_retries,
-                                                    retry_budget=lambda: RetryBudget(capacity=10, retry_cost=5)))
+                                                    retry_budget=lambda: RetryBudget(capacity=10, retry_cost=5),
+                                                    no_rollback=True))
         seen = {i: sim.patch_count(i, applied_only=False) for i in ids_of(rows)}
         sent = len(sim.requests)
     assert outcome.exit_code == EXIT_ABORTED
@@ -214,7 +222,8 @@ async def test_formula_looking_api_messages_and_cells_stay_text(tmp_path: Path) 
     wb.save(tmp_path / "in.xlsx")
     message = "=cmd|' /C calc'!A0"
     async with ScriptedApi({"*": [("json", 400, {"error": {"message": message}})]}) as api:
-        outcome = await apply_async(tmp_path / "in.xlsx", options(tmp_path / "r.xlsx", api.base_url))
+        outcome = await apply_async(tmp_path / "in.xlsx", options(tmp_path / "r.xlsx", api.base_url,
+                                                                  no_rollback=True))
         assert sum(len(a) for a in api.arrivals.values()) == 1  # a 400 is never retried
         (body,) = api.bodies["api/v2/callcenters/1001"]
         assert body == {"name": '=HYPERLINK("http://evil.example","click")', "ring_seconds": 25}
@@ -264,7 +273,8 @@ async def test_1000_per_minute_starts_at_most_16_in_any_second(tmp_path: Path) -
     rows = realistic_rows(40)
     source = write_rows(tmp_path / "in.xlsx", rows)
     async with simulator(ids_of(rows), rate_limit_per_min=1000, latency_ms=(5, 20)) as sim:
-        outcome = await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url, rate=1000, concurrency=8))
+        outcome = await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url, rate=1000, concurrency=8,
+                                                    no_rollback=True))
         arrivals = [r.t for r in sim.requests]
         statuses = Counter(r.status for r in sim.requests)
     assert statuses == {200: 40}, statuses  # zero 429s
@@ -322,7 +332,7 @@ async def test_a_200_that_is_not_json_is_failed_and_resume_sends_it_again(tmp_pa
     login_page = ("raw", 200, b"<html><title>Sign in</title></html>", {"Content-Type": "text/html"})
     async with ScriptedApi({"*": [login_page]}) as api:
         outcome = await apply_async(source, options(results, api.base_url, max_attempts=2,
-                                                    retry_policy=fast_retries))
+                                                    retry_policy=fast_retries, no_rollback=True))
         assert api.total == 4 * 2  # retried like a 5xx
         assert outcome.exit_code == EXIT_INVALID
         assert outcome.summary.requests_sent == 8
@@ -333,7 +343,7 @@ async def test_a_200_that_is_not_json_is_failed_and_resume_sends_it_again(tmp_pa
         assert {r.status for r, _ in journaled.values()} == {"failed"}  # never journaled as done
 
         api.scripts["*"] = [_answering(lambda asked, body: {**body, "id": str(asked)})]  # the API is back
-        again = await apply_async(source, options(results, api.base_url, resume=True))
+        again = await apply_async(source, options(results, api.base_url, resume=True, no_rollback=True))
         assert api.total == 8 + 4  # every row sent again
     assert again.exit_code == EXIT_OK
     assert {r.status for r in read_results(results)} == {"updated"}
@@ -356,7 +366,7 @@ async def test_an_answer_that_is_not_the_call_center_asked_for_is_a_mismatch(tmp
     for n, (case, (answer_of, _)) in enumerate(ANSWERS.items()):
         source = SAMPLES.write_workbook(tmp_path / f"in{n}.xlsx", header, [[1001, 30]])
         async with ScriptedApi({"*": [_answering(answer_of)]}) as api:
-            outcome = await apply_async(source, options(tmp_path / f"r{n}.xlsx", api.base_url))
+            outcome = await apply_async(source, options(tmp_path / f"r{n}.xlsx", api.base_url, no_rollback=True))
             assert api.total == 1, case  # an accepted write is not retried
         assert outcome.exit_code == EXIT_INVALID, case
         (results[case],) = read_results(tmp_path / f"r{n}.xlsx")
@@ -369,7 +379,7 @@ async def test_an_answer_that_is_not_the_call_center_asked_for_is_a_mismatch(tmp
     for n, as_sent in enumerate((str, int)):
         source = SAMPLES.write_workbook(tmp_path / f"ok{n}.xlsx", header, [[1001, 30]])
         async with ScriptedApi({"*": [_answering(lambda asked, body, f=as_sent: {**body, "id": f(asked)})]}) as api:
-            outcome = await apply_async(source, options(tmp_path / f"ok{n}-r.xlsx", api.base_url))
+            outcome = await apply_async(source, options(tmp_path / f"ok{n}-r.xlsx", api.base_url, no_rollback=True))
         assert outcome.exit_code == EXIT_OK and [r.status for r in outcome.results] == ["updated"]
 
 
@@ -430,8 +440,8 @@ async def test_the_progress_rate_stays_under_the_allowed_rate_of_a_real_run(tmp_
     source = write_rows(tmp_path / "in.xlsx", rows)
     progress = Recording()
     async with simulator(ids_of(rows), latency_ms=(5, 60)) as sim:
-        outcome = await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url, rate=1200, concurrency=16),
-                                    progress=progress)
+        outcome = await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url, rate=1200, concurrency=16,
+                                                    no_rollback=True), progress=progress)
     assert outcome.exit_code == EXIT_OK and len(progress.shown) == 40
     assert max(progress.shown) <= 1200, progress.shown
 

@@ -146,8 +146,8 @@ async def test_a_saved_plan_sends_exactly_its_requests_without_reading_the_workb
     assert sim.store == before
 
 
-async def test_a_plan_without_diff_sends_its_bodies_and_reads_nothing(sim: Simulator, exported: Path,
-                                                                      tmp_path: Path) -> None:
+async def test_a_plan_without_diff_sends_its_bodies_having_read_only_what_its_rollback_needs(
+        sim: Simulator, exported: Path, tmp_path: Path) -> None:
     edited, edits = _three_edits(sim, exported)
     plan = tmp_path / "plan.json"
     made = await _cli("plan", edited, "--out", plan, "--base-url", sim.base_url)  # no key, no request
@@ -155,12 +155,24 @@ async def test_a_plan_without_diff_sends_its_bodies_and_reads_nothing(sim: Simul
     assert sim.requests == []
     document = json.loads(plan.read_text("utf-8"))
     assert len(document["requests"]) == 30 and document["diff"] is False
+    before = copy.deepcopy(sim.store)
 
     result = await _cli("apply", plan, "--results", tmp_path / "r.xlsx", "--yes", "--quiet", *_target(sim))
 
     assert result.exit_code == EXIT_OK, result.output
-    assert {r.method for r in sim.requests} == {"PATCH"}
+    # One page lists the 30 call centers before the first PATCH: the rollback's prior values.
+    assert [r.method for r in sim.requests] == ["GET"] + ["PATCH"] * 30
     assert _patches(sim) == sorted((r["id"], r["body"]) for r in document["requests"])
+    undo = await apply_async(tmp_path / "r-rollback.xlsx",
+                             ApplyOptions(results_path=tmp_path / "undo.xlsx", connection=_connection(sim)))
+    assert undo.exit_code == EXIT_OK, undo.message
+    assert sim.store == before
+
+    sim.requests.clear()  # --no-rollback: nothing is read, and no rollback is written or claimed
+    blind = await _cli("apply", plan, "--results", tmp_path / "blind.xlsx", "--yes", "--no-rollback", *_target(sim))
+    assert blind.exit_code == EXIT_OK, blind.output
+    assert {r.method for r in sim.requests} == {"PATCH"}
+    assert not (tmp_path / "blind-rollback.xlsx").exists() and "rollback" not in blind.output
 
 
 # ---- the stale guard -------------------------------------------------------------------

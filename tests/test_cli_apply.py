@@ -230,10 +230,13 @@ async def test_only_failed_resends_the_fixed_failed_rows_and_the_key_never_leaks
     async with simulator([i for i in ids_of(rows) if i not in unknown]) as sim:
         first = await run_cli(source, "--results", first_results, "--base-url", sim.base_url, cwd=tmp_path)
     assert first.code == EXIT_INVALID, first
-    assert "sending 10 requests to" in first.stderr  # plain progress lines when not on a terminal
+    # Plain progress lines when not on a terminal: the reads before the first write (for the rollback),
+    # then the sends; a call center the API does not know fails at its read, and is never sent.
+    assert "reading 10 live call centers from" in first.stderr and "sending 8 requests to" in first.stderr
     failed = {r.id: r for r in read_results(first_results) if r.status == "failed"}
     assert set(failed) == unknown
-    assert all(r.http_status == 404 and r.error == "HTTP 404: Call center not found" for r in failed.values())
+    assert all(r.http_status == 404 and r.error == "reading the live call center: HTTP 404: Call center not found"
+               for r in failed.values())
 
     # Fix a failed row in place in the results workbook, then send only the failed rows.
     workbook = load_workbook(first_results)
@@ -261,7 +264,8 @@ async def test_only_failed_resends_the_fixed_failed_rows_and_the_key_never_leaks
     for run in (first, second):
         assert KEY not in run.stdout and KEY not in run.stderr
     written = [p for p in tmp_path.iterdir() if p.is_file()]
-    assert {p.name for p in written} >= {"r1.xlsx", "r2.xlsx", "r1.journal.jsonl", "r2.journal.jsonl"}
+    assert {p.name for p in written} >= {"r1.xlsx", "r2.xlsx", "r1.journal.jsonl", "r2.journal.jsonl",
+                                         "r1-rollback.xlsx", "r2-rollback.xlsx"}
     for path in written:
         if path.suffix == ".xlsx":
             with zipfile.ZipFile(path) as archive:
@@ -276,7 +280,7 @@ async def test_a_refused_key_exits_3_and_does_not_print_the_key(tmp_path: Path) 
     source = write_rows(tmp_path / "in.xlsx", rows)
     async with simulator(ids_of(rows)) as sim:
         run = await run_cli(source, "--results", tmp_path / "r.xlsx", "--base-url", sim.base_url,
-                            "--rate-limit", "600", key=WRONG_KEY, cwd=tmp_path)
+                            "--rate-limit", "600", "--no-rollback", key=WRONG_KEY, cwd=tmp_path)
         assert len(sim.requests) == 1
     assert run.code == EXIT_ABORTED, run
     assert "refused the key" in run.stderr
@@ -356,7 +360,8 @@ async def test_a_key_file_loses_its_bom_and_blanks_and_is_warned_of_when_others_
         key_file.chmod(0o600)
         private = await _invoke("apply", source, "--results", tmp_path / "r2.xlsx", "--base-url", sim.base_url,
                                 "--api-key-file", key_file, env={})
-        assert [r.status for r in sim.requests] == [200, 200]  # the key, as it is, was accepted
+        # The key, as it is, was accepted: a read (for the rollback) and a PATCH each.
+        assert [(r.method, r.status) for r in sim.requests] == [("GET", 200), ("PATCH", 200)] * 2
     assert shared.exit_code == EXIT_OK and private.exit_code == EXIT_OK, (shared.output, private.output)
     assert f"--api-key-file {key_file} is accessible by group or others (mode 0644)" in shared.stderr
     assert f"chmod 600 {key_file}" in shared.stderr

@@ -10,9 +10,7 @@ from bulkcc.plan.operators import (
     CenterIndex,
     CenterLive,
     LiveOperator,
-    merge_operator_rollback,
     plan_operators,
-    rollback_operator_rows,
     skills_to_read,
 )
 
@@ -143,18 +141,3 @@ def test_skill_levels_are_read_only_where_compared_or_to_be_restored() -> None:
     assert skills_to_read(rows, INDEX, live, exact=True) == [(1001, 1), (1001, 3), (1001, 4)]
 
 
-def test_the_rollback_undoes_each_change_and_keeps_the_first_prior() -> None:
-    live = _live(1001, LiveOperator(1, "operator", 50), LiveOperator(2, "supervisor", 70))
-    plan = plan_operators([OperatorRow(2, 1, call_center_id=1001, skill_level=80),
-                           OperatorRow(3, 2, call_center_id=1001, remove=True),
-                           OperatorRow(4, 3, call_center_id=1001, role="admin", skill_level=20)], INDEX, live=live)
-    rows = rollback_operator_rows(plan.requests)
-    center = {"call_center_id": 1001, "info.call_center_name": "Support Berlin"}  # the name beside the id
-    assert rows == [{**center, "user_id": 1, "skill_level": 50},
-                    {**center, "user_id": 2, "role": "supervisor", "skill_level": 70},
-                    {**center, "user_id": 3, "remove": True}]
-    # Without live state there is nothing known to put back.
-    assert rollback_operator_rows(plan_operators([OperatorRow(2, 1, call_center_id=1001)], INDEX).requests) == []
-    earlier = [{"call_center_id": "1001", "user_id": "1", "skill_level": 10}]
-    assert merge_operator_rollback(earlier, rows)[0] == earlier[0]
-    assert len(merge_operator_rollback(earlier, rows)) == 3

@@ -138,14 +138,16 @@ def _confirm_with_user(yes: bool, *, saved=None, diff: bool = False, allow_delet
               "that failed, were invalid or not sent.")
 @click.option("--resume", is_flag=True, help="Continue a stopped run: rows already updated are not sent.")
 @click.option("--restart", is_flag=True, help="Start over, ignoring (and replacing) an earlier run's journal.")
-@click.option("--diff", is_flag=True, help="Read each call center first and send only the fields that differ; "
-              "saves the prior values as a rollback workbook.")
+@click.option("--diff", is_flag=True, help="Read each call center first and send only the fields that differ.")
 @click.option("--exact-operators", "exact_operators", is_flag=True,
               help="With --diff: also remove the operators that the operators sheet does not list, from the call "
               "centers it names (they are listed, and asked for, before anything is sent).")
 @click.option("--rollback", "rollback_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="With --diff (or a --diff plan): where to save the prior values "
-              "(default: <results name>-rollback.xlsx).")
+              help="Where to save the rollback workbook: what puts back every field and agent the run changes, "
+              "read before its first write (default: <results name>-rollback.xlsx).")
+@click.option("--no-rollback", "no_rollback", is_flag=True,
+              help="Write no rollback workbook, and (without --diff) read nothing before sending: the run cannot "
+              "be undone by bulkcc.")
 @click.option("--input", "input_check", type=click.Path(dir_okay=False, path_type=Path),
               help="With a plan file as INPUT: the workbook it was made from; refused unless its SHA-256 is the "
               "one the plan records.")
@@ -169,8 +171,8 @@ def _confirm_with_user(yes: bool, *, saved=None, diff: bool = False, allow_delet
 @target_options
 @handles_errors
 def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, diff, exact_operators, rollback_path,
-          input_check, plan_sha256, max_age, allow_delete, resend_maybe_created, lookup_wait, yes, quiet,
-          **target) -> None:
+          no_rollback, input_check, plan_sha256, max_age, allow_delete, resend_maybe_created, lookup_wait, yes,
+          quiet, **target) -> None:
     """Send the PATCH each valid row of INPUT stands for, and write a results workbook.
 
     INPUT may be a plan file saved by `bulkcc plan INPUT --out PLAN.json`: its requests are sent exactly,
@@ -188,6 +190,8 @@ def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, 
     if exact_operators and not diff:
         raise click.UsageError("--exact-operators needs --diff: which operators the sheet does not list is known "
                                "only once each call center's operators are read")
+    if no_rollback and rollback_path is not None:
+        raise click.UsageError("--rollback names the rollback workbook and --no-rollback writes none: choose one")
     connection = connection_options(**target)
     results_path = results_path or Path(f"{input_path.stem}-results.xlsx")
     options = ApplyOptions(results_path=results_path, connection=connection, skip_invalid=skip_invalid,
@@ -195,7 +199,8 @@ def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, 
                            rollback_path=rollback_path, max_age=parse_duration(max_age, "--max-age"),
                            input_check=input_check, plan_sha256=plan_sha256, allow_delete=allow_delete,
                            exact_operators=exact_operators, resend_maybe_created=resend_maybe_created,
-                           lookup_wait_s=parse_duration(lookup_wait, "--lookup-wait").total_seconds())
+                           lookup_wait_s=parse_duration(lookup_wait, "--lookup-wait").total_seconds(),
+                           no_rollback=no_rollback)
     if connection.target.simulator:
         out.print("Sending to the built-in simulator: nothing real will be changed.", markup=False)
     try:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkcc.fields import FIELDS_BY_PATH, ROUTING_PREFIX
-from bulkcc.plan.exact import blocked_message, routing_blockers
+from bulkcc.plan.exact import blocked_message, routing_blockers, routing_losses
 from bulkcc.plan.payload import (
     NOT_PATCHED,
     PlannedRequest,
@@ -137,6 +137,27 @@ def diff_plan(plan: Plan, live: Mapping[int, Mapping[str, Any]], unreadable: Map
         prior[request.row] = diff.prior
     return replace(plan, requests=to_send, unchanged=unchanged, changes=changes, prior=prior,
                    unreadable=dict(unreadable), blocked=blocked, diffed=True)
+
+
+def with_priors(plan: Plan, live: Mapping[int, Mapping[str, Any]], unreadable: Mapping[int, str]) -> Plan:
+    """A plan sent without --diff, with the live values before (`prior`, by row) for its rollback: its
+    requests stay whole. A request whose live state was not read is dropped (`unreadable`, or the run
+    stopped first); one whose body sends routing over a live routing no cell can carry back is
+    `blocked`: its rollback could not put that routing back as it was."""
+    to_send, prior, blocked = [], {}, {}
+    for request in plan.requests:
+        if request.row not in live:
+            continue
+        losses = routing_losses(live[request.row]) if ROUTING_PREFIX.rstrip(".") in request.body else []
+        if losses:
+            blocked[request.row] = (
+                "not sent: its routing would replace a live routing that no cell can carry back ("
+                + "; ".join(loss.text() for loss in losses) + "), so its rollback could not put it back as it "
+                "was. Change that routing in Dialpad first, or pass --no-rollback to send it anyway")
+            continue
+        to_send.append(request)
+        prior[request.row] = values_from_callcenter(live[request.row])
+    return replace(plan, requests=to_send, prior=prior, unreadable=dict(unreadable), blocked=blocked)
 
 
 def rollback_rows(priors: Iterable[tuple[int, Mapping[str, Any]]]) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ frozen: narrowing it makes a new one, so what was shown is what is sent).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -146,6 +146,15 @@ class OperatorPlan:
     invalid: Mapping[int, str] = field(default_factory=dict)  # row -> its problems: never planned (a saved plan)
     # --exact-operators: center id -> why its unlisted operators are not removed (an invalid row names it)
     exact_held: Mapping[int, str] = field(default_factory=dict)
+
+    def only(self, rows: Collection[int]) -> OperatorPlan:
+        """The plan narrowed to `rows` (--only-failed), keeping its --exact-operators removals."""
+        def keep(mapping: Mapping[int, str]) -> dict[int, str]:
+            return {row: why for row, why in mapping.items() if row in rows}
+
+        return replace(self, requests=tuple(r for r in self.requests if r.row is None or r.row in rows),
+                       unchanged=keep(self.unchanged), blocked=keep(self.blocked), unresolved=keep(self.unresolved),
+                       unreadable=keep(self.unreadable))
 
     @property
     def exact_removals(self) -> list[OperatorRequest]:

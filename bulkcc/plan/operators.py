@@ -24,9 +24,8 @@ is `blocked`: never sent, failed with the reason and what to do instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from bulkcc.operator_fields import ADD_SKILL_MIN, SKILL_MAX, OperatorRow
 from bulkcc.plan.operator_changes import (
@@ -45,10 +44,9 @@ from bulkcc.plan.operator_changes import (
     skill_path,
 )
 
-__all__ = ["ADD", "CENTERS_PATH", "METHODS", "REMOVE", "ROLLBACK_CONTEXT", "SKILL", "CenterIndex", "CenterLive",
-           "CenterRef", "LiveOperator", "OperatorPlan", "OperatorRequest", "centers_to_read",
-           "merge_operator_rollback", "moved_since", "operators_path", "plan_operators", "rollback_operator_rows",
-           "skill_path", "skills_to_read", "with_skills"]
+__all__ = ["ADD", "CENTERS_PATH", "METHODS", "REMOVE", "SKILL", "CenterIndex", "CenterLive", "CenterRef",
+           "LiveOperator", "OperatorPlan", "OperatorRequest", "centers_to_read", "moved_since", "operators_path",
+           "plan_operators", "resolved_rows", "skill_path", "skills_to_read", "with_skills"]
 
 
 # ---- planning ------------------------------------------------------------------
@@ -261,50 +259,6 @@ def with_skills(live: Mapping[int, CenterLive], skills: Mapping[tuple[int, int],
                      for u, op in center.operators.items()}
         out[center_id] = replace(center, operators=operators)
     return out
-
-
-def rollback_operator_rows(requests: Iterable[OperatorRequest]) -> list[dict[str, Any]]:
-    """Rows of an operators sheet that undo the --diff `requests` (applied with or without --diff):
-    an added operator is removed, a removed one re-added with its role and skill level, a changed
-    skill level put back."""
-    rows: list[dict[str, Any]] = []
-    for request in requests:
-        center_id = request.center.id
-        if center_id is None or not request.diffed:
-            continue  # never sent (its center was not created), or planned without live state
-        cells: dict[str, Any] = {"call_center_id": center_id, "user_id": request.user_id}
-        # The names beside the ids, read-only (the ids are what is sent): the center's, the user's email.
-        cells.update({k: v for k, v in ((CONTEXT_CENTER, request.center.name), (CONTEXT_EMAIL, request.user_email))
-                      if v})
-        before = request.before
-        if request.kind == ADD and before is None:
-            cells["remove"] = True
-        elif request.kind == REMOVE and before is not None:
-            cells.update({k: v for k, v in (("role", before.role), ("skill_level", before.skill_level))
-                          if v is not None})
-        elif request.kind == SKILL and before is not None and before.skill_level is not None:
-            cells["skill_level"] = before.skill_level
-        else:
-            continue
-        rows.append(cells)
-    return rows
-
-
-CONTEXT_CENTER, CONTEXT_EMAIL = "info.call_center_name", "info.user_email"
-ROLLBACK_CONTEXT = (CONTEXT_CENTER, CONTEXT_EMAIL)  # the operators rollback's read-only columns, in order
-
-
-def merge_operator_rollback(earlier: Sequence[Mapping[str, Any]], later: Sequence[Mapping[str, Any]]
-                            ) -> list[dict[str, Any]]:
-    """One operators rollback of two runs (--resume): per center and user, the row seen first (the true prior) wins."""
-    merged: dict[tuple[int, int], dict[str, Any]] = {}
-    for cells in [*earlier, *later]:
-        try:
-            key = (int(str(cells["call_center_id"]).split(".")[0]), int(str(cells["user_id"]).split(".")[0]))
-        except (KeyError, ValueError):
-            continue  # not a row bulkcc wrote
-        merged.setdefault(key, dict(cells))
-    return list(merged.values())
 
 
 def moved_since(request: OperatorRequest, live: CenterLive) -> str | None:

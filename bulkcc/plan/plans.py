@@ -54,6 +54,10 @@ class Plan:
     deletes: tuple[Any, ...] = ()
     # The names the sheet's rows gave and the ids they were looked up as (`plan.lookups.Resolution`), if any.
     lookups: Any = None
+    # A rollback's: its agents (`plan.undo.AgentUndo`s), and per row what its request leaves alone (the
+    # status the row takes once its request is updated, and why: fields changed since the run).
+    agents: tuple[Any, ...] = ()
+    notes: Mapping[int, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from bulkcc.errors import InputError, InvalidRowsError, UsageError
@@ -22,12 +23,14 @@ from bulkcc.plan import Plan, make_plan
 from bulkcc.plan.lookups import Resolution
 from bulkcc.plan.operators import OperatorPlan
 from bulkcc.plan.planfile import is_plan_file
-from bulkcc.run.execute import Run, Source, check_output_paths, execute, locked_run
+from bulkcc.run.deletes import journal_of, prove_created
+from bulkcc.run.execute import Run, Source, execute
 from bulkcc.run.journal import Opener
-from bulkcc.run.live import LiveState, diff_with_live
+from bulkcc.run.live import LiveState, diff_with_live, prior_phase
 from bulkcc.run.lock import creating
 from bulkcc.run.operator_phase import ConfirmRemovals, OperatorWork
 from bulkcc.run.options import ApplyOptions, ApplyOutcome
+from bulkcc.run.outputs import check_output_paths, locked_run
 from bulkcc.run.progress import QuietProgress
 from bulkcc.run.resolve import look_up, simulator_ids
 from bulkcc.send.connection import Connection, connect
@@ -37,6 +40,7 @@ from bulkcc.validate import Validation, validate_file
 from bulkcc.values import sha256_file
 from bulkcc.workbook.created import CREATED_SHEET, CreatedRow, read_created
 from bulkcc.workbook.results import RowResult
+from bulkcc.workbook.rollback_book import is_rollback_workbook
 
 __all__ = ["ApplyOptions", "ApplyOutcome", "apply", "apply_async", "check_output_paths", "prepare", "selected_rows"]
 
@@ -53,9 +57,10 @@ def selected_rows(validation: Validation, only_failed: bool) -> set[int]:
 
 
 def read_deletes(input_path: Path) -> list[CreatedRow]:
-    """A rollback workbook's created sheet (none elsewhere); a bad row there refuses the run before it starts."""
+    """A rollback workbook's created sheet (none elsewhere): a row whose cell does not read carries why,
+    and is never deleted; a sheet that cannot be read at all refuses the run before it starts."""
     rows, problems = read_created(input_path)
-    if problems:
+    if problems and not rows:
         shown = "; ".join(f"row {p.row}: {p.column or 'row'}: {p.message}" for p in problems[:5])
         raise InputError(f"{input_path.name}, sheet {CREATED_SHEET}: {shown}; nothing was sent")
     return rows
@@ -73,15 +78,12 @@ def prepare(validation: Validation, options: ApplyOptions) -> tuple[Plan, set[in
 
 def prepare_operators(validation: Validation, the_plan: Plan, options: ApplyOptions,
                       confirm_removals: ConfirmRemovals | None) -> OperatorWork | None:
-    """The operators sheet's part of the run (None without one); with --resume the rollback's operators
-    rows of the earlier run are kept (their prior values are the true ones)."""
+    """The operators sheet's part of the run (None without one)."""
     from bulkcc.run.operator_input import operator_work
-    from bulkcc.workbook.opsheet import read_operator_rows
 
-    rollback = options.rollback_file()
-    earlier = read_operator_rows(rollback) if options.diff and options.resume and rollback.is_file() else []
     return operator_work(validation, the_plan.values, only_failed=options.only_failed, diff=options.diff,
-                         exact=options.exact_operators, confirm_removals=confirm_removals, earlier_rollback=earlier)
+                         exact=options.exact_operators, confirm_removals=confirm_removals,
+                         priors=options.writes_rollback)
 
 
 async def _diff_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, run: Run, progress: QuietProgress,
@@ -97,7 +99,7 @@ async def _diff_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, r
         run.record_read_failures(live, the_plan.requests, conn.client.redact)
         progress.close()
     run.record_blocked(diffed, the_plan.requests, conn.client.redact)
-    run.start_rollback(options, diffed)
+    run.record_fields(diffed)
     for request in diffed.unchanged:
         run.results[request.row] = RowResult(row=request.row, id=request.id, status=Status.UNCHANGED, changes="")
     return diffed
@@ -123,6 +125,11 @@ async def apply_async(input_path: Path, options: ApplyOptions, *, progress: Quie
 
         return await apply_plan_async(read_plan_file(input_path), options, progress=progress, confirm=confirm,
                                       stop=stop, journal_opener=journal_opener)
+    if is_rollback_workbook(input_path):
+        from bulkcc.run.undo import apply_rollback_async
+
+        return await apply_rollback_async(input_path, options, progress=progress, confirm=confirm, stop=stop,
+                                          journal_opener=journal_opener)
     if options.input_check is not None or options.plan_sha256 is not None:
         flag = "--input" if options.input_check is not None else "--plan-sha256"
         raise UsageError(f"{flag} checks a plan file; {input_path.name} is not one "
@@ -156,9 +163,10 @@ class _Workbook:
                     resolution: Resolution | None = None) -> ApplyOutcome:
         input_path, options = self.input_path, self.options
         the_plan, rows = prepare(validation, options)
-        if the_plan.creates:  # the call centers it creates are on a rollback workbook, even without --diff
-            check_output_paths(input_path, options, writes_rollback=True)
-        the_plan = replace(the_plan, deletes=tuple(read_deletes(input_path)), lookups=resolution)
+        # A created sheet outside a rollback workbook (one from before rollbacks had their own sheet): its
+        # rows are deleted only as the journal beside it proves.
+        deletes = prove_created(read_deletes(input_path), journal_of(input_path, None), None)
+        the_plan = replace(the_plan, deletes=tuple(deletes), lookups=resolution)
         operators = prepare_operators(validation, the_plan, options, self.confirm_removals)
         with creating(options, the_plan, input_path.name):
             if self.confirm is not None and not self.confirm(the_plan, options.target):
@@ -169,6 +177,8 @@ class _Workbook:
                 async def first_phase(conn: Connection, plan: Plan, run: Run, progress: QuietProgress,
                                       stop: asyncio.Event) -> Plan:
                     return await _diff_phase(conn, plan, options, run, progress, stop)
+            elif options.writes_rollback:
+                first_phase = partial(prior_phase, concurrency=options.connection.pool_size)
             return await execute(the_plan, rows, options, source, progress=self.progress, stop=self.stop,
                                  first_phase=first_phase, journal_opener=self.journal_opener, operators=operators,
                                  conn=conn)

@@ -15,16 +15,18 @@ import math
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from bulkcc.errors import InputError, UsageError
 from bulkcc.plan import Plan
 from bulkcc.plan.planfile import SavedPlan
 from bulkcc.plan.stale import stale_fields
-from bulkcc.run.execute import Run, Source, check_output_paths, execute, locked_run, redacted
+from bulkcc.run.execute import Run, Source, execute, redacted
 from bulkcc.run.journal import Opener
-from bulkcc.run.live import LiveState, read_live
+from bulkcc.run.live import LiveState, prior_phase, read_live
 from bulkcc.run.lock import creating
 from bulkcc.run.options import ApplyOptions, ApplyOutcome
+from bulkcc.run.outputs import check_output_paths, locked_run
 from bulkcc.run.progress import QuietProgress
 from bulkcc.send.connection import Connection
 from bulkcc.send.target import Target
@@ -135,7 +137,7 @@ async def _guard_phase(conn: Connection, plan: Plan, options: ApplyOptions, run:
         else:
             to_send.append(request)
     guarded = replace(plan, requests=to_send)
-    run.start_rollback(options, guarded)
+    run.record_fields(guarded)
     return guarded
 
 
@@ -178,10 +180,12 @@ async def _apply_locked(saved: SavedPlan, options: ApplyOptions, *, progress: Qu
     if saved.operators is not None:
         from bulkcc.run.operator_input import saved_operator_work
 
-        operators = saved_operator_work(saved.operators)
+        operators = saved_operator_work(saved.operators, priors=options.writes_rollback)
+    first_phase = guard if saved.diff else \
+        partial(prior_phase, concurrency=options.connection.pool_size) if options.writes_rollback else None
     return await execute(plan, set(plan.validation.sheet.rows), options, source,
                          progress=progress or QuietProgress(), stop=stop or asyncio.Event(),
-                         first_phase=guard if saved.diff else None, prefilled=prefilled, journal_opener=journal_opener,
+                         first_phase=first_phase, prefilled=prefilled, journal_opener=journal_opener,
                          operators=operators)
 
 

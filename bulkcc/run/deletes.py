@@ -1,8 +1,10 @@
 """Rolling back creates: `DELETE /api/v2/callcenters/{id}` for the created sheet of a rollback workbook.
 
 This is the only module of bulkcc that sends a DELETE (a test holds every other
-module to that), and it does so only when the run was given --allow-delete:
-without it the created sheet's rows are not sent, each says how to delete it,
+module to that), and it does so only when the run was given --allow-delete, and
+only for a row the run that wrote the rollback is shown (by its own journal) to
+have created: a row that carries a `problem` is never sent (`bulkcc.run.undo`).
+Without --allow-delete the created sheet's rows are not sent, each says how to delete it,
 and the run exits 1 (the rollback is not complete). Deletes go after the PATCH
 rows of the same workbook (a rollback undoes the run in reverse: its updates
 were sent after its creates), through the run's one client and pacer, and each
@@ -24,6 +26,7 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from bulkcc.names import name_key
@@ -87,6 +90,51 @@ def _not_to_delete(item: CreatedRow, live: ApiResult) -> str | None:
     return None
 
 
+def journal_of(rollback: Path, about: Mapping[str, str] | None) -> Path:
+    """The journal of the run a rollback workbook undoes: where its rollback sheet says, else beside it
+    (the same name; for a rollback without that sheet, the journal of its results by bulkcc's naming)."""
+    if about is not None and about.get("journal"):
+        recorded = Path(about["journal"])
+        return recorded if recorded.is_file() else rollback.with_name(recorded.name)
+    stem = rollback.stem.removesuffix("-rollback")
+    return rollback.with_name(f"{stem}.journal.jsonl")
+
+
+def prove_created(items: Sequence[CreatedRow], journal: Path, run_id: str | None) -> list[CreatedRow]:
+    """The created sheet's rows, each that the run's journal does not show that run creating (with its id,
+    name and office) carrying why it is never deleted. `run_id` is the run the rollback names (None: a
+    rollback written before runs had ids): a journal of another run proves nothing."""
+    from bulkcc.run.journal import read_journal_state
+
+    def refused(why: str) -> list[CreatedRow]:
+        return [item if item.problem is not None else replace(item, problem=why) for item in items]
+
+    shown = f"{journal.name} (beside the rollback workbook, or where its rollback sheet says)"
+    if not items:
+        return []
+    if not journal.is_file():
+        return refused(f"not deleted: the journal of the run that created it, {shown}, is not there, so nothing "
+                       "proves that run created it: put the journal back beside the rollback workbook")
+    try:
+        state = read_journal_state(journal)
+    except OSError as exc:
+        return refused(f"not deleted: the journal {journal.name} cannot be read ({exc.strerror or exc})")
+    if run_id is not None and str(state.header.get("run") or "") != run_id:
+        return refused(f"not deleted: the journal {journal.name} is another run's than the one this rollback "
+                       "undoes (its run id differs), so it proves nothing of what that run created")
+    made = {(result.id, office, name_key(name)) for (office, name), (result, _) in state.creates.items()
+            if result.id is not None and result.status in (Status.CREATED, Status.MISMATCH)}
+    out = []
+    for item in items:
+        if item.problem is None and (item.id, item.office_id, name_key(item.name)) not in made:
+            item = replace(item, problem=(
+                f"not deleted: the journal of the run this rollback undoes ({journal.name}) does not show that "
+                f"run creating call center {item.id} named {item.name!r} in office {item.office_id}: a rollback "
+                f"deletes only what its own run created (was the {CREATED_SHEET} sheet edited?)"))
+        out.append(item)
+    return out
+
+
 def delete_result(item: CreatedRow, api: ApiResult) -> RowResult:
     result = RowResult(row=item.row, id=item.id, status=Status.FAILED, http_status=api.http_status,
                        attempts=api.attempts, error=api.error, duration_ms=api.duration_ms)
@@ -118,12 +166,16 @@ def delete_results(items: Sequence[CreatedRow], journal: Journal) -> dict[int, R
 async def run_deletes(client: ApiClient, items: Sequence[CreatedRow], *, allow: bool, journal: Journal,
                       results: dict[int, RowResult], start_times: list[float], redact: Callable[[str], str],
                       progress: QuietProgress, stop: asyncio.Event, concurrency: int, target_label: str) -> None:
-    """Delete the created sheet's call centers (only with `allow`); `results` by created-sheet row."""
+    """Delete the created sheet's call centers (only with `allow`, and never a row that carries a
+    `problem`: a cell that does not read, or no proof that the run created it); `results` by
+    created-sheet row."""
+    for item in items:
+        if item.problem is not None or not allow:
+            results[item.row] = RowResult(row=item.row, id=item.id or None, status=Status.NOT_SENT,
+                                          error=redact(item.problem) if item.problem is not None else NOT_ALLOWED)
     if not allow:
-        for item in items:
-            results[item.row] = RowResult(row=item.row, id=item.id, status=Status.NOT_SENT, error=NOT_ALLOWED)
         return
-    results.update(delete_results(items, journal))
+    results.update(delete_results([item for item in items if item.problem is None], journal))
     to_send = [DeleteRequest(item) for item in items if item.row not in results]
 
     def on_result(request: DeleteRequest, api: ApiResult) -> None:
@@ -158,7 +210,8 @@ DELETED_COLUMNS = ("row", "id", "name", "office_id", "status", "http_status", "a
 def deleted_sheet(items: Sequence[CreatedRow], results: Sequence[RowResult]) -> tuple[str, tuple[str, ...],
                                                                                          list[list[Any]]]:
     """The results workbook's Deleted sheet: each row of the created sheet and what became of it."""
-    rows = [[item.row, str(item.id), item.name, None if item.office_id is None else str(item.office_id),
+    rows = [[item.row, str(item.id) if item.id else None, item.name,
+             None if item.office_id is None else str(item.office_id),
              str(result.status), result.http_status, result.attempts, result.error]
             for item, result in zip(items, results, strict=True)]
     return DELETES_SHEET, DELETED_COLUMNS, rows

@@ -18,25 +18,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bulkcc import __version__
-from bulkcc.errors import RunStopped, UsageError
+from bulkcc.errors import RunStopped
 from bulkcc.plan import Plan, PlannedRequest
 from bulkcc.plan.compare import mismatched_fields
-from bulkcc.plan.planfile import is_plan_file
+from bulkcc.plan.undo import AgentUndo
 from bulkcc.run.answers import fields_problem, other_callcenter
 from bulkcc.run.creates import CreatePhase, created_entries, maybe_created_note, run_creates
 from bulkcc.run.deletes import all_deletes, deleted_sheet, run_deletes
 from bulkcc.run.journal import Journal, Opener, body_hash, journal_path
 from bulkcc.run.live import LiveState
-from bulkcc.run.lock import RunLock
-from bulkcc.run.operator_phase import OperatorWork
 from bulkcc.run.options import ApplyOptions, ApplyOutcome, exit_code
 from bulkcc.run.progress import QuietProgress
 from bulkcc.run.rollback import Rollback
@@ -47,8 +44,8 @@ from bulkcc.send.pool import patch_call, run_pool
 from bulkcc.status import Status
 from bulkcc.validate import Validation
 from bulkcc.values import is_missing
+from bulkcc.workbook.operator_results import OperatorResult
 from bulkcc.workbook.results import ExtraSheet, RowResult, RunSummary, count_statuses, write_results
-from bulkcc.workbook.xlsx import check_writable, remove_stale_temp_files
 
 
 @dataclass(frozen=True)
@@ -72,7 +69,6 @@ class Run:
     refused: str | None = None  # why nothing was sent though the run went through (a create's name is live)
     rollback: Rollback | None = None
     start_times: list[float] = field(default_factory=list)  # clock() of every attempt's start
-    operator_rollback: Callable[[bool], list[dict[str, Any]]] | None = None  # see Rollback.operator_rows
 
     def achieved_rate_per_min(self) -> float | None:
         """Starts per minute over the sending window: (n - 1) intervals between n starts."""
@@ -107,41 +103,52 @@ class Run:
             self.results[row] = redacted(RowResult(row=row, id=by_row[row].id, status=Status.FAILED, attempts=0,
                                                    error=why, changes=plan.changes_text(row)), redact)
 
-    def start_rollback(self, options: ApplyOptions, plan: Plan) -> None:
-        """Write the rollback of the requests about to be sent, before any is sent."""
-        rollback = self.rollback or Rollback.for_run(options)
-        rollback.operator_rows = self.operator_rollback
-        rollback.priors = {r.row: (r.id, plan.prior.get(r.row, {})) for r in plan.requests}
-        self.rollback = rollback
-        try:
-            rollback.save()
-        except OSError as exc:
-            raise RunStopped(f"the rollback workbook {rollback.path} could not be written "
-                             f"({exc.strerror or exc}), so nothing was changed; free some space or pick another "
-                             "--rollback path, then run again") from None
+    def record_fields(self, plan: Plan) -> None:
+        """The requests about to be sent, with the live values before them, go into the rollback."""
+        if self.rollback is not None:
+            self.rollback.record_fields(plan.requests, plan.prior)
 
-    def keep_created(self, options: ApplyOptions, the_plan: Plan) -> None:
-        """The call centers the plan's creates made go on the rollback's created sheet (a rollback
-        workbook is written for them even without --diff)."""
-        entries = created_entries(the_plan.creates, self.results)
-        if not entries and self.rollback is None:
-            return
-        if self.rollback is None:
-            self.rollback = Rollback.for_run(options)
-        self.rollback.add_created(entries)
+    def keep_created(self, the_plan: Plan, save: bool = False) -> None:
+        """The call centers the plan's creates made go on the rollback's created sheet (with `save`, written
+        at once: if that fails, the journal still holds them and the end of the run writes them)."""
+        if self.rollback is not None:
+            self.rollback.add_created(created_entries(the_plan.creates, {**self.answered, **self.results}))
+            if save:
+                with contextlib.suppress(OSError):
+                    self.rollback.save()
 
     def narrow_rollback(self) -> None:
-        """Once sending ends, the rollback holds only the rows sent. If that save fails, the one
-        written before sending stays (atomic saves): it holds these rows and a few more."""
+        """Once sending ends, the rollback holds only what was sent."""
         if self.rollback is not None:
-            with contextlib.suppress(OSError):
-                self.rollback.save(self.sent_rows())
+            self.rollback.narrow(self.sent_rows())
 
     def sent_rows(self) -> set[int]:
-        return {row for row, result in self.results.items() if result.attempts}
+        return {row for row, result in {**self.answered, **self.results}.items() if result.attempts}
 
 
 FirstPhase = Callable[[Connection, Plan, Run, QuietProgress, asyncio.Event], Awaitable[Plan]]
+
+
+class OperatorPart(Protocol):
+    """The agents' part of a run, sent after the call centers: an operators sheet's (`OperatorWork`) or a
+    rollback's agents sheet (`AgentUndoWork`)."""
+
+    @property
+    def center_ids(self) -> list[int]: ...
+
+    async def prepare(self, conn: Connection, run: Any, journal: Journal, *, concurrency: int,
+                      progress: QuietProgress, stop: asyncio.Event) -> None: ...
+
+    async def send(self, conn: Connection, run: Any, journal: Journal, *, concurrency: int,
+                   progress: QuietProgress, stop: asyncio.Event) -> None: ...
+
+    def agent_undos(self, sent_only: bool) -> list[AgentUndo]: ...
+
+    def mark_unjournaled(self, note: str) -> None: ...
+
+    def all_results(self, not_sent_error: str) -> list[OperatorResult]: ...
+
+    def result_sheets(self, results: list[OperatorResult]) -> list[tuple[str, Callable[[Any], None]]]: ...
 
 
 def result_of(request: PlannedRequest, api: ApiResult, changes: str | None = None) -> RowResult:
@@ -181,7 +188,14 @@ async def _send_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, r
                       hashes: dict[int, str], progress: QuietProgress, stop: asyncio.Event) -> None:
 
     def on_result(request: PlannedRequest, api: ApiResult) -> None:
-        result = redacted(result_of(request, api, the_plan.changes_text(request.row)), conn.client.redact)
+        result = result_of(request, api, the_plan.changes_text(request.row))
+        if request.row in the_plan.notes:  # a rollback row that leaves fields changed since the run alone
+            status, note = the_plan.notes[request.row]
+            if result.status == Status.UPDATED:
+                result.status, result.error = Status.of(status) or Status.STALE, note
+            else:
+                result.error = f"{result.error}; {note}" if result.error else note
+        result = redacted(result, conn.client.redact)
         run.start_times.extend(api.started_at)
         progress.advance(result.status, api.started_at)
         if result.status == Status.NOT_SENT:
@@ -201,20 +215,10 @@ async def _send_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, r
         progress.close()
 
 
-@contextlib.contextmanager
-def locked_run(options: ApplyOptions, input_name: str) -> Iterator[None]:
-    """The results path's lock for the whole run (a second run on the same --results is refused
-    at once, see `lock`); temporary files a killed save left beside the outputs are removed under it."""
-    with RunLock(options.results_path, input_name=input_name):
-        for path in {options.results_path, options.rollback_file()}:
-            remove_stale_temp_files(path)
-        yield
-
-
 async def execute(the_plan: Plan, rows: set[int], options: ApplyOptions, source: Source, *,
                   progress: QuietProgress, stop: asyncio.Event, first_phase: FirstPhase | None = None,
                   prefilled: Mapping[int, RowResult] | None = None,
-                  journal_opener: Opener | None = None, operators: OperatorWork | None = None,
+                  journal_opener: Opener | None = None, operators: OperatorPart | None = None,
                   conn: Connection | None = None) -> ApplyOutcome:
     """Send `the_plan` (its rows `rows` are this run's), after `first_phase` (the --diff read or
     the stale guard) has narrowed it; `prefilled` are results known before anything is sent;
@@ -239,7 +243,7 @@ async def execute(the_plan: Plan, rows: set[int], options: ApplyOptions, source:
 async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, source: Source, journal: Journal,
                          started: datetime, *, progress: QuietProgress, stop: asyncio.Event,
                          first_phase: FirstPhase | None, prefilled: Mapping[int, RowResult] | None,
-                         operators: OperatorWork | None = None, conn: Connection | None = None) -> ApplyOutcome:
+                         operators: OperatorPart | None = None, conn: Connection | None = None) -> ApplyOutcome:
     validation = the_plan.validation
     # Resume: what an earlier run already did for the same call center and body is not
     # sent again. The hash is of the row's whole body, before any --diff, so that a
@@ -248,7 +252,9 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
     done = journal.done_rows(the_plan.requests, hashes)
     the_plan = the_plan.without(done)
 
-    run = Run(results=dict(prefilled or {}), operator_rollback=operators.rollback_rows if operators else None)
+    run = Run(results=dict(prefilled or {}))
+    if options.writes_rollback:
+        run.rollback = Rollback.for_run(options, journal.run_id, journal.path)
     journal.on_failure(lambda _exc: stop.set())  # a journal that cannot record: start no new request
     remove_signals = install_stop_signals(stop)
     target_label = options.target.base_url
@@ -264,6 +270,9 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
                     the_plan = await first_phase(conn, the_plan, run, progress, stop)
                 if operators is not None:  # planned (and read, with --diff) before anything is sent
                     await operators.prepare(conn, run, journal, concurrency=pool, progress=progress, stop=stop)
+                if run.rollback is not None:  # what undoes the run, on disk before its first write
+                    run.rollback.agents = operators.agent_undos if operators is not None else None
+                    run.rollback.save_before_sending()
                 if the_plan.creates:  # creates first: then the updates (and what follows them)
                     run.refused = await run_creates(
                         CreatePhase(conn.client, journal, run.results, run.answered, run.start_times,
@@ -271,6 +280,7 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
                                     resend_maybe=options.resend_maybe_created),
                         the_plan, concurrency=options.connection.pool_size, skip_invalid=options.skip_invalid,
                         target_label=conn.target_label)
+                    run.keep_created(the_plan, save=True)  # on the created sheet before anything else is sent
                 if run.refused is None:
                     await _send_phase(conn, the_plan, options, run, journal, hashes, progress, stop)
                 if operators is not None and run.refused is None:  # creates, updates, then operator changes
@@ -292,7 +302,7 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
             await journal.drain()
         finally:
             remove_signals()
-            run.keep_created(options, the_plan)
+            run.keep_created(the_plan)
             run.narrow_rollback()  # only what was sent is rolled back
     if journal.failure is not None:
         run.stopped_by = journal.failure_message()
@@ -341,23 +351,6 @@ def _write_results(options: ApplyOptions, results: list[RowResult], validation: 
         run.stopped_by = f"{run.stopped_by}; {note}" if run.stopped_by else note
         return False
     return True
-
-
-def check_output_paths(input_path: Path, options: ApplyOptions, *, writes_rollback: bool = False) -> None:
-    """The files a run writes are never its input, never each other, and their folders take a file
-    (checked before the input is even read, so a run that could not record anything sends nothing;
-    again with `writes_rollback` once the input is known to create call centers)."""
-    writes_rollback = writes_rollback or options.diff or is_plan_file(input_path)  # a --diff plan writes one too
-    written = [options.results_path] + ([options.rollback_file()] if writes_rollback else [])
-    inputs = [Path(input_path)] + ([options.input_check] if options.input_check else [])
-    if any(path.resolve() == source.resolve() for path in written for source in inputs):
-        raise UsageError(f"--results (or --rollback) is the input file {input_path}: the input is never "
-                         "overwritten; pick another path")
-    if len({path.resolve() for path in written}) < len(written):
-        raise UsageError("--rollback and --results name the same file; pick two paths")
-    check_writable(options.results_path, "--results")
-    if writes_rollback:
-        check_writable(options.rollback_file(), "--rollback")
 
 
 def carried_over(validation: Validation, row: int) -> RowResult:

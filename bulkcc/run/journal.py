@@ -32,6 +32,7 @@ import asyncio
 import hashlib
 import json
 import os
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -187,8 +188,9 @@ class Journal:
     """Append-only record of finished rows; also what `--resume` reads."""
 
     def __init__(self, path: Path, handle: BinaryIO, previous: dict[int, tuple[RowResult, str]],
-                 earlier: JournalState | None = None):
+                 earlier: JournalState | None = None, run_id: str = ""):
         self.path = path
+        self.run_id = run_id
         self._handle = handle
         self.previous = previous  # call center id -> (result, body hash) from earlier runs
         # Earlier runs' creates (by office and name) and their open intents (--resume only).
@@ -230,6 +232,10 @@ class Journal:
             previous = existing.results
             previous_operators = existing.operators
         appending = bool(resume and existing is not None)
+        # The run's id: a rollback names it, and its deletes are believed only of a journal whose first
+        # header carries it (a resumed run keeps the id of the run it continues).
+        run_id = str(existing.header.get("run") or "") if appending and existing is not None else ""
+        header = {**header, "run": run_id or secrets.token_hex(8)}
         # A line a crash or a full disk cut short must not swallow the next run's header.
         lead = b"\n" if appending and not _ends_with_newline(path) else b""
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -243,7 +249,7 @@ class Journal:
         except OSError as exc:
             handle.close()
             raise _unwritable(path, exc) from None
-        return cls(path, handle, previous, existing if appending else None)
+        return cls(path, handle, previous, existing if appending else None, run_id=header["run"])
 
     def done_rows(self, requests: Iterable[PlannedRequest], hashes: Mapping[int, str]) -> dict[int, RowResult]:
         """Earlier results that still stand, by current row: the same call center, done, for the same body.

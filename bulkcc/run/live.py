@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from bulkcc.errors import LiveStateError
 from bulkcc.plan import Plan, PlannedRequest, diff_plan
+from bulkcc.plan.diff import with_priors
 from bulkcc.run.answers import answer_id, callcenter_problem, fields_problem
 from bulkcc.run.listing import PAGE_LIMIT, list_pages
 from bulkcc.run.progress import QuietProgress
@@ -136,6 +137,26 @@ async def diff_with_live(client: ApiClient, plan: Plan, *, concurrency: int, sto
     state = await read_live(client, plan.requests, concurrency=concurrency, stop=stop, progress=progress,
                             state=state, offices=row_offices(plan))
     return diff_plan(plan, state.callcenters, state.unreadable()), state
+
+
+async def prior_phase(conn: Connection, plan: Plan, run: Any, progress: QuietProgress, stop: asyncio.Event, *,
+                      concurrency: int) -> Plan:
+    """A run without --diff: before its first write, the live state of every call center it changes is
+    read (the paged reads --diff uses, by the cheaper way) for its rollback; a call center that cannot
+    be read is not sent (`run`: the engine's `Run`, which records the failed reads and the priors)."""
+    state = LiveState()
+    if plan.requests:
+        progress.start(len(plan.requests), conn.target_label, phase="reading")
+        try:
+            await read_live(conn.client, plan.requests, concurrency=concurrency, stop=stop, progress=progress,
+                            state=state, offices=row_offices(plan))
+        finally:
+            run.record_read_failures(state, plan.requests, conn.client.redact)  # even when stopped part way
+            progress.close()
+    primed = with_priors(plan, state.callcenters, state.unreadable())
+    run.record_blocked(primed, plan.requests, conn.client.redact)
+    run.record_fields(primed)
+    return primed
 
 
 async def plan_against_live_async(plan: Plan, options: ConnectionOptions,

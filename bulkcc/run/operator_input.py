@@ -108,7 +108,7 @@ def exact_held(validation: Validation, index: CenterIndex) -> dict[int | None, s
 
 def operator_work(validation: Validation, values: Mapping[int, Mapping[str, Any]], *, only_failed: bool,
                   diff: bool, exact: bool, confirm_removals: ConfirmRemovals | None = None,
-                  earlier_rollback: list[dict[str, Any]] | None = None) -> OperatorWork | None:
+                  priors: bool = False) -> OperatorWork | None:
     """The operators sheet's part of a run of `validation`'s workbook; None when it has no operators sheet
     (--exact-operators then has nothing to go by, and is refused)."""
     from bulkcc.errors import UsageError
@@ -121,7 +121,7 @@ def operator_work(validation: Validation, values: Mapping[int, Mapping[str, Any]
         return None
     index = center_index(validation, values)
     return OperatorWork(found, index, found.selected(only_failed), diff=diff, exact=exact,
-                        confirm_removals=confirm_removals, earlier_rollback=earlier_rollback or [],
+                        confirm_removals=confirm_removals, priors=priors,
                         held=exact_held(validation, index) if exact else {})
 
 
@@ -162,7 +162,7 @@ class LiveOperatorPlan:
                                 invalid=dict(self.invalid))
 
 
-def saved_operator_work(plan: OperatorPlan) -> OperatorWork:
+def saved_operator_work(plan: OperatorPlan, *, priors: bool = False) -> OperatorWork:
     """The operators part of a run of a saved plan: its changes as saved (no workbook is read: the
     Operators sheet's input columns are each change's cells)."""
     import pandas as pd
@@ -181,4 +181,5 @@ def saved_operator_work(plan: OperatorPlan) -> OperatorWork:
                          *plan.invalid})
     raw = pd.DataFrame.from_dict(cells, orient="index") if cells else None
     found = OperatorInput(rows=tuple(rows), sheet_rows=tuple(sheet_rows), invalid=dict(plan.invalid), raw=raw)
-    return OperatorWork(found, CenterIndex(), set(sheet_rows), diff=plan.diffed, exact=plan.exact, plan=plan)
+    return OperatorWork(found, CenterIndex(), set(sheet_rows), diff=plan.diffed, exact=plan.exact, plan=plan,
+                        priors=priors)

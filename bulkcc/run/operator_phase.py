@@ -17,27 +17,28 @@ one per --exact-operators removal.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
 import pandas as pd
 
-from bulkcc.errors import RunStopped, UsageError
+from bulkcc.errors import UsageError
 from bulkcc.operator_fields import OperatorRow
 from bulkcc.plan.operators import (
     CenterIndex,
+    LiveOperator,
     OperatorPlan,
     OperatorRequest,
     centers_to_read,
-    merge_operator_rollback,
-    moved_since,
     plan_operators,
-    rollback_operator_rows,
 )
+from bulkcc.plan.undo import AgentState, AgentUndo, agent_undo
 from bulkcc.run.journal import Journal, body_hash
-from bulkcc.run.operators import OperatorReads, read_centers, read_operator_state, read_skills, send_requests
+from bulkcc.run.operator_guard import done_result, guard_operators
+from bulkcc.run.operator_priors import read_prior_operators, with_prior_operators
+from bulkcc.run.operators import OperatorReads, read_operator_state, send_requests
 from bulkcc.run.progress import QuietProgress
 from bulkcc.send.connection import Connection
 from bulkcc.status import FINAL_STATUSES, OK_STATUSES, RESEND_STATUSES, Status
@@ -97,10 +98,11 @@ class OperatorWork:
     answered: dict[Key, OperatorResult] = field(default_factory=dict)  # answered, maybe not yet journaled
     sent: set[Key] = field(default_factory=set)  # the changes sent (at least one attempt), for the rollback
     resolved: dict[Key, OperatorRequest] = field(default_factory=dict)  # as sent: a created center's id known
-    # An earlier run's operators rollback rows (--resume): kept, their prior values being the true ones.
-    earlier_rollback: list[dict[str, Any]] = field(default_factory=list)
     # --exact-operators: the centers an invalid row names (None: every center), which get no such removal.
     held: Mapping[int | None, str] = field(default_factory=dict)
+    priors: bool = False  # without --diff: read each change's operator before sending (for the rollback)
+    before: dict[tuple[int, int], LiveOperator | None] = field(default_factory=dict)  # (center, user): as read
+    done_by_earlier: list[OperatorRequest] = field(default_factory=list)  # a saved plan's, found done on --resume
 
     def __post_init__(self) -> None:
         self._by_row = {r.excel_row: r for r in self.input.rows}  # looked up per answer: no scan of the sheet
@@ -149,17 +151,23 @@ class OperatorWork:
 
     async def prepare(self, conn: Connection, run: Any, journal: Journal, *, concurrency: int,
                       progress: QuietProgress, stop: asyncio.Event) -> None:
-        """Plan the rows (with --diff against live operators); ask before --exact-operators removals."""
+        """Plan the rows (with --diff against live operators; without, read what they change for the
+        rollback); ask before --exact-operators removals."""
         to_plan = set(self.selected) - set(self.input.invalid) - self._done_rows(journal)
         # --exact-operators removes what no row lists: every valid row counts as listed, even those
         # --only-failed leaves alone.
         rows = self.input.rows if self.exact else tuple(self._rows(to_plan))
         redact = conn.client.redact
+        reads: OperatorReads | None = None
+        resumed = bool(journal.previous_operators)
         if self.plan is not None:  # a saved plan's: sent as saved, less (--diff) what went stale since
-            reads = await self._guard(conn, run, concurrency=concurrency, progress=progress, stop=stop) \
-                if self.plan.diffed else None
-            self.plan = _only(self.plan, to_plan)
-            self._record_unsent(reads, redact)
+            self.plan = self._without_done(self.plan.only(to_plan), journal)
+            if self.plan.diffed:
+                reads = await self._guard(conn, run, resumed=resumed, concurrency=concurrency, progress=progress,
+                                          stop=stop)
+            elif self.priors:
+                reads = await self._read_priors(conn, run, rows, concurrency=concurrency, progress=progress,
+                                                stop=stop)
         elif self.diff:
             reads = OperatorReads()
             try:
@@ -167,66 +175,72 @@ class OperatorWork:
                                           concurrency=concurrency, progress=progress, stop=stop)
             finally:  # even when the reads were stopped (a refused key): what was read decides
                 run.start_times.extend(reads.started_at)
-                self.plan = _only(reads.plan(rows, self.index, exact=self.exact, held=self.held), to_plan)
-                self._record_unsent(reads, redact)
+                self.plan = reads.plan(rows, self.index, exact=self.exact, held=self.held).only(to_plan)
+            if self.exact and resumed:
+                self._earlier_exact(journal, reads)
         else:
-            self.plan = _only(plan_operators(rows, self.index), to_plan)
-            self._record_unsent(None, redact)
+            self.plan = plan_operators(rows, self.index).only(to_plan)
+            if self.priors:
+                reads = await self._read_priors(conn, run, rows, concurrency=concurrency, progress=progress,
+                                                stop=stop)
+        self._record_unsent(reads, redact)
         if (self.plan.exact_removals or self.plan.exact_held) and self.confirm_removals is not None \
                 and not self.confirm_removals(self.plan):
             raise UsageError("not confirmed: nothing was sent")
-        rollback = getattr(run, "rollback", None)
-        if self.diff and rollback is not None:
-            rollback.operator_rows = self.rollback_rows
-            try:
-                rollback.save()  # before anything is sent, like the call centers' part
-            except OSError as exc:
-                raise RunStopped(f"the rollback workbook {rollback.path} could not be written "
-                                 f"({exc.strerror or exc}), so nothing was changed; free some space or pick "
-                                 "another --rollback path, then run again") from None
 
-    async def _guard(self, conn: Connection, run: Any, *, concurrency: int, progress: QuietProgress,
-                     stop: asyncio.Event) -> OperatorReads:
-        """A saved --diff plan's stale guard: each change's center is read again, and a change whose
-        operator moved since the plan was made is `stale`, not sent."""
-        plan = self.plan
-        assert plan is not None
-        reads = OperatorReads()
-        centers = sorted({r.center.id for r in plan.requests if r.center.id is not None})
-        try:
-            if centers:
-                progress.start(len(centers), conn.target_label, phase="reading operators")
-                try:
-                    await read_centers(conn.client, centers, reads, concurrency=concurrency, stop=stop,
-                                       progress=progress)
-                finally:
-                    progress.close()
-            pairs = [(r.center.id, r.user_id) for r in plan.requests if r.center.id in reads.centers
-                     and r.before is not None and r.before.skill_level is not None
-                     and r.user_id in reads.centers[r.center.id].operators]
-            if pairs and not stop.is_set():
-                await read_skills(conn.client, pairs, reads, concurrency=concurrency, stop=stop)
-        finally:
-            run.start_times.extend(reads.started_at)
-        live, why = reads.readable(), reads.unreadable()
-        keep, unreadable = [], dict(plan.unreadable)
+    async def _read_priors(self, conn: Connection, run: Any, rows: Sequence[OperatorRow], *, concurrency: int,
+                           progress: QuietProgress, stop: asyncio.Event) -> OperatorReads:
+        """Without --diff: each change's operator as it was, read before anything is sent (the rollback)."""
+        assert self.plan is not None
+        reads = await read_prior_operators(conn.client, conn.target_label, rows, self.index, concurrency=concurrency,
+                                           progress=progress, stop=stop)
+        run.start_times.extend(reads.started_at)
+        self.plan, self.before = with_prior_operators(self.plan, reads)
+        return reads
+
+    def _without_done(self, plan: OperatorPlan, journal: Journal) -> OperatorPlan:
+        """A saved plan less its --exact-operators removals an earlier run finished (--resume)."""
+        keep = []
         for request in plan.requests:
-            center = request.center.id
-            if center is None:
-                keep.append(request)  # created in this run: nothing was there to move
-            elif center not in live:
-                if request.row is not None:
-                    unreadable[request.row] = f"reading the operators of {request.center.label}: " + \
-                        why.get(center, "not read: the run stopped first")
-            elif (moved := moved_since(request, live[center])) is not None:
-                self.results[_key(request)] = OperatorResult(
-                    request.row, Status.STALE, action=request.describe(), call_center_id=center,
-                    user_id=request.user_id, error=conn.client.redact(
-                        f"not sent: live operators changed since the plan was made: {moved}"))
+            earlier = self._done_before(journal, request) if request.row is None else None
+            if earlier is not None:
+                self.results[_key(request)] = earlier
             else:
                 keep.append(request)
-        self.plan = replace(plan, requests=tuple(keep), unreadable=unreadable)
-        return reads
+        return replace(plan, requests=tuple(keep))
+
+    def _earlier_exact(self, journal: Journal, reads: OperatorReads) -> None:
+        """--resume of --exact-operators: the removals an earlier run finished are not live any more, so
+        the reads do not plan them; their results stand, as a run that never stopped would show them."""
+        planned = {_key(r) for r in self.plan.requests} if self.plan is not None else set()
+        for (center, user), (result, digest) in journal.previous_operators.items():
+            key: Key = ("exact", center, user)
+            if (digest == EXACT_INTENT and center in reads.centers and key not in planned
+                    and Status.of(result.status) in FINAL_STATUSES):
+                self.results[key] = replace(result, row=None)
+
+    async def _guard(self, conn: Connection, run: Any, *, resumed: bool, concurrency: int, progress: QuietProgress,
+                     stop: asyncio.Event) -> OperatorReads:
+        """A saved --diff plan's stale guard (`operator_guard`)."""
+        assert self.plan is not None
+        guarded = None
+        try:
+            guarded = await guard_operators(conn.client, conn.target_label, self.plan, resumed=resumed,
+                                            concurrency=concurrency, progress=progress, stop=stop)
+        finally:
+            if guarded is not None:
+                run.start_times.extend(guarded.reads.started_at)
+        self.plan = guarded.plan
+        for request, moved in guarded.stale:
+            self.results[_key(request)] = OperatorResult(
+                request.row, Status.STALE, action=request.describe(), call_center_id=request.center.id,
+                user_id=request.user_id, error=conn.client.redact(
+                    f"not sent: live operators changed since the plan was made: {moved}"))
+        for request in guarded.done:
+            self.results[_key(request)] = done_result(request)
+            self.sent.add(_key(request))
+            self.done_by_earlier.append(request)
+        return guarded.reads
 
     def _record_unsent(self, reads: OperatorReads | None, redact: Callable[[str], str]) -> None:
         """The rows the plan sends nothing for: blocked, unresolved, unreadable, unchanged."""
@@ -309,16 +323,31 @@ class OperatorWork:
             if key not in self.results:
                 self.results[key] = replace(result, error=f"{result.error}; {note}" if result.error else note)
 
-    def rollback_rows(self, sent_only: bool) -> list[dict[str, Any]]:
-        """The operators rows of the rollback: of every planned change, or only of those sent; an
-        earlier run's first (--resume)."""
-        plan = self.plan
-        this: list[dict[str, Any]] = []
-        if plan is not None and self.diff:
-            requests = [self.resolved.get(_key(r), r) if r.row is not None else r for r in plan.requests]
-            this = rollback_operator_rows(r for r in requests if r.center.id is not None
-                                          and (not sent_only or _key(r) in self.sent))
-        return merge_operator_rollback(self.earlier_rollback, this)
+    def agent_undos(self, sent_only: bool) -> list[AgentUndo]:
+        """The rollback of the changes planned (or only of those sent), each from the agent before (read
+        before anything was sent) to the state its answer left it in; none without a prior read."""
+        if self.plan is None:
+            return []
+        out = []
+        for request in [*self.plan.requests, *self.done_by_earlier]:
+            key = _key(request)
+            resolved = self.resolved.get(key, request)
+            center = resolved.center.id
+            if center is None or (sent_only and key not in self.sent):
+                continue
+            if resolved.diffed:
+                before = resolved.before
+            elif resolved.center.create_row is not None:
+                before = None  # created in this run: it had no operators
+            elif (center, resolved.user_id) in self.before:
+                before = self.before[(center, resolved.user_id)]
+            else:
+                continue  # not read before it was sent (--no-rollback): nothing to undo it by
+            result = self.results.get(key) or self.answered.get(key)
+            undo = agent_undo(resolved, AgentState.of(before), str(result.status) if result is not None else None)
+            if undo is not None:
+                out.append(undo)
+        return out
 
     def result_sheets(self, results: list[OperatorResult]) -> list[tuple[str, Callable[[Any], None]]]:
         """The results workbook's Operators sheet, as (name, writer)."""
@@ -347,16 +376,6 @@ class OperatorWork:
     @staticmethod
     def all_ok(results: list[OperatorResult]) -> bool:
         return all(Status.of(r.status) in OK_STATUSES for r in results)
-
-
-def _only(plan: OperatorPlan, rows: Collection[int]) -> OperatorPlan:
-    """The plan narrowed to `rows` (--only-failed), keeping its --exact-operators removals."""
-    def keep(mapping: Mapping[int, str]) -> dict[int, str]:
-        return {row: why for row, why in mapping.items() if row in rows}
-
-    return replace(plan, requests=tuple(r for r in plan.requests if r.row is None or r.row in rows),
-                   unchanged=keep(plan.unchanged), blocked=keep(plan.blocked), unresolved=keep(plan.unresolved),
-                   unreadable=keep(plan.unreadable))
 
 
 def _resolved(request: OperatorRequest, results: Mapping[int, RowResult]) -> OperatorRequest | str:

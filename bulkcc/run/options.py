@@ -31,7 +31,7 @@ class ApplyOptions:
     resume: bool = False
     restart: bool = False
     diff: bool = False
-    rollback_path: Path | None = None  # with diff: default <results name>-rollback.xlsx
+    rollback_path: Path | None = None  # default <results name>-rollback.xlsx
     # Applying a saved plan: the oldest plan still sent, and the input it must have been made from.
     max_age: timedelta = DEFAULT_MAX_AGE
     input_check: Path | None = None
@@ -45,6 +45,14 @@ class ApplyOptions:
     # A create whose outcome an earlier run did not learn, and that its office still does not list, is
     # sent again (--resend-maybe-created); without it, it stays maybe_created.
     resend_maybe_created: bool = False
+    # No rollback workbook: nothing is read before the first write (but what --diff reads), none is written.
+    no_rollback: bool = False
+    # Applying a rollback workbook (`bulkcc.run.undo`): it writes no rollback of its own.
+    undoing: bool = False
+
+    @property
+    def writes_rollback(self) -> bool:
+        return not (self.no_rollback or self.undoing)
 
     @property
     def target(self) -> Target:

@@ -1,75 +1,137 @@
-"""The rollback workbook of a run: what puts the call centers back as they were.
+"""The rollback workbook a run writes: what puts back everything it changed, and only that.
 
-A --diff run writes the prior value of every field it sends (the `callcenters`
-sheet: PATCH rows) before anything is sent, and narrows it to the rows sent once
-the sending ends; a run that creates call centers lists them on the `created`
-sheet (`bulkcc.workbook.created`), which applying the workbook deletes only with
---allow-delete. The operators sheet's changes of a --diff run are undone by the
-`operators` sheet (`bulkcc.run.operator_phase`: added operators removed, removed
-ones re-added with their role and skill level, skill levels put back). With
---resume an earlier run's rows are kept: its prior values are the true ones, and
-the centers it created are still to be deleted.
+Every run that changes something writes one (unless --no-rollback): before its first write it
+reads the live state of what it will change (with --diff that is the diff's own read; without,
+`read_priors`), and the rollback then holds, per call center, the values before and the values the
+run sets (`bulkcc.plan.undo.FieldUndo`), per agent its state before and the state the run leaves
+(`AgentUndo`, from the operators sheet's part), and, once made, the call centers the run created.
+It is written before the first write and again after the creates; once the sending ends it is
+narrowed to what was sent (each agent as the answer left it). With --resume an earlier run's
+records are kept: the first value before wins, the last value set wins.
+
+Its `rollback` sheet names the run and its journal: the deletes of a rollback are believed only of
+centers that journal shows this run created (`bulkcc.run.undo`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+import contextlib
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bulkcc.plan.diff import merge_rollback, read_rollback, rollback_rows
-from bulkcc.plan.operators import ROLLBACK_CONTEXT
+from bulkcc.errors import RunStopped
+from bulkcc.plan.undo import AgentUndo, FieldUndo, field_undo
 from bulkcc.run.options import ApplyOptions
+
+STALE_TEXT = ("A field or an agent is put back only while it is still as this run left it (the set_by_run and "
+              "agents sheets say how). One that someone changed since is 'stale': left as they set it, and "
+              "counted on the Summary. One already as before the run is 'unchanged'.")
 
 
 @dataclass
 class Rollback:
-    """The rollback workbook of a --diff run: the prior values of the rows sent (and of an earlier run's)."""
+    """The rollback workbook of one run (see the module's docstring)."""
 
     path: Path
-    earlier: list[dict[str, Any]] = field(default_factory=list)  # an earlier run's rows (--resume)
-    priors: dict[int, tuple[int, Mapping[str, Any]]] = field(default_factory=dict)  # row -> (id, prior)
+    options: ApplyOptions
+    run_id: str = ""
+    journal: Path | None = None
+    fields: dict[int, FieldUndo] = field(default_factory=dict)  # by input row, of the requests planned
+    agents: Callable[[bool], list[AgentUndo]] | None = None  # the operators part's (True: only those sent)
+    created: list[dict[str, Any]] = field(default_factory=list)  # this run's and an earlier's (--resume)
+    earlier_fields: dict[int, FieldUndo] = field(default_factory=dict)  # an earlier run's (--resume), by id
+    earlier_agents: dict[tuple[int, int], AgentUndo] = field(default_factory=dict)
     written: bool = False  # by this run (a file it did not write is never removed)
-    # The call centers created (this run's, and with --resume an earlier's): deleted on rollback.
-    created: list[dict[str, Any]] = field(default_factory=list)
-    # The operators sheet's rows (`OperatorWork.rollback_rows`; True: only of the changes sent).
-    operator_rows: Callable[[bool], list[dict[str, Any]]] | None = None
 
     @classmethod
-    def for_run(cls, options: ApplyOptions) -> Rollback:
-        rollback = cls(options.rollback_file())
-        if options.resume and rollback.path.exists():
-            from bulkcc.workbook.created import read_created
-
-            # The first run's prior values are the ones to restore: rows it already changed
-            # are not read again (or read as unchanged), so its rollback rows are kept.
-            rollback.earlier = read_rollback(rollback.path)
-            rollback.created = [{"id": r.id, "name": r.name, "office_id": r.office_id}
-                                for r in read_created(rollback.path)[0]]
+    def for_run(cls, options: ApplyOptions, run_id: str, journal: Path) -> Rollback:
+        rollback = cls(options.rollback_file(), options, run_id, journal)
+        if options.resume and rollback.path.is_file():
+            rollback._keep_earlier()
         return rollback
+
+    def _keep_earlier(self) -> None:
+        """An earlier run's records of these --results (--resume): its values before are the true ones,
+        and the centers it created are still to be deleted on rollback."""
+        from bulkcc.plan.undo_file import read_field_undos, read_rollback_book
+        from bulkcc.workbook.created import read_created
+        from bulkcc.workbook.rollback_book import is_rollback_workbook
+
+        if not is_rollback_workbook(self.path):
+            return  # not one this bulkcc wrote: it is replaced
+        book = read_rollback_book(self.path)
+        self.earlier_fields = read_field_undos(self.path, book)
+        self.earlier_agents = {a.key: a for a in book.agents if a.problem is None}
+        self.created = [{"id": r.id, "name": r.name, "office_id": r.office_id}
+                        for r in read_created(self.path)[0] if r.problem is None]
+
+    def record_fields(self, requests: Iterable[Any], prior: Any) -> None:
+        """The requests about to be sent (`PlannedRequest`s) and the live values before (`Plan.prior`)."""
+        self.fields = {}
+        for request in requests:
+            undo = field_undo(request.id, prior.get(request.row, {}), request.body)
+            if undo is not None:
+                self.fields[request.row] = undo
 
     def add_created(self, entries: list[dict[str, Any]]) -> None:
         known = {entry["id"] for entry in self.created}
         self.created += [entry for entry in entries if entry["id"] not in known]
 
+    def save_before_sending(self) -> None:
+        """Write it before the first write: a run that cannot record how to undo itself sends nothing."""
+        try:
+            self.save()
+        except OSError as exc:
+            raise RunStopped(f"the rollback workbook {self.path} could not be written ({exc.strerror or exc}), so "
+                             "nothing was changed; free some space or pick another --rollback path (or pass "
+                             "--no-rollback), then run again") from None
+
+    def narrow(self, sent_rows: Collection[int]) -> None:
+        """Once sending ends: only what was sent. If that save fails, the one written before stays
+        (atomic saves): it holds these changes and a few more, which applying it finds unchanged."""
+        with contextlib.suppress(OSError):
+            self.save(sent_rows)
+
     def save(self, rows: Collection[int] | None = None) -> Path | None:
         """Write the rollback of `rows` (all planned rows if None); with nothing to roll back, no file."""
-        from bulkcc.workbook.created import add_created_sheet
-        from bulkcc.workbook.template import build_workbook
+        from bulkcc.plan.undo_file import rollback_workbook
         from bulkcc.workbook.xlsx import save_atomic
 
-        this = rollback_rows(prior for row, prior in sorted(self.priors.items()) if rows is None or row in rows)
-        merged = merge_rollback(self.earlier, this) if self.earlier else this
-        operators = self.operator_rows(rows is not None) if self.operator_rows is not None else []
-        if merged or self.created or operators:
+        fields = dict(self.earlier_fields)
+        for row, undo in sorted(self.fields.items()):
+            if rows is None or row in rows:
+                earlier = fields.get(undo.call_center_id)
+                fields[undo.call_center_id] = earlier.merged(undo) if earlier is not None else undo
+        agents = dict(self.earlier_agents)
+        for agent in self.agents(rows is not None) if self.agents is not None else []:
+            before = agents.get(agent.key)
+            agents[agent.key] = before.merged(agent) if before is not None else agent
+        if fields or agents or self.created:
             self.written = True
-            context = [c for c in ROLLBACK_CONTEXT if any(c in cells for cells in operators)]
-            workbook = build_workbook(rows=merged, operator_rows=operators or None, operator_context=context)
-            if self.created:
-                add_created_sheet(workbook, self.created)
-            return save_atomic(workbook, self.path)
+            return save_atomic(rollback_workbook(self.about(), fields.values(), agents.values(), self.created),
+                               self.path)
         if self.written:  # nothing was sent after all
             self.path.unlink(missing_ok=True)
             self.written = False
         return None
+
+    def about(self) -> list[tuple[str, str]]:
+        """The rollback sheet's rows: what this workbook undoes, and how to apply it."""
+        target = self.options.target
+        results = self.path.with_name(f"{self.path.stem}-results.xlsx").name
+        allow = " --allow-delete" if self.created else ""
+        flag = "" if target.flag().startswith("no target") else f" {target.flag()}"
+        return [
+            ("what", f"Undoes the bulkcc run that wrote {self.options.results_path.name}: it puts back the fields "
+                     "and agents that run changed, and (only with --allow-delete) deletes the call centers it "
+                     "created."),
+            ("apply", f"bulkcc apply {self.path.name}{flag} --results {results}{allow}"),
+            ("stale", STALE_TEXT),
+            ("run", self.run_id),
+            ("journal", str(self.journal.resolve()) if self.journal is not None else ""),
+            ("target", target.name),
+            ("written", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
+        ]

@@ -4,8 +4,10 @@ A rollback of a create is a delete, which nothing else in bulkcc sends, so the
 created centers are kept on a sheet of their own (`id, name, office_id`), apart
 from the `callcenters` sheet of PATCH rows: applying the rollback workbook sends
 `DELETE /api/v2/callcenters/{id}` for its rows only with `--allow-delete`
-(`bulkcc.run.deletes`). Reading is strict: a row whose id is not a call center id
-is a Problem on that sheet's cell, and the sheet's rows are never sent then.
+(`bulkcc.run.deletes`). Reading is strict: a row whose id or office_id is not an id is a Problem on that
+sheet's cell, and that row is never deleted (it carries the problem); the other
+rows are deleted only once the run's journal shows that run created them
+(`bulkcc.run.undo`).
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ class CreatedRow:
     """One row of the created sheet: a call center to delete on rollback."""
 
     row: int  # Excel row on the created sheet
-    id: int
+    id: int  # 0: the cell does not read (see `problem`)
     name: str
     office_id: int | None
+    problem: str | None = None  # why this row is never deleted (a cell that does not read, no proof)
 
 
 def add_created_sheet(workbook: Workbook, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -95,19 +98,28 @@ def read_created(path: str | Path) -> tuple[list[CreatedRow], list[Problem]]:
         cell = {name: values[pos] if pos < len(values) else None for name, pos in where.items()}
         if all(is_blank(v) for v in cell.values()):
             continue
-        raw_id = cell.get("id")
-        cc_id = _id(raw_id)
-        if isinstance(raw_id, float) and abs(raw_id) >= ROUNDED_FROM:
-            # Excel keeps 15 digits of a number: a 16-digit id typed as one may be another center's id.
-            problems.append(Problem(number, "id", raw_id, "a number of 16 digits or more: a spreadsheet "
-                                    "keeps only 15 digits of a number, so it may be another call center's id; "
-                                    "format the column as Text and type the id again, or remove the row",
-                                    CREATED_SHEET))
+        name = "" if is_blank(cell.get("name")) else str(cell.get("name"))
+        problem = _cell_problem(number, cell)
+        if problem is not None:
+            problems.append(problem)
+            rows.append(CreatedRow(number, _id(cell.get("id")) or 0, name, _id(cell.get("office_id")),
+                                   f"not deleted: {problem.column} {printable(str(problem.value), 40, quote=True)} "
+                                   f"on row {number} of the {CREATED_SHEET} sheet does not read ({problem.message})"))
             continue
-        if cc_id is None:
-            problems.append(Problem(number, "id", cell.get("id"), "not a call center id (a positive whole number): "
-                                    "fix it or remove the row", CREATED_SHEET))
-            continue
-        office = _id(cell.get("office_id"))
-        rows.append(CreatedRow(number, cc_id, "" if is_blank(cell.get("name")) else str(cell.get("name")), office))
+        rows.append(CreatedRow(number, _id(cell.get("id")) or 0, name, _id(cell.get("office_id"))))
     return rows, problems
+
+
+def _cell_problem(number: int, cell: Mapping[str, Any]) -> Problem | None:
+    """Why a row's id or office_id cannot be believed, or None."""
+    for column in ("id", "office_id"):
+        raw = cell.get(column)
+        if isinstance(raw, float) and abs(raw) >= ROUNDED_FROM:
+            # Excel keeps 15 digits of a number: a 16-digit id typed as one may be another center's id.
+            return Problem(number, column, raw, "a number of 16 digits or more: a spreadsheet keeps only 15 digits "
+                           "of a number, so it may be another call center's (or office's) id; format the column as "
+                           "Text and type the id again, or remove the row", CREATED_SHEET)
+        if _id(raw) is None:
+            return Problem(number, column, raw, "not an id (a positive whole number): fix it or remove the row",
+                           CREATED_SHEET)
+    return None

@@ -1,0 +1,79 @@
+"""The stale guard of a saved --diff plan's operator changes: has an agent moved since the plan was made?
+
+Before `apply PLAN` sends its operator changes, each change's center is read again (and the skill
+level of each operator whose level the plan recorded): a change whose operator is no longer as the
+plan saw it is `stale`, not sent. On --resume an operator already as the change leaves it is the
+change of the run that stopped, whose answer never reached the journal: it counts as done (with the
+status that run would have written), not as stale, and it is in the rollback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+
+from bulkcc.plan.operators import OperatorPlan, OperatorRequest, moved_since
+from bulkcc.plan.undo import AgentState, is_as, left_by
+from bulkcc.run.operators import OperatorReads, read_centers, read_skills
+from bulkcc.run.progress import QuietProgress
+from bulkcc.send.client import ApiClient
+from bulkcc.status import Status
+from bulkcc.workbook.operator_results import OperatorResult
+
+DONE_STATUS = {"add": Status.ADDED, "remove": Status.REMOVED, "skill": Status.UPDATED}
+DONE_NOTE = ("already so when this run resumed: done by the run that stopped, whose answer did not reach the "
+             "journal; not sent again")
+
+
+@dataclass
+class Guarded:
+    """What the guard decided: the plan to send, and the changes it settled (stale, or done on --resume)."""
+
+    plan: OperatorPlan
+    reads: OperatorReads
+    stale: list[tuple[OperatorRequest, str]] = field(default_factory=list)
+    done: list[OperatorRequest] = field(default_factory=list)
+
+
+async def guard_operators(client: ApiClient, label: str, plan: OperatorPlan, *, resumed: bool, concurrency: int,
+                          progress: QuietProgress, stop: asyncio.Event) -> Guarded:
+    """Read the plan's centers again and keep only the changes whose operator is as planned."""
+    reads = OperatorReads()
+    centers = sorted({r.center.id for r in plan.requests if r.center.id is not None})
+    if centers:
+        progress.start(len(centers), label, phase="reading operators")
+        try:
+            await read_centers(client, centers, reads, concurrency=concurrency, stop=stop, progress=progress)
+        finally:
+            progress.close()
+    pairs = [(r.center.id, r.user_id) for r in plan.requests if r.center.id in reads.centers
+             and r.user_id in reads.centers[r.center.id].operators
+             and ((r.before is not None and r.before.skill_level is not None) or (resumed and r.kind != "remove"))]
+    if pairs and not stop.is_set():
+        await read_skills(client, list(dict.fromkeys(pairs)), reads, concurrency=concurrency, stop=stop)
+    live, why = reads.readable(), reads.unreadable()
+    guarded = Guarded(plan, reads)
+    keep, unreadable = [], dict(plan.unreadable)
+    for request in plan.requests:
+        center = request.center.id
+        if center is None:
+            keep.append(request)  # created in this run: nothing was there to move
+        elif center not in live:
+            if request.row is not None:
+                unreadable[request.row] = f"reading the operators of {request.center.label}: " + \
+                    why.get(center, "not read: the run stopped first")
+        elif (moved := moved_since(request, live[center])) is None:
+            keep.append(request)
+        elif resumed and is_as(left_by(request, AgentState.of(request.before)),
+                               live[center].operators.get(request.user_id)):
+            guarded.done.append(request)
+        else:
+            guarded.stale.append((request, moved))
+    guarded.plan = replace(plan, requests=tuple(keep), unreadable=unreadable)
+    return guarded
+
+
+def done_result(request: OperatorRequest) -> OperatorResult:
+    """The result of a change the run that stopped made (see the module's docstring)."""
+    return OperatorResult(request.row, DONE_STATUS[request.kind], attempts=0, error=DONE_NOTE,
+                          action=request.describe(), call_center_id=request.center.id, user_id=request.user_id)

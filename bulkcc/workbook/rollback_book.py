@@ -1,0 +1,136 @@
+"""The rollback workbook's own sheets, as cells: what a run set, its agents, and what the rollback is.
+
+A rollback workbook (`bulkcc.plan.undo_file` makes and reads it) is an input workbook whose
+`callcenters` sheet holds the values to put back, plus:
+
+- `set_by_run`: the same layout, holding the values the run set: a field is put back only while it
+  still holds the value there (the stale guard);
+- `agents`: one row per agent the run changed: its state before the run (put back) and the state
+  the run left it in (the guard);
+- `created`: the call centers the run created (`bulkcc.workbook.created`);
+- `rollback`: what this workbook is (its format in A1, the run, the journal that proves what the run
+  created, the target, how to apply it). Its presence makes `apply` apply the workbook as a rollback.
+
+This module writes and reads those sheets as plain cells; the values they stand for are the plan
+layer's (`bulkcc.plan.undo`).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment
+
+from bulkcc.errors import InputError
+from bulkcc.values import is_blank, printable
+from bulkcc.workbook.layout import XLSX_SUFFIXES
+from bulkcc.workbook.xlsx import set_cell, style_header, write_row
+
+FORMAT = "bulkcc-rollback/1"
+ROLLBACK_SHEET = "rollback"
+SET_SHEET = "set_by_run"
+AGENTS_SHEET = "agents"
+AGENT_COLUMNS = ("call_center_id", "user_id", "was_operator", "role", "skill_level",
+                 "run_left_operator", "run_left_role", "run_left_skill_level", "undo")
+AGENT_IDS = ("call_center_id", "user_id")
+SET_NOTE = ("The values this run set. Applying the rollback puts a field back (the callcenters sheet) only while "
+            "its live value is still the one here; one changed since is left as it is and reported stale.")
+AGENTS_NOTE = ("Each agent this run changed: was_operator, role and skill_level are how it was before the run "
+               "(put back), run_left_* how the run left it. Applying the rollback changes an agent only while "
+               "it is still as the run left it (else: stale, left alone). Remove a row to keep that change.")
+
+
+def add_about_sheet(workbook: Workbook, about: Sequence[tuple[str, str]]) -> None:
+    """The `rollback` sheet: the format in A1:B1, then one (key, value) per row."""
+    sheet = workbook.create_sheet(ROLLBACK_SHEET, 0)
+    write_row(sheet, 1, ("format", FORMAT))
+    for number, (key, value) in enumerate(about, start=2):
+        write_row(sheet, number, (key, value))
+        sheet.cell(row=number, column=2).alignment = Alignment(wrap_text=True, vertical="top")
+    style_header(sheet, 2, freeze=None, widths=(14, 110))
+
+
+def add_agents_sheet(workbook: Workbook, rows: Sequence[Mapping[str, Any]]) -> None:
+    """The `agents` sheet (ids as text: Excel keeps only 15 digits of a number)."""
+    sheet = workbook.create_sheet(AGENTS_SHEET)
+    write_row(sheet, 1, AGENT_COLUMNS)
+    sheet.cell(row=1, column=1).comment = Comment(AGENTS_NOTE, "bulkcc")
+    for number, row in enumerate(rows, start=2):
+        for column, name in enumerate(AGENT_COLUMNS, start=1):
+            value = row.get(name)
+            cell = set_cell(sheet.cell(row=number, column=column),
+                            str(value) if name in AGENT_IDS and value is not None else value)
+            if name in AGENT_IDS:
+                cell.number_format = "@"
+    style_header(sheet, len(AGENT_COLUMNS), widths=(22, 22, 13, 12, 11, 17, 14, 19, 90))
+
+
+def is_rollback_workbook(path: str | Path) -> bool:
+    """Whether `path` is a workbook with a `rollback` sheet (read from the zip's index, not the cells)."""
+    from bulkcc.workbook.sheetxml import locate_sheet
+
+    path = Path(path)
+    if path.suffix.lower() not in XLSX_SUFFIXES or not path.is_file():
+        return False
+    try:
+        with zipfile.ZipFile(path) as zf:
+            member, _ = locate_sheet(zf, ROLLBACK_SHEET)
+    except Exception:  # not a zip, a damaged one: the reader says what is wrong with it
+        return False
+    return member is not None
+
+
+def _sheet_cells(path: Path, name: str) -> list[list[Any]] | None:
+    from bulkcc.workbook.reader import read_xlsx_rows
+
+    try:
+        read = read_xlsx_rows(path, lambda names: name if name in names else None)
+    except InputError as exc:
+        raise InputError(f"cannot read the {name} sheet of {printable(path.name)}: {exc}") from exc
+    return None if read is None else [list(row) for row in read[1]]
+
+
+def read_about(path: str | Path) -> dict[str, str]:
+    """The `rollback` sheet as key -> value; InputError unless its A1:B1 says the format bulkcc writes."""
+    path = Path(path)
+    cells = _sheet_cells(path, ROLLBACK_SHEET) or []
+    first = [str(v).strip() if not is_blank(v) else "" for v in (cells[0] if cells else [])[:2]]
+    if first != ["format", FORMAT]:
+        raise InputError(f"{printable(path.name)}: its {ROLLBACK_SHEET} sheet does not start with "
+                         f"'format | {FORMAT}', so it is not a rollback workbook bulkcc wrote (or it was edited): "
+                         "rename that sheet to apply the workbook as an ordinary one")
+    about = {}
+    for row in cells[1:]:
+        if len(row) >= 2 and not is_blank(row[0]):
+            about[str(row[0]).strip()] = "" if is_blank(row[1]) else str(row[1])
+    return about
+
+
+def read_agent_cells(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
+    """Each filled row of the `agents` sheet as (Excel row, cells by column name); [] without one."""
+    cells = _sheet_cells(Path(path), AGENTS_SHEET)
+    if not cells:
+        return []
+    header = [str(h).strip() if not is_blank(h) else "" for h in cells[0]]
+    out = []
+    for number, values in enumerate(cells[1:], start=2):
+        row = {name: values[i] for i, name in enumerate(header) if name in AGENT_COLUMNS and i < len(values)}
+        if any(not is_blank(v) for v in row.values()):
+            out.append((number, row))
+    return out
+
+
+def read_set_rows(path: str | Path) -> tuple[str, Any, Any, bool] | None:
+    """The `set_by_run` sheet as the reader gives any data sheet (name, cells, scan, hidden), or None."""
+    from bulkcc.workbook.reader import read_xlsx_rows
+
+    path = Path(path)
+    try:
+        return read_xlsx_rows(path, lambda names: SET_SHEET if SET_SHEET in names else None)
+    except InputError as exc:
+        raise InputError(f"cannot read the {SET_SHEET} sheet of {printable(path.name)}: {exc}") from exc
