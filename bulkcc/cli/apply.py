@@ -50,9 +50,11 @@ RESEND_LINE = ("--resend-maybe-created: each create whose outcome an earlier run
 
 
 def describe_plan(the_plan, target, *, saved=None, diff: bool = False, allow_delete: bool = False,
-                  exact: bool = False, resend: bool = False) -> list[str]:
+                  exact: bool = False, resend: bool = False, rollback: bool = True,
+                  undoing: dict | None = None) -> list[str]:
     """What the confirmation shows: where it goes, the creates (and a rollback's deletes) apart, then per
-    field how many call centers the updates change."""
+    field how many call centers the updates change, what is read before the first write (`rollback`: the
+    run writes one), and for a rollback workbook (`undoing`: its rollback sheet) what it puts back."""
     counts = the_plan.summary()
     source = ""
     if saved is not None:
@@ -82,10 +84,16 @@ def describe_plan(the_plan, target, *, saved=None, diff: bool = False, allow_del
     unchanged = f"{len(the_plan.unchanged)} unchanged, " if the_plan.diffed else ""
     lines.append(f"({counts['skipped']} rows with nothing to change, {unchanged}{counts['invalid']} invalid rows "
                  "not sent.)")
-    from bulkcc.cli.operator_output import operator_confirmation_lines
+    from bulkcc.cli.operator_output import operator_confirmation_lines, operator_plan_of
+    from bulkcc.cli.rollback_output import read_lines, rollback_confirmation_lines
 
-    return lines + operator_confirmation_lines(the_plan, diff=diff, exact=exact,
-                                               saved=saved.operators if saved is not None else None)
+    if undoing is not None:
+        return lines + rollback_confirmation_lines(the_plan, undoing)
+    lines += operator_confirmation_lines(the_plan, diff=diff, exact=exact,
+                                         saved=saved.operators if saved is not None else None)
+    operator_plan = saved.operators if saved is not None else operator_plan_of(the_plan)
+    return lines + read_lines(the_plan, operator_plan, diff=diff, rollback=rollback,
+                              guard=saved is not None and saved.diff)
 
 
 def _confirm_removals(yes: bool, target):
@@ -108,7 +116,7 @@ def _confirm_removals(yes: bool, target):
 
 
 def _confirm_with_user(yes: bool, *, saved=None, diff: bool = False, allow_delete: bool = False,
-                       exact: bool = False, resend: bool = False):
+                       exact: bool = False, resend: bool = False, rollback: bool = True, undoing: dict | None = None):
     """Ask before sending to anything but loopback; refuse without a terminal unless --yes.
 
     The sheet's warnings (hidden rows, columns or sheet holding values) are shown
@@ -120,7 +128,7 @@ def _confirm_with_user(yes: bool, *, saved=None, diff: bool = False, allow_delet
         if target.is_loopback or yes:
             return True
         lines = describe_plan(the_plan, target, saved=saved, diff=diff, allow_delete=allow_delete, exact=exact,
-                              resend=resend)
+                              resend=resend, rollback=rollback, undoing=undoing)
         if not sys.stdin.isatty():
             out.print("\n".join(lines[1:]), markup=False)
             raise UsageError(lines[0] + " No terminal to confirm on: pass --yes to send")
@@ -209,11 +217,14 @@ def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, 
             saved = read_plan_file(input_path)
             out.print(f"Applying the plan {plan_line(saved)}", markup=False)
             outcome = apply_plan(saved, options, progress=make_progress(quiet, err_stream),
-                                 confirm=_confirm_with_user(yes, saved=saved, resend=resend_maybe_created))
+                                 confirm=_confirm_with_user(yes, saved=saved, resend=resend_maybe_created,
+                                                            rollback=not no_rollback))
         else:
+            undoing = _rollback_about(input_path)
             outcome = run_apply(input_path, options, progress=make_progress(quiet, err_stream),
                                 confirm=_confirm_with_user(yes, diff=diff, allow_delete=allow_delete,
-                                                           exact=exact_operators, resend=resend_maybe_created),
+                                                           exact=exact_operators, resend=resend_maybe_created,
+                                                           rollback=not no_rollback, undoing=undoing),
                                 confirm_removals=_confirm_removals(yes, connection.target))
     except InvalidRowsError as exc:
         from bulkcc.validate import render_text
@@ -221,11 +232,30 @@ def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, 
         render_text(exc.validation, out)
         err.print(f"error: {exc}", markup=False)
         sys.exit(exc.exit_code)
-    _render_outcome(outcome, results_path)
+    _render_outcome(outcome, results_path, rollback=not is_plan_file(input_path) and
+                    _rollback_about(input_path) is not None)
     sys.exit(outcome.exit_code)
 
 
-def _render_outcome(outcome, results_path: Path) -> None:
+def _undo_command(path: Path) -> str:
+    """How to apply the rollback workbook just written, as its rollback sheet says."""
+    from bulkcc.errors import InputError
+    from bulkcc.workbook.rollback_book import read_about
+
+    try:
+        return read_about(path).get("apply") or f"bulkcc apply {path}"
+    except InputError:
+        return f"bulkcc apply {path}"
+
+
+def _rollback_about(input_path: Path) -> dict | None:
+    """A rollback workbook's rollback sheet (what it undoes), or None for any other input."""
+    from bulkcc.workbook.rollback_book import is_rollback_workbook, read_about
+
+    return read_about(input_path) if is_rollback_workbook(input_path) else None
+
+
+def _render_outcome(outcome, results_path: Path, rollback: bool = False) -> None:
     from collections import Counter
 
     from bulkcc.values import counted
@@ -238,19 +268,19 @@ def _render_outcome(outcome, results_path: Path) -> None:
 
     for line in operator_outcome_lines(outcome.operator_results, MAX_SHOWN_ROWS, results_path):
         out.print(visible(line), markup=False)
-    stale = [r for r in outcome.results if r.status == "stale"]
-    for result in stale[:MAX_SHOWN_ROWS]:
-        out.print(f"row {result.row} (id {result.id}): stale, {result.error}", markup=False)
-    if len(stale) > MAX_SHOWN_ROWS:
-        out.print(f"… and {len(stale) - MAX_SHOWN_ROWS} more stale rows (see {results_path})", markup=False)
-    if stale:
-        out.print("Stale rows were not sent: make a new plan (`bulkcc plan INPUT --diff --out PLAN.json`) to see "
-                  "and review their live values", markup=False)
+    from bulkcc.cli.rollback_output import stale_lines
+
+    for line in stale_lines(outcome.results, outcome.operator_results, results_path, rollback=rollback):
+        out.print(visible(line), markup=False)
     _maybe_created_lines(outcome)
     if outcome.deletes:
         deleted = Counter(r.status for r in outcome.deletes)
         out.print(f"created sheet: {len(outcome.deletes)} call centers: "
                   + ", ".join(f"{n} {status}" for status, n in sorted(deleted.items())), markup=False)
+        refused = [r for r in outcome.deletes if r.error and "--allow-delete" not in r.error and
+                   r.status not in ("deleted", "unchanged")]
+        for result in refused[:MAX_SHOWN_ROWS]:
+            out.print(visible(f"created sheet row {result.row}: {result.status}, {result.error}"), markup=False)
         if any(r.error and "--allow-delete" in r.error for r in outcome.deletes):
             out.print("The call centers of the created sheet were not deleted: to delete them, run the same "
                       "command with --allow-delete", markup=False)
@@ -266,7 +296,7 @@ def _render_outcome(outcome, results_path: Path) -> None:
     for path in outcome.extra_files:
         deleting = (f"; its created sheet lists the {counted(created, 'call center')} this run created, deleted "
                     "only with --allow-delete" if created else "")
-        out.print(f"wrote {path} (apply it to undo this run's changes{deleting})", markup=False)
+        out.print(f"wrote {path} (it undoes this run's changes{deleting}): {_undo_command(path)}", markup=False)
     if outcome.summary.simulator:
         out.print("That was the simulator: nothing real was changed.", markup=False)
 

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import click
 
-from bulkcc.cli.options import connection_options, err, err_stream, handles_errors, out, out_stream, target_options
+from bulkcc.cli.options import (
+    connection_options,
+    err,
+    err_stream,
+    handles_errors,
+    out,
+    out_stream,
+    target_options,
+    visible,
+)
 from bulkcc.cli.plan_output import write_requests
 from bulkcc.errors import EXIT_INVALID, EXIT_OK, UsageError
 from bulkcc.values import printable
@@ -135,6 +144,7 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | 
               f"{counts['invalid']} invalid rows (never sent){blocked}", markup=False)
     if operator_plan is not None:
         out.print(f"operators: {operator_plan.summary_text()}", markup=False)
+    _print_reads(input_path, the_plan, operator_plan, diff)
     if json_path:
         try:
             write_plan_jsonl([*the_plan.creates, *the_plan.requests], json_path)
@@ -188,6 +198,24 @@ def _print_live(the_plan) -> None:
         rows = [r.row for r in the_plan.unchanged]
         shown = ", ".join(map(str, rows[:20])) + (" …" if len(rows) > 20 else "")
         out.print(f"{len(rows)} rows unchanged (live state already matches), not sent: rows {shown}", markup=False)
+
+
+def _print_reads(input_path: Path, the_plan, operator_plan, diff: bool) -> None:
+    """What `apply` will read before its first write (a rollback workbook: what it puts back)."""
+    from bulkcc.cli.rollback_output import read_lines, rollback_confirmation_lines
+    from bulkcc.workbook.rollback_book import is_rollback_workbook, read_about
+
+    if is_rollback_workbook(input_path):
+        from dataclasses import replace
+
+        from bulkcc.plan.undo_file import read_agents
+
+        undo = replace(the_plan, agents=tuple(read_agents(input_path)))
+        lines = rollback_confirmation_lines(undo, read_about(input_path))
+    else:
+        lines = read_lines(the_plan, operator_plan, diff=diff, rollback=True, who="apply")
+    for line in lines:
+        out.print(visible(line), markup=False)
 
 
 def _check_plan_outputs(input_path: Path, *outputs: Path | None) -> None:

@@ -58,3 +58,12 @@ def stale_fields(plan: Plan, request: PlannedRequest, live: Mapping[str, Any]) -
         lines += [f"routing_options is sent whole and would lose {reason}" for reason in
                   routing_blockers(live, routing, routing)]
     return lines
+
+
+def already_as_sent(request: PlannedRequest, live: Mapping[str, Any]) -> bool:
+    """Whether the live call center already shows every field `request` sets, as it sets it (a resumed run's
+    own change, made by the run that stopped)."""
+    from bulkcc.plan.diff import same_value
+
+    now = values_from_callcenter(live)
+    return all(same_value(now.get(path), value) for path, value in values_from_callcenter(request.body).items())

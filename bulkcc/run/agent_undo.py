@@ -136,7 +136,7 @@ class AgentUndoWork:
             run.start_times.extend(started_at)
             then[result.row or 0] = result
 
-        progress.start(len(self.verdicts), conn.target_label, phase="agents")
+        progress.start(len(self.verdicts), conn.target_label, phase="operators")
         try:
             await send_requests(conn.client, [v.steps[0] for v in self.verdicts.values()], on_first,
                                 concurrency=concurrency, stop=stop)

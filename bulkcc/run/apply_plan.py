@@ -20,7 +20,7 @@ from functools import partial
 from bulkcc.errors import InputError, UsageError
 from bulkcc.plan import Plan
 from bulkcc.plan.planfile import SavedPlan
-from bulkcc.plan.stale import stale_fields
+from bulkcc.plan.stale import already_as_sent, stale_fields
 from bulkcc.run.execute import Run, Source, execute, redacted
 from bulkcc.run.journal import Opener
 from bulkcc.run.live import LiveState, prior_phase, read_live
@@ -129,7 +129,12 @@ async def _guard_phase(conn: Connection, plan: Plan, options: ApplyOptions, run:
         if live is None:
             continue  # not readable (recorded), or never read: the run stopped first
         moved = stale_fields(plan, request, live)
-        if moved:
+        if moved and options.resume and already_as_sent(request, live):
+            # The run that stopped made this change, but its answer never reached the journal: sent again
+            # (a PATCH of the same body changes nothing), so the results say what a run that never stopped
+            # would have said, and the rollback (from the plan's values before) covers it.
+            to_send.append(request)
+        elif moved:
             run.results[request.row] = redacted(RowResult(
                 row=request.row, id=request.id, status=Status.STALE, changes=plan.changes_text(request.row),
                 error="not sent: live state changed since the plan was made: " + "; ".join(moved)),

@@ -191,6 +191,7 @@ class Journal:
                  earlier: JournalState | None = None, run_id: str = ""):
         self.path = path
         self.run_id = run_id
+        self.resumed = earlier is not None  # continues an earlier run's journal (--resume)
         self._handle = handle
         self.previous = previous  # call center id -> (result, body hash) from earlier runs
         # Earlier runs' creates (by office and name) and their open intents (--resume only).

@@ -159,7 +159,7 @@ class OperatorWork:
         rows = self.input.rows if self.exact else tuple(self._rows(to_plan))
         redact = conn.client.redact
         reads: OperatorReads | None = None
-        resumed = bool(journal.previous_operators)
+        resumed = journal.resumed
         if self.plan is not None:  # a saved plan's: sent as saved, less (--diff) what went stale since
             self.plan = self._without_done(self.plan.only(to_plan), journal)
             if self.plan.diffed:

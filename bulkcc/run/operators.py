@@ -258,6 +258,10 @@ def verify(request: OperatorRequest, answer: Any) -> str | None:
     if answer_id(got) != request.user_id:
         return f"its answer is user {shown(got)}, not {request.user_id}" if got is not None else \
             "its answer names no user"
+    role = request.body.get("role")
+    answered = _role_in(answer, request.center.id) if request.kind == ADD and request.center.id else None
+    if role is not None and answered is not None and answered != role:
+        return f"its answer shows user {request.user_id} as {shown(answered)} in that call center, not {role}"
     return None
 
 
