@@ -11,7 +11,8 @@ the check that an answer shows what was sent (`compare`), the saved plan file
 plan (`stale`), the data of the review workbook (`review`), and the operator
 changes of the operators sheet as values (`operator_changes`), planned purely
 from its rows and the live operators (`operators`), in the saved plan
-(`operator_planfile`). May import
+(`operator_planfile`), and the rollback of a run as a value (`undo`: what it
+puts back and when something is stale) and as a workbook (`undo_file`). May import
 `validate`, `workbook`, and the bottom layer (`fields`, `errors`, `values`,
 `status`); never `send`, `run` or `sim`.
 """

@@ -28,12 +28,15 @@ from bulkcc.validate.cells import CellError, parse_bool, parse_identifier, parse
 from bulkcc.validate.frame import parse_frame
 from bulkcc.values import is_blank
 from bulkcc.workbook.created import add_created_sheet
+from bulkcc.workbook.layout import DATA_SHEET
 from bulkcc.workbook.rollback_book import (
     AGENTS_SHEET,
+    PUT_BACK_NOTE,
     SET_NOTE,
     SET_SHEET,
     add_about_sheet,
     add_agents_sheet,
+    add_values_sheet,
     read_about,
     read_agent_cells,
     read_set_rows,
@@ -43,21 +46,20 @@ from bulkcc.workbook.rollback_book import (
 def rollback_workbook(about: Sequence[tuple[str, str]], fields: Iterable[FieldUndo], agents: Iterable[AgentUndo],
                       created: Sequence[Mapping[str, Any]]) -> Workbook:
     """The rollback workbook of these records (see the module's docstring)."""
-    from openpyxl.comments import Comment
-
-    from bulkcc.workbook.template import build_workbook, write_data_sheet
+    from bulkcc.workbook.xlsx import active_sheet
 
     fields = sorted(fields, key=lambda f: f.call_center_id)
-    workbook = build_workbook(rows=rollback_rows((f.call_center_id, f.before) for f in fields))
-    left = workbook.create_sheet(SET_SHEET, 1)
-    write_data_sheet(left, rollback_rows((f.call_center_id, f.left) for f in fields), ())
-    left.cell(row=1, column=1).comment = Comment(SET_NOTE, "bulkcc")
+    workbook = Workbook()
+    workbook.remove(active_sheet(workbook))
+    add_about_sheet(workbook, about)
+    add_values_sheet(workbook, DATA_SHEET, rollback_rows((f.call_center_id, f.before) for f in fields),
+                     PUT_BACK_NOTE)
+    add_values_sheet(workbook, SET_SHEET, rollback_rows((f.call_center_id, f.left) for f in fields), SET_NOTE)
     agent_list = sorted(agents, key=lambda a: a.key)
     if agent_list:
         add_agents_sheet(workbook, [agent_cells(a) for a in agent_list])
     if created:
         add_created_sheet(workbook, created)
-    add_about_sheet(workbook, about)
     return workbook
 
 

@@ -8,7 +8,9 @@ journal holds the same call center updated with the same row body (the whole
 body, before any --diff): a row edited since is sent again. A line cut short
 by `kill -9` or a full disk is ignored (that row is simply re-sent).
 
-Lines are a header per run (`{"journal": FORMAT, ...}`), a result per row
+Lines are a header per run (`{"journal": FORMAT, "run": id, ...}`: the id is
+the first run's, kept by --resume; a rollback names it, and its deletes believe
+only a journal of that run), a result per row
 (`{"result": ..., "body": hash}`), a result per operator change (`{"operator":
 ..., "body": hash}`, keyed by call center and user: `bulkcc.run.operator_phase`),
 and, once a run has gone through every row

@@ -99,6 +99,12 @@ async def _read_pages(client: ApiClient, missing: dict[int, PlannedRequest], sta
             return  # a listing that cannot be trusted: the rows left are read one by one
 
 
+async def read_each(client: ApiClient, requests: Sequence[PlannedRequest], state: LiveState,
+                    progress: QuietProgress, concurrency: int, stop: asyncio.Event) -> None:
+    """Each request's call center by its own GET (never a listing page), into `state`."""
+    await _read_each(client, requests, state, progress, concurrency, stop)
+
+
 async def _read_each(client: ApiClient, requests: Sequence[PlannedRequest], state: LiveState,
                      progress: QuietProgress, concurrency: int, stop: asyncio.Event) -> None:
     def on_result(request: PlannedRequest, result: ApiResult) -> None:

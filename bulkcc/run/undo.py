@@ -30,13 +30,13 @@ from bulkcc.plan import Plan, PlannedRequest, make_plan
 from bulkcc.plan.diff import same_value
 from bulkcc.plan.payload import NOT_PATCHED, field_order, values_from_callcenter
 from bulkcc.plan.plans import Change
-from bulkcc.plan.undo import undo_fields
+from bulkcc.plan.undo import FieldVerdict, undo_fields
 from bulkcc.plan.undo_file import RollbackBook, read_rollback_book
 from bulkcc.run.agent_undo import AgentUndoWork
 from bulkcc.run.deletes import journal_of, prove_created
 from bulkcc.run.execute import Run, Source, execute
 from bulkcc.run.journal import Opener
-from bulkcc.run.live import LiveState, read_live
+from bulkcc.run.live import FEW_ROWS, LiveState, read_each, read_live
 from bulkcc.run.options import ApplyOptions, ApplyOutcome
 from bulkcc.run.outputs import locked_run
 from bulkcc.run.progress import QuietProgress
@@ -76,15 +76,29 @@ async def _guard_phase(conn: Connection, plan: Plan, book: RollbackBook, options
     finally:
         run.record_read_failures(state, plan.requests, conn.client.redact)
         progress.close()
+    verdicts = {r.row: _verdict(plan, book, r, state) for r in plan.requests if r.row in state.callcenters}
+    # A listing may show a change a few seconds late: a row it shows as already put back, or as changed
+    # since, is read again by its own GET before it is left alone.
+    again = [r for r in plan.requests if len(plan.requests) > FEW_ROWS and r.row in verdicts
+             and (verdicts[r.row].already or verdicts[r.row].stale or verdicts[r.row].cannot)]
+    if again and not stop.is_set():
+        for request in again:  # decided by the GET alone: one that fails leaves the row unread
+            del state.callcenters[request.row], verdicts[request.row]
+        progress.start(len(again), conn.target_label, phase="reading")
+        try:
+            await read_each(conn.client, again, state, progress, options.connection.pool_size, stop)
+        finally:
+            progress.close()
+        verdicts.update({r.row: _verdict(plan, book, r, state) for r in again if r.row in state.callcenters})
+        run.record_read_failures(state, plan.requests, conn.client.redact)
     to_send: list[PlannedRequest] = []
     notes: dict[int, tuple[str, str]] = {}
     changes: dict[int, list[Change]] = {}
     for request in plan.requests:
         live = state.callcenters.get(request.row)
-        if live is None:
+        if live is None or request.row not in verdicts:
             continue  # not readable (recorded), or never read: the run stopped first
-        restore = {p: v for p, v in plan.values[request.row].items() if p not in NOT_PATCHED}
-        verdict = undo_fields(restore, book.left.get(request.id), live)
+        verdict = verdicts[request.row]
         now = values_from_callcenter(live)
         changes[request.row] = [Change(p, now.get(p), verdict.put_back[p]) for p in
                                 sorted(verdict.put_back, key=field_order) if not same_value(now.get(p),
@@ -100,6 +114,11 @@ async def _guard_phase(conn: Connection, plan: Plan, book: RollbackBook, options
                                                  status=status if note else Status.UNCHANGED,
                                                  error=conn.client.redact(note) if note else None)
     return replace(plan, requests=to_send, notes=notes, changes=changes, diffed=True)
+
+
+def _verdict(plan: Plan, book: RollbackBook, request: PlannedRequest, state: LiveState) -> FieldVerdict:
+    restore = {p: v for p, v in plan.values[request.row].items() if p not in NOT_PATCHED}
+    return undo_fields(restore, book.left.get(request.id), state.callcenters[request.row])
 
 
 def _agents_frame(path: Path) -> Any:

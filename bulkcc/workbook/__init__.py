@@ -8,7 +8,7 @@ hidden on screen; `grid`: a sheet's cells as one matrix, blanks found column-wis
 `opsheet`: the operators sheet, through the same reader), safe xlsx writing (`xlsx`: text stays text,
 atomic saves), the template and export format (`template`), the results
 workbook (`results`, and its Operators sheet: `operator_results`), a rollback's
-created sheet (`created`), the review workbook of a plan (`review`) and the
+created sheet (`created`) and its other sheets (`rollback_book`), the review workbook of a plan (`review`) and the
 generated column docs (`docs`). May import only
 the field tables (`fields`, `operator_fields`) and the bottom layer (`errors`,
 `values`, `status`).

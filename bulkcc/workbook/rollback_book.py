@@ -17,6 +17,7 @@ layer's (`bulkcc.plan.undo`).
 
 from __future__ import annotations
 
+import math
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,11 +26,13 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment
+from openpyxl.utils import get_column_letter
 
 from bulkcc.errors import InputError
+from bulkcc.fields import FIELDS, FIELDS_BY_PATH
 from bulkcc.values import is_blank, printable
 from bulkcc.workbook.layout import XLSX_SUFFIXES
-from bulkcc.workbook.xlsx import set_cell, style_header, write_row
+from bulkcc.workbook.xlsx import set_cell, style_header, wrap_column, write_row
 
 FORMAT = "bulkcc-rollback/1"
 ROLLBACK_SHEET = "rollback"
@@ -38,6 +41,9 @@ AGENTS_SHEET = "agents"
 AGENT_COLUMNS = ("call_center_id", "user_id", "was_operator", "role", "skill_level",
                  "run_left_operator", "run_left_role", "run_left_skill_level", "undo")
 AGENT_IDS = ("call_center_id", "user_id")
+ABOUT_LINE = 95  # characters of the rollback sheet's value column on one line (its width is 110)
+PUT_BACK_NOTE = ("The values before the run: applying this workbook puts each back, only while its live value is "
+                 "still the one the run set (the set_by_run sheet). Remove a row to keep that call center as it is.")
 SET_NOTE = ("The values this run set. Applying the rollback puts a field back (the callcenters sheet) only while "
             "its live value is still the one here; one changed since is left as it is and reported stale.")
 AGENTS_NOTE = ("Each agent this run changed: was_operator, role and skill_level are how it was before the run "
@@ -45,13 +51,41 @@ AGENTS_NOTE = ("Each agent this run changed: was_operator, role and skill_level 
                "it is still as the run left it (else: stale, left alone). Remove a row to keep that change.")
 
 
+def add_values_sheet(workbook: Workbook, name: str, rows: Sequence[Mapping[str, Any]], note: str) -> None:
+    """A sheet of call centers' values (`callcenters`, `set_by_run`): `id` and only the columns some row
+    fills, in the field table's order (a rollback touches a few fields: it reads and prints whole), ids
+    and numbers Excel would round as text."""
+    used = {column for row in rows for column, value in row.items() if value is not None}
+    header = ["id"] + [f.path for f in FIELDS if f.path in used and f.path != "id"]
+    sheet = workbook.create_sheet(name)
+    write_row(sheet, 1, header)
+    sheet.cell(row=1, column=1).comment = Comment(note, "bulkcc")
+    for number, row in enumerate(rows, start=2):
+        write_row(sheet, number, [_cell(column, row.get(column)) for column in header])
+    for column, path in enumerate(header, start=1):
+        field = FIELDS_BY_PATH[path]
+        if field.is_identifier:
+            sheet.column_dimensions[get_column_letter(column)].number_format = "@"
+    style_header(sheet, len(header), freeze="B2",
+                 widths=[22 if FIELDS_BY_PATH[p].is_identifier else max(len(p) + 4, 12) for p in header])
+
+
+def _cell(column: str, value: Any) -> Any:
+    field = FIELDS_BY_PATH[column]
+    if isinstance(value, int) and not isinstance(value, bool) and (field.is_identifier or abs(value) >= 10**15):
+        return str(value)
+    return value
+
+
 def add_about_sheet(workbook: Workbook, about: Sequence[tuple[str, str]]) -> None:
     """The `rollback` sheet: the format in A1:B1, then one (key, value) per row."""
-    sheet = workbook.create_sheet(ROLLBACK_SHEET, 0)
+    sheet = workbook.create_sheet(ROLLBACK_SHEET, 0)  # first: what this workbook is, and how to apply it
     write_row(sheet, 1, ("format", FORMAT))
     for number, (key, value) in enumerate(about, start=2):
         write_row(sheet, number, (key, value))
+        sheet.cell(row=number, column=1).alignment = Alignment(vertical="top")
         sheet.cell(row=number, column=2).alignment = Alignment(wrap_text=True, vertical="top")
+        sheet.row_dimensions[number].height = 15 * max(1, math.ceil(len(value) / ABOUT_LINE))
     style_header(sheet, 2, freeze=None, widths=(14, 110))
 
 
@@ -63,11 +97,14 @@ def add_agents_sheet(workbook: Workbook, rows: Sequence[Mapping[str, Any]]) -> N
     for number, row in enumerate(rows, start=2):
         for column, name in enumerate(AGENT_COLUMNS, start=1):
             value = row.get(name)
+            if isinstance(value, bool):  # as words: a spreadsheet may show a boolean cell as 1 or 0
+                value = "TRUE" if value else "FALSE"
             cell = set_cell(sheet.cell(row=number, column=column),
                             str(value) if name in AGENT_IDS and value is not None else value)
             if name in AGENT_IDS:
                 cell.number_format = "@"
-    style_header(sheet, len(AGENT_COLUMNS), widths=(22, 22, 13, 12, 11, 17, 14, 19, 90))
+    style_header(sheet, len(AGENT_COLUMNS), widths=(22, 22, 13, 12, 11, 17, 14, 19, 70))
+    wrap_column(sheet, len(AGENT_COLUMNS))
 
 
 def is_rollback_workbook(path: str | Path) -> bool:

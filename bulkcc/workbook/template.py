@@ -242,7 +242,7 @@ def _data_column_width(name: str, fields: Mapping[str, Field] = FIELDS_BY_PATH) 
     return max(len(name) + 4, floor)
 
 
-def write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], context_columns: Sequence[str],
+def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], context_columns: Sequence[str],
                       fields: tuple[Field, ...] = FIELDS) -> None:
     by_path = {field.path: field for field in fields}
     header = [field.path for field in fields] + list(context_columns)
@@ -320,9 +320,9 @@ def build_workbook(rows: Iterable[Mapping[str, Any]] = (), context_columns: Sequ
                                                created=DOCUMENT_TIME, modified=DOCUMENT_TIME)
     data_sheet = active_sheet(workbook)
     data_sheet.title = DATA_SHEET
-    write_data_sheet(data_sheet, rows, context_columns)
+    _write_data_sheet(data_sheet, rows, context_columns)
     if operator_rows is not None:
-        write_data_sheet(workbook.create_sheet(OPERATORS_SHEET), operator_rows, operator_context, OPERATOR_FIELDS)
+        _write_data_sheet(workbook.create_sheet(OPERATORS_SHEET), operator_rows, operator_context, OPERATOR_FIELDS)
     _write_columns_sheet(workbook.create_sheet(COLUMNS_SHEET))
     _write_readme_sheet(workbook.create_sheet(README_SHEET))
     return workbook
