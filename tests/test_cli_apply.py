@@ -6,6 +6,7 @@ Also the --simulator walk-through as a user types it: separate commands, one sta
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import signal
 import socket
@@ -718,8 +719,8 @@ async def test_a_create_workbook_on_the_simulator_rolls_back_only_with_allow_del
 
 
 def test_the_confirmation_shows_creates_and_deletes_apart_from_updates(tmp_path: Path) -> None:
-    from bulkcc.workbook.created import add_created_sheet
-    from bulkcc.workbook.template import build_workbook
+    from bulkcc.plan.undo_file import rollback_workbook
+    from bulkcc.workbook.xlsx import save_atomic
 
     book = tmp_path / "c.csv"
     book.write_text(f"id,name,office_id,ring_seconds\n,Support Berlin,{DACH},20\n1001,,,25\n,Support Munich,{DACH},\n")
@@ -733,13 +734,21 @@ def test_the_confirmation_shows_creates_and_deletes_apart_from_updates(tmp_path:
     resend = runner.invoke(main, [*args, "--resend-maybe-created"], env={"DIALPAD_API_KEY": KEY})
     assert "--resend-maybe-created: each create whose outcome an earlier run did not learn" in resend.stdout
 
+    # A rollback whose run's journal shows it created 7001 and 7002 (not 7003, added to the sheet by hand).
+    journal = tmp_path / "run.journal.jsonl"
+    journal.write_text("\n".join(json.dumps(line) for line in [
+        {"journal": "bulkcc-journal/1", "run": "r1", "target": "https://dialpad.invalid"},
+        *({"result": {"row": row, "id": cc, "status": "created"}, "body": "x", "create": {"office_id": DACH,
+                                                                                       "name": name}}
+          for row, cc, name in ((2, 7001, "a"), (3, 7002, "b")))]) + "\n")
+    about = [("run", "r1"), ("journal", str(journal)), ("target", "https://dialpad.invalid")]
     rollback = tmp_path / "rollback.xlsx"
-    workbook = build_workbook(rows=[])
-    add_created_sheet(workbook, [{"id": 7001, "name": "a", "office_id": DACH}, {"id": 7002, "name": "b",
-                                                                                 "office_id": DACH}])
-    workbook.save(rollback)
+    save_atomic(rollback_workbook(about, [], [], [{"id": cc, "name": name, "office_id": DACH} for cc, name in (
+        (7001, "a"), (7002, "b"), (7003, "c"))]), rollback)
     undo = ["apply", str(rollback), "--base-url", "https://dialpad.invalid", "--results", str(tmp_path / "u.xlsx")]
     kept = runner.invoke(main, undo, env={"DIALPAD_API_KEY": KEY})
     assert "Not deleted: 2 call centers on the created sheet (deleting needs --allow-delete)." in kept.stdout
     deleting = runner.invoke(main, [*undo, "--allow-delete"], env={"DIALPAD_API_KEY": KEY})
     assert "DELETE /api/v2/callcenters/{id} … 2 call centers" in deleting.stdout
+    assert "Never deleted: 1 row of the created sheet, whatever the flags:" in deleting.stdout
+    assert "does not show that run creating call center 7003" in deleting.stdout

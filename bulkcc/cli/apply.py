@@ -31,15 +31,21 @@ def _creates_and_deletes(the_plan, allow_delete: bool) -> list[str]:
         lines.append(f"  row {create.row}: {visible(create.describe())}")
     if len(the_plan.creates) > MAX_SHOWN_ROWS:
         lines.append(f"  … and {len(the_plan.creates) - MAX_SHOWN_ROWS} more creates")
-    if the_plan.deletes:
-        n = len(the_plan.deletes)
-        centers = f"{n} call center{'' if n == 1 else 's'}"
+    from bulkcc.values import counted
+
+    deletable = [item for item in the_plan.deletes if item.problem is None]
+    refused = [item for item in the_plan.deletes if item.problem is not None]
+    if deletable:
+        centers = counted(len(deletable), "call center")
         if allow_delete:
             lines.append(f"DELETE /api/v2/callcenters/{{id}} … {centers} (the created sheet, --allow-delete):")
             lines += [f"  id {item.id}: {visible(repr(item.name))} in office {item.office_id}"
-                      for item in the_plan.deletes[:MAX_SHOWN_ROWS]]
+                      for item in deletable[:MAX_SHOWN_ROWS]]
         else:
             lines.append(f"Not deleted: {centers} on the created sheet (deleting needs --allow-delete).")
+    if refused:
+        lines.append(f"Never deleted: {counted(len(refused), 'row')} of the created sheet, whatever the flags:")
+        lines += [f"  row {item.row}: {visible(item.problem)}" for item in refused[:MAX_SHOWN_ROWS]]
     return lines
 
 

@@ -46,11 +46,8 @@ from bulkcc.workbook.rollback_book import (
 def rollback_workbook(about: Sequence[tuple[str, str]], fields: Iterable[FieldUndo], agents: Iterable[AgentUndo],
                       created: Sequence[Mapping[str, Any]]) -> Workbook:
     """The rollback workbook of these records (see the module's docstring)."""
-    from bulkcc.workbook.xlsx import active_sheet
-
     fields = sorted(fields, key=lambda f: f.call_center_id)
-    workbook = Workbook()
-    workbook.remove(active_sheet(workbook))
+    workbook = Workbook(write_only=True)  # streamed: a rollback of many rows is written before the first change
     add_about_sheet(workbook, about)
     add_values_sheet(workbook, DATA_SHEET, rollback_rows((f.call_center_id, f.before) for f in fields),
                      PUT_BACK_NOTE)

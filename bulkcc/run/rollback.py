@@ -45,6 +45,7 @@ class Rollback:
     earlier_fields: dict[int, FieldUndo] = field(default_factory=dict)  # an earlier run's (--resume), by id
     earlier_agents: dict[tuple[int, int], AgentUndo] = field(default_factory=dict)
     written: bool = False  # by this run (a file it did not write is never removed)
+    _saved: Any = None  # what the file on disk holds (its rows, agents and created ids): not written again
 
     @classmethod
     def for_run(cls, options: ApplyOptions, run_id: str, journal: Path) -> Rollback:
@@ -110,12 +111,17 @@ class Rollback:
             before = agents.get(agent.key)
             agents[agent.key] = before.merged(agent) if before is not None else agent
         if fields or agents or self.created:
+            content = (tuple(sorted(fields)), tuple(agents.values()), tuple(e["id"] for e in self.created))
+            if self.written and content == self._saved:
+                return self.path  # the narrowed rollback is the one written before sending
             self.written = True
-            return save_atomic(rollback_workbook(self.about(), fields.values(), agents.values(), self.created),
-                               self.path)
+            saved = save_atomic(rollback_workbook(self.about(), fields.values(), agents.values(), self.created),
+                                self.path)
+            self._saved = content
+            return saved
         if self.written:  # nothing was sent after all
             self.path.unlink(missing_ok=True)
-            self.written = False
+            self.written, self._saved = False, None
         return None
 
     def about(self) -> list[tuple[str, str]]:

@@ -18,12 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.comments import Comment
 
 from bulkcc.errors import InputError, Problem
 from bulkcc.values import is_blank, printable
 from bulkcc.workbook.layout import XLSX_SUFFIXES
-from bulkcc.workbook.xlsx import set_cell, style_header, write_row
 
 CREATED_SHEET = "created"
 CREATED_COLUMNS = ("id", "name", "office_id")
@@ -46,17 +44,13 @@ class CreatedRow:
 
 
 def add_created_sheet(workbook: Workbook, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Add the created sheet (ids as text: Excel keeps only 15 digits of a number)."""
-    sheet = workbook.create_sheet(CREATED_SHEET)
-    write_row(sheet, 1, CREATED_COLUMNS)
-    sheet.cell(row=1, column=1).comment = Comment(CREATED_NOTE, "bulkcc")
-    for number, row in enumerate(rows, start=2):
-        for column, name in enumerate(CREATED_COLUMNS, start=1):
-            value = row.get(name)
-            cell = set_cell(sheet.cell(row=number, column=column), None if value is None else str(value)
-                            if name != "name" else value)
-            cell.number_format = "@"
-    style_header(sheet, len(CREATED_COLUMNS), widths=(22, 40, 22))
+    """Add the created sheet to a write-only workbook (ids as text: Excel keeps only 15 digits of a number)."""
+    from bulkcc.workbook.rollback_book import stream_table
+
+    cells = [[None if row.get(name) is None else row.get(name) if name == "name" else str(row.get(name))
+              for name in CREATED_COLUMNS] for row in rows]
+    stream_table(workbook, CREATED_SHEET, CREATED_COLUMNS, cells, widths=(22, 40, 22), note=CREATED_NOTE,
+                 text_columns=(0, 2))
 
 
 def _id(value: Any) -> int | None:

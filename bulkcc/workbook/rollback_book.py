@@ -17,22 +17,22 @@ layer's (`bulkcc.plan.undo`).
 
 from __future__ import annotations
 
-import math
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.comments import Comment
-from openpyxl.styles import Alignment
-from openpyxl.utils import get_column_letter
 
 from bulkcc.errors import InputError
 from bulkcc.fields import FIELDS, FIELDS_BY_PATH
 from bulkcc.values import is_blank, printable
 from bulkcc.workbook.layout import XLSX_SUFFIXES
-from bulkcc.workbook.xlsx import set_cell, style_header, wrap_column, write_row
+from bulkcc.workbook.stream import cell as stream_cell
+from bulkcc.workbook.stream import declare_layout, header_row, wrapped_height
+from bulkcc.workbook.xlsx import WRAPPED
 
 FORMAT = "bulkcc-rollback/1"
 ROLLBACK_SHEET = "rollback"
@@ -41,7 +41,6 @@ AGENTS_SHEET = "agents"
 AGENT_COLUMNS = ("call_center_id", "user_id", "was_operator", "role", "skill_level",
                  "run_left_operator", "run_left_role", "run_left_skill_level", "undo")
 AGENT_IDS = ("call_center_id", "user_id")
-ABOUT_LINE = 95  # characters of the rollback sheet's value column on one line (its width is 110)
 PUT_BACK_NOTE = ("The values before the run: applying this workbook puts each back, only while its live value is "
                  "still the one the run set (the set_by_run sheet). Remove a row to keep that call center as it is.")
 SET_NOTE = ("The values this run set. Applying the rollback puts a field back (the callcenters sheet) only while "
@@ -51,23 +50,44 @@ AGENTS_NOTE = ("Each agent this run changed: was_operator, role and skill_level 
                "it is still as the run left it (else: stale, left alone). Remove a row to keep that change.")
 
 
+def stream_table(workbook: Workbook, name: str, header: Sequence[str], rows: Sequence[Sequence[Any]], *,
+                 widths: Sequence[float], note: str | None = None, text_columns: Sequence[int] = (),
+                 wrap_column: int | None = None, freeze: str | None = "A2", index: int | None = None) -> None:
+    """A sheet of a write-only workbook (a rollback can hold thousands of rows): the header styled, with
+    `note` as its first cell's comment; the cells of `text_columns` (positions) stored as text cells (ids:
+    Excel keeps only 15 digits of a number); the cells of `wrap_column` wrapped, their rows as tall."""
+    sheet = workbook.create_sheet(name, index)
+    declare_layout(sheet, columns=len(header), rows=len(rows) + 1, widths=widths, freeze=freeze,
+                   print_columns=len(header))
+    first = header_row(sheet, header)
+    if note is not None:
+        first[0].comment = Comment(note, "bulkcc")
+    sheet.append(first)
+    for number, row in enumerate(rows, start=2):
+        cells = []
+        for position, value in enumerate(row):
+            streamed = stream_cell(sheet, value, alignment=WRAPPED if position == wrap_column else None)
+            if position in text_columns and value is not None:
+                streamed = WriteOnlyCell(sheet, value=str(value))
+                streamed.number_format = "@"
+            cells.append(streamed)
+        if wrap_column is not None:
+            height = wrapped_height([(row[wrap_column], widths[wrap_column])])
+            if height is not None:
+                sheet.row_dimensions[number].height = height
+        sheet.append(cells)
+
+
 def add_values_sheet(workbook: Workbook, name: str, rows: Sequence[Mapping[str, Any]], note: str) -> None:
     """A sheet of call centers' values (`callcenters`, `set_by_run`): `id` and only the columns some row
     fills, in the field table's order (a rollback touches a few fields: it reads and prints whole), ids
     and numbers Excel would round as text."""
     used = {column for row in rows for column, value in row.items() if value is not None}
     header = ["id"] + [f.path for f in FIELDS if f.path in used and f.path != "id"]
-    sheet = workbook.create_sheet(name)
-    write_row(sheet, 1, header)
-    sheet.cell(row=1, column=1).comment = Comment(note, "bulkcc")
-    for number, row in enumerate(rows, start=2):
-        write_row(sheet, number, [_cell(column, row.get(column)) for column in header])
-    for column, path in enumerate(header, start=1):
-        field = FIELDS_BY_PATH[path]
-        if field.is_identifier:
-            sheet.column_dimensions[get_column_letter(column)].number_format = "@"
-    style_header(sheet, len(header), freeze="B2",
-                 widths=[22 if FIELDS_BY_PATH[p].is_identifier else max(len(p) + 4, 12) for p in header])
+    ids = [position for position, path in enumerate(header) if FIELDS_BY_PATH[path].is_identifier]
+    stream_table(workbook, name, header, [[_cell(column, row.get(column)) for column in header] for row in rows],
+                 widths=[22 if FIELDS_BY_PATH[p].is_identifier else max(len(p) + 4, 12) for p in header],
+                 note=note, text_columns=ids, freeze="B2")
 
 
 def _cell(column: str, value: Any) -> Any:
@@ -78,33 +98,19 @@ def _cell(column: str, value: Any) -> Any:
 
 
 def add_about_sheet(workbook: Workbook, about: Sequence[tuple[str, str]]) -> None:
-    """The `rollback` sheet: the format in A1:B1, then one (key, value) per row."""
-    sheet = workbook.create_sheet(ROLLBACK_SHEET, 0)  # first: what this workbook is, and how to apply it
-    write_row(sheet, 1, ("format", FORMAT))
-    for number, (key, value) in enumerate(about, start=2):
-        write_row(sheet, number, (key, value))
-        sheet.cell(row=number, column=1).alignment = Alignment(vertical="top")
-        sheet.cell(row=number, column=2).alignment = Alignment(wrap_text=True, vertical="top")
-        sheet.row_dimensions[number].height = 15 * max(1, math.ceil(len(value) / ABOUT_LINE))
-    style_header(sheet, 2, freeze=None, widths=(14, 110))
+    """The `rollback` sheet, first: the format in A1:B1, then one (key, value) per row."""
+    stream_table(workbook, ROLLBACK_SHEET, ("format", FORMAT), [list(pair) for pair in about], widths=(14, 110),
+                 wrap_column=1, freeze=None, index=0)
 
 
 def add_agents_sheet(workbook: Workbook, rows: Sequence[Mapping[str, Any]]) -> None:
-    """The `agents` sheet (ids as text: Excel keeps only 15 digits of a number)."""
-    sheet = workbook.create_sheet(AGENTS_SHEET)
-    write_row(sheet, 1, AGENT_COLUMNS)
-    sheet.cell(row=1, column=1).comment = Comment(AGENTS_NOTE, "bulkcc")
-    for number, row in enumerate(rows, start=2):
-        for column, name in enumerate(AGENT_COLUMNS, start=1):
-            value = row.get(name)
-            if isinstance(value, bool):  # as words: a spreadsheet may show a boolean cell as 1 or 0
-                value = "TRUE" if value else "FALSE"
-            cell = set_cell(sheet.cell(row=number, column=column),
-                            str(value) if name in AGENT_IDS and value is not None else value)
-            if name in AGENT_IDS:
-                cell.number_format = "@"
-    style_header(sheet, len(AGENT_COLUMNS), widths=(22, 22, 13, 12, 11, 17, 14, 19, 70))
-    wrap_column(sheet, len(AGENT_COLUMNS))
+    """The `agents` sheet: booleans as words (a spreadsheet may show a boolean cell as 1 or 0)."""
+    def shown(value: Any) -> Any:
+        return ("TRUE" if value else "FALSE") if isinstance(value, bool) else value
+
+    stream_table(workbook, AGENTS_SHEET, AGENT_COLUMNS, [[shown(row.get(c)) for c in AGENT_COLUMNS] for row in rows],
+                 widths=(22, 22, 13, 12, 11, 17, 14, 19, 70), note=AGENTS_NOTE, text_columns=(0, 1),
+                 wrap_column=len(AGENT_COLUMNS) - 1)
 
 
 def is_rollback_workbook(path: str | Path) -> bool:
