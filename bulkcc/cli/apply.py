@@ -281,7 +281,7 @@ def _render_outcome(outcome, results_path: Path, rollback: bool = False) -> None
     _maybe_created_lines(outcome)
     if outcome.deletes:
         deleted = Counter(r.status for r in outcome.deletes)
-        out.print(f"created sheet: {len(outcome.deletes)} call centers: "
+        out.print(f"created sheet: {counted(len(outcome.deletes), 'call center')}: "
                   + ", ".join(f"{n} {status}" for status, n in sorted(deleted.items())), markup=False)
         refused = [r for r in outcome.deletes if r.error and "--allow-delete" not in r.error and
                    r.status not in ("deleted", "unchanged")]
