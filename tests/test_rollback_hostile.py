@@ -123,3 +123,28 @@ async def test_a_rollback_made_for_another_target_is_refused_before_anything_is_
             await apply_async(book, options(tmp_path / "back.xlsx", api.base_url))
         assert api.total == 0
 
+
+
+async def test_a_hand_edited_rollback_refuses_only_what_no_longer_reads(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    from bulkcc.errors import InputError
+
+    async with ScriptedApi({"api/v2/callcenters/11/operators": [_users(11, (7, "admin")),
+                                                                ("json", 200, {"id": "7"})],  # the removal
+                            "api/v2/callcenters/11/operators/7/skill": [("json", 200, {"skill_level": "40"})]}) as api:
+        book = _rollback(tmp_path / "rollback.xlsx", api.base_url, [
+            AgentUndo(11, 7, None, AgentState("admin", 40)), AgentUndo(11, 8, None, AgentState("admin", 40))])
+        workbook = load_workbook(book)
+        workbook["agents"]["H3"] = "forty"  # run_left_skill_level of the second agent: no longer a level
+        workbook.save(book)
+        outcome = await apply_async(book, options(tmp_path / "back.xlsx", api.base_url))
+        removed, unread = outcome.operator_results
+        assert removed.status == "removed"
+        assert unread.status == "failed" and "does not read" in unread.error and "'forty'" in unread.error
+        assert [b["user_id"] for b in api.bodies["api/v2/callcenters/11/operators"] if b] == [7]
+
+        workbook["rollback"]["B1"] = "bulkcc-rollback/9"  # not a format this bulkcc wrote: nothing is read
+        workbook.save(book)
+        with pytest.raises(InputError, match="not a rollback workbook bulkcc wrote"):
+            await apply_async(book, options(tmp_path / "again.xlsx", api.base_url))
