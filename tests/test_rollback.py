@@ -305,3 +305,20 @@ async def test_a_resumed_saved_diff_plan_does_not_call_its_own_changes_stale(tmp
         back = await apply_async(tmp_path / "results-rollback.xlsx", _opts(sim, tmp_path / "back.xlsx"))
         assert back.exit_code == EXIT_OK, (back.results, back.operator_results)
         assert _live(sim) == start
+
+
+async def test_a_resumed_diff_run_whose_last_answers_never_reached_the_journal_reports_them_updated(
+        tmp_path: Path) -> None:
+    source = _workbook(tmp_path / "in.xlsx", [(A, None, None, 17, None, None, None, None),
+                                              (C, None, None, 23, None, None, None, None)], [])
+    async with _sim() as sim:
+        start = _live(sim)
+        results = tmp_path / "results.xlsx"
+        whole = await apply_async(source, _opts(sim, results, diff=True))
+        assert [str(r.status) for r in whole.results] == ["updated", "updated"]
+        _drop_last_lines(tmp_path / "results.journal.jsonl", 1)  # a crash before the last line was on disk
+        resumed = await apply_async(source, _opts(sim, results, diff=True, resume=True))
+        assert [str(r.status) for r in resumed.results] == ["updated", "updated"], resumed.results
+        assert len([r for r in sim.requests if r.method == "PATCH"]) == 2  # not sent again
+        back = await apply_async(tmp_path / "results-rollback.xlsx", _opts(sim, tmp_path / "back.xlsx"))
+        assert back.exit_code == EXIT_OK and _live(sim) == start

@@ -28,6 +28,7 @@ from bulkcc.run.execute import Run, Source, execute
 from bulkcc.run.journal import Opener
 from bulkcc.run.live import LiveState, diff_with_live, prior_phase
 from bulkcc.run.lock import creating
+from bulkcc.run.operator_guard import DONE_NOTE
 from bulkcc.run.operator_phase import ConfirmRemovals, OperatorWork
 from bulkcc.run.options import ApplyOptions, ApplyOutcome
 from bulkcc.run.outputs import check_output_paths, locked_run
@@ -102,6 +103,12 @@ async def _diff_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, r
     run.record_fields(diffed)
     for request in diffed.unchanged:
         run.results[request.row] = RowResult(row=request.row, id=request.id, status=Status.UNCHANGED, changes="")
+        if options.resume and run.rollback is not None and \
+                run.rollback.made_by_earlier(request.id, the_plan.values.get(request.row, {})):
+            # The run this one resumes made it so, but its answer never reached the journal: say what a run
+            # that never stopped would have said (its rollback keeps the values before).
+            run.results[request.row] = RowResult(row=request.row, id=request.id, status=Status.UPDATED, changes="",
+                                                 error=DONE_NOTE)
     return diffed
 
 

@@ -16,7 +16,7 @@ centers that journal shows this run created (`bulkcc.run.undo`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,6 +76,16 @@ class Rollback:
             undo = field_undo(request.id, prior.get(request.row, {}), request.body)
             if undo is not None:
                 self.fields[request.row] = undo
+
+    def made_by_earlier(self, call_center_id: int, values: Mapping[str, Any]) -> bool:
+        """Whether a row that live already matches (`values`: its cells) was changed so by the run this one
+        resumes: its rollback records setting one of those values over another (--resume, --diff)."""
+        from bulkcc.plan.diff import same_value
+
+        earlier = self.earlier_fields.get(call_center_id)
+        return earlier is not None and any(
+            path in earlier.left and same_value(earlier.left[path], value)
+            and not same_value(earlier.before.get(path), value) for path, value in values.items())
 
     def add_created(self, entries: list[dict[str, Any]]) -> None:
         known = {entry["id"] for entry in self.created}
