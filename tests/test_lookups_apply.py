@@ -132,10 +132,10 @@ async def test_thirty_agents_by_email_join_a_live_center_by_its_name_for_the_few
         assert columns.index(context) == columns.index(column) + 1  # each id right beside the name it came from
     assert [(r["info.call_center_id"], r["info.user_id"]) for r in results] == [(str(center), str(u)) for u in users]
     assert "(user104@example.com)" in results[3]["action"] or "(USER104@EXAMPLE.COM)" in results[3]["action"]
-    undo = _sheet(tmp_path / "results-rollback.xlsx", "operators")
-    assert {(r["call_center_id"], r["user_id"], r["remove"]) for r in undo} == {(str(center), str(u), True)
-                                                                                 for u in users}
-    assert undo[0]["info.call_center_name"] == name.lower() and undo[0]["info.user_email"] == _email(users[0])
+    undo = _sheet(tmp_path / "results-rollback.xlsx", "agents")  # each removed again, its names beside its ids
+    assert {(r["call_center_id"], r["user_id"], r["was_operator"]) for r in undo} == {(str(center), str(u), "FALSE")
+                                                                                      for u in users}
+    assert undo[0]["call_center_name"] == name.lower() and undo[0]["user_email"] == _email(users[0])
 
 
 async def test_a_center_created_by_office_name_gets_its_agents_by_name_in_the_same_run(

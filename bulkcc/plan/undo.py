@@ -22,7 +22,7 @@ role the API does not take (`lead`) cannot be put back: that agent's row fails, 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bulkcc.fields import ROUTING_PREFIX
@@ -30,6 +30,7 @@ from bulkcc.operator_fields import ADD_SKILL_MIN, ROLES
 from bulkcc.plan.diff import same_value, shown
 from bulkcc.plan.operator_changes import ADD, REMOVE, SKILL, CenterLive, CenterRef, LiveOperator, OperatorRequest
 from bulkcc.plan.payload import NOT_PATCHED, body_from_values, values_from_callcenter
+from bulkcc.values import printable
 
 ROUTING = ROUTING_PREFIX.rstrip(".")
 DEFAULT_ROLE, DEFAULT_SKILL = "operator", 100  # what an add gives where its body says nothing (the spec)
@@ -179,6 +180,8 @@ class AgentUndo:
     left: AgentState | None
     row: int | None = None
     problem: str | None = None
+    center_name: str | None = None  # the names the run knew them by, beside the ids (words only)
+    user_email: str | None = None
 
     @property
     def key(self) -> tuple[int, int]:
@@ -186,12 +189,15 @@ class AgentUndo:
 
     def merged(self, later: AgentUndo) -> AgentUndo:
         """This rollback and a later run's of the same agent (--resume): the first `before`, the last `left`."""
-        return AgentUndo(self.call_center_id, self.user_id, self.before, later.left, self.row)
+        return replace(self, left=later.left)
 
     def describe(self) -> str:
-        """The undo in words: "put user 42 of call center 7 back as supervisor, skill 0 (the run left it
-        operator, skill 100)"."""
-        where = f"user {self.user_id} of call center {self.call_center_id}"
+        """The undo in words: "put user 42 (ada@example.com) of call center 7 back as supervisor, skill 0 (the
+        run left it operator, skill 100)"."""
+        user = f"{self.user_id} ({printable(self.user_email, limit=80)})" if self.user_email else str(self.user_id)
+        center = f"call center {self.call_center_id}" + (
+            f" ({printable(self.center_name, limit=60, quote=True)})" if self.center_name else "")
+        where = f"user {user} of {center}"
         if self.before is None:
             return f"remove {where} (the run added it as {state_text(self.left)})"
         return f"put {where} back as {self.before.text()} (the run left it {state_text(self.left)})"
@@ -218,7 +224,8 @@ def agent_undo(request: OperatorRequest, before: AgentState | None, status: str 
     left = left_by(request, before, status)
     if left == before:
         return None
-    return AgentUndo(request.center.id, request.user_id, before, left)
+    return AgentUndo(request.center.id, request.user_id, before, left, center_name=request.center.name,
+                     user_email=request.user_email)
 
 
 def is_as(state: AgentState | None, live: LiveOperator | None) -> bool:

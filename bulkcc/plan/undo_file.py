@@ -62,7 +62,8 @@ def rollback_workbook(about: Sequence[tuple[str, str]], fields: Iterable[FieldUn
 
 def agent_cells(undo: AgentUndo) -> dict[str, Any]:
     """One row of the agents sheet."""
-    cells: dict[str, Any] = {"call_center_id": undo.call_center_id, "user_id": undo.user_id,
+    cells: dict[str, Any] = {"call_center_id": undo.call_center_id, "call_center_name": undo.center_name,
+                             "user_id": undo.user_id, "user_email": undo.user_email,
                              "was_operator": undo.before is not None, "run_left_operator": undo.left is not None,
                              "undo": undo.describe()}
     for prefix, state in (("", undo.before), ("run_left_", undo.left)):
@@ -178,7 +179,8 @@ def _agent(row: int, cells: Mapping[str, Any]) -> AgentUndo:
         if level is not None and not SKILL_MIN <= level <= SKILL_MAX:
             raise CellError(f"{prefix}skill_level {level} is not a level of {SKILL_MIN}-{SKILL_MAX}")
         states.append(AgentState(role, level) if present else None)
-    return AgentUndo(center, user, states[0], states[1], row)
+    name, email = (None if is_blank(cells.get(c)) else str(cells.get(c)) for c in ("call_center_name", "user_email"))
+    return AgentUndo(center, user, states[0], states[1], row, center_name=name, user_email=email)
 
 
 def _id_or_zero(value: Any) -> int:

@@ -38,14 +38,16 @@ FORMAT = "bulkcc-rollback/1"
 ROLLBACK_SHEET = "rollback"
 SET_SHEET = "set_by_run"
 AGENTS_SHEET = "agents"
-AGENT_COLUMNS = ("call_center_id", "user_id", "was_operator", "role", "skill_level",
+# The names beside the ids are what the run knew them by (read-only: the ids are what is sent).
+AGENT_COLUMNS = ("call_center_id", "call_center_name", "user_id", "user_email", "was_operator", "role", "skill_level",
                  "run_left_operator", "run_left_role", "run_left_skill_level", "undo")
 AGENT_IDS = ("call_center_id", "user_id")
 PUT_BACK_NOTE = ("The values before the run: applying this workbook puts each back, only while its live value is "
                  "still the one the run set (the set_by_run sheet). Remove a row to keep that call center as it is.")
 SET_NOTE = ("The values this run set. Applying the rollback puts a field back (the callcenters sheet) only while "
             "its live value is still the one here; one changed since is left as it is and reported stale.")
-AGENTS_NOTE = ("Each agent this run changed: was_operator, role and skill_level are how it was before the run "
+AGENTS_NOTE = ("Each agent this run changed (its call center's and user's names as the run knew them: not read back): "
+               "was_operator, role and skill_level are how it was before the run "
                "(put back), run_left_* how the run left it. Applying the rollback changes an agent only while "
                "it is still as the run left it (else: stale, left alone). Remove a row to keep that change.")
 
@@ -109,7 +111,7 @@ def add_agents_sheet(workbook: Workbook, rows: Sequence[Mapping[str, Any]]) -> N
         return ("TRUE" if value else "FALSE") if isinstance(value, bool) else value
 
     stream_table(workbook, AGENTS_SHEET, AGENT_COLUMNS, [[shown(row.get(c)) for c in AGENT_COLUMNS] for row in rows],
-                 widths=(22, 22, 13, 12, 11, 17, 14, 19, 70), note=AGENTS_NOTE, text_columns=(0, 1),
+                 widths=(22, 24, 22, 26, 13, 12, 11, 17, 14, 19, 60), note=AGENTS_NOTE, text_columns=(0, 2),
                  wrap_column=len(AGENT_COLUMNS) - 1)
 
 
