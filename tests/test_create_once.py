@@ -126,6 +126,21 @@ async def test_a_create_not_found_in_the_wait_may_exist_and_is_sent_again_only_w
         _assert_one_center_per_row_with_its_agents(api, names, resent.results)
 
 
+async def test_the_agents_of_a_center_found_on_resume_go_to_it_in_that_run(tmp_path):
+    """The center is made but listed only after the wait: maybe_created, agents not sent. --resume finds
+    it in the office's first listing and adds its agents at once (before the found row's journal line
+    is on disk: the operators phase must not wait for the group commit to know the id)."""
+    book = _book(tmp_path, ["Lagging"])
+    async with _api(after_create=["500"], listing_lag_s=0.3) as api:
+        first = await apply_async(book, _opts(tmp_path, api, lookup_wait_s=0.05))
+        assert [r.status for r in first.results] == ["maybe_created"] and not api.operators
+        await wait_until(lambda: time.monotonic() > max(api.stored_at.values()) + 0.35, timeout=5)
+        resumed = await apply_async(book, _opts(tmp_path, api, lookup_wait_s=0.05, resume=True))
+        assert resumed.exit_code == EXIT_OK, (resumed.results, resumed.operator_results)
+        assert api.creates == 1
+        _assert_one_center_per_row_with_its_agents(api, ["Lagging"], resumed.results)
+
+
 async def test_an_answer_naming_another_center_is_never_the_rows_and_results_fed_back_never_reach_it(tmp_path):
     """The API answers the POST with the center its office had, and makes nothing. That id is written
     nowhere as the row's; the agents are not sent; the results workbook fed back looks again and never

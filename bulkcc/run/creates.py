@@ -68,7 +68,7 @@ class CreatePhase:
     client: ApiClient
     journal: Journal
     results: dict[int, RowResult]  # the run's results: a row counts once its line is on disk
-    answered: dict[int, RowResult]  # every row the API answered (kept if the journal fails)
+    answered: dict[int, RowResult]  # every row the API answered or found, before its line syncs
     start_times: list[float]  # the run's attempt starts (its achieved rate)
     redact: Any
     progress: QuietProgress
@@ -92,7 +92,9 @@ class CreatePhase:
         result.error = self.redact(result.error) if result.error else result.error
         if result.id is not None:
             self.claimed[result.id] = create.row
-        if result.attempts:
+        if result.attempts or result.id is not None:
+            # Known now, not only once its line syncs: the operators phase may start before the group
+            # commit does, and a center found by name (no attempt of this run) must reach its agents too.
             self.answered[create.row] = result
         key = {"office_id": create.office_id, "name": create.key[1], **({"unsure": True} if unsure else {})}
         if not self.journal.record(result, self.hashes[create.row],
