@@ -6,7 +6,8 @@ strings), and can misbehave on purpose around a create (`after_create`, one per
 create, in order): drop the connection, answer 500, answer too late (the client
 times out), take its time before storing ("slow"), answer 202 with no body, answer
 a 2xx that is no call center ("nobody"), answer with another center's id
-("foreign": one listed before; "elsewhere": one of another office; "foreign only":
+("foreign": one listed before; "elsewhere": one of another office, "elsewhere, no office" with
+its office left out; "foreign only":
 one listed before, and nothing made), or refuse before storing ("refuse": a 500,
 nothing made). A listing may show a new center
 only `listing_lag_s` after it was stored; `normalise` stores names NFC, as some
@@ -168,6 +169,9 @@ class CallCenterApi:
             return web.json_response(_wire(self.store[other]))
         if how == "elsewhere":
             return web.json_response({**_wire(self.store[cc_id]), "id": str(FOREIGN_ID), "office_id": "999"})
+        if how == "elsewhere, no office":  # another office's center of the same name, its office left out
+            return web.json_response({k: v for k, v in {**_wire(self.store[cc_id]), "id": str(FOREIGN_ID)}.items()
+                                      if k != "office_id"})
         return web.json_response(_wire(self.store[cc_id]))
 
     async def _office(self, request: web.Request) -> web.StreamResponse:

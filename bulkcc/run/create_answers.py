@@ -3,7 +3,8 @@
 A create's answer is the row's call center only if it names a center that is
 new and in the office asked: an id (`answer_id`), not one the office listed
 before the POST, not one another row of this run was given, the office asked
-(when the answer says one) and the name sent, as a person reads it
+(an answer that names no office may be another office's center of the same
+name) and the name sent, as a person reads it
 (`bulkcc.names.same_name`: a store that keeps names NFC-normalised answers with
 other bytes of the same name). Anything else is an answer that does not settle
 the create: its id is never the row's, anywhere (Results, the created sheet, the
@@ -50,7 +51,9 @@ def answer_problem(create: PlannedCreate, answer: Mapping[str, Any], before: Off
     if claimed.get(cc_id, create.row) != create.row:
         return f"it names call center {cc_id}, which the create of row {claimed[cc_id]} was given in this run"
     office = answer.get("office_id")
-    if office is not None and answer_id(office) != create.office_id:
+    if office is None:  # the schema's call center has one: without it, the center may be another office's
+        return f"it names call center {cc_id} but not its office, so it is not known to be of office {create.office_id}"
+    if answer_id(office) != create.office_id:
         return f"it names call center {cc_id} of office {shown(office)}, not of office {create.office_id}"
     name = answer.get("name")
     if not isinstance(name, str) or not same_name(name, create.name):
