@@ -166,6 +166,23 @@ async def test_an_answer_naming_another_center_is_never_the_rows_and_results_fed
         assert api.store[OLD] == {"id": OLD, "name": "Old", "office_id": OFFICE, "ring_seconds": 25}
 
 
+async def test_a_plan_saved_from_results_with_a_maybe_created_row_looks_for_it_before_sending(tmp_path):
+    """`plan RESULTS --out` then `apply PLAN`: the create an earlier run may have made is looked for, as
+    when the results are applied themselves, never POSTed again without --resend-maybe-created."""
+    from bulkcc import make_plan, read_plan_file, validate_file, write_plan_file
+    from bulkcc.run.apply_plan import apply_plan_async
+
+    async with _api(after_create=["500"], listing_lag_s=30) as api:  # made, but listed only after the test
+        first = await apply_async(_book(tmp_path, ["Lagging"], agents=False), _opts(tmp_path, api, lookup_wait_s=0.05))
+        assert [r.status for r in first.results] == ["maybe_created"]
+        results, plan_path = tmp_path / "results.xlsx", tmp_path / "plan.json"
+        write_plan_file(plan_path, make_plan(validate_file(results)), target=api.base_url, input_path=results)
+        assert '"maybe_created": true' in plan_path.read_text()
+        again = await apply_plan_async(read_plan_file(plan_path), _opts(tmp_path, api, "again.xlsx", lookup_wait_s=0.05))
+        assert [r.status for r in again.results] == ["maybe_created"] and again.exit_code == EXIT_MAYBE_CREATED
+        assert api.creates == 1
+
+
 async def test_names_that_read_alike_are_invalid_against_the_live_ones_showing_both(tmp_path):
     live = ["Center 1001", "Center 1002", "Center 1003", "Center 1004", "Caf\u00e9 K\u00f6ln"]
     sheet = ["center 1001", "Center\u00a01002", "Center 1003\u200b", " CENTER  1004 ", "Cafe\u0301 Ko\u0308ln"]

@@ -18,7 +18,7 @@ Pure: nothing here reads or sends.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -60,13 +60,16 @@ def create_body(values: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class PlannedCreate:
-    """The create one valid row stands for."""
+    """The create one valid row stands for. `maybe_made`: an earlier run sent it and never learned whether
+    it made the call center (a `maybe_created` row of a results workbook fed back): the run looks for it
+    before sending anything, and sends it again only with --resend-maybe-created. A saved plan keeps it."""
 
     row: int
     office_id: int
     name: str
     body: dict[str, Any]
     office_name: str | None = None  # the office as the row named it (looked up as office_id), for the words
+    maybe_made: bool = False
 
     method: ClassVar[str] = "POST"
     kind: ClassVar[str] = "create"
@@ -83,24 +86,28 @@ class PlannedCreate:
     def describe(self) -> str:
         """`POST /api/v2/callcenters create "Support Berlin" in office 124` (`… 124 (Berlin)` by its name)."""
         office = f" ({_quoted(self.office_name)})" if self.office_name else ""
-        return f"{self.method} {self.path} create {_quoted(self.name)} in office {self.office_id}{office}"
+        maybe = " (maybe_created by an earlier run: looked for first)" if self.maybe_made else ""
+        return f"{self.method} {self.path} create {_quoted(self.name)} in office {self.office_id}{office}{maybe}"
 
     def to_dict(self) -> dict[str, Any]:
+        maybe = {"maybe_created": True} if self.maybe_made else {}  # absent otherwise: older plans' bytes
         return {"row": self.row, "id": None, "kind": self.kind, "method": self.method, "path": self.path,
-                "body": self.body, **({"office_name": self.office_name} if self.office_name else {})}
+                "body": self.body, **({"office_name": self.office_name} if self.office_name else {}), **maybe}
 
 
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '\\"') + '"'
 
 
-def plan_creates(values_by_row: Mapping[int, Mapping[str, Any]], rows: Iterable[int]) -> list[PlannedCreate]:
-    """The create of each of `rows` (valid create rows), in sheet order."""
+def plan_creates(values_by_row: Mapping[int, Mapping[str, Any]], rows: Iterable[int],
+                 maybe_made: Collection[int] = ()) -> list[PlannedCreate]:
+    """The create of each of `rows` (valid create rows), in sheet order; `maybe_made`: the rows whose
+    create an earlier run may have made (see `PlannedCreate`)."""
     out = []
     for row in rows:
         values = values_by_row[row]
         body = create_body(values)
         office_name = values.get("office_name")
         out.append(PlannedCreate(row, body["office_id"], body["name"], body,
-                                 None if office_name is None else str(office_name)))
+                                 None if office_name is None else str(office_name), maybe_made=row in maybe_made))
     return out

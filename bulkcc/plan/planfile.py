@@ -143,7 +143,9 @@ def plan_document(plan: Plan, *, target: str, input_name: str, input_sha256: str
                     "changes" ([{"field", "before", "after"}], the fields that differ).
                     A create (POST) also has "kind": "create", its "id" is null and it has
                     no "before" or "changes"; a request without "kind" is an update (PATCH),
-                    so plans of updates only are the bytes older bulkcc wrote
+                    so plans of updates only are the bytes older bulkcc wrote. A create of a
+                    maybe_created row (a results workbook fed back) has "maybe_created": true:
+                    applying the plan looks for it before sending it
     unchanged       with diff: [{"row", "id"}] whose live state already matched
     skipped         [{"row", "id"}] with nothing to change (only an id)
     left_out        [{"row", "id", "reason": "invalid"|"unreadable"|"blocked", "error"}]: rows

@@ -20,6 +20,7 @@ from typing import Any
 
 from bulkcc.plan.creates import PlannedCreate, is_create, plan_creates
 from bulkcc.plan.payload import PlannedRequest, plan_requests, row_values
+from bulkcc.status import Status
 from bulkcc.validate.validation import Validation
 from bulkcc.workbook.xlsx import write_atomic_text
 
@@ -125,8 +126,19 @@ def make_plan(validation: Validation) -> Plan:
         requests=[p for p in planned if p.body],
         skipped=[p for p in planned if not p.body],
         values=values,
-        creates=plan_creates(values, new),
+        creates=plan_creates(values, new, maybe_made=fed_back_maybe_created(validation)),
     )
+
+
+def fed_back_maybe_created(validation: Validation) -> set[int]:
+    """Rows of a results workbook fed back whose create's outcome an earlier run did not learn
+    (status `maybe_created`): their creates are looked for before anything is sent, however they are sent
+    (this run, or a plan saved from it)."""
+    meta = validation.sheet.meta
+    if meta is None or "status" not in getattr(meta, "columns", ()):
+        return set()
+    return {int(row) for row, status in zip(meta.index, meta["status"], strict=True)
+            if Status.of(status) == Status.MAYBE_CREATED}
 
 
 def plan_jsonl(requests: Sequence[PlannedRequest | PlannedCreate]) -> str:

@@ -47,6 +47,7 @@ TOP_KEYS = ("format", "bulkcc_version", "created", "input", "target", "diff", "r
             "left_out")
 REQUEST_KEYS = ("row", "id", "method", "path", "body")
 CREATE_KEYS = ("row", "id", "kind", "method", "path", "body")
+MAYBE_KEY = "maybe_created"  # a create an earlier run may have made: looked for before it is sent
 DIFF_REQUEST_KEYS = ("before", "changes")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_SHOWN_PROBLEMS = 5
@@ -104,8 +105,10 @@ def _is_create(value: Any) -> bool:
 def _create(value: Any, where: str, rows: dict[int, str]) -> tuple[int, dict[str, Any], str | None]:
     """A create request: (row, body, the office's name if the row named it so); its body is checked against
     its cells later, like an update's."""
-    item = _object(value, where, CREATE_KEYS + (("office_name",) if isinstance(value, dict) and "office_name"
-                                                in value else ()))
+    optional = tuple(key for key in ("office_name", MAYBE_KEY) if isinstance(value, dict) and key in value)
+    item = _object(value, where, CREATE_KEYS + optional)
+    if MAYBE_KEY in item and item[MAYBE_KEY] is not True:
+        raise _fail(f"{where}.{MAYBE_KEY}", "expected true (or no such key)")
     row = _int(item["row"], f"{where}.row", 2)
     _claim(rows, row, where)
     if item["id"] is not None:
@@ -302,7 +305,8 @@ def saved_plan_from_document(document: dict[str, Any], path: Path, checksum: str
     validation = _validated(_sheet(path, requests, unchanged + skipped, left_out,
                                    [(row, body) for row, body, _ in posted]), left_out)
     values = row_values(validation.typed)
-    creates = plan_creates(values, sorted(row for row, _, _ in posted))
+    maybe_made = {_int(item["row"], "", 2) for _, item in listed if _is_create(item) and MAYBE_KEY in item}
+    creates = plan_creates(values, sorted(row for row, _, _ in posted), maybe_made)
     for position, (row, body, office_name) in enumerate(sorted(posted, key=lambda item: item[0])):
         if not _same(creates[position].body, body):
             raise _fail(f"the create of row {row}", _body_difference(body, creates[position].body))

@@ -10,7 +10,8 @@ A create is not idempotent, so every step is about never making a call center tw
    any such row and no --skip-invalid the whole run is refused before anything is
    sent, as it is for any invalid row.
 3. A create whose outcome an earlier run did not learn (an open intent in the journal
-   on --resume, or a `maybe_created` row of a results workbook fed back) is looked for
+   on --resume, or a `maybe_created` row of a results workbook fed back, or of a plan
+   saved from one: `PlannedCreate.maybe_made`) is looked for
    instead, over the bounded wait: found, the row is created with that id and nothing
    is sent; not found, it stays `maybe_created`, and only --resend-maybe-created sends
    it again (once).
@@ -178,15 +179,6 @@ class CreatePhase:
         self.progress.advance(result.status, api.started_at)
 
 
-def _fed_back_maybe(plan: Plan) -> set[int]:
-    """Rows of a results workbook fed back whose create's outcome was not known (`maybe_created`)."""
-    meta = plan.validation.sheet.meta
-    if meta is None or "status" not in getattr(meta, "columns", ()):
-        return set()
-    return {int(row) for row, status in zip(meta.index, meta["status"], strict=True)
-            if Status.of(status) == Status.MAYBE_CREATED}
-
-
 async def _list_offices(phase: CreatePhase, creates: list[PlannedCreate], target_label: str) -> None:
     offices = sorted({c.office_id for c in creates})
     phase.progress.start(len(offices), target_label, phase="listing")
@@ -231,7 +223,6 @@ async def run_creates(phase: CreatePhase, plan: Plan, *, concurrency: int, skip_
     Rows are settled into `phase.results`: done by an earlier run, found, invalid (a name already
     live), failed (an office that cannot be read), maybe_created, created."""
     phase.hashes = {c.row: body_hash(c.body) for c in plan.creates}
-    maybe_rows = _fed_back_maybe(plan)
     pending = []
     for create in plan.creates:
         earlier = phase.journal.created.get(create.key)
@@ -241,7 +232,7 @@ async def run_creates(phase: CreatePhase, plan: Plan, *, concurrency: int, skip_
             pending.append(create)
     if not pending:
         return None
-    unknown_rows = {c.row for c in pending if c.key in phase.journal.intents or c.row in maybe_rows}
+    unknown_rows = {c.row for c in pending if c.key in phase.journal.intents or c.maybe_made}
     try:
         await _list_offices(phase, pending, target_label)
     except RunStopped as exc:  # a create whose outcome is not known stays so (never not_sent: resent blind)
