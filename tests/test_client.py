@@ -339,6 +339,8 @@ def test_printable_and_the_redactor() -> None:
     redact = Redactor([KEY])
     assert redact(f"a {KEY} b Bearer other-token-123 c") == "a **** b Bearer **** c"
     assert redact("Bearer token required") == "Bearer token required"  # prose is left alone
+    assert redact("Bearer Settlements, Bearer Instruments") == "Bearer Settlements, Bearer Instruments"  # names too
+    assert redact("Bearer abcdefghijklmnopqrstuvwxyz") == "Bearer ****"  # a long token without a digit
     assert Redactor()("nothing to hide") == "nothing to hide"
     # `bulkcc simulate`'s own key is printed by it and is no secret: the word stays readable.
     assert Redactor(["simulator"])("That was the simulator: nothing real was changed.") == \
