@@ -301,18 +301,31 @@ def _echo_key(status: int, as_html: bool = False):
 
 
 async def test_a_key_the_server_echoes_is_redacted_from_every_message() -> None:
+    import base64
     from urllib.parse import quote
 
+    escaped = "".join(f"\\u{ord(c):04x}" for c in KEY)  # JSON escapes: only the decoded message shows the key
+    every_byte = "".join(f"%{ord(c):02x}" for c in KEY)
+    basic = base64.b64encode(f"user:{KEY}".encode()).decode()
     scripts = {"bad": [_echo_key(400)], "html": [_echo_key(200, as_html=True)], "down": [_echo_key(503)],
                "moved": [("text", 302, "", {"Location": f"https://evil.example/?k={quote(KEY)}"})],
+               "escaped": [("raw", 400, f'{{"error": {{"message": "bad key {escaped}"}}}}'.encode(),
+                            {"Content-Type": "application/json"})],
+               "encoded": [("text", 302, "", {"Location": f"https://evil.example/?k={every_byte}&b={basic}"})],
+               "typed": [("raw", 200, b"<html>", {"Content-Type": f"text/html; key={KEY}"})],
+               # A key split by a bounded read: the 64 KB of an error, the first bytes an odd 2xx shows.
+               "cut": [("raw", 400, b" " * (64 * 1024 - 10) + KEY.encode(), {"Content-Type": "text/plain"})],
+               "head": [("raw", 200, b" " * 470 + KEY.encode() + b"<html>", {"Content-Type": "text/html"})],
                "refused": [_echo_key(401)]}
     async with ScriptedApi(scripts) as api, api_client(api.base_url, max_attempts=2) as client:
-        results = [await client.call("PATCH", f"/{name}", {}) for name in ("bad", "html", "down", "moved")]
+        results = [await client.call("PATCH", f"/{name}", {})
+                   for name in ("bad", "html", "down", "moved", "escaped", "encoded", "typed", "cut", "head")]
         with pytest.raises(KeyRefused) as caught:
             await client.call("PATCH", "/refused", {})
     errors = [r.error for r in results] + [caught.value.result.error, str(caught.value)]
     for error in errors:
-        assert KEY not in error and "SECRET" not in error, error
+        assert KEY not in error and "SECRET" not in error and KEY[:8] not in error, error
+        assert every_byte not in error and basic[8:] not in error, error
         assert "****" in error, error
     assert errors[0] == "HTTP 400: key **** is not valid here (Bearer ****)"
 
@@ -398,8 +411,10 @@ async def test_a_403_stops_the_run_when_the_key_fails_for_every_call() -> None:
 
 
 async def test_every_string_of_an_answer_is_scrubbed_of_the_key_and_control_characters_where_it_is_decoded() -> None:
+    import base64
+
     answer = {"id": "1", "name": f"\x1b[2J{KEY}\x07", KEY: "a key as a key", "list": [f"Bearer {KEY}", 5, None],
-              "tab and line": "a\tb\nc", "deep": "DEEP"}
+              "tab and line": "a\tb\nc", "deep": "DEEP", "b64": base64.b64encode(KEY.encode()).decode()}
     # The key written with a JSON escape, and nested as deep as the parser takes (the walk is iterative).
     hidden = "\\u00" + f"{ord(KEY[0]):02x}" + KEY[1:]
     raw = json.dumps(answer).replace('"DEEP"', "[" * 900 + f'{{"name": "x{hidden}"}}' + "]" * 900)
@@ -411,3 +426,4 @@ async def test_every_string_of_an_answer_is_scrubbed_of_the_key_and_control_char
     assert KEY not in text and "\x1b" not in text and "\x07" not in text
     assert result.data["name"] == "\\x1b[2J****\\x07" and result.data["****"] == "a key as a key"
     assert result.data["list"] == ["Bearer ****", 5, None] and result.data["tab and line"] == "a\tb\nc"
+    assert result.data["b64"].startswith("****")  # base64'd: its core is the key's own

@@ -179,7 +179,8 @@ async def test_a_plan_saved_from_results_with_a_maybe_created_row_looks_for_it_b
         results, plan_path = tmp_path / "results.xlsx", tmp_path / "plan.json"
         write_plan_file(plan_path, make_plan(validate_file(results)), target=api.base_url, input_path=results)
         assert '"maybe_created": true' in plan_path.read_text()
-        again = await apply_plan_async(read_plan_file(plan_path), _opts(tmp_path, api, "again.xlsx", lookup_wait_s=0.05))
+        again = await apply_plan_async(read_plan_file(plan_path),
+                                       _opts(tmp_path, api, "again.xlsx", lookup_wait_s=0.05))
         assert [r.status for r in again.results] == ["maybe_created"] and again.exit_code == EXIT_MAYBE_CREATED
         assert api.creates == 1
 

@@ -92,8 +92,9 @@ def is_license_error(message: str | None) -> bool:
     return bool(message) and bool(_LICENSE.search(message or "")) and bool(_NONE_LEFT.search(message or ""))
 
 
-def error_message(status: int, text: str) -> str:
-    """The API's own message: JSON error.message, message, or the text itself."""
+def error_message(status: int, text: str, redact: Callable[[str], str] = str) -> str:
+    """The API's own message: JSON error.message, message, or the text itself; `redact`ed once decoded
+    (a JSON escape may spell the key) and before it is cut to length (a cut may split the key)."""
     try:
         payload = json.loads(text)
     except (ValueError, TypeError):
@@ -106,7 +107,7 @@ def error_message(status: int, text: str) -> str:
         elif isinstance(inner, str):
             message = inner
         message = message or payload.get("message")
-    message = " ".join(str(message or text or "").split())
+    message = " ".join(redact(str(message or text or "")).split())
     message = printable(message, limit=MAX_ERROR_TEXT)
     return f"HTTP {status}: {message}" if message else f"HTTP {status}"
 
@@ -181,7 +182,7 @@ class ApiClient:
                  policy: RetryPolicy | None = None, budget: RetryBudget | None = None,
                  clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep,
                  timeout_s: float = 30.0, rng: random.Random | None = None,
-                 redact: Callable[[str], str] | None = None):
+                 redact: Redactor | None = None):
         self.session = session
         self.base_url = base_url.rstrip("/")
         self.pacer = pacer
@@ -307,7 +308,8 @@ class ApiClient:
             self.pacer.on_answer()  # the API granted this request: it counts into the measured rate
         if ok_status:
             return self._answer(result, raw, cut, charset, headers.get("Content-Type"))
-        result.error = error_message(status, self.redact(_decoded(raw, charset)))
+        text = _decoded(raw, charset)
+        result.error = error_message(status, self.redact.cut(text) if cut else self.redact(text), self.redact)
         if status in (401, 403) and checking_key:
             return None, False  # the key check's own refusal: `_key_works` says no
         if status in (401, 403) and not is_license_error(result.error):
@@ -346,8 +348,9 @@ class ApiClient:
             data, why = parse_object(raw, charset)
         if data is None:
             result.ok, result.data = False, None
-            shown = self.redact(_decoded(raw[:4 * SHOWN_BYTES], charset))
-            result.error = not_an_object(status, printable(content_type or "", limit=80), raw, shown, why)
+            shown = self.redact.cut(_decoded(raw[:4 * SHOWN_BYTES], charset))
+            kind = printable(self.redact(content_type or ""), limit=80)  # a header: the server's text too
+            result.error = not_an_object(status, kind, raw, shown, why)
             result.unsure = True  # the API said yes, but to what is not known
             return self.policy.delay(result.attempts, self.rng), False
         if needs_scrub(_decoded(raw, charset), self.redact):
