@@ -9,28 +9,41 @@ keeps), so "Café Köln" typed in NFD, "Center\\u00a01002" with a no-break space
 a second center that looks exactly like the first.
 
 `name_key` is the one comparison: Unicode NFKC (so NFD and NFC, full-width and
-compatibility forms agree), case-folded, every invisible format character
-(zero-width space and joiners, BOM, soft hyphen, bidi marks: category Cf)
-dropped, and every run of blanks (no-break and other Unicode spaces too) one
-space, none at the ends. It is for comparing only: what bulkcc sends is the
+compatibility forms agree), case-folded, every character that shows nothing
+dropped (format characters, category Cf: zero-width space and joiners, BOM,
+soft hyphen, bidi marks; and the rest of Unicode's Default_Ignorable_Code_Point
+list: variation selectors, the combining grapheme joiner, Hangul fillers), and
+every run of blanks (no-break and other Unicode spaces, the blank Braille
+pattern) one space, none at the ends. It is for comparing only: what bulkcc sends is the
 name as typed (outer blanks trimmed), never the key.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
+
+# Default_Ignorable_Code_Point (DerivedCoreProperties.txt) that are not format characters (Cf): each shows
+# nothing, so "Center\ufe0f" or "Cen\u034fter" would be a second "Center" nobody can tell apart.
+_IGNORABLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0"
+                        "\ufff0-\ufff8\U000e0000-\U000e0fff]")
+_BLANK_BRAILLE = "\u2800"  # no dots: a blank, though Unicode does not call it a space
 
 
 def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
 
 
+def _shows_nothing(char: str) -> bool:
+    return unicodedata.category(char) == "Cf" or _IGNORABLE.match(char) is not None
+
+
 def name_key(name: Any) -> str:
     """The name as a person reads it: the key under which two names are the same name."""
     text = _fold(str(name))
     if not text.isascii():
-        text = "".join(char for char in text if unicodedata.category(char) != "Cf")
+        text = "".join(char for char in text if not _shows_nothing(char)).replace(_BLANK_BRAILLE, " ")
     return " ".join(text.split())
 
 
@@ -47,9 +60,9 @@ def how_alike(first: Any, second: Any) -> str:
     if a == b:
         return "they are the same text"
     kinds = []
-    if any(" ".join(text.split()) != text for text in (a, b)):
+    if any(" ".join(text.split()) != text or _BLANK_BRAILLE in text for text in (a, b)):
         kinds.append("blanks")
-    if any(unicodedata.category(char) == "Cf" for char in a + b):
+    if any(_shows_nothing(char) for char in a + b):
         kinds.append("invisible characters")
     if any(unicodedata.normalize("NFKC", text) != text for text in (" ".join(a.split()), " ".join(b.split()))):
         kinds.append("Unicode form (the same letters written with other code points)")
@@ -60,8 +73,8 @@ def how_alike(first: Any, second: Any) -> str:
 
 def _visible(text: str) -> str:
     """The name as a person sees it, case kept."""
-    kept = "".join(c for c in unicodedata.normalize("NFKC", text) if unicodedata.category(c) != "Cf")
-    return " ".join(kept.split())
+    kept = "".join(c for c in unicodedata.normalize("NFKC", text) if not _shows_nothing(c))
+    return " ".join(kept.replace(_BLANK_BRAILLE, " ").split())
 
 
 def sent_name(name: Any) -> str:

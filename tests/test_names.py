@@ -22,6 +22,11 @@ from bulkcc.values import counted
     ("\ufeffSales", "Sales"),  # a BOM pasted from a file
     ("Sales  \t EMEA", "Sales EMEA"),  # a run of blanks
     ("Ｓａｌｅｓ", "Sales"),  # full-width letters
+    # Characters that show nothing though they are no format characters (Default_Ignorable_Code_Point):
+    ("Sales\ufe0f", "Sales"),  # a variation selector
+    ("Sa\u034fles", "Sales"),  # the combining grapheme joiner
+    ("Sales\u3164", "Sales"),  # a Hangul filler
+    ("Sales\u2800EMEA", "Sales EMEA"),  # the blank Braille pattern
 ])
 def test_names_a_person_reads_as_one_are_one(typed: str, live: str) -> None:
     assert same_name(typed, live)
@@ -60,6 +65,8 @@ def test_counts_are_said_as_a_person_says_them(count: int, noun: str, said: str)
     ("Center 1003\u200b", "Center 1003", "they differ in invisible characters"),
     (" CENTER  1004 ", "Center 1004", "they differ in blanks and case"),
     (unicodedata.normalize("NFD", "Café Köln"), "Café Köln", "they differ in Unicode form"),
+    ("Sales\ufe0f", "Sales", "they differ in invisible characters"),
+    ("Sales\u2800EMEA", "Sales EMEA", "they differ in blanks"),
 ])
 def test_how_two_names_that_read_alike_differ_is_said_in_words(typed: str, live: str, words: str) -> None:
     from bulkcc.names import how_alike
