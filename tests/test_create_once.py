@@ -225,6 +225,19 @@ async def test_two_runs_that_create_on_one_target_never_overlap_whatever_their_r
     assert {n: len(ids) for n, ids in api.in_office(OFFICE).items()} == {"Old": 1, **{n: 1 for n in names}}
 
 
+def test_a_user_with_no_home_folder_is_told_where_the_create_lock_can_go(monkeypatch):
+    """No HOME and a user id the password database lacks (a container's): a message, never a traceback."""
+    import pwd
+
+    from bulkcc.run.lock import lock_dir
+
+    for name in ("BULKCC_LOCK_DIR", "XDG_CACHE_HOME", "HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: (_ for _ in ()).throw(KeyError(uid)))
+    with pytest.raises(UsageError, match="HOME is not set .* set BULKCC_LOCK_DIR"):
+        lock_dir()
+
+
 async def test_the_terminal_the_summary_and_the_exit_code_say_a_create_may_exist_and_what_to_do(tmp_path):
     from openpyxl import load_workbook
     from support import invoke_in_thread

@@ -156,7 +156,14 @@ def lock_dir() -> Path:
     if configured:
         folder = Path(configured)
     else:
-        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        cache = os.environ.get("XDG_CACHE_HOME")
+        if not cache:
+            try:
+                cache = str(Path.home() / ".cache")
+            except (RuntimeError, KeyError):  # no HOME, and a user id the password database lacks (a container)
+                raise UsageError(f"cannot tell where to keep the create lock: HOME is not set and this user has "
+                                 f"no home folder; set {LOCK_DIR_ENV} (or HOME) to a folder you can write "
+                                 "(nothing was sent)") from None
         folder = Path(cache) / "bulkcc" / "locks"
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
