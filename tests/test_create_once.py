@@ -225,6 +225,24 @@ async def test_two_runs_that_create_on_one_target_never_overlap_whatever_their_r
     assert {n: len(ids) for n, ids in api.in_office(OFFICE).items()} == {"Old": 1, **{n: 1 for n in names}}
 
 
+async def test_one_target_spelled_another_way_is_the_same_lock(tmp_path):
+    """A run creating on http://localhost:PORT refuses one on http://127.0.0.1:PORT/ (the same API; as
+    https://dialpad.com, https://Dialpad.com:443/ and https://dialpad.com. are)."""
+    from bulkcc import make_plan, validate_file
+    from bulkcc.run.lock import creating, target_key
+
+    spellings = ("https://dialpad.com", "https://Dialpad.com:443/", "https://dialpad.com.")
+    assert len({target_key(url) for url in spellings}) == 1
+    book = _book(tmp_path, ["New"], agents=False)
+    async with _api() as api:
+        port = api.base_url.rsplit(":", 1)[1]
+        first = options(tmp_path / "first.xlsx", f"http://localhost:{port}")
+        with creating(first, make_plan(validate_file(book)), "first.xlsx"):
+            with pytest.raises(UsageError, match="another bulkcc run is creating call centers"):
+                await apply_async(book, options(tmp_path / "r.xlsx", f"http://127.0.0.1:{port}/"))
+        assert api.creates == 0
+
+
 def test_a_user_with_no_home_folder_is_told_where_the_create_lock_can_go(monkeypatch):
     """No HOME and a user id the password database lacks (a container's): a message, never a traceback."""
     import pwd

@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from filelock import FileLock, Timeout
 
@@ -193,6 +194,20 @@ class TargetLock(HeldLock):
         return f"set {LOCK_DIR_ENV} to a folder you can write"
 
 
+def target_key(base_url: str) -> str:
+    """One key for every spelling of one API: `https://Dialpad.com:443/`, `https://dialpad.com.` and
+    `https://dialpad.com` are one target, so are `localhost` and `127.0.0.1` (a lock too wide only refuses)."""
+    parts = urlsplit(base_url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    host = "127.0.0.1" if host in ("localhost", "::1") else host
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:  # resolve_target took it, so this is a port it cannot read either: the URL as it is
+        return base_url.rstrip("/").lower()
+    return f"{scheme}://{host}:{port}{parts.path.rstrip('/')}"
+
+
 @contextlib.contextmanager
 def creates_lock(target_key: str | None, label: str, *, input_name: str, results: Path) -> Iterator[None]:
     """The target's create lock, held for the block; none for `target_key` None (nothing to create, or a
@@ -212,7 +227,7 @@ def creating(options: ApplyOptions, the_plan: Plan, input_name: str) -> contextl
     if the_plan.creates:
         state = options.connection.simulator_state
         if not options.target.simulator:
-            key = options.target.base_url.rstrip("/").lower()
+            key = target_key(options.target.base_url)
         elif state is not None:
             key, label = f"simulator:{Path(state).resolve()}", f"the simulator state {state}"
     return creates_lock(key, label, input_name=input_name, results=options.results_path)
