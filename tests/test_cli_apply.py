@@ -6,6 +6,7 @@ Also the --simulator walk-through as a user types it: separate commands, one sta
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import signal
@@ -129,6 +130,27 @@ async def test_sigterm_stops_like_ctrl_c(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         run = await finish(process)
     assert run.code == EXIT_ABORTED, run
+    assert "not_sent" in _statuses(tmp_path / "out.xlsx")
+
+
+async def test_ctrl_c_pressed_again_while_the_results_are_written_does_not_cut_them_short(tmp_path: Path) -> None:
+    """People press Ctrl-C twice. The second press lands while the stopped run writes its results: they
+    are written whole and the exit code is 3 (it was click's "Aborted!" and 1, no results, a run that
+    looked as if it had ended with failed rows)."""
+    rows = realistic_rows(20)
+    source = write_rows(tmp_path / "in.xlsx", rows)
+    async with simulator(ids_of(rows), rate_limit_per_min=600, latency_ms=(200, 300)) as sim:
+        process = await start_cli(source, "--results", tmp_path / "out.xlsx", "--base-url", sim.base_url,
+                                  "--rate-limit", "600", "--concurrency", "4", cwd=tmp_path)
+        await wait_until(lambda: patches(sim) or process.returncode is not None, what="the first PATCH")
+        process.send_signal(signal.SIGINT)
+        await wait_until(lambda: process.returncode is not None or any(tmp_path.glob(".out-*.xlsx.tmp")),
+                         timeout=20, what="the results being written")
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGINT)
+        run = await finish(process)
+    assert run.code == EXIT_ABORTED, run
+    assert "Aborted!" not in run.stderr and "wrote" in run.stdout
     assert "not_sent" in _statuses(tmp_path / "out.xlsx")
 
 

@@ -9,7 +9,9 @@ text took. The client redacts at the boundary too; this is the second line.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any, TextIO, cast
 import click
 from rich.console import Console
 
-from bulkcc.errors import BulkccError
+from bulkcc.errors import EXIT_ABORTED, BulkccError
 from bulkcc.send.target import Redactor
 from bulkcc.values import printable
 
@@ -72,6 +74,12 @@ def handles_errors(command):
         except BulkccError as exc:
             err.print(f"error: {exc}", markup=False)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:  # a Ctrl-C outside a run's sending (which only stops it): aborted, as documented
+            with contextlib.suppress(ValueError):  # not the main thread (a test's): nothing to ignore there
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # one more press must not cut this message short
+            err.print("stopped: interrupted (Ctrl-C); an apply's journal keeps what was sent: run the same "
+                      "command with --resume to go on", markup=False)
+            sys.exit(EXIT_ABORTED)
 
     return wrapper
 

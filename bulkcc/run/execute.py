@@ -232,11 +232,15 @@ async def execute(the_plan: Plan, rows: set[int], options: ApplyOptions, source:
     journal = Journal.open(journal_path(options.results_path), header, resume=options.resume,
                            restart=options.restart, opener=journal_opener,
                            resend_unknown=options.resend_maybe_created)
+    # Ctrl-C and SIGTERM only set `stop` until the results are written: a second Ctrl-C while the run
+    # winds down (people press it twice) must not cut the results, the exit code or the advice short.
+    remove_signals = install_stop_signals(stop)
     try:
         return await _run_journaled(the_plan, rows, options, source, journal, started, progress=progress,
                                     stop=stop, first_phase=first_phase, prefilled=prefilled, operators=operators,
                                     conn=conn)
     finally:
+        remove_signals()
         journal.close()
 
 
@@ -256,7 +260,6 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
     if options.writes_rollback:
         run.rollback = Rollback.for_run(options, journal.run_id, journal.path)
     journal.on_failure(lambda _exc: stop.set())  # a journal that cannot record: start no new request
-    remove_signals = install_stop_signals(stop)
     target_label = options.target.base_url
     diffed = options.diff or the_plan.diffed
     throttled = requests_sent = 0
@@ -301,7 +304,6 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
             # only sets `stop` again, so it cannot cut the last batch short.
             await journal.drain()
         finally:
-            remove_signals()
             run.keep_created(the_plan)
             run.narrow_rollback()  # only what was sent is rolled back
     if journal.failure is not None:
