@@ -7,7 +7,8 @@ create, in order): drop the connection, answer 500, answer too late (the client
 times out), take its time before storing ("slow"), answer 202 with no body, answer
 a 2xx that is no call center ("nobody"), answer with another center's id
 ("foreign": one listed before; "elsewhere": one of another office, "elsewhere, no office" with
-its office left out; "foreign only":
+its office left out; "the row before's": the center made for the create before, under this row's
+name; "foreign only":
 one listed before, and nothing made), or refuse before storing ("refuse": a 500,
 nothing made). A listing may show a new center
 only `listing_lag_s` after it was stored; `normalise` stores names NFC, as some
@@ -142,6 +143,9 @@ class CallCenterApi:
         if self.fail_before_store or how == "refuse":
             self.fail_before_store = max(0, self.fail_before_store - 1)
             return web.json_response({"error": {"message": "internal"}}, status=500)
+        if how == "the row before's":  # nothing made: the center made for the create before, under this name
+            await asyncio.sleep(0.1)  # that create's center is stored by then
+            return web.json_response({**_wire(self.store[self.next_id - 1]), "name": body["name"]})
         if how == "foreign only":  # nothing made: the answer is the center the office had first
             other = min(i for i, cc in self.store.items() if cc["office_id"] == int(body["office_id"]))
             return web.json_response(_wire(self.store[other]))

@@ -185,6 +185,23 @@ async def test_a_plan_saved_from_results_with_a_maybe_created_row_looks_for_it_b
         assert api.creates == 1
 
 
+async def test_two_rows_never_share_a_center_whatever_the_answers_say(tmp_path):
+    """Row 2's POST makes its center and answers 500; while row 2 looks for it (the listing lags), row 3's
+    POST is answered with that very center under row 3's name. Row 3 took it first; row 2 never gets it
+    too, in this run or on --resume: it stays maybe_created, saying which row holds the center."""
+    book = _book(tmp_path, ["Alpha", "Beta"], agents=False)
+    async with _api(after_create=["500", "the row before's"], listing_lag_s=0.3) as api:
+        first = await apply_async(book, _opts(tmp_path, api, lookup_wait_s=0.6, concurrency=2))
+        resumed = await apply_async(book, _opts(tmp_path, api, lookup_wait_s=0.05, resume=True))
+    (made,) = api.in_office(OFFICE)["Alpha"]
+    for outcome in (first, resumed):
+        alpha, beta = outcome.results
+        assert beta.id == made and (alpha.status, alpha.id) == ("maybe_created", None), outcome.results
+        assert f"call center {made}, listed under this row's name, is row 3's" in alpha.error
+    assert [r.id for r in read_created(tmp_path / "results-rollback.xlsx")[0]] == [made]
+    assert api.creates == 2
+
+
 async def test_names_that_read_alike_are_invalid_against_the_live_ones_showing_both(tmp_path):
     live = ["Center 1001", "Center 1002", "Center 1003", "Center 1004", "Caf\u00e9 K\u00f6ln"]
     sheet = ["center 1001", "Center\u00a01002", "Center 1003\u200b", " CENTER  1004 ", "Cafe\u0301 Ko\u0308ln"]

@@ -138,6 +138,18 @@ class CreatePhase:
             raise type(exc)(exc.message, result=api) from exc
         return api
 
+    def untaken(self, create: PlannedCreate, lookup: Lookup | None, why: str) -> tuple[Lookup | None, str]:
+        """What looking found, less the centers another row holds (given it by its create's answer, in this
+        run or an earlier one): never two rows on one center. One of the two was not what it seemed, so
+        this row stays unknown rather than share it; `why` says which row holds which."""
+        taken = {i: self.claimed[i] for i in (lookup.ids if lookup else ()) if self.claimed.get(i, create.row)
+                 != create.row}
+        if lookup is None or not taken:
+            return lookup, why
+        held = ", ".join(f"call center {i}, listed under this row's name, is row {row}'s (the API's answer to its "
+                         "create named it)" for i, row in taken.items())
+        return replace(lookup, ids=[i for i in lookup.ids if i not in taken]), f"{why}; {held}"
+
     def settle_found(self, create: PlannedCreate, cc_id: int, note: str, api: ApiResult | None = None) -> RowResult:
         """The row's call center was found by name in its office: created, with that id."""
         return self._record(create, RowResult(row=create.row, id=cc_id, status=Status.CREATED,
@@ -161,6 +173,7 @@ class CreatePhase:
         self.start_times.extend(api.started_at)
         if create.row in self.lookups:
             lookup, why = self.lookups[create.row]
+            lookup, why = self.untaken(create, lookup, why)
             if lookup is not None and len(lookup.ids) == 1:
                 result = self.settle_found(create, lookup.ids[0], found_note(create, lookup, why), api)
             else:
@@ -205,12 +218,15 @@ async def _look_again(phase: CreatePhase, creates: list[PlannedCreate]) -> list[
             phase.settle_unfound(create, None, f"{why}; not looked for again: {lookup.message}")
         elif isinstance(lookup, BaseException):
             raise lookup
-        elif len(lookup.ids) == 1:
-            phase.settle_found(create, lookup.ids[0], f"{why}; {found_note(create, lookup, 'looked again')}")
-        elif not lookup.ids and lookup.error is None and not lookup.stopped and phase.resend_maybe:
-            to_send.append(create)
         else:
-            phase.settle_unfound(create, lookup, why)
+            looked, held = phase.untaken(create, lookup, why)
+            assert looked is not None
+            if len(looked.ids) == 1:
+                phase.settle_found(create, looked.ids[0], f"{why}; {found_note(create, looked, 'looked again')}")
+            elif not looked.ids and held == why and looked.error is None and not looked.stopped and phase.resend_maybe:
+                to_send.append(create)
+            else:
+                phase.settle_unfound(create, looked, held)
     if stopped is not None:
         raise stopped
     return to_send
@@ -228,6 +244,7 @@ async def run_creates(phase: CreatePhase, plan: Plan, *, concurrency: int, skip_
         earlier = phase.journal.created.get(create.key)
         if earlier is not None and earlier[0].id is not None and earlier[1] == phase.hashes[create.row]:
             phase.results[create.row] = replace(earlier[0], row=create.row)
+            phase.claimed[earlier[0].id] = create.row
         else:
             pending.append(create)
     if not pending:
@@ -260,11 +277,13 @@ async def run_creates(phase: CreatePhase, plan: Plan, *, concurrency: int, skip_
             continue
         ids = listed.named(create.key[1])
         if unknown:  # an earlier run's create whose outcome it did not learn: looked for, not sent blindly
-            if len(ids) == 1:
-                phase.settle_found(create, ids[0], "made by an earlier run that stopped before it knew (found by "
-                                                   f"name in office {create.office_id}); not sent again")
-            elif ids:
-                phase.settle_unfound(create, Lookup(ids, 1, 0.0), "an earlier run's create")
+            found, why = phase.untaken(create, Lookup(ids, 1, 0.0), "an earlier run's create")
+            assert found is not None
+            if len(found.ids) == 1:
+                phase.settle_found(create, found.ids[0], "made by an earlier run that stopped before it knew (found "
+                                                         f"by name in office {create.office_id}); not sent again")
+            elif found.ids or len(found.ids) < len(ids):
+                phase.settle_unfound(create, found, why)
             else:
                 recheck.append(create)
         elif ids:
