@@ -4,7 +4,8 @@ and a center's operators (list, add, remove, skill level).
 It stores what it is sent and answers as the spec's examples do (ids as JSON
 strings), and can misbehave on purpose around a create (`after_create`, one per
 create, in order): drop the connection, answer 500, answer too late (the client
-times out), take its time before storing ("slow"), answer 202 with no body, answer
+times out), take its time before storing ("slow"), answer 202 with no body or 303 (see the new
+center there), answer
 a 2xx that is no call center ("nobody"), answer with another center's id
 ("foreign": one listed before; "elsewhere": one of another office, "elsewhere, no office" with
 its office left out; "the row before's": the center made for the create before, under this row's
@@ -166,6 +167,8 @@ class CallCenterApi:
             await asyncio.sleep(self.late_s)
         if how == "202":
             return web.Response(status=202)
+        if how == "303":  # done: see the new center there (POST, redirect, GET)
+            return web.Response(status=303, headers={"Location": f"/api/v2/callcenters/{cc_id}"})
         if how == "nobody":
             return web.json_response({"status": "accepted"})
         if how == "foreign":  # the center the office had first

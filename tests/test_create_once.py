@@ -71,6 +71,7 @@ UNCLEAR = {
     "dropped": {"after_create": ["drop"]},
     "500 after the effect": {"after_create": ["500"]},
     "202 with no body": {"after_create": ["202"]},
+    "303 to the new center": {"after_create": ["303"]},
     "2xx that is no call center": {"after_create": ["nobody"]},
     "a center the office had": {"after_create": ["foreign"]},
     "a center of another office": {"after_create": ["elsewhere"]},

@@ -21,7 +21,8 @@ touch), never retried. A 401, or a 403 when the key check fails too, stops the r
 
 A call that is not idempotent (a create: `idempotent=False`) is never sent
 again after an attempt that may have taken effect: a timeout, a connection
-dropped after it was made, a 5xx, a 2xx that is no JSON object. It returns
+dropped after it was made, a 5xx, a 2xx that is no JSON object, a redirect
+(a 303 after a POST means "done, see there"). It returns
 `unsure` instead, and the caller finds out what happened (a create looks its
 call center up by name, `bulkcc.run.creates`). A 429 and a connection that
 could not even be opened are refusals before anything was done, so those are
@@ -323,6 +324,7 @@ class ApiClient:
         if 300 <= status < 400:
             location = printable(self.redact(headers.get("Location", "(no Location)")), limit=300)
             result.error = f"HTTP {status}: redirected to {location}; not followed (check --base-url)"
+            result.unsure = True  # a 303 after a POST says it was done (see there): a create is looked for
             return None, False
         if status == 429:
             self.throttled += 1
