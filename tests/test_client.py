@@ -122,7 +122,7 @@ async def test_a_retry_after_too_long_to_wait_fails_the_row() -> None:
 @pytest.mark.parametrize("status", [401, 403])
 async def test_401_and_403_raise_at_once(status: int) -> None:
     step = ("json", status, {"error": {"message": "Invalid or missing API key"}})
-    async with ScriptedApi({"x": [step]}) as api, api_client(api.base_url, max_attempts=5) as client:
+    async with ScriptedApi({"x": [step], "*": [step]}) as api, api_client(api.base_url, max_attempts=5) as client:
         with pytest.raises(KeyRefused) as caught:
             await client.call("PATCH", "/x", {})
     assert len(api.arrivals["x"]) == 1
@@ -400,6 +400,18 @@ async def test_a_403_is_that_calls_own_failure_when_the_key_works_for_other_call
     assert refused.error.startswith("HTTP 403: No seats remain") and "the key works for other calls" in refused.error
     assert not again.ok and len(api.arrivals["api/v2/callcenters"]) == 1  # the key check's 2xx is trusted a while
     assert len(api.arrivals["api/v2/callcenters/1/operators"]) == 2
+
+
+async def test_a_403_is_that_calls_own_failure_when_the_key_cannot_be_checked() -> None:
+    """The check of the key gets no clear answer (a 5xx): the key is not called refused, the run goes on,
+    and a second 403 soon after does not ask again."""
+    scripts = {"api/v2/callcenters/1/operators": [SEATS_403], "api/v2/callcenters": [("json", 503, {})]}
+    async with ScriptedApi(scripts) as api, api_client(api.base_url, max_attempts=2) as client:
+        refused = await client.call("POST", "/api/v2/callcenters/1/operators", {"user_id": 7})
+        again = await client.call("POST", "/api/v2/callcenters/1/operators", {"user_id": 8})
+    assert (refused.ok, refused.http_status, refused.attempts) == (False, 403, 1)
+    assert "the key could not be checked (HTTP 503" in refused.error and "the run goes on" in refused.error
+    assert not again.ok and len(api.arrivals["api/v2/callcenters"]) == 2  # one check (2 attempts), not two
 
 
 async def test_a_403_stops_the_run_when_the_key_fails_for_every_call() -> None:

@@ -17,7 +17,9 @@ every call: unless a call got a 2xx in the last `KEY_TRUST_S` seconds, the clien
 asks the API one harmless question (`GET /api/v2/callcenters?limit=1`, shared by
 every 403 that arrives meanwhile); a 2xx to it proves the key works, and the
 refused call fails on its own (a seat, a permission, a center the key may not
-touch), never retried. A 401, or a 403 when the key check fails too, stops the run.
+touch), never retried; so does it when the check gets no clear answer (a 5xx, a
+timeout: the key is not known to fail, and the answer is kept for a while). A 401,
+or a 403 when the key check is refused too, stops the run.
 
 A call that is not idempotent (a create: `idempotent=False`) is never sent
 again after an attempt that may have taken effect: a timeout, a connection
@@ -196,7 +198,9 @@ class ApiClient:
         self.throttled = 0  # 429 answers seen
         self.requests_sent = 0  # every attempt that went out, reads, writes and retries alike
         self._key_worked_at: float | None = None  # clock() of the last 2xx
-        self._key_check: asyncio.Future[bool] | None = None  # a check of the key under way (a 403 asked)
+        # The last check of the key (a 403 asked): True works, False refused, or why it is not known.
+        self._key_check: asyncio.Future[bool | str] | None = None
+        self._key_checked_at = 0.0
         # API text is redacted where it enters: by default of the key the session sends.
         self.redact = redact or Redactor([_bearer_key(session)])
 
@@ -269,16 +273,25 @@ class ApiClient:
         # Both may be done at once; a stop wins, since the request has not started yet.
         return not stop.is_set() and turn.done() and not turn.cancelled()
 
-    async def _key_works(self) -> bool:
-        """Whether the key works for other calls (see the module's docstring): a recent 2xx, or one to a
-        harmless GET asked now (one at a time: every 403 that comes meanwhile waits for its answer)."""
+    async def _key_works(self) -> bool | str:
+        """Whether the key works for other calls (see the module's docstring): True (a recent 2xx, or one to a
+        harmless GET asked now), False (that GET was refused too), or why it is not known (the GET got no
+        clear answer: a 5xx, a timeout). One check at a time: every 403 that comes meanwhile waits for it,
+        and one that was not known is not asked again for a while (a down API is not hammered)."""
         if self._key_worked_at is not None and self.clock() - self._key_worked_at <= KEY_TRUST_S:
             return True
-        if self._key_check is None or self._key_check.done():
-            async def check() -> bool:
-                return (await self.call("GET", KEY_CHECK_PATH, checking_key=True)).ok
-            self._key_check = asyncio.ensure_future(check())
-        return await asyncio.shield(self._key_check)
+        last = self._key_check
+        unknown_lately = last is not None and last.done() and isinstance(last.result(), str) \
+            and self.clock() - self._key_checked_at <= KEY_TRUST_S
+        if last is None or (last.done() and not unknown_lately):
+            async def check() -> bool | str:
+                result = await self.call("GET", KEY_CHECK_PATH, checking_key=True)
+                self._key_checked_at = self.clock()
+                if result.ok or result.http_status in (401, 403):
+                    return result.ok
+                return result.error or "no answer"
+            self._key_check = last = asyncio.ensure_future(check())
+        return await asyncio.shield(last)
 
     async def _attempt(self, method: str, path: str, body: dict | None,
                        result: ApiResult, *, checking_key: bool = False) -> tuple[float | None, bool]:
@@ -314,9 +327,12 @@ class ApiClient:
         if status in (401, 403) and checking_key:
             return None, False  # the key check's own refusal: `_key_works` says no
         if status in (401, 403) and not is_license_error(result.error):
-            if status == 403 and await self._key_works():
-                result.error += (" (the key works for other calls: only this one was refused; not retried. Check "
-                                 "what the message says, e.g. seats or permissions, then re-run with --only-failed)")
+            works = await self._key_works() if status == 403 else False
+            if works is not False:
+                whether = ("the key works for other calls" if works is True else
+                           f"the key could not be checked ({works}), so the run goes on")
+                result.error += (f" ({whether}: only this call was refused; not retried. Check what the message "
+                                 "says, e.g. seats or permissions, then re-run with --only-failed)")
                 return None, False
             result.duration_ms = self._since_first_attempt(result)
             raise KeyRefused(f"the API refused the key ({result.error}); check DIALPAD_API_KEY. "
