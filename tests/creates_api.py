@@ -3,7 +3,8 @@ and a center's operators (list, add, remove, skill level).
 
 It stores what it is sent and answers as the spec's examples do (ids as JSON
 strings), and can misbehave on purpose around a create (`after_create`, one per
-create, in order): drop the connection, answer 500, answer too late (the client
+create, in order): drop the connection, answer 500 (after storing it whole, or
+without its ring_seconds: "500, ring dropped"), answer too late (the client
 times out), take its time before storing ("slow"), answer 202 with no body or 303 (see the new
 center there), answer
 a 2xx that is no call center ("nobody"), answer with another center's id
@@ -157,6 +158,9 @@ class CallCenterApi:
         cc_id, self.next_id = self.next_id, self.next_id + 1
         name = unicodedata.normalize("NFC", body["name"]) if self.normalise else body["name"]
         self.store[cc_id] = {**body, "name": name, "id": cc_id, "office_id": int(body["office_id"])}
+        if how == "500, ring dropped":  # stored without ring_seconds, then 500
+            del self.store[cc_id]["ring_seconds"]
+            how = "500"
         self.stored_at[cc_id] = time.monotonic()
         if how == "drop":
             request.transport.close()

@@ -99,6 +99,17 @@ async def test_an_unclear_answer_is_never_posted_again_and_the_center_is_found_w
         assert created == {r.id for r in outcome.results} and OLD not in created
 
 
+async def test_a_center_found_after_an_unclear_answer_is_checked_as_an_answer_would_be(tmp_path):
+    """Stored without a field the row sets, then 500: found by name, but its listing shows the field is not
+    as sent, so the row is mismatch (with its id), never created."""
+    async with _api(after_create=["500, ring dropped"]) as api:
+        outcome = await apply_async(_book(tmp_path, ["Partly"], agents=False), _opts(tmp_path, api))
+    ((row_id,),) = [ids for name, ids in api.in_office(OFFICE).items() if name == "Partly"]
+    (row,) = outcome.results
+    assert (row.status, row.id) == ("mismatch", row_id) and row.error.endswith("did not take: ring_seconds")
+    assert api.creates == 1
+
+
 async def test_a_create_not_found_in_the_wait_may_exist_and_is_sent_again_only_when_asked(tmp_path):
     """The first row's center is made but listed only 0.6 s later (longer than the wait); the second's
     POST made nothing. Neither is POSTed again until the admin says so, and each ends made once."""

@@ -150,12 +150,16 @@ class CreatePhase:
                          "create named it)" for i, row in taken.items())
         return replace(lookup, ids=[i for i in lookup.ids if i not in taken]), f"{why}; {held}"
 
-    def settle_found(self, create: PlannedCreate, cc_id: int, note: str, api: ApiResult | None = None) -> RowResult:
-        """The row's call center was found by name in its office: created, with that id."""
-        return self._record(create, RowResult(row=create.row, id=cc_id, status=Status.CREATED,
+    def settle_found(self, create: PlannedCreate, lookup: Lookup, note: str, api: ApiResult | None = None) -> RowResult:
+        """The row's call center (`lookup`'s one id) was found by name in its office: created, with that id, if
+        the listing shows every field as sent (else mismatch: it exists, but did not take them all)."""
+        cc_id = lookup.ids[0]
+        status, wrong = verified(create, lookup.items[cc_id]) if cc_id in lookup.items else (Status.CREATED, None)
+        return self._record(create, RowResult(row=create.row, id=cc_id, status=status,
                                        http_status=api.http_status if api else None,
-                                       attempts=api.attempts if api else 0, error=note,
-                                       duration_ms=api.duration_ms if api else None))
+                                       attempts=api.attempts if api else 0,
+                                       error=f"{note}; {wrong.replace('the API created it', 'it was made')}"
+                                       if wrong else note, duration_ms=api.duration_ms if api else None))
 
     def settle_unfound(self, create: PlannedCreate, lookup: Lookup | None, why: str,
                        api: ApiResult | None = None) -> RowResult:
@@ -175,7 +179,7 @@ class CreatePhase:
             lookup, why = self.lookups[create.row]
             lookup, why = self.untaken(create, lookup, why)
             if lookup is not None and len(lookup.ids) == 1:
-                result = self.settle_found(create, lookup.ids[0], found_note(create, lookup, why), api)
+                result = self.settle_found(create, lookup, found_note(create, lookup, why), api)
             else:
                 result = self.settle_unfound(create, lookup, why, api)
         elif api.attempts == 0:
@@ -222,7 +226,7 @@ async def _look_again(phase: CreatePhase, creates: list[PlannedCreate]) -> list[
             looked, held = phase.untaken(create, lookup, why)
             assert looked is not None
             if len(looked.ids) == 1:
-                phase.settle_found(create, looked.ids[0], f"{why}; {found_note(create, looked, 'looked again')}")
+                phase.settle_found(create, looked, f"{why}; {found_note(create, looked, 'looked again')}")
             elif not looked.ids and held == why and looked.error is None and not looked.stopped and phase.resend_maybe:
                 to_send.append(create)
             else:
@@ -277,11 +281,11 @@ async def run_creates(phase: CreatePhase, plan: Plan, *, concurrency: int, skip_
             continue
         ids = listed.named(create.key[1])
         if unknown:  # an earlier run's create whose outcome it did not learn: looked for, not sent blindly
-            found, why = phase.untaken(create, Lookup(ids, 1, 0.0), "an earlier run's create")
+            found, why = phase.untaken(create, Lookup(ids, 1, 0.0, items=listed.found(ids)), "an earlier run's create")
             assert found is not None
             if len(found.ids) == 1:
-                phase.settle_found(create, found.ids[0], "made by an earlier run that stopped before it knew (found "
-                                                         f"by name in office {create.office_id}); not sent again")
+                phase.settle_found(create, found, "made by an earlier run that stopped before it knew (found "
+                                                  f"by name in office {create.office_id}); not sent again")
             elif found.ids or len(found.ids) < len(ids):
                 phase.settle_unfound(create, found, why)
             else:

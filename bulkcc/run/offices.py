@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from bulkcc.errors import LiveStateError
 from bulkcc.names import name_key
@@ -59,6 +60,11 @@ class Office:
     names: dict[str, list[int]] = field(default_factory=dict)
     listed: dict[int, str] = field(default_factory=dict)
     error: str | None = None  # why the listing could not be read
+    items: dict[int, Mapping[str, Any]] = field(default_factory=dict)  # each id's call center as listed
+
+    def found(self, ids: Collection[int]) -> dict[int, Mapping[str, Any]]:
+        """The listed call centers of `ids` (what a create found by name is checked against)."""
+        return {cc_id: self.items[cc_id] for cc_id in ids if cc_id in self.items}
 
     def named(self, key: str, exclude: Collection[int] = ()) -> list[int]:
         """The ids of the centers whose name reads as `key` (a `name_key`), less `exclude`."""
@@ -78,6 +84,7 @@ async def read_office(client: ApiClient, office_id: int) -> Office:
                 if cc_id is not None and isinstance(name, str) and not elsewhere:
                     office.names.setdefault(name_key(name), []).append(cc_id)
                     office.listed[cc_id] = name
+                    office.items[cc_id] = item
     except LiveStateError as exc:
         office.error = str(exc)
     return office
@@ -93,6 +100,7 @@ class Lookup:
     waited_s: float
     error: str | None = None  # the last listing could not be read
     stopped: bool = False  # the run was stopped before the wait was over
+    items: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)  # each found id's call center as listed
 
     def words(self) -> str:
         """How it was looked for: "3 listings over 3.5 s"."""
@@ -130,7 +138,7 @@ class OfficeLookups:
             looks += 1
             error = office.error
             if error is None and (ids := office.named(key, exclude)):
-                return Lookup(ids, looks, clock() - start)
+                return Lookup(ids, looks, clock() - start, items=office.found(ids))
             if stop.is_set():
                 return Lookup([], looks, clock() - start, error, stopped=True)
         return Lookup([], looks, clock() - start, error)
