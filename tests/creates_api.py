@@ -1,22 +1,18 @@
 """A small stateful API on loopback for the create tests: create, list an office, get, PATCH, delete,
 and a center's operators (list, add, remove, skill level).
 
-It stores what it is sent and answers as the spec's examples do (ids as JSON
-strings), and can misbehave on purpose around a create (`after_create`, one per
-create, in order): drop the connection, answer 500 (after storing it whole, or
-without its ring_seconds: "500, ring dropped"), answer too late (the client
-times out), take its time before storing ("slow"), answer 202 with no body or 303 (see the new
-center there), answer
-a 2xx that is no call center ("nobody"), answer with another center's id
-("foreign": one listed before; "elsewhere": one of another office, "elsewhere, no office" with
-its office left out; "the row before's": the center made for the create before, under this row's
-name; "foreign only":
-one listed before, and nothing made), or refuse before storing ("refuse": a 500,
-nothing made). A listing may show a new center
-only `listing_lag_s` after it was stored; `normalise` stores names NFC, as some
-databases do; `echo` is appended to every text of every answer (ids aside), as a
-server that echoes what it should not. So the tests see that a create that took
-effect is never made twice, and what a hostile answer can and cannot reach.
+It stores what it is sent and answers as the spec's examples do (ids as JSON strings), and can
+misbehave on purpose around a create (`after_create`, one per create, in order): drop the
+connection, answer 500 (after storing it whole, or without its ring_seconds: "500, ring dropped"),
+answer too late (the client times out), take its time before storing ("slow"), answer 202 with no
+body or 303 (see the new center there), answer a 2xx that is no call center ("nobody"), answer with
+another center's id ("foreign": one listed before; "elsewhere": one of another office, "elsewhere,
+no office" with its office left out; "the row before's": the center made for the create before,
+under this row's name; "foreign only": one listed before, and nothing made), or refuse before
+storing ("refuse": a 500, nothing made). A listing may show a new center only `listing_lag_s` after
+it was stored; `normalise` stores names NFC, as some databases do; `echo` is appended to every text
+of every answer (ids aside), as a server that echoes what it should not. So the tests see that a
+create that took effect is never made twice, and what a hostile answer can and cannot reach.
 """
 
 from __future__ import annotations
