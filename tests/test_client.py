@@ -313,13 +313,15 @@ async def test_a_key_the_server_echoes_is_redacted_from_every_message() -> None:
                             {"Content-Type": "application/json"})],
                "encoded": [("text", 302, "", {"Location": f"https://evil.example/?k={every_byte}&b={basic}"})],
                "typed": [("raw", 200, b"<html>", {"Content-Type": f"text/html; key={KEY}"})],
+               "charset": [("raw", 200, b"{}", {"Content-Type": f"application/json; charset={KEY}"})],
                # A key split by a bounded read: the 64 KB of an error, the first bytes an odd 2xx shows.
                "cut": [("raw", 400, b" " * (64 * 1024 - 10) + KEY.encode(), {"Content-Type": "text/plain"})],
                "head": [("raw", 200, b" " * 470 + KEY.encode() + b"<html>", {"Content-Type": "text/html"})],
                "refused": [_echo_key(401)]}
     async with ScriptedApi(scripts) as api, api_client(api.base_url, max_attempts=2) as client:
         results = [await client.call("PATCH", f"/{name}", {})
-                   for name in ("bad", "html", "down", "moved", "escaped", "encoded", "typed", "cut", "head")]
+                   for name in ("bad", "html", "down", "moved", "escaped", "encoded", "typed", "charset", "cut",
+                                "head")]
         with pytest.raises(KeyRefused) as caught:
             await client.call("PATCH", "/refused", {})
     errors = [r.error for r in results] + [caught.value.result.error, str(caught.value)]
@@ -339,6 +341,26 @@ async def test_escape_sequences_in_api_messages_are_made_visible() -> None:
         page = await client.call("GET", "/html")
     assert result.error == "HTTP 400: \\x1b[2J\\x1b]0;owned\\x07bad \\u202eevil next"
     assert "\x1b" not in page.error and '"\\x1b[2J<html>"' in page.error
+
+
+async def test_a_charset_of_the_servers_choosing_is_its_text_too() -> None:
+    """aiohttp's own server will not send an escape in a header; a raw one does, in the charset a
+    message quotes ("the answer is not … text")."""
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=x\x1b[2J" + KEY.encode()
+                     + b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    try:
+        async with api_client(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", max_attempts=1) as client:
+            result = await client.call("GET", "/x")
+    finally:
+        server.close()
+    assert "\x1b" not in result.error and KEY not in result.error
+    assert "the answer is not x\\x1b text" in result.error and "charset=x\\x1b[2J****" in result.error
 
 
 def test_printable_and_the_redactor() -> None:

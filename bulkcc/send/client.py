@@ -364,6 +364,7 @@ class ApiClient:
             data, why = None, f"the answer is larger than {MAX_ANSWER_BYTES >> 20} MiB"
         else:
             data, why = parse_object(raw, charset)
+            why = printable(self.redact(why), limit=200)  # it may quote the charset: the server's text
         if data is None:
             result.ok, result.data = False, None
             shown = self.redact.cut(_decoded(raw[:4 * SHOWN_BYTES], charset))
