@@ -214,6 +214,19 @@ async def test_two_rows_never_share_a_center_whatever_the_answers_say(tmp_path):
     assert api.creates == 2
 
 
+async def test_a_plan_applied_twice_makes_its_centers_once_and_says_to_make_a_new_plan(tmp_path):
+    from bulkcc import make_plan, read_plan_file, validate_file, write_plan_file
+    from bulkcc.run.apply_plan import apply_plan_async
+
+    book, plan_path = _book(tmp_path, ["Once"], agents=False), tmp_path / "plan.json"
+    async with _api() as api:
+        write_plan_file(plan_path, make_plan(validate_file(book)), target=api.base_url, input_path=book)
+        first = await apply_plan_async(read_plan_file(plan_path), _opts(tmp_path, api))
+        again = await apply_plan_async(read_plan_file(plan_path), _opts(tmp_path, api, "again.xlsx"))
+    assert first.exit_code == EXIT_OK and again.exit_code == EXIT_INVALID and api.creates == 1
+    assert "the plan is out of date: make a new one" in again.message and "--skip-invalid" not in again.message
+
+
 async def test_names_that_read_alike_are_invalid_against_the_live_ones_showing_both(tmp_path):
     live = ["Center 1001", "Center 1002", "Center 1003", "Center 1004", "Caf\u00e9 K\u00f6ln"]
     sheet = ["center 1001", "Center\u00a01002", "Center 1003\u200b", " CENTER  1004 ", "Cafe\u0301 Ko\u0308ln"]

@@ -237,7 +237,7 @@ async def _look_again(phase: CreatePhase, creates: list[PlannedCreate]) -> list[
 
 
 async def run_creates(phase: CreatePhase, plan: Plan, *, concurrency: int, skip_invalid: bool,
-                      target_label: str) -> str | None:
+                      target_label: str, saved_plan: bool = False) -> str | None:
     """Send the plan's creates (see the module's docstring). Returns why the run is refused, or None.
 
     Rows are settled into `phase.results`: done by an earlier run, found, invalid (a name already
@@ -302,8 +302,9 @@ async def run_creates(phase: CreatePhase, plan: Plan, *, concurrency: int, skip_
                                                "are already live, so nothing was sent")
         rows = "1 row creates a call center whose name" if clashes == 1 else \
             f"{clashes} rows create call centers whose names"
-        return (f"{rows} already exist{'s' if clashes == 1 else ''} in the office: nothing was sent (fix them, or "
-                "pass --skip-invalid to send the other rows)")
+        fix = ("the plan is out of date: make a new one with `bulkcc plan`" if saved_plan else
+               "fix them, or pass --skip-invalid to send the other rows")  # a plan takes no --skip-invalid
+        return f"{rows} already exist{'s' if clashes == 1 else ''} in the office: nothing was sent ({fix})"
     if recheck and not phase.stop.is_set():
         to_send += await _look_again(phase, recheck)
     if to_send and not phase.stop.is_set():

@@ -282,7 +282,7 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
                                     conn.client.redact, progress, stop, lookup_wait_s=options.lookup_wait_s,
                                     resend_maybe=options.resend_maybe_created),
                         the_plan, concurrency=options.connection.pool_size, skip_invalid=options.skip_invalid,
-                        target_label=conn.target_label)
+                        target_label=conn.target_label, saved_plan=source.plan is not None)
                     run.keep_created(the_plan, save=True)  # on the created sheet before anything else is sent
                 if run.refused is None:
                     await _send_phase(conn, the_plan, options, run, journal, hashes, progress, stop)
