@@ -285,6 +285,23 @@ async def test_one_target_spelled_another_way_is_the_same_lock(tmp_path):
         assert api.creates == 0
 
 
+async def test_a_lock_folder_that_cannot_hold_the_lock_stops_the_run_before_anything_is_sent(tmp_path, monkeypatch):
+    from bulkcc.run.lock import TargetLock, lock_dir, target_key
+
+    (tmp_path / "a file").write_text("")
+    monkeypatch.setenv("BULKCC_LOCK_DIR", str(tmp_path / "a file"))
+    async with _api() as api:
+        with pytest.raises(UsageError, match="cannot make the lock folder .* set BULKCC_LOCK_DIR"):
+            await apply_async(_book(tmp_path, ["New"], agents=False), _opts(tmp_path, api))
+        assert api.creates == 0
+        monkeypatch.setenv("BULKCC_LOCK_DIR", str(tmp_path / "locks"))
+        lock = TargetLock(target_key(api.base_url), "the API")
+        lock.path.mkdir(parents=True)  # something took the lock file's name
+        with pytest.raises(UsageError, match="cannot lock .* set BULKCC_LOCK_DIR"):
+            lock.acquire()
+    assert lock_dir() == tmp_path / "locks"
+
+
 def test_a_user_with_no_home_folder_is_told_where_the_create_lock_can_go(monkeypatch):
     """No HOME and a user id the password database lacks (a container's): a message, never a traceback."""
     import pwd
