@@ -229,6 +229,33 @@ async def test_a_user_listed_on_two_pages_is_one_user_not_two(tmp_path: Path) ->
         assert {path: len(times) for path, times in api.arrivals.items()} == {"api/v2/users": 2, ADD: 2}
 
 
+async def test_a_deleted_call_center_is_no_live_one_its_name_names_the_live_one_or_none(tmp_path: Path) -> None:
+    workbook = Workbook()
+    workbook.active.title = "callcenters"
+    workbook.active.append(["id"])
+    sheet = workbook.create_sheet("operators")
+    sheet.append(["call_center_name", "user_id"])
+    sheet.append(["Support", "7"])
+    sheet.append(["Old desk", "7"])
+    book = tmp_path / "in.xlsx"
+    workbook.save(book)
+    listing = {"items": [{"id": "1001", "name": "Support", "state": "deleted", "office_id": "5"},
+                         {"id": "1002", "name": "support", "state": "active", "office_id": "5"},
+                         {"id": "1003", "name": "Old desk", "state": "cancelled", "office_id": "5"}]}
+    add = "api/v2/callcenters/1002/operators"
+    async with ScriptedApi({"api/v2/callcenters": [("json", 200, listing)], add: [("json", 200, _user("7", "a@x.io"))],
+                            "*": [("json", 500, {})]}) as api:
+        with pytest.raises(InvalidRowsError) as raised:
+            await _apply(api, book, tmp_path)
+        assert [p.message for p in raised.value.validation.operators.problems] == [
+            "call_center_name 'Old desk': call center 1003 is cancelled, so no operator can be added to it; use a "
+            "live call center's name or call_center_id"]
+        outcome = await _apply(api, book, tmp_path, skip_invalid=True)
+        assert [(r.row, r.status, r.call_center_id) for r in outcome.operator_results] == [
+            (2, "added", 1002), (3, "invalid", None)]  # the deleted 1001 of that name is no second center
+        assert set(api.arrivals) == {"api/v2/callcenters", add}
+
+
 def test_the_confirmation_shows_each_name_beside_its_id_and_what_the_look_ups_cost() -> None:
     from dataclasses import replace
 

@@ -50,6 +50,7 @@ class Center:
     id: int
     name: str | None
     office_id: int | None = None
+    state: str | None = None  # a deleted, cancelled or suspended center is no live one: nothing is added to it
 
 
 @dataclass
@@ -170,8 +171,9 @@ def center_of(name: str, sheet: SheetCenters, directory: Directory) -> tuple[int
         return None if not on_sheet else ((on_sheet[0][1], None) if on_sheet[0][1] is not None
                                           else (None, on_sheet[0][0]))
     created_in = {office for _, cc_id, office in on_sheet if cc_id is None and office is not None}
-    live = [c for c in directory.centers if c.name is not None and name_key(c.name) == key
-            and not (c.office_id is not None and c.office_id in created_in)]
+    named = [c for c in directory.centers if c.name is not None and name_key(c.name) == key
+             and not (c.office_id is not None and c.office_id in created_in)]
+    live = [c for c in named if (c.state or "").lower() not in UNUSABLE_STATES]
     candidates: dict[tuple[str, int], str] = {}
     for row, cc_id, _ in on_sheet:
         candidates[("id", cc_id) if cc_id is not None else ("row", row)] = (
@@ -186,6 +188,10 @@ def center_of(name: str, sheet: SheetCenters, directory: Directory) -> tuple[int
     if candidates:
         return (f"call_center_name {shown} names {len(candidates)} call centers ({'; '.join(candidates.values())}): "
                 "which one is meant is not known; use call_center_id, or give the call centers distinct names")
+    if named:  # only centers no operator can join: say so, rather than "no call center"
+        states = "; ".join(f"call center {c.id} is {printable(c.state or '', 30)}" for c in named[:SHOWN_IDS])
+        return (f"call_center_name {shown}: {states}, so no operator can be added to it; use a live call "
+                "center's name or call_center_id")
     hint = _suggest(name, [c.name for c in directory.centers if c.name])
     return (f"call_center_name {shown} names no call center (no row of the callcenters sheet, no live one){hint}; "
             "type the call center's name, or use call_center_id")

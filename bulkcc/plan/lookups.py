@@ -17,7 +17,8 @@ Never guessed:
 - a name that gives no one thing is an invalid row, naming the value and the
   closest names there are (difflib): no user, two users, a user or office that
   is suspended, deleted or cancelled, two offices or two live call centers of
-  one name;
+  one name, a call center name of only deleted, cancelled or suspended centers
+  (such a center is no live one: it never makes a name ambiguous either);
 - a `call_center_name` that is both a row of the sheet and a live call center
   other than that row's (another office's center of the name a row creates, or a
   live center of the name an update row gives another) could mean either: it is

@@ -81,7 +81,8 @@ def parse_center(item: Any) -> Center | None:
     if not isinstance(item, Mapping):
         return None
     cc_id = answer_id(item.get("id"))
-    return None if cc_id is None else Center(cc_id, _text(item.get("name")), answer_id(item.get("office_id")))
+    return None if cc_id is None else Center(cc_id, _text(item.get("name")), answer_id(item.get("office_id")),
+                                             _text(item.get("state")))
 
 
 def _stopped(stop: asyncio.Event) -> None:
