@@ -17,6 +17,8 @@ from openpyxl import Workbook
 from support import ScriptedApi, api_client, options
 
 from bulkcc.errors import EXIT_USAGE, InvalidRowsError, LiveStateError
+from bulkcc.operator_fields import email_key
+from bulkcc.plan.directory import Suggestions
 from bulkcc.plan.lookups import Center, Directory, Office, User, resolve, wanted
 from bulkcc.run.apply import apply_async
 from bulkcc.run.resolve import read_directory
@@ -107,6 +109,25 @@ def test_users_and_offices_that_give_no_one_thing_are_errors_that_say_why() -> N
     assert problems[("operators", 2, "user_email")].startswith("user_email 'two@x.io' is the email of 2 users (1, 2)")
     assert "user 3 (Old Timer) is deleted" in problems[("operators", 3, "user_email")]
     assert [(r.excel_row, r.user_id) for r in resolution.validation.operators.rows] == [(4, 5)]
+
+
+@pytest.mark.timeout(20)
+def test_close_names_cost_each_distinct_name_once_and_a_bounded_amount_in_all() -> None:
+    # A mistyped domain on every row of a big company's sheet: difflib, at ~50 µs a comparison, took a
+    # second per row and hundreds of rows, with nothing on the screen.
+    company = [f"first{n}.last{n}@company.com" for n in range(5000)]
+    typed = [f"first{n}.last{n}@company.co" for n in range(150)] * 2 + ["first7.last7@company.com\u200b"]
+    sheet = _validation([["id"]], [[str(1001 + row // 150), None, None, email] for row, email in enumerate(typed)])
+    users = {email_key(e): [] for e in typed}
+    directory = Directory(users=users, all_emails=company, users_by="listing", suggestions=Suggestions(work=10_000))
+    problems = _problems(resolve(sheet, directory).validation)
+    hints = [("did you mean" in problems[("operators", row, "user_email")]) for row in range(2, 2 + len(typed))]
+    # The first two distinct names fill the budget (2 x 5,000 compared), their repeats cost nothing; a name
+    # only an invisible character sets apart is offered its match whatever is left.
+    assert hints == [True, True] + [False] * 148 + [True, True] + [False] * 148 + [True]
+    assert "did you mean 'first0.last0@company.com'" in problems[("operators", 2, "user_email")]
+    assert problems[("operators", 302, "user_email")].endswith(
+        "; did you mean 'first7.last7@company.com'?; type the email the user signs in with, or use user_id")
 
 
 def test_one_user_by_id_and_by_email_for_one_center_is_one_operator_twice() -> None:

@@ -9,7 +9,7 @@ closest names there are. Never guessed: see `bulkcc.plan.lookups`. Pure.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,10 @@ from bulkcc.values import native, printable
 
 UNUSABLE_STATES = frozenset({"suspended", "deleted", "cancelled"})
 SUGGESTIONS = 3  # closest names offered for an unknown one
-SUGGEST_AMONG = 20_000  # difflib is quadratic at worst: past this many names, none are offered
+# difflib compares an unknown name with every known one at some 50 µs each (an email of a company of
+# 15,000 users: most of a second), and a sheet may hold hundreds of unknown names (a mistyped domain): past
+# this many comparisons in one look-up, no more close names are offered (each distinct name costs once).
+SUGGEST_WORK = 40_000
 SHOWN_IDS = 5
 
 
@@ -68,25 +71,56 @@ class Directory:
     # "call center page".
     requests: dict[str, int] = field(default_factory=dict)
     users_by: str = ""  # "email" (one GET per email) or "listing" (every page of users)
+    suggestions: Suggestions = field(default_factory=lambda: Suggestions(), repr=False, compare=False)
 
     @property
     def total_requests(self) -> int:
         return sum(self.requests.values())
 
 
-def _suggest(name: str, known: Iterable[str], key: Any = name_key) -> str:
-    """`; did you mean 'a' or 'b'?` of the closest known names, or ""."""
-    shown: dict[str, str] = {}
-    for item in known:
-        if len(shown) > SUGGEST_AMONG:
+def _loose(text: str) -> str:
+    """A name as a suggestion may take it (never a match): as a person reads it, no trailing dot."""
+    return name_key(text).rstrip(".")
+
+
+@dataclass
+class Suggestions:
+    """Close names for unknown ones: each distinct name once, within `SUGGEST_WORK` comparisons in all.
+    A name that only invisible characters, Unicode forms, blanks, case or a trailing dot set apart from a
+    known one costs nothing: that one is offered."""
+
+    work: int = SUGGEST_WORK
+    done: dict[tuple[str, str], str] = field(default_factory=dict)
+    known: dict[str, tuple[dict[str, str], dict[str, str]]] = field(default_factory=dict)
+
+    def hint(self, kind: str, name: str, known: Callable[[], Iterable[str]], key: Callable[[str], str]) -> str:
+        """`; did you mean 'a' or 'b'?` of the closest known names of `kind` (`known` gives them), or ""."""
+        memo = (kind, key(name))
+        if memo not in self.done:
+            self.done[memo] = self._hint(kind, name, known, key)
+        return self.done[memo]
+
+    def _hint(self, kind: str, name: str, known: Callable[[], Iterable[str]], key: Callable[[str], str]) -> str:
+        if kind not in self.known:
+            shown: dict[str, str] = {}
+            loose: dict[str, str] = {}
+            for item in known():
+                shown.setdefault(key(item), item)
+                loose.setdefault(_loose(item), item)
+            self.known[kind] = shown, loose
+        shown, loose = self.known[kind]
+        if len(name) > 200:
             return ""
-        shown.setdefault(key(item), item)
-    if len(name) > 200:
-        return ""
-    close = difflib.get_close_matches(key(name), list(shown), n=SUGGESTIONS, cutoff=0.6)
-    if not close:
-        return ""
-    return "; did you mean " + " or ".join(printable(shown[c], 60, quote=True) for c in close) + "?"
+        if _loose(name) in loose:
+            close = [key(loose[_loose(name)])]
+        elif len(shown) <= self.work:
+            self.work -= len(shown)
+            close = difflib.get_close_matches(key(name), list(shown), n=SUGGESTIONS, cutoff=0.6)
+        else:
+            close = []
+        if not close:
+            return ""
+        return "; did you mean " + " or ".join(printable(shown[c], 60, quote=True) for c in close) + "?"
 
 
 def _ids(ids: Sequence[int]) -> str:
@@ -109,15 +143,17 @@ def user_of(email: str, directory: Directory) -> User | str:
         states = "; ".join(f"{u.words()} is {printable(u.state or '', 30)}" for u in users[:SHOWN_IDS])
         return (f"user_email {shown}: {states}, so no one can be added by it; reactivate the user in Dialpad, or "
                 "use another agent's email")
-    hint = _suggest(email, directory.all_emails, email_key) if directory.users_by == "listing" else ""
+    hint = directory.suggestions.hint("email", email, lambda: directory.all_emails, email_key) \
+        if directory.users_by == "listing" else ""
     return (f"user_email {shown} is the email of no user of the company{hint}; type the email the user signs in "
             "with, or use user_id")
 
 
 def office_of(name: str, directory: Directory) -> Office | str:
-    assert directory.offices is not None
+    offices_read = directory.offices
+    assert offices_read is not None
     shown = printable(name, 80, quote=True)
-    offices = [o for o in directory.offices if o.name is not None and name_key(o.name) == name_key(name)]
+    offices = [o for o in offices_read if o.name is not None and name_key(o.name) == name_key(name)]
     usable = [o for o in offices if (o.state or "").lower() not in UNUSABLE_STATES]
     if len(usable) == 1:
         return usable[0]
@@ -127,7 +163,7 @@ def office_of(name: str, directory: Directory) -> Office | str:
     if offices:
         states = "; ".join(f"office {o.id} is {printable(o.state or '', 30)}" for o in offices[:SHOWN_IDS])
         return f"office_name {shown}: {states}; a call center cannot be created there"
-    hint = _suggest(name, (o.name for o in directory.offices if o.name))
+    hint = directory.suggestions.hint("office", name, lambda: (o.name for o in offices_read if o.name), name_key)
     return f"office_name {shown} names no office of the company{hint}; type the office's name, or use office_id"
 
 
@@ -167,11 +203,12 @@ def center_of(name: str, sheet: SheetCenters, directory: Directory) -> tuple[int
     key = name_key(name)
     shown = printable(name, 80, quote=True)
     on_sheet = sheet.rows.get(key, ())
-    if directory.centers is None:
+    centers_read = directory.centers
+    if centers_read is None:
         return None if not on_sheet else ((on_sheet[0][1], None) if on_sheet[0][1] is not None
                                           else (None, on_sheet[0][0]))
     created_in = {office for _, cc_id, office in on_sheet if cc_id is None and office is not None}
-    named = [c for c in directory.centers if c.name is not None and name_key(c.name) == key
+    named = [c for c in centers_read if c.name is not None and name_key(c.name) == key
              and not (c.office_id is not None and c.office_id in created_in)]
     live = [c for c in named if (c.state or "").lower() not in UNUSABLE_STATES]
     candidates: dict[tuple[str, int], str] = {}
@@ -192,7 +229,7 @@ def center_of(name: str, sheet: SheetCenters, directory: Directory) -> tuple[int
         states = "; ".join(f"call center {c.id} is {printable(c.state or '', 30)}" for c in named[:SHOWN_IDS])
         return (f"call_center_name {shown}: {states}, so no operator can be added to it; use a live call "
                 "center's name or call_center_id")
-    hint = _suggest(name, [c.name for c in directory.centers if c.name])
+    hint = directory.suggestions.hint("center", name, lambda: (c.name for c in centers_read if c.name), name_key)
     return (f"call_center_name {shown} names no call center (no row of the callcenters sheet, no live one){hint}; "
             "type the call center's name, or use call_center_id")
 
