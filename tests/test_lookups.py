@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from openpyxl import Workbook
 from support import ScriptedApi, api_client, options
 
@@ -248,6 +249,42 @@ async def test_a_user_listed_on_two_pages_is_one_user_not_two(tmp_path: Path) ->
         assert [r.status for r in outcome.operator_results] == ["added", "added"]
         assert [body["user_id"] for body in api.bodies[ADD]] == [7, 8]
         assert {path: len(times) for path, times in api.arrivals.items()} == {"api/v2/users": 2, ADD: 2}
+
+
+def _users_api(users: list[dict[str, Any]], *, filter_by: Any = None, page: int = 100) -> Any:
+    """A users endpoint whose email filter is `filter_by(stored, asked)` (None: the filter is ignored)."""
+    def answer(request: web.Request) -> web.Response:
+        asked = request.query.get("email")
+        items = [u for u in users if asked is None or filter_by is None or any(filter_by(e, asked)
+                                                                                   for e in u["emails"])]
+        start = int(request.query.get("cursor", "0"))
+        more = {"cursor": str(start + page)} if start + page < len(items) else {}
+        return web.json_response({"items": items[start:start + page], **more})
+    return answer
+
+
+async def test_an_email_filter_not_applied_costs_one_listing_and_one_in_another_case_finds_its_user(
+        tmp_path: Path) -> None:
+    company = [_user(str(100 + n), f"u{n}@x.io") for n in range(1000)]  # 10 pages
+    # The filter ignored, the whole company paged: each look-up read every page (2 of 10 pages, then 2 x 10)
+    async with ScriptedApi({"api/v2/users": [("call", _users_api(company))],
+                            ADD: [("json", 200, _user("101", "u1@x.io")), ("json", 200, _user("102", "u2@x.io"))]}
+                           ) as api:
+        outcome = await _apply(api, _ops_book(tmp_path / "in.xlsx", ["u1@x.io", "u2@x.io"]), tmp_path)
+        assert [r.status for r in outcome.operator_results] == ["added", "added"]
+        # 2 pages, 2 look-ups (one page each: an answer that pages is no filtered one), the 8 pages left
+        assert len(api.arrivals["api/v2/users"]) == 12
+    # A filter that matches case: typed in capitals, a user no look-up finds is in the listing; a typo is
+    # offered the close emails (read from that listing).
+    stored = [_user("7", "anna@x.io"), _user("8", "bob@x.io")]
+    async with ScriptedApi({"api/v2/users": [("call", _users_api(stored, filter_by=str.__eq__))],
+                            ADD: [("json", 200, _user("7", "anna@x.io"))]}) as api:
+        outcome = await _apply(api, _ops_book(tmp_path / "in2.xlsx", [" Anna@X.io"]), tmp_path, restart=True)
+        assert [r.status for r in outcome.operator_results] == ["added"] and api.bodies[ADD] == [{"user_id": 7}]
+        with pytest.raises(InvalidRowsError) as raised:
+            await _apply(api, _ops_book(tmp_path / "in3.xlsx", ["anan@x.io"]), tmp_path, restart=True)
+        assert "'anan@x.io' is the email of no user of the company; did you mean 'anna@x.io'?" in (
+            raised.value.validation.operators.problems[0].message)
 
 
 async def test_a_deleted_call_center_is_no_live_one_its_name_names_the_live_one_or_none(tmp_path: Path) -> None:

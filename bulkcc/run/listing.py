@@ -9,7 +9,7 @@ or that repeats (a loop), a listing that never ends.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -48,7 +48,7 @@ def office_path(office_id: int) -> str:
 
 async def list_pages(client: ApiClient, params: Mapping[str, Any] | None = None,
                      limit: int | None = PAGE_LIMIT, path: str = LIST_PATH, what: str = "call centers"
-                     ) -> AsyncIterator[Page]:
+                     ) -> AsyncGenerator[Page, None]:
     """Each page of the listing at `path` (of `what`, for messages), in order; LiveStateError when the
     listing cannot be trusted. `limit` None: the endpoint takes none (an office's listing)."""
     base = {**(params or {}), **({"limit": limit} if limit is not None else {})}

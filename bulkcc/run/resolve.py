@@ -10,8 +10,13 @@ the same company budget as the rest of the run; each name once per run:
   listing that ends by then cost at most what the emails would (and is the least
   possible when it is shorter); one that does not is left, and the emails are
   looked up one by one. At worst twice the least possible; for one email, one
-  request. Both ask for users in every state (`state=all`), so a suspended or
-  deleted user is named as such, not as no user.
+  request. A look-up reads one page: an answer that goes on, or holds a user
+  without the address, shows the filter was not applied, and an email no
+  look-up found may be one the filter matched in another case; either way the
+  listing is then read to its end (on from where it stopped), once, and says
+  for sure (and gives the close emails an unknown one may mean). Both ask for
+  users in every state (`state=all`), so a suspended or deleted user is named
+  as such, not as no user.
 - offices: every page of `GET /api/v2/offices`, once, if any row names one.
 - call centers: every page of `GET /api/v2/callcenters` (the listing --diff
   reads), once, if any operators row names one by name.
@@ -103,53 +108,121 @@ async def _listing(client: ApiClient, path: str, what: str, stop: asyncio.Event,
     return items
 
 
-async def _users_by_listing(client: ApiClient, emails: Iterable[str], max_pages: int, stop: asyncio.Event
-                            ) -> tuple[dict[str, list[User]], list[str]] | None:
-    """Every user, if the listing ends within `max_pages` pages; None if it goes on (nothing more is read)."""
-    items: list[Any] = []
-    try:
-        async for page in list_pages(client, ALL_STATES, path=USERS_PATH, what="users"):
-            items += page.items
-            _stopped(stop)
-            if page.more and page.number >= max_pages:
-                return None
-    except LiveStateError as exc:
-        raise LiveStateError(f"looking users up: {exc}; nothing was sent") from exc
-    users = _distinct(items)
-    found: dict[str, list[User]] = {key: [] for key in emails}
-    every: list[str] = []
-    for user in users:
-        for key in {email_key(e) for e in user.emails}:
-            if key in found:
-                found[key].append(user)
-        every += user.emails
-    return found, every
+class _UsersListing:
+    """Every user, page after page of `GET /api/v2/users` (100 a page): read in steps, each going on from
+    where the last stopped (one cursor chain), so that no page is read twice."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self._client = client
+        self._pages = list_pages(client, ALL_STATES, path=USERS_PATH, what="users")
+        self.items: list[Any] = []
+        self.pages = 0
+        self.requests = 0  # retries included
+        self.ended = False
+
+    async def read(self, stop: asyncio.Event, max_pages: int | None = None) -> bool:
+        """Read on until the listing ends (True) or, with `max_pages`, that many pages in all were read and
+        more follow (False)."""
+        if self.ended or (max_pages is not None and self.pages >= max_pages):
+            return self.ended
+        before = self._client.requests_sent  # nothing else is sent meanwhile: one page after the other
+        try:
+            async for page in self._pages:
+                self.items += page.items
+                self.pages = page.number
+                _stopped(stop)
+                if not page.more:
+                    break
+                if max_pages is not None and page.number >= max_pages:
+                    return False
+        except LiveStateError as exc:
+            raise LiveStateError(f"looking users up: {exc}; nothing was sent") from exc
+        finally:
+            self.requests += self._client.requests_sent - before
+        self.ended = True
+        return True
+
+    async def close(self) -> None:
+        await self._pages.aclose()
+
+    def users(self, emails: Iterable[str]) -> tuple[dict[str, list[User]], list[str]]:
+        """Each email's users (by `email_key`), and every email of the company (for suggestions)."""
+        found: dict[str, list[User]] = {key: [] for key in emails}
+        every: list[str] = []
+        for user in _distinct(self.items):
+            for key in {email_key(e) for e in user.emails}:
+                if key in found:
+                    found[key].append(user)
+            every += user.emails
+        return found, every
 
 
 async def _users_by_email(client: ApiClient, emails: Mapping[str, str], concurrency: int,
-                          stop: asyncio.Event) -> dict[str, list[User]]:
-    """Each email's users, one look-up each (in parallel, paced): only users whose own emails hold it."""
+                          stop: asyncio.Event) -> tuple[dict[str, list[User]], bool]:
+    """Each email's users, one look-up each (in parallel, paced): only users whose own emails hold it; and
+    whether an answer showed that the filter was not applied (it went on past one page, or held someone
+    else), which no more look-ups can make up for: a server that hands over the whole company would be
+    read through once per email."""
     gate = asyncio.Semaphore(max(1, concurrency))
 
-    async def one(key: str, email: str) -> tuple[str, list[User]]:
+    async def one(key: str, email: str) -> tuple[str, list[User], bool]:
         async with gate:
             _stopped(stop)
+            pages = list_pages(client, {"email": email, **ALL_STATES}, path=USERS_PATH, what=f"users of {email!r}")
             try:
-                items = [item async for page in list_pages(client, {"email": email, **ALL_STATES},
-                                                           path=USERS_PATH, what=f"users of {email!r}")
-                         for item in page.items]
+                page = await anext(pages)
             except LiveStateError as exc:
                 raise LiveStateError(f"looking up the user of {email!r}: {exc}; nothing was sent") from exc
-        return key, [u for u in _distinct(items) if key in {email_key(e) for e in u.emails}]
+            finally:
+                await pages.aclose()
+        users = _distinct(page.items)
+        own = [u for u in users if key in {email_key(e) for e in u.emails}]
+        return key, own, page.more or len(own) < len(users)
 
     tasks = [asyncio.ensure_future(one(key, email)) for key, email in emails.items()]
     try:
-        return dict(await asyncio.gather(*tasks))
+        answers = await asyncio.gather(*tasks)
     except BaseException:
         for task in tasks:  # one failed (or the key was refused): the others stop too
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+    return {key: users for key, users, _ in answers}, any(unfiltered for _, _, unfiltered in answers)
+
+
+async def _read_users(client: ApiClient, emails: Mapping[str, str], directory: Directory, concurrency: int,
+                      stop: asyncio.Event) -> None:
+    """The users of `emails` into `directory` (see the module's docstring), and the requests they took."""
+    listing = _UsersListing(client)
+    try:
+        if len(emails) > 1 and await listing.read(stop, max_pages=len(emails)):
+            directory.users, directory.all_emails = listing.users(emails)
+            directory.users_by = "listing"
+        else:
+            before = client.requests_sent
+            try:
+                directory.users, unfiltered = await _users_by_email(client, emails, concurrency, stop)
+            finally:
+                directory.requests["email look-up"] = client.requests_sent - before
+            directory.users_by = "email"
+            if unfiltered or not all(directory.users.values()):
+                # An email no look-up found, or a filter not applied: the listing says for sure (whatever
+                # case the server's filter matches in), and gives the close emails an unknown one may mean.
+                await listing.read(stop)
+                listed, directory.all_emails = listing.users(emails)
+                directory.users = {key: _distinct_users([*directory.users[key], *listed[key]]) for key in emails}
+                directory.users_by = "listing"
+    finally:
+        await listing.close()
+        if listing.requests:  # the pages first, as they were read first (or alone)
+            directory.requests = {"user page": listing.requests, **directory.requests}
+
+
+def _distinct_users(users: Iterable[User]) -> list[User]:
+    seen: dict[int, User] = {}
+    for user in users:
+        seen.setdefault(user.id, user)
+    return list(seen.values())
 
 
 def _distinct(items: Iterable[Any]) -> list[User]:
@@ -169,21 +242,7 @@ async def read_directory(client: ApiClient, want: Wanted, *, concurrency: int, s
     progress.start(len(want.emails) + int(want.offices) + int(want.centers), label, phase="looking up")
     try:
         if want.emails:
-            before = client.requests_sent
-            listed = await _users_by_listing(client, want.emails, len(want.emails), stop) \
-                if len(want.emails) > 1 else None
-            pages = client.requests_sent - before
-            if listed is not None:
-                directory.users, directory.all_emails = listed
-                directory.users_by = "listing"
-                directory.requests["user page"] = pages
-            else:
-                if pages:
-                    directory.requests["user page"] = pages  # read, and left: the company has more users
-                before = client.requests_sent
-                directory.users = await _users_by_email(client, want.emails, concurrency, stop)
-                directory.users_by = "email"
-                directory.requests["email look-up"] = client.requests_sent - before
+            await _read_users(client, want.emails, directory, concurrency, stop)
             for _ in want.emails:
                 progress.advance("read")
         if want.offices:
