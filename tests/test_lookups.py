@@ -138,6 +138,12 @@ def test_one_user_by_id_and_by_email_for_one_center_is_one_operator_twice() -> N
     assert set(problems) == {("operators", 2, "user_id"), ("operators", 3, "user_email")}
     assert "user 42 is listed more than once for call center 1001 (also in row 3, once looked up)" in problems[
         ("operators", 2, "user_id")]
+    # The center named by the name of a callcenters row that has its id, on one row: that center too.
+    sheet = _validation([["id", "name"], ["1001", "Support"]],
+                        [[None, "support", "42", None], ["1001", None, None, "anna@x.io"]])
+    resolution = resolve(sheet, Directory(users={"anna@x.io": [User(42, ("anna@x.io",))]},
+                                          centers=[Center(1001, "Support")]))
+    assert set(_problems(resolution.validation)) == {("operators", 2, "user_id"), ("operators", 3, "user_email")}
 
 
 def test_what_the_sheet_needs_looked_up_and_what_waits_without_a_directory() -> None:

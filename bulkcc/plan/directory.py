@@ -193,6 +193,11 @@ class SheetCenters:
         return cls({k: tuple(v) for k, v in by_name.items()})
 
 
+    def ids(self) -> dict[int, int]:
+        """The id of each callcenters row that has one (an update row)."""
+        return {row: cc_id for entries in self.rows.values() for row, cc_id, _ in entries if cc_id is not None}
+
+
 def center_of(name: str, sheet: SheetCenters, directory: Directory) -> tuple[int | None, int | None] | str | None:
     """What a call_center_name names: (id, None) a call center, (None, row) the one a row creates; a message
     when it names none or more than one; None while the live centers are not read (a name the sheet lacks).

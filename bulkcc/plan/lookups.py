@@ -258,7 +258,7 @@ def _resolve_operators(operators: OperatorsValidation, sheet: SheetCenters, dire
         else:
             typed.at[row, "user_id"] = user.id
             found.append(Found(OPERATORS_SHEET, row, "user_email", email, user.id, label=user.name))
-    problems += _repeated_users(typed, operators, problems, center_rows)
+    problems += _repeated_users(typed, operators, problems, center_rows, sheet.ids())
     problems = sorted((replace(p, message=redact(p.message)) for p in problems), key=lambda p: p.row or 0)
     warnings = operators.warnings
     if directory.centers is not None:  # the names no row has were looked up: the note that they would be is done
@@ -273,8 +273,9 @@ def _resolve_operators(operators: OperatorsValidation, sheet: SheetCenters, dire
 
 
 def _repeated_users(typed: pd.DataFrame, operators: OperatorsValidation, new: list[Problem],
-                    center_rows: Mapping[int, int]) -> list[Problem]:
-    """Two rows that are one operator once looked up (an id on one, the same user's email on the other)."""
+                    center_rows: Mapping[int, int], sheet_ids: Mapping[int, int]) -> list[Problem]:
+    """Two rows that are one operator once looked up (an id on one, the same user's email on the other). A
+    name of a callcenters row that has an id is that center, as validation takes it (`sheet_ids`)."""
     bad = operators.invalid_rows | {p.row for p in new if p.row is not None}
     user_ids = typed["user_id"] if "user_id" in typed else None
     center_ids = typed["call_center_id"] if "call_center_id" in typed else None
@@ -286,7 +287,10 @@ def _repeated_users(typed: pd.DataFrame, operators: OperatorsValidation, new: li
         if row in bad:
             continue
         cc_id = native(center_ids.at[row]) if center_ids is not None else None
-        center: tuple[str, int | None] = ("id", int(cc_id)) if cc_id is not None else ("row", center_rows.get(row))
+        sheet_row = center_rows.get(row)
+        if cc_id is None and sheet_row is not None:
+            cc_id = sheet_ids.get(sheet_row)
+        center: tuple[str, int | None] = ("id", int(cc_id)) if cc_id is not None else ("row", sheet_row)
         if center == ("row", None):
             continue
         groups.setdefault((center, int(user)), []).append(row)
