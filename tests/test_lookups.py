@@ -293,6 +293,25 @@ async def test_an_email_filter_not_applied_costs_one_listing_and_one_in_another_
             raised.value.validation.operators.problems[0].message)
 
 
+async def test_only_failed_re_sends_its_rows_though_a_row_done_before_names_a_user_suspended_since(
+        tmp_path: Path) -> None:
+    state = {"7": "active"}
+
+    def users(request: web.Request) -> web.Response:
+        return web.json_response({"items": [_user("7", "a@x.io", state=state["7"]), _user("8", "b@x.io")]})
+
+    async with ScriptedApi({"api/v2/users": [("call", users)],
+                            ADD: [("json", 200, _user("7", "a@x.io")), ("json", 500, {}), ("json", 500, {}),
+                                  ("json", 200, _user("8", "b@x.io"))]}) as api:
+        first = await _apply(api, _ops_book(tmp_path / "in.xlsx", ["a@x.io", "b@x.io"]), tmp_path)
+        assert [r.status for r in first.operator_results] == ["added", "failed"]
+        state["7"] = "suspended"  # between the runs: row 2 is done, and now names a suspended user
+        again = await apply_async(tmp_path / "results.xlsx", options(
+            tmp_path / "again.xlsx", api.base_url, api_key=KEY, max_attempts=2, only_failed=True))
+        assert [(r.row, r.status) for r in again.operator_results] == [(2, "added"), (3, "added")]
+        assert api.bodies[ADD][-1] == {"user_id": 8}
+
+
 async def test_a_deleted_call_center_is_no_live_one_its_name_names_the_live_one_or_none(tmp_path: Path) -> None:
     workbook = Workbook()
     workbook.active.title = "callcenters"

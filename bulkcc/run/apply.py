@@ -71,9 +71,16 @@ def prepare(validation: Validation, options: ApplyOptions) -> tuple[Plan, set[in
     """The plan of the selected rows; raises InvalidRowsError unless invalid rows may be skipped
     (of either sheet: an invalid operator row stops the run too)."""
     rows = selected_rows(validation, options.only_failed)
-    invalid_operators = len(validation.operators.invalid_rows) if validation.operators is not None else 0
+    invalid_operators = set(validation.operators.invalid_rows) if validation.operators is not None else set()
+    if options.only_failed and invalid_operators:
+        # A row an earlier run finished is not this run's: one that is invalid now (its agent's email names
+        # a user suspended since) does not stop the rows it re-sends.
+        from bulkcc.run.operator_input import operator_input
+
+        found = operator_input(validation)
+        invalid_operators &= found.selected(True) if found is not None else set()
     if (validation.invalid_rows & rows or invalid_operators) and not options.skip_invalid:
-        raise InvalidRowsError(validation, len(validation.invalid_rows) + invalid_operators)
+        raise InvalidRowsError(validation, len(validation.invalid_rows) + len(invalid_operators))
     return make_plan(validation).only(rows), rows
 
 
