@@ -233,6 +233,8 @@ async def test_a_saved_plan_holds_the_ids_and_their_names_and_apply_looks_nothin
     assert sorted(r.method for r in _writes(sim)) == ["POST"] * 4
     operators = _sheet(tmp_path / "results.xlsx", "Operators")
     assert [r["info.user_email"] for r in operators] == [_email(users[0]), _email(users[1]), _email(users[0])]
+    created = _sheet(tmp_path / "results.xlsx", "Results")[0]  # the office's name beside its id, as planned
+    assert (created["office_id"], created["info.office_name"]) == (str(DACH), "DACH")
 
 
 async def test_plan_without_a_key_plans_what_the_sheet_says_and_names_the_rows_that_wait(

@@ -41,6 +41,7 @@ from bulkcc.plan.planfile import LEFT_OUT_REASONS, LeftOut, PlanFormatError, Sav
 from bulkcc.plan.plans import Change, Plan
 from bulkcc.plan.strict import StrictReader
 from bulkcc.validate.validation import Validation, validate_sheet
+from bulkcc.workbook.layout import CONTEXT_PREFIX
 from bulkcc.workbook.reader import Sheet
 
 TOP_KEYS = ("format", "bulkcc_version", "created", "input", "target", "diff", "requests", "unchanged", "skipped",
@@ -239,6 +240,17 @@ def _sheet(path: Path, requests: list[PlannedRequest], id_rows: list[tuple[int, 
     return Sheet(path=path, sheet_name=None, frame=frame, meta=meta, raw=raw)
 
 
+def _office_names_beside(validation: Validation, names: Mapping[int, str]) -> Validation:
+    """The creates' office names (looked up when planned) beside their office_id, as read-only cells, so the
+    Results of the plan show them as a workbook's run does."""
+    if not names:
+        return validation
+    raw = validation.sheet.raw.copy()
+    raw.insert(list(raw.columns).index("office_id") + 1, CONTEXT_PREFIX + "office_name",
+               pd.Series([names.get(int(row)) for row in raw.index], index=raw.index, dtype=object))
+    return replace(validation, sheet=replace(validation.sheet, raw=raw))
+
+
 def _validated(sheet: Sheet, left_out: list[LeftOut]) -> Validation:
     """The plan's cells validated; a problem anywhere but a left-out row refuses the plan."""
     left_rows = {item.row for item in left_out}
@@ -311,6 +323,8 @@ def saved_plan_from_document(document: dict[str, Any], path: Path, checksum: str
         if not _same(creates[position].body, body):
             raise _fail(f"the create of row {row}", _body_difference(body, creates[position].body))
         creates[position] = replace(creates[position], office_name=office_name)  # looked up when planned
+    validation = _office_names_beside(validation, {create.row: create.office_name for create in creates
+                                                   if create.office_name})
     for position, (request, before, changes) in enumerate(parsed):
         built = body_from_values(values[request.row])
         if not _same(built, request.body):
