@@ -159,6 +159,11 @@ async def test_a_center_created_by_office_name_gets_its_agents_by_name_in_the_sa
                           f"/api/v2/offices/{DACH}/callcenters": 1}
     results = _sheet(tmp_path / "results.xlsx", "Results")
     assert (results[0]["office_name"], results[0]["info.office_id"]) == (" dach ", str(DACH))
+    # The center created in the run: its id beside its name on the Operators sheet too.
+    operators = _sheet(tmp_path / "results.xlsx", "Operators")
+    assert {(r["call_center_name"], r["info.call_center_id"]) for r in operators} == {("SUPPORT  GRAZ",
+                                                                                        str(created.id))}
+    assert list(operators[0]).index("info.call_center_id") == list(operators[0]).index("call_center_name") + 1
 
 
 async def test_an_unknown_email_an_unknown_office_and_an_ambiguous_name_stop_their_rows(

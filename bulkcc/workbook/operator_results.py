@@ -23,6 +23,7 @@ import pandas as pd
 from openpyxl import load_workbook
 
 from bulkcc.operator_fields import OPERATOR_COLUMNS, OPERATOR_FIELDS
+from bulkcc.values import is_blank
 from bulkcc.workbook.layout import OPERATOR_RESULT_COLUMNS, OPERATOR_RESULTS_SHEET
 from bulkcc.workbook.results import WIDE_COLUMNS, _cell_value, _identifier_text, _int_or_none, stream_outcome_sheet
 from bulkcc.workbook.stream import StreamSheet
@@ -33,6 +34,7 @@ OPERATORS_RESULTS = OPERATOR_RESULTS_SHEET
 OPERATOR_OUTCOME_COLUMNS = OPERATOR_RESULT_COLUMNS
 OPERATOR_IDENTIFIERS = frozenset(f.path for f in OPERATOR_FIELDS if f.is_identifier)
 _WIDE = WIDE_COLUMNS | {"action"}
+CENTER_CONTEXT = "info.call_center_id"  # beside call_center_name: read-only, never read back
 
 
 @dataclass
@@ -80,10 +82,18 @@ def write_operator_sheet(sheet: StreamSheet, results: Sequence[OperatorResult], 
         raw = {int(row): dict(zip(input_frame.columns, values, strict=True))
                for row, values in zip(input_frame.index, input_frame.itertuples(index=False, name=None),
                                       strict=True)}
+    # A center named by its name shows the id it had, beside the name: one created in this run too (known
+    # only once created, so not by the look-up that put the live ones' there).
+    by_name = {r.row: r.call_center_id for r in results if r.row in raw and r.call_center_id is not None
+               and not is_blank(raw[r.row].get("call_center_name"))}
+    if by_name and "call_center_name" in columns and CENTER_CONTEXT not in columns:
+        columns.insert(columns.index("call_center_name") + 1, CENTER_CONTEXT)
 
     def back(result: OperatorResult) -> list[Any]:
         if result.row is not None and result.row in raw:
             cells = raw[result.row]
+            if result.row in by_name and is_blank(cells.get(CENTER_CONTEXT)):
+                cells = {**cells, CENTER_CONTEXT: str(by_name[result.row])}
         elif result.row is None:  # an --exact-operators removal: the row that stands for what was done
             cells = {"call_center_id": result.call_center_id, "user_id": result.user_id, "remove": True}
         else:
