@@ -19,8 +19,8 @@ from support import ScriptedApi, api_client, options
 
 from bulkcc.errors import EXIT_USAGE, InvalidRowsError, LiveStateError
 from bulkcc.operator_fields import email_key
-from bulkcc.plan.directory import Suggestions
-from bulkcc.plan.lookups import Center, Directory, Office, User, resolve, wanted
+from bulkcc.plan.directory import Suggestions, office_of
+from bulkcc.plan.lookups import Center, Directory, Office, User, Wanted, resolve, wanted
 from bulkcc.run.apply import apply_async
 from bulkcc.run.resolve import read_directory
 from bulkcc.sim.server import Simulator, SimulatorConfig, ids_for_demo, seed_store
@@ -246,7 +246,7 @@ async def test_a_users_listing_that_cannot_be_trusted_stops_the_run_before_anyth
         assert len(api.arrivals["api/v2/users"]) == 2  # retried as any read, then given up
 
 
-async def test_a_user_listed_on_two_pages_is_one_user_not_two(tmp_path: Path) -> None:
+async def test_a_user_or_an_office_listed_on_two_pages_is_one_not_two(tmp_path: Path) -> None:
     first = {"items": [_user("7", "a@x.io")], "cursor": "p2"}
     second = {"items": [_user("7", "a@x.io"), _user("8", "b@x.io")]}
     async with ScriptedApi({"api/v2/users": [("json", 200, first), ("json", 200, second)],
@@ -255,6 +255,12 @@ async def test_a_user_listed_on_two_pages_is_one_user_not_two(tmp_path: Path) ->
         assert [r.status for r in outcome.operator_results] == ["added", "added"]
         assert [body["user_id"] for body in api.bodies[ADD]] == [7, 8]
         assert {path: len(times) for path, times in api.arrivals.items()} == {"api/v2/users": 2, ADD: 2}
+    dach = {"id": "5", "name": "DACH", "state": "active"}
+    pages = [("json", 200, {"items": [dach], "cursor": "p2"}),
+             ("json", 200, {"items": [dach, {"id": 6, "name": "EMEA"}]})]
+    async with ScriptedApi({"api/v2/offices": pages}) as api, api_client(api.base_url, key=KEY) as client:
+        directory = await read_directory(client, Wanted(offices=True), concurrency=2, stop=asyncio.Event())
+    assert office_of("dach", directory) == Office(5, "DACH", "active")  # not "names 2 offices (5, 5)"
 
 
 def _users_api(users: list[dict[str, Any]], *, filter_by: Any = None, page: int = 100) -> Any:

@@ -248,7 +248,11 @@ async def read_directory(client: ApiClient, want: Wanted, *, concurrency: int, s
         if want.offices:
             before = client.requests_sent
             items = await _listing(client, OFFICES_PATH, "offices", stop, limit=None)
-            directory.offices = [o for o in map(parse_office, items) if o is not None]
+            offices: dict[int, Office] = {}
+            for office in map(parse_office, items):  # an office listed twice (on two pages) is one office
+                if office is not None:
+                    offices.setdefault(office.id, office)
+            directory.offices = list(offices.values())
             directory.requests["office page"] = client.requests_sent - before
             progress.advance("read")
         if want.centers:
