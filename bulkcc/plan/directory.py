@@ -231,7 +231,8 @@ def center_of(name: str, sheet: SheetCenters, directory: Directory) -> tuple[int
         return (f"call_center_name {shown} names {len(candidates)} call centers ({'; '.join(candidates.values())}): "
                 "which one is meant is not known; use call_center_id, or give the call centers distinct names")
     if named:  # only centers no operator can join: say so, rather than "no call center"
-        states = "; ".join(f"call center {c.id} is {printable(c.state or '', 30)}" for c in named[:SHOWN_IDS])
+        gone = list({c.id: c for c in named}.values())[:SHOWN_IDS]  # a center listed twice is one center
+        states = "; ".join(f"call center {c.id} is {printable(c.state or '', 30)}" for c in gone)
         return (f"call_center_name {shown}: {states}, so no operator can be added to it; use a live call "
                 "center's name or call_center_id")
     hint = directory.suggestions.hint("center", name, lambda: (c.name for c in centers_read if c.name), name_key)
