@@ -128,7 +128,8 @@ def test_close_names_cost_each_distinct_name_once_and_a_bounded_amount_in_all() 
     assert hints == [True, True] + [False] * 148 + [True, True] + [False] * 148 + [True]
     assert "did you mean 'first0.last0@company.com'" in problems[("operators", 2, "user_email")]
     assert problems[("operators", 302, "user_email")].endswith(
-        "; did you mean 'first7.last7@company.com'?; type the email the user signs in with, or use user_id")
+        "; did you mean 'first7.last7@company.com' (it differs only in invisible characters)?; type the email the "
+        "user signs in with, or use user_id")
 
 
 def test_one_user_by_id_and_by_email_for_one_center_is_one_operator_twice() -> None:

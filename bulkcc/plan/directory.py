@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bulkcc.names import name_key
+from bulkcc.names import how_alike, name_key
 from bulkcc.operator_fields import email_key
 from bulkcc.values import native, printable
 
@@ -111,9 +111,12 @@ class Suggestions:
         shown, loose = self.known[kind]
         if len(name) > 200:
             return ""
-        if _loose(name) in loose:
-            close = [key(loose[_loose(name)])]
-        elif len(shown) <= self.work:
+        if _loose(name) in loose:  # it prints alike, maybe exactly: say what sets them apart
+            match = loose[_loose(name)]
+            apart = ("a trailing dot" if name_key(name) != name_key(match) else
+                     how_alike(name, match).removeprefix("they differ in ").split(" (")[0])
+            return f"; did you mean {printable(match, 60, quote=True)} (it differs only in {apart})?"
+        if len(shown) <= self.work:
             self.work -= len(shown)
             close = difflib.get_close_matches(key(name), list(shown), n=SUGGESTIONS, cutoff=0.6)
         else:
