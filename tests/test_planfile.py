@@ -392,6 +392,32 @@ def test_a_hand_edited_create_is_refused(tmp_path: Path, edit: Callable[[dict], 
         read_plan_file(path)
 
 
+def test_an_agent_moved_by_hand_to_another_create_of_the_plan_is_refused(tmp_path: Path) -> None:
+    # Every word of the change (action, path, call_center_name) says 'Support Berlin': a create_row edited to
+    # another create would send the agent to that other new center under Berlin's name.
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.title = "callcenters"
+    workbook.active.append(["id", "name", "office_id"])
+    for name in ("Support Berlin", "Support Munich"):
+        workbook.active.append([None, name, "5100000000000002"])
+    operators = workbook.create_sheet("operators")
+    operators.append(["call_center_name", "user_id"])
+    operators.append(["support berlin", "42"])
+    book, path = tmp_path / "book.xlsx", tmp_path / "plan.json"
+    workbook.save(book)
+    made = CliRunner(env=cli_env(None)).invoke(main, ["plan", str(book), "--out", str(path)])
+    assert made.exit_code == EXIT_OK, made.output
+    document = json.loads(path.read_text("utf-8"))
+    assert document["operators"]["requests"][0]["create_row"] == 2
+    read_plan_file(path)
+    document["operators"]["requests"][0]["create_row"] = 3
+    path.write_text(json.dumps(document), "utf-8")
+    with pytest.raises(InputError, match=r"operators.requests\[0\].call_center_name: is not the name create_row 3 "):
+        read_plan_file(path)
+
+
 async def test_apply_plan_sends_its_creates_exactly_and_once(tmp_path: Path) -> None:
     from support import options, simulator
 

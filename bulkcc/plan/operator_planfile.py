@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bulkcc.fields import INT64_MAX
+from bulkcc.names import same_name
 from bulkcc.operator_fields import (
     ADD_KEYS,
     ADD_SKILL_MIN,
@@ -143,9 +144,9 @@ def _request(value: Any, where: str, diff: bool, exact: bool) -> OperatorRequest
     return request
 
 
-def read_operators_entry(value: Any, *, diff: bool, create_rows: set[int]) -> OperatorPlan:
+def read_operators_entry(value: Any, *, diff: bool, create_rows: Mapping[int, str]) -> OperatorPlan:
     """The `operators` value of a plan file as an OperatorPlan; PlanFormatError for anything bulkcc does not
-    write. `create_rows` are the plan's creates (the rows a request may wait for)."""
+    write. `create_rows` are the plan's creates (the rows a request may wait for), with the name each creates."""
     item = _object(value, "", TOP_KEYS)
     exact = item["exact"]
     if not isinstance(exact, bool) or (exact and not diff):
@@ -158,6 +159,11 @@ def read_operators_entry(value: Any, *, diff: bool, create_rows: set[int]) -> Op
         where = f"requests[{position}]"
         if request.center.create_row is not None and request.center.create_row not in create_rows:
             raise _fail(where, f"create_row {request.center.create_row} is no create of this plan")
+        if request.center.create_row is not None and not same_name(request.center.name,
+                                                                     create_rows[request.center.create_row]):
+            # Every word of the change names the center by this name: it must be the one the row creates.
+            raise _fail(f"{where}.call_center_name", f"is not the name create_row {request.center.create_row} "
+                                                     "creates")
         if request.row is not None:
             _claim(seen, request.row, where)
         key = (request.center.key(), request.user_id)

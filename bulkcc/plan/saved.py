@@ -351,7 +351,7 @@ def saved_plan_from_document(document: dict[str, Any], path: Path, checksum: str
         from bulkcc.plan.operator_planfile import read_operators_entry
 
         operators = read_operators_entry(document["operators"], diff=diff,
-                                         create_rows={create.row for create in plan.creates})
+                                         create_rows={create.row: create.name for create in plan.creates})
     return SavedPlan(plan=plan, created=created, target=target, input_name=input_name,
                      input_sha256=source["sha256"], input_rows=input_rows, bulkcc_version=version,
                      checksum=checksum, left_out=tuple(sorted(left_out, key=lambda r: r.row)), path=path,
