@@ -77,6 +77,9 @@ class Field:
     required: bool = False
     # A column only a create sends (POST): never in a PATCH body, never read from a live call center.
     create_only: bool = False
+    # An id column whose thing a row may name instead (the column, and the thing in words): a name typed in
+    # the id column is told where it goes.
+    named_by: tuple[str, str] | None = None
 
     @property
     def is_dtmf_menu(self) -> bool:
@@ -180,7 +183,7 @@ FIELDS: tuple[Field, ...] = tuple([
        max_length=100, single_line=True),
     _f("office_id", "id", "call center", "Used only to create a call center: with id blank, the row creates a "
        "new call center (named by name, required) in this office. With id filled it is not sent: a call "
-       "center cannot move office.", minimum=1, create_only=True),
+       "center cannot move office.", minimum=1, create_only=True, named_by=("office_name", "the office by its name")),
     _f("office_name", "text", "call center", "The office's name, instead of office_id, to create a call center "
        "(looked up among the company's offices when planned with a key or applied, compared as a person reads "
        "names: case, accents' forms and blanks aside; an unknown or ambiguous name is an invalid row). Give "

@@ -25,13 +25,14 @@ ADD_SKILL_MIN, SKILL_MIN, SKILL_MAX = 1, 0, 100
 
 OPERATOR_FIELDS: tuple[Field, ...] = (
     _f("call_center_id", "id", "operator", "The id of the call center the operator belongs to. Give this, "
-       "or call_center_name.", minimum=1),
+       "or call_center_name.", minimum=1, named_by=("call_center_name", "the call center by its name")),
     _f("call_center_name", "text", "operator", "The call center's name, instead of call_center_id: a row of the "
        "callcenters sheet of this workbook (a center created in this run gets its agents in the same run) or a "
        "live call center, looked up when planned with a key or applied. Names are compared as a person reads "
        "them (case and blanks aside); a name that is both on the sheet and live as another center, or two live "
        "centers', is ambiguous: an invalid row.", max_length=100, single_line=True),
-    _f("user_id", "id", "operator", "The ID of the user. Give this, or user_email.", minimum=1),
+    _f("user_id", "id", "operator", "The ID of the user. Give this, or user_email.", minimum=1,
+       named_by=("user_email", "the user by email")),
     _f("user_email", "text", "operator", "The user's email, instead of user_id: looked up when planned with a "
        "key or applied (compared ignoring case and outer blanks, nothing looser). An email of no user, of two "
        "users, or of a suspended or deleted user is an invalid row.", max_length=254, single_line=True),

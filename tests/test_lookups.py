@@ -132,6 +132,19 @@ def test_close_names_cost_each_distinct_name_once_and_a_bounded_amount_in_all() 
         "user signs in with, or use user_id")
 
 
+def test_a_name_typed_in_an_id_column_is_told_the_column_it_goes_in() -> None:
+    sheet = _validation([["id", "name", "office_id"], [None, "New", "DACH"]],
+                        [["Support Berlin", None, "anna@x.io", None], ["1001", None, "12a", None]])
+    problems = _problems(sheet)
+    assert problems[(None, 2, "office_id")] == ("'DACH' is not a whole number; to give the office by its name, use "
+                                                "office_name instead of office_id")
+    assert problems[("operators", 2, "call_center_id")].endswith(
+        "; to give the call center by its name, use call_center_name instead of call_center_id")
+    assert problems[("operators", 2, "user_id")].endswith("; to give the user by email, use user_email instead of "
+                                                          "user_id")
+    assert problems[("operators", 3, "user_id")] == "'12a' is not a whole number"  # an id mistyped
+
+
 def test_one_user_by_id_and_by_email_for_one_center_is_one_operator_twice() -> None:
     sheet = _validation([["id", "name"]], [["1001", None, "42", None], ["1001", None, None, "anna@x.io"]])
     resolution = resolve(sheet, Directory(users={"anna@x.io": [User(42, ("anna@x.io",))]}))

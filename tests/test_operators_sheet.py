@@ -92,7 +92,8 @@ def test_bad_cells_are_problems_on_the_operators_sheet_at_their_row_and_column()
     assert found[(2, "skill_level")] == "101 is out of range: skill_level must be from 0 to 100"
     assert "did you mean agents?" in found[(2, "license_type")]
     assert "is not TRUE or FALSE" in found[(2, "keep_paid_numbers")]
-    assert found[(3, "call_center_id")] == "'abc' is not a whole number"
+    assert found[(3, "call_center_id")] == ("'abc' is not a whole number; to give the call center by its name, use "
+                                            "call_center_name instead of call_center_id")
     assert found[(3, "user_id")] == "0 is out of range: user_id must be 1 or more"
     assert "remove the decimals" in found[(3, "skill_level")]
     assert "may have been rounded" in found[(4, "user_id")]

@@ -80,6 +80,16 @@ def bounded(problem: Problem) -> Problem:
     return problem
 
 
+def _named_instead(field: Field, value: Any) -> str:
+    """Where a name typed in an id column goes (`Field.named_by`), or "" (an id mistyped, more digits than
+    letters, is only an id)."""
+    if field.named_by is None or not isinstance(value, str) or \
+            sum(c.isalpha() for c in value) <= sum(c.isdigit() for c in value):
+        return ""
+    column, words = field.named_by
+    return f"; to give {words}, use {column} instead of {field.path}"
+
+
 def parse_frame(raw: pd.DataFrame, fields: Mapping[str, Field] = FIELDS_BY_PATH
                 ) -> tuple[pd.DataFrame, list[Problem]]:
     """Parse every non-blank cell by its column's kind (of `fields`, the sheet's table); bad cells become NA."""
@@ -97,7 +107,9 @@ def parse_frame(raw: pd.DataFrame, fields: Mapping[str, Field] = FIELDS_BY_PATH
         results = _parse_all(parser_for(field), values[positions].tolist())
         good = np.ones(len(positions), dtype=bool)
         for at, error in results.errors:
-            problems.append(Problem(int(raw.index[positions[at]]), name, jsonable(values[positions[at]]), str(error)))
+            value = values[positions[at]]
+            problems.append(Problem(int(raw.index[positions[at]]), name, jsonable(value), str(error)
+                                    + _named_instead(field, value)))
             good[at] = False
         columns[name] = pd.Series(_typed_array(DTYPES[field.kind], len(values), positions[good],
                                                [r for r, ok in zip(results.values, good, strict=True) if ok]
