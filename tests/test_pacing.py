@@ -17,8 +17,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bulkcc.send.adaptive import BETA, MIN_RATE, AdaptiveRate
-from bulkcc.send.pacing import SAFETY_MARGIN, Pacer, RetryBudget, RetryPolicy, default_concurrency, pace_and_bucket
+from bulkcc.send.adaptive import BETA, MAX_CUT, MIN_RATE, AdaptiveRate
+from bulkcc.send.pacing import (
+    PROBE_SECONDS,
+    REREAD_SECONDS,
+    SAFETY_MARGIN,
+    WINDOW_SECONDS,
+    Pacer,
+    RetryBudget,
+    RetryPolicy,
+    default_concurrency,
+    pace_and_bucket,
+)
+from bulkcc.sim.limits import LIMITERS, OtherLoad, make_limiter
+from bulkcc.sim.virtual import Arrival, LimiterSession, run_virtual
 
 
 def max_in_window(times: list[float], window: float = 1.0) -> int:
@@ -83,11 +95,19 @@ async def test_sequential_callers_also_keep_the_pace() -> None:
     assert times[10] - times[0] >= 10 / (10 * SAFETY_MARGIN) - 0.003  # the margin holds from the first start
 
 
+async def granted_start(pacer: Pacer) -> float:
+    """One start that the API granted (a cut follows what the API grants: there must be some)."""
+    await pacer.wait_turn()
+    started = time.monotonic()
+    pacer.on_answer(started)
+    return started
+
+
 async def test_a_429_spaces_every_start_at_the_cut_rate_without_idling_for_its_retry_after() -> None:
     pacer = Pacer(6000)  # 99 a second
-    await pacer.wait_turn()
+    await granted_start(pacer)
     throttled_at = time.monotonic()
-    pacer.back_off(0.3)  # the throttled request itself waits its 0.3 s (the client's job)
+    pacer.back_off(0.3, started_at=throttled_at)  # the throttled request itself waits its 0.3 s (the client's job)
     times = sorted(await start_times(pacer, 4))  # four callers waiting at once: none slips through
     assert pacer.pauses == 1
     assert times[0] - throttled_at < 0.3  # the others did not idle for the Retry-After
@@ -100,8 +120,7 @@ async def test_a_429_spaces_every_start_at_the_cut_rate_without_idling_for_its_r
 
 async def test_a_429_for_a_request_sent_before_the_cut_does_not_cut_again() -> None:
     pacer = Pacer(1200)
-    sent_before = time.monotonic()
-    await pacer.wait_turn()
+    sent_before = await granted_start(pacer)
     pacer.back_off(1.0, started_at=sent_before)
     cut = pacer.adaptive.rate
     pacer.back_off(1.0, started_at=sent_before)  # in flight at the first 429: it says nothing new
@@ -111,7 +130,7 @@ async def test_a_429_for_a_request_sent_before_the_cut_does_not_cut_again() -> N
 
 async def test_after_a_429_the_pace_is_slower_for_a_while() -> None:
     pacer = Pacer(1200)
-    pacer.back_off(0.0)
+    pacer.back_off(0.0, started_at=await granted_start(pacer))
     times = await start_times(pacer, 6)
     assert achieved_per_sec(times) <= BETA * 20 * 1.05  # cut to BETA of the rate it had
 
@@ -263,3 +282,177 @@ def test_the_adaptive_rate_never_exceeds_the_ceiling_nor_stalls() -> None:
     clock.now += 3600
     answers(rate, clock, 10, 2)
     assert rate.rate <= 10
+
+
+# ---- on a virtual clock: the pacer's reaction to a change, and every limiter model, without sleeping ----
+
+class SetRate:
+    """An adaptive rate the test sets by hand (the pacer's `adaptive` argument)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+
+    def on_start(self) -> None: ...
+
+    def on_answer(self) -> None: ...
+
+    def on_refused(self, started_at: float | None) -> None: ...
+
+    def hold(self) -> None: ...
+
+    def on_throttle(self, started_at: float | None = None) -> float:
+        return self.rate
+
+
+def test_a_rate_change_reaches_every_waiting_worker_at_its_very_next_start() -> None:
+    """Ten workers wait all the time; nothing they wait for was booked at the rate of the moment they asked."""
+    async def scenario() -> tuple[list[float], float, float]:
+        loop = asyncio.get_running_loop()
+        rate = SetRate(2.0)
+        pacer = Pacer(1200, clock=loop.time, adaptive=rate)  # type: ignore[arg-type]
+        starts: list[float] = []
+
+        async def worker() -> None:
+            while True:
+                await pacer.wait_turn()
+                starts.append(loop.time())
+
+        workers = [asyncio.create_task(worker()) for _ in range(10)]
+        await asyncio.sleep(3.1)  # 2 a second: the ten are all waiting, again and again
+        rate.rate, grown = 15.0, loop.time()
+        await asyncio.sleep(1.0)
+        rate.rate, cut = 1.0, loop.time()
+        await asyncio.sleep(3.5)
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        return starts, grown, cut
+
+    starts, grown, cut = run_virtual(scenario())
+    slow = [t for t in starts if t < grown]
+    fast = [t for t in starts if grown <= t < cut]
+    after = [t for t in starts if t >= cut]
+    assert len(slow) == 7 and all(b - a == pytest.approx(0.5, abs=1e-3) for a, b in zip(slow, slow[1:], strict=False))
+    # Growth: the next start comes at the new rate (checked again within 50 ms), not at a slot booked at 2/s.
+    assert fast[0] - grown <= REREAD_SECONDS + 1e-3
+    assert len(fast) >= 14
+    assert all(b - a == pytest.approx(1 / 15, abs=1e-3) for a, b in zip(fast, fast[1:], strict=False))
+    # A cut: the very next start is one interval of the new rate after the last one, and so on.
+    assert after[0] - fast[-1] == pytest.approx(1.0, abs=1e-3)
+    assert all(b - a == pytest.approx(1.0, abs=1e-3) for a, b in zip(after, after[1:], strict=False))
+
+
+def test_a_run_of_429s_pauses_every_start_but_a_probe_until_the_window_edge_at_most() -> None:
+    async def scenario() -> tuple[list[float], float]:
+        loop = asyncio.get_running_loop()
+        pacer = Pacer(1200, clock=loop.time)
+        starts = [loop.time()]  # granted
+        await pacer.wait_turn()
+        pacer.on_answer(starts[0])
+        await asyncio.sleep(0.05)
+        refused = [loop.time() + 0.01 * k for k in range(3)]
+        await asyncio.sleep(0.1)
+        for t in refused:  # three 429s in a row, for starts after the last grant: the window is full
+            pacer.back_off(1.0, started_at=t)
+        for _ in range(4):
+            await pacer.wait_turn()
+            starts.append(loop.time())
+            pacer.back_off(1.0, started_at=starts[-1])  # each probe refused too
+        return starts[1:], refused[-1]
+
+    probes, last_refused = run_virtual(scenario())
+    # One probe every PROBE_SECONDS, and nothing else starts ...
+    assert [round(b - a, 3) for a, b in zip(probes, probes[1:3], strict=False)] == [PROBE_SECONDS] * 2
+    # ... until the API's window no longer holds the run (its last refused start + 1 s), whatever the refused
+    # probes: the window's edge at most. Then the starts go at the adaptive rate again.
+    assert probes[3] == pytest.approx(last_refused + WINDOW_SECONDS, abs=1e-3)
+    assert probes[3] - probes[2] < PROBE_SECONDS
+
+
+def test_a_grant_ends_a_run_pause_at_once() -> None:
+    async def scenario() -> float:
+        loop = asyncio.get_running_loop()
+        pacer = Pacer(1200, clock=loop.time)
+        await pacer.wait_turn()
+        pacer.on_answer(loop.time())
+        await asyncio.sleep(0.2)
+        for k in range(3):
+            pacer.back_off(1.0, started_at=loop.time() - 0.1 + 0.01 * k)
+        await pacer.wait_turn()  # the probe
+        probe = loop.time()
+        pacer.on_answer(probe)  # granted: a fixed window turned over, or a bucket's debt is paid
+        await pacer.wait_turn()
+        return loop.time() - probe
+
+    assert run_virtual(scenario()) < 0.1  # the next start comes at the rate, not at the pause's end
+
+
+def test_with_nothing_granted_in_the_last_second_a_429_does_not_cut() -> None:
+    """A burst of the others, or a bucket in debt, refuses a whole second: that is no rate to follow."""
+    async def scenario() -> tuple[float, float, int]:
+        loop = asyncio.get_running_loop()
+        pacer = Pacer(1200, clock=loop.time)
+        await pacer.wait_turn()
+        pacer.on_answer(loop.time())
+        await asyncio.sleep(1.5)
+        pacer.back_off(1.0, started_at=loop.time() - 0.1)
+        held = pacer.adaptive.rate
+        await asyncio.sleep(0.1)
+        pacer.on_answer(loop.time() - 0.05)
+        pacer.back_off(1.0, started_at=loop.time())
+        return held, pacer.adaptive.rate, pacer.adaptive.throttles
+
+    held, cut, throttles = run_virtual(scenario())
+    assert held == pytest.approx(19.8) and throttles == 1 and cut < held
+
+
+def test_a_cut_keeps_half_the_rate_at_least() -> None:
+    clock = FakeClock()
+    rate = AdaptiveRate(19.8, clock=clock)
+    for _ in range(20):  # a second of starts, all of them refused (a window holding refused calls)
+        clock.now += 0.05
+        rate.on_start()
+    for t in range(20):
+        rate.on_refused(clock.now - 0.05 * t)
+    assert rate.on_throttle() == pytest.approx(MAX_CUT * 19.8)
+
+
+def _run_patches(limiter: str, load: OtherLoad, n: int, seed: int = 1) -> list[Arrival]:
+    """n PATCHes through bulkcc's client, pacer and worker pool (40 workers, 1200/min) against a limiter model."""
+    from bulkcc.send.client import ApiClient
+    from bulkcc.send.pool import patch_call, run_pool
+
+    class Row:
+        path, body = "/api/v2/callcenters/1", {"max_hold_seconds": 60}
+
+    async def scenario() -> list[Arrival]:
+        loop = asyncio.get_running_loop()
+        session = LimiterSession(make_limiter(limiter, 1200, load), rng=random.Random(seed))
+        client = ApiClient(session, "http://virtual", Pacer(1200, clock=loop.time),  # type: ignore[arg-type]
+                           policy=RetryPolicy(max_attempts=10), clock=loop.time, rng=random.Random(seed))
+        await run_pool(client, [Row()] * n, patch_call, lambda *_: None, concurrency=40, stop=asyncio.Event())
+        return session.arrivals
+
+    return run_virtual(scenario())
+
+
+@pytest.mark.parametrize("limiter", LIMITERS)
+def test_no_limiter_model_sees_more_than_its_windows_allow_from_bulkcc_alone(limiter: str) -> None:
+    arrivals = _run_patches(limiter, OtherLoad(), 1300)  # over a minute at 20 a second
+    assert all(a.granted for a in arrivals), limiter
+    times = [a.t for a in arrivals]
+    assert max_in_window(times) <= 20 and max_in_window(times, 60.0) <= 1200
+    assert (len(times) - 1) / (times[-1] - times[0]) >= 0.99 * 20 * 0.999  # and at the full pace
+
+
+@pytest.mark.parametrize("load", [OtherLoad(15, (2, 6)), OtherLoad(40 / 3, (2, 8), burst=40)], ids=["15/s", "bursts"])
+@pytest.mark.parametrize("limiter", LIMITERS)
+def test_adapting_to_other_load_never_puts_more_in_a_window_than_the_limit(limiter: str, load: OtherLoad) -> None:
+    """Cuts, growth, pauses and probes only ever delay: bulkcc's own starts, replayed alone, pass every model."""
+    arrivals = _run_patches(limiter, load, 300)
+    assert not all(a.granted for a in arrivals)  # the other load did take its share
+    times = [a.t for a in arrivals]
+    assert max_in_window(times) <= 20
+    for model in LIMITERS:
+        alone = make_limiter(model, 1200)
+        assert all(alone.admit(t) is None for t in times), model

@@ -18,7 +18,6 @@ from bulkcc.sim import apispec
 from bulkcc.sim.server import (
     Simulator,
     SimulatorConfig,
-    SlidingWindowLimiter,
     ids_for_demo,
     load_seed_file,
     make_callcenter,
@@ -234,23 +233,6 @@ async def test_429_with_retry_after_over_the_per_second_limit(http: aiohttp.Clie
                     assert (await resp.json())["error"]["code"] == 429
     assert statuses == [200, 429, 429]
     assert retry_after == [1, 1]
-
-
-def test_sliding_windows_are_half_open() -> None:
-    limiter = SlidingWindowLimiter(per_minute=60)  # 1 per second
-    assert limiter.admit(0.0) is None
-    assert limiter.admit(0.4) == pytest.approx(0.6)
-    assert limiter.admit(1.0) is None  # (0, 1] no longer holds t=0
-    minute = SlidingWindowLimiter(per_minute=3)
-    assert [minute.admit(t) for t in (0.0, 1.5, 3.0)] == [None, None, None]
-    assert minute.admit(4.5) == pytest.approx(55.5)
-    assert minute.admit(60.0) is None
-
-
-def test_background_traffic_takes_its_share() -> None:
-    limiter = SlidingWindowLimiter(per_minute=120, background_rps=1)  # 2/s, 1 of them taken
-    assert limiter.admit(0.0) is None
-    assert limiter.admit(0.1) is not None
 
 
 async def test_fail_rate_gives_5xx_and_changes_nothing(http: aiohttp.ClientSession) -> None:
@@ -483,15 +465,6 @@ async def test_other_load_in_a_window_makes_429s_only_inside_it(http: aiohttp.Cl
     # Inside the window, and the second after it while its last requests leave the 1 s window.
     assert all(2.0 < t < 5.0 for t in refused), by_time
     assert {status for t, status in by_time if not 2.0 < t < 5.0} == {200}
-
-
-def test_other_load_window_counts_from_the_first_request() -> None:
-    limiter = SlidingWindowLimiter(per_minute=120, background_rps=1, background_window=(10, 20))  # 2/s
-    first, second, third = (limiter.admit(t) for t in (50.0, 50.1, 50.2))
-    assert first is None and second is None and third is not None and limiter.origin == 50.0
-    assert limiter.admit(51.5) is None and limiter.admit(51.6) is None  # before the window: 2/s
-    assert limiter.admit(61.0) is None
-    assert limiter.admit(61.1) is not None  # inside it: 1/s left
 
 
 async def test_the_request_history_is_bounded(http: aiohttp.ClientSession) -> None:

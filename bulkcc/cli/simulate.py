@@ -20,6 +20,10 @@ from click.core import ParameterSource
 from bulkcc.cli.options import handles_errors, load_key, out, simulator_knobs, simulator_options
 from bulkcc.errors import BulkccError, UsageError
 
+# The rate limit's models, by the names `bulkcc.sim.limits.LIMITERS` gives them (spelled out here: the
+# command line is loaded for every command, the simulator only for this one; a test keeps them equal).
+LIMITERS = ("sliding-granted", "sliding-all", "token-bucket", "fixed-window")
+
 
 def _window(ctx, param, text: str | None) -> tuple[float, float] | None:
     if text is None:
@@ -66,6 +70,12 @@ def _offices(ctx, param, text: str | None) -> tuple[int, ...]:
               help="Requests per second of the company's other integrations, taken from the same budget.")
 @click.option("--other-load-window", "other_window", callback=_window, metavar="A,B",
               help="Run the other load only from A to B seconds after the first request (default: always).")
+@click.option("--other-load-burst", "other_burst", type=click.IntRange(1), default=None, metavar="N",
+              help="The other load comes N requests at once, every N/RATE seconds, instead of evenly.")
+@click.option("--limiter", type=click.Choice(LIMITERS), default=LIMITERS[0], show_default=True,
+              help="How the rate limit counts (nobody outside Dialpad knows): sliding 1 s and 60 s windows of "
+                   "the calls granted; the same counting refused calls too (each 429 costs a slot); a token "
+                   "bucket of PER_MIN/60 that the other load can put in debt; fixed 1 s and 60 s windows.")
 @click.option("--users", type=click.IntRange(0), default=None,
               help="Users the company has, ids 6200000000000001 up, user N's email userN@example.com (users 97, "
                    "197 … suspended, 98, 198 … deleted; default 500; kept in the state file).")
@@ -78,7 +88,8 @@ def _offices(ctx, param, text: str | None) -> tuple[int, ...]:
 @simulator_options()
 @handles_errors
 def simulate(port, rate, state_path, reset, seed_path, count, api_key_file, other_load, other_window,
-             users, licenses, offices, latency_ms, fail_rate, drop_rate, slow_rate, repeated_add) -> None:
+             other_burst, limiter, users, licenses, offices, latency_ms, fail_rate, drop_rate, slow_rate,
+             repeated_add) -> None:
     """Run a local stand-in for Dialpad's call center API on 127.0.0.1.
 
     It serves the call centers of the state file that --simulator uses, so
@@ -100,8 +111,9 @@ def simulate(port, rate, state_path, reset, seed_path, count, api_key_file, othe
         serve_forever,
     )
 
-    if other_window is not None and not other_load:
-        raise UsageError("--other-load-window says when the other load runs: give its rate with --other-load")
+    for given, name in ((other_window, "--other-load-window says when"), (other_burst, "--other-load-burst says how")):
+        if given is not None and not other_load:
+            raise UsageError(f"{name} the other load runs: give its rate with --other-load")
     count_given = click.get_current_context().get_parameter_source("count") is not ParameterSource.DEFAULT
     initial = functools.partial(_initial_store, seed_path, count)
     if (seed_path is not None or count_given) and state_path is None and not reset:
@@ -126,6 +138,7 @@ def simulate(port, rate, state_path, reset, seed_path, count, api_key_file, othe
     else:
         key, hints, flags = SIMULATOR_KEY, [f"export {KEY_ENV}={SIMULATOR_KEY}"], ""
     config = SimulatorConfig(api_key=key, history=0, background_rps=other_load, background_window=other_window,
+                             background_burst=other_burst or 0, limiter=limiter,
                              users=users, licenses=licenses, offices=offices,
                              **simulator_knobs(rate, latency_ms, fail_rate, drop_rate, slow_rate, repeated_add))
     kept = state.company if state is not None else None

@@ -2,20 +2,16 @@
 
 Dialpad's 20 requests a second are shared with the company's other
 integrations, so the rate bulkcc may use changes while it runs. As the AWS
-SDKs' adaptive retry mode does, a client-side rate is measured from the answers
-(successful answers per second, smoothed over half-second buckets), cut to
-`beta` of it on a throttle, and grown back along a cubic curve (CUBIC, as TCP
-congestion control): slowly near the rate that was last throttled, quickly once
-well past it. It never exceeds the configured ceiling; the pacer's hard bucket
-keeps the 1 s and 60 s windows whatever this rate says.
+SDKs' adaptive retry mode does, a client-side rate is cut on a throttle and
+grown back along a cubic curve (CUBIC, as TCP congestion control): slowly near
+the rate that was last throttled, quickly once well past it. It never exceeds
+the configured ceiling; the pacer's hard bucket keeps the 1 s and 60 s windows
+whatever this rate says.
 
 The rate a throttle cuts from is what the API granted in its last second:
 our own starts in that second, less those it refused (exact, from our clock),
 rather than the smoothed answer rate, which lags a change by a second or more
-and so cut deeper than needed (0.87 of the rate left to us, against 0.92-0.95
-now; bench/bench_shared_budget.py). With that plateau known, the cut need not be as deep as the AWS SDKs'
-0.7 (0.85 here), and growth back can be quicker than the AWS SDKs' C = 0.4: at 0.7 the full rate is back 0.7-2.4 s after
-the other load stops (4.1-4.6 s at 0.4), for the same number of 429s.
+and so cut deeper than needed.
 
 Everything is a function of the injected clock, so the curve is tested without
 sleeping.
@@ -23,6 +19,7 @@ sleeping.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -31,9 +28,11 @@ Clock = Callable[[], float]
 
 BETA = 0.85  # a throttle cuts the rate to 85% of what was granted (AWS SDKs: 0.7; see above)
 SCALE = 0.7  # CUBIC's C: how fast the rate grows back (AWS SDKs: 0.4; see above)
+MAX_CUT = 0.5  # one cut keeps at least half the rate (see on_throttle)
 SMOOTH = 0.8  # weight of the newest half-second bucket in the measured rate
 BUCKET_SECONDS = 0.5
 MIN_RATE = 0.5  # requests per second: never stall completely
+GROWTH_BOUND = 2.0  # growth never goes past this times the measured rate (as the AWS SDKs bound it)
 
 
 class AdaptiveRate:
@@ -47,12 +46,14 @@ class AdaptiveRate:
         self.scale = scale
         self.measured = 0.0  # answered requests per second, smoothed
         self.throttles = 0
-        self._rate = ceiling
-        self._last_max = ceiling  # the rate at the last throttle: the plateau of the cubic curve
+        self._rate = ceiling  # the rate at the last cut (or hold)
+        self._last_max = ceiling  # the plateau of the cubic curve: what was granted at the last throttle
+        self._k = 0.0  # seconds from the last cut until the curve reaches the plateau (negative: past it)
         self._last_throttle: float | None = None
         self._bucket_start = clock()
         self._bucket_count = 0
         self._starts: deque[float] = deque()  # our starts in the last second (the API's short window)
+        self._first_start: float | None = None
 
     @property
     def rate(self) -> float:
@@ -60,16 +61,17 @@ class AdaptiveRate:
         if self._last_throttle is None:
             return self._rate
         elapsed = self.clock() - self._last_throttle
-        k = (self._last_max * (1 - self.beta) / self.scale) ** (1 / 3)
-        cubic = self.scale * (elapsed - k) ** 3 + self._last_max
+        cubic = self.scale * (elapsed - self._k) ** 3 + self._last_max
         # Growth is bounded by twice what the API was last seen to grant, as the AWS SDKs do,
         # so a long quiet period does not license a burst far above any measured rate.
-        bound = max(2 * self.measured, self._rate)
+        bound = max(GROWTH_BOUND * self.measured, self._rate)
         return max(MIN_RATE, min(self.ceiling, cubic, bound))
 
     def on_start(self) -> None:
         """A request started: the API's one-second window holds it for a second."""
         now = self.clock()
+        if self._first_start is None:
+            self._first_start = now
         self._starts.append(now)
         while self._starts and self._starts[0] <= now - 1.0:
             self._starts.popleft()
@@ -88,25 +90,45 @@ class AdaptiveRate:
         self._measure()
         self._bucket_count += 1
 
+    def granted(self) -> float:
+        """What the API granted us in its last second: our starts, less those it refused."""
+        now = self.clock()
+        if self._first_start is None or self._first_start > now - 0.5:  # the answers stand in at first
+            return self.measured if self.measured > 0 else self.rate
+        return float(sum(1 for t in self._starts if t > now - 1.0))
+
     def on_throttle(self, started_at: float | None = None) -> float:
-        """A 429: remember the rate that was too much and cut to beta of what was granted."""
+        """A 429: remember what was granted when the API said "too many", and cut to beta of it.
+
+        The cut keeps MAX_CUT of the rate at least: a second that the API refused whole (a
+        window holding our own refused calls, a burst of the others) grants almost nothing,
+        and following that to the floor left a run at about one request a second for tens of
+        seconds. The curve then starts flat at the cut rate, rather than steeply back
+        towards the rate that was refused.
+        """
         self._measure()
         self.on_refused(started_at)
         current = self.rate
-        # What the API was granting when it said "too many": the starts its one-second window
-        # held and granted (exact, from our own clock), not the smoothed answer rate, which lags a cut by a
-        # second or more and so cut too deep. The answers stand in before a second of starts.
-        now = self.clock()
-        started = sum(1 for t in self._starts if t > now - 1.0)
-        if started and self._starts[0] <= now - 0.5:
-            granted = min(current, float(started))
-        else:
-            granted = min(current, self.measured) if self.measured > 0 else current
-        self._last_max = granted  # the plateau: what the API was granting when it said "too many"
-        self._rate = max(MIN_RATE, granted * self.beta)
-        self._last_throttle = self.clock()
+        granted = min(current, self.granted())
+        rate = max(MIN_RATE, granted * self.beta, current * MAX_CUT)
+        self._last_max = max(granted, rate)  # the plateau of the curve
+        self._set(rate)
         self.throttles += 1
         return self._rate
+
+    def hold(self) -> None:
+        """The API is still refusing (429s from before the cut showed, or a run of them): no growth yet."""
+        if self._last_throttle is not None:
+            rate = self.rate
+            self._last_max = min(self._last_max, rate)
+            self._set(rate)
+
+    def _set(self, rate: float) -> None:
+        """Start the curve at `rate` now, towards the plateau (or, above it, on past it)."""
+        self._rate = rate
+        gap = (self._last_max - rate) / self.scale
+        self._k = math.copysign(abs(gap) ** (1 / 3), gap)
+        self._last_throttle = self.clock()
 
     def _measure(self) -> None:
         now = self.clock()

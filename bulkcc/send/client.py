@@ -319,7 +319,8 @@ class ApiClient:
 
         result.http_status = status
         if status != 429:
-            self.pacer.on_answer()  # the API granted this request: it counts into the measured rate
+            # The API granted this request: it counts into the measured rate, and ends a run of 429s.
+            self.pacer.on_answer(result.started_at[-1] if result.started_at else None)
         if ok_status:
             return self._answer(result, raw, cut, charset, headers.get("Content-Type"))
         text = _decoded(raw, charset)

@@ -32,7 +32,11 @@ Sleep = Callable[[float], Awaitable[None]]
 # from ever seeing one request too many.
 SAFETY_MARGIN = 0.99
 DEFAULT_RATE_PER_MIN = 1200
-SETTLE_SECONDS = 1.0  # the API's shortest window: how long a cut takes to show in its answers
+WINDOW_SECONDS = 1.0  # the API's shortest window
+SETTLE_SECONDS = 1.0  # how long a cut takes to show in the API's answers: its shortest window
+RUN_LENGTH = 3  # 429s in a row (no grant between) that say the API's window is full for now
+PROBE_SECONDS = 0.25  # during a run's pause, one probe this often
+REREAD_SECONDS = 0.05  # the longest a waiting start goes without reading the rate again
 
 
 def default_concurrency(rate_per_min: int, max_latency_s: float = 1.0) -> int:
@@ -65,11 +69,28 @@ def pace_and_bucket(rate_per_min: int, margin: float = SAFETY_MARGIN) -> tuple[f
 class Pacer:
     """Starts requests no faster than the limit, and at the rate the API grants when it is shared.
 
-    Two gates, in order: the adaptive rate (`AdaptiveRate`: measured from the
-    answers, cut on a 429, grown back along a cubic curve), which only ever
-    delays; then the hard bucket sized by `pace_and_bucket`, which alone keeps
-    every 1 s and 60 s window within the configured limit, whatever the
-    adaptive rate does. A 429 also pauses every start for its Retry-After.
+    Two gates, in order: the adaptive rate (`AdaptiveRate`: cut on a 429 to what
+    the API granted, grown back along a cubic curve) and the pauses below, which
+    only ever delay; then the hard bucket sized by `pace_and_bucket`, which alone
+    keeps every 1 s and 60 s window within the configured limit, whatever the
+    adaptive rate does.
+
+    Nothing is booked ahead: the next start is due one interval of the rate of
+    the moment after the last start (`next_start`), and the waiters queue in
+    order behind one head that watches the clock, rereading the rate at least
+    every REREAD_SECONDS and once more when its time comes. So a cut, a pause or
+    growth reaches the very next start of every waiting worker. (Each worker
+    booking its own slot at the rate of the moment it asked, as before, kept
+    40 workers on a cut rate for tens of seconds: 38 s of starts booked at
+    0.85/s against a limiter that counts refused calls.)
+
+    A run of RUN_LENGTH 429s with no grant between says the API's window is
+    full for now (a burst of the other integrations, a token bucket in debt, a
+    fixed window used up, a window holding our own refused calls). Every start
+    then pauses until that window no longer holds the run's refused starts (one
+    second after the last of them, the window's edge, at most), but for one
+    probe every PROBE_SECONDS, so that a window that turns over sooner (a fixed
+    one, a bucket's debt paid) is found: a granted probe ends the pause.
     """
 
     def __init__(self, rate_per_min: int, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep,
@@ -79,63 +100,96 @@ class Pacer:
         self.rate_per_sec, capacity, period = pace_and_bucket(rate_per_min, margin)
         self._full_pace = AsyncLimiter(capacity, period)
         self.adaptive = adaptive or AdaptiveRate(self.rate_per_sec, clock=clock)
-        self._next_adaptive_start = 0.0
-        self._paused_until = 0.0
-        self._last_cut = float("-inf")  # when a 429 last cut the adaptive rate
+        self._queue = asyncio.Lock()  # FIFO: only its holder, the head of the queue, watches the clock
         self._clock = clock
         self._sleep = sleep
-        self.pauses = 0
+        self._last_start = float("-inf")
+        self._last_granted = float("-inf")  # the latest start the API granted
+        self._last_cut = float("-inf")  # when a 429 last cut the adaptive rate
+        self._paused_until = float("-inf")  # one interval of the cut rate after a cut
+        self._run = 0  # 429s since the API last granted a start made after the run's first refused one
+        self._run_first = float("-inf")  # the start of the run's first refused request
+        self._run_from = float("-inf")  # when the run's pause began
+        self._run_until = float("-inf")  # when the run's pause ends: the API's window no longer holds the run
+        self.pauses = 0  # 429s answered (each one delays the starts)
+
+    def next_start(self) -> float:
+        """When the next request may start, by the rate and the pauses of this moment."""
+        due = self._paused_until
+        rate = self.adaptive.rate
+        if rate < self.rate_per_sec:
+            due = max(due, self._last_start + 1 / rate)
+        if self._run_until > due:  # a run's pause: nothing but a probe now and then
+            due = min(self._run_until, max(due, self._last_start + PROBE_SECONDS, self._run_from + PROBE_SECONDS))
+        return due
 
     async def wait_turn(self) -> None:
         """Return when a request may start."""
-        while True:
-            now = self._clock()
-            if now < self._paused_until:
-                await self._sleep(self._paused_until - now)
-                continue
-            rate = self.adaptive.rate
-            if rate < self.rate_per_sec:
-                # Spaced starts at the adaptive rate: each caller books the next slot.
-                slot = max(now, self._next_adaptive_start)
-                self._next_adaptive_start = slot + 1 / rate
-                if slot > now:
-                    await self._sleep(slot - now)
-            # A start on an empty bucket (the run's first, or after a pause) takes the whole
-            # bucket: the bank is for starts that woke late, not a head start. Otherwise the
-            # second start comes (capacity - 1) / rate early and the first one-second window
-            # keeps only a quarter of the 1% margin (~2.5 ms) for arrival jitter at the API.
-            full = self._full_pace.max_rate
-            await self._full_pace.acquire(full if self._full_pace.has_capacity(full) else 1)
-            if self._clock() >= self._paused_until:
-                self.adaptive.on_start()
-                return  # a 429 during our wait re-pauses: go round again
+        async with self._queue:
+            while True:
+                now = self._clock()
+                due = self.next_start()
+                if now < due:
+                    await self._sleep(min(due - now, REREAD_SECONDS))
+                    continue
+                # A start on an empty bucket (the run's first, or after a pause) takes the whole
+                # bucket: the bank is for starts that woke late, not a head start. Otherwise the
+                # second start comes (capacity - 1) / rate early and the first one-second window
+                # keeps only a quarter of the 1% margin (~2.5 ms) for arrival jitter at the API.
+                full = self._full_pace.max_rate
+                await self._full_pace.acquire(full if self._full_pace.has_capacity(full) else 1)
+                if self._clock() >= self.next_start():
+                    break  # (a 429 or a cut while the bucket held us: look again)
+            self._last_start = self._clock()
+            self.adaptive.on_start()
 
-    def on_answer(self) -> None:
-        """An answer that was not a 429 (the API granted the request)."""
+    def on_answer(self, started_at: float | None = None) -> None:
+        """An answer that was not a 429: the API granted the request started at `started_at`."""
         self.adaptive.on_answer()
+        if started_at is None:
+            return
+        self._last_granted = max(self._last_granted, started_at)
+        if started_at > self._run_first:  # granted after the run began: the API's window has room again
+            self._run, self._run_until = 0, float("-inf")
 
     def back_off(self, retry_after: float, started_at: float | None = None) -> None:
-        """A 429: follow the rate the API grants; the throttled request itself waits its Retry-After.
+        """A 429 for the request started at `started_at`: follow the rate the API grants.
 
-        The other starts pause one slot of the cut rate (so the API's window can drain),
-        not the whole Retry-After: that one is for the request it answered, and pausing
-        everyone for it (a second, rounded up) idled a shared budget half the time.
-        A 429 for a request that started before the last cut, or within a second of it while
-        the API's one-second window still held the faster starts, tells nothing new, so it does
-        not cut again: without that, the requests in flight at a throttle would compound the
-        cut to a crawl.
+        The throttled request itself waits its Retry-After (the client's job); the other
+        starts pause one interval of the cut rate (so the API's window can drain), not the
+        whole Retry-After, which idled a shared budget half the time, or the run's pause
+        (see the class). The rate is cut once per window, from what the API granted: a 429
+        for a request that started before the last cut, or within a second of it while the
+        API's window still held the faster starts, tells nothing new (without that, the
+        requests in flight at a throttle compounded the cut to a crawl), and with no start
+        granted in the last second there is nothing to follow, so the run's pause waits
+        instead (a burst of the others, a bucket in debt, would otherwise cut the rate to
+        its floor). Either way the rate does not grow while the 429s go on.
         """
         now = self._clock()
-        if started_at is not None and started_at < self._last_cut + SETTLE_SECONDS:
+        started = started_at if started_at is not None else now
+        self.pauses += 1
+        self._count_into_run(now, started, retry_after)
+        if started < self._last_cut + SETTLE_SECONDS or self._last_granted < now - WINDOW_SECONDS:
             self.adaptive.on_refused(started_at)
-            self.pauses += 1
+            self.adaptive.hold()
             return
         rate = self.adaptive.on_throttle(started_at)
         self._last_cut = now
-        # One slot of the cut rate before the next start, so the API's window can drain.
         self._paused_until = max(self._paused_until, now + min(retry_after, 1 / rate))
-        self._next_adaptive_start = max(self._next_adaptive_start, self._paused_until)
-        self.pauses += 1
+
+    def _count_into_run(self, now: float, started: float, retry_after: float) -> None:
+        """Count a 429 into the run of refusals; a long enough run pauses every start (see the class)."""
+        if self._run == 0:
+            self._run_first = started
+        self._run += 1
+        if self._run < RUN_LENGTH:
+            return
+        if self._run_until < now:  # a new pause
+            self._run_from = now
+        elif started >= self._run_from:
+            return  # a refused probe: the pause still ends when the window no longer holds the run
+        self._run_until = max(self._run_until, min(started + WINDOW_SECONDS, now + retry_after))
 
 
 @dataclass

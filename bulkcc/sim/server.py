@@ -32,7 +32,7 @@ from typing import Any
 from aiohttp import web
 
 from bulkcc.sim import apispec, routes
-from bulkcc.sim.limits import SlidingWindowLimiter
+from bulkcc.sim.limits import DEFAULT_LIMITER, OtherLoad, SlidingWindowLimiter, make_limiter
 from bulkcc.sim.operators import DEFAULT_LICENSES, DEFAULT_USERS, REFUSE, SEEDED_OPERATORS, ApiError, Company
 from bulkcc.sim.state import MemoryState, StateError, StateFile
 from bulkcc.sim.store import (
@@ -86,6 +86,8 @@ class SimulatorConfig:
     background_rps: float = 0.0  # other integrations of the company using the same budget
     # When that other load runs: (A, B) seconds after the first request; None: all the time.
     background_window: tuple[float, float] | None = None
+    background_burst: int = 0  # N: the other load comes N at once, every N / background_rps seconds
+    limiter: str = DEFAULT_LIMITER  # how the rate limit counts (`bulkcc.sim.limits.LIMITERS`)
     # How many of the latest requests `Simulator.requests` keeps (0: none). Bounded, because
     # a record holds its body: a 10,000-row run kept them all and the collector's pauses
     # turned into bursts of false 429s. `bulkcc simulate` and `--simulator` keep none.
@@ -158,8 +160,8 @@ class Simulator:
         self._access_log = access_log
         self._clock = clock
         self._rng = random.Random(config.random_seed)
-        self._limiter = SlidingWindowLimiter(config.rate_limit_per_min, config.background_rps,
-                                             config.background_window)
+        self._limiter = make_limiter(config.limiter, config.rate_limit_per_min, OtherLoad(
+            config.background_rps, config.background_window, config.background_burst))
         self._runner: web.AppRunner | None = None
         self._set_up_company()
 
