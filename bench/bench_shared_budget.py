@@ -1,6 +1,6 @@
 """Pacing on a shared budget, against every model of Dialpad's limiter: 400 PATCHes at 1200/min.
 
-Run: `python bench/bench_shared_budget.py [--runs 5] [--rows 400]`, or with `--real` against
+Run: `python bench/bench_shared_budget.py [--runs 10] [--rows 400]`, or with `--real` against
 `bulkcc simulate` in its own process over HTTP (real time, one run per cell; `--limiter`
 and `--load` pick cells).
 
@@ -47,6 +47,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bulkcc.errors import RunStopped  # noqa: E402
 from bulkcc.send.client import ApiClient  # noqa: E402
 from bulkcc.send.pacing import Pacer, RetryPolicy, default_concurrency, pace_and_bucket  # noqa: E402
 from bulkcc.send.pool import patch_call, run_pool  # noqa: E402
@@ -65,6 +66,7 @@ LATENCY = (0.05, 0.15)
 class Run:
     granted: list[float]  # starts the limiter granted, in seconds from the first one
     refused: int
+    stopped: bool = False  # the run stopped before its end (the retry budget was spent)
 
 
 @dataclass
@@ -82,11 +84,15 @@ async def _virtual_run(limiter: str, load: OtherLoad, n: int, seed: int) -> Run:
     session = LimiterSession(make_limiter(limiter, RATE_PER_MIN, load), LATENCY, rng=random.Random(seed))
     client = ApiClient(session, "http://virtual", Pacer(RATE_PER_MIN, clock=loop.time),  # type: ignore[arg-type]
                        policy=RetryPolicy(max_attempts=10), clock=loop.time, rng=random.Random(seed))
-    await run_pool(client, rows(n), patch_call, lambda *_: None, concurrency=default_concurrency(RATE_PER_MIN),
-                   stop=asyncio.Event())
+    try:
+        await run_pool(client, rows(n), patch_call, lambda *_: None,
+                       concurrency=default_concurrency(RATE_PER_MIN), stop=asyncio.Event())
+        stopped = False
+    except RunStopped:
+        stopped = True
     first = session.arrivals[0].t
     return Run(sorted(a.t - first for a in session.arrivals if a.granted),
-               sum(1 for a in session.arrivals if not a.granted))
+               sum(1 for a in session.arrivals if not a.granted), stopped)
 
 
 def oracle(limiter: str, load: OtherLoad, n: int) -> list[float]:
@@ -124,6 +130,7 @@ class Figures:
     back: float | None
     wall: float
     rate: float  # achieved over the limit (20/s)
+    stopped: bool = False
 
 
 def figures(run: Run, ideal: list[float]) -> Figures:
@@ -131,7 +138,7 @@ def figures(run: Run, ideal: list[float]) -> Figures:
     ideal_share = count(ideal, *WINDOW)
     share = count(g, *WINDOW) / ideal_share if ideal_share else 1.0
     return Figures(share, run.refused, recovery(g), (g[-1] - g[0]) / (ideal[-1] - ideal[0]),
-                   (len(g) - 1) / (g[-1] - g[0]) / (RATE_PER_MIN / 60))
+                   (len(g) - 1) / (g[-1] - g[0]) / (RATE_PER_MIN / 60), run.stopped)
 
 
 def span(values: list[float], fmt: str) -> str:
@@ -142,6 +149,9 @@ def span(values: list[float], fmt: str) -> str:
 def report(limiter: str, load: str, results: list[Figures]) -> tuple[str, bool]:
     backs = [r.back for r in results]
     share_aim = 0.5 if limiter == "sliding-all" else 0.8
+    stopped = sum(r.stopped for r in results)
+    if stopped:
+        return f"| {limiter} | {load} | stopped, the retry budget spent, in {stopped} of {len(results)} runs |", False
     if load == "none":
         ok = all(r.refused == 0 and r.rate >= 0.99 * 0.999 for r in results)
         rate, refused = span([r.rate for r in results], ".3f"), span([r.refused for r in results], "d")
@@ -157,7 +167,7 @@ def report(limiter: str, load: str, results: list[Figures]) -> tuple[str, bool]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=400)
-    parser.add_argument("--runs", type=int, default=5, help="runs per cell (virtual time; seeds 0..RUNS-1)")
+    parser.add_argument("--runs", type=int, default=10, help="runs per cell (virtual time; seeds 0..RUNS-1)")
     parser.add_argument("--limiter", choices=LIMITERS, action="append", help="only this model (repeatable)")
     parser.add_argument("--load", choices=list(LOADS), action="append", help="only this other load (repeatable)")
     parser.add_argument("--real", action="store_true",
@@ -200,10 +210,14 @@ def real_run(limiter: str, load: OtherLoad, n: int) -> Run:
                 if result.ok:  # the attempt the API granted (earlier attempts of the row were 429s)
                     granted.append(result.started_at[-1])
 
-            await run_pool(conn.client, plan.requests, patch_call, on_result, concurrency=options.pool_size,
-                           stop=asyncio.Event())
+            try:
+                await run_pool(conn.client, plan.requests, patch_call, on_result, concurrency=options.pool_size,
+                               stop=asyncio.Event())
+                stopped = False
+            except RunStopped:
+                stopped = True
             granted.sort()
-            return Run([t - granted[0] for t in granted], conn.client.throttled)
+            return Run([t - granted[0] for t in granted], conn.client.throttled, stopped)
 
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
@@ -219,7 +233,8 @@ def real_run(limiter: str, load: OtherLoad, n: int) -> Run:
             return asyncio.run(send(source, base_url))
 
 
-async def _probe(base_url: str) -> bool:
+async def _up(base_url: str) -> bool:
+    """The simulator answers (401: without the key, so that its window's clock has not started yet)."""
     import aiohttp
 
     try:
@@ -228,11 +243,6 @@ async def _probe(base_url: str) -> bool:
                 return r.status == 401
     except (TimeoutError, aiohttp.ClientError):
         return False
-
-
-def _up(base_url: str):
-    """The simulator answers (401: without the key, so that its window's clock has not started yet)."""
-    return _probe(base_url)
 
 
 if __name__ == "__main__":

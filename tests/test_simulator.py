@@ -467,6 +467,37 @@ async def test_other_load_in_a_window_makes_429s_only_inside_it(http: aiohttp.Cl
     assert {status for t, status in by_time if not 2.0 < t < 5.0} == {200}
 
 
+@pytest.mark.parametrize(("limiter", "expected"), [
+    ("sliding-granted", [200, 429, 200, 429]),  # (0.2, 1.2] holds only the grant at 0
+    ("sliding-all", [200, 429, 429, 429]),  # ... and the refused knock at 0.6: it counts
+    ("token-bucket", [200, 429, 200, 429]),
+    ("fixed-window", [200, 429, 200, 429]),
+])
+async def test_the_chosen_limiter_answers_the_requests(http: aiohttp.ClientSession, limiter: str,
+                                                       expected: list[int]) -> None:
+    clock = _Steps(start=1000.0, step=0.6)  # requests at 0, 0.6, 1.2 and 1.8 s: 1 a second allowed
+    config = _config(rate_limit_per_min=60, limiter=limiter)
+    async with Simulator(config, store=seed_store(IDS, random.Random(1)), clock=clock) as sim:
+        statuses = []
+        for _ in range(4):
+            async with http.get(_url(sim, IDS[0]), headers=AUTH) as resp:
+                statuses.append(resp.status)
+                if resp.status == 429:
+                    assert int(resp.headers["Retry-After"]) >= 1
+    assert statuses == expected
+
+
+async def test_other_load_in_bursts_refuses_the_second_after_each(http: aiohttp.ClientSession) -> None:
+    clock = _Steps(start=1000.0, step=0.25)
+    config = _config(rate_limit_per_min=600, background_rps=10, background_window=(1.0, 5.0), background_burst=20)
+    async with Simulator(config, store=seed_store(IDS, random.Random(1)), clock=clock) as sim:
+        for _ in range(28):  # 7 s of the simulator's clock, 4 requests a second of the 10 allowed
+            async with http.get(_url(sim, IDS[0]), headers=AUTH) as resp:
+                await resp.read()
+    refused = sorted({int(r.t - 1000.0) for r in sim.requests if r.status == 429})
+    assert refused == [1, 3]  # bursts of 20 at 1 s and at 3 s fill the window for a second each
+
+
 async def test_the_request_history_is_bounded(http: aiohttp.ClientSession) -> None:
     assert _config().history == 10_000
     for history in (0, 3):
@@ -499,6 +530,8 @@ def test_simulate_on_a_busy_port_exits_2_with_a_clear_message(tmp_path: Path) ->
 @pytest.mark.parametrize("args, expected", [
     (["--count", "10"], "add --reset to start it over from --count"),
     (["--other-load-window", "5,10"], "give its rate with --other-load"),
+    (["--other-load-burst", "40"], "give its rate with --other-load"),
+    (["--limiter", "leaky-bucket"], "sliding-granted"),
     (["--other-load", "5", "--other-load-window", "10,5"], "0 <= A < B"),
     (["--port", "70000"], "70000"),
 ])

@@ -6,10 +6,10 @@ rule "no more than PER_MIN/60 starts in any one-second window, and no more than
 PER_MIN in any 60 seconds" with an aiolimiter bucket of just over one start
 (see `pace_and_bucket`). A bigger bucket would let a burst through (`AsyncLimiter(20, 1)`
 starts 40 in the first second: 20 at once, then 20 more as it drains), which is
-exactly what gets a shared budget 429'd. A 429 pauses every start until its
-Retry-After has passed, and the pace follows the rate the API grants
-(`bulkcc.send.adaptive`), since other integrations are evidently using the
-budget too. (A 429's Retry-After is honoured by the request it answered.)
+exactly what gets a shared budget 429'd. Other integrations use the budget
+too: a 429 brings the pace to the rate the API grants (`bulkcc.send.adaptive`),
+and a run of them pauses every start until the API's window has room (`Pacer`).
+A 429's Retry-After is honoured by the request it answered.
 """
 
 from __future__ import annotations

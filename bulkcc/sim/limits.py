@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 _EPS = 1e-9  # float slack when a burst falls exactly on a window's edge
@@ -97,7 +98,7 @@ class OtherLoad:
         return sorted(set(points + [t for t in self.bursts(origin, low, high) if t < high]))
 
 
-class Limiter:
+class Limiter(ABC):
     """What every model shares: the limits, the other load, and the clock's origin (the first request).
 
     `admit(now)` answers a request: None if it is admitted, else the seconds until
@@ -118,11 +119,11 @@ class Limiter:
             self.origin = now
         return self.origin
 
-    def check(self, now: float) -> float | None:
-        raise NotImplementedError
+    @abstractmethod
+    def check(self, now: float) -> float | None: ...
 
-    def admit(self, now: float) -> float | None:
-        raise NotImplementedError
+    @abstractmethod
+    def admit(self, now: float) -> float | None: ...
 
 
 def _wait(times: list[float], limit: float, window: float, now: float) -> float:
