@@ -456,3 +456,38 @@ def test_adapting_to_other_load_never_puts_more_in_a_window_than_the_limit(limit
     for model in LIMITERS:
         alone = make_limiter(model, 1200)
         assert all(alone.admit(t) is None for t in times), model
+
+
+def test_a_grant_for_a_start_older_than_the_run_does_not_end_its_pause() -> None:
+    """Answers come out of order: a late 200 for a request sent before the 429s says nothing of the window now."""
+    async def scenario() -> float:
+        loop = asyncio.get_running_loop()
+        pacer = Pacer(1200, clock=loop.time)
+        await pacer.wait_turn()
+        older = loop.time()
+        await asyncio.sleep(0.2)
+        refused = [loop.time() - 0.1 + 0.01 * k for k in range(3)]
+        for t in refused:
+            pacer.back_off(1.0, started_at=t)
+        pacer.on_answer(older)  # granted, but sent before the run began
+        paused_at = loop.time()
+        await pacer.wait_turn()
+        return loop.time() - paused_at
+
+    assert run_virtual(scenario()) >= PROBE_SECONDS - 1e-6  # still paused: the next start is a probe
+
+
+def test_a_worker_stopped_while_it_waits_does_not_hold_up_the_others() -> None:
+    """Ctrl-C cancels a waiting turn (the client's stop): the queue moves on without it."""
+    async def scenario() -> int:
+        loop = asyncio.get_running_loop()
+        pacer = Pacer(600, clock=loop.time)  # 10 a second
+        await pacer.wait_turn()
+        head = asyncio.create_task(pacer.wait_turn())  # waits for its turn, at the head of the queue
+        others = [asyncio.create_task(pacer.wait_turn()) for _ in range(3)]
+        await asyncio.sleep(0.01)
+        head.cancel()
+        done, _ = await asyncio.wait(others, timeout=1.0)
+        return len(done)
+
+    assert run_virtual(scenario()) == 3
