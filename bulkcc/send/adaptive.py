@@ -11,8 +11,10 @@ whatever this rate says.
 The rate a throttle cuts from is what the API granted in its last second:
 our own starts in that second, less those it refused (exact, from our clock),
 rather than the smoothed answer rate, which lags a change by a second or more
-and so cut deeper than needed. A cut keeps MAX_CUT of the rate at least, and
-while 429s go on the rate does not grow (`hold`). Each of these was measured
+and so cut deeper than needed. With that plateau known, the cut need not be
+as deep as the AWS SDKs' 0.7 (0.85 here), and growth back can be quicker than
+their C = 0.4 (0.7 here). A cut keeps MAX_CUT of the rate at least, and while
+429s go on the rate does not grow (`hold`). Each of these was measured
 against four models of Dialpad's limiter, with and without it
 (bench/bench_shared_budget.py; the README's "Measured").
 
