@@ -213,7 +213,16 @@ def left_by(request: OperatorRequest, before: AgentState | None, status: str | N
     level = request.body.get("skill_level", DEFAULT_SKILL)
     if status == "updated":  # the operator was there: read back, only its skill level was set
         return AgentState(before.role if before is not None else request.body.get("role"), level)
-    return AgentState(request.body.get("role") or DEFAULT_ROLE, level)
+    role: str | None = request.body.get("role") or DEFAULT_ROLE
+    if status is None and before is not None:
+        # Not answered yet (the rollback written before the first write, which a crash may leave as the
+        # last): an add of an operator who is there is refused by one API (its role kept, its level set
+        # only if the row gives one) and taken as an update by another (the defaults where not given).
+        # What both outcomes would not leave alike is not known, and so not compared.
+        role = role if role == before.role else None
+        if "skill_level" not in request.body and level != before.skill_level:
+            level = None
+    return AgentState(role, level)
 
 
 def agent_undo(request: OperatorRequest, before: AgentState | None, status: str | None = None) -> AgentUndo | None:
