@@ -46,6 +46,7 @@ from bulkcc.status import Status
 from bulkcc.validate import validate_file
 from bulkcc.values import sha256_file
 from bulkcc.workbook.results import RowResult
+from bulkcc.workbook.rollback_book import ROLLBACK_SHEET
 
 NOT_WITH_A_ROLLBACK = {
     "--exact-operators": "a rollback puts back exactly the agents its run changed; drop --exact-operators",
@@ -58,8 +59,12 @@ def check_rollback(book: RollbackBook, options: ApplyOptions) -> None:
     for flag, on in (("--exact-operators", options.exact_operators), ("--only-failed", options.only_failed)):
         if on:
             raise UsageError(f"{flag} with a rollback workbook: {NOT_WITH_A_ROLLBACK[flag]}")
-    made_for = book.about.get("target", "")
-    if made_for and made_for != options.target.name:
+    made_for = book.about.get("target", "").strip()
+    if not made_for:
+        raise UsageError(f"{book.path.name}: its {ROLLBACK_SHEET} sheet names no target (its target row is blank "
+                         "or gone: edited?), so nothing shows which API its values were read from; put the row "
+                         f"back as bulkcc wrote it (target | {options.target.name}, if that is where the run went)")
+    if made_for != options.target.name:
         target = Target(made_for, simulator=made_for == "simulator")
         raise UsageError(f"{book.path.name} undoes a run against {made_for}, not {options.target.name}: apply it "
                          f"with {target.flag()}")
@@ -150,7 +155,13 @@ async def apply_rollback_async(input_path: Path, options: ApplyOptions, *, progr
             rows = ", ".join(str(c.row) for c in the_plan.creates[:5])
             raise UsageError(f"{input_path.name} is a rollback workbook, which creates nothing: callcenters row(s) "
                              f"{rows} have no id. Give them their id, or remove them")
-        deletes = prove_created(read_deletes(input_path), journal_of(input_path, book.about), book.run_id or None)
+        # A row with no value to put back (every field it records was unset before the run) still goes
+        # through the guard, which says why it cannot be put back: not `skipped` as if nothing were to do.
+        recorded = [r for r in the_plan.skipped if r.id in book.left]
+        if recorded:
+            the_plan = replace(the_plan, requests=sorted([*the_plan.requests, *recorded], key=lambda r: r.row),
+                               skipped=[r for r in the_plan.skipped if r.id not in book.left])
+        deletes = prove_created(read_deletes(input_path), journal_of(input_path, book.about), book.run_id)
         the_plan = replace(the_plan, deletes=tuple(deletes), agents=book.agents)
         if confirm is not None and not confirm(the_plan, options.target):
             raise UsageError("not confirmed: nothing was sent")
