@@ -112,6 +112,9 @@ def prove_created(items: Sequence[CreatedRow], journal: Path, run_id: str | None
     shown = f"{journal.name} (beside the rollback workbook, or where its rollback sheet says)"
     if not items:
         return []
+    if run_id is not None and not run_id.strip():
+        return refused("not deleted: the rollback sheet names no run (its run row is blank or gone: edited?), so "
+                       "no journal can prove what that run created")
     if not journal.is_file():
         return refused(f"not deleted: the journal of the run that created it, {shown}, is not there, so nothing "
                        "proves that run created it: put the journal back beside the rollback workbook")

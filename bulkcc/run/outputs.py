@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bulkcc.errors import UsageError
-from bulkcc.run.lock import RunLock
+from bulkcc.run.journal import journal_path
+from bulkcc.run.lock import RunLock, lock_info_path, lock_path
 from bulkcc.run.options import ApplyOptions
+from bulkcc.workbook.layout import XLSX_SUFFIXES
 from bulkcc.workbook.xlsx import check_writable, remove_stale_temp_files
 
 
@@ -25,6 +27,23 @@ def locked_run(options: ApplyOptions, input_name: str) -> Iterator[None]:
         for path in {options.results_path, options.rollback_file()}:
             remove_stale_temp_files(path)
         yield
+
+
+def _check_rollback_path(options: ApplyOptions) -> None:
+    """The rollback is a workbook of its own: never the run's journal or lock (saved over them, it would
+    take the record of what the run did, and the proof of what it created, with it), and named as one,
+    so that the command it prints applies it."""
+    rollback = options.rollback_file()
+    own = {journal_path(options.results_path): "journal", lock_path(options.results_path): "lock",
+           lock_info_path(options.results_path): "lock note"}
+    for path, what in own.items():
+        if rollback.resolve() == path.resolve():
+            raise UsageError(f"--rollback {rollback} is the run's {what} ({path.name}, beside --results): saved there, "
+                             "the rollback would replace it; pick another path, e.g. "
+                             f"{options.results_path.stem}-rollback.xlsx (nothing was sent)")
+    if rollback.suffix.lower() not in XLSX_SUFFIXES:
+        raise UsageError(f"--rollback {rollback}: a rollback is an Excel workbook, so its name ends in .xlsx "
+                         f"(e.g. {rollback.with_suffix('.xlsx').name}); nothing was sent")
 
 
 def check_output_paths(input_path: Path, options: ApplyOptions) -> None:
@@ -40,6 +59,8 @@ def check_output_paths(input_path: Path, options: ApplyOptions) -> None:
                          "overwritten; pick another path")
     if len({path.resolve() for path in written}) < len(written):
         raise UsageError("--rollback and --results name the same file; pick two paths")
+    if writes_rollback:
+        _check_rollback_path(options)
     check_writable(options.results_path, "--results")
     if writes_rollback:
         check_writable(options.rollback_file(), "--rollback")
