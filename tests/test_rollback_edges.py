@@ -1,0 +1,166 @@
+"""What a rollback must survive beyond the walk of `test_rollback.py`: a kill between the first write and
+the rollback's last save, a field that was not set before the run, output paths that would replace the
+run's own record, a rollback sheet edited by hand. Against the simulator, and a proxy of the tests' own in
+front of it that holds or changes answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import random
+import shutil
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from openpyxl import Workbook, load_workbook
+from support import KEY, ScriptedApi, options, write_rows
+
+from bulkcc.errors import EXIT_INVALID, EXIT_OK, UsageError
+from bulkcc.run.apply import apply_async
+from bulkcc.sim.server import USER_ID_BASE, Simulator, SimulatorConfig, seed_store
+
+pytestmark = pytest.mark.timeout(60)
+
+IDS = [1001, 1002, 1003, 1004, 1005]
+U = [USER_ID_BASE + n for n in range(60)]
+Hook = Callable[["Proxy", web.Request, bytes], Awaitable[web.StreamResponse | None]]
+
+
+def _sim(**config: Any) -> Simulator:
+    return Simulator(SimulatorConfig(api_key=KEY, rate_limit_per_min=600_000, seeded_operators=(0, 0), users=60,
+                                     **config), store=seed_store(IDS, random.Random(0)))
+
+
+def _operator(sim: Simulator, center: int, user: int, role: str, level: int) -> None:
+    sim.company.apply(sim.store, {"kind": "license", "user_id": user, "license": "agents"})
+    sim.company.apply(sim.store, {"kind": "operator", "callcenter_id": center, "user_id": user, "role": role,
+                                  "skill_level": level})
+
+
+class Proxy:
+    """In front of the simulator: each request is forwarded, unless `hook` answers it (it may forward first)."""
+
+    def __init__(self, sim: Simulator, hook: Hook | None = None) -> None:
+        self.sim, self.hook, self.base_url = sim, hook, ""
+
+    async def forward(self, request: web.Request, data: bytes) -> web.Response:
+        async with aiohttp.ClientSession() as session, session.request(
+                request.method, f"{self.sim.base_url}{request.path_qs}", data=data,
+                headers={k: v for k, v in request.headers.items() if k.lower() != "host"}) as answer:
+            return web.Response(status=answer.status, body=await answer.read(), content_type=answer.content_type)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        data = await request.read()
+        answer = await self.hook(self, request, data) if self.hook is not None else None
+        return answer if answer is not None else await self.forward(request, data)
+
+    async def __aenter__(self) -> Proxy:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._runner.cleanup()
+
+
+def _operators_sheet(path: Path, agents: list[tuple[int, int, int]]) -> Path:
+    workbook = Workbook()
+    workbook.active.title = "callcenters"
+    workbook.active.append(["id", "ring_seconds"])
+    sheet = workbook.create_sheet("operators")
+    sheet.append(["call_center_id", "user_id", "skill_level"])
+    for center, user, level in agents:
+        sheet.append([str(center), str(user), level])
+    workbook.save(path)
+    return path
+
+
+@pytest.mark.parametrize("repeated_add", ["refuse", "update"])
+async def test_a_run_killed_after_its_agent_changes_leaves_a_rollback_that_puts_them_back(
+        tmp_path: Path, repeated_add: str) -> None:
+    # A supervisor re-skilled by a row with no role, without --diff: an add, which one API refuses (bulkcc then
+    # sets only the level) and another takes as an update (the role becomes operator). The rollback on disk
+    # while the answer is held is the one a kill -9 leaves: it must undo either outcome.
+    async with _sim(repeated_add=repeated_add) as sim:
+        _operator(sim, 1001, U[50], "supervisor", 70)
+        start = copy.deepcopy(sim.company.operators)
+        held, release = asyncio.Event(), asyncio.Event()
+
+        async def hold(proxy: Proxy, request: web.Request, data: bytes) -> web.StreamResponse | None:
+            if request.method in ("POST", "PATCH") and "/operators" in request.path:
+                answer = await proxy.forward(request, data)  # the change is made ...
+                held.set()
+                await release.wait()  # ... and its answer held: the run is killed meanwhile
+                return answer
+            return None
+
+        async with Proxy(sim, hold) as proxy:
+            source = _operators_sheet(tmp_path / "in.xlsx", [(1001, U[50], 30)])
+            run = asyncio.create_task(apply_async(source, options(tmp_path / "r.xlsx", proxy.base_url)))
+            await asyncio.wait_for(held.wait(), 20)
+            await asyncio.sleep(0.2)  # the skill PATCH of a refused add follows the read back
+            shutil.copy(tmp_path / "r-rollback.xlsx", tmp_path / "killed-rollback.xlsx")
+            release.set()
+            assert (await run).exit_code == EXIT_OK
+            assert sim.company.operators[1001][U[50]]["skill_level"] == 30
+            proxy.hook = None
+            back = await apply_async(tmp_path / "killed-rollback.xlsx", options(tmp_path / "back.xlsx",
+                                                                                proxy.base_url))
+        assert back.exit_code == EXIT_OK, [(r.status, r.error) for r in back.operator_results]
+        assert sim.company.operators == start  # supervisor, 70 again
+
+
+async def test_a_field_that_was_not_set_before_the_run_fails_its_rollback_row_saying_why(tmp_path: Path) -> None:
+    async with _sim() as sim:
+        del sim.store[1001]["ring_seconds"]  # not set before the run: its callcenters row holds only the id
+        source = write_rows(tmp_path / "in.xlsx", [{"id": 1001, "ring_seconds": 11}, {"id": 1002, "ring_seconds": 12}],
+                            header=["id", "ring_seconds"])
+        assert (await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url))).exit_code == EXIT_OK
+        back = await apply_async(tmp_path / "r-rollback.xlsx", options(tmp_path / "back.xlsx", sim.base_url))
+    unset, put_back = back.results
+    assert unset.status == "failed" and "ring_seconds was not set before the run" in unset.error  # not `skipped`
+    assert put_back.status == "updated"
+    assert back.exit_code == EXIT_INVALID
+
+
+@pytest.mark.parametrize("rollback", ["r.journal.jsonl", "r.journal.lock", "r-rollback.csv"])
+async def test_a_rollback_path_that_would_replace_the_runs_own_record_is_refused_before_anything_is_sent(
+        tmp_path: Path, rollback: str) -> None:
+    source = write_rows(tmp_path / "in.xlsx", [{"id": 1001, "ring_seconds": 11}], header=["id", "ring_seconds"])
+    async with ScriptedApi({}) as api:
+        with pytest.raises(UsageError, match="--rollback"):
+            await apply_async(source, options(tmp_path / "r.xlsx", api.base_url,
+                                              rollback_path=tmp_path / rollback))
+        assert api.total == 0
+
+
+async def test_a_rollback_sheet_whose_target_or_run_was_blanked_applies_nowhere_and_deletes_nothing(
+        tmp_path: Path) -> None:
+    async with _sim() as sim:
+        source = write_rows(tmp_path / "in.xlsx", [{"id": 1001, "ring_seconds": 11},
+                                                   {"name": "Brand New", "office_id": "5100000000000002"}],
+                            header=["id", "ring_seconds", "name", "office_id"])
+        run = await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url))
+        assert run.exit_code == EXIT_OK, run.results
+        new = run.results[1].id
+        rollback = tmp_path / "r-rollback.xlsx"
+        book = load_workbook(rollback)
+        rows = {row[0].value: row for row in book["rollback"].iter_rows(min_row=2)}
+        rows["target"][1].value = None
+        book.save(rollback)
+        with pytest.raises(UsageError, match="names no target"):
+            await apply_async(rollback, options(tmp_path / "back.xlsx", sim.base_url, allow_delete=True))
+        rows["target"][1].value, rows["run"][1].value = sim.base_url, None  # no run: no journal proves a create
+        book.save(rollback)
+        back = await apply_async(rollback, options(tmp_path / "back.xlsx", sim.base_url, allow_delete=True))
+        assert [r.status for r in back.deletes] == ["not_sent"] and "names no run" in back.deletes[0].error
+        assert new in sim.store
