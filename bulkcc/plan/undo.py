@@ -55,6 +55,29 @@ class FieldUndo:
         return FieldUndo(self.call_center_id, before, {**self.left, **later.left})
 
 
+    def answered(self, got: Mapping[str, Any]) -> FieldUndo:
+        """The record once the PATCH is answered (`got`: the answer's values): where the answer shows a field
+        (routing: the whole of it) other than before the run, that is what the run left, and what the
+        rollback's guard must find, for a server that stores a value in its own form, or fills in routing
+        defaults the body did not send. An answer that shows a field as before (not taken, or an answer of
+        the call center as it was) leaves the value sent as the record: the guard finds which it was."""
+        left, before = dict(self.left), self.before
+        for path in self.left:
+            if not path.startswith(ROUTING_PREFIX) and path in got and not _same_or_none(got[path], before.get(path)):
+                left[path] = got[path]
+        routing = _routing_paths(self.left)
+        answered = {p: v for p, v in got.items() if p.startswith(ROUTING_PREFIX)}
+        paths = sorted({*routing, *answered, *_routing_paths(before)})
+        if routing and answered and not _same_group(got, {p: before.get(p) for p in paths}, paths):
+            left = {p: v for p, v in left.items() if not p.startswith(ROUTING_PREFIX)}
+            left.update({p: answered.get(p) for p in paths})
+        return FieldUndo(self.call_center_id, self.before, left)
+
+
+def _same_or_none(a: Any, b: Any) -> bool:
+    return a is None and b is None or (a is not None and b is not None and same_value(a, b))
+
+
 def field_undo(call_center_id: int, before: Mapping[str, Any], body: Mapping[str, Any]) -> FieldUndo | None:
     """What a PATCH of `body` changes on a call center whose values were `before` (its fields, routing
     whole): only the fields it sets to another value; None when it changes nothing."""

@@ -196,6 +196,9 @@ async def _send_phase(conn: Connection, the_plan: Plan, options: ApplyOptions, r
             else:
                 result.error = f"{result.error}; {note}" if result.error else note
         result = redacted(result, conn.client.redact)
+        if run.rollback is not None and api.ok and isinstance(api.data, Mapping) and \
+                other_callcenter(api.data, request.id) is None and fields_problem(api.data) is None:
+            run.rollback.took(request.row, api.data)  # what the run left is what the API shows it stored
         run.start_times.extend(api.started_at)
         progress.advance(result.status, api.started_at)
         if result.status == Status.NOT_SENT:

@@ -77,6 +77,14 @@ class Rollback:
             if undo is not None:
                 self.fields[request.row] = undo
 
+    def took(self, row: int, answer: Mapping[str, Any]) -> None:
+        """A row's PATCH was answered with its call center (`answer`): what the run left is what it shows."""
+        from bulkcc.plan.payload import values_from_callcenter
+
+        undo = self.fields.get(row)
+        if undo is not None:
+            self.fields[row] = undo.answered(values_from_callcenter(answer))
+
     def made_by_earlier(self, call_center_id: int, values: Mapping[str, Any]) -> bool:
         """Whether a row that live already matches (`values`: its cells) was changed so by the run this one
         resumes: its rollback records setting one of those values over another (--resume, --diff)."""
@@ -121,7 +129,7 @@ class Rollback:
             before = agents.get(agent.key)
             agents[agent.key] = before.merged(agent) if before is not None else agent
         if fields or agents or self.created:
-            content = (tuple(sorted(fields)), tuple(agents.values()), tuple(e["id"] for e in self.created))
+            content = (tuple(sorted(fields.items())), tuple(agents.values()), tuple(e["id"] for e in self.created))
             if self.written and content == self._saved:
                 return self.path  # the narrowed rollback is the one written before sending
             self.written = True
