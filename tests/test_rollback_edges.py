@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import random
 import shutil
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,7 @@ from openpyxl import Workbook, load_workbook
 from support import KEY, ScriptedApi, options, write_rows
 
 from bulkcc.errors import EXIT_INVALID, EXIT_OK, UsageError
+from bulkcc.plan.payload import values_from_callcenter
 from bulkcc.run.apply import apply_async
 from bulkcc.sim.server import USER_ID_BASE, Simulator, SimulatorConfig, seed_store
 
@@ -49,9 +51,9 @@ class Proxy:
         self.sim, self.hook, self.base_url = sim, hook, ""
 
     async def forward(self, request: web.Request, data: bytes) -> web.Response:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         async with aiohttp.ClientSession() as session, session.request(
-                request.method, f"{self.sim.base_url}{request.path_qs}", data=data,
-                headers={k: v for k, v in request.headers.items() if k.lower() != "host"}) as answer:
+                request.method, f"{self.sim.base_url}{request.path_qs}", data=data, headers=headers) as answer:
             return web.Response(status=answer.status, body=await answer.read(), content_type=answer.content_type)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -164,3 +166,44 @@ async def test_a_rollback_sheet_whose_target_or_run_was_blanked_applies_nowhere_
         back = await apply_async(rollback, options(tmp_path / "back.xlsx", sim.base_url, allow_delete=True))
         assert [r.status for r in back.deletes] == ["not_sent"] and "names no run" in back.deletes[0].error
         assert new in sim.store
+
+
+ROUTING = ("routing_options.open.action", "routing_options.open.try_dial_operators",
+           "routing_options.closed.action", "routing_options.closed.try_dial_operators")
+
+
+async def _store_in_its_own_form(proxy: Proxy, request: web.Request, data: bytes) -> web.StreamResponse | None:
+    """A server that stores what it is sent in its own form: ring_seconds in steps of 5, and routing with its
+    default `operator_routing` where the body gives none (its answers, and later reads, show that)."""
+    if request.method != "PATCH" or not data:
+        return None
+    body = json.loads(data)
+    if "ring_seconds" in body:
+        body["ring_seconds"] -= body["ring_seconds"] % 5
+    for state in (body.get("routing_options") or {}).values():
+        state.setdefault("operator_routing", "longestidle")
+    return await proxy.forward(request, json.dumps(body).encode())
+
+
+@pytest.mark.parametrize("diff", [False, True], ids=["no-diff", "diff"])
+async def test_a_server_that_stores_values_in_its_own_form_is_rolled_back_as_it_stored_them(
+        tmp_path: Path, diff: bool) -> None:
+    async with _sim() as sim, Proxy(sim, _store_in_its_own_form) as proxy:
+        sim.store[1002]["routing_options"] = {state: {"action": "message", "try_dial_operators": state == "closed",
+                                                      "operator_routing": "fixedorder", "dtmf": []}
+                                              for state in ("open", "closed")}
+        start = copy.deepcopy(sim.store)
+        source = write_rows(tmp_path / "in.xlsx", [
+            {"id": 1001, "ring_seconds": 17},
+            {"id": 1002, ROUTING[0]: "voicemail", ROUTING[1]: True, ROUTING[2]: "voicemail", ROUTING[3]: False}],
+            header=["id", "ring_seconds", *ROUTING])
+        run = await apply_async(source, options(tmp_path / "r.xlsx", proxy.base_url, diff=diff))
+        assert [r.status for r in run.results] == ["mismatch", "updated"], run.results  # 17 was stored as 15
+        # Without --diff the routing is sent as the row gives it: the server fills its default in.
+        assert sim.store[1002]["routing_options"]["open"]["operator_routing"] == ("fixedorder" if diff else
+                                                                                  "longestidle")
+        back = await apply_async(tmp_path / "r-rollback.xlsx", options(tmp_path / "back.xlsx", proxy.base_url))
+        assert back.exit_code == EXIT_OK, [(r.status, r.error) for r in back.results]
+        # As the API shows them (an empty DTMF menu and none are the same routing).
+        assert {cc: values_from_callcenter(sim.store[cc]) for cc in IDS} == \
+            {cc: values_from_callcenter(start[cc]) for cc in IDS}

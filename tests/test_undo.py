@@ -109,3 +109,21 @@ def test_what_a_change_leaves_follows_its_answer() -> None:
     assert agent_undo(add, before, "unchanged") is None
     assert agent_undo(OperatorRequest(REMOVE, center, 1, {"user_id": 1}), before) == AgentUndo(7, 1, before, None)
     assert agent_undo(OperatorRequest(ADD, CenterRef(None, "New", 3), 1, {"user_id": 1}), None) is None
+
+
+def test_what_the_run_left_is_what_the_answer_shows_unless_it_shows_the_value_before() -> None:
+    from bulkcc.plan.payload import values_from_callcenter
+
+    before = {"ring_seconds": 20, "name": "Support", "routing_options.open.action": "operator",
+              "routing_options.open.operator_routing": "fixedorder"}
+    undo = field_undo(7, before, {"ring_seconds": 17, "name": "Help", **ROUTING})
+    assert undo is not None
+    # Stored in the server's own form (17 in steps of 5), its routing default filled in; the name not taken.
+    answer = {"id": "7", "ring_seconds": "15", "name": "Support", "routing_options": {
+        state: {**options, "operator_routing": "longestidle"} for state, options in ROUTING["routing_options"].items()}}
+    answered = undo.answered(values_from_callcenter(answer))
+    assert answered.left["ring_seconds"] == 15
+    assert answered.left["name"] == "Help"  # shown as before: the guard finds whether it was taken
+    assert answered.left["routing_options.closed.operator_routing"] == "longestidle"
+    assert answered.before == undo.before
+    assert undo_fields(before, answered.left, answer).put_back["ring_seconds"] == 20
