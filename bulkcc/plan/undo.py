@@ -49,9 +49,20 @@ class FieldUndo:
     left: Mapping[str, Any]
 
     def merged(self, later: FieldUndo) -> FieldUndo:
-        """This rollback and a later run's of the same call center (--resume): the first value
-        before wins (the later run read what this one had set), the last value set wins."""
-        before = {**later.before, **self.before}
+        """This rollback and a later run's of the same call center (--resume, or a run again on the same
+        --results): the last value set wins; the first value before wins where the later run found what
+        this one had set (else someone changed it in between, and the later run's value before is the one
+        to put back). Routing goes as one."""
+        before = {**self.before, **later.before}
+        for path in later.before:
+            if path in self.before and not path.startswith(ROUTING_PREFIX) and \
+                    _same_or_none(self.left.get(path), later.before[path]):
+                before[path] = self.before[path]
+        routing = _routing_paths(self.left, later.before)
+        if _routing_paths(self.before) and (not _routing_paths(later.before) or _same_group(
+                later.before, {p: self.left.get(p) for p in routing}, routing)):
+            before = {p: v for p, v in before.items() if not p.startswith(ROUTING_PREFIX)}
+            before.update({p: v for p, v in self.before.items() if p.startswith(ROUTING_PREFIX)})
         return FieldUndo(self.call_center_id, before, {**self.left, **later.left})
 
 
@@ -211,7 +222,11 @@ class AgentUndo:
         return self.call_center_id, self.user_id
 
     def merged(self, later: AgentUndo) -> AgentUndo:
-        """This rollback and a later run's of the same agent (--resume): the first `before`, the last `left`."""
+        """This rollback and a later run's of the same agent (--resume, or a run again on the same --results):
+        the last `left`; the first `before` where the later run found the agent as this one left it (else
+        someone changed it in between: the later run's `before` is the one to put back)."""
+        if not _agrees(self.left, later.before):
+            return later
         return replace(self, left=later.left)
 
     def describe(self) -> str:
@@ -224,6 +239,14 @@ class AgentUndo:
         if self.before is None:
             return f"remove {where} (the run added it as {state_text(self.left)})"
         return f"put {where} back as {self.before.text()} (the run left it {state_text(self.left)})"
+
+
+def _agrees(left: AgentState | None, found: AgentState | None) -> bool:
+    """Whether an agent found in `found` may be as a run left it (`left`: a field not known agrees)."""
+    if left is None or found is None:
+        return left is None and found is None
+    return all(a is None or b is None or a == b for a, b in ((left.role, found.role),
+                                                            (left.skill_level, found.skill_level)))
 
 
 def left_by(request: OperatorRequest, before: AgentState | None, status: str | None = None) -> AgentState | None:
