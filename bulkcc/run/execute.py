@@ -36,7 +36,7 @@ from bulkcc.run.journal import Journal, Opener, body_hash, journal_path
 from bulkcc.run.live import LiveState
 from bulkcc.run.options import ApplyOptions, ApplyOutcome, exit_code
 from bulkcc.run.progress import QuietProgress
-from bulkcc.run.rollback import Rollback
+from bulkcc.run.rollback import Rollback, check_earlier_rollback
 from bulkcc.run.signals import install_stop_signals
 from bulkcc.send.client import ApiResult
 from bulkcc.send.connection import Connection, connected
@@ -232,6 +232,8 @@ async def execute(the_plan: Plan, rows: set[int], options: ApplyOptions, source:
               "started": started.isoformat()}
     if source.plan_sha256:
         header["plan_sha256"] = source.plan_sha256
+    if options.writes_rollback:
+        check_earlier_rollback(options, journal_path(options.results_path))
     journal = Journal.open(journal_path(options.results_path), header, resume=options.resume,
                            restart=options.restart, opener=journal_opener,
                            resend_unknown=options.resend_maybe_created)

@@ -50,13 +50,14 @@ class Rollback:
     @classmethod
     def for_run(cls, options: ApplyOptions, run_id: str, journal: Path) -> Rollback:
         rollback = cls(options.rollback_file(), options, run_id, journal)
-        if options.resume and rollback.path.is_file():
+        if rollback.path.is_file():  # of these --results' earlier run (`check_earlier_rollback`)
             rollback._keep_earlier()
         return rollback
 
     def _keep_earlier(self) -> None:
-        """An earlier run's records of these --results (--resume): its values before are the true ones,
-        and the centers it created are still to be deleted on rollback."""
+        """An earlier run's records of these --results (--resume, or a run started again on them): its
+        values before are the true ones where this run finds what it set, and the centers it created are
+        still to be deleted on rollback."""
         from bulkcc.plan.undo_file import read_field_undos, read_rollback_book
         from bulkcc.workbook.created import read_created
         from bulkcc.workbook.rollback_book import is_rollback_workbook
@@ -159,3 +160,40 @@ class Rollback:
             ("target", target.name),
             ("written", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
         ]
+
+
+def check_earlier_rollback(options: ApplyOptions, journal: Path) -> None:
+    """Before the journal is opened: a rollback workbook already at the rollback path is the only record of
+    how to undo the run that wrote it. One of this --results' earlier run is kept (`Rollback.for_run` merges
+    it); one of another run or target is never saved over; and --restart, which replaces the journal that
+    proves what the earlier run created, is refused while that rollback lists call centers to delete."""
+    from bulkcc.errors import InputError, UsageError
+    from bulkcc.values import counted
+    from bulkcc.workbook.created import read_created
+    from bulkcc.workbook.rollback_book import is_rollback_workbook, read_about
+
+    path = options.rollback_file()
+    if not is_rollback_workbook(path):
+        return  # none, or not one bulkcc wrote: replaced
+    try:
+        about = read_about(path)
+    except InputError:
+        return
+    lost = ("saved over, that run could no longer be undone: apply it, or move it away, or pick another "
+            "--rollback path (nothing was sent)")
+    made_for = about.get("target", "")
+    if made_for != options.target.name:
+        raise UsageError(f"{path} holds the rollback of a run against {made_for or 'a target it does not name'}, "
+                         f"not {options.target.name}: {lost}")
+    recorded = Path(about.get("journal") or ".")
+    if recorded.name != journal.name or (recorded.is_file() and recorded.resolve() != journal.resolve()):
+        raise UsageError(f"{path} holds the rollback of another run (the one whose journal is "
+                         f"{recorded.name if about.get('journal') else 'not named'}): {lost}")
+    if options.restart and not options.resume:
+        created = [row for row in read_created(path)[0] if row.problem is None]
+        if created:
+            raise UsageError(f"--restart would replace {journal.name}, the journal that proves the "
+                             f"{counted(len(created), 'call center')} the earlier run created, which its rollback "
+                             f"{path.name} deletes only on that proof: apply that rollback first (with "
+                             "--allow-delete), or move it and the journal away, or pick another --results path "
+                             "(nothing was sent)")
