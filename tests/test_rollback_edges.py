@@ -207,3 +207,53 @@ async def test_a_server_that_stores_values_in_its_own_form_is_rolled_back_as_it_
         # As the API shows them (an empty DTMF menu and none are the same routing).
         assert {cc: values_from_callcenter(sim.store[cc]) for cc in IDS} == \
             {cc: values_from_callcenter(start[cc]) for cc in IDS}
+
+
+async def _fails_after_its_effect(proxy: Proxy, request: web.Request, data: bytes) -> web.StreamResponse | None:
+    """A 500 after the PATCH took effect: the row is failed, but the call center changed."""
+    if request.method == "PATCH":
+        await proxy.forward(request, data)
+        return web.json_response({"error": {"message": "internal error"}}, status=500)
+    return None
+
+
+@pytest.mark.parametrize("again", ["plain", "restart"])
+async def test_a_run_again_on_the_same_results_keeps_the_earlier_runs_rollback_in_its_own(
+        tmp_path: Path, again: str) -> None:
+    # The first run's PATCHes all answer 500 after their effect (a plain run may start over: nothing is done),
+    # or all go through (only --restart starts over). The second run, of a wider sheet, finds them as the first
+    # left them: its own rollback alone would not know the values before, and it is saved where the first was.
+    async with _sim() as sim, Proxy(sim, _fails_after_its_effect if again == "plain" else None) as proxy:
+        start = copy.deepcopy(sim.store)
+        rows = [{"id": cc, "ring_seconds": 11 + n} for n, cc in enumerate(IDS)]
+        first = await apply_async(write_rows(tmp_path / "first.xlsx", rows[:2], header=["id", "ring_seconds"]),
+                                  options(tmp_path / "r.xlsx", proxy.base_url, max_attempts=1))
+        assert [sim.store[cc]["ring_seconds"] for cc in IDS[:2]] == [11, 12]
+        assert {r.status for r in first.results} == ({"failed"} if again == "plain" else {"updated"})
+        proxy.hook = None
+        second = await apply_async(write_rows(tmp_path / "second.xlsx", rows, header=["id", "ring_seconds"]),
+                                   options(tmp_path / "r.xlsx", proxy.base_url, restart=again == "restart"))
+        assert second.exit_code == EXIT_OK
+        back = await apply_async(tmp_path / "r-rollback.xlsx", options(tmp_path / "back.xlsx", proxy.base_url))
+        assert back.exit_code == EXIT_OK, [(r.status, r.error) for r in back.results]
+        assert sim.store == start
+
+
+async def test_another_runs_rollback_is_never_saved_over_and_restart_keeps_the_proof_of_its_creates(
+        tmp_path: Path) -> None:
+    async with _sim() as sim:
+        create = write_rows(tmp_path / "in.xlsx", [{"name": "Brand New", "office_id": "5100000000000002"}],
+                            header=["id", "name", "office_id"])
+        made = await apply_async(create, options(tmp_path / "a.xlsx", sim.base_url))
+        assert made.exit_code == EXIT_OK
+        source = write_rows(tmp_path / "more.xlsx", [{"id": 1001, "ring_seconds": 11}], header=["id", "ring_seconds"])
+        sim.requests.clear()
+        with pytest.raises(UsageError, match="holds the rollback of another run"):
+            await apply_async(source, options(tmp_path / "b.xlsx", sim.base_url,
+                                              rollback_path=tmp_path / "a-rollback.xlsx"))
+        with pytest.raises(UsageError, match="--restart would replace a.journal.jsonl"):
+            await apply_async(source, options(tmp_path / "a.xlsx", sim.base_url, restart=True))
+        assert sim.requests == []
+        back = await apply_async(tmp_path / "a-rollback.xlsx", options(tmp_path / "back.xlsx", sim.base_url,
+                                                                        allow_delete=True))
+        assert [r.status for r in back.deletes] == ["deleted"]

@@ -127,3 +127,17 @@ def test_what_the_run_left_is_what_the_answer_shows_unless_it_shows_the_value_be
     assert answered.left["routing_options.closed.operator_routing"] == "longestidle"
     assert answered.before == undo.before
     assert undo_fields(before, answered.left, answer).put_back["ring_seconds"] == 20
+
+
+def test_a_later_runs_record_keeps_the_first_value_before_only_where_it_found_what_the_first_set() -> None:
+    first = field_undo(7, {"ring_seconds": 20, "name": "Support"}, {"ring_seconds": 30, "name": "Help"})
+    # The later run found ring_seconds as the first set it, but the name as someone changed it since.
+    later = field_undo(7, {"ring_seconds": 30, "name": "Desk"}, {"ring_seconds": 40, "name": "Front"})
+    assert first is not None and later is not None
+    merged = first.merged(later)
+    assert merged.before == {"ring_seconds": 20, "name": "Desk"} and merged.left == {"ring_seconds": 40,
+                                                                                      "name": "Front"}
+    agent = AgentUndo(7, 42, AgentState("supervisor", 70), AgentState("operator", 30))
+    assert agent.merged(AgentUndo(7, 42, AgentState(None, 30), None)).before == AgentState("supervisor", 70)
+    moved = AgentUndo(7, 42, AgentState("admin", 10), None)
+    assert agent.merged(moved) == moved  # changed in between: the later value before is the one to put back
