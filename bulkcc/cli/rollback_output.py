@@ -60,7 +60,12 @@ def rollback_confirmation_lines(the_plan: Any, about: dict[str, str]) -> list[st
              "since is left as they set it (stale); one already as before is unchanged."]
     if the_plan.requests:
         lines.append(f"Fields to put back: {counted(len(the_plan.requests), 'call center')} (read first).")
-    agents = [a for a in the_plan.agents if a.problem is None]
+    agents = [a for a in the_plan.agents if a.problem is None and a.refused is None]
+    never = [*(f"callcenters row {row}" for row in sorted(the_plan.blocked)),
+             *(f"agents row {a.row}" for a in the_plan.agents if a.refused is not None)]
+    if never:
+        lines.append(f"Never sent, not being as the run recorded them in its journal (edited by hand?): "
+                     f"{', '.join(never[:FIRST_LINES])}{' …' if len(never) > FIRST_LINES else ''}.")
     if agents:
         lines.append(f"Agents to put back: {len(agents)} (their call centers' operators are read first):")
         lines += [f"  {a.describe()}" for a in agents[:FIRST_LINES]]

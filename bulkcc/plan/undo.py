@@ -216,6 +216,7 @@ class AgentUndo:
     problem: str | None = None
     center_name: str | None = None  # the names the run knew them by, beside the ids (words only)
     user_email: str | None = None
+    refused: str | None = None  # why it is never sent: its run's journal does not hold this record
 
     @property
     def key(self) -> tuple[int, int]:

@@ -51,7 +51,7 @@ class AgentUndoWork:
 
     @property
     def center_ids(self) -> list[int]:
-        return sorted({a.call_center_id for a in self.agents if a.problem is None})
+        return sorted({a.call_center_id for a in self.agents if a.problem is None and a.refused is None})
 
     def agent_undos(self, sent_only: bool) -> list[AgentUndo]:
         return []  # a rollback writes no rollback of its own
@@ -69,6 +69,8 @@ class AgentUndoWork:
             earlier = journal.previous_operators.get(undo.key) if undo.problem is None else None
             if undo.problem is not None:
                 self.results[undo.row or 0] = self._result(undo, Status.FAILED, undo.problem)
+            elif undo.refused is not None:
+                self.results[undo.row or 0] = self._result(undo, Status.NOT_SENT, undo.refused)
             elif earlier is not None and earlier[1] == undo_hash(undo) and Status.of(earlier[0].status) in \
                     FINAL_STATUSES:
                 self.results[undo.row or 0] = replace(earlier[0], row=undo.row)  # done by the run that stopped

@@ -31,7 +31,7 @@ from typing import Any
 
 from bulkcc.names import name_key
 from bulkcc.run.answers import answer_id
-from bulkcc.run.journal import Journal
+from bulkcc.run.journal import Journal, JournalState
 from bulkcc.run.progress import QuietProgress
 from bulkcc.send.client import ApiClient, ApiResult
 from bulkcc.send.pool import run_pool
@@ -100,38 +100,47 @@ def journal_of(rollback: Path, about: Mapping[str, str] | None) -> Path:
     return rollback.with_name(f"{stem}.journal.jsonl")
 
 
-def prove_created(items: Sequence[CreatedRow], journal: Path, run_id: str | None) -> list[CreatedRow]:
-    """The created sheet's rows, each that the run's journal does not show that run creating (with its id,
-    name and office) carrying why it is never deleted. `run_id` is the run the rollback names (None: a
-    rollback written before runs had ids): a journal of another run proves nothing."""
+def run_journal(journal: Path, run_id: str | None) -> tuple[JournalState | None, str]:
+    """The journal of the run a rollback undoes, or None and why it proves nothing. `run_id` is the run
+    the rollback names (None: a rollback written before runs had ids): a journal of another run proves
+    nothing."""
     from bulkcc.run.journal import read_journal_state
 
-    def refused(why: str) -> list[CreatedRow]:
-        return [item if item.problem is not None else replace(item, problem=why) for item in items]
-
-    shown = f"{journal.name} (beside the rollback workbook, or where its rollback sheet says)"
-    if not items:
-        return []
     if run_id is not None and not run_id.strip():
-        return refused("not deleted: the rollback sheet names no run (its run row is blank or gone: edited?), so "
-                       "no journal can prove what that run created")
+        return None, ("the rollback sheet names no run (its run row is blank or gone: edited?), so no journal can "
+                      "prove what that run did")
     if not journal.is_file():
-        return refused(f"not deleted: the journal of the run that created it, {shown}, is not there, so nothing "
-                       "proves that run created it: put the journal back beside the rollback workbook")
+        return None, (f"the journal of the run, {journal.name} (beside the rollback workbook, or where its rollback "
+                      "sheet says), is not there, so nothing proves what that run did: put the journal back beside "
+                      "the rollback workbook")
     try:
         state = read_journal_state(journal)
     except OSError as exc:
-        return refused(f"not deleted: the journal {journal.name} cannot be read ({exc.strerror or exc})")
+        return None, f"the journal {journal.name} cannot be read ({exc.strerror or exc})"
     if run_id is not None and str(state.header.get("run") or "") != run_id:
-        return refused(f"not deleted: the journal {journal.name} is another run's than the one this rollback "
-                       "undoes (its run id differs), so it proves nothing of what that run created")
+        return None, (f"the journal {journal.name} is another run's than the one this rollback undoes (its run id "
+                      "differs), so it proves nothing of what that run did")
+    return state, ""
+
+
+def prove_created(items: Sequence[CreatedRow], journal: Path, run_id: str | None) -> list[CreatedRow]:
+    """The created sheet's rows, each that the run's journal does not show that run creating (with its id,
+    name and office) carrying why it is never deleted (see `run_journal`)."""
+    return created_proven(items, journal.name, *run_journal(journal, run_id)) if items else []
+
+
+def created_proven(items: Sequence[CreatedRow], journal_name: str, state: JournalState | None,
+                   why: str) -> list[CreatedRow]:
+    """`prove_created`, of a journal read already (`run_journal`)."""
+    if state is None:
+        return [item if item.problem is not None else replace(item, problem=f"not deleted: {why}") for item in items]
     made = {(result.id, office, name_key(name)) for (office, name), (result, _) in state.creates.items()
             if result.id is not None and result.status in (Status.CREATED, Status.MISMATCH)}
     out = []
     for item in items:
         if item.problem is None and (item.id, item.office_id, name_key(item.name)) not in made:
             item = replace(item, problem=(
-                f"not deleted: the journal of the run this rollback undoes ({journal.name}) does not show that "
+                f"not deleted: the journal of the run this rollback undoes ({journal_name}) does not show that "
                 f"run creating call center {item.id} named {item.name!r} in office {item.office_id}: a rollback "
                 f"deletes only what its own run created (was the {CREATED_SHEET} sheet edited?)"))
         out.append(item)

@@ -17,7 +17,6 @@ are on the rollback workbook's created sheet.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -108,19 +107,22 @@ class Run:
         if self.rollback is not None:
             self.rollback.record_fields(plan.requests, plan.prior)
 
-    def keep_created(self, the_plan: Plan, save: bool = False) -> None:
-        """The call centers the plan's creates made go on the rollback's created sheet (with `save`, written
-        at once: if that fails, the journal still holds them and the end of the run writes them)."""
+    def keep_created(self, the_plan: Plan) -> None:
+        """The call centers the plan's creates made go on the rollback's created sheet."""
         if self.rollback is not None:
             self.rollback.add_created(created_entries(the_plan.creates, {**self.answered, **self.results}))
-            if save:
-                with contextlib.suppress(OSError):
-                    self.rollback.save()
 
-    def narrow_rollback(self) -> None:
+    async def save_created(self, the_plan: Plan, journal: Journal) -> None:
+        """`keep_created`, and the rollback written at once (if that fails, the journal still holds them and
+        the end of the run writes them)."""
+        if self.rollback is not None:
+            self.keep_created(the_plan)
+            await self.rollback.save_now(journal)
+
+    def narrow_rollback(self, journal: Journal) -> None:
         """Once sending ends, the rollback holds only what was sent."""
         if self.rollback is not None:
-            self.rollback.narrow(self.sent_rows())
+            self.rollback.narrow(self.sent_rows(), journal)
 
     def sent_rows(self) -> set[int]:
         return {row for row, result in {**self.answered, **self.results}.items() if result.attempts}
@@ -280,7 +282,7 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
                     await operators.prepare(conn, run, journal, concurrency=pool, progress=progress, stop=stop)
                 if run.rollback is not None:  # what undoes the run, on disk before its first write
                     run.rollback.agents = operators.agent_undos if operators is not None else None
-                    run.rollback.save_before_sending()
+                    await run.rollback.save_before_sending(journal)
                 if the_plan.creates:  # creates first: then the updates (and what follows them)
                     run.refused = await run_creates(
                         CreatePhase(conn.client, journal, run.results, run.answered, run.start_times,
@@ -288,7 +290,7 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
                                     resend_maybe=options.resend_maybe_created),
                         the_plan, concurrency=options.connection.pool_size, skip_invalid=options.skip_invalid,
                         target_label=conn.target_label, saved_plan=source.plan is not None)
-                    run.keep_created(the_plan, save=True)  # on the created sheet before anything else is sent
+                    await run.save_created(the_plan, journal)  # on the created sheet before anything else is sent
                 if run.refused is None:
                     await _send_phase(conn, the_plan, options, run, journal, hashes, progress, stop)
                 if operators is not None and run.refused is None:  # creates, updates, then operator changes
@@ -310,7 +312,7 @@ async def _run_journaled(the_plan: Plan, rows: set[int], options: ApplyOptions, 
             await journal.drain()
         finally:
             run.keep_created(the_plan)
-            run.narrow_rollback()  # only what was sent is rolled back
+            run.narrow_rollback(journal)  # only what was sent is rolled back
     if journal.failure is not None:
         run.stopped_by = journal.failure_message()
         run.mark_unjournaled(journal.unrecorded_note())

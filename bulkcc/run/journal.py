@@ -13,6 +13,8 @@ the first run's, kept by --resume; a rollback names it, and its deletes believe
 only a journal of that run), a result per row
 (`{"result": ..., "body": hash}`), a result per operator change (`{"operator":
 ..., "body": hash}`, keyed by call center and user: `bulkcc.run.operator_phase`),
+the records of its rollback workbook, fsynced before each save of it (`{"undo":
+...}`: what proves that workbook's rows, `bulkcc.plan.undo_proof`),
 and, once a run has gone through every row
 and written its results, `{"finished": time, "counts": {...}}`. A create (POST,
 not idempotent) adds two: its intent (`{"intent": {"row", "office_id", "name",
@@ -44,6 +46,7 @@ from typing import Any, BinaryIO, cast
 from bulkcc.errors import UsageError
 from bulkcc.names import name_key
 from bulkcc.plan.payload import PlannedRequest
+from bulkcc.plan.undo_proof import UNDO, UndoRecords
 from bulkcc.run.commit import GroupCommit, OnSynced, write_synced
 from bulkcc.status import FINAL_STATUSES
 from bulkcc.workbook.operator_results import OperatorResult
@@ -87,6 +90,7 @@ class JournalState:
     intents: dict[CreateKey, dict[str, Any]] = field(default_factory=dict)
     # (call center id, user id) -> (result, intent hash) of operator changes; later runs win
     operators: dict[tuple[int, int], tuple[OperatorResult, str]] = field(default_factory=dict)
+    undo: UndoRecords = field(default_factory=UndoRecords)  # what proves the rows of the run's rollback
 
     @property
     def done_count(self) -> int:
@@ -114,6 +118,7 @@ def read_journal_state(path: str | Path) -> JournalState:
     intents: dict[CreateKey, dict[str, Any]] = {}
     operators: dict[tuple[int, int], tuple[OperatorResult, str]] = {}
     finished: dict[str, Any] | None = None
+    undo = UndoRecords()
     with Path(path).open(encoding="utf-8", errors="replace") as handle:
         for line in handle:
             try:
@@ -146,7 +151,9 @@ def read_journal_state(path: str | Path) -> JournalState:
                     operators[(change.call_center_id, change.user_id)] = (change, entry.get("body", ""))
             elif "finished" in entry:
                 finished = entry
-    return JournalState(header, results, finished, creates, intents, operators)
+            elif UNDO in entry:
+                undo.add(entry[UNDO])
+    return JournalState(header, results, finished, creates, intents, operators, undo)
 
 
 def read_journal(path: str | Path) -> tuple[dict[str, Any], dict[int, tuple[RowResult, str]]]:
@@ -323,6 +330,17 @@ class Journal:
     async def drain(self) -> None:
         """Wait until every queued line is on disk (or the journal failed); no line is queued after."""
         await self._commit.aclose()
+
+    def write_drained(self, entry: Mapping[str, Any]) -> bool:
+        """Write one line at once, once `drain` has ended the writer thread (the narrowed rollback's
+        records); False if it could not be written."""
+        if self.failure is not None:
+            return False
+        try:
+            write_synced(self._handle, _line(dict(entry)))
+        except OSError:
+            return False
+        return True
 
     def finish(self, ended: datetime, counts: Mapping[str, int], exit_code: int, results_name: str) -> bool:
         """Mark the run finished (after its results are written); False if that could not be written."""

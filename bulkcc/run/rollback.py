@@ -24,6 +24,7 @@ from typing import Any
 
 from bulkcc.errors import RunStopped
 from bulkcc.plan.undo import AgentUndo, FieldUndo, field_undo
+from bulkcc.run.journal import Journal
 from bulkcc.run.options import ApplyOptions
 
 STALE_TEXT = ("A field or an agent is put back only while it is still as this run left it (the set_by_run and "
@@ -46,6 +47,7 @@ class Rollback:
     earlier_agents: dict[tuple[int, int], AgentUndo] = field(default_factory=dict)
     written: bool = False  # by this run (a file it did not write is never removed)
     _saved: Any = None  # what the file on disk holds (its rows, agents and created ids): not written again
+    _proven: Any = None  # the last journal entry of its records (`proof`): not written again
 
     @classmethod
     def for_run(cls, options: ApplyOptions, run_id: str, journal: Path) -> Rollback:
@@ -100,8 +102,14 @@ class Rollback:
         known = {entry["id"] for entry in self.created}
         self.created += [entry for entry in entries if entry["id"] not in known]
 
-    def save_before_sending(self) -> None:
-        """Write it before the first write: a run that cannot record how to undo itself sends nothing."""
+    async def save_before_sending(self, journal: Journal) -> None:
+        """Write it before the first write, its records in the journal first: a run that cannot record how
+        to undo itself sends nothing."""
+        entry = self.proof()
+        if entry is not None:
+            if not await journal.write_now(entry):
+                raise RunStopped(journal.failure_message())
+            self._proven = entry
         try:
             self.save()
         except OSError as exc:
@@ -109,17 +117,42 @@ class Rollback:
                              "nothing was changed; free some space or pick another --rollback path (or pass "
                              "--no-rollback), then run again") from None
 
-    def narrow(self, sent_rows: Collection[int]) -> None:
-        """Once sending ends: only what was sent. If that save fails, the one written before stays
-        (atomic saves): it holds these changes and a few more, which applying it finds unchanged."""
+    async def save_now(self, journal: Journal) -> None:
+        """Write it again while the run goes (the created sheet): if that fails, the journal still holds
+        what was created, and the end of the run writes it."""
+        entry = self.proof()
+        if entry is not None:
+            if not await journal.write_now(entry):
+                return
+            self._proven = entry
+        with contextlib.suppress(OSError):
+            self.save()
+
+    def narrow(self, sent_rows: Collection[int], journal: Journal) -> None:
+        """Once sending ends (the journal drained): only what was sent, as answered. If its records cannot
+        be journaled, or it cannot be saved, the one written before stays (atomic saves): it holds these
+        changes and a few more, which applying it finds unchanged."""
+        entry = self.proof(sent_rows)
+        if entry is not None:
+            if not journal.write_drained(entry):
+                return
+            self._proven = entry
         with contextlib.suppress(OSError):
             self.save(sent_rows)
 
-    def save(self, rows: Collection[int] | None = None) -> Path | None:
-        """Write the rollback of `rows` (all planned rows if None); with nothing to roll back, no file."""
-        from bulkcc.plan.undo_file import rollback_workbook
-        from bulkcc.workbook.xlsx import save_atomic
+    def proof(self, rows: Collection[int] | None = None) -> dict[str, Any] | None:
+        """The journal entry that proves the rollback `save(rows)` writes (`bulkcc.plan.undo_proof`); None
+        when it holds no field or agent, or the last entry written proves it already."""
+        from bulkcc.plan.undo_proof import undo_entry
 
+        fields, agents = self._records(rows)
+        if not (fields or agents):
+            return None
+        entry = undo_entry(fields.values(), agents.values())
+        return None if entry == self._proven else entry
+
+    def _records(self, rows: Collection[int] | None) -> tuple[dict[int, FieldUndo], dict[tuple[int, int], AgentUndo]]:
+        """The rollback of `rows` (all planned rows if None), with an earlier run's of these --results."""
         fields = dict(self.earlier_fields)
         for row, undo in sorted(self.fields.items()):
             if rows is None or row in rows:
@@ -129,6 +162,15 @@ class Rollback:
         for agent in self.agents(rows is not None) if self.agents is not None else []:
             before = agents.get(agent.key)
             agents[agent.key] = before.merged(agent) if before is not None else agent
+        return fields, agents
+
+    def save(self, rows: Collection[int] | None = None) -> Path | None:
+        """Write the rollback of `rows` (all planned rows if None); with nothing to roll back, no file.
+        Its records are in the journal before (`proof`)."""
+        from bulkcc.plan.undo_file import rollback_workbook
+        from bulkcc.workbook.xlsx import save_atomic
+
+        fields, agents = self._records(rows)
         if fields or agents or self.created:
             content = (tuple(sorted(fields.items())), tuple(agents.values()), tuple(e["id"] for e in self.created))
             if self.written and content == self._saved:

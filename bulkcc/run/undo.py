@@ -30,12 +30,12 @@ from bulkcc.plan import Plan, PlannedRequest, make_plan
 from bulkcc.plan.diff import same_value
 from bulkcc.plan.payload import NOT_PATCHED, field_order, values_from_callcenter
 from bulkcc.plan.plans import Change
-from bulkcc.plan.undo import FieldVerdict, undo_fields
+from bulkcc.plan.undo import AgentUndo, FieldVerdict, undo_fields
 from bulkcc.plan.undo_file import RollbackBook, read_rollback_book
 from bulkcc.run.agent_undo import AgentUndoWork
-from bulkcc.run.deletes import journal_of, prove_created
+from bulkcc.run.deletes import created_proven, journal_of, run_journal
 from bulkcc.run.execute import Run, Source, execute
-from bulkcc.run.journal import Opener
+from bulkcc.run.journal import JournalState, Opener
 from bulkcc.run.live import FEW_ROWS, LiveState, read_each, read_live
 from bulkcc.run.options import ApplyOptions, ApplyOutcome
 from bulkcc.run.outputs import locked_run
@@ -161,11 +161,15 @@ async def apply_rollback_async(input_path: Path, options: ApplyOptions, *, progr
         if recorded:
             the_plan = replace(the_plan, requests=sorted([*the_plan.requests, *recorded], key=lambda r: r.row),
                                skipped=[r for r in the_plan.skipped if r.id not in book.left])
-        deletes = prove_created(read_deletes(input_path), journal_of(input_path, book.about), book.run_id)
-        the_plan = replace(the_plan, deletes=tuple(deletes), agents=book.agents)
+        journal = journal_of(input_path, book.about)
+        state, why = run_journal(journal, book.run_id)
+        deletes = created_proven(read_deletes(input_path), journal.name, state, why)
+        the_plan, refused, book_agents = _proven(the_plan, book, state, why or f"its run's journal, {journal.name}, "
+                                                 "does not hold this record: the workbook was edited by hand")
+        the_plan = replace(the_plan, deletes=tuple(deletes), agents=book_agents)
         if confirm is not None and not confirm(the_plan, options.target):
             raise UsageError("not confirmed: nothing was sent")
-        agents = AgentUndoWork(book.agents, _agents_frame(input_path)) if book.agents else None
+        agents = AgentUndoWork(book_agents, _agents_frame(input_path)) if book_agents else None
 
         async def guard(conn: Connection, plan: Plan, run: Run, progress: QuietProgress, stop: asyncio.Event) -> Plan:
             return await _guard_phase(conn, plan, book, options, run, progress, stop)
@@ -173,4 +177,25 @@ async def apply_rollback_async(input_path: Path, options: ApplyOptions, *, progr
         source = Source(name=input_path.name, sha256=sha256_file(input_path))
         return await execute(the_plan, set(validation.sheet.rows), options, source,
                              progress=progress or QuietProgress(), stop=stop or asyncio.Event(), first_phase=guard,
-                             journal_opener=journal_opener, operators=agents)
+                             prefilled=refused, journal_opener=journal_opener, operators=agents)
+
+
+def _proven(the_plan: Plan, book: RollbackBook, state: JournalState | None, why: str
+            ) -> tuple[Plan, dict[int, RowResult], tuple[AgentUndo, ...]]:
+    """The plan less the rows its run's journal does not prove (`bulkcc.plan.undo_proof`: a row edited, added or
+    copied by hand), which are never sent (`blocked`, for the confirmation; not_sent, saying why); the agents,
+    each not proven carrying why."""
+    records = state.undo if state is not None else None
+    keep, refused, blocked = [], {}, {}
+    for request in the_plan.requests:
+        restore = {p: v for p, v in the_plan.values[request.row].items() if p not in NOT_PATCHED}
+        if records is not None and records.proves_fields(request.id, restore, book.left.get(request.id, {})):
+            keep.append(request)
+            continue
+        blocked[request.row] = f"not sent: the callcenters and set_by_run rows of call center {request.id}: {why}"
+        refused[request.row] = RowResult(row=request.row, id=request.id, status=Status.NOT_SENT,
+                                         error=blocked[request.row])
+    agents = tuple(undo if undo.problem is not None or (records is not None and records.proves_agent(undo)) else
+                   replace(undo, refused=f"not sent: row {undo.row} of the agents sheet: {why}")
+                   for undo in book.agents)
+    return replace(the_plan, requests=keep, blocked={**the_plan.blocked, **blocked}), refused, agents
