@@ -257,3 +257,47 @@ async def test_another_runs_rollback_is_never_saved_over_and_restart_keeps_the_p
         back = await apply_async(tmp_path / "a-rollback.xlsx", options(tmp_path / "back.xlsx", sim.base_url,
                                                                         allow_delete=True))
         assert [r.status for r in back.deletes] == ["deleted"]
+
+
+async def test_a_hand_edited_rollback_sends_nothing_its_run_did_not_do(tmp_path: Path) -> None:
+    from bulkcc.workbook.rollback_book import AGENT_COLUMNS
+
+    async with _sim() as sim:
+        _operator(sim, 1003, U[52], "operator", 70)
+        _operator(sim, 1001, U[53], "operator", 20)
+        _operator(sim, 1002, U[51], "operator", 10)
+        source = write_rows(tmp_path / "in.xlsx", [{"id": 1001, "ring_seconds": 11}, {"id": 1002, "ring_seconds": 12}],
+                            header=["id", "ring_seconds"])
+        workbook = load_workbook(source)
+        workbook.create_sheet("operators").append(["call_center_id", "user_id", "skill_level"])
+        workbook["operators"].append(["1001", str(U[53]), 30])
+        workbook["operators"].append(["1002", str(U[51]), 25])
+        workbook.save(source)
+        assert (await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url))).exit_code == EXIT_OK
+        changed = copy.deepcopy(sim.store), copy.deepcopy(sim.company.operators)
+
+        rollback = tmp_path / "r-rollback.xlsx"
+        book = load_workbook(rollback)
+        agents = book["agents"]
+        assert [c.value for c in agents[1]] == list(AGENT_COLUMNS)
+        # Added by hand: make a user an admin of 1002, remove an operator of 1003 the run never touched.
+        agents.append(["1002", None, str(U[54]), None, "TRUE", "admin", 100, "FALSE", None, None, "x"])
+        agents.append(["1003", None, str(U[52]), None, "FALSE", None, None, "TRUE", "operator", 70, "x"])
+        agents["G2"] = 90  # the genuine agent's level before, edited
+        for name in ("callcenters", "set_by_run"):  # a call center the run never touched, on both sheets
+            book[name].append(["1004", sim.store[1004]["ring_seconds"] + 5 if name == "callcenters" else
+                               sim.store[1004]["ring_seconds"]])
+        book["callcenters"]["B3"] = 44  # the genuine value before of 1002, edited
+        book.save(rollback)
+        back = await apply_async(rollback, options(tmp_path / "back.xlsx", sim.base_url))
+        assert [(r.id, r.status) for r in back.results] == [(1001, "updated"), (1002, "not_sent"), (1004, "not_sent")]
+        assert "does not hold this record" in back.results[1].error
+        assert [str(r.status) for r in back.operator_results] == ["not_sent", "updated", "not_sent", "not_sent"]
+        assert sim.store[1002] == changed[0][1002] and sim.store[1004] == changed[0][1004]
+        assert sim.company.operators == {**changed[1], 1002: {U[51]: {"role": "operator", "skill_level": 10}}}
+        assert back.exit_code == EXIT_INVALID
+
+        (tmp_path / "r.journal.jsonl").unlink()  # no journal: nothing proves any row
+        gone = await apply_async(rollback, options(tmp_path / "gone.xlsx", sim.base_url))
+        assert {str(r.status) for r in [*gone.results, *gone.operator_results]} == {"not_sent"}
+        assert "is not there" in gone.results[0].error

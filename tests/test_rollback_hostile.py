@@ -4,6 +4,7 @@ is lost after it took effect, server text that echoes the key. Small aiohttp ser
 from __future__ import annotations
 
 import copy
+import json
 import random
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from support import KEY, ScriptedApi, fast_retries, options, write_rows
 from bulkcc.errors import EXIT_INVALID, EXIT_OK
 from bulkcc.plan.undo import AgentState, AgentUndo
 from bulkcc.plan.undo_file import rollback_workbook
+from bulkcc.plan.undo_proof import undo_entry
 from bulkcc.run.apply import apply_async
 from bulkcc.sim.server import Simulator, SimulatorConfig, seed_store
 from bulkcc.workbook.xlsx import save_atomic
@@ -82,7 +84,11 @@ async def test_a_listing_that_shows_the_run_late_does_not_make_the_rollback_skip
 
 
 def _rollback(path: Path, target: str, agents: list[AgentUndo]) -> Path:
-    about = [("run", "r1"), ("journal", str(path.with_name("none.jsonl"))), ("target", target)]
+    """A rollback workbook of these agents, and the journal of its run, which records them as a run does."""
+    journal = path.with_name("run.journal.jsonl")
+    journal.write_text(json.dumps({"journal": "bulkcc-journal/1", "run": "r1"}) + "\n"
+                       + json.dumps(undo_entry([], agents)) + "\n", "utf-8")
+    about = [("run", "r1"), ("journal", str(journal)), ("target", target)]
     return save_atomic(rollback_workbook(about, [], agents, []), path)
 
 
