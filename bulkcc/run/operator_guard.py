@@ -4,16 +4,18 @@ Before `apply PLAN` sends its operator changes, each change's center is read aga
 level of each operator whose level the plan recorded): a change whose operator is no longer as the
 plan saw it is `stale`, not sent. On --resume an operator already as the change leaves it is the
 change of the run that stopped, whose answer never reached the journal: it counts as done (with the
-status that run would have written), not as stale, and it is in the rollback.
+status that run would have written), not as stale, and it is in the rollback. A run without --diff
+that resumes knows such a change by its rollback (`made_by_stopped_run`).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from bulkcc.plan.operators import OperatorPlan, OperatorRequest, moved_since
-from bulkcc.plan.undo import AgentState, is_as, left_by
+from bulkcc.plan.operators import LiveOperator, OperatorPlan, OperatorRequest, moved_since
+from bulkcc.plan.undo import AgentState, AgentUndo, is_as, left_by
 from bulkcc.run.operators import OperatorReads, read_centers, read_skills
 from bulkcc.run.progress import QuietProgress
 from bulkcc.send.client import ApiClient
@@ -73,7 +75,29 @@ async def guard_operators(client: ApiClient, label: str, plan: OperatorPlan, *, 
     return guarded
 
 
-def done_result(request: OperatorRequest) -> OperatorResult:
+def done_result(request: OperatorRequest, status: Status | None = None) -> OperatorResult:
     """The result of a change the run that stopped made (see the module's docstring)."""
-    return OperatorResult(request.row, DONE_STATUS[request.kind], attempts=0, error=DONE_NOTE,
+    return OperatorResult(request.row, status or DONE_STATUS[request.kind], attempts=0, error=DONE_NOTE,
                           action=request.describe(), call_center_id=request.center.id, user_id=request.user_id)
+
+
+def made_by_stopped_run(requests: Sequence[OperatorRequest], found: Mapping[tuple[int, int], LiveOperator | None],
+                        earlier: Mapping[tuple[int, int], AgentUndo]) -> list[tuple[OperatorRequest, Status]]:
+    """--resume without --diff: the changes the run that stopped made but whose answers never reached the journal.
+    Each agent `found` (read before this run sends anything) as that run's rollback (`earlier`) says it left
+    it, and not as before, was changed by it: not sent again, with the status a run that never stopped gave
+    (an add of an operator who was there, its role kept: refused, then only its level set, `updated`)."""
+    out = []
+    for request in requests:
+        key = (request.center.id or 0, request.user_id)
+        record = earlier.get(key)
+        if record is None or key not in found or record.problem is not None:
+            continue
+        now = found[key]
+        if is_as(record.before, now) or not is_as(record.left, now) or \
+                not is_as(left_by(request, record.before), now):
+            continue
+        kept_role = request.kind == "add" and record.before is not None and now is not None and \
+            now.role == record.before.role
+        out.append((request, Status.UPDATED if kept_role else DONE_STATUS[request.kind]))
+    return out

@@ -10,8 +10,9 @@ after the call center updates (creates, then updates, then operator changes).
 Each finished change is journaled (`Journal.record_operator`, keyed by call
 center and user, with the hash of what the row asks), so `--resume` never sends
 a finished one again, for a center created in this run too (its id is known by
-then). `results` gives one `OperatorResult` per row of the sheet, in order, and
-one per --exact-operators removal.
+then), nor one the run that stopped made but whose line a crash lost (its
+rollback shows it: `operator_guard`). `results` gives one `OperatorResult` per
+row of the sheet, in order, and one per --exact-operators removal.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from bulkcc.plan.operators import (
 )
 from bulkcc.plan.undo import AgentState, AgentUndo, agent_undo
 from bulkcc.run.journal import Journal, body_hash
-from bulkcc.run.operator_guard import done_result, guard_operators
+from bulkcc.run.operator_guard import done_result, guard_operators, made_by_stopped_run
 from bulkcc.run.operator_priors import read_prior_operators, with_prior_operators
 from bulkcc.run.operators import OperatorReads, read_operator_state, send_requests
 from bulkcc.run.progress import QuietProgress
@@ -157,9 +158,8 @@ class OperatorWork:
         # --exact-operators removes what no row lists: every valid row counts as listed, even those
         # --only-failed leaves alone.
         rows = self.input.rows if self.exact else tuple(self._rows(to_plan))
-        redact = conn.client.redact
+        redact, resumed = conn.client.redact, journal.resumed
         reads: OperatorReads | None = None
-        resumed = journal.resumed
         if self.plan is not None:  # a saved plan's: sent as saved, less (--diff) what went stale since
             self.plan = self._without_done(self.plan.only(to_plan), journal)
             if self.plan.diffed:
@@ -167,7 +167,7 @@ class OperatorWork:
                                           stop=stop)
             elif self.priors:
                 reads = await self._read_priors(conn, run, rows, concurrency=concurrency, progress=progress,
-                                                stop=stop)
+                                                stop=stop, resumed=resumed)
         elif self.diff:
             reads = OperatorReads()
             try:
@@ -182,20 +182,22 @@ class OperatorWork:
             self.plan = plan_operators(rows, self.index).only(to_plan)
             if self.priors:
                 reads = await self._read_priors(conn, run, rows, concurrency=concurrency, progress=progress,
-                                                stop=stop)
+                                                stop=stop, resumed=resumed)
         self._record_unsent(reads, redact)
         if (self.plan.exact_removals or self.plan.exact_held) and self.confirm_removals is not None \
                 and not self.confirm_removals(self.plan):
             raise UsageError("not confirmed: nothing was sent")
 
     async def _read_priors(self, conn: Connection, run: Any, rows: Sequence[OperatorRow], *, concurrency: int,
-                           progress: QuietProgress, stop: asyncio.Event) -> OperatorReads:
+                           progress: QuietProgress, stop: asyncio.Event, resumed: bool = False) -> OperatorReads:
         """Without --diff: each change's operator as it was, read before anything is sent (the rollback)."""
         assert self.plan is not None
         reads = await read_prior_operators(conn.client, conn.target_label, rows, self.index, concurrency=concurrency,
                                            progress=progress, stop=stop)
         run.start_times.extend(reads.started_at)
         self.plan, self.before = with_prior_operators(self.plan, reads)
+        if resumed and getattr(run, "rollback", None) is not None:  # what the run that stopped made: its rollback
+            self._settle(made_by_stopped_run(self.plan.requests, self.before, run.rollback.earlier_agents))
         return reads
 
     def _without_done(self, plan: OperatorPlan, journal: Journal) -> OperatorPlan:
@@ -231,16 +233,22 @@ class OperatorWork:
             if guarded is not None:
                 run.start_times.extend(guarded.reads.started_at)
         self.plan = guarded.plan
+        self._settle([(request, None) for request in guarded.done])
         for request, moved in guarded.stale:
             self.results[_key(request)] = OperatorResult(
                 request.row, Status.STALE, action=request.describe(), call_center_id=request.center.id,
-                user_id=request.user_id, error=conn.client.redact(
-                    f"not sent: live operators changed since the plan was made: {moved}"))
-        for request in guarded.done:
-            self.results[_key(request)] = done_result(request)
+                user_id=request.user_id, error=conn.client.redact(f"not sent: live operators changed since the "
+                                                                  f"plan was made: {moved}"))
+        return guarded.reads
+
+    def _settle(self, done: Sequence[tuple[OperatorRequest, Status | None]]) -> None:
+        """Changes the run that stopped made (--resume): not sent again, with the status they would have had."""
+        for request, status in done:
+            self.results[_key(request)] = done_result(request, status)
             self.sent.add(_key(request))
             self.done_by_earlier.append(request)
-        return guarded.reads
+        if self.plan is not None:
+            self.plan = replace(self.plan, requests=tuple(r for r in self.plan.requests if _key(r) not in self.sent))
 
     def _record_unsent(self, reads: OperatorReads | None, redact: Callable[[str], str]) -> None:
         """The rows the plan sends nothing for: blocked, unresolved, unreadable, unchanged."""
@@ -264,10 +272,9 @@ class OperatorWork:
                                                **self._ids(row, centers))
 
     def _ids(self, row: int, centers: Mapping[int, Any]) -> dict[str, Any]:
-        center = centers.get(row)
-        found = self._by_row.get(row)
-        user = found.user_id if found is not None else None
-        return {"call_center_id": None if center is None or isinstance(center, str) else center.id, "user_id": user}
+        center, found = centers.get(row), self._by_row.get(row)
+        return {"call_center_id": None if center is None or isinstance(center, str) else center.id,
+                "user_id": found.user_id if found is not None else None}
 
     # ---- after the call center updates
 
@@ -317,8 +324,7 @@ class OperatorWork:
         finally:
             progress.close()
 
-    def mark_unjournaled(self, note: str) -> None:
-        """Changes the API answered but the journal could not record keep what the API said, and say so."""
+    def mark_unjournaled(self, note: str) -> None:  # answered, never journaled: the answer stands, with `note`
         for key, result in self.answered.items():
             if key not in self.results:
                 self.results[key] = replace(result, error=f"{result.error}; {note}" if result.error else note)
@@ -372,10 +378,6 @@ class OperatorWork:
                 out.append(OperatorResult(row, Status.NOT_SENT, error=not_sent_error, user_id=user))
         extra = sorted((k for k in self.results if isinstance(k, tuple)), key=lambda k: (k[1], k[2]))
         return out + [self.results[k] for k in extra]
-
-    @staticmethod
-    def all_ok(results: list[OperatorResult]) -> bool:
-        return all(Status.of(r.status) in OK_STATUSES for r in results)
 
 
 def _resolved(request: OperatorRequest, results: Mapping[int, RowResult]) -> OperatorRequest | str:
