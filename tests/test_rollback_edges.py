@@ -301,3 +301,46 @@ async def test_a_hand_edited_rollback_sends_nothing_its_run_did_not_do(tmp_path:
         gone = await apply_async(rollback, options(tmp_path / "gone.xlsx", sim.base_url))
         assert {str(r.status) for r in [*gone.results, *gone.operator_results]} == {"not_sent"}
         assert "is not there" in gone.results[0].error
+
+
+@pytest.mark.parametrize("repeated_add", ["refuse", "update"])
+async def test_a_run_without_diff_killed_before_its_agents_lines_reached_the_journal_resumes_as_if_never_stopped(
+        tmp_path: Path, repeated_add: str) -> None:
+    async with _sim(repeated_add=repeated_add) as sim:
+        _operator(sim, 1001, U[50], "supervisor", 70)  # re-skilled by a row with no role
+        _operator(sim, 1002, U[52], "operator", 20)  # removed
+        start = copy.deepcopy(sim.company.operators)
+        held, release = asyncio.Event(), asyncio.Event()
+
+        async def hold_first(proxy: Proxy, request: web.Request, data: bytes) -> web.StreamResponse | None:
+            if request.method in ("POST", "DELETE") and "/operators" in request.path and not held.is_set():
+                held.set()
+                await release.wait()
+            return None
+
+        source = _operators_sheet(tmp_path / "in.xlsx", [(1001, U[50], 30), (1001, U[51], 40), (1002, U[52], None)])
+        workbook = load_workbook(source)
+        workbook["operators"]["D1"], workbook["operators"]["D4"] = "remove", True
+        workbook.save(source)
+        async with Proxy(sim, hold_first) as proxy:
+            results = tmp_path / "r.xlsx"
+            run = asyncio.create_task(apply_async(source, options(results, proxy.base_url, concurrency=1)))
+            await asyncio.wait_for(held.wait(), 20)
+            shutil.copy(tmp_path / "r-rollback.xlsx", tmp_path / "before-sending.xlsx")  # what a kill -9 leaves
+            release.set()
+            whole = await run
+            assert whole.exit_code == EXIT_OK
+            # Killed once every change was made, before any agent's line was on disk or the rollback narrowed.
+            journal = tmp_path / "r.journal.jsonl"
+            journal.write_text("".join(line for line in journal.read_text("utf-8").splitlines(keepends=True)
+                                       if '"operator"' not in line and '"finished"' not in line), "utf-8")
+            shutil.copy(tmp_path / "before-sending.xlsx", tmp_path / "r-rollback.xlsx")
+            proxy.hook = None
+            sim.requests.clear()
+            resumed = await apply_async(source, options(results, proxy.base_url, resume=True))
+            assert [(r.row, str(r.status)) for r in resumed.operator_results] == \
+                [(r.row, str(r.status)) for r in whole.operator_results]
+            assert [r for r in sim.requests if r.method != "GET"] == []  # none sent again
+            back = await apply_async(tmp_path / "r-rollback.xlsx", options(tmp_path / "back.xlsx", proxy.base_url))
+        assert back.exit_code == EXIT_OK, [(r.status, r.error) for r in back.operator_results]
+        assert sim.company.operators == start
