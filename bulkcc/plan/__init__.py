@@ -12,7 +12,8 @@ plan (`stale`), the data of the review workbook (`review`), and the operator
 changes of the operators sheet as values (`operator_changes`), planned purely
 from its rows and the live operators (`operators`), in the saved plan
 (`operator_planfile`), and the rollback of a run as a value (`undo`: what it
-puts back and when something is stale) and as a workbook (`undo_file`). May import
+puts back and when something is stale), as a workbook (`undo_file`), and as the journal's
+records that prove the workbook's rows (`undo_proof`). May import
 `validate`, `workbook`, and the bottom layer (`fields`, `errors`, `values`,
 `status`); never `send`, `run` or `sim`.
 """
