@@ -217,22 +217,25 @@ async def _fails_after_its_effect(proxy: Proxy, request: web.Request, data: byte
     return None
 
 
-@pytest.mark.parametrize("again", ["plain", "restart"])
+@pytest.mark.parametrize("again", ["plain", "restart", "no-rollback"])
 async def test_a_run_again_on_the_same_results_keeps_the_earlier_runs_rollback_in_its_own(
         tmp_path: Path, again: str) -> None:
     # The first run's PATCHes all answer 500 after their effect (a plain run may start over: nothing is done),
     # or all go through (only --restart starts over). The second run, of a wider sheet, finds them as the first
     # left them: its own rollback alone would not know the values before, and it is saved where the first was.
-    async with _sim() as sim, Proxy(sim, _fails_after_its_effect if again == "plain" else None) as proxy:
+    # With --no-rollback the second (of the same sheet) writes none: the first's still applies, proven.
+    async with _sim() as sim, Proxy(sim, None if again == "restart" else _fails_after_its_effect) as proxy:
         start = copy.deepcopy(sim.store)
         rows = [{"id": cc, "ring_seconds": 11 + n} for n, cc in enumerate(IDS)]
         first = await apply_async(write_rows(tmp_path / "first.xlsx", rows[:2], header=["id", "ring_seconds"]),
                                   options(tmp_path / "r.xlsx", proxy.base_url, max_attempts=1))
         assert [sim.store[cc]["ring_seconds"] for cc in IDS[:2]] == [11, 12]
-        assert {r.status for r in first.results} == ({"failed"} if again == "plain" else {"updated"})
+        assert {r.status for r in first.results} == ({"updated"} if again == "restart" else {"failed"})
         proxy.hook = None
-        second = await apply_async(write_rows(tmp_path / "second.xlsx", rows, header=["id", "ring_seconds"]),
-                                   options(tmp_path / "r.xlsx", proxy.base_url, restart=again == "restart"))
+        second = await apply_async(write_rows(tmp_path / "second.xlsx", rows[:2] if again == "no-rollback" else rows,
+                                              header=["id", "ring_seconds"]),
+                                   options(tmp_path / "r.xlsx", proxy.base_url, restart=again == "restart",
+                                           no_rollback=again == "no-rollback"))
         assert second.exit_code == EXIT_OK
         back = await apply_async(tmp_path / "r-rollback.xlsx", options(tmp_path / "back.xlsx", proxy.base_url))
         assert back.exit_code == EXIT_OK, [(r.status, r.error) for r in back.results]

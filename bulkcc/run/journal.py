@@ -27,7 +27,8 @@ looks for the call center by name again, and sends it again only with
 is refused when the journal holds a finished row or an open create (it names
 --resume, or for a finished run its counts and time), and --restart is refused
 while a create is open (unless --resend-maybe-created); a journal with no
-finished row (killed at once, or only failures) is simply started over.
+finished row (killed at once, or only failures) is simply started over: by
+appending, under the same run id, so that its rollback stays proven.
 """
 
 from __future__ import annotations
@@ -241,7 +242,10 @@ class Journal:
                                  f"not {header.get('target')}; pick another --results path")
             previous = existing.results
             previous_operators = existing.operators
-        appending = bool(resume and existing is not None)
+        # A journal of the same target with nothing done is started over by appending to it: the records
+        # that prove its rollback's rows stay with the run's id (`bulkcc.plan.undo_proof`), and none of
+        # its lines counts as done.
+        appending = existing is not None and (resume or existing.header.get("target") == header.get("target"))
         # The run's id: a rollback names it, and its deletes are believed only of a journal whose first
         # header carries it (a resumed run keeps the id of the run it continues).
         run_id = str(existing.header.get("run") or "") if appending and existing is not None else ""
@@ -259,7 +263,7 @@ class Journal:
         except OSError as exc:
             handle.close()
             raise _unwritable(path, exc) from None
-        return cls(path, handle, previous, existing if appending else None, run_id=header["run"])
+        return cls(path, handle, previous, existing if resume and appending else None, run_id=header["run"])
 
     def done_rows(self, requests: Iterable[PlannedRequest], hashes: Mapping[int, str]) -> dict[int, RowResult]:
         """Earlier results that still stand, by current row: the same call center, done, for the same body.
