@@ -306,9 +306,9 @@ async def test_a_hand_edited_rollback_sends_nothing_its_run_did_not_do(tmp_path:
         assert "is not there" in gone.results[0].error
 
 
-@pytest.mark.parametrize("repeated_add", ["refuse", "update"])
-async def test_a_run_without_diff_killed_before_its_agents_lines_reached_the_journal_resumes_as_if_never_stopped(
-        tmp_path: Path, repeated_add: str) -> None:
+@pytest.mark.parametrize(("repeated_add", "diff"), [("refuse", False), ("update", False), ("refuse", True)])
+async def test_a_run_killed_before_its_agents_lines_reached_the_journal_resumes_as_if_never_stopped(
+        tmp_path: Path, repeated_add: str, diff: bool) -> None:
     async with _sim(repeated_add=repeated_add) as sim:
         _operator(sim, 1001, U[50], "supervisor", 70)  # re-skilled by a row with no role
         _operator(sim, 1002, U[52], "operator", 20)  # removed
@@ -327,7 +327,7 @@ async def test_a_run_without_diff_killed_before_its_agents_lines_reached_the_jou
         workbook.save(source)
         async with Proxy(sim, hold_first) as proxy:
             results = tmp_path / "r.xlsx"
-            run = asyncio.create_task(apply_async(source, options(results, proxy.base_url, concurrency=1)))
+            run = asyncio.create_task(apply_async(source, options(results, proxy.base_url, concurrency=1, diff=diff)))
             await asyncio.wait_for(held.wait(), 20)
             shutil.copy(tmp_path / "r-rollback.xlsx", tmp_path / "before-sending.xlsx")  # what a kill -9 leaves
             release.set()
@@ -340,7 +340,7 @@ async def test_a_run_without_diff_killed_before_its_agents_lines_reached_the_jou
             shutil.copy(tmp_path / "before-sending.xlsx", tmp_path / "r-rollback.xlsx")
             proxy.hook = None
             sim.requests.clear()
-            resumed = await apply_async(source, options(results, proxy.base_url, resume=True))
+            resumed = await apply_async(source, options(results, proxy.base_url, resume=True, diff=diff))
             assert [(r.row, str(r.status)) for r in resumed.operator_results] == \
                 [(r.row, str(r.status)) for r in whole.operator_results]
             assert [r for r in sim.requests if r.method != "GET"] == []  # none sent again

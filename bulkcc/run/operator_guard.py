@@ -4,8 +4,8 @@ Before `apply PLAN` sends its operator changes, each change's center is read aga
 level of each operator whose level the plan recorded): a change whose operator is no longer as the
 plan saw it is `stale`, not sent. On --resume an operator already as the change leaves it is the
 change of the run that stopped, whose answer never reached the journal: it counts as done (with the
-status that run would have written), not as stale, and it is in the rollback. A run without --diff
-that resumes knows such a change by its rollback (`made_by_stopped_run`).
+status that run would have written), not as stale, and it is in the rollback. A workbook's run that
+resumes knows such a change by its rollback (`made_by_stopped_run`, `settle_unchanged` with --diff).
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-from bulkcc.plan.operators import LiveOperator, OperatorPlan, OperatorRequest, moved_since
+from bulkcc.operator_fields import OperatorRow
+from bulkcc.plan.operators import CenterIndex, CenterLive, LiveOperator, OperatorPlan, OperatorRequest, moved_since
 from bulkcc.plan.undo import AgentState, AgentUndo, is_as, left_by
 from bulkcc.run.operators import OperatorReads, read_centers, read_skills
 from bulkcc.run.progress import QuietProgress
@@ -101,3 +103,25 @@ def made_by_stopped_run(requests: Sequence[OperatorRequest], found: Mapping[tupl
             now.role == record.before.role
         out.append((request, Status.UPDATED if kept_role else DONE_STATUS[request.kind]))
     return out
+
+
+def settle_unchanged(plan: OperatorPlan, results: dict[Any, OperatorResult], rows: Mapping[int, OperatorRow],
+                     index: CenterIndex, live: Mapping[int, CenterLive],
+                     earlier: Mapping[tuple[int, int], AgentUndo]) -> OperatorPlan:
+    """--resume with --diff: a row the plan finds unchanged because the run that stopped made it so (its rollback,
+    `earlier`, shows it left the agent as live is now, not as before), but whose line a crash lost, gets the result
+    a run that never stopped wrote (into `results`); the plan without it."""
+    done = {}
+    for number in plan.unchanged:
+        row = rows.get(number)
+        center = index.resolve(row) if row is not None else None
+        center_id = None if center is None or isinstance(center, str) else center.id
+        if row is None or center_id is None or center_id not in live:
+            continue
+        record, now = earlier.get((center_id, row.user_id)), live[center_id].operators.get(row.user_id)
+        if record is None or record.problem is not None or is_as(record.before, now) or not is_as(record.left, now):
+            continue
+        status = Status.REMOVED if row.remove else Status.ADDED if record.before is None else Status.UPDATED
+        done[number] = results[number] = OperatorResult(number, status, attempts=0, error=DONE_NOTE,
+                                                        call_center_id=center_id, user_id=row.user_id)
+    return replace(plan, unchanged={n: why for n, why in plan.unchanged.items() if n not in done})

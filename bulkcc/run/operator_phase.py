@@ -37,7 +37,7 @@ from bulkcc.plan.operators import (
 )
 from bulkcc.plan.undo import AgentState, AgentUndo, agent_undo
 from bulkcc.run.journal import Journal, body_hash
-from bulkcc.run.operator_guard import done_result, guard_operators, made_by_stopped_run
+from bulkcc.run.operator_guard import done_result, guard_operators, made_by_stopped_run, settle_unchanged
 from bulkcc.run.operator_priors import read_prior_operators, with_prior_operators
 from bulkcc.run.operators import OperatorReads, read_operator_state, send_requests
 from bulkcc.run.progress import QuietProgress
@@ -120,8 +120,7 @@ class OperatorWork:
         return [r for r in self.input.rows if r.excel_row in rows]
 
     def _done_rows(self, journal: Journal) -> set[int]:
-        """The rows an earlier run finished for their center (known before anything is created): their
-        result stands, and they are neither read nor planned again (--resume)."""
+        """The rows an earlier run finished for their center (--resume): their result stands, not read nor planned."""
         done = set()
         for row in self._rows(self.selected):
             center = self.index.resolve(row)
@@ -155,8 +154,7 @@ class OperatorWork:
         """Plan the rows (with --diff against live operators; without, read what they change for the
         rollback); ask before --exact-operators removals."""
         to_plan = set(self.selected) - set(self.input.invalid) - self._done_rows(journal)
-        # --exact-operators removes what no row lists: every valid row counts as listed, even those
-        # --only-failed leaves alone.
+        # --exact-operators removes what no row lists: every valid row counts, even those --only-failed leaves.
         rows = self.input.rows if self.exact else tuple(self._rows(to_plan))
         redact, resumed = conn.client.redact, journal.resumed
         reads: OperatorReads | None = None
@@ -176,6 +174,9 @@ class OperatorWork:
             finally:  # even when the reads were stopped (a refused key): what was read decides
                 run.start_times.extend(reads.started_at)
                 self.plan = reads.plan(rows, self.index, exact=self.exact, held=self.held).only(to_plan)
+            if resumed and getattr(run, "rollback", None) is not None:  # what the run that stopped made so
+                self.plan = settle_unchanged(self.plan, self.results, self._by_row, self.index, reads.readable(),
+                                             run.rollback.earlier_agents)
             if self.exact and resumed:
                 self._earlier_exact(journal, reads)
         else:
@@ -212,8 +213,7 @@ class OperatorWork:
         return replace(plan, requests=tuple(keep))
 
     def _earlier_exact(self, journal: Journal, reads: OperatorReads) -> None:
-        """--resume of --exact-operators: the removals an earlier run finished are not live any more, so
-        the reads do not plan them; their results stand, as a run that never stopped would show them."""
+        """--resume of --exact-operators: the removals an earlier run finished stand (no longer live: not planned)."""
         planned = {_key(r) for r in self.plan.requests} if self.plan is not None else set()
         for (center, user), (result, digest) in journal.previous_operators.items():
             key: Key = ("exact", center, user)
