@@ -116,7 +116,7 @@ class Field:
         if self.choices:
             return ", ".join(self.choices)
         if self.kind == "bool":
-            return "TRUE, FALSE"
+            return "TRUE or FALSE (or yes/no, y/n, 1/0)"
         if self.range_text:
             return self.range_text
         if self.max_length:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from openpyxl import Workbook, load_workbook
+from openpyxl.utils import get_column_letter
 
 from bulkcc.workbook.layout import RESULT_COLUMNS
 from bulkcc.workbook.reader import read_sheet
@@ -232,16 +233,22 @@ def test_failed_save_keeps_previous_file(written: Path, monkeypatch: pytest.Monk
 
 
 def test_the_results_print_legibly(written: Path):
-    # 20 rows printed on 42 pages before: now the outcome columns, fitted to a landscape page.
+    # 20 rows printed on 42 pages once, then only the outcome columns (no names, no values sent): now the
+    # outcome and every input column a row fills, fitted to a landscape page or in slices that repeat row
+    # and id; long texts wrap in rows of their height.
     workbook = load_workbook(written)
     results, summary = workbook["Results"], workbook["Summary"]
     for sheet in (results, summary):
         assert sheet.page_setup.orientation == "landscape"
-        assert sheet.page_setup.fitToWidth == 1 and sheet.sheet_properties.pageSetUpPr.fitToPage
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage
         assert sheet.print_title_rows in ("1:1", "$1:$1")
+    assert summary.page_setup.fitToWidth == summary.page_setup.fitToHeight == 1
+    assert results.page_setup.fitToWidth == 1 or results.print_title_cols.replace("$", "") == "A:B"
     header = [c.value for c in results[1]]
-    last_outcome = chr(ord("A") + header.index("duration_ms"))
-    assert str(results.print_area).replace("$", "").startswith(f"'Results'!A1:{last_outcome}")
+    filled = [name for position, name in enumerate(header, start=1)
+              if any(results.cell(row=r, column=position).value is not None for r in range(2, results.max_row + 1))]
+    last = get_column_letter(header.index(filled[-1]) + 1)
+    assert str(results.print_area).replace("$", "") == f"'Results'!A1:{last}{results.max_row}"
     error_column = header.index("error") + 1
     assert results.cell(row=2, column=error_column).alignment.wrap_text
 

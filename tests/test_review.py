@@ -106,7 +106,10 @@ async def test_the_review_cells_equal_the_planned_changes(tmp_path: Path) -> Non
     assert (summary["Call centers to change"], summary["Unchanged"]) == (4, 26)
     assert summary["ring_seconds"] == 2 and summary["name"] == 1 and summary["hold_queue.max_hold_count"] == 1
     offices = {str(store[i]["office_id"]) for i in IDS}
-    assert sum(summary[o] for o in offices) == 4  # "To change" per office
+    table = {row[0]: row[1:5] for row in workbook["Summary"].iter_rows(values_only=True) if row[0] in offices}
+    assert sum(to_change for _, to_change, _, _ in table.values()) == 4  # "To change" per office
+    assert sum(to_create for to_create, _, _, _ in table.values()) == 0
+    assert sum(unchanged for _, _, unchanged, _ in table.values()) == 26
 
     # It prints legibly: landscape, fit to the page's width, the header on every page.
     for name in ("Changes", "Unchanged"):

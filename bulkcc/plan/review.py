@@ -90,7 +90,8 @@ def _operator_rows(plan: OperatorPlan) -> list[OperatorReviewRow]:
                            ("unresolved", plan.unresolved), ("unreadable", plan.unreadable)):
         for row, why in sorted(reasons.items()):
             center, user = users.get(row, ("", None))
-            rows.append(OperatorReviewRow(row, center, user, f"{title}: {why}", sent=False))
+            rows.append(OperatorReviewRow(row, center, user, f"{title}: {why}", sent=False,
+                                          unchanged=title == "unchanged"))
     return rows
 
 
@@ -110,11 +111,17 @@ def build_review(plan: Plan, *, target: str, input_name: str, input_sha256: str,
     left_out = [ReviewRow(r.row, r.id, _name(plan, r.row, live), _office(plan, r.row, live),
                           why=f"{r.reason}: {r.error}") for r in left_out_rows(plan)]
 
+    creates = [ReviewRow(c.row, None, c.name, f"{c.office_id} ({c.office_name})" if c.office_name else str(c.office_id),
+                         {path: (None, shown(path, value)) for path, value in values_from_callcenter(c.body).items()})
+               for c in plan.creates]
     offices: dict[str, list[int]] = {}
-    for position, group in enumerate((changes, unchanged, left_out)):
-        for item in group:
-            offices.setdefault(item.office, [0, 0, 0])[position] += 1
-    office_counts = [(office, counts[0], counts[1], counts[2]) for office, counts in
+    # A create's office counts under its id, as the other rows' do (its sheet shows the name beside it).
+    keyed = [[str(c.office_id) for c in plan.creates], *([item.office for item in group]
+                                                          for group in (changes, unchanged, left_out))]
+    for position, group_offices in enumerate(keyed):
+        for office in group_offices:
+            offices.setdefault(office, [0, 0, 0, 0])[position] += 1
+    office_counts = [(office, counts[0], counts[1], counts[2], counts[3]) for office, counts in
                      sorted(offices.items(), key=lambda item: (item[0] == UNKNOWN_OFFICE, item[0]))]
 
     made = saved.created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if saved else "(not saved)"
@@ -135,9 +142,6 @@ def build_review(plan: Plan, *, target: str, input_name: str, input_sha256: str,
         facts.append(("Operator changes", operators.summary_text()))
     if saved:
         facts.append(("bulkcc version", saved.bulkcc_version))
-    creates = [ReviewRow(c.row, None, c.name, f"{c.office_id} ({c.office_name})" if c.office_name else str(c.office_id),
-                         {path: (None, shown(path, value)) for path, value in values_from_callcenter(c.body).items()})
-               for c in plan.creates]
     if creates:
         facts.insert(facts.index(("Call centers to change", len(changes))), ("Call centers to create", len(creates)))
     return Review(checksum=saved.checksum if saved else None, facts=facts, columns=columns, changes=changes,

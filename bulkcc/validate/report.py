@@ -24,6 +24,7 @@ from bulkcc.validate.validation import VALUE_LIMIT, OperatorsValidation, Validat
 from bulkcc.values import printable
 from bulkcc.workbook.layout import DATA_SHEET, ERRORS_SHEET, XLSX_SUFFIXES
 from bulkcc.workbook.reader import check_zip_size, iter_csv_rows
+from bulkcc.workbook.paper import print_input_sheet
 from bulkcc.workbook.xlsx import FILLS, active_sheet, save_atomic, style_header, wrap_column, write_row
 
 TERMINAL_LIMIT = 1000  # rows of the table shown on a terminal; JSON and --report have all
@@ -189,8 +190,10 @@ def write_report_workbook(validation: Validation, out: str | Path) -> Path:
         if problem.row and target:
             link = errors.cell(row=number, column=1)
             link.hyperlink = f"#'{on_sheet}'!{get_column_letter(target)}{problem.row}"
-    style_header(errors, 5 if with_sheet else 4, widths=[8, 45, 30, 100, 12][:5 if with_sheet else 4])
+    style_header(errors, 5 if with_sheet else 4, widths=[8, 40, 30, 70, 12][:5 if with_sheet else 4])
     wrap_column(errors, 4)
+    for name in headers:
+        print_input_sheet(workbook[name])
     try:
         return save_atomic(workbook, out)
     except OSError as exc:  # a folder in the way, no permission, a full disk: one line, not a traceback

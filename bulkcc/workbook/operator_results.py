@@ -102,7 +102,9 @@ def write_operator_sheet(sheet: StreamSheet, results: Sequence[OperatorResult], 
                 for c in columns]
 
     ordered = sorted(results, key=lambda r: (r.row is None, r.row or 0, r.call_center_id or 0, r.user_id or 0))
-    stream_outcome_sheet(sheet, OPERATOR_OUTCOME_COLUMNS, columns, ordered, lambda r: (_front(r), back(r)), _WIDE)
+    # Printed slices repeat the row number; the action names the call center and the user.
+    stream_outcome_sheet(sheet, OPERATOR_OUTCOME_COLUMNS, columns, ordered, lambda r: (_front(r), back(r)), _WIDE,
+                         text_columns=OPERATOR_IDENTIFIERS, title_columns=1)
 
 
 def _text(value: Any) -> str | None:

@@ -22,15 +22,15 @@ import pandas as pd
 from openpyxl import Workbook, load_workbook
 from openpyxl.chart import BarChart, Reference
 from openpyxl.chart.marker import DataPoint
-from openpyxl.styles import Font
 
 from bulkcc.fields import FIELDS
 from bulkcc.status import Status
 from bulkcc.values import is_missing, sha256_file
 from bulkcc.workbook.layout import CHANGES_COLUMN, OUTCOME_COLUMNS, RESULTS_SHEET, SUMMARY_SHEET
-from bulkcc.workbook.stream import StreamSheet, declare_layout, header_row, wrapped_height
+from bulkcc.workbook.paper import TOP, font, text_width
+from bulkcc.workbook.stream import WRAPPED, StreamSheet, declare_layout, header_row, long_text, wrapped_height
 from bulkcc.workbook.stream import cell as stream_cell
-from bulkcc.workbook.xlsx import FILLS, WRAPPED, save_atomic
+from bulkcc.workbook.xlsx import FILLS, TEXT_FORMAT, save_atomic
 
 __all__ = ["RowResult", "RunSummary", "read_results", "sha256_file", "write_results"]
 
@@ -41,7 +41,7 @@ SIMULATOR_LINE = "Simulator: nothing real was changed"
 
 # Column widths are measured on the first rows only: a 10,000-row sheet needs no full scan.
 WIDTH_SAMPLE_ROWS = 200
-MIN_WIDTH, MAX_WIDTH, MAX_TEXT_WIDTH = 6, 40, 80
+MIN_WIDTH, MAX_WIDTH, MAX_TEXT_WIDTH = 6, 40, 50
 WIDE_COLUMNS = {"error", CHANGES_COLUMN}
 
 
@@ -172,16 +172,15 @@ def write_results(path: str | Path, results: Sequence[RowResult], input_frame: p
 
 
 def _write_extra_sheet(sheet: StreamSheet, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    widths = _column_widths(header, [(list(row), []) for row in rows[:WIDTH_SAMPLE_ROWS]])
-    declare_layout(sheet, columns=len(header), rows=len(rows) + 1, widths=widths, freeze="A2",
-                   print_columns=len(header))
-    sheet.append(header_row(sheet, list(header)))
     status = list(header).index("status") if "status" in header else None
-    for row in rows:
-        fill = FILLS.get(str(row[status])) if status is not None else None
-        sheet.append([stream_cell(sheet, _cell_value(value), fill=fill,
-                                  alignment=WRAPPED if name in WIDE_COLUMNS else None)
-                      for name, value in zip(header, row, strict=True)])
+
+    class _Row:  # a row of the sheet, coloured (all of it) by its status cell
+        def __init__(self, values: Sequence[Any]) -> None:
+            self.values = [_cell_value(value) for value in values]
+            self.status = str(values[status]) if status is not None else ""
+
+    stream_outcome_sheet(sheet, list(header), [], [_Row(row) for row in rows], lambda item: (item.values, []),
+                         WIDE_COLUMNS, text_columns=IDENTIFIER_COLUMNS | {"id"})
 
 
 # Ids are written as text: Excel keeps only 15 significant digits of a number.
@@ -220,7 +219,19 @@ def _write_results_sheet(sheet: StreamSheet, results: Sequence[RowResult], input
         return front, back
 
     ordered = sorted(results, key=lambda r: r.row)
-    stream_outcome_sheet(sheet, outcome, input_columns, ordered, values_of, WIDE_COLUMNS)
+    stream_outcome_sheet(sheet, outcome, input_columns, ordered, values_of, WIDE_COLUMNS,
+                         text_columns=IDENTIFIER_COLUMNS | {"id"},
+                         print_columns=len(outcome) + _printed_inputs(input_frame, input_columns, include_changes))
+
+
+def _printed_inputs(frame: pd.DataFrame, columns: Sequence[str], diffed: bool) -> int:
+    """How many of the input's columns print after the outcome: up to the last one any row fills (the
+    values sent); with --diff, whose `changes` say what was sent, up to `name` (an export's every
+    column is filled, and printed whole a run over 250 call centers was 300 pages)."""
+    if diffed and "name" in columns:
+        return list(columns).index("name") + 1
+    filled: list[bool] = frame[list(columns)].notna().any(axis=0).tolist() if len(columns) else []
+    return max((position + 1 for position, used in enumerate(filled) if used), default=0)
 
 
 class _HasStatus(Protocol):
@@ -229,27 +240,38 @@ class _HasStatus(Protocol):
 
 def stream_outcome_sheet(sheet: StreamSheet, outcome: Sequence[str], input_columns: Sequence[str],
                          results: Sequence[_HasStatus], values_of: Callable[[Any], tuple[list[Any], list[Any]]],
-                         wide_columns: Collection[str]) -> None:
-    """A sheet of one row per result (Results, Operators): its outcome cells (coloured by status, the
-    wide ones wrapped) then the input's own cells; `values_of(result)` gives (outcome, input) cells."""
+                         wide_columns: Collection[str], *, text_columns: Collection[str] = (),
+                         title_columns: int = 2, print_columns: int | None = None) -> None:
+    """A sheet of one row per result (Results, Operators): its outcome cells (coloured by status) then the
+    input's own cells; `values_of(result)` gives (outcome, input) cells. A text too long for its column
+    wraps, in a row of its height; the cells of `text_columns` (ids) are text, typed over or not.
+
+    Printed: the first `print_columns` (default: all; what was sent is what a reviewer signs off), fitted
+    to the page width when that stays readable, else in slices that each repeat the first `title_columns`.
+    """
     header = [*outcome, *input_columns]
-    widths = _column_widths(header, [values_of(r) for r in results[:WIDTH_SAMPLE_ROWS]])
-    # Printed: the outcome columns (what a reviewer signs off); the input's own cells are in the file.
+    widths = _column_widths(header, [values_of(r) for r in results[:WIDTH_SAMPLE_ROWS]], wide_columns)
+    is_text = [name in text_columns for name in header]
     declare_layout(sheet, columns=len(header), rows=len(results) + 1, widths=widths, freeze="C2",
-                   print_columns=len(outcome))
-    wide = [(position, widths[position]) for position, name in enumerate(outcome) if name in wide_columns]
+                   title_columns=title_columns, print_columns=print_columns,
+                   text_columns=[position for position, text in enumerate(is_text, start=1) if text])
     sheet.append(header_row(sheet, header))
+    wide = [name in wide_columns for name in header]
     for excel_row, result in enumerate(results, start=2):
         front, back = values_of(result)
-        height = wrapped_height([(front[position], width) for position, width in wide])
-        if height is not None:
-            sheet.row_dimensions[excel_row].height = height
+        values = [*front, *back]
+        long = [long_text(value, width) or is_wide for value, width, is_wide in zip(values, widths, wide, strict=False)]
+        if any(long):
+            height = wrapped_height([(v, w) for v, w, wrap in zip(values, widths, long, strict=False) if wrap])
+            if height is not None:
+                sheet.row_dimensions[excel_row].height = height
         fill = FILLS.get(result.status)
         sheet.append([
-            *(stream_cell(sheet, value, fill=fill, alignment=WRAPPED if name in wide_columns else None)
-              for name, value in zip(outcome, front, strict=True)),
+            stream_cell(sheet, value, fill=fill if position < len(front) else None,
+                        alignment=WRAPPED if long[position] else TOP if position < len(front) else None,
+                        number_format=TEXT_FORMAT if is_text[position] and value is not None else None)
             # Input sheets are sparse (a few of ~100 columns filled): blanks stay unwritten.
-            *(stream_cell(sheet, value) for value in back),
+            for position, value in enumerate(values)
         ])
 
 
@@ -270,16 +292,31 @@ def _cell_value(value: Any) -> Any:
     return str(value)
 
 
-def _column_widths(header: Sequence[str], sample: Sequence[tuple[list[Any], list[Any]]]) -> list[int]:
-    """Widths from the header and the first rows (a 10,000-row sheet needs no full scan)."""
+def _column_widths(header: Sequence[str], sample: Sequence[tuple[list[Any], list[Any]]],
+                   wide_columns: Collection[str] = WIDE_COLUMNS) -> list[int]:
+    """Widths from the header (all of it, and the filter button) and the first rows (a 10,000-row sheet
+    needs no full scan); a longer text wraps."""
+    rows = [[*front, *back] for front, back in sample]
     widths = []
     for position, name in enumerate(header):
-        longest = max([len(name), *(len(str(row[position])) for row in
-                                    ([*front, *back] for front, back in sample)
-                                    if position < len(row) and row[position] is not None)])
-        cap = MAX_TEXT_WIDTH if name in WIDE_COLUMNS else MAX_WIDTH
-        widths.append(max(MIN_WIDTH, min(cap, longest + 2)))
+        longest = max([*(_shown_width(row[position]) for row in rows
+                         if position < len(row) and row[position] is not None), 0.0])
+        cap = MAX_TEXT_WIDTH if name in wide_columns else MAX_WIDTH
+        widths.append(max(MIN_WIDTH, math.ceil(text_width(name, bold=True)) + FILTER_BUTTON,
+                          min(cap, math.ceil(longest) + 2)))
     return widths
+
+
+FILTER_BUTTON = 3  # a header's filter button covers the end of a cell this wide
+
+
+def _shown_width(value: Any) -> float:
+    if isinstance(value, bool):
+        return 5.5  # FALSE
+    return text_width(value if isinstance(value, str) else str(value))
+
+
+CHART_ROWS = 18  # rows of the default height the chart (8 cm high) covers, and a blank one above it
 
 
 def _write_summary_sheet(sheet: StreamSheet, results: Sequence[RowResult], summary: RunSummary) -> None:
@@ -287,23 +324,26 @@ def _write_summary_sheet(sheet: StreamSheet, results: Sequence[RowResult], summa
     facts = summary_rows(summary)
     last_count_row = 1 + len(counts)
     rows = last_count_row + 2 + len(facts) + (2 if summary.simulator else 0)
-    declare_layout(sheet, columns=2, rows=rows, widths=[28, 66], freeze=None, print_columns=2, filters=False)
-    bold = Font(bold=True)
+    widths = [28, 66]
+    # The chart sits below the table, inside the print area: one page holds the counts, the facts and it.
+    declare_layout(sheet, columns=2, rows=rows + CHART_ROWS, widths=widths, freeze=None, filters=False,
+                   one_page=True)
+    bold = font(bold=True)
     sheet.append(header_row(sheet, ["Status", "Rows"]))
     for status, count in counts.items():
         sheet.append([stream_cell(sheet, status, fill=FILLS.get(status)), stream_cell(sheet, count)])
     sheet.append([stream_cell(sheet, "Total rows", font=bold), stream_cell(sheet, len(results))])
     sheet.append([])  # a blank row between the counts and the facts of the run
     for excel_row, (label, value) in enumerate(facts, start=last_count_row + 3):
-        note = label == "Note"  # a long note (what to do about maybe_created rows) wraps in its cell
-        if note and (height := wrapped_height([(value, 66)])) is not None:
+        wrap = long_text(value, widths[1])
+        if wrap and (height := wrapped_height([(value, widths[1])])) is not None:
             sheet.row_dimensions[excel_row].height = height
-        sheet.append([stream_cell(sheet, label, font=bold),
-                      stream_cell(sheet, value, alignment=WRAPPED if note else None)])
+        sheet.append([stream_cell(sheet, label, font=bold, alignment=WRAPPED if wrap else None),
+                      stream_cell(sheet, value, alignment=WRAPPED if wrap else None)])
     if summary.simulator:
         sheet.append([])
-        sheet.append([stream_cell(sheet, SIMULATOR_LINE, font=Font(bold=True, color="C00000"))])
-    sheet.add_chart(_status_chart(sheet, counts, last_count_row), "D2")
+        sheet.append([stream_cell(sheet, SIMULATOR_LINE, font=font(bold=True, color="C00000"))])
+    sheet.add_chart(_status_chart(sheet, counts, last_count_row), f"A{rows + 2}")
 
 
 def _status_chart(sheet: StreamSheet, counts: dict[str, int], last_count_row: int) -> BarChart:

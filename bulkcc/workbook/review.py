@@ -11,20 +11,23 @@ workbook layer knows nothing of plans. Sheets, in order:
   changes, each cell `old → new` (or the new value, without --diff), coloured.
   A plan of more fields than print legibly side by side gets several Changes
   sheets, a few fields each, by field group (the Summary names each field's);
-- `Unchanged`: the rows that change nothing, and why;
-- `Left out` (only if any): rows not in the plan, and why;
 - `Operators` (only for a workbook with an operators sheet): each operator change
-  in words and as its request, then the operator rows that send nothing, and why.
+  in words and as its request, then the operator rows that send nothing for a
+  reason (invalid, blocked …), and why;
+- `Left out` (only if any): rows not in the plan, and why;
+- `Unchanged`: the rows that change nothing, and why; `Unchanged operators` (only
+  if any): the operator rows live already matches.
 
 Every sheet prints landscape, fit to the page's width, its header row repeated
 on every page, and the plan's checksum in the footer, so each printed page
-names the one plan it approves.
+names the one plan it approves. The changes print first; the unchanged rows
+are counted on the Summary and listed on screen, but not printed (a plan of 5
+changes among 250 call centers printed 24 pages of them).
 """
 
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,9 +40,12 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bulkcc.fields import FIELDS_BY_PATH
+from bulkcc.values import counted
+from bulkcc.workbook.paper import FONT_NAME, row_height, wrapped_lines
 from bulkcc.workbook.xlsx import HEADER_FILL, HEADER_FONT, active_sheet, save_atomic, set_cell, write_row
 
 SUMMARY, CHANGES, UNCHANGED, LEFT_OUT, OPERATORS = "Summary", "Changes", "Unchanged", "Left out", "Operators"
+UNCHANGED_OPERATORS = "Unchanged operators"
 CREATES = "Creates"
 OPERATOR_COLUMNS = ("operators row", "call center", "user", "change", "request")
 OPERATOR_WIDTHS = (10, 24, 26, 50, 44)  # the user: its id, and its email beside it
@@ -76,6 +82,7 @@ class OperatorReviewRow:
     change: str
     request: str = ""
     sent: bool = True
+    unchanged: bool = False  # live already matches the row: listed on the Unchanged operators sheet
 
 
 @dataclass(frozen=True)
@@ -87,33 +94,25 @@ class Review:
     unchanged: list[ReviewRow]
     left_out: list[ReviewRow]
     field_counts: list[tuple[str, int]]  # field, call centers it changes on
-    office_counts: list[tuple[str, int, int, int]]  # office, to change, unchanged, left out
+    office_counts: list[tuple[str, int, int, int, int]]  # office, to create, to change, unchanged, left out
     notes: list[str] = field(default_factory=list)
     creates: list[ReviewRow] = field(default_factory=list)  # the call centers to create (no id yet)
     create_columns: list[str] = field(default_factory=list)  # the fields the creates set
     operators: list[OperatorReviewRow] | None = None  # None: the workbook has no operators sheet
 
 
-FONT = "Calibri"
-LINE_HEIGHT = 14.5  # points per line of 11 pt text
+FONT = FONT_NAME
 MAX_FIELDS_PER_SHEET = 6  # more columns than this, fit to a page's width, print too small to read
 MAX_SHEET_TITLE = 31  # Excel's limit
 SUMMARY_ONE_PAGE_ROWS = 60
 
 
-def _lines(text: Any, width: float) -> int:
-    """How many lines a wrapped cell of `width` takes (a cell holds about width - 1 characters a line)."""
-    if text is None:
-        return 1
-    per_line = max(1.0, width - 1)
-    return sum(max(1, math.ceil(len(part) / per_line)) for part in str(text).split("\n"))
-
-
-def _fit_height(sheet: Worksheet, row: int, values: Sequence[Any], widths: Sequence[float]) -> None:
+def _fit_height(sheet: Worksheet, row: int, values: Sequence[Any], widths: Sequence[float],
+                bold: bool = False) -> None:
     """Rows of wrapped text get the height they need (LibreOffice does not grow them when printing)."""
-    lines = max((_lines(v, w) for v, w in zip(values, widths, strict=False)), default=1)
+    lines = max((wrapped_lines(v, w, bold=bold) for v, w in zip(values, widths, strict=False)), default=1)
     if lines > 1:
-        sheet.row_dimensions[row].height = LINE_HEIGHT * lines + 2
+        sheet.row_dimensions[row].height = row_height(lines)
 
 
 # Cells are styled by named styles, one assignment each: setting font, border and
@@ -137,7 +136,7 @@ def _header(sheet: Worksheet, row: int, values: Sequence[Any], widths: Sequence[
     for col in range(1, len(values) + 1):
         sheet.cell(row=row, column=col).style = HEADER_STYLE
     if widths:
-        _fit_height(sheet, row, values, widths)
+        _fit_height(sheet, row, values, widths, bold=True)
 
 
 def _body(sheet: Worksheet, row: int, values: Sequence[Any], widths: Sequence[float],
@@ -284,7 +283,7 @@ def _merged(sheet: Worksheet, row: int, first: int, last: int, value: Any, width
     _fit_height(sheet, row, [value], [width])
 
 
-def _summary_sheet(sheet: Worksheet, review: Review, sheet_of: dict[str, str]) -> None:
+def _summary_sheet(sheet: Worksheet, review: Review, sheet_of: dict[str, str], printed_note: str) -> None:
     label_width = max([34, *(len(name) + 2 for name, _ in review.field_counts)])
     widths = [label_width, 14, 14, 14, 30]
     value_width = sum(widths[1:])
@@ -305,12 +304,12 @@ def _summary_sheet(sheet: Worksheet, review: Review, sheet_of: dict[str, str]) -
         for col in (3, 4, 5):
             sheet.cell(row=row, column=col).style = BODY_STYLE
     row += 2
-    _header(sheet, row, ["Office", "To change", "Unchanged", "Left out"])
+    _header(sheet, row, ["Office", "To create", "To change", "Unchanged", "Left out"])
     for office, *counts in review.office_counts:
         row += 1
         _body(sheet, row, [office, *counts], widths)
     row += 2
-    for note in review.notes:
+    for note in [*review.notes, printed_note]:
         _merged(sheet, row, 1, 5, note, sum(widths))
         row += 1
     row += 1
@@ -330,23 +329,45 @@ def write_review(path: str | Path, review: Review) -> Path:
     summary.title = SUMMARY
     layout = change_sheets(review.columns)
     sheet_of = {column: title for title, columns in layout for column in columns}
-    _summary_sheet(summary, review, sheet_of)
+    operators = [r for r in review.operators or () if not r.unchanged]
+    unchanged_operators = [r for r in review.operators or () if r.unchanged]
+    _summary_sheet(summary, review, sheet_of, _unprinted_note(review, len(unchanged_operators)))
     _for_print(summary, review, repeat_header=False)
     if summary.max_row <= SUMMARY_ONE_PAGE_ROWS:
         summary.page_setup.fitToHeight = 1  # a short Summary stays one page, its sign-off lines included
-    sheets: list[tuple[str, Callable[[Worksheet], None]]] = []
+    # What changes first, then what is left out, then (on screen only) what stays as it is.
+    sheets: list[tuple[str, Callable[[Worksheet], None], bool]] = []
     if review.creates:
-        sheets.append((CREATES, functools.partial(_changes_sheet, columns=review.create_columns, rows=review.creates)))
+        sheets.append((CREATES, functools.partial(_changes_sheet, columns=review.create_columns,
+                                                  rows=review.creates), True))
     for title, columns in layout:
         rows = [r for r in review.changes if any(c in r.cells for c in columns)] if len(layout) > 1 else review.changes
-        sheets.append((title, functools.partial(_changes_sheet, columns=columns, rows=rows)))
-    sheets.append((UNCHANGED, functools.partial(_rows_sheet, rows=review.unchanged)))
-    if review.left_out:
-        sheets.append((LEFT_OUT, functools.partial(_rows_sheet, rows=review.left_out, style=LEFT_OUT_STYLE)))
+        sheets.append((title, functools.partial(_changes_sheet, columns=columns, rows=rows), True))
     if review.operators is not None:
-        sheets.append((OPERATORS, functools.partial(_operators_sheet, rows=review.operators)))
-    for title, fill_in in sheets:
+        sheets.append((OPERATORS, functools.partial(_operators_sheet, rows=operators), True))
+    if review.left_out:
+        sheets.append((LEFT_OUT, functools.partial(_rows_sheet, rows=review.left_out, style=LEFT_OUT_STYLE), True))
+    sheets.append((UNCHANGED, functools.partial(_rows_sheet, rows=review.unchanged), False))
+    if unchanged_operators:
+        sheets.append((UNCHANGED_OPERATORS, functools.partial(_operators_sheet, rows=unchanged_operators), False))
+    for title, fill_in, printed in sheets:
         sheet = workbook.create_sheet(title)
         fill_in(sheet)
         _for_print(sheet, review)
+        if not printed:
+            _not_printed(sheet)
     return save_atomic(workbook, path)
+
+
+def _unprinted_note(review: Review, unchanged_operators: int) -> str:
+    listed = [f"the {UNCHANGED} sheet, {counted(len(review.unchanged), 'call center')}"]
+    if unchanged_operators:
+        listed.append(f"the {UNCHANGED_OPERATORS} sheet, {counted(unchanged_operators, 'operator row')}")
+    return (f"Printed: what the plan sends, and what it leaves out. Not printed: what stays as it is "
+            f"({'; '.join(listed)}); open the workbook to see them.")
+
+
+def _not_printed(sheet: Worksheet) -> None:
+    """Leave the sheet out of print: its print area is one blank cell right of its table, and a
+    spreadsheet program prints no blank page (LibreOffice and Excel both skip it)."""
+    sheet.print_area = f"{get_column_letter(sheet.max_column + 2)}1"

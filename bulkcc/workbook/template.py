@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.packaging.core import DocumentProperties
-from openpyxl.styles import Alignment, Font
+from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.properties import Outline
@@ -35,10 +36,31 @@ from bulkcc.fields import FIELDS, FIELDS_BY_PATH, KIND_LABEL, Field
 from bulkcc.operator_fields import OPERATOR_FIELDS, OPERATORS_SHEET
 from bulkcc.status import Status
 from bulkcc.workbook.layout import COLUMNS_SHEET, DATA_SHEET
+from bulkcc.workbook.paper import (
+    FIT_TO_WIDTH_MAX_UNITS,
+    WRAP_TOP,
+    fit_row_heights,
+    fits_one_line,
+    font,
+    page_setup,
+    text_width,
+    wrap_cells,
+)
 from bulkcc.workbook.reader import MAX_ROWS
-from bulkcc.workbook.xlsx import FILLS, active_sheet, save_atomic, set_cell, style_header, write_row
+from bulkcc.workbook.xlsx import (
+    BOOLEAN_FORMAT,
+    FILLS,
+    TEXT_FORMAT,
+    active_sheet,
+    save_atomic,
+    set_cell,
+    style_header,
+    write_row,
+)
 
 README_SHEET = "README"
+HEADER_WRAP = Alignment(wrap_text=True, vertical="bottom")
+TOP = Alignment(vertical="top")
 DOCUMENT_TIME = dt.datetime(2024, 1, 1)
 AUTHOR = "bulkcc"
 # Drop-downs and ranges cover every row the reader accepts (a range is one string in the
@@ -59,13 +81,14 @@ LITERAL_LIST_LIMIT = 255
 OUTLINED_GROUPS = {"hours": False, "hold queue": False, "dtmf open": True, "dtmf closed": True}
 
 COLUMNS_HEADER = ("column", "group", "type", "allowed", "range", "max length", "default", "description")
-COLUMNS_WIDTHS = (66, 18, 24, 40, 16, 11, 13, 90)
+COLUMNS_WIDTHS = (48, 12, 13, 22, 9, 8, 10, 30)  # the name's is measured, the description's takes the rest
+COLUMNS_MIN_DESCRIPTION = 30
 
 README_LINES = (
     "How to fill the callcenters sheet",
     "One row per call center: the id column says which one, every other column is a setting to change.",
     "A blank cell leaves that setting unchanged: only filled cells are sent.",
-    "Booleans: TRUE or FALSE.",
+    "Booleans: TRUE or FALSE (yes/no, y/n and 1/0 are read as TRUE/FALSE too).",
     "Hours: HH:MM-HH:MM ranges separated by commas, e.g. 08:00-12:00, 14:00-18:00, or closed; "
     "they apply when hours_on is TRUE.",
     "DTMF menus (routing_options.open/closed.dtmf.K.*, collapsed: click + above the header) are sent "
@@ -187,14 +210,30 @@ def field_validation(field: Field) -> DataValidation:
     if validation.type:
         validation.showErrorMessage = True
         validation.errorTitle = "Not allowed here"
-        validation.error = _shorten(f"{field.path} takes {field.allowed}.", ERROR_LIMIT)
+        validation.error = _shorten(validation_error(field), ERROR_LIMIT)
     return validation
+
+
+def validation_error(field: Field) -> str:
+    """What the drop-down or range check says when a typed value breaks it: the rule, and the fix."""
+    if field.is_identifier:
+        return (f"{field.path} takes an id: a whole number of 1 to 19 digits. Type the digits only; the column is "
+                "formatted as Text, so all 16 digits of a Dialpad id are kept.")
+    if field.kind == "bool":
+        return f"{field.path} takes TRUE or FALSE (yes/no, y/n and 1/0 are read as TRUE/FALSE too)."
+    if field.choices:
+        return f"{field.path} takes one of: {field.allowed}. Pick one from the list."
+    if field.minimum is not None:
+        return f"{field.path} takes a whole number, {field.range_text}. Type it without a unit or a %."
+    if field.max_length:
+        return f"{field.path} takes text of {field.allowed}; shorten it."
+    return f"{field.path} takes {field.allowed}."
 
 
 def _style_context_header(sheet: Worksheet, column: int) -> None:
     cell = sheet.cell(row=1, column=column)
     cell.fill = FILLS[Status.UNCHANGED]  # grey: read-only context
-    cell.font = Font(bold=True, italic=True, color="595959")
+    cell.font = font(bold=True, italic=True, color="595959")
     cell.comment = _comment(CONTEXT_NOTE)
 
 
@@ -233,13 +272,16 @@ def _as_cell(column: str, value: Any, fields: Mapping[str, Field] = FIELDS_BY_PA
 
 
 ID_WIDTH = 22  # a 19-digit id (int64) and the filter button
+DATA_TEXT_WIDTH = 30  # a data column widens to its values up to this; a longer text wraps
+WIDTH_SAMPLE_ROWS = 200  # widths come from the first rows: a 10,000-row export needs no full scan
+TITLE_COLUMNS = 2  # id and name: repeated on every printed slice of the callcenters sheet
 
 
 def _data_column_width(name: str, fields: Mapping[str, Field] = FIELDS_BY_PATH) -> int:
-    """Wide enough for the whole header (+4: the filter button), and for a 19-digit id."""
+    """Wide enough for the whole header (and its filter button), and for a 19-digit id."""
     field = fields.get(name)
     floor = ID_WIDTH if field is not None and field.is_identifier else 12
-    return max(len(name) + 4, floor)
+    return max(len(name) + 4, math.ceil(text_width(name, bold=True)) + 4, floor)
 
 
 def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], context_columns: Sequence[str],
@@ -249,11 +291,24 @@ def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], conte
     write_row(sheet, 1, header)
     known = set(header)
     row_count = 0
+    used = 0  # the last column that holds a value
+    widest = [0.0] * len(header)
+    texts: list[tuple[int, int, str]] = []  # (row, column, text) of the cells that may need wrapping
     for row_count, values in enumerate(rows, start=1):
         unknown = sorted(set(values) - known)
         if unknown:  # a caller's bug: the value would silently not be written
             raise ValueError(f"row {row_count}: no column named {', '.join(unknown)}")
-        write_row(sheet, row_count + 1, [_as_cell(name, values.get(name), by_path) for name in header])
+        cells = [_as_cell(name, values.get(name), by_path) for name in header]
+        write_row(sheet, row_count + 1, cells)
+        for position, value in enumerate(cells):
+            if value is None:
+                continue
+            used = max(used, position + 1)
+            if isinstance(value, str):
+                if len(value) > 5:
+                    texts.append((row_count + 1, position + 1, value))
+                if row_count <= WIDTH_SAMPLE_ROWS:
+                    widest[position] = max(widest[position], text_width(value))
     last_row = max(VALIDATED_ROWS + 1, row_count + 1)
 
     for column, field in enumerate(fields, start=1):
@@ -262,19 +317,25 @@ def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], conte
         validation = field_validation(field)
         validation.add(f"{letter}2:{letter}{last_row}")
         if field.is_identifier:
-            sheet.column_dimensions[letter].number_format = "@"  # typed ids stay text, all 16 digits
+            sheet.column_dimensions[letter].number_format = TEXT_FORMAT  # typed ids stay text, all 16 digits
+        elif field.kind == "bool":
+            sheet.column_dimensions[letter].number_format = BOOLEAN_FORMAT  # TRUE/FALSE, not 1/0
         sheet.add_data_validation(validation)
-    widths = [_data_column_width(name, by_path) for name in header]
-    # The callcenters sheet keeps its id column in view; an operators row reads left to right.
-    style_header(sheet, len(header), freeze="B2" if fields is FIELDS else "A2", widths=widths)
+    widths = [max(_data_column_width(name, by_path), min(DATA_TEXT_WIDTH, math.ceil(longest) + 2))
+              for name, longest in zip(header, widest, strict=True)]
+    callcenters = fields is FIELDS
+    # The callcenters sheet keeps its id column in view, and on paper its id and name on every slice; an
+    # operators row reads left to right. A sheet of rows prints the columns up to the last one filled; the
+    # template's have no print area: one fixed to its rows would leave out every row an admin types.
+    if callcenters:
+        _outline_groups(sheet)  # first: the collapsed columns take no room on paper
+    style_header(sheet, len(header), freeze="B2" if callcenters else "A2", widths=widths,
+                 print_columns=min(len(header), max(used, TITLE_COLUMNS)) if row_count else None,
+                 print_area=bool(row_count), title_columns=TITLE_COLUMNS if callcenters and row_count else 0,
+                 wrap=False)
     for column in range(len(fields) + 1, len(header) + 1):
         _style_context_header(sheet, column)
-    if fields is FIELDS:
-        _outline_groups(sheet)
-    else:
-        # No print area: one fixed to the rows written would leave out every row an admin types
-        # below them (the template's operators sheet has none). Fitted to the width, it prints whole.
-        sheet.print_area = None
+    wrap_cells(sheet, [(r, c, text) for r, c, text in texts if not fits_one_line(text, widths[c - 1])], widths)
 
 
 # ---- the reference sheets ----
@@ -285,6 +346,11 @@ OPERATORS_GROUP = f"{OPERATORS_SHEET} sheet"  # the group the Columns sheet show
 def _write_columns_sheet(sheet: Worksheet) -> None:
     write_row(sheet, 1, COLUMNS_HEADER)
     listed = [(field, field.group) for field in FIELDS] + [(field, OPERATORS_GROUP) for field in OPERATOR_FIELDS]
+    # The names are never broken (they are copied from here); the other columns wrap, so that the
+    # whole table fits a landscape page's width.
+    name_width = max(math.ceil(text_width(field.path)) + 2 for field, _ in listed)
+    widths = [name_width, *COLUMNS_WIDTHS[1:-1]]
+    widths.append(max(COLUMNS_MIN_DESCRIPTION, math.floor(FIT_TO_WIDTH_MAX_UNITS - sum(widths)) - 1))
     for row, (field, group) in enumerate(listed, start=2):
         numeric_range = field.range_text
         allowed = "" if numeric_range else allowed_cell_text(field)  # the range column already says it
@@ -292,15 +358,23 @@ def _write_columns_sheet(sheet: Worksheet) -> None:
             field.path, group, KIND_LABEL[field.kind], allowed, numeric_range,
             field.max_length, field.default, field.help,
         ])
-        sheet.cell(row=row, column=len(COLUMNS_HEADER)).alignment = Alignment(wrap_text=True, vertical="top")
-    style_header(sheet, len(COLUMNS_HEADER), freeze="B2", widths=COLUMNS_WIDTHS)
+        for column in range(1, len(COLUMNS_HEADER) + 1):
+            sheet.cell(row=row, column=column).alignment = WRAP_TOP if column > 1 else TOP
+    for column in range(1, len(COLUMNS_HEADER) + 1):
+        sheet.cell(row=1, column=column).alignment = HEADER_WRAP  # "max length" over two lines
+    style_header(sheet, len(COLUMNS_HEADER), freeze="B2", widths=widths)
+
+
+README_WIDTH = 100
 
 
 def _write_readme_sheet(sheet: Worksheet) -> None:
     for row, line in enumerate(README_LINES, start=1):
-        set_cell(sheet.cell(row=row, column=1), line)
-    sheet.cell(row=1, column=1).font = Font(bold=True, size=13)
-    sheet.column_dimensions["A"].width = 120
+        set_cell(sheet.cell(row=row, column=1), line).alignment = WRAP_TOP
+    sheet.cell(row=1, column=1).font = font(bold=True, size=13)
+    sheet.column_dimensions["A"].width = README_WIDTH
+    fit_row_heights(sheet)
+    page_setup(sheet, widths=[README_WIDTH], header_rows=0)
 
 
 def build_workbook(rows: Iterable[Mapping[str, Any]] = (), context_columns: Sequence[str] = (),

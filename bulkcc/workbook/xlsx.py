@@ -23,25 +23,33 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell, MergedCell
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bulkcc.errors import UsageError
 from bulkcc.status import Status
+from bulkcc.workbook.paper import FONT_NAME, FONT_SIZE, WRAP_TOP, fit_row_heights, page_setup, wrap_long_cells
 
 # Text that Excel (or openpyxl) would turn into a formula or an error cell.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ERROR_LITERALS = {"#N/A", "#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#GETTING_DATA", "#SPILL!"}
 ILLEGAL_CONTROL = {c for c in range(32) if chr(c) not in "\t\n\r"}
 
-HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FONT = Font(name=FONT_NAME, size=FONT_SIZE, bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="305496")
 # A bad cell in a validation report, and each row status in its own colour (from Status).
 FILLS: dict[str, PatternFill] = {
     "error": PatternFill("solid", fgColor="F8CBAD"),
     **{str(status): PatternFill("solid", fgColor=status.fill) for status in Status},
 }
+
+
+# A boolean cell reads TRUE or FALSE everywhere: Excel shows a boolean so whatever its format, but
+# LibreOffice showed 1 and 0 under the General format. (A number under this format, as a boolean
+# re-saved by LibreOffice may be, reads TRUE for any value but 0, as bulkcc reads it.)
+BOOLEAN_FORMAT = '"TRUE";"TRUE";"FALSE"'
+TEXT_FORMAT = "@"  # ids: Excel keeps only 15 significant digits of a number, and Dialpad's ids have 16
 
 
 def clean_text(text: str) -> str:
@@ -65,6 +73,8 @@ def set_cell(cell: Cell | MergedCell, value: Any) -> Cell | MergedCell:
             cell.quotePrefix = True
         return cell
     cell.value = value
+    if isinstance(value, bool):
+        cell.number_format = BOOLEAN_FORMAT
     return cell
 
 
@@ -74,9 +84,11 @@ def write_row(sheet: Worksheet, row: int, values: Sequence[Any], start_col: int 
 
 
 def style_header(sheet: Worksheet, columns: int, freeze: str | None = "A2",
-                 widths: Iterable[int] | None = None, print_columns: int | None = None) -> None:
-    """Bold coloured header, frozen, with filters on; printed landscape with the header repeated,
-    its first `print_columns` columns (default: all) fitted to the page width."""
+                 widths: Iterable[float] | None = None, print_columns: int | None = None,
+                 title_columns: int = 0, print_area: bool = True, wrap: bool = True) -> None:
+    """Bold coloured header, frozen, with filters on; with `wrap` every text too long for its column
+    wrapped, in a row of its height; printed as `paper.page_setup` says (its first `print_columns`
+    columns, default all; no print area without `print_area`)."""
     for col in range(1, columns + 1):
         cell = sheet.cell(row=1, column=col)
         cell.font = HEADER_FONT
@@ -84,58 +96,27 @@ def style_header(sheet: Worksheet, columns: int, freeze: str | None = "A2",
     sheet.freeze_panes = freeze
     if columns:
         sheet.auto_filter.ref = f"A1:{get_column_letter(columns)}{max(sheet.max_row, 1)}"
-    for col, width in enumerate(widths or [], start=1):
+    widths = list(widths or [])
+    for col, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(col)].width = width
-    print_legibly(sheet, columns=columns if print_columns is None else print_columns)
+    widths += [DEFAULT_WIDTH] * (columns - len(widths))
+    if wrap:
+        wrap_long_cells(sheet, first_row=1)
+    page_setup(sheet, widths=widths[:columns], columns=print_columns, title_columns=title_columns, area=print_area)
 
 
-WRAPPED = Alignment(wrap_text=True, vertical="top")
-LINE_HEIGHT = 15  # points: one line of the default 11-point font
-MAX_WRAPPED_LINES = 20  # a 10 MB message still gets a row a reader can scroll past
-
-
-def wrapped_lines(text: str, width: float) -> int:
-    """Lines `text` takes when wrapped in a column `width` wide (at most MAX_WRAPPED_LINES)."""
-    per_line = max(1, int(width * 1.1))  # characters of the default font per line of that width
-    if len(text) <= per_line:
-        return 1
-    return min(MAX_WRAPPED_LINES, sum(-(-max(len(part), 1) // per_line) for part in text.split("\n")))
+WRAPPED = WRAP_TOP
+DEFAULT_WIDTH = 8.43  # a column whose width is not set
 
 
 def wrap_column(sheet: Worksheet, column: int) -> None:
-    """Long texts (messages, changes) wrap inside their column instead of running off the page.
-
-    Rows get the height of their wrapped text: spreadsheet programs do not all recompute
-    it on opening (LibreOffice printed overlapping lines without it).
-    """
-    width = sheet.column_dimensions[get_column_letter(column)].width or 10
+    """Long texts (messages, changes) wrap inside their column instead of running off the page, in rows
+    of the height of their wrapped text (see `paper`)."""
+    rows = set()
     for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
         cell.alignment = WRAPPED
-        if isinstance(cell.value, str) and (lines := wrapped_lines(cell.value, width)) > 1:
-            current = sheet.row_dimensions[cell.row].height or LINE_HEIGHT
-            sheet.row_dimensions[cell.row].height = max(current, LINE_HEIGHT * lines)
-
-
-# Past this many columns a page fitted to the width is unreadable: wider sheets print in
-# page-wide slices instead (header row still repeated on each page).
-FIT_TO_WIDTH_MAX_COLUMNS = 12
-
-
-def print_legibly(sheet: Worksheet, *, columns: int, rows: int | None = None) -> None:
-    """Landscape, the header row on every page; the first `columns` columns fitted to the page width
-    (as many pages tall as needed) when they are few enough to stay readable, and only they are printed.
-
-    `rows` is the sheet's height, for a streamed sheet that has no rows yet (default: its max_row).
-    """
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = Worksheet.PAPERSIZE_A4
-    sheet.print_options.gridLines = True
-    sheet.print_title_rows = "1:1"
-    if 0 < columns <= FIT_TO_WIDTH_MAX_COLUMNS:
-        sheet.page_setup.fitToWidth = 1
-        sheet.page_setup.fitToHeight = 0  # 0: no limit on the number of pages down
-        sheet.sheet_properties.pageSetUpPr.fitToPage = True  # type: ignore[union-attr]
-        sheet.print_area = f"A1:{get_column_letter(columns)}{max(sheet.max_row if rows is None else rows, 1)}"
+        rows.add(int(cell.row or 0))
+    fit_row_heights(sheet, rows)
 
 
 WORKBOOK_TEMP_SUFFIX = ".xlsx.tmp"
