@@ -23,8 +23,8 @@ from bulkcc.operator_fields import OPERATORS_SHEET
 from bulkcc.validate.validation import VALUE_LIMIT, OperatorsValidation, Validation, bounded
 from bulkcc.values import printable
 from bulkcc.workbook.layout import DATA_SHEET, ERRORS_SHEET, XLSX_SUFFIXES
-from bulkcc.workbook.reader import check_zip_size, iter_csv_rows
 from bulkcc.workbook.paper import print_input_sheet
+from bulkcc.workbook.reader import check_zip_size, iter_csv_rows
 from bulkcc.workbook.xlsx import FILLS, active_sheet, save_atomic, style_header, wrap_column, write_row
 
 TERMINAL_LIMIT = 1000  # rows of the table shown on a terminal; JSON and --report have all

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bulkcc.fields import FIELDS, KIND_LABEL, MENU_KEYS, Field, dtmf_path, split_dtmf_path
 from bulkcc.operator_fields import OPERATOR_FIELDS, OPERATORS_SHEET
-from bulkcc.workbook.template import allowed_cell_text
+from bulkcc.workbook.reference import allowed_cell_text
 from bulkcc.workbook.xlsx import write_atomic_text
 
 DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "columns.md"

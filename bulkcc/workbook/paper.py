@@ -221,6 +221,7 @@ def _column_number(letter: str) -> int:
 
 
 WRAP_TOP = Alignment(wrap_text=True, vertical="top")
+WRAP = Alignment(wrap_text=True)
 TOP = Alignment(vertical="top")
 
 
@@ -248,10 +249,14 @@ def wrap_long_cells(sheet: Worksheet, first_row: int = 2) -> None:
 
 
 def wrap_cells(sheet: Worksheet, cells: Iterable[tuple[int, int, str]], widths: Sequence[float]) -> None:
-    """Wrap these (row, column, text) cells, top-aligned, and give each row the height of its tallest one."""
+    """Wrap these (row, column, text) cells and give each row the height of its tallest one.
+
+    Their text sits at the bottom, as the row's other values do: aligning those to the top
+    as well took half as long again as writing a 5,000-row export.
+    """
     heights: dict[int, float] = {}
     for row, column, text in cells:
-        sheet.cell(row=row, column=column).alignment = WRAP_TOP
+        sheet.cell(row=row, column=column).alignment = WRAP
         lines = wrapped_lines(text, widths[column - 1] if column <= len(widths) else 8.43)
         if lines > 1:
             heights[row] = max(heights.get(row, 0.0), row_height(lines))

@@ -7,7 +7,7 @@ The sheet `callcenters` holds one column per field, in table order, each with
 its help as the header's comment and as the input message of a data validation
 (a drop-down for enums, booleans and phone keys; a whole-number range; a text
 length). `Columns` is the reference table of every column and `README` says how
-to fill the sheet. Export writes the same workbook with rows filled in and
+to fill the sheet (both from `reference`). Export writes the same workbook with rows filled in and
 read-only `info.` context columns, so both come from `build_workbook`.
 
 The output is deterministic (fixed document times, no randomness) so that the
@@ -26,41 +26,33 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.packaging.core import DocumentProperties
-from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.properties import Outline
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bulkcc.fields import FIELDS, FIELDS_BY_PATH, KIND_LABEL, Field
+from bulkcc.fields import FIELDS, FIELDS_BY_PATH, Field
 from bulkcc.operator_fields import OPERATOR_FIELDS, OPERATORS_SHEET
 from bulkcc.status import Status
 from bulkcc.workbook.layout import COLUMNS_SHEET, DATA_SHEET
 from bulkcc.workbook.paper import (
-    FIT_TO_WIDTH_MAX_UNITS,
-    WRAP_TOP,
-    fit_row_heights,
     fits_one_line,
     font,
-    page_setup,
     text_width,
     wrap_cells,
 )
 from bulkcc.workbook.reader import MAX_ROWS
+from bulkcc.workbook.reference import README_SHEET, write_columns_sheet, write_readme_sheet
 from bulkcc.workbook.xlsx import (
     BOOLEAN_FORMAT,
     FILLS,
     TEXT_FORMAT,
     active_sheet,
     save_atomic,
-    set_cell,
     style_header,
     write_row,
 )
 
-README_SHEET = "README"
-HEADER_WRAP = Alignment(wrap_text=True, vertical="bottom")
-TOP = Alignment(vertical="top")
 DOCUMENT_TIME = dt.datetime(2024, 1, 1)
 AUTHOR = "bulkcc"
 # Drop-downs and ranges cover every row the reader accepts (a range is one string in the
@@ -80,37 +72,6 @@ LITERAL_LIST_LIMIT = 255
 # start collapsed under their routing columns.
 OUTLINED_GROUPS = {"hours": False, "hold queue": False, "dtmf open": True, "dtmf closed": True}
 
-COLUMNS_HEADER = ("column", "group", "type", "allowed", "range", "max length", "default", "description")
-COLUMNS_WIDTHS = (48, 12, 13, 22, 9, 8, 10, 30)  # the name's is measured, the description's takes the rest
-COLUMNS_MIN_DESCRIPTION = 30
-
-README_LINES = (
-    "How to fill the callcenters sheet",
-    "One row per call center: the id column says which one, every other column is a setting to change.",
-    "A blank cell leaves that setting unchanged: only filled cells are sent.",
-    "Booleans: TRUE or FALSE (yes/no, y/n and 1/0 are read as TRUE/FALSE too).",
-    "Hours: HH:MM-HH:MM ranges separated by commas, e.g. 08:00-12:00, 14:00-18:00, or closed; "
-    "they apply when hours_on is TRUE.",
-    "DTMF menus (routing_options.open/closed.dtmf.K.*, collapsed: click + above the header) are sent "
-    "whole: once any key of a menu is filled, fill every key you want to keep.",
-    "When any routing_options cell is filled, action and try_dial_operators are needed for both open and closed.",
-    "With --diff (plan/apply), the routing is completed from the live call center: a row fills only the routing "
-    "cells it changes, and a blank cell keeps its live setting.",
-    "An export leaves blank any live value a cell cannot hold exactly (bulkcc export lists them, with why): "
-    "with --diff a blank cell leaves the live value as it is.",
-    "Columns starting with info. are read-only context: validate and apply ignore them.",
-    "To create a call center, leave id blank and give its name and office_id, or office_name (looked up by name).",
-    "The operators sheet assigns agents: one row per operator of a call center, with user_id or user_email (looked "
-    "up) and either call_center_id or call_center_name (the name of a row of the callcenters sheet, e.g. a center "
-    "created in the same run, or of a live call center). A name that is unknown or could mean two is an invalid "
-    "row: never guessed. remove TRUE removes the operator (fill only the center and the user); otherwise the row adds "
-    "the operator, or with --diff changes its role and skill_level. Blank role, skill_level and license_type "
-    "mean the API's defaults when adding (operator, 100, agents).",
-    "Each header's comment and the Columns sheet describe the column. "
-    "Check a filled sheet with `bulkcc validate` and `bulkcc plan` before `bulkcc apply`.",
-)
-
-
 class _FixedTimeProperties(DocumentProperties):
     """Document properties that keep their times: openpyxl stamps `modified` with now on save."""
 
@@ -125,12 +86,7 @@ class _FixedTimeProperties(DocumentProperties):
         return super().to_tree(*args, **kwargs)
 
 
-# ---- texts shared by the comments, the Columns sheet and the docs ----
-
-def allowed_cell_text(field: Field) -> str:
-    """The allowed values for a reference table, blank where they only repeat the type."""
-    return "" if field.allowed == KIND_LABEL[field.kind] else field.allowed
-
+# ---- the help texts of the comments and the drop-downs ----
 
 def column_help(field: Field) -> str:
     """The full help of a column: description, allowed values and default."""
@@ -285,13 +241,14 @@ def _data_column_width(name: str, fields: Mapping[str, Field] = FIELDS_BY_PATH) 
 
 
 def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], context_columns: Sequence[str],
-                      fields: tuple[Field, ...] = FIELDS) -> None:
+                      fields: tuple[Field, ...] = FIELDS, hide_blank_columns: bool = False) -> None:
     by_path = {field.path: field for field in fields}
     header = [field.path for field in fields] + list(context_columns)
     write_row(sheet, 1, header)
     known = set(header)
     row_count = 0
     used = 0  # the last column that holds a value
+    filled = [False] * len(header)
     widest = [0.0] * len(header)
     texts: list[tuple[int, int, str]] = []  # (row, column, text) of the cells that may need wrapping
     for row_count, values in enumerate(rows, start=1):
@@ -304,6 +261,7 @@ def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], conte
             if value is None:
                 continue
             used = max(used, position + 1)
+            filled[position] = True
             if isinstance(value, str):
                 if len(value) > 5:
                     texts.append((row_count + 1, position + 1, value))
@@ -327,7 +285,10 @@ def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], conte
     # The callcenters sheet keeps its id column in view, and on paper its id and name on every slice; an
     # operators row reads left to right. A sheet of rows prints the columns up to the last one filled; the
     # template's have no print area: one fixed to its rows would leave out every row an admin types.
-    if callcenters:
+    if hide_blank_columns:  # the columns none of the rows fills are hidden (the id and name stay)
+        for position, holds in enumerate(filled[TITLE_COLUMNS:], start=TITLE_COLUMNS + 1):
+            sheet.column_dimensions[get_column_letter(position)].hidden = not holds
+    elif callcenters:
         _outline_groups(sheet)  # first: the collapsed columns take no room on paper
     style_header(sheet, len(header), freeze="B2" if callcenters else "A2", widths=widths,
                  print_columns=min(len(header), max(used, TITLE_COLUMNS)) if row_count else None,
@@ -338,48 +299,9 @@ def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], conte
     wrap_cells(sheet, [(r, c, text) for r, c, text in texts if not fits_one_line(text, widths[c - 1])], widths)
 
 
-# ---- the reference sheets ----
-
-OPERATORS_GROUP = f"{OPERATORS_SHEET} sheet"  # the group the Columns sheet shows for the operators sheet's columns
-
-
-def _write_columns_sheet(sheet: Worksheet) -> None:
-    write_row(sheet, 1, COLUMNS_HEADER)
-    listed = [(field, field.group) for field in FIELDS] + [(field, OPERATORS_GROUP) for field in OPERATOR_FIELDS]
-    # The names are never broken (they are copied from here); the other columns wrap, so that the
-    # whole table fits a landscape page's width.
-    name_width = max(math.ceil(text_width(field.path)) + 2 for field, _ in listed)
-    widths = [name_width, *COLUMNS_WIDTHS[1:-1]]
-    widths.append(max(COLUMNS_MIN_DESCRIPTION, math.floor(FIT_TO_WIDTH_MAX_UNITS - sum(widths)) - 1))
-    for row, (field, group) in enumerate(listed, start=2):
-        numeric_range = field.range_text
-        allowed = "" if numeric_range else allowed_cell_text(field)  # the range column already says it
-        write_row(sheet, row, [
-            field.path, group, KIND_LABEL[field.kind], allowed, numeric_range,
-            field.max_length, field.default, field.help,
-        ])
-        for column in range(1, len(COLUMNS_HEADER) + 1):
-            sheet.cell(row=row, column=column).alignment = WRAP_TOP if column > 1 else TOP
-    for column in range(1, len(COLUMNS_HEADER) + 1):
-        sheet.cell(row=1, column=column).alignment = HEADER_WRAP  # "max length" over two lines
-    style_header(sheet, len(COLUMNS_HEADER), freeze="B2", widths=widths)
-
-
-README_WIDTH = 100
-
-
-def _write_readme_sheet(sheet: Worksheet) -> None:
-    for row, line in enumerate(README_LINES, start=1):
-        set_cell(sheet.cell(row=row, column=1), line).alignment = WRAP_TOP
-    sheet.cell(row=1, column=1).font = font(bold=True, size=13)
-    sheet.column_dimensions["A"].width = README_WIDTH
-    fit_row_heights(sheet)
-    page_setup(sheet, widths=[README_WIDTH], header_rows=0)
-
-
 def build_workbook(rows: Iterable[Mapping[str, Any]] = (), context_columns: Sequence[str] = (),
                    operator_rows: Iterable[Mapping[str, Any]] | None = None,
-                   operator_context: Sequence[str] = ()) -> Workbook:
+                   operator_context: Sequence[str] = (), hide_blank_columns: bool = False) -> Workbook:
     """The call center workbook: an export when given rows and context columns (`build_template`: the template).
 
     `rows` map column names to cell values already rendered for a cell (see
@@ -388,17 +310,19 @@ def build_workbook(rows: Iterable[Mapping[str, Any]] = (), context_columns: Sequ
     `operator_rows` (OPERATOR_FIELDS names to cells; ids as ints or text) fill an
     `operators` sheet, placed after the callcenters sheet; None: no such sheet. Its
     `operator_context` columns (`info.user_email` …) come after its field columns.
+    `hide_blank_columns` (a rollback: a few fields of a few rows) hides the callcenters sheet's
+    columns no row fills, on screen and on paper, instead of collapsing the DTMF menus.
     """
     workbook = Workbook()
     workbook.properties = _FixedTimeProperties(creator=AUTHOR, lastModifiedBy=AUTHOR,
                                                created=DOCUMENT_TIME, modified=DOCUMENT_TIME)
     data_sheet = active_sheet(workbook)
     data_sheet.title = DATA_SHEET
-    _write_data_sheet(data_sheet, rows, context_columns)
+    _write_data_sheet(data_sheet, rows, context_columns, hide_blank_columns=hide_blank_columns)
     if operator_rows is not None:
         _write_data_sheet(workbook.create_sheet(OPERATORS_SHEET), operator_rows, operator_context, OPERATOR_FIELDS)
-    _write_columns_sheet(workbook.create_sheet(COLUMNS_SHEET))
-    _write_readme_sheet(workbook.create_sheet(README_SHEET))
+    write_columns_sheet(workbook.create_sheet(COLUMNS_SHEET))
+    write_readme_sheet(workbook.create_sheet(README_SHEET))
     return workbook
 
 
