@@ -102,8 +102,15 @@ def warning_lines(validation: Validation) -> list[str]:
     return lines
 
 
+def note_lines(validation: Validation) -> list[str]:
+    """How the input was read, one line each starting with `note:` (a CSV: which sheet it is taken for)."""
+    operators = validation.operators.sheet.notes if validation.operators is not None else []
+    return [f"note: {printable(note, MESSAGE_LIMIT)}" for note in dict.fromkeys([*validation.sheet.notes, *operators])]
+
+
 def render_warnings(validation: Validation, console: Console) -> None:
-    for line in warning_lines(validation):
+    """The notes on how the input was read, then its warnings."""
+    for line in [*note_lines(validation), *warning_lines(validation)]:
         console.print(line, markup=False, highlight=False)
 
 
@@ -158,11 +165,12 @@ def _load_copy(validation: Validation) -> tuple[Workbook, str]:
         return workbook, validation.sheet.sheet_name or workbook.sheetnames[0]
     workbook = Workbook()
     sheet = active_sheet(workbook)
-    sheet.title = DATA_SHEET
+    # A CSV is one sheet: of operators when the reader took it for one (then it has an operators part).
+    sheet.title = validation.operators.sheet_name if validation.operators is not None else DATA_SHEET
     for row_number, row in enumerate(iter_csv_rows(path), start=1):
         if any(cell.strip() for cell in row):  # blank rows are left blank, not written one by one
             write_row(sheet, row_number, [_fits_a_cell(cell) for cell in row])
-    return workbook, DATA_SHEET
+    return workbook, sheet.title
 
 
 def write_report_workbook(validation: Validation, out: str | Path) -> Path:

@@ -109,6 +109,7 @@ class Validation(RowProblems):
             "diff": self.diff,
             "errors": [bounded(p).to_dict() for p in self.problems],
             "warnings": [bounded(w).to_dict() for w in self.warnings],
+            "notes": list(self.sheet.notes),  # how the file was read (a CSV: which sheet it is taken for)
             "operators": None if self.operators is None else self.operators.to_dict(),
         }
 

@@ -9,8 +9,8 @@ turns the file's bytes into rows of text cells without losing or inventing one:
   recognised by the zero bytes of its header's first two (ASCII) characters; anything else must be UTF-8,
   and is refused with the byte and line that are not, rather than guessed;
 - separator: Excel's `sep=;` first line when there is one, else the one of comma,
-  semicolon and tab that makes row 1 hold an `id` column (the reader insists on
-  one). With a one-column header every separator gives `id`; then the one under
+  semicolon and tab that makes row 1 hold an `id` column (a callcenters sheet) or a
+  `user_id` one (an operators sheet). With a one-column header every separator gives it; then the one under
   which no row is wider than the header wins: the true separator, or one that does
   not occur outside quotes, which splits the rows the same way;
 - bounds: a row wider than a sheet's 16,384 columns, or a field past the csv
@@ -103,10 +103,13 @@ def _rows_wider_than(text: str, separator: str, width: int) -> int:
         return 1 << 62
 
 
+KEY_COLUMNS = ("id", "user_id")  # row 1 of a callcenters sheet holds the first, of an operators sheet the second
+
+
 def sniff_separator(text: str) -> str:
-    """The separator that makes row 1 hold an `id` column (comma if none does)."""
+    """The separator that makes row 1 hold an `id` (or `user_id`) column (comma if none does)."""
     headers = {sep: [cell.strip() for cell in _header(text, sep)] for sep in SEPARATORS}
-    with_id = [sep for sep in SEPARATORS if "id" in headers[sep]]
+    with_id = [sep for sep in SEPARATORS if any(key in headers[sep] for key in KEY_COLUMNS)]
     if not with_id:
         return ","
     widest = max(len(headers[sep]) for sep in with_id)

@@ -3,13 +3,14 @@
 The same reader as the callcenters sheet's (`reader._build_sheet`, with the same
 bounds on rows and cells, the same problems for error cells, formulas never
 computed and cells under no name, and the same warnings for what is hidden on
-screen), over the operators field table. The sheet is optional: a CSV has none,
+screen), over the operators field table. The sheet is optional: a CSV of call centers has none,
 and a workbook without an `operators` sheet (or whose sheet is blank) has no
 operator rows. A fed-back results workbook holds it as `Operators`, whose
 outcome columns are kept as meta and otherwise ignored, as the Results sheet's.
 
 A sheet without a `user_id` (or `user_email`) column is not an unreadable file: the problem is in
-row 1 of the sheet, and every operator row is invalid (exit 1, not 2).
+row 1 of the sheet, and every operator row is invalid (exit 1, not 2). A CSV whose row 1 has
+`user_id` or `user_email` and no `id` is an operators sheet saved alone (`csvsheet`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from bulkcc.errors import Problem
 from bulkcc.fields import suggest_column
 from bulkcc.operator_fields import OPERATOR_COLUMNS, OPERATOR_FIELDS_BY_PATH, OPERATORS_SHEET
 from bulkcc.values import is_blank
-from bulkcc.workbook.layout import OPERATOR_RESULT_COLUMNS, OPERATOR_RESULTS_SHEET, XLSX_SUFFIXES
-from bulkcc.workbook.reader import Rows, Sheet, SheetTable, _build_sheet, read_xlsx_rows
+from bulkcc.workbook.csvsheet import OPERATORS, csv_sheet_kind, is_results_header
+from bulkcc.workbook.layout import CSV_SUFFIXES, OPERATOR_RESULT_COLUMNS, OPERATOR_RESULTS_SHEET, XLSX_SUFFIXES
+from bulkcc.workbook.reader import Rows, Sheet, SheetTable, _build_sheet, read_csv_rows, read_xlsx_rows
 
 
 def suggest_operator_column(name: str) -> str | None:
@@ -66,8 +68,17 @@ def build_operator_sheet(path: Path, rows: Rows, sheet_name: str = OPERATORS_SHE
 
 
 def read_operator_sheet(path: str | Path) -> Sheet | None:
-    """The workbook's operators sheet, or None (a CSV, no such sheet, a blank one); InputError if unreadable."""
+    """The workbook's operators sheet, or None (no such sheet, a blank one, a CSV of call centers); InputError
+    if unreadable. A CSV whose row 1 is an operators sheet's (see `csvsheet`) is that sheet."""
     path = Path(path)
+    if path.suffix.lower() in CSV_SUFFIXES:
+        cells = read_csv_rows(path)
+        header = [cell.strip() for cell in cells[0]] if cells else []
+        if csv_sheet_kind(header) != OPERATORS:
+            return None
+        results = is_results_header(header)
+        return build_operator_sheet(path, cells, OPERATOR_RESULTS_SHEET if results else OPERATORS_SHEET,
+                                    shown_errors=True)
     if path.suffix.lower() not in XLSX_SUFFIXES:
         return None
     read = read_xlsx_rows(path, operator_sheet_name)

@@ -109,6 +109,8 @@ class Sheet:
     header_problems: list[Problem] = field(default_factory=list)
     # What an admin reviewing the sheet on screen does not see; never makes a row invalid.
     warnings: list[Problem] = field(default_factory=list)
+    # How the file was read, said once (a CSV: which sheet it is taken for).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rows(self) -> list[int]:
@@ -221,7 +223,9 @@ def read_sheet(path: str | Path) -> Sheet:
         sheet_name, rows, scan, hidden = read
         return _build_sheet(path, sheet_name, rows, scan=scan, sheet_hidden=hidden)
     if suffix in CSV_SUFFIXES:
-        return _build_sheet(path, None, iter_csv_rows(path), shown_errors=True)
+        from bulkcc.workbook.csvsheet import read_csv_sheet  # here: it builds its sheet with this module
+
+        return read_csv_sheet(path)
     if suffix == ".xls":
         raise InputError(f"{name} is an old .xls file; save it as .xlsx")
     raise InputError(f"{name}: expected an .xlsx or .csv file")
@@ -303,11 +307,13 @@ def _bad_cell_problems(row: int, bad: Sequence[tuple[int, str, str | None]], hea
 
 def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any]] | np.ndarray, *,
                  scan: SheetScan | None = None, sheet_hidden: bool = False, shown_errors: bool = False,
-                 table: SheetTable = CALLCENTERS_TABLE) -> Sheet:
+                 table: SheetTable = CALLCENTERS_TABLE, results: bool | None = None) -> Sheet:
     """The Sheet of these rows (row 1 first); `scan` adds what only the sheet's XML says.
 
     `shown_errors`: the rows are text a spreadsheet saved (CSV), where a cell whose formula
     failed was written as the error it showed (`#N/A`): such a cell is a problem, not a value.
+    `results`: the rows are a results workbook's sheet, whose outcome columns are kept as meta
+    (default: the sheet is named as that sheet is).
     """
     name = printable(path.name)
     scan = scan or SheetScan()
@@ -328,7 +334,8 @@ def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any
             f"{name}: no '{table.key}' column in row 1 of sheet {printable(sheet_name or '(csv)', 80)}; "
             "row 1 must hold the column names, e.g. from `bulkcc template`"
         )
-    columns = _columns(header, allow_meta=sheet_name == table.results_sheet, table=table)
+    columns = _columns(header, allow_meta=sheet_name == table.results_sheet if results is None else results,
+                       table=table)
     problems = columns.problems
     if missing_key:
         either = " or ".join((table.key, *table.alternate_keys))
