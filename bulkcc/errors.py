@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bulkcc.values import counted
+
 EXIT_OK = 0
 EXIT_INVALID = 1  # some rows invalid or failed
 EXIT_USAGE = 2  # usage error or unreadable input: nothing was sent
@@ -77,7 +79,7 @@ class InvalidRowsError(BulkccError):
     exit_code = EXIT_INVALID
 
     def __init__(self, validation: Any, invalid_count: int):
-        super().__init__(f"{invalid_count} invalid rows: nothing was sent "
+        super().__init__(f"{counted(invalid_count, 'invalid row')}: nothing was sent "
                          "(fix them, or pass --skip-invalid to send the valid rows)")
         self.validation = validation
 

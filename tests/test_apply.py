@@ -604,7 +604,7 @@ async def test_a_journal_of_operator_changes_alone_refuses_a_plain_run_and_resum
     await journal.drain()
     journal.close()
 
-    with pytest.raises(UsageError, match="1 rows done"):  # the added one: a plain run would add it again
+    with pytest.raises(UsageError, match="1 row done"):  # the added one: a plain run would add it again
         Journal.open(path, {"target": "https://api.example"}, resume=False)
     resumed = Journal.open(path, {"target": "https://api.example"}, resume=True)
     resumed.close()

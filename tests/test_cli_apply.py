@@ -659,7 +659,7 @@ def test_apply_shows_the_sheets_warnings_before_it_asks(tmp_path: Path) -> None:
     run = CliRunner(env={"DIALPAD_API_KEY": KEY}).invoke(
         main, ["apply", str(source), "--results", str(tmp_path / "r.xlsx"), "--base-url", "https://api.example.invalid"])
     assert run.exit_code == EXIT_USAGE, run.output  # no terminal to confirm on, and no --yes
-    warning = run.stderr.index("warning: 1 hidden row holds values, read and sent like any other: row 3")
+    warning = run.stderr.index("warning: 1 hidden row holds values, which bulkcc reads and sends like visible cells (with --diff, only those that differ from live): row 3")
     assert warning < run.stderr.index("About to send 2 PATCH requests")
     assert "Traceback" not in run.output
 
@@ -750,7 +750,7 @@ def test_the_confirmation_shows_creates_and_deletes_apart_from_updates(tmp_path:
     args = ["apply", str(book), "--base-url", "https://dialpad.invalid", "--results", str(tmp_path / "r.xlsx")]
     result = runner.invoke(main, args, env={"DIALPAD_API_KEY": KEY})
     assert result.exit_code == EXIT_USAGE
-    assert ("About to create 2 call centers (POST) and send 1 PATCH requests to https://dialpad.invalid. "
+    assert ("About to create 2 call centers (POST) and send 1 PATCH request to https://dialpad.invalid. "
             "No terminal to confirm on") in result.stderr
     assert f'  row 2: POST /api/v2/callcenters create "Support Berlin" in office {DACH}' in result.stdout
     resend = runner.invoke(main, [*args, "--resend-maybe-created"], env={"DIALPAD_API_KEY": KEY})

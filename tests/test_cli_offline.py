@@ -45,7 +45,7 @@ def test_validate_diff_accepts_a_row_that_fills_only_the_routing_it_changes(writ
     assert "use --diff" in " ".join(plain.output.split())
     diff = run("validate", path, "--diff")
     assert diff.exit_code == 0, diff.output
-    assert "1 rows, all valid" in diff.output
+    assert "1 row, all valid" in diff.output
     report = json.loads(run("validate", path, "--diff", "--format", "json").stdout)
     assert (report["valid"], report["diff"]) == (True, True)
 
@@ -198,7 +198,7 @@ def test_plan_prints_the_requests_and_writes_json_lines(write_xlsx, tmp_path: Pa
     assert result.exit_code == 0, result.output
     assert "row 2: PATCH /api/v2/callcenters/1001" in result.stdout
     assert "row 4: id 1003 has nothing to change, not sent" in result.stdout
-    assert "2 requests planned, 1 rows with nothing to change, 0 invalid rows (never sent)" in result.stdout
+    assert "2 requests planned, 1 row with nothing to change, 0 invalid rows (never sent)" in result.stdout
     lines = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
     assert lines == [
         {"row": 2, "id": 1001, "method": "PATCH", "path": "/api/v2/callcenters/1001",
@@ -213,7 +213,7 @@ def test_plan_exits_1_and_never_plans_invalid_rows(write_xlsx, tmp_path: Path) -
     out = tmp_path / "plan.jsonl"
     result = run("plan", write_xlsx(HEADER, BAD_ROWS), "--json", out)
     assert result.exit_code == 1
-    assert "2 requests planned, 1 rows with nothing to change, 2 invalid rows (never sent)" in result.stdout
+    assert "2 requests planned, 1 row with nothing to change, 2 invalid rows (never sent)" in result.stdout
     assert "callcenters/1004" not in result.stdout and "callcenters/1005" not in result.stdout
     ids = [json.loads(line)["id"] for line in out.read_text("utf-8").splitlines()]
     assert ids == [1001, 1002]
@@ -320,7 +320,7 @@ def test_validate_and_plan_show_hidden_data_as_warnings_with_exit_0(tmp_path: Pa
     path = write_sheet(tmp_path / "hidden.xlsx", [["id", "name"], ["1001", "a"], ["1002", "b"]], hidden_rows=[3])
     text = run("validate", path)
     assert text.exit_code == 0, text.output
-    assert "warning: 1 hidden row holds values, read and sent like any other: row 3" in text.stdout
+    assert "warning: 1 hidden row holds values, which bulkcc reads and sends like visible cells (with --diff, only those that differ from live): row 3" in text.stdout
     assert "hidden.xlsx: 2 rows, all valid; 1 warning" in text.stdout
 
     report = json.loads(run("validate", path, "--format", "json").stdout)

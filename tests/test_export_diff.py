@@ -764,7 +764,7 @@ async def test_routing_edit_is_not_sent_when_it_would_drop_a_live_dtmf_key(tmp_p
         assert f"row {rows[star]}: not sent: its routing cannot be sent whole" in text
         assert "routing_options.open.dtmf[2]: DTMF key '*'" in text and "clear its routing cells" in text
         assert f"{OPEN_ROUTING}: {old_routing} → {new_routing}" in text  # what the row asked for
-        assert "1 requests planned" in text and "1 rows blocked (never sent)" in text
+        assert "1 request planned" in text and "1 row blocked (never sent)" in text
         assert f"PATCH /api/v2/callcenters/{other}" in text and f"/api/v2/callcenters/{star}\n" not in plan.output
 
         results = tmp_path / "results.xlsx"

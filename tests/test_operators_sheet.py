@@ -187,8 +187,8 @@ def test_remove_with_other_cells_filled_is_a_warning_and_the_removal_takes_only_
                            row(call_center_id="1001", user_id=6, remove=False, role="admin")])
     assert validation.ok
     assert [w.message for w in validation.operators.warnings] == [
-        "remove is TRUE in 1 row that also fill role, skill_level, license_type, keep_paid_numbers (rows 2): "
-        "those operators are removed, and those cells are not used (a removal takes only the user)"]
+        "remove is TRUE in 1 row that also fills role, skill_level, license_type, keep_paid_numbers (row 2): "
+        "that operator is removed, and those cells are not used (a removal takes only the user)"]
     removed = validation.operator_rows[0]
     assert (removed.remove, removed.role, removed.skill_level, removed.license_type, removed.keep_paid_numbers) \
         == (True, None, None, None, None)
@@ -238,10 +238,10 @@ def test_validate_exits_1_on_a_bad_operator_row_and_shows_its_own_table(tmp_path
     assert result.exit_code == 1, result.output
     text = " ".join(result.stdout.split())
     assert "operators sheet" in text and "'boss' is not an allowed role" in text
-    assert ("book.xlsx: 4 rows, all valid; operators sheet: 2 errors in 2 of 3 rows, 1 rows valid") in text
+    assert ("book.xlsx: 4 rows, all valid; operators sheet: 2 errors in 2 of 3 rows, 1 row valid") in text
     good = write_book(tmp_path / "good.xlsx", CENTERS, [OPS, row(call_center_id="1001", user_id=5)])
     result = run("validate", good)
-    assert result.exit_code == 0 and "good.xlsx: 4 rows, all valid; operators sheet: 1 rows, all valid" in result.stdout
+    assert result.exit_code == 0 and "good.xlsx: 4 rows, all valid; operators sheet: 1 row, all valid" in result.stdout
 
 
 def test_plan_exits_1_on_a_bad_operator_row_too(tmp_path: Path) -> None:
@@ -314,7 +314,7 @@ def test_a_hidden_operators_sheet_and_hidden_rows_are_warnings(tmp_path: Path) -
     assert result.exit_code == 0
     text = " ".join(result.stdout.split())
     assert "warning: operators sheet: the sheet 'operators', which bulkcc reads, is hidden" in text
-    assert "warning: operators sheet: 1 hidden row holds values, read and sent like any other: row 3" in text
+    assert "warning: operators sheet: 1 hidden row holds values, which bulkcc reads and sends like visible cells (with --diff, only those that differ from live): row 3" in text
     assert "2 warnings" in text
 
 

@@ -326,7 +326,7 @@ def test_plan_shows_creates_apart_from_updates(tmp_path: Path) -> None:
     assert lines[:4] == ['row 2: POST /api/v2/callcenters create "Support Berlin" in office 124',
                          '  {"name": "Support Berlin", "office_id": 124, "ring_seconds": 20}', "updates:",
                          "row 3: PATCH /api/v2/callcenters/1001"]
-    assert "1 call centers to create (POST), 1 requests planned" in result.stdout
+    assert "1 call center to create (POST), 1 request planned" in result.stdout
     first = json.loads((tmp_path / "p.jsonl").read_text().splitlines()[0])
     assert first == {"row": 2, "id": None, "kind": "create", "method": "POST", "path": "/api/v2/callcenters",
                      "body": {"name": "Support Berlin", "office_id": 124, "ring_seconds": 20}}

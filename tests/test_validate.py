@@ -699,12 +699,12 @@ def test_hidden_rows_holding_values_are_a_warning_not_a_problem(tmp_path: Path) 
     validation = validate_file(write_sheet(tmp_path / "h.xlsx", rows, hidden_rows=[3, 4, 5]))
     assert validation.problems == [] and validation.valid_rows == [2, 3, 5]
     [message] = _warnings(validation)  # row 4 is hidden but empty: nothing to see
-    assert message.startswith("2 hidden rows hold values, read and sent like any other: rows 3, 5;")
+    assert message.startswith("2 hidden rows hold values, which bulkcc reads and sends like visible cells (with --diff, only those that differ from live): rows 3, 5;")
 
 
 def test_a_zero_height_row_is_hidden_too(tmp_path: Path) -> None:
     validation = validate_file(write_sheet(tmp_path / "h.xlsx", [["id"], ["1001"], ["1002"]], zero_height_rows=[3]))
-    assert _warnings(validation) == ["1 hidden row holds values, read and sent like any other: row 3; unhide it "
+    assert _warnings(validation) == ["1 hidden row holds values, which bulkcc reads and sends like visible cells (with --diff, only those that differ from live): row 3; unhide it "
                                      "to review (a filter hides rows too: clear it)"]
 
 
@@ -714,10 +714,10 @@ def test_hidden_columns_holding_values_are_a_warning_each(tmp_path: Path) -> Non
                                            grouped_columns=["C"]))
     assert validation.problems == []
     assert [(w.column, w.message) for w in validation.warnings] == [
-        ("name", "column B (name) is hidden and holds values in 1 row, which are sent like any other; "
+        ("name", "column B (name) is hidden and holds values in 1 row, which bulkcc reads and sends like visible cells (with --diff, only those that differ from live); "
                  "unhide it to review them"),
         ("ring_seconds", "column C (ring_seconds) is hidden (in a collapsed group: the + above the columns opens "
-                         "it) and holds values in 1 row, which are sent like any other; unhide it to review them"),
+                         "it) and holds values in 1 row, which bulkcc reads and sends like visible cells (with --diff, only those that differ from live); unhide it to review them"),
     ]  # D is hidden but empty
 
 
@@ -727,7 +727,7 @@ def test_many_hidden_columns_are_one_warning(tmp_path: Path) -> None:
     rows = [header, ["1001", *["closed"] * 6]]
     validation = validate_file(write_sheet(tmp_path / "h.xlsx", rows, hidden_columns=list("BCDEFG")))
     [message] = _warnings(validation)
-    assert message.startswith("6 hidden columns hold values, which are sent like any other: B (monday_hours), ")
+    assert message.startswith("6 hidden columns hold values, which bulkcc reads and sends like visible cells (with --diff, only those that differ from live): B (monday_hours), ")
 
 
 def test_a_hidden_data_sheet_is_a_warning(tmp_path: Path) -> None:
@@ -924,7 +924,7 @@ def test_a_blank_id_with_an_office_id_is_a_create_that_needs_a_name(tmp_path: Pa
     assert "or fill office_id" in problems[(4, "id")]
     validation = validate_file(tmp_path / "c.xlsx")
     assert validation.create_rows == [2]
-    assert "1 valid row creates a call center (POST), 1 changes one (PATCH)" in render_summary(validation)
+    assert "1 valid row creates a call center (POST), 1 changes an existing one (PATCH)" in render_summary(validation)
 
 
 def render_summary(validation: Validation) -> str:

@@ -18,6 +18,7 @@ from bulkcc.cli.options import (
     visible,
 )
 from bulkcc.errors import UsageError
+from bulkcc.values import counted
 
 MAX_SHOWN_ROWS = 20  # stale rows listed on the terminal; the results workbook has them all
 
@@ -30,8 +31,7 @@ def _creates_and_deletes(the_plan, allow_delete: bool) -> list[str]:
     for create in the_plan.creates[:MAX_SHOWN_ROWS]:
         lines.append(f"  row {create.row}: {visible(create.describe())}")
     if len(the_plan.creates) > MAX_SHOWN_ROWS:
-        lines.append(f"  … and {len(the_plan.creates) - MAX_SHOWN_ROWS} more creates")
-    from bulkcc.values import counted
+        lines.append(f"  … and {counted(len(the_plan.creates) - MAX_SHOWN_ROWS, 'more create')}")
 
     deletable = [item for item in the_plan.deletes if item.problem is None]
     refused = [item for item in the_plan.deletes if item.problem is not None]
@@ -69,9 +69,9 @@ def describe_plan(the_plan, target, *, saved=None, diff: bool = False, allow_del
         source = (f" from the plan {saved.path.name if saved.path else ''} (made {duration_text(saved.age())} ago, "
                   f"SHA-256 {saved.checksum[:16]}…)")
     new = len(the_plan.creates)
-    creating = f"create {new} call center{'' if new == 1 else 's'} (POST) and " if new else ""
+    creating = f"create {counted(new, 'call center')} (POST) and " if new else ""
     verb = "About to " + (creating or "") + "send"
-    lines = [f"{verb} {counts['requests']} PATCH requests to {target.base_url}{source}."]
+    lines = [f"{verb} {counted(counts['requests'], 'PATCH request')} to {target.base_url}{source}."]
     from bulkcc.cli.lookup_output import lookup_lines
 
     lines += lookup_lines(the_plan.lookups)
@@ -83,13 +83,13 @@ def describe_plan(the_plan, target, *, saved=None, diff: bool = False, allow_del
         lines.append("Fields the rows set (with --diff only those that differ from live are sent):" if diff else
                      "What it changes:")
         width = max(len(name) for name in fields)
-        lines += [f"  {name.ljust(width)}  {n} call center{'' if n == 1 else 's'}" for name, n in fields.items()]
+        lines += [f"  {name.ljust(width)}  {counted(n, 'call center')}" for name, n in fields.items()]
     if saved is not None and saved.diff:
         lines.append("Each call center is read again first: a row whose live values moved since the plan was made "
                      "is not sent (stale).")
-    unchanged = f"{len(the_plan.unchanged)} unchanged, " if the_plan.diffed else ""
-    lines.append(f"({counts['skipped']} rows with nothing to change, {unchanged}{counts['invalid']} invalid rows "
-                 "not sent.)")
+    unchanged = f"{len(the_plan.unchanged):,} unchanged, " if the_plan.diffed else ""
+    lines.append(f"({counted(counts['skipped'], 'row')} with nothing to change, {unchanged}"
+                 f"{counted(counts['invalid'], 'invalid row')} not sent.)")
     from bulkcc.cli.operator_output import operator_confirmation_lines, operator_plan_of
     from bulkcc.cli.rollback_output import read_lines, rollback_confirmation_lines
 
@@ -111,8 +111,8 @@ def _confirm_removals(yes: bool, target):
         removals = operator_plan.exact_removals
         if target.is_loopback or yes or not removals:
             return True
-        out.print(f"--exact-operators: {len(removals)} operators that the operators sheet does not list would be "
-                  "removed:", markup=False)
+        out.print(f"--exact-operators: {counted(len(removals), 'operator')} that the operators sheet does not list "
+                  f"would be removed:", markup=False)
         for request in removals[:MAX_SHOWN_ROWS * 5]:
             out.print(f"  {visible(request.describe())}", markup=False)
         if len(removals) > MAX_SHOWN_ROWS * 5:
@@ -268,8 +268,10 @@ def _render_outcome(outcome, results_path: Path, rollback: bool = False) -> None
 
     counts = Counter(r.status for r in outcome.results)
     parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    if outcome.results or not outcome.operator_results:  # (a sheet of operators only has no call center rows)
-        out.print(f"{len(outcome.results)} row{'' if len(outcome.results) == 1 else 's'}: {parts}", markup=False)
+    # (a sheet of operators only, or a rollback of creates only, has no call center rows)
+    if outcome.results or not (outcome.operator_results or outcome.deletes):
+        out.print(counted(len(outcome.results), "row") + (f": {parts}" if parts else " (nothing to send)"),
+                  markup=False)
     from bulkcc.cli.operator_output import operator_outcome_lines
 
     for line in operator_outcome_lines(outcome.operator_results, MAX_SHOWN_ROWS, results_path):
@@ -293,7 +295,7 @@ def _render_outcome(outcome, results_path: Path, rollback: bool = False) -> None
     rate = outcome.summary.achieved_rate_per_min
     if rate:
         out.print(f"achieved {rate:.0f} requests/min (allowed {outcome.summary.allowed_rate_per_min}); "
-                  f"{outcome.summary.throttled} answered 429", markup=False)
+                  f"{outcome.summary.throttled:,} answered 429", markup=False)
     if outcome.message:
         err.print(f"stopped: {outcome.message}", markup=False)
     if outcome.results_written:

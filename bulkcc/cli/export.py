@@ -9,6 +9,7 @@ import click
 
 from bulkcc.cli.options import connection_options, err, handles_errors, out, target_options, visible
 from bulkcc.errors import EXIT_INVALID
+from bulkcc.values import counted
 
 
 def _ids(text: str | None) -> tuple[int, ...]:
@@ -57,7 +58,7 @@ def export(output, ids, office_id, name_search, with_operators, **target) -> Non
         err.print(f"warning: {line}", markup=False)
 
     callcenters = run_export(output, query, connection, report=report, operators=with_operators)
-    out.print(f"exported {len(callcenters)} call centers to {output}", markup=False)
+    out.print(f"exported {counted(len(callcenters), 'call center')} to {output}", markup=False)
     _print_notes(callcenters.notes)
     if callcenters.office_note:
         err.print(visible(f"note: {callcenters.office_note}"), markup=False)
@@ -67,7 +68,8 @@ def export(output, ids, office_id, name_search, with_operators, **target) -> Non
             where = f"operators row {note.row}, {note.column}: " if note.row is not None else ""
             err.print(visible(f"note: {where}{note.message}"), markup=False)
     if skipped:
-        err.print(f"{len(skipped)} listed items were skipped (see above): the workbook holds only the others",
+        err.print(f"{counted(len(skipped), 'listed item')} {'was' if len(skipped) == 1 else 'were'} skipped (see "
+                  "above): the workbook holds only the others",
                   markup=False)
         sys.exit(EXIT_INVALID)
 
@@ -80,5 +82,6 @@ def _print_notes(notes) -> None:
         err.print(f"note: row {note.row}, {note.column}: {note.message}", markup=False)
     cells = len({(n.row, n.column) for n in notes})
     rows = len({n.row for n in notes})
-    err.print(f"{cells} live values in {rows} rows could not be written exactly (notes above); with --diff "
-              "they are left as they are unless you fill their cells", markup=False)
+    they, cell = ("it is", "its cell") if cells == 1 else ("they are", "their cells")
+    err.print(f"{counted(cells, 'live value')} in {counted(rows, 'row')} could not be written exactly (notes "
+              f"above); with --diff {they} left as {they} unless you fill {cell}", markup=False)

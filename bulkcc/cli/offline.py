@@ -19,7 +19,7 @@ from bulkcc.cli.options import (
 )
 from bulkcc.cli.plan_output import write_requests
 from bulkcc.errors import EXIT_INVALID, EXIT_OK, UsageError
-from bulkcc.values import printable
+from bulkcc.values import counted, plural, printable
 
 
 @click.command()
@@ -138,10 +138,10 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | 
     else:
         render_warnings(the_plan.validation, out)
     counts = the_plan.summary()
-    blocked = f", {len(the_plan.blocked)} rows blocked (never sent)" if the_plan.blocked else ""
-    creating = f"{len(the_plan.creates)} call centers to create (POST), " if len(the_plan.creates) else ""
-    out.print(f"{creating}{counts['requests']} requests planned, {counts['skipped']} rows with nothing to change, "
-              f"{counts['invalid']} invalid rows (never sent){blocked}", markup=False)
+    blocked = f", {counted(len(the_plan.blocked), 'row')} blocked (never sent)" if the_plan.blocked else ""
+    creating = f"{counted(len(the_plan.creates), 'call center')} to create (POST), " if the_plan.creates else ""
+    out.print(f"{creating}{counted(counts['requests'], 'request')} planned, {counted(counts['skipped'], 'row')} with "
+              f"nothing to change, {counted(counts['invalid'], 'invalid row')} (never sent){blocked}", markup=False)
     if operator_plan is not None:
         out.print(f"operators: {operator_plan.summary_text()}", markup=False)
     _print_reads(input_path, the_plan, operator_plan, diff)
@@ -197,7 +197,8 @@ def _print_live(the_plan) -> None:
     if the_plan.unchanged:
         rows = [r.row for r in the_plan.unchanged]
         shown = ", ".join(map(str, rows[:20])) + (" …" if len(rows) > 20 else "")
-        out.print(f"{len(rows)} rows unchanged (live state already matches), not sent: rows {shown}", markup=False)
+        out.print(f"{counted(len(rows), 'row')} unchanged (live state already matches), not sent: "
+                  f"{plural(len(rows), 'row')} {shown}", markup=False)
 
 
 def _print_reads(input_path: Path, the_plan, operator_plan, diff: bool) -> None:
@@ -241,16 +242,16 @@ def _save_plan(the_plan, out_path: Path, target: str, input_path: Path, skip_inv
     operators_left = left_out_count(operator_plan)
     if (left_out or operators_left) and not skip_invalid:
         kinds = sorted({r.reason for r in left_out})
-        rows = "1 row is" if len(left_out) == 1 else f"{len(left_out)} rows are"
+        rows = f"{counted(len(left_out), 'row')} {'is' if len(left_out) == 1 else 'are'}"
         what = [f"{rows} {' or '.join(kinds)}"] if left_out else []
         if operators_left:
-            what.append(f"{operators_left} operator row{' is' if operators_left == 1 else 's are'} invalid, "
-                        "blocked, unresolved or unreadable")
+            what.append(f"{counted(operators_left, 'operator row')} {'is' if operators_left == 1 else 'are'} "
+                        "invalid, blocked, unresolved or unreadable")
         err.print(f"error: plan file not written: {' and '.join(what)} and would be left "
                   "out of it (fix them, or pass --skip-invalid to save a plan of the other rows)", markup=False)
         return None
     saved = write_plan_file(out_path, the_plan, target=target, input_path=input_path, operators=operator_plan)
-    note = f"; {len(left_out)} row{'' if len(left_out) == 1 else 's'} left out of it, listed in it" if left_out else ""
+    note = f"; {counted(len(left_out), 'row')} left out of it, listed in it" if left_out else ""
     out.print(f"wrote {out_path} (plan SHA-256 {saved.checksum}{note}): send it with `bulkcc apply {out_path}`"
               + (" (it checks live state again first)" if the_plan.diffed else ""), markup=False)
     return saved

@@ -15,6 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bulkcc.values import counted, plural
+
 if TYPE_CHECKING:  # the plan layer loads pandas: not for `--help`
     from bulkcc.plan import Plan
     from bulkcc.plan.operators import OperatorPlan
@@ -54,7 +56,7 @@ def operator_request_lines(plan: OperatorPlan, limit: int | None = None) -> Iter
         yield f"  {request.describe()}"
         yield "  " + json.dumps(dict(request.body), ensure_ascii=False)
     if limit is not None and len(plan.requests) > limit:
-        yield f"… and {len(plan.requests) - limit} more operator changes"
+        yield f"… and {counted(len(plan.requests) - limit, 'more operator change')}"
     for title, rows in (("not sent", plan.blocked), ("not sent", plan.unresolved), ("cannot read", plan.unreadable)):
         for row, why in sorted(rows.items())[:limit]:
             yield f"operators row {row}: {title}: {why}"
@@ -65,11 +67,12 @@ def operator_request_lines(plan: OperatorPlan, limit: int | None = None) -> Iter
         # One line, as for the call centers: an unedited export's hundreds of agents are not news.
         unchanged = sorted(plan.unchanged)
         shown = ", ".join(map(str, unchanged[:SHOWN_UNCHANGED])) + (" …" if len(unchanged) > SHOWN_UNCHANGED else "")
-        yield f"operators: {len(unchanged)} rows unchanged (live already matches), not sent: rows {shown}"
+        yield (f"operators: {counted(len(unchanged), 'row')} unchanged (live already matches), not sent: "
+               f"{plural(len(unchanged), 'row')} {shown}")
     for center, why in sorted(plan.exact_held.items()):
         yield f"--exact-operators, call center {center}: {why}"
     for center, rooms in sorted(plan.rooms.items()):
-        yield (f"call center {center} also has {rooms} room{'' if rooms == 1 else 's'} as operators: "
+        yield (f"call center {center} also has {counted(rooms, 'room')} as operators: "
                "--exact-operators leaves rooms as they are (the sheet lists users only)")
 
 
@@ -94,7 +97,7 @@ def operator_outcome_lines(results: Sequence[Any], limit: int, results_path: Pat
     if not results:
         return []
     counts = Counter(str(r.status) for r in results)
-    lines = [f"{len(results)} operator rows: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))]
+    lines = [f"{counted(len(results), 'operator row')}: " + ", ".join(f"{n:,} {s}" for s, n in sorted(counts.items()))]
     bad = [r for r in results if str(r.status) in ("failed", "mismatch")]
     for result in bad[:limit]:
         where = f"operators row {result.row}" if result.row is not None else "operator not on the sheet"

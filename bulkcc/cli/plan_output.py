@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, TextIO
 
 from bulkcc.cli.options import visible
+from bulkcc.values import counted
 
 if TYPE_CHECKING:  # the plan layer loads pandas: not for `--help`
     from bulkcc.plan import Plan
@@ -59,14 +60,14 @@ def write_requests(plan: Plan, stream: TextIO, *, full_plan_hint: str) -> None:
     screen = max(shutil.get_terminal_size((80, MIN_SCREEN)).lines, MIN_SCREEN)
     if stream.isatty() and _line_count(plan) > screen - 8:
         lines = [*request_lines(plan, FIRST_ROWS),
-                 *([f"… and {len(plan.creates) - FIRST_ROWS} more creates"] if len(plan.creates) > FIRST_ROWS
-                   else []),
-                 f"… and {max(0, len(plan.requests) - FIRST_ROWS)} more requests ({len(plan.skipped)} rows with "
-                 f"nothing to change); {full_plan_hint}",
+                 *([f"… and {counted(len(plan.creates) - FIRST_ROWS, 'more create')}"]
+                   if len(plan.creates) > FIRST_ROWS else []),
+                 f"… and {counted(max(0, len(plan.requests) - FIRST_ROWS), 'more request')} "
+                 f"({counted(len(plan.skipped), 'row')} with nothing to change); {full_plan_hint}",
                  "call centers changed, per field:"]
         counts = plan.field_counts()
         width = max((len(name) for name in counts), default=0)
-        lines += [f"  {name:<{width}}  {count} call center{'' if count == 1 else 's'}"
+        lines += [f"  {name:<{width}}  {counted(count, 'call center')}"
                   for name, count in counts.items()]
     else:
         lines = list(request_lines(plan))

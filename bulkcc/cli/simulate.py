@@ -19,6 +19,7 @@ from click.core import ParameterSource
 
 from bulkcc.cli.options import handles_errors, load_key, out, simulator_knobs, simulator_options
 from bulkcc.errors import BulkccError, UsageError
+from bulkcc.values import counted
 
 # The rate limit's models, by the names `bulkcc.sim.limits.LIMITERS` gives them (spelled out here: the
 # command line is loaded for every command, the simulator only for this one; a test keeps them equal).
@@ -144,8 +145,8 @@ def simulate(port, rate, state_path, reset, seed_path, count, api_key_file, othe
     kept = state.company if state is not None else None
     users = users if users is not None else kept.users if kept is not None else DEFAULT_USERS
     licenses = licenses if licenses is not None else kept.licenses if kept is not None else DEFAULT_LICENSES
-    company = (f"{users} users (ids {USER_ID_BASE + 1} to {USER_ID_BASE + users}), "
-               f"{licenses} call center licenses")
+    company = (f"{counted(users, 'user')} (ids {USER_ID_BASE + 1} to {USER_ID_BASE + users}), "
+               f"{counted(licenses, 'call center license')}")
     announce = functools.partial(_announce, count=len(store), where=where, hints=hints, flags=flags,
                                  company=company)
     # The call centers (and every module) live as long as the server: frozen, the collector
@@ -186,7 +187,7 @@ def _initial_store(seed_path: Path | None, count: int) -> dict:
 
 
 def _announce(url: str, *, count: int, where: str, hints: list[str], flags: str, company: str) -> None:
-    out.print(f"simulating Dialpad's call center API at {url} with {count} call centers, {where} "
+    out.print(f"simulating Dialpad's call center API at {url} with {counted(count, 'call center')}, {where} "
               "(Ctrl-C stops)", markup=False)
     out.print(f"the company has {company}", markup=False)
     out.print("use it from another terminal:", markup=False)

@@ -17,7 +17,7 @@ from typing import Any
 
 from bulkcc.names import name_key
 from bulkcc.operator_fields import OperatorRow
-from bulkcc.values import printable
+from bulkcc.values import counted, printable
 
 ADD, REMOVE, SKILL = "add", "remove", "skill"
 METHODS = {ADD: "POST", REMOVE: "DELETE", SKILL: "PATCH"}
@@ -170,22 +170,18 @@ class OperatorPlan:
     def summary_text(self) -> str:
         """One line of counts: "3 adds, 1 skill level change, 2 removals (--exact-operators), 5 unchanged"."""
         counts = self.counts()
-        parts = [_count(counts["add"], "add"), _count(counts["skill"], "skill level change"),
-                 _count(counts["remove"], "removal")]
+        parts = [counted(counts["add"], "add"), counted(counts["skill"], "skill level change"),
+                 counted(counts["remove"], "removal")]
         if self.exact:
-            parts.append(_count(counts["exact_remove"], "removal") + " of operators the sheet does not list "
+            parts.append(counted(counts["exact_remove"], "removal") + " of operators the sheet does not list "
                          "(--exact-operators)")
         if self.exact_held:
-            parts.append(f"no removal of unlisted operators from {_count(len(self.exact_held), 'call center')} "
+            parts.append(f"no removal of unlisted operators from {counted(len(self.exact_held), 'call center')} "
                          "that an invalid row names")
         parts += [f"{counts[k]} {k}" for k in ("unchanged", "blocked", "unresolved", "unreadable") if counts[k]]
         if self.invalid:
             parts.append(f"{len(self.invalid)} invalid")
         return ", ".join(parts)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 # ---- which call center a row names ---------------------------------------------

@@ -41,6 +41,7 @@ from bulkcc.plan.planfile import LEFT_OUT_REASONS, LeftOut, PlanFormatError, Sav
 from bulkcc.plan.plans import Change, Plan
 from bulkcc.plan.strict import StrictReader
 from bulkcc.validate.validation import Validation, validate_sheet
+from bulkcc.values import counted
 from bulkcc.workbook.layout import CONTEXT_PREFIX
 from bulkcc.workbook.reader import Sheet
 
@@ -311,7 +312,7 @@ def saved_plan_from_document(document: dict[str, Any], path: Path, checksum: str
         raise _fail("left_out", "only a --diff plan reads live state, so only it can leave a row out as "
                                 "unreadable or blocked")
     if len(rows) > input_rows:
-        raise _fail("input.rows", f"{input_rows}, but the plan names {len(rows)} rows")
+        raise _fail("input.rows", f"{input_rows}, but the plan names {counted(len(rows), 'row')}")
 
     requests = [request for request, _, _ in parsed]
     validation = _validated(_sheet(path, requests, unchanged + skipped, left_out,

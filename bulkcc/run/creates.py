@@ -300,11 +300,11 @@ async def run_creates(phase: CreatePhase, plan: Plan, *, concurrency: int, skip_
         for create in recheck:  # still unknown, and said so: not_sent would let a later run send it blind
             phase.settle_unfound(create, None, "an earlier run's create; not looked for again: other rows' names "
                                                "are already live, so nothing was sent")
-        rows = "1 row creates a call center whose name" if clashes == 1 else \
-            f"{clashes} rows create call centers whose names"
+        rows = f"{counted(clashes, 'row')} create{'s' if clashes == 1 else ''} " + (
+            "a call center whose name already exists" if clashes == 1 else "call centers whose names already exist")
         fix = ("the plan is out of date: make a new one with `bulkcc plan`" if saved_plan else
                "fix them, or pass --skip-invalid to send the other rows")  # a plan takes no --skip-invalid
-        return f"{rows} already exist{'s' if clashes == 1 else ''} in the office: nothing was sent ({fix})"
+        return f"{rows} in the office: nothing was sent ({fix})"
     if recheck and not phase.stop.is_set():
         to_send += await _look_again(phase, recheck)
     if to_send and not phase.stop.is_set():

@@ -29,7 +29,7 @@ from bulkcc.operator_fields import ROLES
 from bulkcc.run.export_cells import OPERATOR_CONTEXT, context_text
 from bulkcc.run.operators import OperatorReads, read_centers, read_skills
 from bulkcc.send.client import ApiClient
-from bulkcc.values import printable
+from bulkcc.values import counted, printable
 
 
 @dataclass
@@ -43,8 +43,9 @@ class ExportedOperators:
 
     def summary(self) -> str:
         skills = len(self.rows)
-        return (f"{len(self.rows)} operators of {self.centers} call centers, read in {self.requests} requests "
-                f"({self.centers} operator lists, {skills} skill levels, retries included)")
+        return (f"{counted(len(self.rows), 'operator')} of {counted(self.centers, 'call center')}, read in "
+                f"{counted(self.requests, 'request')} ({counted(self.centers, 'operator list')}, "
+                f"{counted(skills, 'skill level')}, retries included)")
 
 
 def _first_failure(failures: dict[Any, Any], what: Callable[[Any], str]) -> LiveStateError | None:
@@ -93,8 +94,8 @@ async def read_operators_for_export(client: ApiClient, center_ids: Sequence[int]
                                               "--diff a blank role keeps the live one)", sheet="operators"))
             exported.rows.append(row)
         if live.rooms:
-            exported.notes.append(Problem(None, None, live.rooms, f"call center {center_id} has {live.rooms} "
-                                          f"room{'' if live.rooms == 1 else 's'} as operators, which the sheet "
+            exported.notes.append(Problem(None, None, live.rooms, f"call center {center_id} has "
+                                          f"{counted(live.rooms, 'room')} as operators, which the sheet "
                                           "cannot list (it lists users): not exported", sheet="operators"))
     exported.requests = client.requests_sent - before
     return exported

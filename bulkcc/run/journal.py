@@ -50,6 +50,7 @@ from bulkcc.plan.payload import PlannedRequest
 from bulkcc.plan.undo_proof import UNDO, UndoRecords
 from bulkcc.run.commit import GroupCommit, OnSynced, write_synced
 from bulkcc.status import FINAL_STATUSES
+from bulkcc.values import counted
 from bulkcc.workbook.operator_results import OperatorResult
 from bulkcc.workbook.results import RowResult
 
@@ -171,8 +172,7 @@ def _when(text: Any) -> str:
 
 
 def _unknown_creates(state: JournalState) -> str:
-    n = len(state.intents)
-    return f"{n} create{'s' if n != 1 else ''} whose outcome is not known"
+    return f"{counted(len(state.intents), 'create')} whose outcome is not known"
 
 
 def _refusal(path: Path, state: JournalState) -> UsageError:
@@ -190,7 +190,7 @@ def _refusal(path: Path, state: JournalState) -> UsageError:
             f"{_when(state.finished.get('finished'))} ({counts or 'no rows'}; journal {path.name}): to run again, "
             "pick another --results path, or pass --restart to start over and replace them")
     return UsageError(
-        f"{path.name} holds an earlier run's journal that stopped part way ({state.done_count} rows done): "
+        f"{path.name} holds an earlier run's journal that stopped part way ({counted(state.done_count, 'row')} done): "
         "add --resume to continue that run (rows already updated are not sent again), or --restart to start over")
 
 

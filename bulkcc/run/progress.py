@@ -28,22 +28,24 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from bulkcc.status import Status
+from bulkcc.values import counted
 
 Clock = Callable[[], float]
 
 RATE_WINDOW_S = 10  # the rate shown is over the last 10 s (fewer whole seconds at the start)
 # Per phase: the bar's label, and the line that starts it in a log.
+# (bar label, the line that starts the phase, the noun its total counts)
 PHASES = {
-    "sending": ("PATCH", "sending {total} request{s} to {label}"),
-    "reading": ("GET", "reading {total} live call center{s} from {label}"),
-    "listing": ("GET", "reading the call centers of {total} office{s} from {label}"),
-    "looking up": ("GET", "looking up {total} name{s} on {label}"),
-    "creating": ("POST", "creating {total} call center{s} on {label}"),
-    "deleting": ("delete", "deleting {total} call center{s} on {label}"),  # a label: no method literal
+    "sending": ("PATCH", "sending {total} to {label}", "request"),
+    "reading": ("GET", "reading {total} from {label}", "live call center"),
+    "listing": ("GET", "reading the call centers of {total} from {label}", "office"),
+    "looking up": ("GET", "looking up {total} on {label}", "name"),
+    "creating": ("POST", "creating {total} on {label}", "call center"),
+    "deleting": ("delete", "deleting {total} on {label}", "call center"),  # a label: no method literal
     # The operators sheet's phases: its --diff reads, then its changes (after the call centers').
-    "reading operators": ("GET operators", "reading the operators of {total} call center{s} from {label}"),
-    "reading skills": ("GET skill", "reading the skill levels of {total} operator{s} from {label}"),
-    "operators": ("operators", "sending {total} operator change{s} to {label}"),
+    "reading operators": ("GET operators", "reading the operators of {total} from {label}", "call center"),
+    "reading skills": ("GET skill", "reading the skill levels of {total} from {label}", "operator"),
+    "operators": ("operators", "sending {total} to {label}", "operator change"),
 }
 
 
@@ -113,8 +115,8 @@ class LineProgress(QuietProgress):
         super().start(total, label, phase)
         self._last = self.clock()
         if total:  # a phase with nothing to do (a rollback with no PATCH rows) is not worth two lines
-            print(PHASES[phase][1].format(total=total, label=label, s="" if total == 1 else "s"),
-                  file=self.stream, flush=True)
+            _, line, noun = PHASES[phase]
+            print(line.format(total=counted(total, noun), label=label), file=self.stream, flush=True)
 
     def advance(self, status: str, started_at: Iterable[float] = ()) -> None:
         super().advance(status, started_at)

@@ -23,7 +23,7 @@ import pandas as pd
 from bulkcc.errors import Problem
 from bulkcc.names import name_key
 from bulkcc.operator_fields import ADD_SKILL_MIN, SKILL_MAX, email_key
-from bulkcc.values import native, printable
+from bulkcc.values import counted, native, plural, printable
 
 CENTER_ID, CENTER_NAME, USER, EMAIL = "call_center_id", "call_center_name", "user_id", "user_email"
 # An email as a person types one: something, one @, a domain; no blanks (the lookup compares it whole).
@@ -224,8 +224,9 @@ def removal_ignores_the_rest(typed: pd.DataFrame, raw: pd.DataFrame) -> Iterator
             columns.append(column)
     if rows:  # one line for the sheet: removing a hundred exported agents is not a hundred warnings
         yield Problem(None, "remove", None, (
-            f"remove is TRUE in {len(rows)} row{'' if len(rows) == 1 else 's'} that also fill "
-            f"{', '.join(columns)} (rows {_rows_text(sorted(rows))}): those operators are removed, and "
+            f"remove is TRUE in {counted(len(rows), 'row')} that also {'fills' if len(rows) == 1 else 'fill'} "
+            f"{', '.join(columns)} ({plural(len(rows), 'row')} {_rows_text(sorted(rows))}): "
+            f"{'that operator is' if len(rows) == 1 else 'those operators are'} removed, and "
             "those cells are not used (a removal takes only the user)"))
 
 

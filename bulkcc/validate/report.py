@@ -21,7 +21,7 @@ from rich.text import Text
 from bulkcc.errors import InputError, Problem, UsageError
 from bulkcc.operator_fields import OPERATORS_SHEET
 from bulkcc.validate.validation import VALUE_LIMIT, OperatorsValidation, Validation, bounded
-from bulkcc.values import printable
+from bulkcc.values import counted, printable
 from bulkcc.workbook.layout import DATA_SHEET, ERRORS_SHEET, XLSX_SUFFIXES
 from bulkcc.workbook.paper import print_input_sheet
 from bulkcc.workbook.reader import check_zip_size, iter_csv_rows
@@ -37,19 +37,20 @@ def summary_line(validation: Validation) -> str:
     rows = len(validation.sheet.rows)
     name = printable(validation.sheet.path.name)
     count = len(all_warnings(validation))
-    warned = f"; {count} warning{'' if count == 1 else 's'}" if count else ""
+    warned = f"; {counted(count, 'warning')}" if count else ""
     creates = len(validation.create_rows)
     if creates:  # shown apart: a create is a POST of a new call center, not a change of one
         updates = len(validation.valid_rows) - creates
-        warned = (f"; {creates} valid row{' creates' if creates == 1 else 's create'} a call center (POST), "
-                  f"{updates} change{'s' if updates == 1 else ''} one (PATCH){warned}")
+        create = "creates a call center" if creates == 1 else "create call centers"
+        change = "changes an existing one" if updates == 1 else "change existing ones"
+        warned = f"; {counted(creates, 'valid row')} {create} (POST), {updates:,} {change} (PATCH){warned}"
     operators = _operators_summary(validation.operators)
     if not validation.problems:
-        return f"{name}: {rows} rows, all valid{operators}{warned}"
+        return f"{name}: {counted(rows, 'row')}, all valid{operators}{warned}"
     invalid = len(validation.invalid_rows)
     why = " (a problem in row 1, the column names, makes every row invalid)" if validation.file_problems else ""
-    return (f"{name}: {len(validation.problems)} errors in {invalid} of {rows} rows; "
-            f"{rows - invalid} rows valid{why}{operators}{warned}")
+    return (f"{name}: {counted(len(validation.problems), 'error')} in {invalid:,} of {counted(rows, 'row')}; "
+            f"{counted(rows - invalid, 'row')} valid{why}{operators}{warned}")
 
 
 def _operators_summary(operators: OperatorsValidation | None) -> str:
@@ -58,11 +59,11 @@ def _operators_summary(operators: OperatorsValidation | None) -> str:
         return ""
     rows = len(operators.sheet.rows)
     if operators.ok:
-        return f"; {OPERATORS_SHEET} sheet: {rows} rows, all valid"
+        return f"; {OPERATORS_SHEET} sheet: {counted(rows, 'row')}, all valid"
     invalid = len(operators.invalid_rows)
     why = " (a problem in its row 1 makes every operator row invalid)" if operators.file_problems else ""
-    return (f"; {OPERATORS_SHEET} sheet: {len(operators.problems)} errors in {invalid} of {rows} rows, "
-            f"{rows - invalid} rows valid{why}")
+    return (f"; {OPERATORS_SHEET} sheet: {counted(len(operators.problems), 'error')} in {invalid:,} of "
+            f"{counted(rows, 'row')}, {counted(rows - invalid, 'row')} valid{why}")
 
 
 def shown_value(value: object) -> str:

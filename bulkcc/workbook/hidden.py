@@ -12,14 +12,13 @@ import pandas as pd
 from openpyxl.utils import get_column_letter
 
 from bulkcc.errors import Problem
-from bulkcc.values import printable
+from bulkcc.values import counted, printable
 from bulkcc.workbook.sheetxml import SheetScan
 
 _HIDDEN_COLUMNS_SHOWN = 5  # past this many hidden columns holding values, one warning names the first
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" + ("" if number == 1 else "s")
+# True with and without --diff (the reader does not know which): an edited export's collapsed DTMF
+# menus hold the live values, which --diff does not send again.
+SENT = "which bulkcc reads and sends like visible cells (with --diff, only those that differ from live)"
 
 
 def hidden_warnings(sheet_name: str | None, index: list[int], frame: pd.DataFrame, fields: dict[str, int],
@@ -36,8 +35,8 @@ def hidden_warnings(sheet_name: str | None, index: list[int], frame: pd.DataFram
         shown = ", ".join(map(str, hidden_rows[:20])) + (" …" if len(hidden_rows) > 20 else "")
         many = len(hidden_rows) > 1
         warnings.append(Problem(None, None, None, (
-            f"{_count(len(hidden_rows), 'hidden row')} {'hold' if many else 'holds'} values, read and sent like "
-            f"any other: {'rows' if many else 'row'} {shown}; unhide {'them' if many else 'it'} to review "
+            f"{counted(len(hidden_rows), 'hidden row')} {'hold' if many else 'holds'} values, {SENT}: "
+            f"{'rows' if many else 'row'} {shown}; unhide {'them' if many else 'it'} to review "
             "(a filter hides rows too: clear it)")))
     if 1 in scan.hidden_rows:
         warnings.append(Problem(None, None, None, "row 1, the column names, is hidden; unhide it to review the sheet"))
@@ -51,12 +50,12 @@ def hidden_warnings(sheet_name: str | None, index: list[int], frame: pd.DataFram
             how = " (in a collapsed group: the + above the columns opens it)" if grouped else ""
             warnings.append(Problem(None, column, None, (
                 f"column {get_column_letter(position + 1)} ({column}) is hidden{how} and holds values in "
-                f"{_count(filled, 'row')}, which are sent like any other; unhide it to review them")))
+                f"{counted(filled, 'row')}, {SENT}; unhide it to review them")))
     else:
         names = ", ".join(f"{get_column_letter(p + 1)} ({c})" for c, p, _, _ in hidden_columns[:_HIDDEN_COLUMNS_SHOWN])
         how = " (some in collapsed groups: the + above the columns opens them)" \
             if any(g for _, _, g, _ in hidden_columns) else ""
         warnings.append(Problem(None, None, None, (
-            f"{len(hidden_columns)} hidden columns{how} hold values, which are sent like any other: {names} …; "
+            f"{counted(len(hidden_columns), 'hidden column')}{how} hold values, {SENT}: {names} …; "
             "unhide them to review them")))
     return warnings
