@@ -732,6 +732,8 @@ async def test_a_create_workbook_on_the_simulator_rolls_back_only_with_allow_del
 
         undone = await run_cli(rollback, "--results", tmp_path / "undo2.xlsx", "--allow-delete", *url, cwd=tmp_path)
         assert undone.code == EXIT_OK, undone
+        assert "0 rows" not in undone.stdout  # a rollback of creates only has no call center rows to count
+        assert "created sheet: 3 call centers: 3 deleted" in undone.stdout, undone
         deletes = [r for r in sim.requests if r.method == "DELETE"]
         assert {r.callcenter_id for r in deletes} == created and len(deletes) == 3
         assert not created & set(sim.store) and 1001 in sim.store

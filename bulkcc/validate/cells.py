@@ -71,6 +71,18 @@ def parse_bool(value: Any) -> bool:
     raise CellError(f"{_quoted(value)} is not TRUE or FALSE; use TRUE/FALSE (or yes/no, 1/0)")
 
 
+_PERCENT_TEXT = re.compile(r"^[+-]?\d+(\.\d+)?\s*%$")
+
+
+def _percent_hint(value: float) -> str:
+    """For a fraction that is a whole percentage (0.8): the cell was likely typed 80% (a spreadsheet stores 0.8)."""
+    percent = round(value * 100, 9)
+    if math.isfinite(value) and 0 < abs(value) < 1 and percent.is_integer() and percent:
+        shown = int(percent)
+        return f" (typed as {shown}%? A spreadsheet stores {shown}% as {value!r}: type {shown}, without the %)"
+    return ""
+
+
 def parse_int(value: Any) -> int:
     if isinstance(value, bool):
         raise CellError(f"{value} is not a whole number; type a number here")
@@ -78,7 +90,7 @@ def parse_int(value: Any) -> int:
         number = value
     elif isinstance(value, float):
         if not math.isfinite(value) or not value.is_integer():
-            raise CellError(f"{_shown(value)} is not a whole number; remove the decimals")
+            raise CellError(f"{_shown(value)} is not a whole number; remove the decimals{_percent_hint(value)}")
         number = int(value)
     elif isinstance(value, str) and _INT_TEXT.match(value.strip()):
         number = int(value.strip().split(".")[0])
@@ -88,6 +100,9 @@ def parse_int(value: Any) -> int:
         raise CellError(f"{value.strip()} is not a whole number; remove the decimals")
     elif isinstance(value, dt.date | dt.time | dt.timedelta):
         raise CellError(f"{_shown(value)} is a date or time, not a whole number; format the cell as Number")
+    elif isinstance(value, str) and _PERCENT_TEXT.match(value.strip()):
+        typed = value.strip().rstrip("%").strip()
+        raise CellError(f"{_quoted(value)} is not a whole number: type {typed} without the %")
     else:
         raise CellError(f"{_quoted(value)} is not a whole number")
     if abs(number) > INT64_MAX:
@@ -113,7 +128,7 @@ def parse_identifier(value: Any) -> int:
         raise CellError(
             f"{_shown(_plain_number(value))} is a number of {_digits(value)} digits: a spreadsheet keeps only "
             f"{SAFE_NUMBER_DIGITS} digits of a number, so the last ones may have been rounded (an id typed as "
-            "…457 is stored as …460, another call center); format the column as Text and type the id again")
+            "…457 is stored as …460: another id, or none); format the column as Text and type the id again")
     if value.__class__ is str and len(value) <= _PLAIN_DIGITS and value.isascii() and value.isdigit():
         # The commonest cell of a sheet (every row's id): plain digits, far within int64. The same
         # number as the checks below give, without two regexes and a split (100,000 ids a sheet).

@@ -25,7 +25,7 @@ import pandas as pd
 from bulkcc.errors import Problem
 from bulkcc.fields import COLUMNS, ROUTING_PREFIX, routing_required_columns, split_dtmf_path, target_pairs
 from bulkcc.names import how_alike, name_key
-from bulkcc.values import native, printable
+from bulkcc.values import is_blank, native, printable
 
 
 def _col(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -111,10 +111,17 @@ def creates(frame: pd.DataFrame) -> pd.Series:
     return ~_filled(frame, "id") & (_filled(frame, "office_id") | _filled(frame, "office_name"))
 
 
-def id_or_office(frame: pd.DataFrame) -> Iterator[Problem]:
-    yield from _problems(~_filled(frame, "id") & ~_filled(frame, "office_id") & ~_filled(frame, "office_name"),
-                         frame, "id", "id is required: fill in the call center's id, or fill office_id or "
-                                      "office_name (and name) to create a call center")
+def id_or_office(frame: pd.DataFrame, raw: pd.DataFrame | None = None) -> Iterator[Problem]:
+    """A row needs an id, or an office (office_id or office_name) to create a call center. With `raw` (the
+    cells as typed), a row whose id or office is typed but unreadable is left to that cell's own problem:
+    it is not blank."""
+    blank = ~_filled(frame, "id") & ~_filled(frame, "office_id") & ~_filled(frame, "office_name")
+    if raw is not None:
+        for column in ("id", "office_id", "office_name"):
+            if column in raw:
+                blank &= raw[column].reindex(frame.index).map(is_blank).astype(bool)
+    yield from _problems(blank, frame, "id", "id is required: fill in the call center's id, or fill office_id or "
+                                             "office_name (and name) to create a call center")
 
 
 def one_office(frame: pd.DataFrame) -> Iterator[Problem]:
@@ -170,10 +177,12 @@ RULES = (unique_ids, id_or_office, one_office, create_needs_name, distinct_new_n
 LIVE_COMPLETED = (routing_complete,)
 
 
-def check_rules(frame: pd.DataFrame, *, diff: bool = False) -> list[Problem]:
-    """Every broken rule between fields, over all rows (with `diff`, those a --diff row may leave to live)."""
+def check_rules(frame: pd.DataFrame, *, diff: bool = False, raw: pd.DataFrame | None = None) -> list[Problem]:
+    """Every broken rule between fields, over all rows (with `diff`, those a --diff row may leave to live);
+    `raw`, the cells as typed, tells an unreadable cell from a blank one."""
     rules = [rule for rule in RULES if not (diff and rule in LIVE_COMPLETED)]
-    problems = [problem for rule in rules for problem in rule(frame)]
+    problems = [problem for rule in rules
+                for problem in (id_or_office(frame, raw) if rule is id_or_office else rule(frame))]
     if diff and ("office_id" in frame or "office_name" in frame):
         # A create has no live call center to complete its routing from: routing comes whole.
         new = frame[creates(frame)]

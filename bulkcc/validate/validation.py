@@ -118,8 +118,8 @@ def validate_sheet(sheet: Sheet, *, diff: bool = False, operators: Sheet | None 
     """Every problem of `sheet` (and of the workbook's `operators` sheet, when given); with `diff`,
     as a sheet for --diff (see the module's docstring)."""
     typed, problems = parse_frame(sheet.frame)
-    problems = merged(sheet.header_problems + problems, check_frame(typed) + check_rules(typed, diff=diff),
-                      sheet.frame, FIELDS_BY_PATH)
+    rules = check_rules(typed, diff=diff, raw=sheet.frame)
+    problems = merged(sheet.header_problems + problems, check_frame(typed) + rules, sheet.frame, FIELDS_BY_PATH)
     validation = Validation(sheet=sheet, typed=typed, problems=problems, diff=diff, warnings=list(sheet.warnings))
     if operators is not None:
         validation.operators = validate_operators(operators, typed, diff=diff)
