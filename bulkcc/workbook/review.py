@@ -34,14 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
+from openpyxl.styles import Alignment, Border, NamedStyle, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bulkcc.fields import FIELDS_BY_PATH
 from bulkcc.values import counted
-from bulkcc.workbook.paper import FONT_NAME, row_height, wrapped_lines
+from bulkcc.workbook.paper import font, row_height, wrapped_lines
 from bulkcc.workbook.xlsx import HEADER_FILL, HEADER_FONT, active_sheet, save_atomic, set_cell, write_row
 
 SUMMARY, CHANGES, UNCHANGED, LEFT_OUT, OPERATORS = "Summary", "Changes", "Unchanged", "Left out", "Operators"
@@ -101,7 +101,6 @@ class Review:
     operators: list[OperatorReviewRow] | None = None  # None: the workbook has no operators sheet
 
 
-FONT = FONT_NAME
 MAX_FIELDS_PER_SHEET = 6  # more columns than this, fit to a page's width, print too small to read
 MAX_SHEET_TITLE = 31  # Excel's limit
 SUMMARY_ONE_PAGE_ROWS = 60
@@ -121,11 +120,11 @@ HEADER_STYLE, BODY_STYLE, CHANGED_STYLE, LEFT_OUT_STYLE = "bulkcc header", "bulk
 
 
 def _add_styles(workbook: Workbook) -> None:
-    header = NamedStyle(HEADER_STYLE, font=Font(name=FONT, bold=True, color=HEADER_FONT.color), fill=HEADER_FILL,
+    header = NamedStyle(HEADER_STYLE, font=font(bold=True, color=HEADER_FONT.color), fill=HEADER_FILL,
                         border=BORDER, alignment=Alignment(wrap_text=True, vertical="bottom"))
     workbook.add_named_style(header)
     for name, fill in ((BODY_STYLE, None), (CHANGED_STYLE, CHANGED_FILL), (LEFT_OUT_STYLE, LEFT_OUT_FILL)):
-        style = NamedStyle(name, font=Font(name=FONT), border=BORDER, alignment=WRAP)
+        style = NamedStyle(name, font=font(), border=BORDER, alignment=WRAP)
         if fill is not None:
             style.fill = fill
         workbook.add_named_style(style)
@@ -275,9 +274,9 @@ def _layout(sheet: Worksheet, widths: Sequence[float], freeze: str) -> None:
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(widths))}{sheet.max_row}"
 
 
-def _merged(sheet: Worksheet, row: int, first: int, last: int, value: Any, width: float, **font: Any) -> None:
+def _merged(sheet: Worksheet, row: int, first: int, last: int, value: Any, width: float, **style: Any) -> None:
     cell = set_cell(sheet.cell(row=row, column=first), value)
-    cell.font = Font(name=FONT, **font)
+    cell.font = font(**style)
     cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal="left")
     sheet.merge_cells(start_row=row, start_column=first, end_row=row, end_column=last)
     _fit_height(sheet, row, [value], [width])
@@ -287,11 +286,11 @@ def _summary_sheet(sheet: Worksheet, review: Review, sheet_of: dict[str, str], p
     label_width = max([34, *(len(name) + 2 for name, _ in review.field_counts)])
     widths = [label_width, 14, 14, 14, 30]
     value_width = sum(widths[1:])
-    set_cell(sheet.cell(row=1, column=1), "bulkcc plan review").font = Font(name=FONT, bold=True, size=14)
+    set_cell(sheet.cell(row=1, column=1), "bulkcc plan review").font = font(bold=True, size=14)
     row = 3
     for label, value in review.facts:
         cell = set_cell(sheet.cell(row=row, column=1), label)
-        cell.font, cell.alignment = Font(name=FONT, bold=True), Alignment(vertical="top")
+        cell.font, cell.alignment = font(bold=True), Alignment(vertical="top")
         _merged(sheet, row, 2, 5, value, value_width)
         row += 1
     row += 1
@@ -314,7 +313,7 @@ def _summary_sheet(sheet: Worksheet, review: Review, sheet_of: dict[str, str], p
         row += 1
     row += 1
     for label in ("Approved by", "Date"):
-        set_cell(sheet.cell(row=row, column=1), label).font = Font(name=FONT, bold=True)
+        set_cell(sheet.cell(row=row, column=1), label).font = font(bold=True)
         set_cell(sheet.cell(row=row, column=2), "_" * 50)
         row += 2
     for col, width in enumerate(widths, start=1):
