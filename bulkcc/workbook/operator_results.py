@@ -102,9 +102,10 @@ def write_operator_sheet(sheet: StreamSheet, results: Sequence[OperatorResult], 
                 for c in columns]
 
     ordered = sorted(results, key=lambda r: (r.row is None, r.row or 0, r.call_center_id or 0, r.user_id or 0))
-    # Printed slices repeat the row number; the action names the call center and the user.
+    # Printed: the outcome, and the row's call center and user (the action says the role and skill in words).
+    printed = len(OPERATOR_OUTCOME_COLUMNS) + (columns.index("user_id") + 1 if "user_id" in columns else len(columns))
     stream_outcome_sheet(sheet, OPERATOR_OUTCOME_COLUMNS, columns, ordered, lambda r: (_front(r), back(r)), _WIDE,
-                         text_columns=OPERATOR_IDENTIFIERS, title_columns=1)
+                         text_columns=OPERATOR_IDENTIFIERS, title_columns=1, print_columns=printed)
 
 
 def _text(value: Any) -> str | None:

@@ -92,4 +92,4 @@ def write_readme_sheet(sheet: Worksheet) -> None:
     sheet.cell(row=1, column=1).font = font(bold=True, size=13)
     sheet.column_dimensions["A"].width = README_WIDTH
     fit_row_heights(sheet)
-    page_setup(sheet, widths=[README_WIDTH], header_rows=0)
+    page_setup(sheet, widths=[README_WIDTH], header_rows=0, one_page=True)

@@ -27,7 +27,7 @@ from bulkcc.fields import FIELDS
 from bulkcc.status import Status
 from bulkcc.values import is_missing, sha256_file
 from bulkcc.workbook.layout import CHANGES_COLUMN, OUTCOME_COLUMNS, RESULTS_SHEET, SUMMARY_SHEET
-from bulkcc.workbook.paper import TOP, font, text_width
+from bulkcc.workbook.paper import font, text_width
 from bulkcc.workbook.stream import WRAPPED, StreamSheet, declare_layout, header_row, long_text, wrapped_height
 from bulkcc.workbook.stream import cell as stream_cell
 from bulkcc.workbook.xlsx import FILLS, TEXT_FORMAT, save_atomic
@@ -268,7 +268,7 @@ def stream_outcome_sheet(sheet: StreamSheet, outcome: Sequence[str], input_colum
         fill = FILLS.get(result.status)
         sheet.append([
             stream_cell(sheet, value, fill=fill if position < len(front) else None,
-                        alignment=WRAPPED if long[position] else TOP if position < len(front) else None,
+                        alignment=WRAPPED if long[position] else None,
                         number_format=TEXT_FORMAT if is_text[position] and value is not None else None)
             # Input sheets are sparse (a few of ~100 columns filled): blanks stay unwritten.
             for position, value in enumerate(values)
@@ -307,7 +307,7 @@ def _column_widths(header: Sequence[str], sample: Sequence[tuple[list[Any], list
     return widths
 
 
-FILTER_BUTTON = 3  # a header's filter button covers the end of a cell this wide
+FILTER_BUTTON = 2  # a header's filter button covers the end of a cell about this wide
 
 
 def _shown_width(value: Any) -> float:

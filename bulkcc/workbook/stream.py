@@ -17,7 +17,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from bulkcc.workbook.paper import WRAP_TOP, fits_one_line, page_setup, row_height, wrapped_lines
+from bulkcc.workbook.paper import WRAP, fits_one_line, page_setup, row_height, wrapped_lines
 from bulkcc.workbook.xlsx import (
     BOOLEAN_FORMAT,
     ERROR_LITERALS,
@@ -99,4 +99,6 @@ def long_text(value: Any, width: float) -> bool:
     return isinstance(value, str) and not fits_one_line(value, width)
 
 
-WRAPPED = WRAP_TOP
+# Wrapped at the bottom of the row, as the row's other cells are: its input cells stay plain values
+# (styling each costs ten times as much), so aligning the long texts to the top left them out of line.
+WRAPPED = WRAP
