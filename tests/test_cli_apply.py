@@ -49,6 +49,7 @@ from bulkcc.errors import (
 from bulkcc.run.journal import journal_path, read_journal
 from bulkcc.send.connection import demo_ids
 from bulkcc.sim.server import StateFile, seed_store
+from bulkcc.workbook.hidden import SENT
 from bulkcc.workbook.layout import DATA_SHEET
 from bulkcc.workbook.results import read_results
 
@@ -659,7 +660,7 @@ def test_apply_shows_the_sheets_warnings_before_it_asks(tmp_path: Path) -> None:
     run = CliRunner(env={"DIALPAD_API_KEY": KEY}).invoke(
         main, ["apply", str(source), "--results", str(tmp_path / "r.xlsx"), "--base-url", "https://api.example.invalid"])
     assert run.exit_code == EXIT_USAGE, run.output  # no terminal to confirm on, and no --yes
-    warning = run.stderr.index("warning: 1 hidden row holds values, which bulkcc reads and sends like visible cells (with --diff, only those that differ from live): row 3")
+    warning = run.stderr.index("warning: 1 hidden row holds values, " + SENT + ": row 3")
     assert warning < run.stderr.index("About to send 2 PATCH requests")
     assert "Traceback" not in run.output
 

@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 from workbooks import write_sheet
 
 from bulkcc.cli import main
+from bulkcc.workbook.hidden import SENT
 
 R = "routing_options"
 HEADER = ["id", "name", "ring_seconds", "monday_hours", "hold_queue.max_hold_seconds", "hold_queue.announce_position"]
@@ -320,7 +321,7 @@ def test_validate_and_plan_show_hidden_data_as_warnings_with_exit_0(tmp_path: Pa
     path = write_sheet(tmp_path / "hidden.xlsx", [["id", "name"], ["1001", "a"], ["1002", "b"]], hidden_rows=[3])
     text = run("validate", path)
     assert text.exit_code == 0, text.output
-    assert "warning: 1 hidden row holds values, which bulkcc reads and sends like visible cells (with --diff, only those that differ from live): row 3" in text.stdout
+    assert "warning: 1 hidden row holds values, " + SENT + ": row 3" in text.stdout
     assert "hidden.xlsx: 2 rows, all valid; 1 warning" in text.stdout
 
     report = json.loads(run("validate", path, "--format", "json").stdout)

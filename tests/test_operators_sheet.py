@@ -19,6 +19,7 @@ from openpyxl import Workbook, load_workbook
 from bulkcc.cli import main
 from bulkcc.operator_fields import LICENSE_TYPES, OPERATOR_COLUMNS, OPERATORS_SHEET, ROLES, OperatorRow
 from bulkcc.validate.validation import Validation, validate_file, validate_sheet
+from bulkcc.workbook.hidden import SENT
 from bulkcc.workbook.layout import OPERATOR_RESULT_COLUMNS, OPERATOR_RESULTS_SHEET, RESULTS_SHEET
 from bulkcc.workbook.opsheet import build_operator_sheet
 from bulkcc.workbook.reader import _build_sheet
@@ -314,7 +315,7 @@ def test_a_hidden_operators_sheet_and_hidden_rows_are_warnings(tmp_path: Path) -
     assert result.exit_code == 0
     text = " ".join(result.stdout.split())
     assert "warning: operators sheet: the sheet 'operators', which bulkcc reads, is hidden" in text
-    assert "warning: operators sheet: 1 hidden row holds values, which bulkcc reads and sends like visible cells (with --diff, only those that differ from live): row 3" in text
+    assert "warning: operators sheet: 1 hidden row holds values, " + SENT + ": row 3" in text
     assert "2 warnings" in text
 
 

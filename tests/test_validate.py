@@ -16,6 +16,7 @@ from bulkcc.fields import COLUMNS
 from bulkcc.plan.plans import make_plan
 from bulkcc.validate.validation import Validation, validate_file, validate_sheet
 from bulkcc.workbook import inputfile, reader
+from bulkcc.workbook.hidden import SENT
 from bulkcc.workbook.reader import _build_sheet, read_sheet
 
 R = "routing_options"
@@ -699,12 +700,12 @@ def test_hidden_rows_holding_values_are_a_warning_not_a_problem(tmp_path: Path) 
     validation = validate_file(write_sheet(tmp_path / "h.xlsx", rows, hidden_rows=[3, 4, 5]))
     assert validation.problems == [] and validation.valid_rows == [2, 3, 5]
     [message] = _warnings(validation)  # row 4 is hidden but empty: nothing to see
-    assert message.startswith("2 hidden rows hold values, which bulkcc reads and sends like visible cells (with --diff, only those that differ from live): rows 3, 5;")
+    assert message.startswith("2 hidden rows hold values, " + SENT + ": rows 3, 5;")
 
 
 def test_a_zero_height_row_is_hidden_too(tmp_path: Path) -> None:
     validation = validate_file(write_sheet(tmp_path / "h.xlsx", [["id"], ["1001"], ["1002"]], zero_height_rows=[3]))
-    assert _warnings(validation) == ["1 hidden row holds values, which bulkcc reads and sends like visible cells (with --diff, only those that differ from live): row 3; unhide it "
+    assert _warnings(validation) == ["1 hidden row holds values, " + SENT + ": row 3; unhide it "
                                      "to review (a filter hides rows too: clear it)"]
 
 
@@ -714,10 +715,10 @@ def test_hidden_columns_holding_values_are_a_warning_each(tmp_path: Path) -> Non
                                            grouped_columns=["C"]))
     assert validation.problems == []
     assert [(w.column, w.message) for w in validation.warnings] == [
-        ("name", "column B (name) is hidden and holds values in 1 row, which bulkcc reads and sends like visible cells (with --diff, only those that differ from live); "
+        ("name", "column B (name) is hidden and holds values in 1 row, " + SENT + "; "
                  "unhide it to review them"),
         ("ring_seconds", "column C (ring_seconds) is hidden (in a collapsed group: the + above the columns opens "
-                         "it) and holds values in 1 row, which bulkcc reads and sends like visible cells (with --diff, only those that differ from live); unhide it to review them"),
+                         "it) and holds values in 1 row, " + SENT + "; unhide it to review them"),
     ]  # D is hidden but empty
 
 
@@ -727,7 +728,7 @@ def test_many_hidden_columns_are_one_warning(tmp_path: Path) -> None:
     rows = [header, ["1001", *["closed"] * 6]]
     validation = validate_file(write_sheet(tmp_path / "h.xlsx", rows, hidden_columns=list("BCDEFG")))
     [message] = _warnings(validation)
-    assert message.startswith("6 hidden columns hold values, which bulkcc reads and sends like visible cells (with --diff, only those that differ from live): B (monday_hours), ")
+    assert message.startswith("6 hidden columns hold values, " + SENT + ": B (monday_hours), ")
 
 
 def test_a_hidden_data_sheet_is_a_warning(tmp_path: Path) -> None:

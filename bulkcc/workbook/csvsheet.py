@@ -4,12 +4,12 @@ A spreadsheet program saves only the active sheet as CSV (LibreOffice and Excel 
 migration workbook saved so loses its operators sheet: its call centers validate and apply with
 their agents quietly gone. Reading a CSV, bulkcc therefore says which sheet it takes it for, by
 its row 1: `id` makes it the callcenters sheet (with the outcome columns, a results workbook's
-Results sheet), `user_id` without `id` the operators sheet (with the outcome columns, the
+Results sheet), `user_id` or `user_email` without `id` the operators sheet (with the outcome columns, the
 Operators sheet of a results workbook). And it warns when the CSV looks saved from a workbook
 whose other sheets may be missing: a workbook of the same name beside it, an export's `info.`
 columns, a results workbook's outcome columns, rows that create call centers (a migration's
-agents are on its operators sheet), or `call_center_name` cells, which name rows of a
-callcenters sheet the CSV does not hold.
+agents are on its operators sheet), or `call_center_name` cells, which may name centers that
+a callcenters sheet the CSV does not hold creates in the same run.
 """
 
 from __future__ import annotations
@@ -23,20 +23,18 @@ from bulkcc.workbook.layout import CONTEXT_PREFIX, OPERATOR_RESULT_COLUMNS, RESU
 from bulkcc.workbook.reader import Sheet, _build_sheet, read_csv_rows
 
 CALLCENTERS, OPERATORS = "callcenters", "operators"
-SHEET_KEYS = {CALLCENTERS: "id", OPERATORS: "user_id"}  # the column row 1 must hold, by sheet
+# The columns row 1 must hold one of, by sheet (an operators sheet names its users by id or by email).
+SHEET_KEYS = {CALLCENTERS: ("id",), OPERATORS: ("user_id", "user_email")}
 # Outcome columns every results sheet has: with them, a CSV is a results workbook's sheet saved alone.
 _OUTCOME_MARKS = ("row", "status", "http_status", "attempts")
 assert all(c in RESULT_COLUMNS and c in OPERATOR_RESULT_COLUMNS for c in _OUTCOME_MARKS)
 
 
 def csv_sheet_kind(header: Sequence[str]) -> str | None:
-    """The sheet a CSV's row 1 says it is: callcenters (an `id` column), operators (`user_id`, no `id`), or None."""
+    """The sheet a CSV's row 1 says it is: callcenters (an `id` column), operators (`user_id` or `user_email`,
+    no `id`), or None."""
     names = {str(h).strip() for h in header}
-    if SHEET_KEYS[CALLCENTERS] in names:
-        return CALLCENTERS
-    if SHEET_KEYS[OPERATORS] in names:
-        return OPERATORS
-    return None
+    return next((kind for kind in (CALLCENTERS, OPERATORS) if any(key in names for key in SHEET_KEYS[kind])), None)
 
 
 def is_results_header(header: Sequence[str]) -> bool:
@@ -67,7 +65,7 @@ def saved_from_a_workbook(path: Path, header: Sequence[str], creates: int, named
     if creates:
         reasons.append("a row creates a call center" if creates == 1 else f"{creates:,} rows create call centers")
     if named_centers:
-        reasons.append("call_center_name cells name rows of a callcenters sheet")
+        reasons.append("call_center_name cells, which may name centers its callcenters sheet creates")
     return reasons
 
 
@@ -75,7 +73,8 @@ def csv_notes(path: Path, kind: str, header: Sequence[str], *, creates: int = 0,
               named_centers: int = 0) -> tuple[list[str], list[Problem]]:
     """What to tell of a CSV read as the `kind` sheet: a note of which sheet it is taken for, or, when it
     looks saved from a workbook of several sheets, a warning that says so (shown before apply asks)."""
-    why = f"by its {SHEET_KEYS[kind]} column"
+    names = {str(h).strip() for h in header}
+    why = f"by its {next(key for key in SHEET_KEYS[kind] if key in names)} column"
     if is_results_header(header):
         why += f"; a results workbook's {'Results' if kind == CALLCENTERS else 'Operators'} sheet"
     read_as = f"{printable(path.name, 80)} is one sheet, read as the {kind} sheet ({why})"
@@ -97,8 +96,8 @@ def read_csv_sheet(path: Path) -> Sheet:
     kind = csv_sheet_kind(header)
     if rows and kind is None:
         raise InputError(f"{printable(path.name)}: no 'id' column in row 1 (a callcenters sheet has one), nor a "
-                         "'user_id' column (an operators sheet has one); row 1 must hold the column names, e.g. from "
-                         "`bulkcc template`")
+                         "'user_id' or 'user_email' column (an operators sheet has one); row 1 must hold the column "
+                         "names, e.g. from `bulkcc template`")
     if kind == OPERATORS:
         sheet = _build_sheet(path, None, [["id"]])
         named = header.index("call_center_name") if "call_center_name" in header else None
@@ -107,8 +106,8 @@ def read_csv_sheet(path: Path) -> Sheet:
     else:
         sheet = _build_sheet(path, None, rows, shown_errors=True, results=is_results_header(header))
         frame = sheet.frame
-        creates = int((frame["office_id"].map(is_blank).eq(False) & frame["id"].map(is_blank)).sum()) \
-            if "office_id" in frame and "id" in frame else 0
+        office = [frame[c].map(is_blank).eq(False) for c in ("office_id", "office_name") if c in frame]
+        creates = int((frame["id"].map(is_blank) & (office[0] | office[-1])).sum()) if office and "id" in frame else 0
         sheet.notes, warnings = csv_notes(path, CALLCENTERS, header, creates=creates)
     sheet.warnings = [*warnings, *sheet.warnings]
     return sheet

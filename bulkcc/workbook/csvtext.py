@@ -10,9 +10,10 @@ turns the file's bytes into rows of text cells without losing or inventing one:
   and is refused with the byte and line that are not, rather than guessed;
 - separator: Excel's `sep=;` first line when there is one, else the one of comma,
   semicolon and tab that makes row 1 hold an `id` column (a callcenters sheet) or a
-  `user_id` one (an operators sheet). With a one-column header every separator gives it; then the one under
-  which no row is wider than the header wins: the true separator, or one that does
-  not occur outside quotes, which splits the rows the same way;
+  `user_id` or `user_email` one (an operators sheet). With a one-column header every
+  separator gives it; then the one under which no row is wider than the header
+  wins: the true separator, or one that does not occur outside quotes, which
+  splits the rows the same way;
 - bounds: a row wider than a sheet's 16,384 columns, or a field past the csv
   module's 131,072 characters (almost always a quote never closed), is an
   `InputError` naming the row.
@@ -103,7 +104,8 @@ def _rows_wider_than(text: str, separator: str, width: int) -> int:
         return 1 << 62
 
 
-KEY_COLUMNS = ("id", "user_id")  # row 1 of a callcenters sheet holds the first, of an operators sheet the second
+# Row 1 of a callcenters sheet holds the first, of an operators sheet one of the others.
+KEY_COLUMNS = ("id", "user_id", "user_email")
 
 
 def sniff_separator(text: str) -> str:
