@@ -103,6 +103,7 @@ def write_operator_sheet(sheet: StreamSheet, results: Sequence[OperatorResult], 
 
     ordered = sorted(results, key=lambda r: (r.row is None, r.row or 0, r.call_center_id or 0, r.user_id or 0))
     # Printed: the outcome, and the row's call center and user (the action says the role and skill in words).
+    # (A user given by email has it in the action: "add user 6200000000000101 (ana@example.com) to …".)
     printed = len(OPERATOR_OUTCOME_COLUMNS) + (columns.index("user_id") + 1 if "user_id" in columns else len(columns))
     stream_outcome_sheet(sheet, OPERATOR_OUTCOME_COLUMNS, columns, ordered, lambda r: (_front(r), back(r)), _WIDE,
                          text_columns=OPERATOR_IDENTIFIERS, title_columns=1, print_columns=printed)

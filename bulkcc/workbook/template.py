@@ -230,7 +230,14 @@ def _as_cell(column: str, value: Any, fields: Mapping[str, Field] = FIELDS_BY_PA
 ID_WIDTH = 22  # a 19-digit id (int64) and the filter button
 DATA_TEXT_WIDTH = 30  # a data column widens to its values up to this; a longer text wraps
 WIDTH_SAMPLE_ROWS = 200  # widths come from the first rows: a 10,000-row export needs no full scan
-TITLE_COLUMNS = 2  # id and name: repeated on every printed slice of the callcenters sheet
+# Repeated on every printed slice of a sheet of rows: the columns that say which call center (and user) a
+# row is about, as many of the sheet's first columns as are among them.
+TITLE_NAMES = ("id", "name", "call_center_id", "call_center_name", "user_id", "user_email")
+TITLE_COLUMNS = 2  # the callcenters sheet's: id and name
+
+
+def _title_columns(header: Sequence[str]) -> int:
+    return next((n for n, name in enumerate(header) if name not in TITLE_NAMES), len(header))
 
 
 def _data_column_width(name: str, fields: Mapping[str, Field] = FIELDS_BY_PATH) -> int:
@@ -292,7 +299,7 @@ def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], conte
         _outline_groups(sheet)  # first: the collapsed columns take no room on paper
     style_header(sheet, len(header), freeze="B2" if callcenters else "A2", widths=widths,
                  print_columns=min(len(header), max(used, TITLE_COLUMNS)) if row_count else None,
-                 print_area=bool(row_count), title_columns=TITLE_COLUMNS if callcenters and row_count else 0,
+                 print_area=bool(row_count), title_columns=_title_columns(header) if row_count else 0,
                  wrap=False)
     for column in range(len(fields) + 1, len(header) + 1):
         _style_context_header(sheet, column)
@@ -310,8 +317,8 @@ def build_workbook(rows: Iterable[Mapping[str, Any]] = (), context_columns: Sequ
     `operator_rows` (OPERATOR_FIELDS names to cells; ids as ints or text) fill an
     `operators` sheet, placed after the callcenters sheet; None: no such sheet. Its
     `operator_context` columns (`info.user_email` …) come after its field columns.
-    `hide_blank_columns` (a rollback: a few fields of a few rows) hides the callcenters sheet's
-    columns no row fills, on screen and on paper, instead of collapsing the DTMF menus.
+    `hide_blank_columns` (a rollback: a few fields of a few rows) hides the columns no row fills,
+    on screen and on paper (the callcenters sheet's DTMF menus are then not collapsed either).
     """
     workbook = Workbook()
     workbook.properties = _FixedTimeProperties(creator=AUTHOR, lastModifiedBy=AUTHOR,
@@ -320,7 +327,8 @@ def build_workbook(rows: Iterable[Mapping[str, Any]] = (), context_columns: Sequ
     data_sheet.title = DATA_SHEET
     _write_data_sheet(data_sheet, rows, context_columns, hide_blank_columns=hide_blank_columns)
     if operator_rows is not None:
-        _write_data_sheet(workbook.create_sheet(OPERATORS_SHEET), operator_rows, operator_context, OPERATOR_FIELDS)
+        _write_data_sheet(workbook.create_sheet(OPERATORS_SHEET), operator_rows, operator_context, OPERATOR_FIELDS,
+                          hide_blank_columns=hide_blank_columns)
     write_columns_sheet(workbook.create_sheet(COLUMNS_SHEET))
     write_readme_sheet(workbook.create_sheet(README_SHEET))
     return workbook
