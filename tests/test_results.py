@@ -262,3 +262,16 @@ def test_a_saved_workbook_gets_the_users_usual_permissions(tmp_path: Path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644  # not mkstemp's private 0600: a reviewer can read it
+
+
+def test_ids_are_text_and_booleans_read_true_or_false_typed_over_or_not(written: Path):
+    # A 16-digit id typed over a failed row's id (to fix it in place for --only-failed) must stay text:
+    # the id column is formatted as text, its cells too; booleans carry a format LibreOffice shows as TRUE/FALSE.
+    sheet = load_workbook(written)["Results"]
+    header = [c.value for c in sheet[1]]
+    letter = get_column_letter(header.index("id") + 1)
+    assert sheet.column_dimensions[letter].number_format == "@"
+    ids = [sheet[f"{letter}{r}"] for r in range(2, sheet.max_row + 1)]
+    assert all(c.number_format == "@" and isinstance(c.value, str) for c in ids if c.value is not None)
+    booleans = [c for row in sheet.iter_rows(min_row=2) for c in row if isinstance(c.value, bool)]
+    assert booleans and all(c.number_format == '"TRUE";"TRUE";"FALSE"' for c in booleans)

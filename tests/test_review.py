@@ -176,3 +176,5 @@ def test_the_review_puts_creates_on_a_sheet_of_their_own(tmp_path: Path) -> None
     assert [r["id"] for r in _sheet_rows(workbook["Changes"])] == ["1001"]
     facts = {row[0]: row[1] for row in workbook["Summary"].iter_rows(values_only=True) if row and row[0]}
     assert facts["Call centers to create"] == 1 and facts["Call centers to change"] == 1
+    offices = {row[0]: row[1:5] for row in workbook["Summary"].iter_rows(values_only=True) if row[0] in ("124",)}
+    assert offices == {"124": (1, 0, 0, 0)}  # office, to create, to change, unchanged, left out
