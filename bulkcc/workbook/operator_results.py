@@ -102,9 +102,10 @@ def write_operator_sheet(sheet: StreamSheet, results: Sequence[OperatorResult], 
                 for c in columns]
 
     ordered = sorted(results, key=lambda r: (r.row is None, r.row or 0, r.call_center_id or 0, r.user_id or 0))
-    # Printed: the outcome, and the row's call center and user (the action says the role and skill in words).
-    # (A user given by email has it in the action: "add user 6200000000000101 (ana@example.com) to …".)
-    printed = len(OPERATOR_OUTCOME_COLUMNS) + (columns.index("user_id") + 1 if "user_id" in columns else len(columns))
+    # Printed: the outcome and the row's call center; the action says the rest in words ("add user
+    # 6200000000000101 (ana@example.com) to 'Support Berlin' (created in this run) as operator, skill 100").
+    centers = [columns.index(name) + 1 for name in ("call_center_id", "call_center_name") if name in columns]
+    printed = len(OPERATOR_OUTCOME_COLUMNS) + (max(centers) if centers else len(columns))
     stream_outcome_sheet(sheet, OPERATOR_OUTCOME_COLUMNS, columns, ordered, lambda r: (_front(r), back(r)), _WIDE,
                          text_columns=OPERATOR_IDENTIFIERS, title_columns=1, print_columns=printed)
 

@@ -276,6 +276,16 @@ SLICE_SCALE = 75  # percent: a sheet printed in slices gets a third more columns
 MARGIN_SIDES, MARGIN_ENDS = 0.4, 0.6  # inches; the header and footer sit in the top and bottom ones
 
 
+# The columns that say which call center (and user) a row is about: as many of a sheet's first columns as
+# are among them are repeated on every printed slice of a sheet too wide for one page.
+IDENTITY_COLUMNS = frozenset({"id", "name", "call_center_id", "call_center_name", "user_id", "user_email"})
+
+
+def title_columns(header: Sequence[str]) -> int:
+    """How many of the header's first columns name the row's call center (and user)."""
+    return next((n for n, name in enumerate(header) if name not in IDENTITY_COLUMNS), len(header))
+
+
 def fits_page_width(widths: Sequence[float]) -> bool:
     return 0 < sum(widths) <= FIT_TO_WIDTH_MAX_UNITS
 
@@ -313,8 +323,11 @@ def page_setup(sheet: Any, *, widths: Sequence[float], columns: int | None = Non
     else:
         # Slices: as many pages wide as hold the columns at SLICE_SCALE where a page holds the fewest (the
         # program then prints as large as that many pages allow), the title columns on each.
-        titles = sum(printed[:title_columns])
-        per_page = PAGE_WIDTH_UNITS * 100 / SLICE_SCALE - titles
+        slice_width = PAGE_WIDTH_UNITS * 100 / SLICE_SCALE
+        while title_columns > 1 and sum(widths[:title_columns]) > slice_width / 3:
+            title_columns -= 1  # the repeated columns leave two thirds of every slice to the others
+        titles = sum(widths[:title_columns])
+        per_page = slice_width - titles
         sheet.page_setup.fitToWidth = max(2, math.ceil((sum(printed) - titles) / per_page))
         if title_columns:
             sheet.print_title_cols = f"A:{get_column_letter(title_columns)}"

@@ -23,16 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.comments import Comment
 
 from bulkcc.errors import InputError
 from bulkcc.fields import FIELDS, FIELDS_BY_PATH
 from bulkcc.values import is_blank, printable
 from bulkcc.workbook.layout import XLSX_SUFFIXES
+from bulkcc.workbook.paper import title_columns
+from bulkcc.workbook.stream import WRAPPED, declare_layout, header_row, long_text, wrapped_height
 from bulkcc.workbook.stream import cell as stream_cell
-from bulkcc.workbook.stream import declare_layout, header_row, wrapped_height
-from bulkcc.workbook.xlsx import WRAPPED
+from bulkcc.workbook.xlsx import TEXT_FORMAT
 
 FORMAT = "bulkcc-rollback/1"
 ROLLBACK_SHEET = "rollback"
@@ -56,27 +56,29 @@ def stream_table(workbook: Workbook, name: str, header: Sequence[str], rows: Seq
                  widths: Sequence[float], note: str | None = None, text_columns: Sequence[int] = (),
                  wrap_column: int | None = None, freeze: str | None = "A2", index: int | None = None) -> None:
     """A sheet of a write-only workbook (a rollback can hold thousands of rows): the header styled, with
-    `note` as its first cell's comment; the cells of `text_columns` (positions) stored as text cells (ids:
-    Excel keeps only 15 digits of a number); the cells of `wrap_column` wrapped, their rows as tall."""
+    `note` as its first cell's comment; the cells of `text_columns` (positions) stored as text cells and
+    the columns formatted as text (ids: Excel keeps only 15 digits of a number); the cells of
+    `wrap_column`, and any other text too long for its column, wrapped, their rows as tall. On paper
+    (`paper.page_setup`), a slice of a wide sheet repeats its leading id and name columns."""
     sheet = workbook.create_sheet(name, index)
     declare_layout(sheet, columns=len(header), rows=len(rows) + 1, widths=widths, freeze=freeze,
-                   print_columns=len(header))
+                   print_columns=len(header), title_columns=title_columns(header),
+                   text_columns=[position + 1 for position in text_columns])
     first = header_row(sheet, header)
     if note is not None:
         first[0].comment = Comment(note, "bulkcc")
     sheet.append(first)
     for number, row in enumerate(rows, start=2):
+        wrap = [position == wrap_column or long_text(value, widths[position]) for position, value in enumerate(row)]
         cells = []
         for position, value in enumerate(row):
-            streamed = stream_cell(sheet, value, alignment=WRAPPED if position == wrap_column else None)
-            if position in text_columns and value is not None:
-                streamed = WriteOnlyCell(sheet, value=str(value))
-                streamed.number_format = "@"
-            cells.append(streamed)
-        if wrap_column is not None:
-            height = wrapped_height([(row[wrap_column], widths[wrap_column])])
-            if height is not None:
-                sheet.row_dimensions[number].height = height
+            text = position in text_columns and value is not None
+            cells.append(stream_cell(sheet, str(value) if text else value,
+                                     alignment=WRAPPED if wrap[position] else None,
+                                     number_format=TEXT_FORMAT if text else None))
+        height = wrapped_height([(value, widths[position]) for position, value in enumerate(row) if wrap[position]])
+        if height is not None:
+            sheet.row_dimensions[number].height = height
         sheet.append(cells)
 
 

@@ -35,12 +35,7 @@ from bulkcc.fields import FIELDS, FIELDS_BY_PATH, Field
 from bulkcc.operator_fields import OPERATOR_FIELDS, OPERATORS_SHEET
 from bulkcc.status import Status
 from bulkcc.workbook.layout import COLUMNS_SHEET, DATA_SHEET
-from bulkcc.workbook.paper import (
-    fits_one_line,
-    font,
-    text_width,
-    wrap_cells,
-)
+from bulkcc.workbook.paper import fits_one_line, font, text_width, title_columns, wrap_cells
 from bulkcc.workbook.reader import MAX_ROWS
 from bulkcc.workbook.reference import README_SHEET, write_columns_sheet, write_readme_sheet
 from bulkcc.workbook.xlsx import (
@@ -230,14 +225,7 @@ def _as_cell(column: str, value: Any, fields: Mapping[str, Field] = FIELDS_BY_PA
 ID_WIDTH = 22  # a 19-digit id (int64) and the filter button
 DATA_TEXT_WIDTH = 30  # a data column widens to its values up to this; a longer text wraps
 WIDTH_SAMPLE_ROWS = 200  # widths come from the first rows: a 10,000-row export needs no full scan
-# Repeated on every printed slice of a sheet of rows: the columns that say which call center (and user) a
-# row is about, as many of the sheet's first columns as are among them.
-TITLE_NAMES = ("id", "name", "call_center_id", "call_center_name", "user_id", "user_email")
-TITLE_COLUMNS = 2  # the callcenters sheet's: id and name
-
-
-def _title_columns(header: Sequence[str]) -> int:
-    return next((n for n, name in enumerate(header) if name not in TITLE_NAMES), len(header))
+TITLE_COLUMNS = 2  # the callcenters sheet's identity columns (id, name): printed whatever the rows fill
 
 
 def _data_column_width(name: str, fields: Mapping[str, Field] = FIELDS_BY_PATH) -> int:
@@ -248,14 +236,13 @@ def _data_column_width(name: str, fields: Mapping[str, Field] = FIELDS_BY_PATH) 
 
 
 def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], context_columns: Sequence[str],
-                      fields: tuple[Field, ...] = FIELDS, hide_blank_columns: bool = False) -> None:
+                      fields: tuple[Field, ...] = FIELDS) -> None:
     by_path = {field.path: field for field in fields}
     header = [field.path for field in fields] + list(context_columns)
     write_row(sheet, 1, header)
     known = set(header)
     row_count = 0
     used = 0  # the last column that holds a value
-    filled = [False] * len(header)
     widest = [0.0] * len(header)
     texts: list[tuple[int, int, str]] = []  # (row, column, text) of the cells that may need wrapping
     for row_count, values in enumerate(rows, start=1):
@@ -268,7 +255,6 @@ def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], conte
             if value is None:
                 continue
             used = max(used, position + 1)
-            filled[position] = True
             if isinstance(value, str):
                 if len(value) > 5:
                     texts.append((row_count + 1, position + 1, value))
@@ -292,14 +278,11 @@ def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], conte
     # The callcenters sheet keeps its id column in view, and on paper its id and name on every slice; an
     # operators row reads left to right. A sheet of rows prints the columns up to the last one filled; the
     # template's have no print area: one fixed to its rows would leave out every row an admin types.
-    if hide_blank_columns:  # the columns none of the rows fills are hidden (the id and name stay)
-        for position, holds in enumerate(filled[TITLE_COLUMNS:], start=TITLE_COLUMNS + 1):
-            sheet.column_dimensions[get_column_letter(position)].hidden = not holds
-    elif callcenters:
+    if callcenters:
         _outline_groups(sheet)  # first: the collapsed columns take no room on paper
     style_header(sheet, len(header), freeze="B2" if callcenters else "A2", widths=widths,
                  print_columns=min(len(header), max(used, TITLE_COLUMNS)) if row_count else None,
-                 print_area=bool(row_count), title_columns=_title_columns(header) if row_count else 0,
+                 print_area=bool(row_count), title_columns=title_columns(header) if row_count else 0,
                  wrap=False)
     for column in range(len(fields) + 1, len(header) + 1):
         _style_context_header(sheet, column)
@@ -308,7 +291,7 @@ def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], conte
 
 def build_workbook(rows: Iterable[Mapping[str, Any]] = (), context_columns: Sequence[str] = (),
                    operator_rows: Iterable[Mapping[str, Any]] | None = None,
-                   operator_context: Sequence[str] = (), hide_blank_columns: bool = False) -> Workbook:
+                   operator_context: Sequence[str] = ()) -> Workbook:
     """The call center workbook: an export when given rows and context columns (`build_template`: the template).
 
     `rows` map column names to cell values already rendered for a cell (see
@@ -317,18 +300,15 @@ def build_workbook(rows: Iterable[Mapping[str, Any]] = (), context_columns: Sequ
     `operator_rows` (OPERATOR_FIELDS names to cells; ids as ints or text) fill an
     `operators` sheet, placed after the callcenters sheet; None: no such sheet. Its
     `operator_context` columns (`info.user_email` …) come after its field columns.
-    `hide_blank_columns` (a rollback: a few fields of a few rows) hides the columns no row fills,
-    on screen and on paper (the callcenters sheet's DTMF menus are then not collapsed either).
     """
     workbook = Workbook()
     workbook.properties = _FixedTimeProperties(creator=AUTHOR, lastModifiedBy=AUTHOR,
                                                created=DOCUMENT_TIME, modified=DOCUMENT_TIME)
     data_sheet = active_sheet(workbook)
     data_sheet.title = DATA_SHEET
-    _write_data_sheet(data_sheet, rows, context_columns, hide_blank_columns=hide_blank_columns)
+    _write_data_sheet(data_sheet, rows, context_columns)
     if operator_rows is not None:
-        _write_data_sheet(workbook.create_sheet(OPERATORS_SHEET), operator_rows, operator_context, OPERATOR_FIELDS,
-                          hide_blank_columns=hide_blank_columns)
+        _write_data_sheet(workbook.create_sheet(OPERATORS_SHEET), operator_rows, operator_context, OPERATOR_FIELDS)
     write_columns_sheet(workbook.create_sheet(COLUMNS_SHEET))
     write_readme_sheet(workbook.create_sheet(README_SHEET))
     return workbook
