@@ -579,6 +579,8 @@ def test_the_readme_walk_as_separate_commands_on_one_simulator_state(tmp_path: P
     assert _statuses(results) == {"updated": 3, "unchanged": 247}
     rollback = tmp_path / "results-rollback.xlsx"
     assert rollback.is_file()
+    # The command it prints to undo names this simulator's company, not the default one's.
+    assert f"--simulator --simulator-state {state}" in " ".join(applied.output.split())
 
     # A later command sees what the earlier one changed: nothing is left to send.
     again = _bulkcc("plan", edited, "--diff", *sim)

@@ -191,6 +191,11 @@ class Rollback:
         results = self.path.with_name(f"{self.path.stem}-results.xlsx").name
         allow = " --allow-delete" if self.created else ""
         flag = "" if target.flag().startswith("no target") else f" {target.flag()}"
+        from bulkcc.send.connection import DEFAULT_SIMULATOR_STATE
+
+        state = self.options.connection.simulator_state
+        if target.simulator and state is not None and state != DEFAULT_SIMULATOR_STATE:
+            flag += f" --simulator-state {state}"  # else the command would undo on another simulator's company
         return [
             ("what", f"Undoes the bulkcc run that wrote {self.options.results_path.name}: it puts back the fields "
                      "and agents that run changed, and (only with --allow-delete) deletes the call centers it "
