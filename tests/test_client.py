@@ -362,7 +362,9 @@ async def test_a_charset_of_the_servers_choosing_is_its_text_too() -> None:
     finally:
         server.close()
     assert "\x1b" not in result.error and KEY not in result.error
-    assert "the answer is not x\\x1b text" in result.error and "charset=x\\x1b[2J****" in result.error
+    # How much of the header aiohttp takes for the charset differs by release ("x\x1b" or all of it): either
+    # way it is quoted made visible, and the key is masked.
+    assert "the answer is not x\\x1b" in result.error and "charset=x\\x1b[2J****" in result.error
 
 
 def test_printable_and_the_redactor() -> None:
