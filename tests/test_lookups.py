@@ -128,8 +128,8 @@ def test_close_names_cost_each_distinct_name_once_and_a_bounded_amount_in_all() 
     assert hints == [True, True] + [False] * 148 + [True, True] + [False] * 148 + [True]
     assert "did you mean 'first0.last0@company.com'" in problems[("operators", 2, "user_email")]
     assert problems[("operators", 302, "user_email")].endswith(
-        "; did you mean 'first7.last7@company.com' (it differs only in invisible characters)?; type the email the "
-        "user signs in with, or use user_id")
+        ": did you mean 'first7.last7@company.com' (it differs only in invisible characters)? If not, type the "
+        "email the user signs in with, or use user_id")
 
 
 def test_a_name_typed_in_an_id_column_is_told_the_column_it_goes_in() -> None:
@@ -309,7 +309,7 @@ async def test_an_email_filter_not_applied_costs_one_listing_and_one_in_another_
         assert [r.status for r in outcome.operator_results] == ["added"] and api.bodies[ADD] == [{"user_id": 7}]
         with pytest.raises(InvalidRowsError) as raised:
             await _apply(api, _ops_book(tmp_path / "in3.xlsx", ["anan@x.io"]), tmp_path, restart=True)
-        assert "'anan@x.io' is the email of no user of the company; did you mean 'anna@x.io'?" in (
+        assert "'anan@x.io' is the email of no user of the company: did you mean 'anna@x.io'? If not, type" in (
             raised.value.validation.operators.problems[0].message)
 
 

@@ -182,7 +182,7 @@ async def test_an_unknown_email_an_unknown_office_and_an_ambiguous_name_stop_the
 
     assert result.exit_code == EXIT_INVALID, result.output
     text = " ".join(result.output.split())
-    assert "'DAHC' names no office of the company; did you mean 'DACH'?" in text
+    assert "'DAHC' names no office of the company: did you mean 'DACH'? If not, type the office's name" in text
     assert "'nobody@example.com' is the email of no user of the company" in text
     assert f"'Twin' names 2 call centers (live call center {IDS[0]} in office" in text
     assert "user 6200000000000097" in text and "is suspended" in text

@@ -94,7 +94,7 @@ class Suggestions:
     known: dict[str, tuple[dict[str, str], dict[str, str]]] = field(default_factory=dict)
 
     def hint(self, kind: str, name: str, known: Callable[[], Iterable[str]], key: Callable[[str], str]) -> str:
-        """`; did you mean 'a' or 'b'?` of the closest known names of `kind` (`known` gives them), or ""."""
+        """`did you mean 'a' or 'b'?` of the closest known names of `kind` (`known` gives them), or ""."""
         memo = (kind, key(name))
         if memo not in self.done:
             self.done[memo] = self._hint(kind, name, known, key)
@@ -115,7 +115,7 @@ class Suggestions:
             match = loose[_loose(name)]
             apart = ("a trailing dot" if name_key(name) != name_key(match) else
                      how_alike(name, match).removeprefix("they differ in ").split(" (")[0])
-            return f"; did you mean {printable(match, 60, quote=True)} (it differs only in {apart})?"
+            return f"did you mean {printable(match, 60, quote=True)} (it differs only in {apart})?"
         if len(shown) <= self.work:
             self.work -= len(shown)
             close = difflib.get_close_matches(key(name), list(shown), n=SUGGESTIONS, cutoff=0.6)
@@ -123,12 +123,17 @@ class Suggestions:
             close = []
         if not close:
             return ""
-        return "; did you mean " + " or ".join(printable(shown[c], 60, quote=True) for c in close) + "?"
+        return "did you mean " + " or ".join(printable(shown[c], 60, quote=True) for c in close) + "?"
 
 
 def _ids(ids: Sequence[int]) -> str:
     shown = ", ".join(map(str, ids[:SHOWN_IDS]))
     return shown + (f" and {len(ids) - SHOWN_IDS} more" if len(ids) > SHOWN_IDS else "")
+
+
+def _unknown(what: str, hint: str, fix: str) -> str:
+    """The message of a name that names nothing: the closest names first when there are any, then the fix."""
+    return f"{what}: {hint} If not, {fix}" if hint else f"{what}; {fix}"
 
 
 def user_of(email: str, directory: Directory) -> User | str:
@@ -148,8 +153,8 @@ def user_of(email: str, directory: Directory) -> User | str:
                 "use another agent's email")
     hint = directory.suggestions.hint("email", email, lambda: directory.all_emails, email_key) \
         if directory.users_by == "listing" else ""
-    return (f"user_email {shown} is the email of no user of the company{hint}; type the email the user signs in "
-            "with, or use user_id")
+    return _unknown(f"user_email {shown} is the email of no user of the company", hint,
+                    "type the email the user signs in with, or use user_id")
 
 
 def office_of(name: str, directory: Directory) -> Office | str:
@@ -167,7 +172,8 @@ def office_of(name: str, directory: Directory) -> Office | str:
         states = "; ".join(f"office {o.id} is {printable(o.state or '', 30)}" for o in offices[:SHOWN_IDS])
         return f"office_name {shown}: {states}; a call center cannot be created there"
     hint = directory.suggestions.hint("office", name, lambda: (o.name for o in offices_read if o.name), name_key)
-    return f"office_name {shown} names no office of the company{hint}; type the office's name, or use office_id"
+    return _unknown(f"office_name {shown} names no office of the company", hint,
+                    "type the office's name, or use office_id")
 
 
 @dataclass(frozen=True)
@@ -239,7 +245,7 @@ def center_of(name: str, sheet: SheetCenters, directory: Directory) -> tuple[int
         return (f"call_center_name {shown}: {states}, so no operator can be added to it; use a live call "
                 "center's name or call_center_id")
     hint = directory.suggestions.hint("center", name, lambda: (c.name for c in centers_read if c.name), name_key)
-    return (f"call_center_name {shown} names no call center (no row of the callcenters sheet, no live one){hint}; "
-            "type the call center's name, or use call_center_id")
+    return _unknown(f"call_center_name {shown} names no call center (no row of the callcenters sheet, no live one)",
+                    hint, "type the call center's name, or use call_center_id")
 
 
