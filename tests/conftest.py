@@ -34,6 +34,16 @@ settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
+# The property tests' example counts, scaled by BULKCC_TEST_EXAMPLES (default 1). .ci/run draws a
+# third of them in its second pass (the dependency floors): the newest releases explore the full
+# counts, the floors' pass is there to prove the floors, which a third of the (fixed) examples does.
+EXAMPLES_SCALE = float(os.environ.get("BULKCC_TEST_EXAMPLES", "1"))
+
+
+def examples(count: int) -> int:
+    """A property test's max_examples: `count`, scaled for this run (never under 5, nor over `count`)."""
+    return min(count, max(5, round(count * EXAMPLES_SCALE)))
+
 
 # ---- validation / plan fixtures ------------------------------------------------
 

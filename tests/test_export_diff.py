@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from conftest import examples
 from openpyxl import load_workbook
 
 from bulkcc.cli import main
@@ -1036,7 +1037,7 @@ def test_property_any_api_state_exports_exactly_and_diff_never_drops_live_routin
 
     # 12 examples of 6 call centers each (each example is an export and a --diff through a simulator,
     # about 1.2 s): 72 random live states per run, and a fixed seed in CI (conftest's profile).
-    @settings(max_examples=12, deadline=None,
+    @settings(max_examples=examples(12), deadline=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(st.lists(_changes(), min_size=len(ids), max_size=len(ids)))
     def check(changes_per_cc: list[list[tuple[str, Any]]]) -> None:

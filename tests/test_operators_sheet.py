@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
@@ -355,7 +356,7 @@ def operator_sheet(draw: st.DrawFn) -> tuple[list[str], list[list[Any]]]:
     return header, rows
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sheet=operator_sheet(), diff=st.booleans())
 def test_any_operators_sheet_validates_to_problems_or_rows_never_an_exception(sheet, diff: bool) -> None:
     header, rows = sheet
@@ -388,7 +389,7 @@ def test_the_operators_sheet_is_found_whatever_its_case(tmp_path: Path, name: st
     assert validate_file(path).operator_rows == [OperatorRow(2, 5, call_center_id=1001)]
 
 
-@settings(max_examples=20, deadline=None,
+@settings(max_examples=examples(20), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(sheet=operator_sheet())
 def test_an_operators_sheet_in_a_workbook_gives_what_the_same_cells_give_in_memory(sheet, tmp_path: Path) -> None:

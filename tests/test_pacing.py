@@ -14,6 +14,7 @@ import random
 import time
 
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -140,7 +141,7 @@ def test_a_non_positive_rate_is_refused() -> None:
         Pacer(0)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(per_min=st.integers(min_value=1, max_value=100_000))
 def test_the_bucket_can_never_break_the_limit(per_min: int) -> None:
     """A leaky bucket of capacity c draining at r admits at most c + r*T starts in T seconds.

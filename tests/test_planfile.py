@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import SAMPLE, cli_env, realistic_rows, write_rows
@@ -320,7 +321,7 @@ def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
     return out
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_no_change_to_a_plan_file_ends_in_a_traceback(small_diff_document: dict[str, Any], tmp_path: Path,
                                                       data: st.DataObject) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
@@ -233,7 +234,7 @@ def hours_text(draw: st.DrawFn, allow_bad: bool = False) -> str:
 # ---- (a) no cell value crashes validation ---------------------------------------
 
 
-@settings(max_examples=250, **SETTINGS)
+@settings(max_examples=examples(250), **SETTINGS)
 @given(column=st.sampled_from(COLUMNS), value=any_value)
 def test_any_single_cell_is_either_a_problem_or_parsed(column: str, value: Any) -> None:
     if column == "id":
@@ -286,7 +287,7 @@ def messy_sheet(draw: st.DrawFn) -> tuple[list[str], list[list[Any]]]:
     return header, rows
 
 
-@settings(max_examples=120, **SETTINGS)
+@settings(max_examples=examples(120), **SETTINGS)
 @given(sheet=messy_sheet())
 def test_every_planned_body_conforms_to_the_schema_and_the_reference(sheet, update_body_validator) -> None:
     header, rows = sheet
@@ -411,7 +412,7 @@ def flatten_body(body: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-@settings(max_examples=100, **SETTINGS)
+@settings(max_examples=examples(100), **SETTINGS)
 @given(row=valid_row())
 def test_a_valid_row_validates_cleanly_and_its_body_is_exactly_its_cells(row, update_body_validator) -> None:
     cells, expected = row
@@ -452,7 +453,7 @@ def xlsx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("xlsx_props")
 
 
-@settings(max_examples=25, **SETTINGS)
+@settings(max_examples=examples(25), **SETTINGS)
 @given(rows=st.lists(valid_row(max_int=2**53, xlsx=True), min_size=1, max_size=3))
 def test_valid_rows_through_a_real_workbook(rows, xlsx_dir: Path) -> None:
     for number, (cells, expected) in enumerate(rows):  # distinct ids
@@ -476,7 +477,7 @@ xlsx_value = any_value.filter(
 )
 
 
-@settings(max_examples=25, **SETTINGS)
+@settings(max_examples=examples(25), **SETTINGS)
 @given(cells=st.dictionaries(st.sampled_from(COLUMNS[1:]), xlsx_value, min_size=1, max_size=6))
 def test_a_workbook_gives_the_same_problems_as_the_same_cells_in_memory(cells, xlsx_dir: Path) -> None:
     # An int id of 16+ digits is exact in memory; written to a workbook it becomes a
@@ -512,7 +513,7 @@ def csv_table(draw: st.DrawFn) -> list[list[str]]:
     return [header, *rows]
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=examples(300), **SETTINGS)
 @given(table=csv_table(), separator=st.sampled_from([",", ";", "\t"]), sep_line=st.booleans(),
        encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32"]),
        dialect=st.sampled_from([("\r\n", "minimal"), ("\n", "all")]))
@@ -554,7 +555,7 @@ def marked_sheet(draw: st.DrawFn) -> tuple[list[list[Any]], dict[str, str], dict
     return rows, errors, formulas, hidden
 
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=examples(40), **SETTINGS)
 @given(sheet=marked_sheet())
 def test_every_error_cell_and_uncomputed_formula_is_a_problem_at_its_cell(sheet, xlsx_dir: Path) -> None:
     from workbooks import write_sheet

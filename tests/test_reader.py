@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from workbooks import write_sheet
@@ -65,8 +66,8 @@ def workbook_cells(draw: st.DrawFn) -> list[list[Any]]:
     return [header, *rows]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                                                 HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
 @given(cells=workbook_cells())
 def test_a_workbook_gives_exactly_the_problems_and_values_of_the_same_cells_in_memory(cells, tmp_path: Path) -> None:
     written = [[None if value == "" else value for value in row] for row in cells]

@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -275,7 +276,7 @@ async def test_latency_is_added_to_every_answer(http: aiohttp.ClientSession) -> 
 
 # ---------------------------------------------------------------- seed data and serving
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(seed=st.integers(0, 2**32), cc_id=st.integers(1, 2**62))
 def test_made_call_centers_are_valid_per_the_reference(seed: int, cc_id: int) -> None:
     callcenter = make_callcenter(cc_id, random.Random(seed))

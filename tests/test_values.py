@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,7 +45,7 @@ def test_values_that_are_not_text(value: Any, shown: str) -> None:
     assert printable(value) == shown
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(text=st.text(), limit=st.integers(1, 50))
 def test_printable_output_is_bounded_and_has_nothing_a_terminal_acts_on(text: str, limit: int) -> None:
     shown = printable(text, limit)
