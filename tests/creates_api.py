@@ -24,6 +24,7 @@ import unicodedata
 from typing import Any
 
 from aiohttp import web
+from support import LoopbackServer
 
 FIRST_ID = 7_000_000_000_000_001
 FOREIGN_ID = 6_900_000_000_000_009  # a center of another office, answered by "elsewhere"
@@ -51,7 +52,7 @@ def _merge(target: dict[str, Any], body: dict[str, Any]) -> None:
             target[key] = value
 
 
-class CallCenterApi:
+class CallCenterApi(LoopbackServer):
     """`async with CallCenterApi() as api: api.base_url ...`; `api.store` id -> call center."""
 
     def __init__(self, store: dict[int, dict[str, Any]] | None = None, page_size: int = 3) -> None:
@@ -76,10 +77,6 @@ class CallCenterApi:
         self.refuse_add: dict[int, tuple[int, str]] = {}
         self.refuse_remove: dict[int, tuple[int, str]] = {}
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-
     def count(self, method: str, prefix: str = "") -> int:
         return sum(1 for m, p in self.requests if m == method and p.startswith(prefix))
 
@@ -99,8 +96,7 @@ class CallCenterApi:
                 found.setdefault(cc["name"], []).append(cc_id)
         return found
 
-    async def __aenter__(self) -> CallCenterApi:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/v2/callcenters", self._create)
         app.router.add_get("/api/v2/offices/{office}/callcenters", self._office)
         app.router.add_get("/api/v2/callcenters", self._list)
@@ -113,13 +109,6 @@ class CallCenterApi:
         app.router.add_get("/api/v2/callcenters/{id}/operators/{user}/skill", self._skill)
         app.router.add_patch("/api/v2/callcenters/{id}/operators/{user}/skill", self._skill)
         app.middlewares.append(self._log)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self._runner.cleanup()
 
     @web.middleware
     async def _log(self, request: web.Request, handler: Any) -> web.StreamResponse:

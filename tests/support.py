@@ -17,9 +17,9 @@ import random
 import sys
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 from aiohttp import web
@@ -145,7 +145,54 @@ async def wait_until(condition, timeout: float = 30.0, what: str = "condition") 
         await asyncio.sleep(0.01)
 
 
-class ScriptedApi:
+class LoopbackServer:
+    """A small aiohttp server of a test's own on 127.0.0.1 (a free port), used as `async with`: it answers
+    every method and path with `_handle` (the path without its leading slash in `match_info["name"]`),
+    unless a subclass lays out its own `routes`."""
+
+    base_url = ""
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/{name:.*}", self._handle)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        app = web.Application()
+        self.routes(app)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._runner.cleanup()
+
+
+ProxyHook = Callable[["Proxy", web.Request, bytes], Awaitable[web.StreamResponse | None]]
+
+
+class Proxy(LoopbackServer):
+    """In front of the simulator: each request is forwarded, unless `hook` answers it (it may forward first)."""
+
+    def __init__(self, sim: Simulator, hook: ProxyHook | None = None) -> None:
+        self.sim, self.hook = sim, hook
+
+    async def forward(self, request: web.Request, data: bytes) -> web.Response:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        async with aiohttp.ClientSession() as session, session.request(
+                request.method, f"{self.sim.base_url}{request.path_qs}", data=data, headers=headers) as answer:
+            return web.Response(status=answer.status, body=await answer.read(), content_type=answer.content_type)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        data = await request.read()
+        answer = await self.hook(self, request, data) if self.hook is not None else None
+        return answer if answer is not None else await self.forward(request, data)
+
+
+class ScriptedApi(LoopbackServer):
     """A tiny aiohttp app for what the simulator does not do: exact statuses, redirects, hostile answers.
 
     `scripts` maps a path (without the leading slash; "*" for any other) to the
@@ -162,19 +209,6 @@ class ScriptedApi:
         self.scripts = {name: list(steps) for name, steps in scripts.items()}
         self.arrivals: dict[str, list[float]] = defaultdict(list)
         self.bodies: dict[str, list[Any]] = defaultdict(list)
-        self.base_url = ""
-
-    async def __aenter__(self) -> ScriptedApi:
-        app = web.Application()
-        app.router.add_route("*", "/{name:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self._runner.cleanup()
 
     @property
     def total(self) -> int:

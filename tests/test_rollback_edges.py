@@ -11,15 +11,13 @@ import copy
 import json
 import random
 import shutil
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 from openpyxl import Workbook, load_workbook
-from support import KEY, ScriptedApi, options, write_rows
+from support import KEY, Proxy, ScriptedApi, options, write_rows
 
 from bulkcc.errors import EXIT_INVALID, EXIT_OK, UsageError
 from bulkcc.plan.payload import values_from_callcenter
@@ -30,7 +28,6 @@ pytestmark = pytest.mark.timeout(60)
 
 IDS = [1001, 1002, 1003, 1004, 1005]
 U = [USER_ID_BASE + n for n in range(60)]
-Hook = Callable[["Proxy", web.Request, bytes], Awaitable[web.StreamResponse | None]]
 
 
 def _sim(**config: Any) -> Simulator:
@@ -42,36 +39,6 @@ def _operator(sim: Simulator, center: int, user: int, role: str, level: int) -> 
     sim.company.apply(sim.store, {"kind": "license", "user_id": user, "license": "agents"})
     sim.company.apply(sim.store, {"kind": "operator", "callcenter_id": center, "user_id": user, "role": role,
                                   "skill_level": level})
-
-
-class Proxy:
-    """In front of the simulator: each request is forwarded, unless `hook` answers it (it may forward first)."""
-
-    def __init__(self, sim: Simulator, hook: Hook | None = None) -> None:
-        self.sim, self.hook, self.base_url = sim, hook, ""
-
-    async def forward(self, request: web.Request, data: bytes) -> web.Response:
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
-        async with aiohttp.ClientSession() as session, session.request(
-                request.method, f"{self.sim.base_url}{request.path_qs}", data=data, headers=headers) as answer:
-            return web.Response(status=answer.status, body=await answer.read(), content_type=answer.content_type)
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        data = await request.read()
-        answer = await self.hook(self, request, data) if self.hook is not None else None
-        return answer if answer is not None else await self.forward(request, data)
-
-    async def __aenter__(self) -> Proxy:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self._runner.cleanup()
 
 
 def _operators_sheet(path: Path, agents: list[tuple[int, int, int]]) -> Path:

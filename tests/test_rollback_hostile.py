@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-from support import KEY, ScriptedApi, fast_retries, options, write_rows
+from support import KEY, Proxy, ScriptedApi, fast_retries, options, write_rows
 
 from bulkcc.errors import EXIT_INVALID, EXIT_OK
 from bulkcc.plan.undo import AgentState, AgentUndo
@@ -26,12 +26,12 @@ pytestmark = pytest.mark.timeout(60)
 IDS = [1001, 1002, 1003, 1004, 1005]
 
 
-class LateListing:
+class LateListing(Proxy):
     """A proxy in front of the simulator whose listing of call centers answers as it did at `freeze()`:
     the listing shows a change only seconds later, a GET of one call center at once."""
 
     def __init__(self, sim: Simulator) -> None:
-        self.sim, self.base_url = sim, ""
+        super().__init__(sim, LateListing._frozen_listing)
         self.frozen: dict | None = None
 
     async def freeze(self) -> None:
@@ -39,26 +39,10 @@ class LateListing:
                 f"{self.sim.base_url}/api/v2/callcenters?limit=100", headers={"Authorization": f"Bearer {KEY}"}) as got:
             self.frozen = await got.json()
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    async def _frozen_listing(self, request: web.Request, data: bytes) -> web.StreamResponse | None:
         if request.method == "GET" and request.path == "/api/v2/callcenters" and self.frozen is not None:
             return web.json_response(self.frozen)
-        async with aiohttp.ClientSession() as session, session.request(
-                request.method, f"{self.sim.base_url}{request.path_qs}", data=await request.read(),
-                headers={k: v for k, v in request.headers.items() if k.lower() != "host"}) as answer:
-            return web.Response(status=answer.status, body=await answer.read(),
-                                content_type=answer.content_type)
-
-    async def __aenter__(self) -> LateListing:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self._runner.cleanup()
+        return None
 
 
 async def test_a_listing_that_shows_the_run_late_does_not_make_the_rollback_skip_it(tmp_path: Path) -> None:
