@@ -23,7 +23,7 @@ from bulkcc.plan.planfile import SavedPlan
 from bulkcc.plan.stale import already_as_sent, stale_fields
 from bulkcc.run.execute import Run, Source, execute, redacted
 from bulkcc.run.journal import Opener
-from bulkcc.run.live import LiveState, prior_phase, read_live
+from bulkcc.run.live import prior_phase, read_again
 from bulkcc.run.lock import creating
 from bulkcc.run.options import ApplyOptions, ApplyOutcome
 from bulkcc.run.outputs import check_output_paths, locked_run
@@ -115,14 +115,9 @@ def check_plan(saved: SavedPlan, options: ApplyOptions, now: datetime) -> None:
 async def _guard_phase(conn: Connection, plan: Plan, options: ApplyOptions, run: Run, progress: QuietProgress,
                        stop: asyncio.Event) -> Plan:
     """Read live state again; only the requests whose overwritten fields are as planned go."""
-    state = LiveState()
-    progress.start(len(plan.requests), conn.target_label, phase="reading")
-    try:
-        await read_live(conn.client, plan.requests, concurrency=options.connection.pool_size, stop=stop,
-                        progress=progress, state=state)
-    finally:
-        run.record_read_failures(state, plan.requests, conn.client.redact)  # even when stopped part way
-        progress.close()
+    state = await read_again(conn, plan.requests, concurrency=options.connection.pool_size, stop=stop,
+                             progress=progress,
+                             settle=lambda read: run.record_read_failures(read, plan.requests, conn.client.redact))
     to_send = []
     for request in plan.requests:
         live = state.callcenters.get(request.row)

@@ -11,7 +11,7 @@ retried like every call, share the run's budget, and advance a progress.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -70,6 +70,20 @@ async def read_live(client: ApiClient, requests: Sequence[PlannedRequest], *, co
         await _read_pages(client, missing, state, progress, stop, offices)
     if missing and not stop.is_set():
         await _read_each(client, list(missing.values()), state, progress, concurrency, stop)
+    return state
+
+
+async def read_again(conn: Connection, requests: Sequence[PlannedRequest], *, concurrency: int, stop: asyncio.Event,
+                     progress: QuietProgress, settle: Callable[[LiveState], None]) -> LiveState:
+    """Each request's call center read again just before sending (the stale guard of a saved plan and of a
+    rollback); `settle` records the rows that could not be read, even when the run is stopped part way."""
+    state = LiveState()
+    progress.start(len(requests), conn.target_label, phase="reading")
+    try:
+        await read_live(conn.client, requests, concurrency=concurrency, stop=stop, progress=progress, state=state)
+    finally:
+        settle(state)
+        progress.close()
     return state
 
 

@@ -17,7 +17,7 @@ from dataclasses import replace
 from bulkcc.operator_fields import OperatorRow
 from bulkcc.plan.operators import CenterIndex, LiveOperator, OperatorPlan, centers_to_read
 from bulkcc.plan.operators import resolved_rows as resolve
-from bulkcc.run.operators import OperatorReads, read_centers, read_skills
+from bulkcc.run.operators import OperatorReads, read_centers_then_skills
 from bulkcc.run.progress import QuietProgress
 from bulkcc.send.client import ApiClient
 
@@ -29,24 +29,15 @@ async def read_prior_operators(client: ApiClient, label: str, rows: Sequence[Ope
     """The operators of each existing center `rows` name, and the skill level of each of the rows'
     users who is one of them (kept when stopped part way)."""
     reads = OperatorReads()
-    centers = centers_to_read(rows, index)
-    if not centers:
-        return reads
-    progress.start(len(centers), label, phase="reading operators")
-    try:
-        await read_centers(client, centers, reads, concurrency=concurrency, stop=stop, progress=progress)
-    finally:
-        progress.close()
-    resolved, _, _ = resolve(rows, index)
-    pairs = [(center.id, row.user_id) for row, center in resolved
-             if center.id in reads.centers and row.user_id in reads.centers[center.id].operators]
-    pairs = list(dict.fromkeys(pairs))
-    if pairs and not stop.is_set():
-        progress.start(len(pairs), label, phase="reading skills")
-        try:
-            await read_skills(client, pairs, reads, concurrency=concurrency, stop=stop, progress=progress)
-        finally:
-            progress.close()
+
+    def skills() -> list[Pair]:
+        resolved, _, _ = resolve(rows, index)
+        pairs = [(center.id, row.user_id) for row, center in resolved
+                 if center.id in reads.centers and row.user_id in reads.centers[center.id].operators]
+        return list(dict.fromkeys(pairs))
+
+    await read_centers_then_skills(client, label, centers_to_read(rows, index), reads, skills,
+                                   concurrency=concurrency, progress=progress, stop=stop)
     return reads
 
 

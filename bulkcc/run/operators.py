@@ -204,7 +204,16 @@ async def read_operator_state(client: ApiClient, label: str, rows: Sequence[Oper
                               stop: asyncio.Event) -> None:
     """What --diff needs of `rows`: each named center's operators, then the skill levels the plan compares
     or must restore (`skills_to_read`), into `reads` (kept when stopped part way)."""
-    centers = centers_to_read(rows, index)
+    await read_centers_then_skills(client, label, centers_to_read(rows, index), reads,
+                                   lambda: skills_to_read(rows, index, reads.centers, exact=exact),
+                                   concurrency=concurrency, progress=progress, stop=stop)
+
+
+async def read_centers_then_skills(client: ApiClient, label: str, centers: Sequence[int], reads: OperatorReads,
+                                   skills: Callable[[], Sequence[tuple[int, int]]], *, concurrency: int,
+                                   progress: QuietProgress, stop: asyncio.Event) -> None:
+    """Two phases into `reads`: the operators of `centers`, then the skill levels of the (center, user)
+    pairs `skills` names once those are known; none of them when no center is to be read."""
     if not centers:
         return
     progress.start(len(centers), label, phase="reading operators")
@@ -212,7 +221,7 @@ async def read_operator_state(client: ApiClient, label: str, rows: Sequence[Oper
         await read_centers(client, centers, reads, concurrency=concurrency, stop=stop, progress=progress)
     finally:
         progress.close()
-    pairs = skills_to_read(rows, index, reads.centers, exact=exact)
+    pairs = skills()
     if pairs and not stop.is_set():
         progress.start(len(pairs), label, phase="reading skills")
         try:

@@ -36,7 +36,7 @@ from bulkcc.run.agent_undo import AgentUndoWork
 from bulkcc.run.deletes import created_proven, journal_of, run_journal
 from bulkcc.run.execute import Run, Source, execute
 from bulkcc.run.journal import JournalState, Opener
-from bulkcc.run.live import FEW_ROWS, LiveState, read_each, read_live
+from bulkcc.run.live import FEW_ROWS, LiveState, read_again, read_each
 from bulkcc.run.options import ApplyOptions, ApplyOutcome
 from bulkcc.run.outputs import locked_run
 from bulkcc.run.progress import QuietProgress
@@ -73,14 +73,9 @@ def check_rollback(book: RollbackBook, options: ApplyOptions) -> None:
 async def _guard_phase(conn: Connection, plan: Plan, book: RollbackBook, options: ApplyOptions, run: Run,
                        progress: QuietProgress, stop: asyncio.Event) -> Plan:
     """Read each call center; keep, per row, only the fields still as the run left them."""
-    state = LiveState()
-    progress.start(len(plan.requests), conn.target_label, phase="reading")
-    try:
-        await read_live(conn.client, plan.requests, concurrency=options.connection.pool_size, stop=stop,
-                        progress=progress, state=state)
-    finally:
-        run.record_read_failures(state, plan.requests, conn.client.redact)
-        progress.close()
+    state = await read_again(conn, plan.requests, concurrency=options.connection.pool_size, stop=stop,
+                             progress=progress,
+                             settle=lambda read: run.record_read_failures(read, plan.requests, conn.client.redact))
     verdicts = {r.row: _verdict(plan, book, r, state) for r in plan.requests if r.row in state.callcenters}
     # A listing may show a change a few seconds late: a row it shows as already put back, or as changed
     # since, is read again by its own GET before it is left alone.

@@ -95,30 +95,33 @@ class Centers:
         return f"call center {center_id}" if center_id is not None else f"the call center of callcenters row {row}"
 
 
-def one_center(raw: pd.DataFrame) -> Iterator[Problem]:
-    """Exactly one of call_center_id and call_center_name (as typed: a bad cell is still filled)."""
-    has_id, has_name = _col(raw, CENTER_ID).notna(), _col(raw, CENTER_NAME).notna()
+def _exactly_one(raw: pd.DataFrame, by_id: str, by_name: str, neither: str, both: str) -> Iterator[Problem]:
+    """Exactly one of two columns (as typed: a bad cell is still filled): `neither` is said on the id cell,
+    `both` on the name cell."""
+    has_id, has_name = _col(raw, by_id).notna(), _col(raw, by_name).notna()
     for row in raw.index[~has_id & ~has_name]:
-        yield _problem(row, CENTER_ID, None,
-                       "the row names no call center: fill in call_center_id (a center that exists) or "
-                       "call_center_name (the name of a row of the callcenters sheet, e.g. one created in this run, "
-                       "or of a live call center)")
+        yield _problem(row, by_id, None, neither)
     for row in raw.index[has_id & has_name]:
-        yield _problem(row, CENTER_NAME, raw.at[row, CENTER_NAME],
-                       "call_center_id and call_center_name are both filled: a row gives one of them; clear "
-                       "call_center_name to use the id, or call_center_id to use the name")
+        yield _problem(row, by_name, raw.at[row, by_name], both)
+
+
+def one_center(raw: pd.DataFrame) -> Iterator[Problem]:
+    """Exactly one of call_center_id and call_center_name."""
+    return _exactly_one(raw, CENTER_ID, CENTER_NAME,
+                        "the row names no call center: fill in call_center_id (a center that exists) or "
+                        "call_center_name (the name of a row of the callcenters sheet, e.g. one created in this "
+                        "run, or of a live call center)",
+                        "call_center_id and call_center_name are both filled: a row gives one of them; clear "
+                        "call_center_name to use the id, or call_center_id to use the name")
 
 
 def one_user(raw: pd.DataFrame) -> Iterator[Problem]:
-    """Exactly one of user_id and user_email (as typed), and an email that looks like one."""
-    has_id, has_email = _col(raw, USER).notna(), _col(raw, EMAIL).notna()
-    for row in raw.index[~has_id & ~has_email]:
-        yield _problem(row, USER, None, "the row names no user: fill in user_id, or user_email (looked up when "
-                                        "planned with a key or applied)")
-    for row in raw.index[has_id & has_email]:
-        yield _problem(row, EMAIL, raw.at[row, EMAIL],
-                       "user_id and user_email are both filled: a row gives one of them; clear user_email to use "
-                       "the id, or user_id to look the user up by email")
+    """Exactly one of user_id and user_email, and an email that looks like one (`emails_look_like_emails`)."""
+    return _exactly_one(raw, USER, EMAIL,
+                        "the row names no user: fill in user_id, or user_email (looked up when planned with a key "
+                        "or applied)",
+                        "user_id and user_email are both filled: a row gives one of them; clear user_email to use "
+                        "the id, or user_id to look the user up by email")
 
 
 def emails_look_like_emails(typed: pd.DataFrame) -> Iterator[Problem]:

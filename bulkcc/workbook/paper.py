@@ -149,19 +149,6 @@ def row_height(lines: int, size: float = FONT_SIZE) -> float:
     return LINE_HEIGHT * lines * max(size, FONT_SIZE) / FONT_SIZE
 
 
-def dotted_lines(name: str, width: float) -> str:
-    """A dotted column name broken after its dots into lines that fit `width` (never inside a part)."""
-    lines: list[str] = []
-    for part in name.split("."):
-        if lines and text_width(f"{lines[-1]}.{part}.", bold=True) <= width - CELL_PADDING:
-            lines[-1] += "." + part
-        else:
-            if lines:
-                lines[-1] += "."
-            lines.append(part)
-    return "\n".join(lines)
-
-
 # ---- row heights of a sheet written cell by cell ----
 
 def _font_of(cell: Any) -> tuple[bool, float]:
