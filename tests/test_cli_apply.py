@@ -232,6 +232,7 @@ async def test_results_where_no_file_can_be_written_are_refused_before_any_reque
         tmp_path / "file.txt" / "results.xlsx": "is not a folder",  # a regular file in the path
         tmp_path / "missing" / "results.xlsx": "does not exist",
         Path("/sys/bulkcc-results.xlsx"): "cannot write in /sys",  # sysfs takes no new file, even from root
+        tmp_path / "results.csv": "ends in .xlsx (e.g. results.xlsx)",  # an xlsx under a .csv name opens as nothing
     }
     rows = realistic_rows(3)
     source = write_rows(tmp_path / "in.xlsx", rows)

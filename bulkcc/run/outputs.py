@@ -51,6 +51,12 @@ def check_output_paths(input_path: Path, options: ApplyOptions) -> None:
     (checked before the input is even read, so a run that could not record anything sends nothing)."""
     from bulkcc.workbook.rollback_book import is_rollback_workbook
 
+    results = options.results_path
+    if results.suffix.lower() not in XLSX_SUFFIXES:
+        # A results workbook has several sheets (Results, Summary, Operators ...): saved under a .csv name it
+        # would be an xlsx nothing opens as the name says, and fed back it would not be read as one.
+        raise UsageError(f"--results {results}: the results are an Excel workbook of several sheets, so the name "
+                         f"ends in .xlsx (e.g. {results.with_suffix('.xlsx').name}); nothing was sent")
     writes_rollback = options.writes_rollback and not is_rollback_workbook(input_path)
     written = [options.results_path] + ([options.rollback_file()] if writes_rollback else [])
     inputs = [Path(input_path)] + ([options.input_check] if options.input_check else [])
