@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -408,3 +409,31 @@ def test_plan_prints_bodies_with_terminal_codes_escaped_and_writes_them_exact(tm
     assert "\u202e" not in result.output
     assert '{"name": "Sales \\u202eAPAC"}' in result.stdout  # the same JSON value, shown safely
     assert json.loads(out.read_text("utf-8"))["body"] == {"name": "Sales \u202eAPAC"}
+
+
+# ---- a bug in bulkcc ----------------------------------------------------------------
+
+
+def test_a_bug_in_bulkcc_ends_in_one_message_and_a_crash_file_without_the_key_never_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bulkcc.validate.validation
+    from bulkcc.cli.options import redact
+
+    key = "sk-live-CRASH-0123456789abcdef"
+    redact.add(key)  # as a run that loaded it would have
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise ZeroDivisionError(f"a bug, with the key {key} in its text")
+
+    monkeypatch.setattr(bulkcc.validate.validation, "validate_sheet", broken)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the crash file goes
+    source = write_sheet(tmp_path / "in.xlsx", [HEADER, *GOOD_ROWS])
+    result = run("validate", source)
+    assert result.exit_code == 3, result.output
+    assert "Traceback" not in result.output and key not in result.output
+    assert "internal error: ZeroDivisionError: a bug, with the key **** in its text" in result.output
+    assert "This is a bug in bulkcc, not a problem in your data" in result.output
+    (report,) = tmp_path.glob("bulkcc-crash-*.txt")
+    assert str(report) in result.output.replace("\n", "")
+    text = report.read_text("utf-8")
+    assert "Traceback" in text and "ZeroDivisionError" in text and key not in text

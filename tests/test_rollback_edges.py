@@ -19,7 +19,7 @@ from aiohttp import web
 from openpyxl import Workbook, load_workbook
 from support import KEY, Proxy, ScriptedApi, options, write_rows
 
-from bulkcc.errors import EXIT_INVALID, EXIT_OK, UsageError
+from bulkcc.errors import EXIT_INVALID, EXIT_OK, InputError, UsageError
 from bulkcc.plan.payload import values_from_callcenter
 from bulkcc.run.apply import apply_async
 from bulkcc.sim.server import USER_ID_BASE, Simulator, SimulatorConfig, seed_store
@@ -99,6 +99,20 @@ async def test_a_field_that_was_not_set_before_the_run_fails_its_rollback_row_sa
     assert unset.status == "failed" and "ring_seconds was not set before the run" in unset.error  # not `skipped`
     assert put_back.status == "updated"
     assert back.exit_code == EXIT_INVALID
+
+
+async def test_a_rollback_whose_callcenters_sheet_was_deleted_is_refused_saying_so(tmp_path: Path) -> None:
+    async with _sim() as sim:
+        source = write_rows(tmp_path / "in.xlsx", [{"id": 1001, "ring_seconds": 11}], header=["id", "ring_seconds"])
+        assert (await apply_async(source, options(tmp_path / "r.xlsx", sim.base_url))).exit_code == EXIT_OK
+        edited = load_workbook(tmp_path / "r-rollback.xlsx")
+        del edited["callcenters"]
+        edited.save(tmp_path / "edited.xlsx")
+        sim.requests.clear()
+        # It read as an ordinary workbook: "no 'id' column in row 1 of sheet rollback".
+        with pytest.raises(InputError, match="is a rollback workbook without its callcenters sheet"):
+            await apply_async(tmp_path / "edited.xlsx", options(tmp_path / "back.xlsx", sim.base_url))
+        assert sim.requests == []
 
 
 @pytest.mark.parametrize("rollback", ["r.journal.jsonl", "r.journal.lock", "r-rollback.csv"])

@@ -80,8 +80,34 @@ def handles_errors(command):
             err.print("stopped: interrupted (Ctrl-C); an apply's journal keeps what was sent: run the same "
                       "command with --resume to go on", markup=False)
             sys.exit(EXIT_ABORTED)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # click's own: it prints them as usage errors
+        except Exception as exc:  # a bug in bulkcc, not in the data: one clear message, the details in a file
+            report = _crash_report()
+            where = f"the details are in {report}" if report else "the details could not be written to a file"
+            err.print(f"internal error: {type(exc).__name__}: {printable(str(exc), 300)}. This is a bug in bulkcc, "
+                      f"not a problem in your data; {where} (without the key). An apply's journal keeps what was "
+                      "sent: once fixed, run the same command with --resume", markup=False)
+            sys.exit(EXIT_ABORTED)
 
     return wrapper
+
+
+def _crash_report() -> Path | None:
+    """The traceback being handled, key redacted, in a file of the temporary folder; None if none could be
+    written (a full disk must not turn the message into a second traceback)."""
+    import tempfile
+    import time
+    import traceback
+
+    try:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", prefix=f"bulkcc-crash-{stamp}-", suffix=".txt",
+                                         delete=False) as file:
+            file.write(redact(" ".join(map(str, sys.argv))) + "\n\n" + redact(traceback.format_exc()))
+        return Path(file.name)
+    except OSError:
+        return None
 
 
 def _stack(command, options):

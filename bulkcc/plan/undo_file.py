@@ -20,13 +20,14 @@ from typing import Any
 
 from openpyxl import Workbook
 
+from bulkcc.errors import InputError
 from bulkcc.operator_fields import SKILL_MAX, SKILL_MIN
 from bulkcc.plan.diff import rollback_rows
 from bulkcc.plan.payload import row_values
 from bulkcc.plan.undo import AgentState, AgentUndo, FieldUndo
 from bulkcc.validate.cells import CellError, parse_bool, parse_identifier, parse_int
 from bulkcc.validate.frame import parse_frame
-from bulkcc.values import is_blank
+from bulkcc.values import is_blank, printable
 from bulkcc.workbook.created import add_created_sheet
 from bulkcc.workbook.layout import DATA_SHEET
 from bulkcc.workbook.rollback_book import (
@@ -40,6 +41,7 @@ from bulkcc.workbook.rollback_book import (
     read_about,
     read_agent_cells,
     read_set_rows,
+    sheet_names,
 )
 
 
@@ -107,6 +109,10 @@ def read_rollback_book(path: str | Path) -> RollbackBook:
     """The record of a rollback workbook; InputError when it is not one bulkcc wrote."""
     path = Path(path)
     about = read_about(path)
+    if DATA_SHEET not in sheet_names(path):  # every rollback has it, empty or not: this one was edited
+        raise InputError(f"{printable(path.name)} is a rollback workbook without its {DATA_SHEET} sheet (deleted or "
+                         "renamed?), where the values to put back are: apply the rollback workbook as bulkcc wrote it, "
+                         f"or put the {DATA_SHEET} sheet back (nothing was sent)")
     return RollbackBook(path, about, _read_left(path), tuple(read_agents(path)))
 
 

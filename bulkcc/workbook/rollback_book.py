@@ -142,6 +142,15 @@ def _sheet_cells(path: Path, name: str) -> list[list[Any]] | None:
     return None if read is None else [list(row) for row in read[1]]
 
 
+def sheet_names(path: Path) -> list[str]:
+    """The workbook's sheet names (no sheet is read)."""
+    from bulkcc.workbook.reader import read_xlsx_rows
+
+    names: list[str] = []
+    read_xlsx_rows(path, lambda found: names.extend(found))  # picks none: extend() is None
+    return names
+
+
 def read_about(path: str | Path) -> dict[str, str]:
     """The `rollback` sheet as key -> value; InputError unless its A1:B1 says the format bulkcc writes."""
     path = Path(path)
