@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from bulkcc.send.adaptive import BETA, MAX_CUT, MIN_RATE, AdaptiveRate
 from bulkcc.send.pacing import (
     PROBE_SECONDS,
+    RUN_LENGTH,
     REREAD_SECONDS,
     SAFETY_MARGIN,
     WINDOW_SECONDS,
@@ -492,3 +493,22 @@ def test_a_worker_stopped_while_it_waits_does_not_hold_up_the_others() -> None:
         return len(done)
 
     assert run_virtual(scenario()) == 3
+
+
+@pytest.mark.parametrize("retry_after", [0.0, 0.001])
+def test_a_run_of_429s_saying_retry_after_0_still_pauses_for_a_probes_interval(retry_after: float) -> None:
+    """`Retry-After: 0` (or an HTTP date already past) on every 429: no reason to go on at full pace into a full
+    window (it did: 141 requests in 7 s, all refused, until the retry budget was spent)."""
+    async def scenario() -> list[float]:
+        loop = asyncio.get_running_loop()
+        pacer = Pacer(1200, clock=loop.time)
+        starts = []
+        for _ in range(12):  # nothing is ever granted; each start is refused a little later
+            await pacer.wait_turn()
+            starts.append(loop.time())
+            pacer.back_off(retry_after, started_at=starts[-1])
+        return starts
+
+    starts = run_virtual(scenario())
+    gaps = [b - a for a, b in zip(starts[RUN_LENGTH - 1:], starts[RUN_LENGTH:], strict=False)]
+    assert min(gaps) >= PROBE_SECONDS - 1e-6  # after a run of three, one probe per interval at most

@@ -189,7 +189,9 @@ class Pacer:
             self._run_from = now
         elif started >= self._run_from:
             return  # a refused probe: the pause still ends when the window no longer holds the run
-        self._run_until = max(self._run_until, min(started + WINDOW_SECONDS, now + retry_after))
+        # A Retry-After shorter than a probe's interval (0, or an HTTP date already past) is no reason to go
+        # on at full pace into a full window: the pause lasts a probe's interval at least.
+        self._run_until = max(self._run_until, min(started + WINDOW_SECONDS, now + max(retry_after, PROBE_SECONDS)))
 
 
 @dataclass
