@@ -13,6 +13,7 @@ code the CLI maps it to, and each constructor taking the data it carries:
     └── RunStopped              exit 3: a run stopped part way; carries `result`, `not_started`
         ├── KeyRefused          the API refused the key (401/403)
         ├── RetryBudgetSpent    most requests fail: the API looks down
+        ├── ThrottledTooLong    the API asks to wait longer than bulkcc waits (Retry-After)
         └── Interrupted         Ctrl-C or SIGTERM
 """
 
@@ -113,6 +114,11 @@ class KeyRefused(RunStopped):
 
 class RetryBudgetSpent(RunStopped):
     """Most requests are failing: the run stops instead of retrying a dead API."""
+
+
+class ThrottledTooLong(RunStopped):
+    """The API asks to wait longer than bulkcc waits (a Retry-After of an hour): every other request would
+    be refused the same, so the run stops rather than send them all to be refused."""
 
 
 class Interrupted(RunStopped):

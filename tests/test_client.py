@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
+import random
 import time
 
+import aiohttp
 import pytest
+from aiohttp import web
 from support import (
     KEY,
     OK_ANSWER,
@@ -21,9 +25,11 @@ from bulkcc.errors import (
     EXIT_ABORTED,
     KeyRefused,
     RetryBudgetSpent,
+    ThrottledTooLong,
 )
-from bulkcc.send.client import MAX_ANSWER_BYTES, is_license_error
-from bulkcc.send.pacing import RetryBudget
+from bulkcc.plan.payload import PlannedRequest
+from bulkcc.send.client import MAX_ANSWER_BYTES, ApiClient, is_license_error, retry_after_seconds
+from bulkcc.send.pacing import Pacer, RetryBudget, RetryPolicy
 from bulkcc.send.pool import patch_call, run_pool
 
 # ---------------------------------------------------------------- retries and give-ups per status
@@ -113,12 +119,79 @@ async def test_429_waits_for_retry_after_and_slows_the_whole_run() -> None:
     assert client.throttled == 1 and client.pacer.pauses == 1
 
 
-async def test_a_retry_after_too_long_to_wait_fails_the_row() -> None:
-    step = ("json", 429, {"message": "slow down"}, {"Retry-After": "3600"})
-    async with ScriptedApi({"busy": [step]}) as api, api_client(api.base_url) as client:
+def _http_date(seconds_from_now: float) -> str:
+    return email.utils.formatdate(time.time() + seconds_from_now, usegmt=True)
+
+
+TOO_LONG = [  # (Retry-After, how the message says it)
+    ("3600", "3,600 s"),
+    ("1e400", "more than 100 days"),  # inf
+    ("1e300", "more than 100 days"),  # not a 300-digit number
+    ("http-date", "86,400 s"),  # a day after the answer's Date
+]
+
+
+@pytest.mark.parametrize(("status", "retry_after", "shown"), [(429, *c) for c in TOO_LONG] + [(503, "3600", "3,600 s")],
+                         ids=[c[0] for c in TOO_LONG] + ["503"])
+async def test_a_retry_after_too_long_to_wait_fails_the_row_and_stops_the_run(
+        status: int, retry_after: str, shown: str) -> None:
+    """Every other request would be refused the same: it sent them all at full pace, each to be refused."""
+    def answer(request: web.Request) -> web.Response:
+        date = _http_date(-7200)  # the server's clock two hours behind ours: its Date is what counts
+        after = email.utils.formatdate(email.utils.parsedate_to_datetime(date).timestamp() + 86400, usegmt=True)
+        return web.json_response({"message": "slow down"}, status=status, headers={
+            "Date": date, "Retry-After": after if retry_after == "http-date" else retry_after})
+
+    async with ScriptedApi({"*": [("call", answer)]}) as api, api_client(api.base_url, rate=1200) as client:
+        requests = [PlannedRequest(row=i + 1, id=i, body={"ring_seconds": 30}) for i in range(1, 41)]
+        recorded: list = []
+        with pytest.raises(ThrottledTooLong) as caught:
+            await run_pool(client, requests, patch_call, lambda item, result: recorded.append(result),
+                           concurrency=4, stop=asyncio.Event())
+    stopped = caught.value
+    assert stopped.exit_code == EXIT_ABORTED
+    assert f"asks to wait {shown} before sending again" in stopped.message and "--resume" in stopped.message
+    assert api.total <= 4  # what was in flight, not the 40
+    failed = stopped.result
+    assert not failed.ok and failed.attempts == 1 and failed.http_status == status
+    assert f"Retry-After {shown} is too long to wait" in failed.error
+    assert sum(r.attempts for r in recorded) == api.total and failed in recorded  # each sent is a failed row
+    assert not any(r.ok for r in recorded) and len(stopped.not_started) + len(recorded) == 40
+
+
+@pytest.mark.parametrize("skew", [-3600, 3600])
+@pytest.mark.parametrize("status", [429, 503])
+async def test_a_retry_after_date_is_read_against_the_answers_date_not_this_machines_clock(
+        status: int, skew: float) -> None:
+    """A server whose clock is an hour behind ours says "in 2 s" as its Date + 2 s: that is a wait of 2 s, not
+    none (and an hour ahead, not an hour and a failed row)."""
+    def answer(request: web.Request) -> web.Response:
+        date = _http_date(skew)
+        after = email.utils.formatdate(email.utils.parsedate_to_datetime(date).timestamp() + 2, usegmt=True)
+        return web.json_response({"message": "busy"}, status=status, headers={"Date": date, "Retry-After": after})
+
+    waits: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async with ScriptedApi({"busy": [("call", answer), OK_ANSWER]}) as api, aiohttp.ClientSession() as session:
+        client = ApiClient(session, api.base_url, Pacer(1200), sleep=no_sleep, rng=random.Random(0),
+                           policy=RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05))
         result = await client.call("PATCH", "/busy", {})
-    assert not result.ok and result.attempts == 1 and result.http_status == 429
-    assert "too long to wait" in result.error
+    assert result.ok and result.attempts == 2, result
+    assert waits == [pytest.approx(2.0, abs=0.01)]
+
+
+def test_retry_after_values_of_every_kind() -> None:
+    date = "Sun, 06 Dec 2026 08:00:00 GMT"
+    assert retry_after_seconds("1.5") == 1.5
+    assert retry_after_seconds("-5") == 0.0 and retry_after_seconds("nan") == 0.0
+    assert retry_after_seconds("Sun, 06 Dec 2026 08:00:30 GMT", date=date) == 30.0
+    assert retry_after_seconds("Sun, 06 Dec 2026 07:59:00 GMT", date=date) == 0.0  # past
+    assert retry_after_seconds("Sun, 06 Dec 2026 08:00:30", date=date) == 30.0  # no zone: HTTP dates are GMT
+    for garbage in ("soon", "2, 3", "Sun, 99 Foo 2026 08:00:30 GMT", "Sun, 06 Dec 99999 08:00:30 GMT", "\x00", ""):
+        assert retry_after_seconds(garbage, date=date) is None, garbage
 
 
 @pytest.mark.parametrize("status", [401, 403])

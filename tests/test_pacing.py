@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from bulkcc.send.adaptive import BETA, MAX_CUT, MIN_RATE, AdaptiveRate
 from bulkcc.send.pacing import (
     PROBE_SECONDS,
-    RUN_LENGTH,
     REREAD_SECONDS,
+    RUN_LENGTH,
     SAFETY_MARGIN,
     WINDOW_SECONDS,
     Pacer,

@@ -2,7 +2,8 @@
 
 The client is given its session, pacer, retry policy, budget and clock, so tests
 and benchmarks drive it against the simulator and measure its pace. What it
-retries: 429 (after Retry-After, slowing the whole run), 5xx, timeouts and
+retries: 429 (after Retry-After, slowing the whole run; a Retry-After over the
+policy's 120 s stops the run, `ThrottledTooLong`), 5xx (after a 503's Retry-After), timeouts and
 dropped connections, and a 2xx whose body is not a JSON object (an HTML page
 from a proxy, broken or empty JSON, a list): that is no verified answer, and a
 PATCH or GET may be sent again. What it never retries: any other 4xx, and 3xx
@@ -42,7 +43,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import json
 import random
 import re
@@ -53,8 +53,8 @@ from typing import Any
 
 import aiohttp
 
-from bulkcc.errors import KeyRefused, RetryBudgetSpent
-from bulkcc.send.pacing import Clock, Pacer, RetryBudget, RetryPolicy, Sleep
+from bulkcc.errors import KeyRefused, RetryBudgetSpent, ThrottledTooLong
+from bulkcc.send.pacing import Clock, Pacer, RetryBudget, RetryPolicy, Sleep, retry_after_seconds, wait_shown
 from bulkcc.send.scrub import needs_scrub, scrub
 from bulkcc.send.target import Redactor
 from bulkcc.values import printable
@@ -160,22 +160,6 @@ async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> tuple[by
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)[:limit], True
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After as seconds: either a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
 class ApiClient:
@@ -343,19 +327,34 @@ class ApiClient:
             result.error = f"HTTP {status}: redirected to {location}; not followed (check --base-url)"
             result.unsure = True  # a 303 after a POST says it was done (see there): a create is looked for
             return None, False
+        retry_after = retry_after_seconds(headers.get("Retry-After"), date=headers.get("Date"))
         if status == 429:
             self.throttled += 1
-            wait = retry_after_seconds(headers.get("Retry-After"))
-            wait = 1.0 if wait is None else wait
-            if wait > self.policy.max_retry_after:
-                result.error += f" (Retry-After {wait:.0f} s is too long to wait)"
-                return None, False
+            wait = 1.0 if retry_after is None else retry_after
             self.pacer.back_off(wait, started_at=result.started_at[-1] if result.started_at else None)
+            self._stop_if_too_long(wait, result)
             return max(wait, self.policy.delay(result.attempts, self.rng)), False
         if status >= 500:
             result.unsure = True  # a 5xx may come after the work was done (a proxy's timeout)
-            return self.policy.delay(result.attempts, self.rng), False
+            delay = self.policy.delay(result.attempts, self.rng)
+            if retry_after is not None:  # a 503 of maintenance or overload says when to come back
+                self._stop_if_too_long(retry_after, result)
+                delay = max(delay, retry_after)
+            return delay, False
         return None, False  # other 4xx: the request itself is wrong; retrying won't help
+
+    def _stop_if_too_long(self, wait: float, result: ApiResult) -> None:
+        """A Retry-After longer than the policy waits: the row fails, and the run stops (with the pacer told,
+        as for any 429). Every other request would be refused the same; going on sent them all at full pace,
+        each to be refused (a quota spent for the hour, a maintenance window)."""
+        if wait <= self.policy.max_retry_after:
+            return
+        result.error = f"{result.error} (Retry-After {wait_shown(wait)} is too long to wait)"
+        result.duration_ms = self._since_first_attempt(result)
+        raise ThrottledTooLong(
+            f"stopped: the API asks to wait {wait_shown(wait)} before sending again (Retry-After), longer than "
+            f"the {self.policy.max_retry_after:g} s bulkcc waits. Rows not yet updated can be sent later with "
+            "--resume", result=result)
 
     def _answer(self, result: ApiResult, raw: bytes, cut: bool, charset: str | None,
                 content_type: str | None) -> tuple[float | None, bool]:

@@ -15,6 +15,8 @@ A 429's Retry-After is honoured by the request it answered.
 from __future__ import annotations
 
 import asyncio
+import datetime
+import email.utils
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -201,7 +203,7 @@ class RetryPolicy:
     max_attempts: int = 5
     base_delay: float = 0.5
     max_delay: float = 30.0
-    max_retry_after: float = 120.0  # a longer Retry-After fails the row rather than stall the run
+    max_retry_after: float = 120.0  # a longer Retry-After fails the row and stops the run, not stall it
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         """The wait before attempt `attempt + 1` (attempt counts from 1)."""
@@ -232,3 +234,39 @@ class RetryBudget:
 
     def give_back(self) -> None:
         self.tokens = min(self.capacity, self.tokens + self.refund)
+
+
+def retry_after_seconds(value: str | None, now: float | None = None, date: str | None = None) -> float | None:
+    """Retry-After as seconds: either a number of seconds or an HTTP date.
+
+    An HTTP date is read against the answer's own `Date` when it has one (as RFC 9110 says), not against
+    this machine's clock: a clock a few minutes off would otherwise make "in one second" a wait of minutes
+    (a failed row), or "in a minute" no wait at all."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    when = _http_date(value)
+    if when is None:
+        return None
+    sent = _http_date(date) if date else None
+    return max(0.0, when - (sent if sent is not None else now if now is not None else time.time()))
+
+
+def _http_date(value: str) -> float | None:
+    """An HTTP date as a POSIX time; HTTP dates are GMT, so one without a zone is read as GMT too."""
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.UTC)
+        return when.timestamp()
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return None
+
+
+def wait_shown(seconds: float) -> str:
+    """A wait a server chose, short enough to read (it may say 1e300 or inf)."""
+    return f"{seconds:,.0f} s" if seconds < 1e7 else "more than 100 days"
