@@ -153,6 +153,23 @@ async def test_a_wrong_key_stops_the_run_after_one_request(tmp_path: Path) -> No
     assert [r.status for r, _ in journaled.values()] == ["failed"]  # --resume sends it again
 
 
+async def test_a_retry_after_of_an_hour_stops_the_run_and_the_results_say_what_was_sent(tmp_path: Path) -> None:
+    """Dialpad says "come back in an hour": the rest is not sent to be refused, and --resume sends it later."""
+    rows = realistic_rows(30)
+    source = write_rows(tmp_path / "in.xlsx", rows)
+    refused = ("json", 429, {"error": {"message": "Rate limit exceeded"}}, {"Retry-After": "3600"})
+    async with ScriptedApi({"*": [refused]}) as api:
+        outcome = await apply_async(source, options(tmp_path / "r.xlsx", api.base_url, rate=1200, concurrency=4,
+                                                    no_rollback=True))
+    assert outcome.exit_code == EXIT_ABORTED
+    assert "asks to wait 3,600 s" in outcome.message and "--resume" in outcome.message
+    assert 1 <= api.total <= 4  # what was in flight when the first answer came
+    results = read_results(tmp_path / "r.xlsx")
+    statuses = Counter(r.status for r in results)
+    assert statuses["failed"] == api.total and statuses["not_sent"] == 30 - api.total
+    assert all(r.http_status == 429 and "too long to wait" in r.error for r in results if r.status == "failed")
+
+
 async def test_a_spent_retry_budget_stops_the_run_with_a_clear_message(tmp_path: Path) -> None:
     rows = realistic_rows(12)
     source = write_rows(tmp_path / "in.xlsx", rows)
