@@ -267,6 +267,19 @@ async def test_a_spent_retry_budget_raises_and_bounds_the_requests() -> None:
 
 
 
+async def test_429s_on_every_request_spend_the_budget_and_say_so_not_that_the_api_is_down() -> None:
+    refused = ("json", 429, {"error": {"message": "Rate limit exceeded"}}, {"Retry-After": "0"})
+    async with ScriptedApi({"*": [refused]}) as api, \
+            api_client(api.base_url, max_attempts=5, budget=RetryBudget(capacity=10, retry_cost=5)) as client:
+        requests = [PlannedRequest(row=i + 1, id=i, body={"ring_seconds": 30}) for i in range(1, 21)]
+        with pytest.raises(RetryBudgetSpent) as caught:
+            await run_pool(client, requests, patch_call, lambda *_: None, concurrency=2, stop=asyncio.Event())
+    message = caught.value.message
+    assert "refuses most requests as too many" in message and "looks down" not in message
+    assert "HTTP 429: Rate limit exceeded" in message and "--resume" in message
+    assert api.total <= 2 + 10 // 5
+
+
 # ---------------------------------------------------------------- answers that are not what they seem
 
 NOT_AN_OBJECT = [

@@ -218,9 +218,11 @@ class ApiClient:
                 break
             if not self.budget.take(timeout=timeout):
                 result.duration_ms = self._since_first_attempt(result)
+                why = ("the API refuses most requests as too many: the company's 20 a second look taken by "
+                       "other integrations" if result.http_status == 429 else "the API looks down")
                 raise RetryBudgetSpent(  # this row was sent: it is failed, not "not sent"
                     f"stopped: most requests are failing (last: {result.error}); the retry budget "
-                    "is spent, so the API looks down. Rows not yet updated can be sent later with --resume",
+                    f"is spent, so {why}. Rows not yet updated can be sent later with --resume",
                     result=result)
             await self._sleep_unless_stopped(retry_in, stop)
         result.duration_ms = self._since_first_attempt(result)
