@@ -280,6 +280,18 @@ async def test_429s_on_every_request_spend_the_budget_and_say_so_not_that_the_ap
     assert api.total <= 2 + 10 // 5
 
 
+@pytest.mark.parametrize("method", ["GET", "DELETE", "PATCH"])
+async def test_a_dropped_connection_is_sent_again_only_by_our_paced_retry(method: str) -> None:
+    """aiohttp sent a GET or DELETE whose connection dropped once more on its own, unpaced: 60 arrivals for 30
+    paced starts, 40 in one second at 1200/min. Every request the API sees is one the pacer granted."""
+    async with ScriptedApi({"*": [("drop",)]}) as api, \
+            api_client(api.base_url, max_attempts=2, budget=RetryBudget(capacity=10**6)) as client:
+        results = await asyncio.gather(*(client.call(method, f"/c{i}", {} if method == "PATCH" else None)
+                                         for i in range(15)))
+    assert api.total == client.requests_sent == 30
+    assert all(r.attempts == 2 and not r.ok for r in results)
+
+
 # ---------------------------------------------------------------- answers that are not what they seem
 
 NOT_AN_OBJECT = [
