@@ -125,6 +125,7 @@ def _http_date(seconds_from_now: float) -> str:
 
 TOO_LONG = [  # (Retry-After, how the message says it)
     ("3600", "3,600 s"),
+    ("120.4", "120.4 s"),  # over the 120 s waited: not "120 s"
     ("1e400", "more than 100 days"),  # inf
     ("1e300", "more than 100 days"),  # not a 300-digit number
     ("http-date", "86,400 s"),  # a day after the answer's Date
@@ -157,6 +158,16 @@ async def test_a_retry_after_too_long_to_wait_fails_the_row_and_stops_the_run(
     assert f"Retry-After {shown} is too long to wait" in failed.error
     assert sum(r.attempts for r in recorded) == api.total and failed in recorded  # each sent is a failed row
     assert not any(r.ok for r in recorded) and len(stopped.not_started) + len(recorded) == 40
+
+
+async def test_a_create_answered_503_with_a_long_retry_after_stays_unsure_for_its_caller_to_look_for() -> None:
+    """A 503 may come after the work was done: the create is looked for by name (maybe_created), never recorded
+    as failed by the stop (a --resume would then POST it again)."""
+    step = ("json", 503, {"message": "maintenance"}, {"Retry-After": "3600"})
+    async with ScriptedApi({"create": [step]}) as api, api_client(api.base_url) as client:
+        result = await client.call("POST", "/create", {"name": "x"}, idempotent=False)
+    assert result.unsure and not result.ok and result.attempts == 1 and api.total == 1
+    assert "not sent again" in result.error
 
 
 @pytest.mark.parametrize("skew", [-3600, 3600])

@@ -81,6 +81,7 @@ class ApiResult:
     # The last attempt may have taken effect though no answer says so (timeout, dropped, 5xx, no JSON):
     # a call that is not idempotent is then not retried (see `ApiClient.call`).
     unsure: bool = False
+    retry_after: float | None = None  # what the last attempt's Retry-After asked to wait, in seconds
 
 
 # "no call center license is available", "No licenses left", "insufficient licenses" …: a licence
@@ -210,13 +211,14 @@ class ApiClient:
             result.attempts += 1
             self.requests_sent += 1
             result.started_at.append(self.clock())
-            result.unsure = False
+            result.unsure, result.retry_after = False, None
             retry_in, timeout = await self._attempt(method, path, body, result, checking_key=checking_key)
             if retry_in is None:
                 break
             if result.unsure and not idempotent:
                 result.error = f"{result.error} (not sent again: it may have been done, and it is not idempotent)"
-                break
+                break  # (a create's caller looks for it, whatever a Retry-After says)
+            self._stop_if_too_long(result)
             if result.attempts >= self.policy.max_attempts:
                 result.error = f"{result.error} (gave up after {result.attempts} attempts)"
                 break
@@ -338,22 +340,23 @@ class ApiClient:
             self.throttled += 1
             wait = 1.0 if retry_after is None else retry_after
             self.pacer.back_off(wait, started_at=result.started_at[-1] if result.started_at else None)
-            self._stop_if_too_long(wait, result)
+            result.retry_after = wait
             return max(wait, self.policy.delay(result.attempts, self.rng)), False
         if status >= 500:
             result.unsure = True  # a 5xx may come after the work was done (a proxy's timeout)
             delay = self.policy.delay(result.attempts, self.rng)
             if retry_after is not None:  # a 503 of maintenance or overload says when to come back
-                self._stop_if_too_long(retry_after, result)
+                result.retry_after = retry_after
                 delay = max(delay, retry_after)
             return delay, False
         return None, False  # other 4xx: the request itself is wrong; retrying won't help
 
-    def _stop_if_too_long(self, wait: float, result: ApiResult) -> None:
+    def _stop_if_too_long(self, result: ApiResult) -> None:
         """A Retry-After longer than the policy waits: the row fails, and the run stops (with the pacer told,
         as for any 429). Every other request would be refused the same; going on sent them all at full pace,
         each to be refused (a quota spent for the hour, a maintenance window)."""
-        if wait <= self.policy.max_retry_after:
+        wait = result.retry_after
+        if wait is None or wait <= self.policy.max_retry_after:
             return
         result.error = f"{result.error} (Retry-After {wait_shown(wait)} is too long to wait)"
         result.duration_ms = self._since_first_attempt(result)

@@ -269,4 +269,6 @@ def _http_date(value: str) -> float | None:
 
 def wait_shown(seconds: float) -> str:
     """A wait a server chose, short enough to read (it may say 1e300 or inf)."""
-    return f"{seconds:,.0f} s" if seconds < 1e7 else "more than 100 days"
+    if seconds >= 1e7:
+        return "more than 100 days"
+    return f"{seconds:,.1f}".removesuffix(".0") + " s"  # 120.4 s is over 120 s: not "120 s"
