@@ -170,6 +170,16 @@ async def test_a_create_answered_503_with_a_long_retry_after_stays_unsure_for_it
     assert "not sent again" in result.error
 
 
+async def test_a_stop_while_the_key_is_checked_records_the_calls_own_403() -> None:
+    scripts = {"row": [("json", 403, {"message": "forbidden"})],
+               "api/v2/callcenters": [("json", 429, {"message": "slow down"}, {"Retry-After": "3600"})]}
+    async with ScriptedApi(scripts) as api, api_client(api.base_url) as client:
+        with pytest.raises(ThrottledTooLong) as caught:
+            await client.call("PATCH", "/row", {})
+    own = caught.value.result
+    assert own.http_status == 403 and "forbidden" in own.error and own.attempts == 1
+
+
 @pytest.mark.parametrize("skew", [-3600, 3600])
 @pytest.mark.parametrize("status", [429, 503])
 async def test_a_retry_after_date_is_read_against_the_answers_date_not_this_machines_clock(

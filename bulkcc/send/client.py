@@ -53,7 +53,7 @@ from typing import Any
 
 import aiohttp
 
-from bulkcc.errors import KeyRefused, RetryBudgetSpent, ThrottledTooLong
+from bulkcc.errors import KeyRefused, RetryBudgetSpent, RunStopped, ThrottledTooLong
 from bulkcc.send.pacing import Clock, Pacer, RetryBudget, RetryPolicy, Sleep, retry_after_seconds, wait_shown
 from bulkcc.send.scrub import needs_scrub, scrub
 from bulkcc.send.target import Redactor
@@ -320,7 +320,10 @@ class ApiClient:
         if status in (401, 403) and checking_key:
             return None, False  # the key check's own refusal: `_key_works` says no
         if status in (401, 403) and not is_license_error(result.error):
-            works = await self._key_works() if status == 403 else False
+            try:
+                works = await self._key_works() if status == 403 else False
+            except RunStopped as exc:  # the key's check stopped the run: this call's own 403 is what it records
+                raise type(exc)(exc.message, result=result) from exc
             if works is not False:
                 whether = ("the key works for other calls" if works is True else
                            f"the key could not be checked ({works}), so the run goes on")
