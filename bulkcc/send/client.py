@@ -43,26 +43,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
-import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
 from bulkcc.errors import KeyRefused, RetryBudgetSpent, RunStopped, ThrottledTooLong
+from bulkcc.send.answers import (
+    MAX_ANSWER_BYTES,
+    MAX_ERROR_BYTES,
+    SHOWN_BYTES,
+    decoded,
+    error_message,
+    is_license_error,
+    not_an_object,
+    parse_object,
+    read_bounded,
+)
 from bulkcc.send.pacing import Clock, Pacer, RetryBudget, RetryPolicy, Sleep, retry_after_seconds, wait_shown
 from bulkcc.send.scrub import needs_scrub, scrub
 from bulkcc.send.target import Redactor
 from bulkcc.values import printable
 
-MAX_ERROR_TEXT = 500
-MAX_ANSWER_BYTES = 16 << 20  # a page of 100 call centers is a few hundred KB
-MAX_ERROR_BYTES = 64 << 10  # enough of an error answer for its message
-SHOWN_BYTES = 120  # how much of an unexpected answer a message quotes
 KEY_TRUST_S = 30.0  # a 2xx this recent proves the key works: a 403 meanwhile is that call's own
 KEY_CHECK_PATH = "/api/v2/callcenters?limit=1"  # a GET every key that can use bulkcc may make
 
@@ -82,85 +86,6 @@ class ApiResult:
     # a call that is not idempotent is then not retried (see `ApiClient.call`).
     unsure: bool = False
     retry_after: float | None = None  # what the last attempt's Retry-After asked to wait, in seconds
-
-
-# "no call center license is available", "No licenses left", "insufficient licenses" …: a licence
-# word and a word about how many there are (matched on the API's own message). "API access is not
-# in your license" says neither, so it stays a refused key.
-_LICENSE = re.compile(r"licen[cs]e", re.IGNORECASE)
-_NONE_LEFT = re.compile(r"(available|left|remaining|insufficient|exhausted|exceed|out of|run out)", re.IGNORECASE)
-
-
-def is_license_error(message: str | None) -> bool:
-    """Whether an error answer's message says no (call center) license is available."""
-    return bool(message) and bool(_LICENSE.search(message or "")) and bool(_NONE_LEFT.search(message or ""))
-
-
-def error_message(status: int, text: str, redact: Callable[[str], str] = str) -> str:
-    """The API's own message: JSON error.message, message, or the text itself; `redact`ed once decoded
-    (a JSON escape may spell the key) and before it is cut to length (a cut may split the key)."""
-    try:
-        payload = json.loads(text)
-    except (ValueError, TypeError):
-        payload = None
-    message = None
-    if isinstance(payload, dict):
-        inner = payload.get("error")
-        if isinstance(inner, dict):
-            message = inner.get("message")
-        elif isinstance(inner, str):
-            message = inner
-        message = message or payload.get("message")
-    message = " ".join(redact(str(message or text or "")).split())
-    message = printable(message, limit=MAX_ERROR_TEXT)
-    return f"HTTP {status}: {message}" if message else f"HTTP {status}"
-
-
-def not_an_object(status: int, content_type: str | None, raw: bytes, text: str, why: str) -> str:
-    """A 2xx that is no verified answer: what came back (status, type, size, first bytes, printable)."""
-    shown = printable(" ".join(text.split()), limit=SHOWN_BYTES)
-    start = f': "{shown}"' if shown else ""
-    return (f"HTTP {status} but {why}, so the call is not verified "
-            f"({content_type or 'no Content-Type'}, {len(raw)} bytes{start})")
-
-
-def parse_object(raw: bytes, charset: str | None) -> tuple[dict[str, Any] | None, str]:
-    """The answer as a JSON object, or None and why it is not one."""
-    if not raw.strip():
-        return None, "the answer is empty"
-    try:
-        text = raw.decode(charset or "utf-8")
-    except (LookupError, UnicodeDecodeError):
-        return None, f"the answer is not {charset or 'UTF-8'} text"
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError: a hostile [[[[...]]]] nesting
-        return None, "the answer is not JSON"
-    if not isinstance(data, dict):
-        kind = {list: "a JSON list", str: "a JSON string", bool: "a JSON boolean",
-                type(None): "JSON null"}.get(type(data), "a JSON number")
-        return None, f"the answer is {kind}, not an object"
-    return data, ""
-
-
-def _decoded(raw: bytes, charset: str | None) -> str:
-    try:
-        return raw.decode(charset or "utf-8", errors="replace")
-    except LookupError:  # a charset Python does not know
-        return raw.decode("utf-8", errors="replace")
-
-
-async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
-    """At most `limit` bytes of the body (decompressed), and whether there was more."""
-    chunks: list[bytes] = []
-    size = 0
-    while size <= limit:
-        chunk = await response.content.read(min(1 << 16, limit + 1 - size))
-        if not chunk:
-            return b"".join(chunks), False
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)[:limit], True
 
 
 class ApiClient:
@@ -315,7 +240,7 @@ class ApiClient:
             self.pacer.on_answer(result.started_at[-1] if result.started_at else None)
         if ok_status:
             return self._answer(result, raw, cut, charset, headers.get("Content-Type"))
-        text = _decoded(raw, charset)
+        text = decoded(raw, charset)
         result.error = error_message(status, self.redact.cut(text) if cut else self.redact(text), self.redact)
         if status in (401, 403) and checking_key:
             return None, False  # the key check's own refusal: `_key_works` says no
@@ -379,12 +304,12 @@ class ApiClient:
             why = printable(self.redact(why), limit=200)  # it may quote the charset: the server's text
         if data is None:
             result.ok, result.data = False, None
-            shown = self.redact.cut(_decoded(raw[:4 * SHOWN_BYTES], charset))
+            shown = self.redact.cut(decoded(raw[:4 * SHOWN_BYTES], charset))
             kind = printable(self.redact(content_type or ""), limit=80)  # a header: the server's text too
             result.error = not_an_object(status, kind, raw, shown, why)
             result.unsure = True  # the API said yes, but to what is not known
             return self.policy.delay(result.attempts, self.rng), False
-        if needs_scrub(_decoded(raw, charset), self.redact):
+        if needs_scrub(decoded(raw, charset), self.redact):
             data = scrub(data, self.redact)  # the one choke point: nothing reads the answer before this
         result.ok, result.error, result.data = True, None, data
         self._key_worked_at = self.clock()
