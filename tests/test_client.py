@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import random
@@ -17,6 +18,7 @@ from support import (
     ScriptedApi,
     api_client,
     gzip_bomb,
+    max_in_window,
     simulator,
     wait_until,
 )
@@ -311,6 +313,30 @@ async def test_a_dropped_connection_is_sent_again_only_by_our_paced_retry(method
                                          for i in range(15)))
     assert api.total == client.requests_sent == 30
     assert all(r.attempts == 2 and not r.ok for r in results)
+
+
+async def test_calls_waiting_for_a_connection_go_out_at_the_pace_when_answers_come_back_together() -> None:
+    """More callers than the pool's connections (the lookups ask for every email at once): a call granted its
+    start, then queued for a connection, went out with all the others queued when the answers came back
+    together (50 in one second from starts paced at 20). Now a turn is taken only with a connection free."""
+    gate = asyncio.Event()
+
+    async def held(request: web.Request) -> web.Response:
+        await gate.wait()
+        return web.json_response({"id": "1"})
+
+    async with ScriptedApi({"*": [("call", held)]}) as api, \
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2)) as session:
+        client = ApiClient(session, api.base_url, Pacer(1200), policy=RetryPolicy(max_attempts=1))
+        calls = asyncio.gather(*(client.call("GET", f"/c{i}") for i in range(16)))
+        with contextlib.suppress(AssertionError):  # all granted (before), or two in flight and the rest waiting
+            await wait_until(lambda: client.requests_sent == 16, timeout=0.8)
+        gate.set()  # every answer at once
+        results = await calls
+    assert all(r.ok for r in results) and api.total == 16
+    times = sorted(t for arrivals in api.arrivals.values() for t in arrivals)
+    # At the pace, 5 or 6 in any quarter second (with room for a loaded machine), not 14 at once.
+    assert max_in_window(times, 0.25) <= 9
 
 
 # ---------------------------------------------------------------- answers that are not what they seem

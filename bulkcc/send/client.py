@@ -100,6 +100,12 @@ class ApiClient:
         # on a persistent connection): a start no pacer granted (40 in a second from 20 paced starts, and one
         # attempt recorded for two sent). Our own retry sends it again, paced and counted.
         session._retry_connection = False
+        # A turn is taken only with a connection free: a call granted its start, then queued for one of
+        # the pool's connections, went out with the others queued when answers came back together (50 in
+        # one second from starts paced at 20). So a call holds a connection of the pool from before its
+        # turn until its answer is read (not while it waits to retry, nor while a 403 checks the key).
+        limit = getattr(getattr(session, "connector", None), "limit", 0) or 0  # (a test's stand-in may have none)
+        self._connections = asyncio.Semaphore(limit) if limit > 0 else None
         self.session = session
         self.base_url = base_url.rstrip("/")
         self.pacer = pacer
@@ -127,17 +133,23 @@ class ApiClient:
         result is `unsure` (see the module's docstring)."""
         result = ApiResult(ok=False, http_status=None, attempts=0, duration_ms=0)
         while True:
-            if not await self._turn_or_stop(stop):
-                if result.attempts:
-                    result.error = f"{result.error} (not retried: the run was stopped)"
-                else:
-                    result.error = "not sent: the run was stopped"
-                break
-            result.attempts += 1
-            self.requests_sent += 1
-            result.started_at.append(self.clock())
-            result.unsure, result.retry_after = False, None
-            retry_in, timeout = await self._attempt(method, path, body, result, checking_key=checking_key)
+            slot = _Slot(self._connections)
+            try:
+                await slot.take()
+                if not await self._turn_or_stop(stop):
+                    if result.attempts:
+                        result.error = f"{result.error} (not retried: the run was stopped)"
+                    else:
+                        result.error = "not sent: the run was stopped"
+                    break
+                result.attempts += 1
+                self.requests_sent += 1
+                result.started_at.append(self.clock())
+                result.unsure, result.retry_after = False, None
+                retry_in, timeout = await self._attempt(method, path, body, result, slot,
+                                                        checking_key=checking_key)
+            finally:
+                slot.give_back()
             if retry_in is None:
                 break
             if result.unsure and not idempotent:
@@ -210,8 +222,8 @@ class ApiClient:
             self._key_check = last = asyncio.ensure_future(check())
         return await asyncio.shield(last)
 
-    async def _attempt(self, method: str, path: str, body: dict | None,
-                       result: ApiResult, *, checking_key: bool = False) -> tuple[float | None, bool]:
+    async def _attempt(self, method: str, path: str, body: dict | None, result: ApiResult, slot: _Slot, *,
+                       checking_key: bool = False) -> tuple[float | None, bool]:
         """One attempt; returns (seconds to wait before retrying or None, was it a timeout)."""
         url = self.base_url + path
         try:
@@ -233,6 +245,8 @@ class ApiClient:
             # A connection never opened sent nothing; one dropped after it was open may have.
             result.unsure = not isinstance(exc, aiohttp.ClientConnectorError)
             return self.policy.delay(result.attempts, self.rng), False
+        finally:
+            slot.give_back()  # the connection is back in the pool: what follows may call again (a key check)
 
         result.http_status = status
         if status != 429:
@@ -314,6 +328,23 @@ class ApiClient:
         result.ok, result.error, result.data = True, None, data
         self._key_worked_at = self.clock()
         return None, False
+
+
+class _Slot:
+    """One of the session pool's connections, held by a call from before its turn until its answer is read."""
+
+    def __init__(self, free: asyncio.Semaphore | None) -> None:
+        self._free, self._held = free, False
+
+    async def take(self) -> None:
+        if self._free is not None:
+            await self._free.acquire()
+            self._held = True
+
+    def give_back(self) -> None:
+        if self._held and self._free is not None:
+            self._held = False
+            self._free.release()
 
 
 def _bearer_key(session: aiohttp.ClientSession) -> str | None:
