@@ -512,3 +512,32 @@ def test_a_run_of_429s_saying_retry_after_0_still_pauses_for_a_probes_interval(r
     starts = run_virtual(scenario())
     gaps = [b - a for a, b in zip(starts[RUN_LENGTH - 1:], starts[RUN_LENGTH:], strict=False)]
     assert min(gaps) >= PROBE_SECONDS - 1e-6  # after a run of three, one probe per interval at most
+
+
+@pytest.mark.parametrize("limiter", ["sliding-all", "sliding-granted", "token-bucket"])
+def test_others_keeping_all_but_3_a_second_for_good_do_not_starve_the_run(limiter: str) -> None:
+    """Other integrations take 17 of the 20 a second for the whole run. Under a limiter that counts refused calls,
+    going back to the held rate after every pause (and probing at 4 a second) kept its window full for good: 11
+    rows in 20 s, then the retry budget was spent. Pauses in a row with nothing granted halve the rate."""
+    from bulkcc.errors import RunStopped
+    from bulkcc.send.client import ApiClient
+    from bulkcc.send.pool import patch_call, run_pool
+
+    class Row:
+        path, body = "/api/v2/callcenters/1", {"max_hold_seconds": 60}
+
+    async def scenario() -> tuple[int, float, str | None]:
+        loop = asyncio.get_running_loop()
+        session = LimiterSession(make_limiter(limiter, 1200, OtherLoad(rate=17.0)), rng=random.Random(1))
+        client = ApiClient(session, "http://virtual", Pacer(1200, clock=loop.time),  # type: ignore[arg-type]
+                           policy=RetryPolicy(max_attempts=5), clock=loop.time, rng=random.Random(1))
+        done: list = []
+        try:
+            await run_pool(client, [Row()] * 150, patch_call, lambda _, r: done.append(r), concurrency=40,
+                           stop=asyncio.Event())
+        except RunStopped as exc:
+            return sum(r.ok for r in done), loop.time(), exc.message
+        return sum(r.ok for r in done), loop.time(), None
+
+    ok, _, stopped = run_virtual(scenario())
+    assert stopped is None and ok == 150

@@ -133,6 +133,15 @@ class AdaptiveRate:
             self._last_max = min(self._last_max, rate)
             self._set(rate)
 
+    def starve(self) -> None:
+        """Run after run of 429s with nothing granted between: the others keep all but a little of the API's
+        window, and going back to the held rate after each pause refilled it (a limiter that counts refused
+        calls was kept full for good). Halve the rate, to the floor at most; the curve starts flat there."""
+        rate = max(MIN_RATE, min(self.rate, self.ceiling) * MAX_CUT)
+        self._last_max = rate
+        self._set(rate)
+        self.throttles += 1
+
     def _set(self, rate: float) -> None:
         """Start the curve at `rate` now, towards the plateau (or, above it, on past it)."""
         self._rate = rate

@@ -38,6 +38,7 @@ WINDOW_SECONDS = 1.0  # the API's shortest window
 SETTLE_SECONDS = 1.0  # how long a cut takes to show in the API's answers: its shortest window
 RUN_LENGTH = 3  # 429s in a row (no grant between) that say the API's window is full for now
 PROBE_SECONDS = 0.25  # during a run's pause, one probe this often
+STARVED_PAUSES = 2  # pauses in a row with nothing granted between: the others keep the window full; halve
 REREAD_SECONDS = 0.05  # the longest a waiting start goes without reading the rate again
 
 
@@ -113,6 +114,7 @@ class Pacer:
         self._run_first = float("-inf")  # the start of the run's first refused request
         self._run_from = float("-inf")  # when the run's pause began
         self._run_until = float("-inf")  # when the run's pause ends: the API's window no longer holds the run
+        self._starved = 0  # pauses in a row with nothing granted between them
         self.pauses = 0  # 429s answered (each one delays the starts)
 
     def next_start(self) -> float:
@@ -121,8 +123,9 @@ class Pacer:
         rate = self.adaptive.rate
         if rate < self.rate_per_sec:
             due = max(due, self._last_start + 1 / rate)
-        if self._run_until > due:  # a run's pause: nothing but a probe now and then
-            due = min(self._run_until, max(due, self._last_start + PROBE_SECONDS, self._run_from + PROBE_SECONDS))
+        if self._run_until > due:  # a run's pause: nothing but a probe now and then (no faster than the rate)
+            probe = max(PROBE_SECONDS, 1 / rate)
+            due = min(self._run_until, max(due, self._last_start + probe, self._run_from + probe))
         return due
 
     async def wait_turn(self) -> None:
@@ -188,6 +191,12 @@ class Pacer:
         if self._run < RUN_LENGTH:
             return
         if self._run_until < now:  # a new pause
+            if self._last_granted < self._run_from:  # none granted since the last pause began: still full
+                self._starved += 1
+                if self._starved >= STARVED_PAUSES:
+                    self.adaptive.starve()
+            else:
+                self._starved = 0
             self._run_from = now
         elif started >= self._run_from:
             return  # a refused probe: the pause still ends when the window no longer holds the run
