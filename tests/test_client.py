@@ -12,6 +12,7 @@ import time
 import aiohttp
 import pytest
 from aiohttp import web
+from multidict import CIMultiDict
 from support import (
     KEY,
     OK_ANSWER,
@@ -160,6 +161,15 @@ async def test_a_retry_after_too_long_to_wait_fails_the_row_and_stops_the_run(
     assert f"Retry-After {shown} is too long to wait" in failed.error
     assert sum(r.attempts for r in recorded) == api.total and failed in recorded  # each sent is a failed row
     assert not any(r.ok for r in recorded) and len(stopped.not_started) + len(recorded) == 40
+
+
+async def test_two_retry_after_headers_ask_for_the_longer_wait() -> None:
+    step = ("call", lambda request: web.Response(status=429, text="slow down", headers=CIMultiDict(
+        [("Retry-After", "1"), ("Retry-After", "3600")])))
+    async with ScriptedApi({"busy": [step]}) as api, api_client(api.base_url) as client:
+        with pytest.raises(ThrottledTooLong):
+            await client.call("PATCH", "/busy", {})
+    assert api.total == 1
 
 
 async def test_a_create_answered_503_with_a_long_retry_after_stays_unsure_for_its_caller_to_look_for() -> None:

@@ -277,7 +277,9 @@ class ApiClient:
             result.error = f"HTTP {status}: redirected to {location}; not followed (check --base-url)"
             result.unsure = True  # a 303 after a POST says it was done (see there): a create is looked for
             return None, False
-        retry_after = retry_after_seconds(headers.get("Retry-After"), date=headers.get("Date"))
+        # Two Retry-After headers (a proxy's and the API's): the longest wait either asks for.
+        asked = [retry_after_seconds(value, date=headers.get("Date")) for value in headers.getall("Retry-After", [])]
+        retry_after = max((s for s in asked if s is not None), default=None)
         if status == 429:
             self.throttled += 1
             wait = 1.0 if retry_after is None else retry_after
