@@ -104,8 +104,9 @@ class ApiClient:
         # the pool's connections, went out with the others queued when answers came back together (50 in
         # one second from starts paced at 20). So a call holds a connection of the pool from before its
         # turn until its answer is read (not while it waits to retry, nor while a 403 checks the key).
-        limit = getattr(getattr(session, "connector", None), "limit", 0) or 0  # (a test's stand-in may have none)
-        self._connections = asyncio.Semaphore(limit) if limit > 0 else None
+        connector = getattr(session, "connector", None)  # (a test's stand-in may have none)
+        limits = [n for n in (getattr(connector, "limit", 0), getattr(connector, "limit_per_host", 0)) if n]
+        self._connections = asyncio.Semaphore(min(limits)) if limits else None  # one host: the lower bound
         self.session = session
         self.base_url = base_url.rstrip("/")
         self.pacer = pacer
