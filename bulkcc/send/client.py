@@ -68,6 +68,7 @@ from bulkcc.send.target import Redactor
 from bulkcc.values import printable
 
 KEY_TRUST_S = 30.0  # a 2xx this recent proves the key works: a 403 meanwhile is that call's own
+LATER = "Run the command again later (an apply's --resume sends only the rows not yet updated)"
 KEY_CHECK_PATH = "/api/v2/callcenters?limit=1"  # a GET every key that can use bulkcc may make
 
 
@@ -165,8 +166,8 @@ class ApiClient:
                 why = ("the API refuses most requests as too many: the company's 20 a second look taken by "
                        "other integrations" if result.http_status == 429 else "the API looks down")
                 raise RetryBudgetSpent(  # this row was sent: it is failed, not "not sent"
-                    f"stopped: most requests are failing (last: {result.error}); the retry budget "
-                    f"is spent, so {why}. Rows not yet updated can be sent later with --resume",
+                    f"most requests are failing (last: {result.error}); the retry budget "
+                    f"is spent, so {why}. {LATER}",
                     result=result)
             await self._sleep_unless_stopped(retry_in, stop)
         result.duration_ms = self._since_first_attempt(result)
@@ -306,9 +307,8 @@ class ApiClient:
         result.error = f"{result.error} (Retry-After {wait_shown(wait)} is too long to wait)"
         result.duration_ms = self._since_first_attempt(result)
         raise ThrottledTooLong(
-            f"stopped: the API asks to wait {wait_shown(wait)} before sending again (Retry-After), longer than "
-            f"the {self.policy.max_retry_after:g} s bulkcc waits. Rows not yet updated can be sent later with "
-            "--resume", result=result)
+            f"the API asks to wait {wait_shown(wait)} before sending again (Retry-After), longer than "
+            f"the {self.policy.max_retry_after:g} s bulkcc waits. {LATER}", result=result)
 
     def _answer(self, result: ApiResult, raw: bytes, cut: bool, charset: str | None,
                 content_type: str | None) -> tuple[float | None, bool]:
