@@ -280,7 +280,8 @@ class ApiClient:
             result.unsure = True  # a 303 after a POST says it was done (see there): a create is looked for
             return None, False
         # Two Retry-After headers (a proxy's and the API's): the longest wait either asks for.
-        asked = [retry_after_seconds(value, date=headers.get("Date")) for value in headers.getall("Retry-After", [])]
+        asked = [retry_after_seconds(value, date=headers.get("Date")) for name, value in headers.items()
+                 if name.lower() == "retry-after"]
         retry_after = max((s for s in asked if s is not None), default=None)
         if status == 429:
             self.throttled += 1
