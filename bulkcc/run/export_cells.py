@@ -61,8 +61,9 @@ def _unwritable(field: Field, value: Any, cell: Any) -> str | None:
     if field.kind == "hours" and len(value) % 2:
         return "it has an odd number of times (an opening with no closing), which time ranges cannot show"
     if isinstance(cell, Scrubbed):
-        return ("it contains control characters (invisible codes) or the API key, which bulkcc never writes "
-                "(shown made visible, the key as ****): a cell could not hold the live value exactly")
+        return ("it contains control characters (invisible codes), characters that are not valid Unicode (lone "
+                "surrogates) or the API key, which bulkcc never writes (shown made visible, the key as ****): a "
+                "cell could not hold the live value exactly")
     if isinstance(cell, str):
         if _has_surrogates(cell):
             return "it holds characters that are not valid Unicode (lone surrogates), which a workbook cannot hold"

@@ -7,8 +7,8 @@ terminal or break a workbook (openpyxl refuses most control characters). So the
 client runs each decoded 2xx answer through `scrub` once, before anything reads
 it: every string, object keys included, at any depth, has the key (and any
 `Bearer` token) replaced by `****` (`send.target.Redactor`) and its control
-characters made visible (`\\x1b`, as `values.printable` shows them; a tab, a line
-break and a carriage return are text and stay). What the run, the journal, the
+characters and lone surrogates made visible (`\\x1b`, `\\ud800`, as `values.printable` shows them; a
+tab, a line break and a carriage return are text and stay). What the run, the journal, the
 plan file, the results, the rollback and the review workbook get is only ever
 the scrubbed answer; error answers are scrubbed the same way where the client
 turns them into a message (`client.error_message`).
@@ -31,14 +31,17 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-# C0 and C1 control characters and DEL, but tab, line feed and carriage return (text a cell holds).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# C0 and C1 control characters and DEL, but tab, line feed and carriage return (text a cell holds); and lone
+# surrogates, which a JSON text may escape ("\ud800") but no file can hold: written as they came, one
+# stopped an apply with a traceback while it journaled (UTF-8 refuses them) and made a review no program opened.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 Redact = Callable[[str], str]
 
 
 def _escape(match: re.Match[str]) -> str:
-    return f"\\x{ord(match.group()):02x}"
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 class Scrubbed(str):
