@@ -145,8 +145,13 @@ def fits_one_line(text: Any, width: float, *, bold: bool = False) -> bool:
     return "\n" not in text and text_width(text, bold=bold) <= width - CELL_PADDING
 
 
+# The tallest row Excel makes (points). A taller one in the file is not Excel's to draw: LibreOffice drew a
+# 40-line message 600 points tall, a page and a half for one row; Excel refuses to set more.
+MAX_ROW_HEIGHT = 409.0
+
+
 def row_height(lines: int, size: float = FONT_SIZE) -> float:
-    return LINE_HEIGHT * lines * max(size, FONT_SIZE) / FONT_SIZE
+    return min(MAX_ROW_HEIGHT, LINE_HEIGHT * lines * max(size, FONT_SIZE) / FONT_SIZE)
 
 
 # ---- row heights of a sheet written cell by cell ----

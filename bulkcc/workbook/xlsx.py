@@ -52,10 +52,42 @@ BOOLEAN_FORMAT = '"TRUE";"TRUE";"FALSE"'
 TEXT_FORMAT = "@"  # ids: Excel keeps only 15 significant digits of a number, and Dialpad's ids have 16
 
 
+# What one Excel cell holds, counted as Excel counts: in UTF-16 code units (an emoji is two). A longer text
+# makes Excel call the whole file damaged and offer to repair it; openpyxl cuts at 32,767 characters, which
+# leaves a text of emoji twice too long.
+CELL_LIMIT = 32_767
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def clean_text(text: str) -> str:
-    """Drop the control characters the xlsx format cannot hold (openpyxl would raise)."""
+    """Text as an xlsx cell can hold it: the control characters the format cannot hold dropped (openpyxl
+    would raise), a lone surrogate (a server's JSON may escape one: "\\ud800") shown as U+FFFD (written
+    as it is, it made a file that neither Excel nor bulkcc could open), and a text longer than a cell
+    holds cut, saying how long it was."""
+    if not text.isascii():
+        if _SURROGATE.search(text):
+            text = _SURROGATE.sub("\ufffd", text)
+    elif len(text) <= CELL_LIMIT and text.isprintable():
+        return text
     if any(ord(ch) in ILLEGAL_CONTROL for ch in text):
-        return "".join(ch for ch in text if ord(ch) not in ILLEGAL_CONTROL)
+        text = "".join(ch for ch in text if ord(ch) not in ILLEGAL_CONTROL)
+    return fit_cell(text)
+
+
+def utf16_length(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def fit_cell(text: str) -> str:
+    """`text` cut to what one cell holds, ending with how long it was (Excel repairs a file with a longer one)."""
+    if len(text) <= CELL_LIMIT // 2 or utf16_length(text) <= CELL_LIMIT:
+        return text
+    tail = f"… ({len(text):,} characters)"
+    room, units = CELL_LIMIT - len(tail), 0
+    for end, char in enumerate(text):  # an astral character (an emoji) takes two units
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > room:
+            return text[:end] + tail
     return text
 
 
