@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from support import invoke_in_thread
 from test_results import input_frame, row_results, run_summary
 
+from bulkcc.validate import validate_file
 from bulkcc.workbook.paper import MAX_ROW_HEIGHT
 from bulkcc.workbook.results import write_results
 from bulkcc.workbook.xlsx import CELL_LIMIT, clean_text, utf16_length
@@ -83,3 +84,15 @@ async def test_a_lone_surrogate_in_server_text_is_shown_and_every_file_still_wri
     assert all(json.loads(line) for line in journal.splitlines())
     rollback = [cell.value for cell in _cells(out / "r-rollback.xlsx")]
     assert "Old \\ud800" in rollback  # made visible, as a control character is: what the rollback restores
+
+
+def test_a_long_number_typed_into_a_text_column_is_not_sent_rounded(write_xlsx) -> None:
+    # Typed into a General cell, 1234567890123456789 is kept as 1.23456789012345E+18: bulkcc sent the name
+    # "1234567890123457024", digits no one typed. A short number is the text it shows.
+    path = write_xlsx(["id", "name", "group_description"],
+                      [["1001", 1.234567890123457e18, 1e20], ["1002", 1234.0, 5.5],
+                       ["1003", "1234567890123456789", None]])
+    validation = validate_file(path)
+    messages = {(p.row, p.column): p.message for p in validation.problems}
+    assert set(messages) == {(2, "name"), (2, "group_description")}
+    assert "keeps only 15 digits" in messages[(2, "name")] and "format the cell as Text" in messages[(2, "name")]

@@ -162,6 +162,12 @@ def parse_text(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float) and math.isfinite(value):
+        if abs(value) >= 10**SAFE_NUMBER_DIGITS:
+            # Typed into a General cell, a long number is kept to 15 digits: sent, it would be text no one typed.
+            raise CellError(
+                f"{_shown(_plain_number(value))} is a number of {len(str(int(abs(value))))} digits: a spreadsheet "
+                f"keeps only {SAFE_NUMBER_DIGITS} digits of a number, so the last ones may have been rounded; "
+                "format the cell as Text and type the text again")
         return str(int(value)) if value.is_integer() else repr(value)
     raise CellError(f"{_quoted(value)} is not text")
 
