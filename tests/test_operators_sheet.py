@@ -401,3 +401,10 @@ def test_an_operators_sheet_in_a_workbook_gives_what_the_same_cells_give_in_memo
     assert [(p.row, p.column) for p in from_file.operators.problems] == [
         (p.row, p.column) for p in in_memory.operators.problems]
     assert from_file.operator_rows == in_memory.operator_rows
+
+
+def test_one_row_looked_up_live_is_called_one_row() -> None:
+    validation = validate([row(call_center_name="Nowhere", user_id=5)], centers=[["id", "name"], ["1001", "Sales"]])
+    assert validation.operators is not None
+    assert [w.message.split(" names no row")[0] for w in validation.operators.warnings] == [
+        "call_center_name in 1 row (row 2)"]

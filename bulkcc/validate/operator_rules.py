@@ -169,7 +169,7 @@ def live_names_note(live: dict[int, str], centers: Centers) -> Iterator[Problem]
                          f"{printable(hint, 60, quote=True)}?")
     near = f" ({'; '.join(hints)})" if hints else ""
     yield Problem(None, CENTER_NAME, None, (
-        f"call_center_name in {len(rows)} row{'' if len(rows) == 1 else 's'} (rows {_rows_text(rows)}) names no "
+        f"call_center_name in {counted(len(rows), 'row')} ({plural(len(rows), 'row')} {_rows_text(rows)}) names no "
         f"row of the callcenters sheet: looked up among the live call centers when planned with a key or "
         f"applied{near}"))
 
