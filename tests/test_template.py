@@ -246,3 +246,21 @@ def test_columns_doc_is_current():
         "docs/columns.md is stale: run `python -m bulkcc.docs` and commit the result"
     )
     assert sum(".dtmf.K." in line for line in columns_markdown().splitlines()) == 6
+
+
+def test_an_exported_id_cell_is_formatted_as_text_so_an_id_typed_over_it_keeps_its_digits():
+    # A filled cell takes its own format, not its column's: left General, a 16-digit routing target or
+    # user id typed over an exported one became a rounded number.
+    workbook = build_workbook(
+        rows=[{"id": 4800000000000001, "name": "Sales", "routing_options.open.action_target_id": 4538596013461197,
+               "ring_seconds": 30}],
+        operator_rows=[{"call_center_id": 4800000000000001, "user_id": 6200000000000002, "role": "operator"}])
+    data = workbook["callcenters"]
+    header = [c.value for c in data[1]]
+    for name in ("id", "routing_options.open.action_target_id"):
+        cell = data.cell(row=2, column=header.index(name) + 1)
+        assert isinstance(cell.value, str) and cell.number_format == "@", name
+    assert data.cell(row=2, column=header.index("ring_seconds") + 1).number_format == "General"
+    operators = workbook["operators"]
+    for cell in (operators["A2"], operators["C2"]):  # call_center_id, user_id
+        assert isinstance(cell.value, str) and cell.number_format == "@", cell.coordinate

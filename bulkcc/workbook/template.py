@@ -245,12 +245,19 @@ def _write_data_sheet(sheet: Worksheet, rows: Iterable[Mapping[str, Any]], conte
     used = 0  # the last column that holds a value
     widest = [0.0] * len(header)
     texts: list[tuple[int, int, str]] = []  # (row, column, text) of the cells that may need wrapping
+    # A filled cell takes its own format, not its column's: an exported id cell left General turned a
+    # 16-digit id typed over it (a new routing target, another user) into a rounded number.
+    id_columns = [position + 1 for position, name in enumerate(header)
+                  if (field := by_path.get(name)) is not None and field.is_identifier]
     for row_count, values in enumerate(rows, start=1):
         unknown = sorted(set(values) - known)
         if unknown:  # a caller's bug: the value would silently not be written
             raise ValueError(f"row {row_count}: no column named {', '.join(unknown)}")
         cells = [_as_cell(name, values.get(name), by_path) for name in header]
         write_row(sheet, row_count + 1, cells)
+        for column in id_columns:
+            if cells[column - 1] is not None:
+                sheet.cell(row=row_count + 1, column=column).number_format = TEXT_FORMAT
         for position, value in enumerate(cells):
             if value is None:
                 continue
