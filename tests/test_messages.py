@@ -73,3 +73,20 @@ def test_counts_read_as_a_person_reads_them(write_xlsx) -> None:
     new = write_xlsx(["id", "name", "office_id"], [[None, "Support Berlin", "124"]], name="new.xlsx")
     planned = CliRunner().invoke(main, ["plan", str(new)])
     assert "1 call center to create (POST), 0 requests planned, 0 rows with nothing to change" in planned.output
+
+
+def test_a_header_written_another_way_or_below_a_title_says_how_to_fix_it(write_xlsx, write_csv) -> None:
+    # "no 'id' column in row 1" alone left the admin to guess that 'ID' must be 'id', or that the title
+    # rows above the names must go.
+    def error(path: Path) -> str:
+        run = CliRunner().invoke(main, ["validate", str(path)])
+        assert run.exit_code != 0 and "Traceback" not in run.output
+        return " ".join(run.output.split())
+
+    assert "row 1 has 'ID': rename it id" in error(write_xlsx(["ID", "name"], [["1001", "A"]]))
+    assert "row 1 has 'User ID': rename it user_id" in error(
+        write_csv(["Call Center ID", "User ID"], [["1001", "501"]]))
+    titled = write_csv(["Call centers of ACME", ""], [["", ""], ["id", "name"], ["1001", "A"]], name="t.csv")
+    assert "row 3 holds the column names: delete the rows above it" in error(titled)
+    titled = write_xlsx(["Call centers of ACME"], [[], ["id", "name"], ["1001", "A"]], name="t.xlsx")
+    assert "row 3 holds the column names: delete the rows above it" in error(titled)

@@ -19,7 +19,13 @@ from pathlib import Path
 
 from bulkcc.errors import InputError, Problem
 from bulkcc.values import is_blank, printable
-from bulkcc.workbook.layout import CONTEXT_PREFIX, OPERATOR_RESULT_COLUMNS, RESULT_COLUMNS, XLSX_SUFFIXES
+from bulkcc.workbook.layout import (
+    CONTEXT_PREFIX,
+    OPERATOR_RESULT_COLUMNS,
+    RESULT_COLUMNS,
+    XLSX_SUFFIXES,
+    misnamed_key,
+)
 from bulkcc.workbook.reader import Sheet, _build_sheet, read_csv_rows
 
 CALLCENTERS, OPERATORS = "callcenters", "operators"
@@ -88,6 +94,9 @@ def csv_notes(path: Path, kind: str, header: Sequence[str], *, creates: int = 0,
         f"active sheet as CSV: {lost}. To include it, give bulkcc the .xlsx"))]
 
 
+_NAMES_IN_ROW_1 = "row 1 must hold the column names, e.g. from `bulkcc template`"
+
+
 def read_csv_sheet(path: Path) -> Sheet:
     """A CSV as the sheet its row 1 says it is (see `csvsheet`): the callcenters sheet, or an operators
     sheet, read by `opsheet` (the callcenters sheet is then empty)."""
@@ -96,8 +105,8 @@ def read_csv_sheet(path: Path) -> Sheet:
     kind = csv_sheet_kind(header)
     if rows and kind is None:
         raise InputError(f"{printable(path.name)}: no 'id' column in row 1 (a callcenters sheet has one), nor a "
-                         "'user_id' or 'user_email' column (an operators sheet has one); row 1 must hold the column "
-                         "names, e.g. from `bulkcc template`")
+                         "'user_id' or 'user_email' column (an operators sheet has one); "
+                         f"{misnamed_key(rows, ('id', 'user_id', 'user_email')) or _NAMES_IN_ROW_1}")
     if kind == OPERATORS:
         sheet = _build_sheet(path, None, [["id"]])
         named = header.index("call_center_name") if "call_center_name" in header else None

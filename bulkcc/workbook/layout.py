@@ -32,3 +32,23 @@ OPERATOR_RESULT_COLUMNS = ("row", "status", "http_status", "attempts", "error", 
 
 XLSX_SUFFIXES = frozenset({".xlsx", ".xlsm"})
 CSV_SUFFIXES = frozenset({".csv", ".txt"})
+
+
+
+def misnamed_key(rows: list[list[str]], keys: tuple[str, ...]) -> str | None:
+    """The fix for a sheet whose row 1 seems to lack a key column: row 1 has it written another way ('ID',
+    'User ID'), or a row below row 1 holds the names (a title above them). None when neither is so."""
+    header = rows[0] if rows else []
+    for cell in header:
+        name = "_".join(str(cell).strip().lower().split())
+        if name in keys and str(cell).strip() != name:
+            return (f"row 1 has {str(cell).strip()!r}: rename it {name} (column names are lower case, as "
+                    "`bulkcc template` writes them)")
+    for number, row in enumerate(rows[1:HEADER_SEARCH_ROWS], start=2):
+        if any(str(cell).strip() in keys for cell in row):
+            return (f"row {number} holds the column names: delete the rows above it, so that the names are "
+                    "in row 1")
+    return None
+
+
+HEADER_SEARCH_ROWS = 10  # a title and notes above the column names: how far down they are looked for

@@ -49,9 +49,11 @@ from bulkcc.workbook.layout import (
     CONTEXT_PREFIX,
     CSV_SUFFIXES,
     DATA_SHEET,
+    HEADER_SEARCH_ROWS,
     RESULT_COLUMNS,
     RESULTS_SHEET,
     XLSX_SUFFIXES,
+    misnamed_key,
 )
 from bulkcc.workbook.sheetxml import ERROR, SheetScan, locate_sheet, scan_sheet_xml
 
@@ -305,6 +307,16 @@ def _bad_cell_problems(row: int, bad: Sequence[tuple[int, str, str | None]], hea
             for column, (position, kind, shown) in zip(named, bad, strict=True)]
 
 
+_NAMES_IN_ROW_1 = "row 1 must hold the column names, e.g. from `bulkcc template`"
+
+
+def _first_rows(rows: Iterable[Sequence[Any]] | np.ndarray) -> list[list[str]]:
+    """The rows under row 1 in which a title's column names may be (only of rows held whole)."""
+    if not isinstance(rows, np.ndarray | list):
+        return []
+    return [["" if is_blank(cell) else str(cell) for cell in row] for row in rows[1:HEADER_SEARCH_ROWS]]
+
+
 def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any]] | np.ndarray, *,
                  scan: SheetScan | None = None, sheet_hidden: bool = False, shown_errors: bool = False,
                  table: SheetTable = CALLCENTERS_TABLE, results: bool | None = None) -> Sheet:
@@ -332,7 +344,7 @@ def _build_sheet(path: Path, sheet_name: str | None, rows: Iterable[Sequence[Any
     if missing_key and table.key_required:
         raise InputError(
             f"{name}: no '{table.key}' column in row 1 of sheet {printable(sheet_name or '(csv)', 80)}; "
-            "row 1 must hold the column names, e.g. from `bulkcc template`"
+            f"{misnamed_key([header, *_first_rows(rows)], (table.key,)) or _NAMES_IN_ROW_1}"
         )
     columns = _columns(header, allow_meta=sheet_name == table.results_sheet if results is None else results,
                        table=table)
