@@ -225,6 +225,8 @@ CASES = [
     Case("binary junk named .csv", committed("junk.csv"), EXIT_USAGE, "junk.csv holds zero bytes"),
     Case("Windows-1252 CSV", committed("windows-1252.csv"), EXIT_USAGE,
          "windows-1252.csv is not UTF-8 text (byte 0xe9 on line 2)"),
+    Case("Windows-1252 CSV: the fix in LibreOffice too", committed("windows-1252.csv"), EXIT_USAGE,
+         'in LibreOffice (whose CSV is often Windows-1252 unless asked) tick "Edit filter settings"'),
     Case("semicolon CSV", committed("semicolon.csv"), EXIT_OK, "2 rows, all valid", plan_words="2 requests planned"),
     Case("sep= line", committed("sep-line.csv"), EXIT_OK, "1 row, all valid", plan_words="1 request planned"),
     Case("UTF-16 tab CSV", committed("utf16-tab.csv"), EXIT_OK, "1 row, all valid", plan_words="1 request planned"),

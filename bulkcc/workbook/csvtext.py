@@ -82,7 +82,9 @@ def decode(data: bytes, name: str) -> str:
         if label == "UTF-8":
             raise InputError(
                 f"{name} is not UTF-8 text (byte 0x{body[exc.start]:02x} on line {line}); it may be in a "
-                "Windows or Mac code page such as Windows-1252: in Excel save it as \"CSV UTF-8\"") from exc
+                "Windows or Mac code page such as Windows-1252: in Excel save it as \"CSV UTF-8\"; in "
+                "LibreOffice (whose CSV is often Windows-1252 unless asked) tick \"Edit filter settings\" "
+                "when saving and choose the character set \"Unicode (UTF-8)\" (or save it as .xlsx)") from exc
         raise InputError(f"{name} starts as {label} text but is not valid {label} (at line {line}); "
                          "save it again as CSV UTF-8") from exc
     if "\x00" in text:
