@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet.worksheet import Worksheet
 from support import REPO, edit_sheet
@@ -34,6 +34,7 @@ from support import REPO, edit_sheet
 from bulkcc.cli import main
 from bulkcc.errors import EXIT_OK
 from bulkcc.workbook.paper import LINE_HEIGHT, wrapped_lines
+from bulkcc.workbook.xlsx import BOOLEAN_FORMAT
 
 TOOLS = ("soffice", "pdftotext", "pdfinfo")
 pytestmark = [
@@ -183,7 +184,7 @@ def test_no_printed_cell_is_cut_and_booleans_read_true_or_false(rendered, name: 
             value = cell.value
             if isinstance(value, bool):
                 booleans += 1
-                assert cell.number_format.upper().startswith('"TRUE"'), (sheet.title, cell.coordinate)
+                assert cell.number_format == BOOLEAN_FORMAT, (sheet.title, cell.coordinate)
                 continue
             if not isinstance(value, str):
                 continue
@@ -201,3 +202,15 @@ def test_no_printed_cell_is_cut_and_booleans_read_true_or_false(rendered, name: 
     assert len(tokens) >= booleans  # a boolean prints as TRUE or FALSE, never as 1 or 0
     if name == "edited-results-rollback":
         assert booleans, "the rollback restores hours_on: a boolean"
+
+
+def test_a_number_in_a_boolean_column_shows_as_bulkcc_reads_it(tmp_path: Path) -> None:
+    # Under the boolean format 1 reads TRUE and 0 FALSE, as bulkcc reads them; 5 showed TRUE, and
+    # bulkcc refused it as "'5' is not TRUE or FALSE": a cell must not look like a value bulkcc refuses.
+    workbook = Workbook()
+    for value in (True, False, 1, 0, 5, 0.5):
+        workbook.active.append([value])
+        workbook.active.cell(row=workbook.active.max_row, column=1).number_format = BOOLEAN_FORMAT
+    workbook.save(book := tmp_path / "booleans.xlsx")
+    shown = _pages(_render({"booleans": book}, tmp_path)["booleans"])[0].split()
+    assert shown == ["TRUE", "FALSE", "TRUE", "FALSE", "5", "0.5"]

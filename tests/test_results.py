@@ -21,7 +21,7 @@ from bulkcc.workbook.results import (
     sha256_file,
     write_results,
 )
-from bulkcc.workbook.xlsx import FILLS
+from bulkcc.workbook.xlsx import BOOLEAN_FORMAT, FILLS
 
 TRICKY = ['=HYPERLINK("http://x","y")', "+1", "-2", "@SUM(A1)", "\tx", "\rx", "#N/A", "#REF!"]
 INPUT_COLUMNS = ["id", "name", "ring_seconds", "hours_on", "group_description"]
@@ -274,4 +274,4 @@ def test_ids_are_text_and_booleans_read_true_or_false_typed_over_or_not(written:
     ids = [sheet[f"{letter}{r}"] for r in range(2, sheet.max_row + 1)]
     assert all(c.number_format == "@" and isinstance(c.value, str) for c in ids if c.value is not None)
     booleans = [c for row in sheet.iter_rows(min_row=2) for c in row if isinstance(c.value, bool)]
-    assert booleans and all(c.number_format == '"TRUE";"TRUE";"FALSE"' for c in booleans)
+    assert booleans and all(c.number_format == BOOLEAN_FORMAT for c in booleans)

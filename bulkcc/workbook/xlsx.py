@@ -46,9 +46,10 @@ FILLS: dict[str, PatternFill] = {
 
 
 # A boolean cell reads TRUE or FALSE everywhere: Excel shows a boolean so whatever its format, but
-# LibreOffice showed 1 and 0 under the General format. (A number under this format, as a boolean
-# re-saved by LibreOffice may be, reads TRUE for any value but 0, as bulkcc reads it.)
-BOOLEAN_FORMAT = '"TRUE";"TRUE";"FALSE"'
+# LibreOffice showed 1 and 0 under the General format. A number typed into a boolean column reads as
+# bulkcc reads it: 1 TRUE, 0 FALSE, any other as itself (it showed TRUE for 5 or 0.5, which bulkcc
+# refuses as "'5' is not TRUE or FALSE"; LibreOffice drops the sign of a negative one, showing 1 for -1).
+BOOLEAN_FORMAT = '[=1]"TRUE";[=0]"FALSE";General'
 TEXT_FORMAT = "@"  # ids: Excel keeps only 15 significant digits of a number, and Dialpad's ids have 16
 
 
