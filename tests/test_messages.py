@@ -90,3 +90,13 @@ def test_a_header_written_another_way_or_below_a_title_says_how_to_fix_it(write_
     assert "row 3 holds the column names: delete the rows above it" in error(titled)
     titled = write_xlsx(["Call centers of ACME"], [[], ["id", "name"], ["1001", "A"]], name="t.xlsx")
     assert "row 3 holds the column names: delete the rows above it" in error(titled)
+
+
+def test_a_number_cell_that_is_no_number_is_told_the_column_s_rule(write_csv) -> None:
+    # "'abc' is not a whole number" said what is wrong, not what the column takes.
+    path = write_csv(["id", "ring_seconds"], [["1001", "abc"], ["1002", "99999999999999999999999"], ["1003", "12.5"]])
+    messages = _messages(validate_file(path))
+    rule = "ring_seconds takes a whole number " + FIELDS_BY_PATH["ring_seconds"].range_text
+    assert messages[(2, "ring_seconds")] == f"'abc' is not a whole number; {rule}"
+    assert messages[(3, "ring_seconds")].endswith(f"(over 2^63); {rule}")
+    assert messages[(4, "ring_seconds")] == "12.5 is not a whole number; remove the decimals"  # its fix already

@@ -90,6 +90,13 @@ def _named_instead(field: Field, value: Any) -> str:
     return f"; to give {words}, use {column} instead of {field.path}"
 
 
+def _with_rule(message: str, field: Field) -> str:
+    """A cell's message that says only what is wrong ("'abc' is not a whole number") gets the column's rule."""
+    if ";" in message or ": " in message or field.kind not in ("int", "id"):
+        return message
+    return f"{message}; {field.path} takes {'a whole number ' if field.range_text else 'a '}{field.allowed}"
+
+
 def parse_frame(raw: pd.DataFrame, fields: Mapping[str, Field] = FIELDS_BY_PATH
                 ) -> tuple[pd.DataFrame, list[Problem]]:
     """Parse every non-blank cell by its column's kind (of `fields`, the sheet's table); bad cells become NA."""
@@ -108,8 +115,9 @@ def parse_frame(raw: pd.DataFrame, fields: Mapping[str, Field] = FIELDS_BY_PATH
         good = np.ones(len(positions), dtype=bool)
         for at, error in results.errors:
             value = values[positions[at]]
-            problems.append(Problem(int(raw.index[positions[at]]), name, jsonable(value), str(error)
-                                    + _named_instead(field, value)))
+            instead = _named_instead(field, value)
+            problems.append(Problem(int(raw.index[positions[at]]), name, jsonable(value),
+                                    (str(error) if instead else _with_rule(str(error), field)) + instead))
             good[at] = False
         columns[name] = pd.Series(_typed_array(DTYPES[field.kind], len(values), positions[good],
                                                [r for r, ok in zip(results.values, good, strict=True) if ok]
