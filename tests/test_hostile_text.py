@@ -96,3 +96,13 @@ def test_a_long_number_typed_into_a_text_column_is_not_sent_rounded(write_xlsx) 
     messages = {(p.row, p.column): p.message for p in validation.problems}
     assert set(messages) == {(2, "name"), (2, "group_description")}
     assert "keeps only 15 digits" in messages[(2, "name")] and "format the cell as Text" in messages[(2, "name")]
+
+
+def test_wide_characters_are_counted_as_wide_as_excel_draws_them() -> None:
+    # A full-width character is an em wide (14.7 px at 11 pt) against Calibri's 7-px digit: 2.1 units.
+    # Counted 1.8, fifteen of them fit one line of a 30-wide column, and Excel cut the row's second line.
+    from bulkcc.workbook.paper import wrapped_lines
+
+    for char in ("漢", "한", "😀"):
+        assert wrapped_lines(char * 15, 30) == 2, char
+    assert wrapped_lines("a\u0301" * 20, 30) == 1  # combining marks take no room

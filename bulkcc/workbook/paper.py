@@ -55,7 +55,10 @@ _WIDTHS: dict[str, float] = {
         1.09, 1.0, 0.96, 1.27, 1.12, 1.76, 1.08, 0.96, 1.08), strict=True)),
     **dict.fromkeys("0123456789", 1.0),
 }
-_WIDE_CHAR = 1.8  # an East Asian wide character
+# An East Asian wide character (or an emoji) is drawn a full em wide by the font the program falls back to:
+# 14.7 pixels at 11 points, against Calibri's 7-pixel digit, so 2.1 of Excel's units (1.6 of LibreOffice's,
+# whose unit is DejaVu Sans's wider digit). At 1.8 a text of such characters was counted a line short in Excel.
+_WIDE_CHAR = 2.15
 _OTHER_CHAR = 1.1  # any other letter or sign (ü, é, ß …)
 
 
