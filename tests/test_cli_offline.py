@@ -183,6 +183,21 @@ def test_validate_report_of_a_csv(write_csv, tmp_path: Path) -> None:
     assert workbook["callcenters"]["C5"].comment is not None  # ring_seconds, row 5
 
 
+def test_the_report_copy_keeps_an_id_typed_into_it_as_text(write_csv, write_xlsx, tmp_path: Path) -> None:
+    # The admin fixes the marked cells in the copy and validates it again: a 16-digit id typed into a
+    # General cell of it was rounded again. Its id columns are text, cells and column.
+    for source in (write_csv(["id", "ring_seconds"], [["4800000000000001", "abc"]]),
+                   write_xlsx(["id", "ring_seconds", "routing_options.open.action_target_id"],
+                              [[4.8e15, 30, "4538596013461197"]])):
+        assert run("validate", source, "--report", tmp_path / "report.xlsx").exit_code == 1
+        sheet = load_workbook(tmp_path / "report.xlsx")["callcenters"]
+        ids = [c.column_letter for c in sheet[1] if c.value in ("id", "routing_options.open.action_target_id")]
+        for letter in ids:
+            assert sheet.column_dimensions[letter].number_format == "@"
+            assert sheet[f"{letter}2"].number_format == "@"
+        assert sheet["B2"].number_format == "General"  # ring_seconds
+
+
 def test_validate_sample_files(samples_dir: Path) -> None:
     assert run("validate", samples_dir / "callcenters.xlsx").exit_code == 0
     assert run("validate", samples_dir / "callcenters.csv").exit_code == 0

@@ -19,13 +19,14 @@ from rich.table import Table
 from rich.text import Text
 
 from bulkcc.errors import InputError, Problem, UsageError
-from bulkcc.operator_fields import OPERATORS_SHEET
+from bulkcc.fields import FIELDS_BY_PATH, Field
+from bulkcc.operator_fields import OPERATOR_FIELDS_BY_PATH, OPERATORS_SHEET
 from bulkcc.validate.validation import VALUE_LIMIT, OperatorsValidation, Validation, bounded
 from bulkcc.values import counted, printable
 from bulkcc.workbook.layout import DATA_SHEET, ERRORS_SHEET, XLSX_SUFFIXES
 from bulkcc.workbook.paper import print_input_sheet
 from bulkcc.workbook.reader import check_zip_size, iter_csv_rows
-from bulkcc.workbook.xlsx import FILLS, active_sheet, save_atomic, style_header, wrap_column, write_row
+from bulkcc.workbook.xlsx import FILLS, TEXT_FORMAT, active_sheet, save_atomic, style_header, wrap_column, write_row
 
 TERMINAL_LIMIT = 1000  # rows of the table shown on a terminal; JSON and --report have all
 TABLE_VALUE_LIMIT = 60  # characters of a value in the table (then "…" and its length)
@@ -203,11 +204,26 @@ def write_report_workbook(validation: Validation, out: str | Path) -> Path:
     wrap_column(errors, 4)
     for name in headers:
         print_input_sheet(workbook[name])
+    _ids_as_text(workbook[sheet_name], FIELDS_BY_PATH)
+    if operators is not None and operators.sheet_name in workbook.sheetnames:
+        _ids_as_text(workbook[operators.sheet_name], OPERATOR_FIELDS_BY_PATH)
     try:
         return save_atomic(workbook, out)
     except OSError as exc:  # a folder in the way, no permission, a full disk: one line, not a traceback
         raise UsageError(f"cannot write the report {printable(str(out), 300)}: "
                          f"{printable(exc.strerror or exc)}; pick another path") from exc
+
+
+def _ids_as_text(sheet, fields: dict[str, Field]) -> None:
+    """The copy's id columns formatted as text, cells and column: the admin fixes the marked cells in the copy
+    and validates it again, and a 16-digit id typed into a General cell was rounded again."""
+    for head in sheet[1]:
+        field = fields.get(str(head.value).strip()) if head.value is not None else None
+        if field is None or not field.is_identifier:
+            continue
+        sheet.column_dimensions[head.column_letter].number_format = TEXT_FORMAT
+        for (cell,) in sheet.iter_rows(min_row=2, min_col=head.column, max_col=head.column):
+            cell.number_format = TEXT_FORMAT
 
 
 def _annotate(sheet, problems: Sequence[Problem]) -> dict[str, int]:
