@@ -426,6 +426,20 @@ def test_plan_prints_bodies_with_terminal_codes_escaped_and_writes_them_exact(tm
     assert json.loads(out.read_text("utf-8"))["body"] == {"name": "Sales \u202eAPAC"}
 
 
+def test_the_report_links_no_more_problems_than_excel_holds_links(write_csv, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # Past 65,530 hyperlinks in a sheet Excel calls the file damaged and drops them all (100,000 rows,
+    # each with a problem, made that many): the first 65,530 problems are linked, the rest listed plain.
+    from bulkcc.validate import report
+
+    monkeypatch.setattr(report, "MAX_LINKS", 2)
+    source = write_csv(["id", "ring_seconds"], [[str(1001 + n), "abc"] for n in range(4)])
+    assert run("validate", source, "--report", tmp_path / "report.xlsx").exit_code == 1
+    errors = load_workbook(tmp_path / "report.xlsx")["Errors"]
+    assert errors.max_row == 5
+    assert [bool(errors.cell(row=r, column=1).hyperlink) for r in range(2, 6)] == [True, True, False, False]
+
+
 # ---- a bug in bulkcc ----------------------------------------------------------------
 
 

@@ -32,6 +32,9 @@ TERMINAL_LIMIT = 1000  # rows of the table shown on a terminal; JSON and --repor
 TABLE_VALUE_LIMIT = 60  # characters of a value in the table (then "…" and its length)
 MESSAGE_LIMIT = 400  # characters of a message on a terminal
 XLSX_CELL_LIMIT = 32_767  # what one Excel cell holds
+# Excel's most hyperlinks in a sheet: past them it calls the file damaged and repairs it, dropping every link.
+# The Errors sheet links each problem to its cell, the first this many.
+MAX_LINKS = 65_530
 
 
 def summary_line(validation: Validation) -> str:
@@ -197,7 +200,7 @@ def write_report_workbook(validation: Validation, out: str | Path) -> Path:
         write_row(errors, number, [shown.row, shown.column, _cell_text(shown.value), shown.message,
                                    *([on_sheet] if with_sheet else [])])
         target = headers[on_sheet].get(problem.column or "")
-        if problem.row and target:
+        if problem.row and target and number <= MAX_LINKS + 1:
             link = errors.cell(row=number, column=1)
             link.hyperlink = f"#'{on_sheet}'!{get_column_letter(target)}{problem.row}"
     style_header(errors, 5 if with_sheet else 4, widths=[8, 40, 30, 70, 12][:5 if with_sheet else 4])
