@@ -106,3 +106,20 @@ def test_wide_characters_are_counted_as_wide_as_excel_draws_them() -> None:
     for char in ("漢", "한", "😀"):
         assert wrapped_lines(char * 15, 30) == 2, char
     assert wrapped_lines("a\u0301" * 20, 30) == 1  # combining marks take no room
+
+
+def test_text_that_reads_as_an_xlsx_escape_stays_itself(tmp_path: Path) -> None:
+    # In a cell "_x0041_" is the escape of "A": Excel and bulkcc's reader showed a live name "Team_x0041_"
+    # as "TeamA" (export left such cells blank; results, review and rollback showed the other text).
+    from bulkcc.workbook.reader import read_sheet
+    from bulkcc.workbook.template import build_workbook
+    from bulkcc.workbook.xlsx import save_atomic
+
+    names = ["Team_x0041_", "a_x000D_b", "_x005F_x0041_", "plain_x41_", "Team_X0041_"]
+    save_atomic(build_workbook(rows=[{"id": n + 1, "name": name} for n, name in enumerate(names)]),
+                path := tmp_path / "e.xlsx")
+    assert list(read_sheet(path).frame["name"]) == names
+    frame = input_frame()
+    frame["name"] = names[:4]
+    results = write_results(tmp_path / "r.xlsx", row_results(), frame, run_summary())
+    assert list(read_sheet(results).frame["name"]) == names[:4]

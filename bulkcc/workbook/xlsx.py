@@ -58,20 +58,25 @@ TEXT_FORMAT = "@"  # ids: Excel keeps only 15 significant digits of a number, an
 # leaves a text of emoji twice too long.
 CELL_LIMIT = 32_767
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# In a cell's text "_x0041_" is the xlsx escape of a character ("A"): Excel (and bulkcc's reader) show and
+# read the character, so a name "Team_x0041_" read as "TeamA". Its own "_" escaped ("_x005F_") keeps it text.
+_LOOKS_ESCAPED = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)")
 
 
 def clean_text(text: str) -> str:
     """Text as an xlsx cell can hold it: the control characters the format cannot hold dropped (openpyxl
     would raise), a lone surrogate (a server's JSON may escape one: "\\ud800") shown as U+FFFD (written
-    as it is, it made a file that neither Excel nor bulkcc could open), and a text longer than a cell
-    holds cut, saying how long it was."""
+    as it is, it made a file that neither Excel nor bulkcc could open), text that reads as an xlsx escape
+    ("_x0041_") escaped so it stays itself, and a text longer than a cell holds cut, saying how long it was."""
     if not text.isascii():
         if _SURROGATE.search(text):
             text = _SURROGATE.sub("\ufffd", text)
-    elif len(text) <= CELL_LIMIT and text.isprintable():
+    elif len(text) <= CELL_LIMIT and text.isprintable() and "_x" not in text:
         return text
     if any(ord(ch) in ILLEGAL_CONTROL for ch in text):
         text = "".join(ch for ch in text if ord(ch) not in ILLEGAL_CONTROL)
+    if "_x" in text:
+        text = _LOOKS_ESCAPED.sub("_x005F_", text)
     return fit_cell(text)
 
 
