@@ -31,6 +31,8 @@ from bulkcc.validate.cells import (
     ("TRUE", True), ("true", True), ("True", True), (" FALSE ", False), ("false", False),
     ("yes", True), ("YES", True), ("No", False), ("no", False),
     ("1", True), ("0", False), (1, True), (0, False), (1.0, True), (0.0, False),
+    # as a spreadsheet in another language saves them into a CSV (German Excel: WAHR, FALSCH)
+    ("WAHR", True), ("FALSCH", False), ("Vrai", True), (" faux ", False), ("ИСТИНА", True), ("YANLIŞ", False),
 ])
 def test_parse_bool_accepts(value: Any, expected: bool) -> None:
     assert parse_bool(value) is expected

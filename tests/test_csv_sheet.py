@@ -109,3 +109,14 @@ def test_a_csv_with_neither_key_column_says_what_row_1_needs(write_csv) -> None:
     run = _bulkcc("validate", write_csv(["name", "ring_seconds"], [["x", 20]], name="odd.csv"))
     assert run.exit_code == 2
     assert "no 'id' column in row 1 (a callcenters sheet has one), nor a 'user_id' or 'user_email' column" in run.output
+
+
+def test_a_csv_saved_by_german_excel_reads_its_booleans(tmp_path: Path) -> None:
+    # German Excel saves a CSV with ";" and its own words for TRUE and FALSE: they were refused as
+    # "'WAHR' is not TRUE or FALSE", though the admin typed nothing of the kind.
+    path = tmp_path / "de.csv"
+    path.write_bytes("id;hours_on;hold_queue.announce_position\r\n1001;WAHR;FALSCH\r\n".encode("cp1252"))
+    validation = validate_file(path)
+    assert validation.ok, validation.problems
+    assert bool(validation.typed.loc[2, "hours_on"]) is True
+    assert bool(validation.typed.loc[2, "hold_queue.announce_position"]) is False

@@ -20,6 +20,12 @@ from bulkcc.fields import INT64_MAX, Field
 from bulkcc.values import printable
 
 TRUE_WORDS = {"true", "yes", "1", "y"}
+# TRUE and FALSE as a spreadsheet in another language saves them into a CSV (German Excel writes WAHR and
+# FALSCH): read as what they are, since a boolean cell was saved so, not typed.
+SAVED_WORDS = {word.lower(): flag for words, flag in (
+    ("WAHR VRAI VERDADERO VERO WAAR VERDADEIRO SANT SAND SANN PRAWDA PRAVDA IGAZ TOSI DOĞRU ИСТИНА", True),
+    ("FALSCH FAUX FALSO ONWAAR FALSKT FALSK USANN FAŁSZ NEPRAVDA HAMIS EPÄTOSI YANLIŞ ЛОЖЬ", False))
+    for word in words.split()}
 FALSE_WORDS = {"false", "no", "0", "n"}
 # ASCII digits only ([0-9], not \d, which takes any script's digits), and few
 # enough of them: int() refuses strings of over 4300 digits with a plain ValueError.
@@ -68,6 +74,8 @@ def parse_bool(value: Any) -> bool:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
         return value.strip().lower() in TRUE_WORDS
+    if isinstance(value, str) and value.strip().lower() in SAVED_WORDS:
+        return SAVED_WORDS[value.strip().lower()]
     raise CellError(f"{_quoted(value)} is not TRUE or FALSE; use TRUE/FALSE (or yes/no, 1/0)")
 
 
