@@ -142,7 +142,8 @@ def test_a_name_typed_in_an_id_column_is_told_the_column_it_goes_in() -> None:
         "; to give the call center by its name, use call_center_name instead of call_center_id")
     assert problems[("operators", 2, "user_id")].endswith("; to give the user by email, use user_email instead of "
                                                           "user_id")
-    assert problems[("operators", 3, "user_id")] == "'12a' is not a whole number"  # an id mistyped
+    assert problems[("operators", 3, "user_id")] == (  # an id mistyped
+        "'12a' is not a whole number; user_id takes an id: a whole number of 1 to 19 digits")
 
 
 def test_one_user_by_id_and_by_email_for_one_center_is_one_operator_twice() -> None:

@@ -94,6 +94,8 @@ def _with_rule(message: str, field: Field) -> str:
     """A cell's message that says only what is wrong ("'abc' is not a whole number") gets the column's rule."""
     if ";" in message or ": " in message or field.kind not in ("int", "id"):
         return message
+    if field.is_identifier:
+        return f"{message}; {field.path} takes an id: a whole number of 1 to 19 digits"
     return f"{message}; {field.path} takes {'a whole number ' if field.range_text else 'a '}{field.allowed}"
 
 
