@@ -466,3 +466,18 @@ def test_a_bug_in_bulkcc_ends_in_one_message_and_a_crash_file_without_the_key_ne
     assert str(report) in result.output.replace("\n", "")
     text = report.read_text("utf-8")
     assert "Traceback" in text and "ZeroDivisionError" in text and key not in text
+
+
+def test_the_report_copy_of_a_cell_longer_than_excel_holds_is_cut_saying_so(write_xlsx, tmp_path: Path) -> None:
+    # LibreOffice saves a cell of 40,000 characters; copied as it was, the report was one Excel calls damaged.
+    import zipfile
+
+    source = write_xlsx(["id", "group_description"], [["1001", "x" * 32_767]])
+    with zipfile.ZipFile(source) as book:
+        members = {item: book.read(item) for item in book.infolist()}
+    with zipfile.ZipFile(longer := tmp_path / "long.xlsx", "w") as book:
+        for item, data in members.items():
+            book.writestr(item, data.replace(b"x" * 32_767, b"x" * 40_000))
+    assert run("validate", longer, "--report", tmp_path / "report.xlsx").exit_code == 1
+    cell = load_workbook(tmp_path / "report.xlsx")["callcenters"]["B2"].value
+    assert len(cell) <= 32_767 and cell.endswith("… (40,000 characters)")

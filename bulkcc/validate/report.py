@@ -26,7 +26,18 @@ from bulkcc.values import counted, printable
 from bulkcc.workbook.layout import DATA_SHEET, ERRORS_SHEET, XLSX_SUFFIXES
 from bulkcc.workbook.paper import print_input_sheet
 from bulkcc.workbook.reader import check_zip_size, iter_csv_rows
-from bulkcc.workbook.xlsx import FILLS, TEXT_FORMAT, active_sheet, save_atomic, style_header, wrap_column, write_row
+from bulkcc.workbook.xlsx import (
+    CELL_LIMIT,
+    FILLS,
+    TEXT_FORMAT,
+    active_sheet,
+    fit_cell,
+    save_atomic,
+    set_cell,
+    style_header,
+    wrap_column,
+    write_row,
+)
 
 TERMINAL_LIMIT = 1000  # rows of the table shown on a terminal; JSON and --report have all
 TABLE_VALUE_LIMIT = 60  # characters of a value in the table (then "…" and its length)
@@ -167,6 +178,7 @@ def _load_copy(validation: Validation) -> tuple[Workbook, str]:
             workbook = load_workbook(path)  # openpyxl parses through defusedxml when installed
         except Exception as exc:  # openpyxl raises many kinds for a damaged file
             raise InputError(f"cannot copy {path.name} for the report: {exc}") from exc
+        _fit_long_cells(workbook)
         return workbook, validation.sheet.sheet_name or workbook.sheetnames[0]
     workbook = Workbook()
     sheet = active_sheet(workbook)
@@ -176,6 +188,16 @@ def _load_copy(validation: Validation) -> tuple[Workbook, str]:
         if any(cell.strip() for cell in row):  # blank rows are left blank, not written one by one
             write_row(sheet, row_number, [_fits_a_cell(cell) for cell in row])
     return workbook, sheet.title
+
+
+def _fit_long_cells(workbook: Workbook) -> None:
+    """Cut the copy's texts longer than an Excel cell holds (LibreOffice saves them; openpyxl copies them as
+    they are, and Excel then called the report damaged). Only the cells the file holds are visited."""
+    for sheet in workbook.worksheets:
+        for cell in sheet._cells.values():  # the stored cells: iter_rows would make every blank one
+            value = cell.value
+            if isinstance(value, str) and len(value) > CELL_LIMIT // 2 and cell.data_type == "s":
+                set_cell(cell, fit_cell(value))
 
 
 def write_report_workbook(validation: Validation, out: str | Path) -> Path:
