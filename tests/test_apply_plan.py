@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from openpyxl import load_workbook
-from support import edit_sheet, invoke_in_thread
+from support import edit_sheet, invoke_in_thread, write_rows
 
 from bulkcc.cli import main
 from bulkcc.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE
@@ -456,3 +456,15 @@ def test_the_confirmation_lists_each_field_and_how_many_call_centers_it_changes(
     assert "ring_seconds  3 call centers" in result.stdout
     assert "name          1 call center\n" in result.stdout
     assert not (tmp_path / "r.xlsx").exists()
+
+
+async def test_a_run_that_changed_nothing_says_why_it_wrote_no_rollback(tmp_path: Path) -> None:
+    source = write_rows(tmp_path / "in.xlsx", [{"id": IDS[0], "ring_seconds": 11}], header=["id", "ring_seconds"])
+    async with _sim() as sim:
+        first = await _cli("apply", source, "--results", tmp_path / "first.xlsx", "--yes", *_target(sim))
+        assert first.exit_code == 0 and (tmp_path / "first-rollback.xlsx").exists(), first.output
+        assert "no rollback workbook" not in first.output
+        again = await _cli("apply", source, "--results", tmp_path / "again.xlsx", "--yes", *_target(sim))
+    assert again.exit_code == 0, again.output
+    assert not (tmp_path / "again-rollback.xlsx").exists()  # the same value sent again: nothing to undo
+    assert "no rollback workbook: this run changed nothing that needs undoing" in again.output

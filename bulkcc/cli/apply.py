@@ -238,8 +238,9 @@ def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, 
         render_text(exc.validation, out)
         err.print(f"error: {exc}", markup=False)
         sys.exit(exc.exit_code)
-    _render_outcome(outcome, results_path, rollback=not is_plan_file(input_path) and
-                    _rollback_about(input_path) is not None)
+    applies_rollback = not is_plan_file(input_path) and _rollback_about(input_path) is not None
+    _render_outcome(outcome, results_path, rollback=applies_rollback,
+                    rollback_expected=not (no_rollback or applies_rollback))
     sys.exit(outcome.exit_code)
 
 
@@ -261,7 +262,7 @@ def _rollback_about(input_path: Path) -> dict | None:
     return read_about(input_path) if is_rollback_workbook(input_path) else None
 
 
-def _render_outcome(outcome, results_path: Path, rollback: bool = False) -> None:
+def _render_outcome(outcome, results_path: Path, rollback: bool = False, rollback_expected: bool = False) -> None:
     from collections import Counter
 
     from bulkcc.values import counted
@@ -305,6 +306,10 @@ def _render_outcome(outcome, results_path: Path, rollback: bool = False) -> None
         deleting = (f"; its created sheet lists the {counted(created, 'call center')} this run created, deleted "
                     "only with --allow-delete" if created else "")
         out.print(f"wrote {path} (it undoes this run's changes{deleting}): {_undo_command(path)}", markup=False)
+    if rollback_expected and outcome.results_written and not outcome.extra_files and outcome.exit_code == 0:
+        # Said, not left silent: the admin was told at the last run that a rollback would be written.
+        out.print("no rollback workbook: this run changed nothing that needs undoing (every value it sent was "
+                  "already live)", markup=False)
     if outcome.summary.simulator:
         out.print("That was the simulator: nothing real was changed.", markup=False)
 
