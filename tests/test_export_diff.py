@@ -625,6 +625,8 @@ async def test_export_skips_and_reports_what_no_row_can_hold(tmp_path: Path) -> 
     pytest.param([{"items": [], "cursor": "again"}], "page 2 gives the same cursor as page 1", 2, id="cursor-loop"),
     pytest.param([{"items": [], "cursor": 5}], "page 1 gives a cursor that is a number, not text", 1,
                  id="cursor-not-text"),
+    pytest.param([{"items": [], "cursor": "c" * 2_001}], "page 1 gives a cursor of 2,001 characters, over the 2,000", 1,
+                 id="cursor-too-long"),  # kept to see a loop and sent back in each URL: growing, they fill memory
     pytest.param(["<html>Sign in</html>"], "failed at page 1: HTTP 200 but the answer is a JSON string", 2,
                  id="not-an-object"),
 ])

@@ -3,8 +3,8 @@
 Export reads every page; --diff reads pages only until every row's call
 center has been seen. Both go through `list_pages`, which asks for `limit`
 call centers a page (the spec's pagination note) and refuses a listing that
-cannot be trusted whole: a page that is not a list, a cursor that is not text
-or that repeats (a loop), a listing that never ends.
+cannot be trusted whole: a page that is not a list, a cursor that is not text,
+that repeats (a loop) or that is far too long, a listing that never ends.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from bulkcc.send.client import ApiClient
 LIST_PATH = "/api/v2/callcenters"
 PAGE_LIMIT = 100  # call centers asked for per page
 MAX_PAGES = 10_000  # a cursor that never ends is the API's bug, not a reason to loop forever
+# Dialpad's cursors are a few dozen characters. Every cursor is kept (to see a loop) and sent back in the
+# next URL: a listing whose cursors grow without end would fill memory and URLs long before MAX_PAGES.
+MAX_CURSOR = 2_000
 
 
 @dataclass
@@ -67,6 +70,9 @@ async def list_pages(client: ApiClient, params: Mapping[str, Any] | None = None,
         if not isinstance(cursor, str):
             raise LiveStateError(f"listing {what}: page {number} gives a cursor that is {kind_of(cursor)}, "
                                  "not text")
+        if len(cursor) > MAX_CURSOR:
+            raise LiveStateError(f"listing {what}: page {number} gives a cursor of {len(cursor):,} characters, over "
+                                 f"the {MAX_CURSOR:,} a cursor may have, so the listing cannot be trusted whole")
         if cursor in seen:
             raise LiveStateError(f"listing {what} loops: page {number} gives the same cursor as page "
                                  f"{seen[cursor]}, so the listing would never end")
