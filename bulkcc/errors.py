@@ -79,9 +79,10 @@ class InvalidRowsError(BulkccError):
 
     exit_code = EXIT_INVALID
 
-    def __init__(self, validation: Any, invalid_count: int):
-        super().__init__(f"{counted(invalid_count, 'invalid row')}: nothing was sent "
-                         "(fix them, or pass --skip-invalid to send the valid rows)")
+    def __init__(self, validation: Any, invalid_count: int, valid_count: int | None = None):
+        fix = ("fix them: no row is valid, so --skip-invalid would send nothing" if valid_count == 0 else
+               "fix them, or pass --skip-invalid to send the valid rows")
+        super().__init__(f"{counted(invalid_count, 'invalid row')}: nothing was sent ({fix})")
         self.validation = validation
 
 

@@ -468,3 +468,13 @@ async def test_a_run_that_changed_nothing_says_why_it_wrote_no_rollback(tmp_path
     assert again.exit_code == 0, again.output
     assert not (tmp_path / "again-rollback.xlsx").exists()  # the same value sent again: nothing to undo
     assert "no rollback workbook: this run changed nothing that needs undoing" in again.output
+
+
+async def test_a_sheet_with_no_valid_row_is_not_told_to_skip_the_invalid_ones(tmp_path: Path) -> None:
+    source = write_rows(tmp_path / "in.xlsx", [{"id": IDS[0], "ring_seconds": 99}], header=["id", "ring_seconds"])
+    async with _sim() as sim:
+        result = await _cli("apply", source, "--results", tmp_path / "r.xlsx", "--yes", *_target(sim))
+        assert _patches(sim) == []
+    assert result.exit_code == 1, result.output
+    assert "1 invalid row: nothing was sent (fix them: no row is valid, so --skip-invalid would send nothing)" in (
+        " ".join(result.output.split()))

@@ -247,7 +247,7 @@ async def test_plan_without_a_key_plans_what_the_sheet_says_and_names_the_rows_t
     book = _book(tmp_path / "in.xlsx", [{"call_center_id": str(IDS[0]), "user_email": "a@example.com"},
                                         {"call_center_id": str(IDS[0]), "user_id": str(USER_ID_BASE + 5)}])
     result = await _cli("plan", book, "--out", tmp_path / "plan.json", key=None)
-    assert result.exit_code == EXIT_OK, result.output
+    assert result.exit_code == EXIT_USAGE, result.output  # --out wrote nothing: a script must not read "all good"
     assert "1 row waits for names to be looked up" in " ".join(result.output.split())
     assert "plan file not written: 1 row waits for names to be looked up" in " ".join(result.output.split())
     assert not (tmp_path / "plan.json").exists() and sim.requests == []

@@ -241,6 +241,15 @@ async def test_another_runs_rollback_is_never_saved_over_and_restart_keeps_the_p
         back = await apply_async(tmp_path / "a-rollback.xlsx", options(tmp_path / "back.xlsx", sim.base_url,
                                                                         allow_delete=True))
         assert [r.status for r in back.deletes] == ["deleted"]
+        # The refusal's advice, followed: applied, the rollback stays, so --restart is still refused until
+        # the rollback and the journal are moved away together.
+        with pytest.raises(UsageError, match="then move a-rollback.xlsx and a.journal.jsonl away together"):
+            await apply_async(source, options(tmp_path / "a.xlsx", sim.base_url, restart=True))
+        (tmp_path / "done").mkdir()
+        for name in ("a-rollback.xlsx", "a.journal.jsonl"):
+            (tmp_path / name).rename(tmp_path / "done" / name)
+        again = await apply_async(source, options(tmp_path / "a.xlsx", sim.base_url, restart=True))
+        assert again.exit_code == EXIT_OK, again.message
 
 
 async def test_a_hand_edited_rollback_sends_nothing_its_run_did_not_do(tmp_path: Path) -> None:

@@ -308,8 +308,9 @@ def _render_outcome(outcome, results_path: Path, rollback: bool = False, rollbac
         out.print(f"wrote {path} (it undoes this run's changes{deleting}): {_undo_command(path)}", markup=False)
     if rollback_expected and outcome.results_written and not outcome.extra_files and outcome.exit_code == 0:
         # Said, not left silent: the admin was told at the last run that a rollback would be written.
-        out.print("no rollback workbook: this run changed nothing that needs undoing (every value it sent was "
-                  "already live)", markup=False)
+        sent = any(r.attempts for r in [*outcome.results, *outcome.operator_results])
+        out.print("no rollback workbook: this run changed nothing that needs undoing"
+                  + (" (every value it sent was already live)" if sent else ""), markup=False)
     if outcome.summary.simulator:
         out.print("That was the simulator: nothing real was changed.", markup=False)
 

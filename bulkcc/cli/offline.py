@@ -18,7 +18,7 @@ from bulkcc.cli.options import (
     visible,
 )
 from bulkcc.cli.plan_output import write_requests
-from bulkcc.errors import EXIT_INVALID, EXIT_OK, UsageError
+from bulkcc.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, UsageError
 from bulkcc.values import counted, plural, printable
 
 
@@ -166,8 +166,11 @@ def plan(input_path: Path, json_path: Path | None, diff: bool, out_path: Path | 
                   markup=False)
     operators_bad = operator_plan is not None and bool(operator_plan.blocked or operator_plan.unresolved
                                                        or operator_plan.unreadable)
-    sys.exit(EXIT_INVALID if not the_plan.validation.ok or the_plan.unreadable or the_plan.blocked or operators_bad
-             else EXIT_OK)
+    code = (EXIT_INVALID if not the_plan.validation.ok or the_plan.unreadable or the_plan.blocked or operators_bad
+            else EXIT_OK)
+    if out_path and saved is None and code == EXIT_OK:
+        code = EXIT_USAGE  # --out asked for a plan file and none was written (names wait for a key): not "all good"
+    sys.exit(code)
 
 
 def _can_look_up(target: dict, validation) -> bool:

@@ -80,7 +80,9 @@ def prepare(validation: Validation, options: ApplyOptions) -> tuple[Plan, set[in
         found = operator_input(validation)
         invalid_operators &= found.selected(True) if found is not None else set()
     if (validation.invalid_rows & rows or invalid_operators) and not options.skip_invalid:
-        raise InvalidRowsError(validation, len(validation.invalid_rows) + len(invalid_operators))
+        valid_operators = len(validation.operators.valid_rows) if validation.operators is not None else 0
+        raise InvalidRowsError(validation, len(validation.invalid_rows) + len(invalid_operators),
+                               len(set(rows) - validation.invalid_rows) + valid_operators)
     return make_plan(validation).only(rows), rows
 
 

@@ -241,6 +241,7 @@ def check_earlier_rollback(options: ApplyOptions, journal: Path) -> None:
         if created:
             raise UsageError(f"--restart would replace {journal.name}, the journal that proves the "
                              f"{counted(len(created), 'call center')} the earlier run created, which its rollback "
-                             f"{path.name} deletes only on that proof: apply that rollback first (with "
-                             "--allow-delete), or move it and the journal away, or pick another --results path "
-                             "(nothing was sent)")
+                             f"{path.name} deletes only on that proof. To start over, apply that rollback first "
+                             f"(with --allow-delete) if those call centers should go, then move {path.name} and "
+                             f"{journal.name} away together (the rollback stays there once applied); or pick another "
+                             "--results path (nothing was sent)")

@@ -46,8 +46,8 @@ README_LINES = (
     "up) and either call_center_id or call_center_name (the name of a row of the callcenters sheet, e.g. a center "
     "created in the same run, or of a live call center). A name that is unknown or could mean two is an invalid "
     "row: never guessed. remove TRUE removes the operator (fill only the center and the user); otherwise the row adds "
-    "the operator, or with --diff changes its role and skill_level. Blank role, skill_level and license_type "
-    "mean the API's defaults when adding (operator, 100, agents).",
+    "the operator, or with --diff sets its skill_level (a role is never changed: no API endpoint does). Blank role, "
+    "skill_level and license_type mean the API's defaults when adding (operator, 100, agents).",
     "Each header's comment and the Columns sheet describe the column. "
     "Check a filled sheet with `bulkcc validate` and `bulkcc plan` before `bulkcc apply`.",
 )
