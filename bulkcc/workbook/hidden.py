@@ -15,7 +15,8 @@ from bulkcc.errors import Problem
 from bulkcc.values import counted, printable
 from bulkcc.workbook.sheetxml import SheetScan
 
-_HIDDEN_COLUMNS_SHOWN = 5  # past this many hidden columns holding values, one warning names the first
+_HIDDEN_COLUMNS_SHOWN = 5  # past this many hidden columns holding values, one warning names the first _NAMED
+_NAMED = 3
 # True with and without --diff (the reader does not know which): an edited export's collapsed DTMF
 # menus hold the live values, which --diff does not send again.
 SENT = "which bulkcc reads and sends like visible cells (with --diff, only those that differ from live)"
@@ -52,10 +53,12 @@ def hidden_warnings(sheet_name: str | None, index: list[int], frame: pd.DataFram
                 f"column {get_column_letter(position + 1)} ({column}) is hidden{how} and holds values in "
                 f"{counted(filled, 'row')}, {SENT}; unhide it to review them")))
     else:
-        names = ", ".join(f"{get_column_letter(p + 1)} ({c})" for c, p, _, _ in hidden_columns[:_HIDDEN_COLUMNS_SHOWN])
+        # The fix first and three names: a terminal line is cut at 400 characters, and five dotted names ran
+        # past it, taking the fix with them.
+        names = ", ".join(f"{get_column_letter(p + 1)} ({c})" for c, p, _, _ in hidden_columns[:_NAMED])
         how = " (some in collapsed groups: the + above the columns opens them)" \
             if any(g for _, _, g, _ in hidden_columns) else ""
         warnings.append(Problem(None, None, None, (
-            f"{counted(len(hidden_columns), 'hidden column')}{how} hold values, {SENT}: {names} …; "
-            "unhide them to review them")))
+            f"{counted(len(hidden_columns), 'hidden column')}{how} hold values, {SENT}; unhide them to review "
+            f"them: {names} and {len(hidden_columns) - _NAMED} more")))
     return warnings
