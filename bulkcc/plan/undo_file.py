@@ -38,10 +38,10 @@ from bulkcc.workbook.rollback_book import (
     add_about_sheet,
     add_agents_sheet,
     add_values_sheet,
+    has_sheet,
     read_about,
     read_agent_cells,
     read_set_rows,
-    sheet_names,
 )
 
 
@@ -109,7 +109,7 @@ def read_rollback_book(path: str | Path) -> RollbackBook:
     """The record of a rollback workbook; InputError when it is not one bulkcc wrote."""
     path = Path(path)
     about = read_about(path)
-    if DATA_SHEET not in sheet_names(path):  # every rollback has it, empty or not: this one was edited
+    if not has_sheet(path, DATA_SHEET):  # every rollback has it, empty or not: this one was edited
         raise InputError(f"{printable(path.name)} is a rollback workbook without its {DATA_SHEET} sheet (deleted or "
                          "renamed?), where the values to put back are: apply the rollback workbook as bulkcc wrote it, "
                          f"or put the {DATA_SHEET} sheet back (nothing was sent)")

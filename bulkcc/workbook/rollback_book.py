@@ -119,6 +119,11 @@ def add_agents_sheet(workbook: Workbook, rows: Sequence[Mapping[str, Any]]) -> N
 
 def is_rollback_workbook(path: str | Path) -> bool:
     """Whether `path` is a workbook with a `rollback` sheet (read from the zip's index, not the cells)."""
+    return has_sheet(path, ROLLBACK_SHEET)
+
+
+def has_sheet(path: str | Path, name: str) -> bool:
+    """Whether `path` is a workbook with a sheet `name` (read from the zip's index, not the cells)."""
     from bulkcc.workbook.sheetxml import locate_sheet
 
     path = Path(path)
@@ -126,7 +131,7 @@ def is_rollback_workbook(path: str | Path) -> bool:
         return False
     try:
         with zipfile.ZipFile(path) as zf:
-            member, _ = locate_sheet(zf, ROLLBACK_SHEET)
+            member, _ = locate_sheet(zf, name)
     except Exception:  # not a zip, a damaged one: the reader says what is wrong with it
         return False
     return member is not None
@@ -140,15 +145,6 @@ def _sheet_cells(path: Path, name: str) -> list[list[Any]] | None:
     except InputError as exc:
         raise InputError(f"cannot read the {name} sheet of {printable(path.name)}: {exc}") from exc
     return None if read is None else [list(row) for row in read[1]]
-
-
-def sheet_names(path: Path) -> list[str]:
-    """The workbook's sheet names (no sheet is read)."""
-    from bulkcc.workbook.reader import read_xlsx_rows
-
-    names: list[str] = []
-    read_xlsx_rows(path, lambda found: names.extend(found))  # picks none: extend() is None
-    return names
 
 
 def read_about(path: str | Path) -> dict[str, str]:
