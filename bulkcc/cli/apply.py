@@ -217,6 +217,7 @@ def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, 
                            no_rollback=no_rollback)
     if connection.target.simulator:
         out.print("Sending to the built-in simulator: nothing real will be changed.", markup=False)
+    undoing = None  # a rollback workbook's rollback sheet (what it undoes); None for any other input
     try:
         if is_plan_file(input_path):
             check_output_paths(input_path, options)  # before reading: a refusal costs nothing
@@ -238,9 +239,8 @@ def apply(input_path, results_path, skip_invalid, only_failed, resume, restart, 
         render_text(exc.validation, out)
         err.print(f"error: {exc}", markup=False)
         sys.exit(exc.exit_code)
-    applies_rollback = not is_plan_file(input_path) and _rollback_about(input_path) is not None
-    _render_outcome(outcome, results_path, rollback=applies_rollback,
-                    rollback_expected=not (no_rollback or applies_rollback))
+    _render_outcome(outcome, results_path, rollback=undoing is not None,
+                    rollback_expected=not (no_rollback or undoing is not None))
     sys.exit(outcome.exit_code)
 
 
