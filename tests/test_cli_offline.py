@@ -440,6 +440,15 @@ def test_the_report_links_no_more_problems_than_excel_holds_links(write_csv, tmp
     assert [bool(errors.cell(row=r, column=1).hyperlink) for r in range(2, 6)] == [True, True, False, False]
 
 
+
+def test_the_report_copy_of_a_csv_cell_longer_than_excel_holds_is_cut_as_excel_counts(tmp_path: Path) -> None:
+    # Excel counts an emoji as two: 20,000 of them (40,000 units) are over what one cell holds.
+    source = tmp_path / "long.csv"
+    source.write_text("id,group_description\n1001," + "\U0001F600" * 20_000 + "\n", "utf-8")
+    assert run("validate", source, "--report", tmp_path / "report.xlsx").exit_code == 1
+    cell = load_workbook(tmp_path / "report.xlsx").active["B2"].value
+    assert len(cell.encode("utf-16-le")) // 2 <= 32_767 and cell.endswith("… (20,000 characters)")
+
 # ---- a bug in bulkcc ----------------------------------------------------------------
 
 

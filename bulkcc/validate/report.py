@@ -42,7 +42,6 @@ from bulkcc.workbook.xlsx import (
 TERMINAL_LIMIT = 1000  # rows of the table shown on a terminal; JSON and --report have all
 TABLE_VALUE_LIMIT = 60  # characters of a value in the table (then "…" and its length)
 MESSAGE_LIMIT = 400  # characters of a message on a terminal
-XLSX_CELL_LIMIT = 32_767  # what one Excel cell holds
 # Excel's most hyperlinks in a sheet: past them it calls the file damaged and repairs it, dropping every link.
 # The Errors sheet links each problem to its cell, the first this many.
 MAX_LINKS = 65_530
@@ -186,7 +185,7 @@ def _load_copy(validation: Validation) -> tuple[Workbook, str]:
     sheet.title = validation.operators.sheet_name if validation.operators is not None else DATA_SHEET
     for row_number, row in enumerate(iter_csv_rows(path), start=1):
         if any(cell.strip() for cell in row):  # blank rows are left blank, not written one by one
-            write_row(sheet, row_number, [_fits_a_cell(cell) for cell in row])
+            write_row(sheet, row_number, row)  # a text longer than a cell holds is cut (`xlsx.fit_cell`)
     return workbook, sheet.title
 
 
@@ -268,10 +267,3 @@ def _annotate(sheet, problems: Sequence[Problem]) -> dict[str, int]:
 
 def _cell_text(value) -> object:
     return value if value is None or isinstance(value, int | float | bool) else str(value)
-
-
-def _fits_a_cell(text: str) -> str:
-    """A CSV cell as one xlsx cell can hold it (Excel refuses a file with a longer one)."""
-    if len(text) <= XLSX_CELL_LIMIT:
-        return text
-    return f"{text[:XLSX_CELL_LIMIT - 40]}… ({len(text):,} characters)"
